@@ -1,0 +1,51 @@
+# oob-backup image: one image for both roles (API and worker); docker-compose.yaml picks the role by
+# its command. Build: `docker build -t oob-backup .`
+
+# --- build: compile TypeScript (src/ -> dist/) with the dev dependencies ------------------------
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
+# --- runtime: production dependencies, compiled JavaScript, the MariaDB clients -----------------
+FROM node:20-bookworm-slim AS runtime
+# tini: PID 1 that forwards SIGTERM to node (graceful shutdown of running jobs) and reaps the
+#   mariadb/mariadb-dump child processes.
+# mariadb-client: `mariadb-dump` and `mariadb`, used for SQL dumps and SQL restores.
+# No redis-server: Redis runs as its own service (see docker-compose.yaml).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini mariadb-client ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+ENV NODE_ENV=production \
+    BACKUP_DIR=/backup \
+    VOLUMES_DIR=/mnt \
+    PORT=3000
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+
+# A fresh named volume mounted on /backup takes over this directory's owner, so the API (user node)
+# can write SQL uploads and pass its readiness check.
+RUN mkdir -p /backup && chown node:node /backup
+
+# Default user: node (uid 1000), enough for the API, which only lists volumes and archives.
+# The worker must run as root and gets `user: root` in docker-compose.yaml: archiving reads every
+# file of a MariaDB data directory (owned by mysql, modes 0660/0700), and restoring writes files
+# back with their original owners (chown), which needs root (CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE).
+USER node
+
+EXPOSE 3000
+# Liveness of the API; no curl in the slim image, so node's fetch. With TLS_CERT_FILE the API speaks
+# HTTPS only, usually with a certificate not issued for 127.0.0.1, hence no verification here.
+# Worker containers have no HTTP server: docker-compose.yaml disables this check for them.
+HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
+  CMD node -e "const s=process.env.TLS_CERT_FILE?'https':'http';if(s==='https')process.env.NODE_TLS_REJECT_UNAUTHORIZED='0';fetch(s+'://127.0.0.1:'+(process.env.PORT||3000)+'/healthz',{signal:AbortSignal.timeout(8000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+
+ENTRYPOINT ["/usr/bin/tini", "--"]
+# All-in-one (API + scheduler + one worker); needs REDIS_URL, as the image has no redis-server.
+CMD ["node", "dist/start.js"]

@@ -1,0 +1,59 @@
+/** GET /api/backups[/:stamp] list sets from BACKUP_DIR; POST /api/backups is "run now". */
+import { randomUUID } from 'node:crypto';
+import { formatStamp, isValidStamp, isValidVolumeName } from '../../core/names.js';
+import { RunConflictError, startRun } from '../../lib/backup-runs.js';
+import { RESTORE_HOLD } from '../../lib/queues.js';
+import { selectRunVolumes, UnknownVolumeError } from '../../lib/volumes.js';
+import type { Handler } from '../handler.js';
+import { badRequest, conflict, notFound } from '../http-error.js';
+
+export const listBackups: Handler = async (ctx) => ({ status: 200, body: { sets: await ctx.store.listSets() } });
+
+export const getBackup: Handler = async (ctx, req) => {
+  const stamp = req.params.stamp ?? '';
+  if (!isValidStamp(stamp)) throw badRequest(`"${stamp}" is not a stamp like 2026-11-21-0315`, 'stamp');
+  const set = await ctx.store.getSet(stamp);
+  if (!set) throw notFound(`no backup set ${stamp}`);
+  return { status: 200, body: set };
+};
+
+export const runNow: Handler = async (ctx, req) => {
+  const requested = parseVolumes(req.body);
+  let volumes: Record<string, string>;
+  try {
+    volumes = await selectRunVolumes(ctx.config.volumes, requested);
+  } catch (err) {
+    if (err instanceof UnknownVolumeError) throw badRequest(err.message, 'volumes');
+    throw err;
+  }
+  if (Object.keys(volumes).length === 0) throw conflict('no_volumes', 'there is no volume to back up');
+  if (await ctx.restoreHold.holder(RESTORE_HOLD)) {
+    throw conflict('restore_running', 'a restore is running; start the backup after it has finished');
+  }
+  const stamp = formatStamp(new Date(), ctx.config.timezone);
+  const { keep } = await ctx.schedules.get();
+  try {
+    const run = await startRun(
+      { redis: ctx.redis, prefix: ctx.config.queuePrefix, queues: ctx.queues, store: ctx.store, archiveAttempts: ctx.config.archiveAttempts },
+      { stamp, volumes, keep, trigger: 'manual', owner: `manual-${randomUUID()}`, dumpName: requested ? undefined : ctx.config.db?.dumpName },
+    );
+    ctx.logger.info({ module: 'api', stamp, volumes: Object.keys(volumes) }, 'backup run started by request');
+    return { status: 202, body: run };
+  } catch (err) {
+    if (err instanceof RunConflictError) throw conflict(err.code, err.message);
+    throw err;
+  }
+};
+
+function parseVolumes(body: unknown): string[] | undefined {
+  if (body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)) return undefined;
+  if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('body must be a JSON object like {"volumes": ["elexisdb"]}', 'body');
+  const extra = Object.keys(body).filter((k) => k !== 'volumes');
+  if (extra.length) throw badRequest(`unknown field "${extra[0]}"; only "volumes" is accepted`, extra[0]);
+  const v = (body as { volumes?: unknown }).volumes;
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && isValidVolumeName(x))) {
+    throw badRequest('volumes must be a non-empty list of volume names like ["elexisdb", "pacsdata"]', 'volumes');
+  }
+  return [...new Set(v as string[])];
+}

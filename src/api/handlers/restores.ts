@@ -1,0 +1,170 @@
+/**
+ * Restores are two steps: a request that checks what would happen and answers with a warning and a
+ * single-use token, and a confirmation with that token that queues the restore job. Nothing is
+ * queued, and no data touched, before the confirmation.
+ */
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { AppContext } from '../../context.js';
+import { isValidStamp, isValidVolumeName } from '../../core/names.js';
+import { setRestoreWarning, sqlRestoreWarning } from '../../core/restore-warning.js';
+import { KEEP_HISTORY, type RestoreJobData } from '../../lib/queues.js';
+import { RestoreRequests, type RestoreRequest } from '../../lib/restore-requests.js';
+import { receiveUpload, uploadsDir, UploadError } from '../../lib/uploads.js';
+import { volumeDir } from '../../lib/volumes.js';
+import type { ApiResponse, Handler } from '../handler.js';
+import { badRequest, HttpError, notFound } from '../http-error.js';
+
+export const requestSetRestore: Handler = async (ctx, req) => {
+  const body = asObject(req.body, ['stamp', 'volumes', 'skipSafetyBackup']);
+  const stamp = body.stamp;
+  if (typeof stamp !== 'string' || !isValidStamp(stamp)) throw badRequest('stamp must be a backup stamp like 2026-11-21-0315', 'stamp');
+  const set = await ctx.store.getSet(stamp);
+  if (!set) throw notFound(`no backup set ${stamp}`);
+  const skipSafetyBackup = flag(body.skipSafetyBackup, 'skipSafetyBackup');
+  const requested = body.volumes === undefined ? undefined : volumeList(body.volumes);
+  const dump = set.archives.find((a) => a.kind === 'sql' && requested?.includes(a.volume));
+  if (dump) {
+    // The set's logical dump restores through the SQL path, no upload needed.
+    if (requested!.length > 1) throw badRequest(`restore the database dump ${dump.volume} on its own, without volumes`, 'volumes');
+    return sqlRestoreRequest(ctx, path.join(ctx.config.backupDir, dump.file), skipSafetyBackup, { stamp, volumes: [dump.volume] });
+  }
+  const inSet = set.archives.filter((a) => a.kind === 'volume').map((a) => a.volume);
+  const volumes = requested ?? inSet;
+  const missing = volumes.filter((v) => !inSet.includes(v));
+  if (missing.length) throw badRequest(`backup set ${stamp} has no archive of ${missing.join(', ')}; it has ${inSet.join(', ') || 'none'}`, 'volumes');
+  if (volumes.length === 0) throw badRequest(`backup set ${stamp} holds no volume archive`, 'volumes');
+  for (const v of volumes) {
+    if ((await volumeDir(ctx.config.volumes, v)) === undefined) {
+      throw badRequest(`volume ${v} of the backup is not configured on this server (VOLUMES)`, 'volumes');
+    }
+  }
+  const { request, token } = await ctx.restores.create({ kind: 'set', stamp, volumes, sqlFile: null, skipSafetyBackup });
+  ctx.logger.info({ module: 'api', restoreId: request.id, stamp, volumes }, 'restore requested, waiting for confirmation');
+  return {
+    status: 201,
+    body: { id: request.id, token, stamp, volumes, skipSafetyBackup, warning: setRestoreWarning(stamp, volumes, !skipSafetyBackup), expiresAt: request.expiresAt },
+  };
+};
+
+export const requestSqlRestore: Handler = async (ctx, req) => {
+  const db = ctx.config.db;
+  if (!db) {
+    req.stream.resume();
+    throw new HttpError(409, 'db_not_configured', 'no database is configured (DB_HOST); SQL restores are not available');
+  }
+  const skipSafetyBackup = req.query.skipSafetyBackup === 'true' || req.query.skipSafetyBackup === '1';
+  const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+  const uploadId = randomUUID();
+  let upload;
+  try {
+    upload = await receiveUpload(req.stream, uploadsDir(ctx.config.backupDir), uploadId, ctx.config.maxUploadBytes, length);
+  } catch (err) {
+    if (err instanceof UploadError) throw new HttpError(err.status, err.code, err.message);
+    throw err;
+  }
+  return sqlRestoreRequest(ctx, upload.path, skipSafetyBackup, { upload: { bytes: upload.bytes, gzip: upload.gzip } });
+};
+
+async function sqlRestoreRequest(
+  ctx: AppContext,
+  sqlFile: string,
+  skipSafetyBackup: boolean,
+  extra: { upload?: { bytes: number; gzip: boolean }; stamp?: string; volumes?: string[] },
+): Promise<ApiResponse> {
+  const db = ctx.config.db;
+  if (!db) throw new HttpError(409, 'db_not_configured', 'no database is configured (DB_HOST); SQL restores are not available');
+  const { request, token } = await ctx.restores.create({
+    kind: 'sql',
+    stamp: extra.stamp ?? null,
+    volumes: extra.volumes ?? [],
+    sqlFile,
+    skipSafetyBackup,
+  });
+  ctx.logger.info({ module: 'api', restoreId: request.id, file: path.basename(sqlFile) }, 'SQL restore requested, waiting for confirmation');
+  return {
+    status: 201,
+    body: {
+      id: request.id,
+      token,
+      database: db.database,
+      ...extra,
+      skipSafetyBackup,
+      warning: sqlRestoreWarning(db.database, !skipSafetyBackup),
+      expiresAt: request.expiresAt,
+    },
+  };
+}
+
+export const confirmRestore: Handler = async (ctx, req) => {
+  const id = validId(req.params.id);
+  const body = asObject(req.body, ['token']);
+  if (typeof body.token !== 'string' || body.token === '') throw badRequest('token is required: the token of the restore request', 'token');
+  const jobId = `restore-${id}`;
+  const outcome = await ctx.restores.confirm(id, body.token, jobId);
+  if (!outcome.ok) throw CONFIRM_ERRORS[outcome.reason]();
+  const data: RestoreJobData = { restoreId: id };
+  // One attempt: a failed restore needs a person to look, not an automatic second safety backup.
+  await ctx.queues.restore.add('restore', data, { ...KEEP_HISTORY, jobId, attempts: 1 });
+  ctx.logger.warn({ module: 'api', restoreId: id, jobId, kind: outcome.request.kind }, 'restore confirmed and queued');
+  return { status: 202, body: { jobId } };
+};
+
+export const getRestore: Handler = async (ctx, req) => {
+  const id = validId(req.params.id);
+  const request = await ctx.restores.get(id);
+  if (!request) throw notFound(`no restore request ${id}`);
+  return { status: 200, body: await restoreView(ctx, request) };
+};
+
+const CONFIRM_ERRORS = {
+  not_found: () => notFound('no such restore request'),
+  wrong_token: () => new HttpError(403, 'wrong_token', 'the token does not match this restore request'),
+  expired: () => new HttpError(410, 'expired', 'the restore request has expired; request the restore again'),
+  used: () => new HttpError(409, 'already_confirmed', 'this restore request was confirmed already'),
+};
+
+async function restoreView(ctx: AppContext, r: RestoreRequest) {
+  const job = r.jobId ? await ctx.queues.restore.getJob(r.jobId) : undefined;
+  const jobState = job ? await job.getState() : undefined;
+  const expired = r.state === 'pending' && Date.now() > Date.parse(r.expiresAt);
+  return {
+    id: r.id,
+    kind: r.kind,
+    stamp: r.stamp,
+    volumes: r.volumes,
+    skipSafetyBackup: r.skipSafetyBackup,
+    createdAt: r.createdAt,
+    expiresAt: r.expiresAt,
+    state: r.state === 'pending' ? (expired ? 'expired' : 'pending') : (jobState ?? 'unknown'),
+    jobId: r.jobId,
+    progress: job?.progress ?? null,
+    summary: job?.returnvalue ?? null,
+    failedReason: job?.failedReason || null,
+  };
+}
+
+function validId(id: string | undefined): string {
+  if (!id || !RestoreRequests.isValidId(id)) throw notFound(`no restore request ${id}`);
+  return id;
+}
+
+function asObject(body: unknown, allowed: string[]): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('body must be a JSON object', 'body');
+  const extra = Object.keys(body).find((k) => !allowed.includes(k));
+  if (extra) throw badRequest(`unknown field "${extra}"; accepted: ${allowed.join(', ')}`, extra);
+  return body as Record<string, unknown>;
+}
+
+function volumeList(v: unknown): string[] {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && isValidVolumeName(x))) {
+    throw badRequest('volumes must be a non-empty list of volume names like ["elexisdb"]', 'volumes');
+  }
+  return [...new Set(v as string[])];
+}
+
+function flag(v: unknown, field: string): boolean {
+  if (v === undefined) return false;
+  if (typeof v !== 'boolean') throw badRequest(`${field} must be true or false`, field);
+  return v;
+}

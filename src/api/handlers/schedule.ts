@@ -1,0 +1,47 @@
+/** GET/PUT/DELETE /api/schedule: the crontab fields of the one backup schedule. */
+import type { AppContext } from '../../context.js';
+import { nextRuns, parseScheduleInput, toCronPattern, type CronFields } from '../../core/cron.js';
+import { syncRunScheduler, type Schedule } from '../../lib/schedule-store.js';
+import type { Handler } from '../handler.js';
+import { badRequest } from '../http-error.js';
+
+/** The crontab fields, the cron string, time zone, and the next 5 runs when enabled. */
+export function cronView(ctx: AppContext, s: CronFields & { enabled: boolean }, now = new Date()) {
+  const cron = toCronPattern(s);
+  const tz = ctx.config.timezone;
+  return {
+    minute: s.minute,
+    hour: s.hour,
+    day: s.day,
+    month: s.month,
+    weekday: s.weekday,
+    timezone: tz,
+    enabled: s.enabled,
+    cron,
+    nextRuns: s.enabled ? nextRuns(cron, tz, now, 5).map((d) => d.toISOString()) : [],
+  };
+}
+
+export function scheduleView(ctx: AppContext, s: Schedule) {
+  return { ...cronView(ctx, s), keep: s.keep };
+}
+
+export const getSchedule: Handler = async (ctx) => ({ status: 200, body: scheduleView(ctx, await ctx.schedules.get()) });
+
+export const putSchedule: Handler = async (ctx, req) => {
+  const parsed = parseScheduleInput(req.body);
+  if (!parsed.ok) throw badRequest(parsed.error.message, parsed.error.field);
+  const schedule: Schedule = { ...parsed.value, enabled: true };
+  await ctx.schedules.put(schedule);
+  await syncRunScheduler(ctx.queues.schedule, schedule, ctx.config.timezone);
+  ctx.logger.info({ module: 'api', cron: toCronPattern(schedule), keep: schedule.keep }, 'schedule saved');
+  return { status: 200, body: scheduleView(ctx, schedule) };
+};
+
+export const deleteSchedule: Handler = async (ctx) => {
+  const schedule: Schedule = { ...(await ctx.schedules.get()), enabled: false };
+  await ctx.schedules.put(schedule);
+  await syncRunScheduler(ctx.queues.schedule, schedule, ctx.config.timezone);
+  ctx.logger.info({ module: 'api' }, 'scheduled backups disabled');
+  return { status: 200, body: scheduleView(ctx, schedule) };
+};

@@ -1,0 +1,32 @@
+/** The REST contract v1 in one table. */
+import type { Handler } from './handler.js';
+import { getBackup, listBackups, runNow } from './handlers/backups.js';
+import { getJob, listJobs } from './handlers/jobs.js';
+import { confirmRestore, getRestore, requestSetRestore, requestSqlRestore } from './handlers/restores.js';
+import { deleteSchedule, getSchedule, putSchedule } from './handlers/schedule.js';
+import { deleteVerifySchedule, getVerifySchedule, putVerifySchedule, verifySetNow } from './handlers/verify.js';
+
+export interface Route {
+  method: 'get' | 'put' | 'post' | 'delete';
+  path: string;
+  handler: Handler;
+}
+
+export const API_ROUTES: Route[] = [
+  { method: 'get', path: '/api/schedule', handler: getSchedule },
+  { method: 'put', path: '/api/schedule', handler: putSchedule },
+  { method: 'delete', path: '/api/schedule', handler: deleteSchedule },
+  { method: 'get', path: '/api/backups', handler: listBackups },
+  { method: 'post', path: '/api/backups', handler: runNow },
+  { method: 'get', path: '/api/backups/:stamp', handler: getBackup },
+  { method: 'post', path: '/api/backups/:stamp/verify', handler: verifySetNow },
+  { method: 'get', path: '/api/verify-schedule', handler: getVerifySchedule },
+  { method: 'put', path: '/api/verify-schedule', handler: putVerifySchedule },
+  { method: 'delete', path: '/api/verify-schedule', handler: deleteVerifySchedule },
+  { method: 'get', path: '/api/jobs', handler: listJobs },
+  { method: 'get', path: '/api/jobs/:id', handler: getJob },
+  { method: 'post', path: '/api/restores', handler: requestSetRestore },
+  { method: 'post', path: '/api/restores/sql', handler: requestSqlRestore },
+  { method: 'post', path: '/api/restores/:id/confirm', handler: confirmRestore },
+  { method: 'get', path: '/api/restores/:id', handler: getRestore },
+];

@@ -1,0 +1,85 @@
+/**
+ * Archive names and run stamps. An archive is `<volume>_YYYY-MM-DD-HHmm.tar.gz`, the stamp being
+ * the run's scheduled minute in the configured time zone (the naming earlier OOB versions used, so
+ * their archives are listed and restorable too). Pure functions, no I/O.
+ */
+
+export const VOLUME_NAME = /^[a-z0-9][a-z0-9-]*$/;
+export const STAMP = /^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})$/;
+const ARCHIVE = /^([a-z0-9][a-z0-9-]*)_(\d{4}-\d{2}-\d{2}-\d{4})\.(tar\.gz|sql\.gz)$/;
+
+/** A volume archive (`.tar.gz`) or a logical database dump (`.sql.gz`), both in the same naming. */
+export type ArchiveKind = 'volume' | 'sql';
+
+export interface ArchiveName {
+  /** The volume name, or for a dump its dump name (e.g. elexisdb-sql); generations count per name. */
+  volume: string;
+  stamp: string;
+  file: string;
+  kind: ArchiveKind;
+}
+
+export function isValidVolumeName(name: string): boolean {
+  return VOLUME_NAME.test(name);
+}
+
+export function isValidStamp(stamp: string): boolean {
+  const m = STAMP.exec(stamp);
+  if (!m) return false;
+  const [, , mo, d, h, mi] = m.map(Number) as number[];
+  return mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= 31 && h! <= 23 && mi! <= 59;
+}
+
+export function archiveFileName(volume: string, stamp: string): string {
+  return `${volume}_${stamp}.tar.gz`;
+}
+
+export function dumpFileName(dumpName: string, stamp: string): string {
+  return `${dumpName}_${stamp}.sql.gz`;
+}
+
+/** Parses a file name of BACKUP_DIR; anything not exactly our naming is not ours (undefined). */
+export function parseArchiveName(file: string): ArchiveName | undefined {
+  const m = ARCHIVE.exec(file);
+  if (!m || !isValidStamp(m[2]!)) return undefined;
+  return { volume: m[1]!, stamp: m[2]!, file, kind: m[3] === 'sql.gz' ? 'sql' : 'volume' };
+}
+
+/** The minute `date` falls in, as a stamp in `timeZone` (seconds are dropped, never rounded up). */
+export function formatStamp(date: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-GB', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).formatToParts(date);
+  const get = (type: string) => parts.find((p) => p.type === type)?.value ?? '00';
+  return `${get('year')}-${get('month')}-${get('day')}-${get('hour')}${get('minute')}`;
+}
+
+/**
+ * The instant a stamp names in `timeZone`. Local times are ambiguous once a year (DST fall-back);
+ * we take the first of the two, which is what a listing needs to sort and display.
+ */
+export function stampToDate(stamp: string, timeZone: string): Date {
+  const m = STAMP.exec(stamp);
+  if (!m) throw new Error(`not a stamp: ${stamp}`);
+  const [, y, mo, d, h, mi] = m.map(Number) as number[];
+  const asUtc = Date.UTC(y!, mo! - 1, d!, h!, mi!);
+  // Guess the offset, then correct once more for instants near a DST change.
+  let guess = asUtc - offsetMs(new Date(asUtc), timeZone);
+  guess = asUtc - offsetMs(new Date(guess), timeZone);
+  return new Date(guess);
+}
+
+function offsetMs(date: Date, timeZone: string): number {
+  const local = formatStamp(date, timeZone);
+  const m = STAMP.exec(local)!;
+  const [, y, mo, d, h, mi] = m.map(Number) as number[];
+  const localAsUtc = Date.UTC(y!, mo! - 1, d!, h!, mi!);
+  const minute = Math.floor(date.getTime() / 60_000) * 60_000;
+  return localAsUtc - minute;
+}

@@ -1,0 +1,36 @@
+/**
+ * Which archives of one volume a prune removes. Only names that parse as ours are ever considered
+ * (the caller filters with parseArchiveName), so an admin's own files in BACKUP_DIR are never touched.
+ * Stamps sort chronologically as strings (YYYY-MM-DD-HHmm).
+ *
+ * Archives flagged for a size drop (much smaller than the one before: a wiped volume, ransomware)
+ * do not count as generations: the `keep` newest unflagged ones are kept, plus every flagged one
+ * newer than the oldest of those — so a run of suspicious archives cannot push the good old
+ * generations out, and a flagged archive is not deleted while it is still among the recent ones.
+ */
+import { isValidStamp, type ArchiveName } from './names.js';
+
+export function selectPrunable<A extends ArchiveName>(
+  archives: A[],
+  volume: string,
+  keep: number,
+  isFlagged: (a: A) => boolean = () => false,
+): A[] {
+  if (!Number.isInteger(keep) || keep < 1) throw new Error(`keep must be an integer >= 1, got ${keep}`);
+  const mine = archives
+    .filter((a) => a.volume === volume && isValidStamp(a.stamp))
+    .sort((a, b) => (a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0));
+  const good = mine.filter((a) => !isFlagged(a));
+  const kept = new Set(good.slice(0, keep));
+  const oldestKept = good[Math.min(keep, good.length) - 1];
+  for (const a of mine) {
+    if (isFlagged(a) && (oldestKept === undefined || good.length < keep || a.stamp > oldestKept.stamp)) kept.add(a);
+  }
+  return mine.filter((a) => !kept.has(a));
+}
+
+/** A drop from `previous` to `current` bytes by at least `threshold` (0.5 = half). 0 disables. */
+export function isSizeDrop(previous: number, current: number, threshold: number): boolean {
+  if (threshold <= 0 || previous <= 0) return false;
+  return current < previous * (1 - threshold);
+}

@@ -1,0 +1,108 @@
+/**
+ * BACKUP_DIR is the truth about which backups exist: archives an admin copied in by hand, or that
+ * earlier OOB versions made without sidecars, are listed like our own. This module reads it; the
+ * archive and prune steps are the only writers.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { parseArchiveName, stampToDate, type ArchiveName } from '../core/names.js';
+
+export interface StoredArchive extends ArchiveName {
+  size: number;
+  /** From the `.sha256` sidecar; null for archives made without one (earlier OOB versions, by hand). */
+  sha256: string | null;
+  /** Result of the last verification; null until one ran. */
+  verified: { ok: boolean; at: string; error?: string } | null;
+  /** Set when the archive was much smaller than the volume's previous one (wipe, ransomware?). */
+  sizeDrop: { previousFile: string; previousSize: number; ratio: number } | null;
+}
+
+export interface BackupSet {
+  stamp: string;
+  createdAt: string;
+  archives: StoredArchive[];
+}
+
+export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json'];
+
+export class BackupStore {
+  constructor(
+    readonly dir: string,
+    private readonly timezone: string,
+  ) {}
+
+  /** Every archive whose name is ours, with its size and recorded checksum. */
+  async listArchives(): Promise<StoredArchive[]> {
+    const names = await this.readDirNames();
+    const found = names.map(parseArchiveName).filter((a): a is ArchiveName => a !== undefined);
+    const archives: StoredArchive[] = [];
+    for (const a of found) {
+      const stat = await fs.stat(path.join(this.dir, a.file)).catch(() => undefined);
+      if (!stat?.isFile()) continue; // vanished meanwhile (pruned), or a directory named like one
+      const full = path.join(this.dir, a.file);
+      const verify = await readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`);
+      const manifest = await readJson<{ sizeDrop?: StoredArchive['sizeDrop'] }>(`${full}.manifest.json`);
+      archives.push({
+        ...a,
+        size: stat.size,
+        sha256: await this.readChecksum(a.file),
+        verified: verify ? { ok: verify.ok, at: verify.at, ...(verify.error ? { error: verify.error } : {}) } : null,
+        sizeDrop: manifest?.sizeDrop ?? null,
+      });
+    }
+    return archives;
+  }
+
+  /** Backup sets, newest first; archives within a set by volume name. */
+  async listSets(): Promise<BackupSet[]> {
+    const bySet = new Map<string, StoredArchive[]>();
+    for (const a of await this.listArchives()) {
+      const list = bySet.get(a.stamp) ?? [];
+      list.push(a);
+      bySet.set(a.stamp, list);
+    }
+    return [...bySet.entries()]
+      .sort(([a], [b]) => (a < b ? 1 : a > b ? -1 : 0))
+      .map(([stamp, archives]) => ({
+        stamp,
+        createdAt: stampToDate(stamp, this.timezone).toISOString(),
+        archives: archives.sort((x, y) => x.volume.localeCompare(y.volume)),
+      }));
+  }
+
+  async getSet(stamp: string): Promise<BackupSet | undefined> {
+    return (await this.listSets()).find((s) => s.stamp === stamp);
+  }
+
+  async hasSet(stamp: string): Promise<boolean> {
+    const names = await this.readDirNames();
+    return names.some((n) => parseArchiveName(n)?.stamp === stamp);
+  }
+
+  async readDirNames(): Promise<string[]> {
+    try {
+      return await fs.readdir(this.dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  private async readChecksum(file: string): Promise<string | null> {
+    try {
+      const text = await fs.readFile(path.join(this.dir, `${file}.sha256`), 'utf8');
+      const m = /^([0-9a-f]{64})\s/.exec(text);
+      return m ? m[1]! : null;
+    } catch {
+      return null;
+    }
+  }
+}
+
+async function readJson<T>(file: string): Promise<T | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+  } catch {
+    return undefined; // missing (archives made by hand) or unreadable: the listing still shows the archive
+  }
+}

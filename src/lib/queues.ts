@@ -1,0 +1,95 @@
+/**
+ * Queue names, job payloads and the one place queues are opened. Separate queues keep the dashboard
+ * readable and let concurrency differ per kind: `schedule` (the schedulers' run and verify jobs),
+ * `archive` (one job per volume and run), `dump` (the logical database dump of a run), `verify`
+ * (re-reading a written archive), `prune` (the parent of each verify job) and `restore` (confirmed
+ * restores, one at a time).
+ */
+import { FlowProducer, Queue, type DefaultJobOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ArchiveKind } from '../core/names.js';
+
+export const QUEUE_NAMES = ['schedule', 'archive', 'dump', 'verify', 'prune', 'restore'] as const;
+export type QueueName = (typeof QUEUE_NAMES)[number];
+
+/** The id of the one job scheduler that fires backup runs. */
+export const RUN_SCHEDULER_ID = 'backup-run';
+/** The id of the job scheduler that verifies the newest set. */
+export const VERIFY_SCHEDULER_ID = 'verify-newest';
+
+export type RunTrigger = 'schedule' | 'manual' | 'catch-up';
+
+export interface RunJobData {
+  trigger: RunTrigger;
+}
+
+export interface ArchiveJobData {
+  volume: string;
+  stamp: string;
+  trigger: RunTrigger;
+}
+
+export interface DumpJobData {
+  /** The dump's name in the naming scheme, e.g. elexisdb-sql. */
+  volume: string;
+  stamp: string;
+  trigger: RunTrigger;
+}
+
+export interface VerifyJobData {
+  volume: string;
+  stamp: string;
+  file: string;
+  kind: ArchiveKind;
+}
+
+export interface PruneJobData {
+  volume: string;
+  stamp: string;
+  keep: number;
+  kind: ArchiveKind;
+}
+
+/** Name of the restore-hold lock a running restore takes. */
+export const RESTORE_HOLD = 'active';
+
+export interface RestoreJobData {
+  restoreId: string;
+}
+
+export type Queues = Record<QueueName, Queue> & { flow: FlowProducer; close(): Promise<void> };
+
+/** FlowProducer ignores a queue's defaultJobOptions, so flow jobs spread KEEP_HISTORY themselves. */
+export const KEEP_HISTORY: DefaultJobOptions = {
+  // Enough history for the main screen and the dashboard, bounded so Redis does not grow forever.
+  removeOnComplete: { age: 30 * 24 * 3600, count: 2000 },
+  removeOnFail: { age: 90 * 24 * 3600, count: 2000 },
+};
+
+/**
+ * `onError` receives connection errors (Redis restarting); without a listener BullMQ prints a stack
+ * trace per failed command. The caller logs them, rate-limited.
+ */
+export function openQueues(connection: Redis, prefix: string, onError: (err: Error) => void = () => {}): Queues {
+  const open = (name: QueueName) => {
+    const q = new Queue(name, { connection, prefix, defaultJobOptions: KEEP_HISTORY });
+    q.on('error', onError);
+    return q;
+  };
+  const queues = {
+    schedule: open('schedule'),
+    archive: open('archive'),
+    dump: open('dump'),
+    verify: open('verify'),
+    prune: open('prune'),
+    restore: open('restore'),
+    flow: new FlowProducer({ connection, prefix }),
+  };
+  queues.flow.on('error', onError);
+  return {
+    ...queues,
+    async close() {
+      await Promise.all([...QUEUE_NAMES.map((n) => queues[n].close()), queues.flow.close()]);
+    },
+  };
+}

@@ -1,0 +1,765 @@
+/**
+ * Check and extract a volume archive (gzip tar, as made by `tar -C <volume> -czf x.tar.gz .`, by our
+ * own writer in archive-volume.ts, or by pigz as several gzip members) into a staging directory.
+ *
+ * One streaming pass: file → sha256 of the compressed bytes → gunzip → node-tar's `Parser` (headers,
+ * pax and GNU long names) → our own entry writer. We do not use node-tar's `Unpack`: it is slow for
+ * many small files and its safety rules are not ours (it strips `..` and absolute paths and extracts
+ * the rest; we refuse the whole archive).
+ *
+ * Gunzip (src/lib/parallel-gzip.ts `readGzipFile`): archives of our parallel writer carry the length
+ * of every gzip member in its header, so several members are inflated at once in the threadpool;
+ * any other gzip (GNU tar, gzip, pigz, several members or one) goes through one streaming zlib
+ * gunzip that works on the next piece while we write the previous one. Either way the decoded bytes
+ * and the errors are those of zlib over the whole file.
+ *
+ * The entry writer works synchronously inside the parser's events (open/write/futimes/close per file,
+ * plus fchown/fchmod only where they change something; no awaits): the parser hands us one decoded
+ * chunk at a time and we finish it before the next one is accepted, so memory is bounded by a few
+ * chunks whatever the archive size, and the event loop gets a turn between chunks (abort, progress,
+ * other jobs).
+ *
+ * Safety: nothing is ever written outside the staging directory. Any hostile entry (absolute path,
+ * `..` component, NUL in a name, device, FIFO, symlink pointing outside, hard link to something
+ * outside or not extracted before, entry below a symlink of the archive) rejects the whole archive
+ * with a HostileArchiveError before anything is created for it. Files are created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW, so even a bug in these checks could not make us write through a symlink.
+ * The caller removes the staging directory after any failure.
+ */
+import { createHash } from 'node:crypto';
+import fs, { constants as fsc } from 'node:fs';
+import { chmod, mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { Parser, type ReadEntry } from 'tar';
+import { GzipDataError, readGzipFile } from '../lib/parallel-gzip.js';
+import { progressReporter } from '../lib/progress.js';
+
+export interface RootMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+}
+
+export interface ExtractProgress {
+  /** Bytes of the compressed archive file read so far. */
+  bytesDone: number;
+  /** Size of the compressed archive file. */
+  bytesTotal: number;
+  entries: number;
+}
+
+export interface ExtractOptions {
+  /** From the .sha256 sidecar; null/undefined for archives without one. */
+  expectedSha256?: string | null;
+  /** Throttled to about two calls per second, plus a final one. Exceptions are logged, not fatal. */
+  onProgress?: (p: ExtractProgress) => void;
+  signal?: AbortSignal;
+  logger: Logger;
+  /**
+   * Refuse the archive when uncompressed tar bytes / compressed bytes read exceeds this (a guard
+   * against decompression bombs). Default: none (0 = unlimited), because real volumes legitimately
+   * exceed any tight limit: sparse or preallocated, zero-filled database files (InnoDB tablespaces,
+   * ib_logfile*, redo logs) compress by far more than 1000x, so node-tar's default of 1000 would
+   * refuse genuine backups of a MariaDB data directory. The staging space check before a restore
+   * is the real protection against filling the disk.
+   */
+  maxDecompressionRatio?: number;
+}
+
+export interface ExtractResult {
+  /** Hex sha256 of the compressed archive file. */
+  sha256: string;
+  /** Tar entries (files, directories, symlinks, hard links, the root "./"; not pax/long-name headers). */
+  entries: number;
+  /** Regular-file paths, including additional hard links to a file. */
+  files: number;
+  /** Uncompressed file content bytes. */
+  bytes: number;
+  /** Mode, owner and mtime of the archive's root entry "./" (the volume root), if it has one. */
+  rootMeta?: RootMeta;
+}
+
+/** The archive tries to write outside its directory or create something we never restore. */
+export class HostileArchiveError extends Error {
+  override name = 'HostileArchiveError';
+  constructor(
+    readonly entry: string,
+    readonly reason: string,
+  ) {
+    super(`hostile archive entry ${JSON.stringify(entry)}: ${reason}; the whole archive is refused`);
+  }
+}
+
+export type ArchiveErrorKind = 'corrupt' | 'truncated' | 'checksum' | 'unsupported';
+
+/** The archive is damaged, incomplete, not what its checksum says, or uses a tar feature we do not restore. */
+export class ArchiveError extends Error {
+  override name = 'ArchiveError';
+  constructor(
+    readonly kind: ArchiveErrorKind,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/** Full check without writing anything: sha256 of the file (vs expected), gunzip, tar parse to the end, same hostile-entry checks. */
+export async function verifyArchive(archivePath: string, o: ExtractOptions): Promise<ExtractResult> {
+  return run(archivePath, null, o);
+}
+
+/**
+ * Extract into `stagingDir` (created with mode 0700, must not exist), hashing the compressed bytes
+ * on the way. Rejects on any error or checksum mismatch; the caller removes the staging directory.
+ * The root entry "./" creates nothing: its metadata is returned as `rootMeta`.
+ */
+export async function extractArchive(archivePath: string, stagingDir: string, o: ExtractOptions): Promise<ExtractResult> {
+  return run(archivePath, stagingDir, o);
+}
+
+const BLOCK = 512;
+const PROGRESS_INTERVAL_MS = 500;
+/** The ratio is not meaningful for the first bytes (gzip header, a highly compressible start). */
+const RATIO_MIN_BYTES = 1024 * 1024;
+const MAX_SYMLINK_HOPS = 40; // Linux's MAXSYMLINKS
+const IS_ROOT = process.geteuid?.() === 0;
+const EUID = process.geteuid?.() ?? -1;
+const EGID = process.getegid?.() ?? -1;
+
+async function run(archivePath: string, root: string | null, o: ExtractOptions): Promise<ExtractResult> {
+  const started = Date.now();
+  const { logger, signal } = o;
+  const name = path.basename(archivePath);
+  signal?.throwIfAborted();
+
+  let expected: string | undefined;
+  if (o.expectedSha256 !== undefined && o.expectedSha256 !== null) {
+    expected = o.expectedSha256.trim().toLowerCase();
+    if (!/^[0-9a-f]{64}$/.test(expected)) throw new Error(`expected checksum ${JSON.stringify(o.expectedSha256)} is not a sha256 hex digest`);
+  }
+  const maxRatio = o.maxDecompressionRatio ?? 0;
+
+  let size: number;
+  try {
+    const st = await stat(archivePath);
+    if (!st.isFile()) throw new Error('not a regular file');
+    size = st.size;
+  } catch (err) {
+    throw new Error(`cannot read archive ${archivePath}: ${(err as Error).message}`, { cause: err });
+  }
+
+  if (root !== null) {
+    try {
+      await mkdir(root, { mode: 0o700 });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new Error(`staging directory ${root} already exists`, { cause: err });
+      throw new Error(`cannot create staging directory ${root}: ${(err as Error).message}`, { cause: err });
+    }
+    await chmod(root, 0o700); // mkdir's mode is subject to the umask
+  }
+
+  const tar = new TarConsumer(root, name, readUmask());
+  const hash = createHash('sha256');
+  let compressed = 0;
+  const reportTo = progressReporter(o.onProgress, PROGRESS_INTERVAL_MS, logger.child({ archive: name }));
+  const report = (final = false) => reportTo({ bytesDone: compressed, bytesTotal: size, entries: tar.entries }, final);
+  const checkRatio = (): Error | undefined => {
+    if (maxRatio > 0 && tar.tarBytes > RATIO_MIN_BYTES && tar.tarBytes / Math.max(1, compressed) > maxRatio) {
+      return new ArchiveError(
+        'unsupported',
+        `archive ${name} refused: it decompresses by more than ${maxRatio}x (${tar.tarBytes} bytes from ${compressed})`,
+      );
+    }
+    return undefined;
+  };
+
+  try {
+    await readGzipFile(archivePath, {
+      signal,
+      onCompressed: (chunk) => {
+        hash.update(chunk);
+        compressed += chunk.length;
+        report();
+      },
+      onData: (chunk) => {
+        const err = tar.feed(chunk, checkRatio);
+        if (err) throw err;
+      },
+    });
+    await tar.end();
+  } catch (err) {
+    tar.closeOpenFile();
+    if (signal?.aborted) throw new Error(`${root ? 'extracting' : 'verifying'} archive ${name} aborted`, { cause: err });
+    if (tar.failure) throw tar.failure;
+    if (err instanceof GzipDataError) {
+      if (err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message)) {
+        throw new ArchiveError(
+          'truncated',
+          size === 0
+            ? `archive is truncated: ${name} is empty`
+            : `archive is truncated: the gzip data of ${name} ends unexpectedly after ${compressed} bytes (the file is incomplete)`,
+          { cause: err },
+        );
+      }
+      throw new ArchiveError('corrupt', `archive is corrupt: gzip data error in ${name}: ${explainZlib(err.message)}`, { cause: err });
+    }
+    if ((err as NodeJS.ErrnoException).syscall !== undefined) {
+      throw new Error(`cannot read archive ${archivePath}: ${(err as Error).message}`, { cause: err });
+    }
+    throw err;
+  }
+
+  const sha256 = hash.digest('hex');
+  if (expected !== undefined && sha256 !== expected) {
+    throw new ArchiveError('checksum', `checksum mismatch: expected ${expected}, got ${sha256} (${name})`);
+  }
+  tar.finish();
+  report(true);
+
+  const result: ExtractResult = { sha256, entries: tar.entries, files: tar.files, bytes: tar.bytes };
+  if (tar.rootMeta) result.rootMeta = tar.rootMeta;
+  logger.info(
+    { archive: name, staging: root ?? undefined, entries: result.entries, files: result.files, bytes: result.bytes, ms: Date.now() - started },
+    root ? 'extract: archive extracted' : 'extract: archive verified',
+  );
+  return result;
+}
+
+interface DirMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: Date;
+  mtime: Date;
+}
+
+/**
+ * Receives the tar stream (already gunzipped), validates every entry and, with a root, creates it.
+ * All work happens synchronously inside the parser's events; the first problem is kept in
+ * `failure` and returned from the Writable's callback, which stops the pipeline.
+ */
+class TarConsumer {
+  entries = 0;
+  files = 0;
+  bytes = 0;
+  tarBytes = 0;
+  rootMeta: RootMeta | undefined;
+  failure: Error | undefined;
+
+  private readonly parser: Parser;
+  /** Symlinks created so far (incl. hard links to symlinks): path → target. No entry may go below one. */
+  private readonly symlinks = new Map<string, string>();
+  /** Verify mode only (nothing on disk to look at): non-directory paths, for hard link targets. */
+  private readonly nonDirs = new Set<string>();
+  /** Extract mode: directory entries, whose metadata is applied at the end, deepest first. */
+  private readonly dirs = new Map<string, DirMeta>();
+  private fd: number | undefined;
+  private sawEof = false;
+  private parserEnded = false;
+  private lastEntry = '';
+  private readonly now = new Date();
+
+  constructor(
+    private readonly root: string | null,
+    private readonly archiveName: string,
+    /** Known umask: files whose mode it leaves alone are created with that mode (no fchmod). */
+    private readonly umask: number | undefined,
+  ) {
+    // brotli/zstd off: the input is a plain tar stream. The parser's own gzip sniffing and its
+    // decompression-ratio limit only apply to a gzip stream nested inside ours, which is harmless.
+    this.parser = new Parser({ strict: false, brotli: false, zstd: false });
+    this.parser.on('entry', (entry: ReadEntry) => this.onEntry(entry));
+    this.parser.on('ignoredEntry', (entry: ReadEntry) => {
+      this.fail(
+        new ArchiveError(
+          'unsupported',
+          `archive ${this.archiveName} contains entry ${JSON.stringify(entry.path)} of unsupported type ${entry.type}` +
+            (entry.meta ? ` (extended header of ${entry.size} bytes, too large)` : ''),
+        ),
+      );
+    });
+    this.parser.on('warn', (code: string, message: string | Error) => this.fail(this.parserProblem(code, message)));
+    this.parser.on('error', (err: Error) => this.fail(this.parserProblem((err as { tarCode?: string }).tarCode ?? '', err)));
+    // node-tar cuts names at a NUL byte (pax values, GNU long names); a name that has one is forged.
+    this.parser.on('meta', (meta: string) => {
+      const bad = nulInMetaName(meta);
+      if (bad !== undefined) this.fail(new HostileArchiveError(bad, 'has a name with a NUL byte in an extended header'));
+      // GNU tar -S in pax format stores a sparse map inside the file data, which we would write as
+      // content: refuse rather than restore garbage. (Old-style GNU sparse entries, type S, come as
+      // 'ignoredEntry'.)
+      if (/^\d+ GNU\.sparse\./m.test(meta)) {
+        this.fail(new ArchiveError('unsupported', `archive ${this.archiveName} contains a sparse file (GNU tar --sparse), which is not supported`));
+      }
+    });
+    this.parser.on('eof', () => (this.sawEof = true));
+    this.parser.on('end', () => (this.parserEnded = true));
+  }
+
+  /** One decoded chunk of the tar stream; returns the first problem (then nothing more is written). */
+  feed(chunk: Buffer, checkRatio: () => Error | undefined): Error | undefined {
+    if (this.failure) return this.failure;
+    this.tarBytes += chunk.length;
+    const tooMuch = checkRatio();
+    if (tooMuch) {
+      this.fail(tooMuch);
+      return this.failure;
+    }
+    // After the end-of-archive marker, GNU tar ignores the rest (record padding). Feeding it to the
+    // parser would only make it buffer the bytes, so we just let them pass (they are still hashed).
+    if (this.sawEof) return this.failure;
+    try {
+      // The return value (false when an entry is not flowing) is of no use here: every entry is
+      // flowing from its 'entry' event on (a data listener or resume()), so the parser holds no
+      // more than this chunk, and we are done with it when write() returns.
+      this.parser.write(chunk);
+    } catch (err) {
+      this.fail(err);
+    }
+    return this.failure;
+  }
+
+  /** The end of the tar stream: lets the parser report a truncated last entry. */
+  async end(): Promise<void> {
+    if (!this.failure) {
+      try {
+        this.parser.end();
+      } catch (err) {
+        this.fail(err);
+      }
+      if (!this.failure && !this.parserEnded) await new Promise<void>((resolve) => this.parser.once('end', () => resolve()));
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** Checks that need the whole stream; then directory metadata (after their contents were written). */
+  finish(): void {
+    if (this.failure) throw this.failure;
+    if (!this.sawEof && this.tarBytes % BLOCK !== 0) {
+      // A missing end-of-archive marker alone is accepted (GNU tar does); a partial block is not.
+      throw new ArchiveError(
+        'truncated',
+        `archive is truncated: the tar data of ${this.archiveName} ends in the middle of a block` +
+          (this.lastEntry ? ` after entry ${JSON.stringify(this.lastEntry)}` : ''),
+      );
+    }
+    // Each symlink was checked when it was created, but only on its own; a chain of symlinks
+    // (`d -> .`, `e -> d/..`) can still lead out, and a later symlink can change where an earlier
+    // one points. Now that all are known, resolve each one the way the kernel would.
+    for (const [rel, target] of this.symlinks) {
+      if (resolvesOutside(this.symlinks, rel, target)) {
+        throw new HostileArchiveError(rel, `is a symlink to ${JSON.stringify(target)}, which through other symlinks of the archive points outside it`);
+      }
+    }
+    if (this.root !== null) this.applyDirMeta(this.root);
+  }
+
+  closeOpenFile(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      fs.closeSync(fd);
+    } catch {
+      // Nothing useful to do: we are already failing.
+    }
+  }
+
+  private fail(err: unknown): void {
+    this.failure ??= err instanceof Error ? err : new Error(String(err));
+  }
+
+  private parserProblem(code: string, message: string | Error): Error {
+    const text = message instanceof Error ? message.message : message;
+    const after = this.lastEntry ? ` after entry ${JSON.stringify(this.lastEntry)}` : '';
+    if (/truncated/i.test(text)) {
+      return new ArchiveError('truncated', `archive is truncated: ${this.archiveName} ends inside entry ${JSON.stringify(this.lastEntry)} (${text})`);
+    }
+    if (/checksum/i.test(text)) {
+      return new ArchiveError('corrupt', `archive is corrupt: tar header checksum error in ${this.archiveName}${after}`);
+    }
+    if (/unrecognized archive format/i.test(text)) {
+      return new ArchiveError('corrupt', `archive is corrupt: ${this.archiveName} does not contain a tar archive`);
+    }
+    return new ArchiveError('corrupt', `archive is corrupt: ${text}${code ? ` (${code})` : ''} in ${this.archiveName}${after}`);
+  }
+
+  private onEntry(entry: ReadEntry): void {
+    if (this.failure) {
+      entry.resume();
+      return;
+    }
+    try {
+      this.handle(entry);
+    } catch (err) {
+      this.closeOpenFile();
+      if (err instanceof HostileArchiveError || err instanceof ArchiveError) this.fail(err);
+      else this.fail(new Error(`cannot extract ${JSON.stringify(entry.path)}: ${(err as Error).message}`, { cause: err }));
+      entry.resume();
+    }
+  }
+
+  private handle(entry: ReadEntry): void {
+    this.entries++;
+    const raw = entry.path;
+    this.lastEntry = raw;
+    const rel = safeRelative(raw, raw, 'path');
+    if (rel === '') {
+      if (entry.type !== 'Directory') throw new HostileArchiveError(raw, `names the archive root but is a ${entry.type}, not a directory`);
+      this.rootMeta = {
+        mode: (entry.mode ?? 0o755) & 0o7777,
+        uid: entry.uid ?? 0,
+        gid: entry.gid ?? 0,
+        mtime: entry.mtime ?? this.now,
+      };
+      entry.resume();
+      return;
+    }
+    this.refuseBelowSymlink(raw, rel, 'goes through the symlink');
+    switch (entry.type) {
+      case 'Directory':
+        this.directory(rel, entry);
+        entry.resume();
+        return;
+      case 'File':
+      case 'OldFile':
+      case 'ContiguousFile':
+        this.file(rel, entry);
+        return;
+      case 'SymbolicLink':
+        this.symlink(rel, entry);
+        entry.resume();
+        return;
+      case 'Link':
+        this.hardlink(rel, entry);
+        entry.resume();
+        return;
+      case 'CharacterDevice':
+        throw new HostileArchiveError(raw, 'is a character device');
+      case 'BlockDevice':
+        throw new HostileArchiveError(raw, 'is a block device');
+      case 'FIFO':
+        throw new HostileArchiveError(raw, 'is a FIFO (named pipe)');
+      default:
+        throw new ArchiveError('unsupported', `archive ${this.archiveName} contains entry ${JSON.stringify(raw)} of unsupported type ${entry.type}`);
+    }
+  }
+
+  private refuseBelowSymlink(raw: string, rel: string, what: string): void {
+    if (this.symlinks.size === 0) return;
+    for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) {
+      const prefix = rel.slice(0, i);
+      if (this.symlinks.has(prefix)) throw new HostileArchiveError(raw, `${what} ${JSON.stringify(prefix)} extracted before`);
+    }
+  }
+
+  private directory(rel: string, entry: ReadEntry): void {
+    if (this.root === null) {
+      this.nonDirs.delete(rel);
+      this.symlinks.delete(rel);
+      return;
+    }
+    const abs = path.join(this.root, rel);
+    // 0700 while we fill it; the real mode comes at the end (it may lack write permission).
+    this.create(abs, rel, () => {
+      try {
+        fs.mkdirSync(abs, 0o700);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.lstatSync(abs).isDirectory()) throw err;
+      }
+    });
+    const mtime = entry.mtime ?? this.now;
+    this.dirs.set(rel, {
+      mode: (entry.mode ?? 0o755) & 0o7777,
+      uid: entry.uid ?? -1,
+      gid: entry.gid ?? -1,
+      atime: entry.atime ?? mtime,
+      mtime,
+    });
+  }
+
+  private file(rel: string, entry: ReadEntry): void {
+    this.files++;
+    if (this.root === null) {
+      this.nonDirs.add(rel);
+      this.symlinks.delete(rel);
+      entry.on('data', (chunk: Buffer) => (this.bytes += chunk.length));
+      return;
+    }
+    const abs = path.join(this.root, rel);
+    const raw = entry.path;
+    const mode = (entry.mode ?? 0o644) & 0o7777;
+    // Fewer syscalls per file: create it with its final mode when the umask cannot change that mode
+    // (no setuid/setgid/sticky bit, which open() does not reliably set and fchown would clear), and
+    // chown only when the owner differs from ours (during extraction no directory is setgid, so a
+    // new file belongs to our euid:egid). Nobody else can see the file before it is complete: the
+    // staging directory is 0700.
+    const finalModeAtCreate = this.umask !== undefined && (mode & 0o7000) === 0 && (mode & this.umask) === 0;
+    const uid = entry.uid ?? -1;
+    const gid = entry.gid ?? -1;
+    const chown = IS_ROOT && ((uid !== -1 && uid !== EUID) || (gid !== -1 && gid !== EGID));
+    // O_EXCL: never reuse what is there (least of all follow a symlink); O_NOFOLLOW for good measure.
+    const fd = this.create(abs, rel, () =>
+      fs.openSync(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, finalModeAtCreate ? mode : 0o600),
+    );
+    this.fd = fd;
+    // 'end' first: an empty entry ends as soon as it starts flowing.
+    entry.on('end', () => {
+      if (this.fd !== fd) return;
+      if (this.failure) {
+        this.closeOpenFile();
+        return;
+      }
+      try {
+        // chown first: it clears setuid/setgid bits, which the chmod then sets again.
+        if (chown) fs.fchownSync(fd, uid, gid);
+        if (!finalModeAtCreate) fs.fchmodSync(fd, mode);
+        const mtime = entry.mtime ?? this.now;
+        fs.futimesSync(fd, entry.atime ?? mtime, mtime);
+        this.fd = undefined;
+        fs.closeSync(fd);
+      } catch (err) {
+        this.closeOpenFile();
+        this.fail(new Error(`cannot set owner, mode or time of ${JSON.stringify(raw)}: ${(err as Error).message}`, { cause: err }));
+      }
+    });
+    entry.on('data', (chunk: Buffer) => {
+      if (this.failure || this.fd !== fd) return;
+      try {
+        writeAll(fd, chunk);
+        this.bytes += chunk.length;
+      } catch (err) {
+        this.closeOpenFile();
+        this.fail(new Error(`cannot write ${JSON.stringify(raw)}: ${(err as Error).message}`, { cause: err }));
+      }
+    });
+  }
+
+  private symlink(rel: string, entry: ReadEntry): void {
+    const raw = entry.path;
+    const target = entry.linkpath ?? '';
+    checkSymlinkTarget(raw, rel, target);
+    if (this.root !== null) {
+      const abs = path.join(this.root, rel);
+      this.create(abs, rel, () => fs.symlinkSync(target, abs));
+      if (IS_ROOT) fs.lchownSync(abs, entry.uid ?? -1, entry.gid ?? -1);
+      const mtime = entry.mtime ?? this.now;
+      fs.lutimesSync(abs, entry.atime ?? mtime, mtime);
+    } else {
+      this.nonDirs.add(rel);
+    }
+    this.symlinks.set(rel, target);
+  }
+
+  private hardlink(rel: string, entry: ReadEntry): void {
+    const raw = entry.path;
+    const rawTarget = entry.linkpath ?? '';
+    // Hard link targets are archive paths (relative to the archive root, not to the link).
+    const target = safeRelative(raw, rawTarget, 'hard link target');
+    if (target === '') throw new HostileArchiveError(raw, 'is a hard link to the archive root');
+    if (target === rel) throw new HostileArchiveError(raw, 'is a hard link to itself');
+    this.refuseBelowSymlink(raw, target, 'is a hard link whose target goes through the symlink');
+    const notBefore = () => new HostileArchiveError(raw, `is a hard link to ${JSON.stringify(rawTarget)}, which was not extracted before it`);
+    let symlinkTarget: string | undefined;
+    if (this.root === null) {
+      if (!this.nonDirs.has(target)) throw notBefore();
+      symlinkTarget = this.symlinks.get(target);
+    } else {
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(path.join(this.root, target));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'ENOTDIR') throw notBefore();
+        throw err;
+      }
+      if (st.isDirectory()) throw new HostileArchiveError(raw, `is a hard link to the directory ${JSON.stringify(rawTarget)}`);
+      if (st.isSymbolicLink()) symlinkTarget = this.symlinks.get(target);
+    }
+    // A hard link to a symlink is a second symlink with the same text, now read relative to the
+    // link's own directory; check it like one.
+    if (symlinkTarget !== undefined) checkSymlinkTarget(raw, rel, symlinkTarget);
+    if (this.root !== null) {
+      const abs = path.join(this.root, rel);
+      const targetAbs = path.join(this.root, target);
+      // link(2) does not follow a symlink given as the target, it links the symlink itself.
+      this.create(abs, rel, () => fs.linkSync(targetAbs, abs));
+    } else {
+      this.nonDirs.add(rel);
+    }
+    this.files += symlinkTarget === undefined ? 1 : 0;
+    if (symlinkTarget !== undefined) this.symlinks.set(rel, symlinkTarget);
+    else this.symlinks.delete(rel);
+  }
+
+  /**
+   * Run `op` (which creates `abs`); create missing parent directories (archives need not list
+   * them), and replace an entry of the same name from earlier in the archive the way tar does:
+   * a non-directory is unlinked (never followed); a directory is kept for a directory entry and
+   * refused for anything else.
+   */
+  private create<T>(abs: string, rel: string, op: () => T): T {
+    let madeParents = false;
+    let replaced = false;
+    for (;;) {
+      try {
+        return op();
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && !madeParents) {
+          madeParents = true;
+          // No component is a symlink (refuseBelowSymlink), so this stays inside the staging dir.
+          fs.mkdirSync(path.dirname(abs), { recursive: true, mode: 0o755 });
+          continue;
+        }
+        if (code === 'EEXIST' && !replaced) {
+          replaced = true;
+          const st = fs.lstatSync(abs);
+          if (st.isDirectory()) {
+            throw new HostileArchiveError(rel, 'would replace a directory of the same name extracted before');
+          }
+          fs.unlinkSync(abs);
+          this.symlinks.delete(rel);
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** Owner, mode and times of directories, deepest first, so creating children no longer touches them. */
+  private applyDirMeta(root: string): void {
+    const list = [...this.dirs].sort((a, b) => depth(b[0]) - depth(a[0]));
+    for (const [rel, m] of list) {
+      const abs = path.join(root, rel);
+      let fd: number | undefined;
+      try {
+        fd = fs.openSync(abs, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+        // We created it, so it is ours already unless the archive says otherwise.
+        if (IS_ROOT && ((m.uid !== -1 && m.uid !== EUID) || (m.gid !== -1 && m.gid !== EGID))) fs.fchownSync(fd, m.uid, m.gid);
+        fs.fchmodSync(fd, m.mode);
+        fs.futimesSync(fd, m.atime, m.mtime);
+      } catch (err) {
+        throw new Error(`cannot set owner, mode or time of directory ${JSON.stringify(rel)}: ${(err as Error).message}`, { cause: err });
+      } finally {
+        if (fd !== undefined) fs.closeSync(fd);
+      }
+    }
+  }
+}
+
+/**
+ * The entry path relative to the archive root ("" for the root itself), or a HostileArchiveError
+ * for a NUL byte, an absolute path or any ".." component (even one that would stay inside).
+ */
+function safeRelative(entry: string, p: string, what: string): string {
+  if (p.includes('\0')) throw new HostileArchiveError(entry, `${what} contains a NUL byte`);
+  if (p.startsWith('/')) throw new HostileArchiveError(entry, `${what} ${JSON.stringify(p)} is absolute`);
+  const parts = p.split('/').filter((c) => c !== '' && c !== '.');
+  if (parts.includes('..')) throw new HostileArchiveError(entry, `${what} ${JSON.stringify(p)} contains a ".." component`);
+  return parts.join('/');
+}
+
+/** A symlink at `rel` may point anywhere inside the archive root, never outside or to an absolute path. */
+function checkSymlinkTarget(entry: string, rel: string, target: string): void {
+  if (target === '') throw new HostileArchiveError(entry, 'is a symlink without a target');
+  if (target.includes('\0')) throw new HostileArchiveError(entry, 'is a symlink whose target contains a NUL byte');
+  if (target.startsWith('/')) throw new HostileArchiveError(entry, `is a symlink to the absolute path ${JSON.stringify(target)}`);
+  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(rel), target));
+  if (resolved === '..' || resolved.startsWith('../')) {
+    throw new HostileArchiveError(entry, `is a symlink to ${JSON.stringify(target)}, which points outside the archive`);
+  }
+}
+
+/**
+ * Resolve the symlink at `rel` like the kernel would, following the archive's other symlinks,
+ * and report whether it ever climbs above the archive root. Components that do not exist (dangling
+ * links) are taken literally; a loop (more than 40 hops) cannot be resolved by the kernel either.
+ */
+function resolvesOutside(symlinks: ReadonlyMap<string, string>, rel: string, target: string): boolean {
+  const cur = rel.split('/');
+  cur.pop();
+  const pending = target.split('/').reverse();
+  let hops = 0;
+  while (pending.length > 0) {
+    const c = pending.pop()!;
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (cur.length === 0) return true;
+      cur.pop();
+      continue;
+    }
+    cur.push(c);
+    const next = symlinks.get(cur.join('/'));
+    if (next === undefined) continue;
+    if (++hops > MAX_SYMLINK_HOPS) return false;
+    cur.pop();
+    if (next.startsWith('/')) return true;
+    pending.push(...next.split('/').reverse());
+  }
+  return false;
+}
+
+/**
+ * The body of a pax header ("<len> key=value\n" records) or of a GNU long name/link entry. Returns
+ * the printable part of a path or linkpath that contains a NUL byte (GNU names may end in NULs).
+ */
+function nulInMetaName(meta: string): string | undefined {
+  if (!meta.includes('\0')) return undefined;
+  const lines = meta.replace(/\n$/, '').split('\n');
+  const isPax = lines.every((l) => {
+    const n = parseInt(l, 10);
+    return n === Buffer.byteLength(l) + 1 && /^\d+ [^=]+=/.test(l);
+  });
+  if (!isPax) {
+    const name = meta.replace(/\0+$/, '');
+    return name.includes('\0') ? name.replace(/\0/g, '\\0') : undefined;
+  }
+  for (const l of lines) {
+    const kv = l.slice(l.indexOf(' ') + 1);
+    const key = kv.slice(0, kv.indexOf('='));
+    const value = kv.slice(kv.indexOf('=') + 1);
+    if ((key === 'path' || key === 'linkpath') && value.includes('\0')) return value.replace(/\0/g, '\\0');
+  }
+  return undefined;
+}
+
+function explainZlib(message: string): string {
+  switch (message) {
+    case 'incorrect data check':
+      return 'the data does not match its gzip checksum (incorrect data check)';
+    case 'incorrect length check':
+      return 'the data length does not match the gzip trailer (incorrect length check)';
+    case 'incorrect header check':
+      return 'this is not gzip data (incorrect header check)';
+    default:
+      return `invalid compressed data (${message})`;
+  }
+}
+
+function depth(rel: string): number {
+  let n = 0;
+  for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) n++;
+  return n;
+}
+
+function writeAll(fd: number, buf: Buffer): void {
+  let off = 0;
+  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+}
+
+/**
+ * The process umask from /proc/self/status (reading it with process.umask() would have to set it),
+ * or undefined where that is not available: then every file gets an explicit fchmod.
+ */
+function readUmask(): number | undefined {
+  try {
+    const m = /^Umask:\s*([0-7]+)$/m.exec(fs.readFileSync('/proc/self/status', 'latin1'));
+    return m ? parseInt(m[1]!, 8) : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,12 @@
+/** `npm run start:worker`: a worker process; start as many as you like against one Redis. */
+import { DEFAULT_REDIS_URL } from '../config.js';
+import { bootConfig, onShutdown, openContext } from '../lib/boot.js';
+import { startWorkers } from './index.js';
+
+const { config, logger } = bootConfig('worker');
+const ctx = await openContext(config, logger, config.redisUrl ?? DEFAULT_REDIS_URL);
+const workers = await startWorkers(ctx);
+onShutdown(logger, config.shutdownTimeoutMs, [
+  { name: 'workers', run: (timeoutMs) => workers.close(timeoutMs) },
+  { name: 'redis connections', run: () => ctx.close(), limitMs: 5000 },
+]);

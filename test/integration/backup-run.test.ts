@@ -1,0 +1,177 @@
+/**
+ * A backup run end to end: HTTP "run now" against the real all-in-one process, real Redis, real
+ * files; GNU tar and sha256sum are the independent readers of what we wrote.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { http, makeFixture, startService, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { assertSameTree, snapshotTree } from '../helpers/tree.js';
+import { awayFromMinuteEnd, exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
+
+describe('backup run over three volumes', () => {
+  let fx: Fixture;
+  let svc: Service;
+  let run: { stamp: string; jobs: { volume: string; file: string; archiveJobId: string }[] };
+  const volumes = ['elexisdb', 'lucindadata', 'pacsdata'];
+
+  before(async () => {
+    fx = await makeFixture();
+    for (const v of volumes) await makeVolume(path.join(fx.volumesDir, v), v);
+    // A directory whose name is no volume name is not backed up (and never joins a path).
+    await fs.mkdir(path.join(fx.volumesDir, 'Not A Volume'));
+    svc = await startService('start', fx.env);
+    await awayFromMinuteEnd();
+    const r = await http(svc.url, 'POST', '/api/backups', {});
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    run = r.body;
+    await waitForJobsSettled(svc.url, undefined);
+  });
+  after(async () => {
+    await svc?.stop();
+    await fx?.cleanup();
+  });
+
+  it('answers 202 with one archive job per volume, all with the run stamp', () => {
+    assert.match(run.stamp, /^\d{4}-\d{2}-\d{2}-\d{4}$/);
+    assert.deepEqual(run.jobs.map((j) => j.volume), volumes);
+    for (const j of run.jobs) assert.equal(j.file, `${j.volume}_${run.stamp}.tar.gz`);
+  });
+
+  it('refuses a second run for the same minute with 409', async () => {
+    const r = await http(svc.url, 'POST', '/api/backups', { volumes: ['pacsdata'] });
+    assert.equal(r.status, 409);
+    assert.equal(r.body.error.code, 'run_exists');
+  });
+
+  it('writes three archives with sidecars (checksum, manifest, verification) and no partial file', async () => {
+    const names = (await fs.readdir(fx.backupDir)).sort();
+    const expected = volumes.flatMap((v) => {
+      const f = `${v}_${run.stamp}.tar.gz`;
+      return [f, `${f}.manifest.json`, `${f}.sha256`, `${f}.verify.json`];
+    });
+    assert.deepEqual(names, expected.sort());
+  });
+
+  it('passes sha256sum -c for every archive', async () => {
+    for (const v of volumes) {
+      const { stdout } = await exec('sha256sum', ['-c', `${v}_${run.stamp}.tar.gz.sha256`], { cwd: fx.backupDir });
+      assert.match(stdout, /: OK$/m);
+    }
+  });
+
+  it('GNU tar extracts each archive to a tree identical to the volume', async () => {
+    for (const v of volumes) {
+      const out = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-extract-'));
+      try {
+        await exec('tar', ['-xzf', path.join(fx.backupDir, `${v}_${run.stamp}.tar.gz`), '-C', out, '--same-owner', '-p']);
+        assertSameTree(await snapshotTree(out), await snapshotTree(path.join(fx.volumesDir, v)));
+      } finally {
+        await fs.rm(out, { recursive: true, force: true });
+      }
+    }
+  });
+
+  it('lists the set via the API, newest first, with size and checksum', async () => {
+    const list = await http(svc.url, 'GET', '/api/backups');
+    assert.equal(list.status, 200);
+    const set = list.body.sets[0];
+    assert.equal(set.stamp, run.stamp);
+    assert.deepEqual(set.archives.map((a: { volume: string }) => a.volume), volumes);
+    for (const a of set.archives) {
+      const { size } = await fs.stat(path.join(fx.backupDir, a.file));
+      assert.equal(a.size, size);
+      assert.match(a.sha256, /^[0-9a-f]{64}$/);
+    }
+    const one = await http(svc.url, 'GET', `/api/backups/${run.stamp}`);
+    assert.deepEqual(one.body, set);
+  });
+
+  it('shows the archive jobs as completed with progress', async () => {
+    const job = await http(svc.url, 'GET', `/api/jobs/${run.jobs[0]!.archiveJobId}`);
+    assert.equal(job.status, 200);
+    assert.equal(job.body.state, 'completed');
+    assert.equal(job.body.volume, 'elexisdb');
+    assert.equal(job.body.stamp, run.stamp);
+    assert.equal(job.body.progress.bytesDone, job.body.progress.bytesTotal);
+    assert.ok(job.body.progress.bytesTotal > 200_000);
+  });
+});
+
+describe('retention and failures', () => {
+  let fx: Fixture;
+  let svc: Service;
+  let emptyVolume: string;
+
+  before(async () => {
+    fx = await makeFixture({ VOLUMES: '' });
+    emptyVolume = path.join(fx.root, 'source-for-old-archives');
+    await fs.mkdir(emptyVolume);
+    await fs.writeFile(path.join(emptyVolume, 'old.txt'), 'old generation\n');
+    await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
+    await makeVolume(path.join(fx.volumesDir, 'pacsdata'), 'pacsdata');
+    // Three older generations of each volume, made by GNU tar like earlier OOB versions did.
+    for (const v of ['elexisdb', 'pacsdata', 'lucindadata']) {
+      for (const stamp of ['2024-01-01-0315', '2024-01-02-0315', '2024-01-03-0315']) {
+        await gnuTarArchive(emptyVolume, path.join(fx.backupDir, `${v}_${stamp}.tar.gz`));
+      }
+    }
+    await fs.writeFile(path.join(fx.backupDir, 'notes-of-the-admin.txt'), 'do not delete\n');
+    await fs.writeFile(path.join(fx.backupDir, 'elexisdb_2023-12-31-0315.tar.gz.partial'), 'half an archive');
+    await fs.writeFile(path.join(fx.backupDir, 'elexisdb_2023-12-30-0315.tar.gz.sha256'), 'orphaned sidecar');
+    const env: Record<string, string> = { ...fx.env, VOLUMES_DIR: '' };
+    env.VOLUMES = [
+      `elexisdb=${path.join(fx.volumesDir, 'elexisdb')}`,
+      `pacsdata=${path.join(fx.volumesDir, 'pacsdata')}`,
+      // Configured but gone (a disk not mounted): its archive must fail, its old generations stay.
+      `lucindadata=${path.join(fx.volumesDir, 'lucindadata')}`,
+    ].join(',');
+    svc = await startService('start', env);
+    const put = await http(svc.url, 'PUT', '/api/schedule', { minute: 15, hour: 3, day: '*', month: '*', weekday: '*', keep: 2 });
+    assert.equal(put.status, 200);
+    await awayFromMinuteEnd();
+    const r = await http(svc.url, 'POST', '/api/backups', {});
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    await waitForJobsSettled(svc.url, undefined);
+  });
+  after(async () => {
+    await svc?.stop();
+    await fx?.cleanup();
+  });
+
+  it('keeps exactly the 2 newest archives of a volume that succeeded, with their sidecars', async () => {
+    const names = await fs.readdir(fx.backupDir);
+    for (const v of ['elexisdb', 'pacsdata']) {
+      const archives = names.filter((n) => n.startsWith(`${v}_`) && n.endsWith('.tar.gz')).sort();
+      assert.equal(archives.length, 2, archives.join());
+      assert.equal(archives[0], `${v}_2024-01-03-0315.tar.gz`);
+      assert.ok(names.includes(`${archives[1]}.sha256`));
+    }
+  });
+
+  it('leaves unrelated files alone and removes leftovers of dead jobs', async () => {
+    const names = await fs.readdir(fx.backupDir);
+    assert.ok(names.includes('notes-of-the-admin.txt'));
+    assert.equal(await fs.readFile(path.join(fx.backupDir, 'notes-of-the-admin.txt'), 'utf8'), 'do not delete\n');
+    assert.ok(!names.some((n) => n.endsWith('.partial')), names.join());
+    assert.ok(!names.includes('elexisdb_2023-12-30-0315.tar.gz.sha256'));
+  });
+
+  it('fails the archive of a missing volume with a readable reason and prunes none of its generations', async () => {
+    const jobs = (await http(svc.url, 'GET', '/api/jobs?limit=1000')).body.jobs as any[];
+    const archive = jobs.find((j) => j.name === 'archive' && j.volume === 'lucindadata');
+    assert.equal(archive.state, 'failed');
+    assert.match(archive.failedReason, /lucindadata.*does not exist/);
+    const prune = jobs.find((j) => j.name === 'prune' && j.volume === 'lucindadata');
+    assert.equal(prune.state, 'failed');
+    const names = (await fs.readdir(fx.backupDir)).filter((n) => n.startsWith('lucindadata_'));
+    assert.deepEqual(names.sort(), ['lucindadata_2024-01-01-0315.tar.gz', 'lucindadata_2024-01-02-0315.tar.gz', 'lucindadata_2024-01-03-0315.tar.gz']);
+  });
+
+  it('lists hand-made archives without sidecars too, sha256 null', async () => {
+    const set = (await http(svc.url, 'GET', '/api/backups/2024-01-01-0315')).body;
+    assert.deepEqual(set.archives.map((a: any) => [a.volume, a.sha256]), [['lucindadata', null]]);
+  });
+});

@@ -1,0 +1,418 @@
+/**
+ * dumpDatabase / loadSqlFile against the real MariaDB on 127.0.0.1:3306 (root, no password;
+ * override with TEST_MARIADB_HOST / TEST_MARIADB_PORT). Each run uses its own databases and user
+ * (random suffix) and drops them afterwards. GNU gzip and sha256sum check the dump files
+ * independently.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, readdir, readlink, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+import {
+  clientArgs,
+  databaseNamesIn,
+  DbCommandError,
+  dumpArgs,
+  dumpDatabase,
+  isGzipFile,
+  loadSqlFile,
+  optionFileContent,
+  type DbSettings,
+} from '../../src/lib/mariadb.js';
+
+const exec = promisify(execFile);
+const silent = pino({ level: 'silent' });
+const HOST = process.env.TEST_MARIADB_HOST ?? '127.0.0.1';
+const PORT = Number(process.env.TEST_MARIADB_PORT ?? 3306);
+
+const suffix = randomBytes(5).toString('hex');
+const DB = `oob_test_${suffix}`;
+const DB_PW = `oob_test_pw_${suffix}`;
+const DB_OTHER = `oob_test_other_${suffix}`;
+const DB_WARN = `oob_test_warn_${suffix}`;
+const USER = `oob_u_${suffix}`;
+const PASSWORD = 'p#ss \'w"d\\x';
+
+const root = (database: string): DbSettings => ({ host: HOST, port: PORT, user: 'root', password: '', database });
+const asUser = (database: string, password = PASSWORD): DbSettings => ({ host: HOST, port: PORT, user: USER, password, database });
+
+/** Run SQL as root through the mariadb client's stdin (no argv length limit); returns stdout. */
+function sql(query: string, database?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const args = ['-h', HOST, '-P', String(PORT), '-uroot', '--batch', '--skip-column-names', '--default-character-set=utf8mb4'];
+    if (database) args.push(database);
+    const child = spawn('mariadb', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (out += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (err += s));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`mariadb exit ${code}: ${err}`))));
+    child.stdin.end(query);
+  });
+}
+
+const sqlString = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+
+async function checksums(database: string, tables: string[]): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const t of tables) {
+    const line = (await sql(`CHECKSUM TABLE \`${database}\`.\`${t}\``)).trim();
+    out[t] = line.split('\t')[1] ?? '';
+  }
+  return out;
+}
+
+/**
+ * Hold a WRITE lock on `db.table` from another session, so a dump blocks at reading that table's
+ * rows: the client process then stays alive long enough to be inspected or aborted.
+ */
+const lockHolders = new Set<ChildProcess>();
+async function holdWriteLock(database: string, table: string): Promise<{ release: () => Promise<void> }> {
+  // --unbuffered: otherwise the client holds 'locked' in its stdout buffer until it exits.
+  const child: ChildProcess = spawn('mariadb', ['-h', HOST, '-P', String(PORT), '-uroot', '--batch', '--unbuffered', '--skip-column-names'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  lockHolders.add(child);
+  child.once('close', () => lockHolders.delete(child));
+  let out = '';
+  const locked = new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => {
+      out += s;
+      if (out.includes('locked')) resolve();
+    });
+    child.once('close', () => reject(new Error('lock holder exited')));
+  });
+  child.stdin!.write(`LOCK TABLES \`${database}\`.\`${table}\` WRITE; SELECT 'locked';\n`);
+  await locked;
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  return {
+    release: async () => {
+      child.stdin!.end('UNLOCK TABLES;\n');
+      await closed;
+    },
+  };
+}
+
+/** Our own child processes running `comm` (by parent pid in /proc/<pid>/stat), polled up to `ms`. */
+async function findChild(comm: string, ms = 10_000): Promise<number> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    for (const name of await readdir('/proc')) {
+      if (!/^\d+$/.test(name)) continue;
+      try {
+        const st = await readFile(`/proc/${name}/stat`, 'utf8');
+        // "pid (comm) state ppid ..." — comm may contain spaces, so split after the last ')'.
+        const m = /^\d+ \((.*)\) \S+ (\d+)/s.exec(st);
+        if (m && m[1] === comm && Number(m[2]) === process.pid) return Number(name);
+      } catch {
+        // process gone meanwhile
+      }
+    }
+    await sleep(20);
+  }
+  throw new Error(`no child process ${comm} appeared within ${ms} ms`);
+}
+
+let tmpRoot = '';
+let caseNo = 0;
+const newDir = async () => {
+  const d = path.join(tmpRoot, `case-${++caseNo}`);
+  await mkdir(d);
+  return d;
+};
+
+// A BLOB with every byte value (0x00, 0xff, quote, backslash, ...) plus 300 KiB of random bytes.
+const BLOB = Buffer.concat([Buffer.from(Array.from({ length: 256 }, (_, i) => i)), randomBytes(300 * 1024), Buffer.from([0, 0xff, 0])]);
+const blobSha = createHash('sha256').update(BLOB).digest('hex');
+const TABLES = ['docs', 'notes'];
+
+before(async () => {
+  tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'oob-mariadb-test-'));
+  await sql(`
+    CREATE DATABASE \`${DB}\` CHARACTER SET utf8mb4;
+    USE \`${DB}\`;
+    CREATE TABLE docs (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(100) NOT NULL, data LONGBLOB) ENGINE=InnoDB;
+    CREATE TABLE notes (id INT PRIMARY KEY, txt TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, edits INT NOT NULL DEFAULT 0) ENGINE=InnoDB;
+    CREATE TRIGGER notes_bu BEFORE UPDATE ON notes FOR EACH ROW SET NEW.edits = OLD.edits + 1;
+    CREATE PROCEDURE count_docs(OUT n INT) SELECT COUNT(*) INTO n FROM docs;
+    CREATE EVENT purge_nothing ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM notes WHERE id < 0;
+    INSERT INTO docs (name, data) VALUES ('empty', X''), ('null', NULL), ('random', X'${BLOB.toString('hex')}'), ('edge', X'00FF5C27220A0D1A00');
+    INSERT INTO notes (id, txt) VALUES (1, 'Zürich 🙂'), (2, ${sqlString('O\'Brien "quoted" \\ backslash')}), (3, 'Grüezi\\nzweite Zeile');
+    UPDATE notes SET txt = CONCAT(txt, ' ✓') WHERE id = 1;
+
+    CREATE DATABASE \`${DB_PW}\` CHARACTER SET utf8mb4;
+    CREATE TABLE \`${DB_PW}\`.t (id INT PRIMARY KEY, v VARCHAR(20));
+    INSERT INTO \`${DB_PW}\`.t VALUES (1, 'eins'), (2, 'zwei');
+    CREATE DATABASE \`${DB_OTHER}\`;
+
+    CREATE USER '${USER}'@'%' IDENTIFIED BY ${sqlString(PASSWORD)};
+    CREATE USER '${USER}'@'localhost' IDENTIFIED BY ${sqlString(PASSWORD)};
+    GRANT ALL PRIVILEGES ON \`${DB_PW}\`.* TO '${USER}'@'%';
+    GRANT ALL PRIVILEGES ON \`${DB_PW}\`.* TO '${USER}'@'localhost';
+  `);
+});
+
+after(async () => {
+  // A test that failed while holding a lock would otherwise block the DROPs below forever.
+  for (const child of lockHolders) child.kill();
+  await sql(`
+    DROP DATABASE IF EXISTS \`${DB}\`;
+    DROP DATABASE IF EXISTS \`${DB_PW}\`;
+    DROP DATABASE IF EXISTS \`${DB_OTHER}\`;
+    DROP DATABASE IF EXISTS \`${DB_WARN}\`;
+    DROP USER IF EXISTS '${USER}'@'%';
+    DROP USER IF EXISTS '${USER}'@'localhost';
+  `).catch((err) => console.error('cleanup failed:', err));
+  if (tmpRoot) await rm(tmpRoot, { recursive: true, force: true });
+});
+
+describe('dumpDatabase + loadSqlFile', () => {
+  let dumpPath = '';
+  let original: Record<string, string> = {};
+
+  it('dumps a database to a verified .sql.gz with sha256 sidecar', async () => {
+    original = await checksums(DB, TABLES);
+    assert.ok(Object.values(original).every((c) => /^\d+$/.test(c)), JSON.stringify(original));
+    const dir = await newDir();
+    const progress: number[] = [];
+    const r = await dumpDatabase(root(DB), {
+      dir,
+      fileName: 'db.sql.gz',
+      logger: silent,
+      onProgress: (p) => progress.push(p.bytesDone),
+      progressIntervalMs: 0,
+    });
+    dumpPath = r.path;
+    assert.equal(r.file, 'db.sql.gz');
+    assert.equal(r.path, path.join(dir, 'db.sql.gz'));
+    assert.equal(r.size, (await stat(r.path)).size);
+    assert.equal(r.sha256, createHash('sha256').update(await readFile(r.path)).digest('hex'));
+    assert.ok(r.durationMs >= 0);
+    assert.deepEqual((await readdir(dir)).sort(), ['db.sql.gz', 'db.sql.gz.sha256']);
+    assert.equal(await readFile(`${r.path}.sha256`, 'utf8'), `${r.sha256}  db.sql.gz\n`);
+    await exec('gzip', ['-t', r.path]);
+    await exec('sha256sum', ['-c', '--strict', 'db.sql.gz.sha256'], { cwd: dir });
+    const { stdout } = await exec('sh', ['-c', 'gzip -dc "$1" | tail -c 300', 'sh', r.path]);
+    assert.match(stdout, /-- Dump completed/);
+    assert.ok(progress.length > 0 && progress.at(-1)! > BLOB.length * 2, `progress ${progress.at(-1)}`);
+    assert.ok(await isGzipFile(r.path));
+  });
+
+  it('never overwrites an existing dump', async () => {
+    const dir = path.dirname(dumpPath);
+    const before = await readFile(dumpPath);
+    const sidecar = await readFile(`${dumpPath}.sha256`, 'utf8');
+    await assert.rejects(dumpDatabase(root(DB), { dir, fileName: 'db.sql.gz', logger: silent }), /already exists/);
+    assert.deepEqual(await readFile(dumpPath), before);
+    assert.equal(await readFile(`${dumpPath}.sha256`, 'utf8'), sidecar);
+    assert.deepEqual((await readdir(dir)).sort(), ['db.sql.gz', 'db.sql.gz.sha256']);
+  });
+
+  it('loads the dump back: tables, rows, BLOBs, trigger, routine and event as before', async () => {
+    await sql(`
+      UPDATE docs SET data = X'00' WHERE name = 'random';
+      DELETE FROM docs WHERE name = 'edge';
+      UPDATE notes SET txt = 'geändert';
+      DROP TABLE notes;
+      DROP PROCEDURE count_docs;
+      DROP EVENT purge_nothing;
+      CREATE TABLE extra (id INT);
+    `, DB);
+    assert.notDeepEqual(await checksums(DB, ['docs']), { docs: original.docs });
+
+    const progress: Array<{ bytesDone: number; bytesTotal: number }> = [];
+    const r = await loadSqlFile(root(DB), dumpPath, { logger: silent, onProgress: (p) => progress.push(p), progressIntervalMs: 0 });
+    const size = (await stat(dumpPath)).size;
+    assert.equal(r.bytes, size);
+    assert.deepEqual(progress.at(-1), { bytesDone: size, bytesTotal: size });
+
+    assert.deepEqual(await checksums(DB, TABLES), original);
+    assert.equal((await sql(`SELECT SHA2(data, 256) FROM docs WHERE name = 'random'`, DB)).trim(), blobSha);
+    assert.equal((await sql(`SELECT txt FROM notes WHERE id = 1`, DB)).trim(), 'Zürich 🙂 ✓');
+    // The database was recreated, so what the dump does not know is gone.
+    assert.equal((await sql(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB}' AND TABLE_NAME = 'extra'`)).trim(), '0');
+    assert.equal(
+      (await sql(`SELECT CONCAT(EVENT_MANIPULATION, ' ', EVENT_OBJECT_TABLE) FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = '${DB}' AND TRIGGER_NAME = 'notes_bu'`)).trim(),
+      'UPDATE notes',
+    );
+    assert.equal(
+      (await sql(`SELECT ROUTINE_TYPE FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = '${DB}' AND ROUTINE_NAME = 'count_docs'`)).trim(),
+      'PROCEDURE',
+    );
+    assert.equal((await sql(`SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '${DB}' AND EVENT_NAME = 'purge_nothing'`)).trim(), '1');
+    // ... and they work.
+    assert.equal((await sql(`CALL count_docs(@n); SELECT @n;`, DB)).trim(), '4');
+    await sql(`UPDATE notes SET txt = txt WHERE id = 2`, DB);
+    assert.equal((await sql(`SELECT edits FROM notes WHERE id = 2`, DB)).trim(), '1');
+  });
+
+  it('detects gzip by magic bytes, not by name (plain x.sql.gz, gzip y.sql)', async () => {
+    const dir = await newDir();
+    const plain = path.join(dir, 'x.sql.gz');
+    const gz = path.join(dir, 'y.sql');
+    await exec('sh', ['-c', 'gzip -dc "$1" > "$2"', 'sh', dumpPath, plain]);
+    await copyFile(dumpPath, gz);
+    assert.equal(await isGzipFile(plain), false);
+    assert.equal(await isGzipFile(gz), true);
+
+    const r1 = await loadSqlFile(root(DB), plain, { logger: silent });
+    assert.equal(r1.bytes, (await stat(plain)).size);
+    assert.equal((await checksums(DB, ['docs'])).docs, original.docs);
+    assert.equal((await sql(`SELECT SHA2(data, 256) FROM docs WHERE name = 'random'`, DB)).trim(), blobSha);
+
+    await sql(`DELETE FROM docs`, DB);
+    await loadSqlFile(root(DB), gz, { logger: silent });
+    assert.deepEqual(await checksums(DB, TABLES), original);
+  });
+
+  it('rejects a SQL syntax error with the client message and line', async () => {
+    const dir = await newDir();
+    const file = path.join(dir, 'bad.sql');
+    await writeFile(file, 'CREATE TABLE a (id INT);\nINSERT INTO a VALUES (1);\nSELEC oops FROM a;\nINSERT INTO a VALUES (2);\n');
+    const err = await loadSqlFile(root(DB_OTHER), file, { logger: silent }).catch((e: unknown) => e);
+    assert.ok(err instanceof DbCommandError, String(err));
+    assert.match(err.message, /ERROR 1064 \(42000\) at line 3/);
+    assert.match(err.stderr, /You have an error in your SQL syntax/);
+    assert.equal(err.exitCode, 1);
+    // The client stopped at the error.
+    assert.equal((await sql(`SELECT COUNT(*) FROM a`, DB_OTHER)).trim(), '1');
+
+    // Same in a gzip file.
+    const gz = path.join(dir, 'bad.sql.gz');
+    await writeFile(gz, gzipSync(await readFile(file)));
+    await assert.rejects(loadSqlFile(root(DB_OTHER), gz, { logger: silent }), (e: unknown) => e instanceof DbCommandError && /ERROR 1064 .* at line 3/.test(e.message));
+  });
+
+  it('rejects a truncated gzip file', async () => {
+    const dir = await newDir();
+    const file = path.join(dir, 'cut.sql.gz');
+    const whole = await readFile(dumpPath);
+    await writeFile(file, whole.subarray(0, Math.floor(whole.length / 2)));
+    await assert.rejects(loadSqlFile(root(DB_OTHER), file, { logger: silent }), /unexpected end of file|failed/i);
+  });
+
+  it('warns when the file switches to another database', async () => {
+    const dir = await newDir();
+    const file = path.join(dir, 'other.sql');
+    await writeFile(file, `-- a --databases style dump\nCREATE DATABASE /*!32312 IF NOT EXISTS*/ \`${DB_OTHER}\`;\nUSE \`${DB_OTHER}\`;\nCREATE TABLE switched (id INT);\n`);
+    const lines: string[] = [];
+    const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(s) });
+    await loadSqlFile(root(DB_WARN), file, { logger });
+    const warning = lines.map((l) => JSON.parse(l) as { msg: string; names?: string[] }).find((l) => l.names);
+    assert.ok(warning, lines.join('\n'));
+    assert.deepEqual(warning.names, [DB_OTHER]);
+    // As documented: the statements went into the other database, the target stays empty.
+    assert.equal((await sql(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB_OTHER}' AND TABLE_NAME = 'switched'`)).trim(), '1');
+    assert.equal((await sql(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB_WARN}'`)).trim(), '0');
+    assert.deepEqual(databaseNamesIn('USE `a``b`;\n  create schema if not exists c;\nSELECT 1; -- USE d\n'), ['a`b', 'c']);
+  });
+
+  it('rejects an invalid database name before running anything', async () => {
+    const dir = await newDir();
+    await assert.rejects(loadSqlFile(root('x`; DROP DATABASE y'), dumpPath, { logger: silent }), /invalid database name/);
+    await assert.rejects(dumpDatabase(root('a-b'), { dir, fileName: 'f.sql.gz', logger: silent }), /invalid database name/);
+    assert.deepEqual(await readdir(dir), []);
+  });
+});
+
+describe('dumpDatabase failures leave nothing behind', () => {
+  it('wrong password → DbCommandError "Access denied", no file, no .partial', async () => {
+    const dir = await newDir();
+    const err = await dumpDatabase(asUser(DB_PW, 'wrong'), { dir, fileName: 'd.sql.gz', logger: silent }).catch((e: unknown) => e);
+    assert.ok(err instanceof DbCommandError, String(err));
+    assert.match(err.message, /Access denied/);
+    assert.notEqual(err.exitCode, 0);
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('unreachable server → rejects, no file, no .partial', async () => {
+    const dir = await newDir();
+    const db: DbSettings = { ...root(DB), port: 1 };
+    await assert.rejects(dumpDatabase(db, { dir, fileName: 'd.sql.gz', logger: silent }), (e: unknown) => e instanceof DbCommandError && /connect/i.test(e.message));
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('missing database → rejects with the client message', async () => {
+    const dir = await newDir();
+    await assert.rejects(dumpDatabase(root(`oob_test_missing_${suffix}`), { dir, fileName: 'd.sql.gz', logger: silent }), /Unknown database/);
+    assert.deepEqual(await readdir(dir), []);
+  });
+
+  it('abort kills the client and removes the .partial', async () => {
+    const dir = await newDir();
+    const lock = await holdWriteLock(DB_PW, 't');
+    try {
+      const ac = new AbortController();
+      const p = dumpDatabase(root(DB_PW), { dir, fileName: 'd.sql.gz', logger: silent, signal: ac.signal });
+      const pid = await findChild('mariadb-dump');
+      assert.ok(existsSync(path.join(dir, 'd.sql.gz.partial')));
+      ac.abort();
+      await assert.rejects(p, (e: unknown) => e instanceof Error && e.name === 'AbortError');
+      assert.equal(existsSync(`/proc/${pid}`), false, 'client still running');
+      assert.deepEqual(await readdir(dir), []);
+    } finally {
+      await lock.release();
+    }
+  });
+});
+
+describe('credentials', () => {
+  it('a password with # quotes spaces and backslash works; it is in no argv or environment; the option file is removed', async () => {
+    const dir = await newDir();
+    const lock = await holdWriteLock(DB_PW, 't');
+    let pid = 0;
+    let defaultsFile = '';
+    let p: Promise<unknown>;
+    try {
+      p = dumpDatabase(asUser(DB_PW), { dir, fileName: 'pw.sql.gz', logger: silent });
+      pid = await findChild('mariadb-dump');
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0').filter(Boolean);
+      const environ = await readFile(`/proc/${pid}/environ`, 'utf8');
+      assert.equal(path.basename(argv[0] ?? ''), 'mariadb-dump');
+      assert.match(argv[1] ?? '', /^--defaults-extra-file=/);
+      for (const s of [PASSWORD, 'p#ss', 'w"d']) {
+        assert.ok(!argv.some((a) => a.includes(s)), `argv contains ${s}: ${argv.join(' ')}`);
+        assert.ok(!environ.includes(s), 'environment contains the password');
+      }
+      assert.ok(!/MYSQL_PWD=/.test(environ));
+      defaultsFile = (argv[1] ?? '').slice('--defaults-extra-file='.length);
+      assert.equal((await stat(defaultsFile)).mode & 0o777, 0o600);
+      assert.equal((await stat(path.dirname(defaultsFile))).mode & 0o777, 0o700);
+      assert.ok((await readFile(defaultsFile, 'utf8')).startsWith('[client]\n'));
+      // Sanity: the process is really our dump, started with the file we inspected.
+      assert.ok((await readlink(`/proc/${pid}/exe`)).includes('mariadb'));
+    } finally {
+      await lock.release();
+    }
+    await p!;
+    assert.equal(existsSync(defaultsFile), false, 'defaults file left behind');
+    assert.equal(existsSync(path.dirname(defaultsFile)), false, 'defaults dir left behind');
+    assert.deepEqual((await readdir(dir)).sort(), ['pw.sql.gz', 'pw.sql.gz.sha256']);
+
+    // Load with the same user (DROP/CREATE on its own database + the client).
+    const before = await checksums(DB_PW, ['t']);
+    await sql(`DELETE FROM t`, DB_PW);
+    await loadSqlFile(asUser(DB_PW), path.join(dir, 'pw.sql.gz'), { logger: silent });
+    assert.deepEqual(await checksums(DB_PW, ['t']), before);
+  });
+
+  it('clientArgs / dumpArgs never carry the password; the option file quotes it', () => {
+    const db = asUser(DB_PW);
+    const args = [...clientArgs('/tmp/x/client.cnf', dumpArgs(DB_PW)), ...clientArgs('/tmp/x/client.cnf', [])];
+    assert.equal(args[0], '--defaults-extra-file=/tmp/x/client.cnf');
+    assert.ok(!args.some((a) => a.includes('p#ss') || /password/i.test(a)));
+    const cnf = optionFileContent(db);
+    assert.match(cnf, /^\[client\]\n/);
+    assert.ok(cnf.includes('password="p#ss \\\'w\\"d\\\\x"\n'), cnf);
+    assert.ok(!optionFileContent({ ...db, password: undefined }).includes('password'));
+  });
+});

@@ -1,0 +1,217 @@
+/**
+ * Restoring backup sets end to end over HTTP: request, confirm, the job, and what the volumes look
+ * like afterwards — including the failures that must leave them exactly as they were.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
+import { awayFromMinuteEnd, exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
+
+const TOKEN = 'restore-test-token-0123456789';
+
+async function restoreAndWait(svc: Service, body: Record<string, unknown>): Promise<any> {
+  const req = await http(svc.url, 'POST', '/api/restores', body, TOKEN);
+  assert.equal(req.status, 201, JSON.stringify(req.body));
+  const conf = await http(svc.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token }, TOKEN);
+  assert.equal(conf.status, 202, JSON.stringify(conf.body));
+  return waitFor(
+    async () => {
+      const r = await http(svc.url, 'GET', `/api/restores/${req.body.id}`, undefined, TOKEN);
+      return r.body.state === 'completed' || r.body.state === 'failed' ? r.body : undefined;
+    },
+    // The safety backup waits for a minute without a set: up to 60 s when the test's run just took it.
+    150_000,
+    'the restore to finish',
+  );
+}
+
+async function tarTree(archive: string): Promise<Map<string, TreeEntry>> {
+  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-safety-'));
+  try {
+    await exec('tar', ['-xzpf', archive, '-C', out, '--same-owner']);
+    return await snapshotTree(out);
+  } finally {
+    await fs.rm(out, { recursive: true, force: true });
+  }
+}
+
+describe('restore a backup set', () => {
+  let fx: Fixture;
+  let svc: Service;
+  let stamp: string;
+  const vol = (v: string) => path.join(fx.volumesDir, v);
+
+  before(async () => {
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', NODE_ENV: 'test', OOB_TEST_FAIL_SWAP: 'pacsdata:2' });
+    await makeVolume(vol('elexisdb'), 'elexisdb');
+    await makeVolume(vol('lucindadata'), 'lucindadata');
+    await makeVolume(vol('pacsdata'), 'pacsdata');
+    svc = await startService('start', fx.env);
+    await awayFromMinuteEnd();
+    const run = await http(svc.url, 'POST', '/api/backups', {}, TOKEN);
+    assert.equal(run.status, 202);
+    stamp = run.body.stamp;
+    await waitForJobsSettled(svc.url, TOKEN);
+  });
+  after(async () => {
+    await svc?.stop();
+    await fx?.cleanup();
+  });
+
+  it('answers the request with a warning and a token, and queues nothing before the confirmation', async () => {
+    const r = await http(svc.url, 'POST', '/api/restores', { stamp, volumes: ['elexisdb'] }, TOKEN);
+    assert.equal(r.status, 201);
+    assert.deepEqual(r.body.volumes, ['elexisdb']);
+    assert.match(r.body.warning.de, /gelöscht.*elexisdb|elexisdb.*gelöscht/);
+    assert.match(r.body.warning.de, /Clients/);
+    assert.match(r.body.warning.en, /restart/);
+    assert.ok(r.body.token.length >= 32);
+    assert.ok(Date.parse(r.body.expiresAt) > Date.now());
+    const jobs = (await http(svc.url, 'GET', '/api/jobs?state=waiting', undefined, TOKEN)).body.jobs;
+    assert.equal(jobs.filter((j: any) => j.queue === 'restore').length, 0);
+    assert.equal((await http(svc.url, 'GET', `/api/restores/${r.body.id}`, undefined, TOKEN)).body.state, 'pending');
+  });
+
+  it('refuses unknown sets and volumes with 404/400', async () => {
+    assert.equal((await http(svc.url, 'POST', '/api/restores', { stamp: '2001-01-01-0101' }, TOKEN)).status, 404);
+    const r = await http(svc.url, 'POST', '/api/restores', { stamp, volumes: ['webelexisdata'] }, TOKEN);
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.field, 'volumes');
+    assert.equal((await http(svc.url, 'POST', '/api/restores', { stamp: '../x' }, TOKEN)).body.error.field, 'stamp');
+  });
+
+  it('confirm: 404 unknown id, 403 wrong token, 202 once, 409 the second time', async () => {
+    const r = await http(svc.url, 'POST', '/api/restores', { stamp, volumes: ['lucindadata'] }, TOKEN);
+    assert.equal((await http(svc.url, 'POST', '/api/restores/00000000-0000-4000-8000-000000000000/confirm', { token: r.body.token }, TOKEN)).status, 404);
+    assert.equal((await http(svc.url, 'POST', '/api/restores/not-an-id/confirm', { token: r.body.token }, TOKEN)).status, 404);
+    const wrong = await http(svc.url, 'POST', `/api/restores/${r.body.id}/confirm`, { token: 'x'.repeat(43) }, TOKEN);
+    assert.equal(wrong.status, 403);
+    assert.equal(wrong.body.error.code, 'wrong_token');
+    const [a, b] = await Promise.all([
+      http(svc.url, 'POST', `/api/restores/${r.body.id}/confirm`, { token: r.body.token }, TOKEN),
+      http(svc.url, 'POST', `/api/restores/${r.body.id}/confirm`, { token: r.body.token }, TOKEN),
+    ]);
+    assert.deepEqual([a.status, b.status].sort(), [202, 409], 'two concurrent confirmations: exactly one wins');
+    await waitFor(async () => {
+      const s = (await http(svc.url, 'GET', `/api/restores/${r.body.id}`, undefined, TOKEN)).body.state;
+      return s === 'completed' || s === 'failed' ? s : undefined;
+    }, 60_000, 'restore to finish');
+  });
+
+  it('round trip: changed volumes come back exactly as backed up, and the safety backup holds the changed state', async () => {
+    const original = { elexisdb: await snapshotTree(vol('elexisdb')), lucindadata: await snapshotTree(vol('lucindadata')) };
+    await fs.writeFile(path.join(vol('elexisdb'), 'readme.txt'), 'changed by the user\n');
+    await fs.rm(path.join(vol('elexisdb'), 'nested'), { recursive: true });
+    await fs.writeFile(path.join(vol('lucindadata'), 'new-document.txt'), 'added after the backup\n');
+    await fs.rm(path.join(vol('lucindadata'), 'link-to-data'));
+    await fs.chmod(path.join(vol('lucindadata'), 'secret.cnf'), 0o644);
+    const changed = { elexisdb: await snapshotTree(vol('elexisdb')), lucindadata: await snapshotTree(vol('lucindadata')) };
+
+    const result = await restoreAndWait(svc, { stamp, volumes: ['elexisdb', 'lucindadata'] });
+    assert.equal(result.state, 'completed', result.failedReason);
+    assertSameTree(await snapshotTree(vol('elexisdb')), original.elexisdb);
+    assertSameTree(await snapshotTree(vol('lucindadata')), original.lucindadata);
+    assert.equal(result.summary.restartRequired, true);
+    assert.match(result.summary.message, /Restart/);
+
+    const safety = result.summary.safetyBackupStamp as string;
+    assert.match(safety, /^\d{4}-\d{2}-\d{2}-\d{4}$/);
+    assert.notEqual(safety, stamp);
+    for (const v of ['elexisdb', 'lucindadata'] as const) {
+      assertSameTree(await tarTree(path.join(fx.backupDir, `${v}_${safety}.tar.gz`)), changed[v]);
+    }
+    const listed = (await http(svc.url, 'GET', `/api/backups/${safety}`, undefined, TOKEN)).body;
+    assert.deepEqual(listed.archives.map((a: any) => a.volume), ['elexisdb', 'lucindadata']);
+    const names = await fs.readdir(vol('elexisdb'));
+    assert.ok(!names.some((n) => n.startsWith('.oob-restore')), names.join());
+  });
+
+  for (const damage of ['corrupted', 'truncated'] as const) {
+    it(`a ${damage} archive fails before the volume is touched`, async () => {
+      const file = path.join(fx.backupDir, `lucindadata_${stamp}.tar.gz`);
+      const good = await fs.readFile(file);
+      const bad = Buffer.from(good);
+      if (damage === 'corrupted') bad[Math.floor(bad.length / 2)]! ^= 0xff;
+      await fs.writeFile(file, damage === 'corrupted' ? bad : bad.subarray(0, Math.floor(bad.length * 0.6)));
+      await fs.writeFile(path.join(vol('lucindadata'), 'current.txt'), `current state before ${damage} restore\n`);
+      const before = await snapshotTree(vol('lucindadata'));
+      try {
+        const result = await restoreAndWait(svc, { stamp, volumes: ['lucindadata'], skipSafetyBackup: true });
+        assert.equal(result.state, 'failed');
+        assert.match(result.failedReason, /verification.*nothing was changed/);
+        assertSameTree(await snapshotTree(vol('lucindadata')), before);
+      } finally {
+        await fs.writeFile(file, good);
+      }
+    });
+  }
+
+  it('a failure in the middle of the swap is rolled back: the volume is as before', async () => {
+    await fs.writeFile(path.join(vol('pacsdata'), 'image-after-backup.dcm'), 'new image\n');
+    const before = await snapshotTree(vol('pacsdata'));
+    const result = await restoreAndWait(svc, { stamp, volumes: ['pacsdata'], skipSafetyBackup: true });
+    assert.equal(result.state, 'failed');
+    assert.match(result.failedReason, /rolled back/);
+    assertSameTree(await snapshotTree(vol('pacsdata')), before);
+    assert.ok(!(await fs.readdir(vol('pacsdata'))).some((n) => n.startsWith('.oob-restore')));
+  });
+
+  it('restores an archive made by hand with GNU tar (earlier OOB versions), listed without checksum', async () => {
+    const handmade = path.join(fx.root, 'handmade');
+    await makeVolume(handmade, 'handmade');
+    await fs.writeFile(path.join(handmade, 'only-in-handmade.txt'), 'x');
+    await gnuTarArchive(handmade, path.join(fx.backupDir, 'elexisdb_2024-01-01-0315.tar.gz'));
+    const set = (await http(svc.url, 'GET', '/api/backups/2024-01-01-0315', undefined, TOKEN)).body;
+    assert.deepEqual(set.archives.map((a: any) => [a.volume, a.sha256]), [['elexisdb', null]]);
+    const result = await restoreAndWait(svc, { stamp: '2024-01-01-0315', skipSafetyBackup: true });
+    assert.equal(result.state, 'completed', result.failedReason);
+    assertSameTree(await snapshotTree(vol('elexisdb')), await snapshotTree(handmade));
+  });
+
+  it('refuses a hostile archive and writes nothing outside the volume', async () => {
+    // Python's tarfile writes member names verbatim, which GNU tar would refuse to create.
+    const script = [
+      'import io, sys, tarfile',
+      't = tarfile.open(sys.argv[1], "w:gz")',
+      'for name in ["./ok.txt", "../escape"]:',
+      '    data = b"pwned"; ti = tarfile.TarInfo(name); ti.size = len(data); t.addfile(ti, io.BytesIO(data))',
+      't.close()',
+    ].join('\n');
+    await exec('python3', ['-c', script, path.join(fx.backupDir, 'elexisdb_2024-01-02-0315.tar.gz')]);
+    const before = await snapshotTree(vol('elexisdb'));
+    const result = await restoreAndWait(svc, { stamp: '2024-01-02-0315', skipSafetyBackup: true });
+    assert.equal(result.state, 'failed');
+    await assert.rejects(fs.stat(path.join(fx.volumesDir, 'escape')));
+    await assert.rejects(fs.stat(path.join(fx.root, 'escape')));
+    assertSameTree(await snapshotTree(vol('elexisdb')), before);
+  });
+});
+
+describe('restore confirmation expiry', () => {
+  let fx: Fixture;
+  let svc: Service;
+  before(async () => {
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', RESTORE_CONFIRM_TTL: '1' });
+    await makeVolume(path.join(fx.volumesDir, 'webelexisdata'), 'webelexisdata');
+    await gnuTarArchive(path.join(fx.volumesDir, 'webelexisdata'), path.join(fx.backupDir, 'webelexisdata_2024-05-05-0505.tar.gz'));
+    svc = await startService('start', fx.env);
+  });
+  after(async () => {
+    await svc?.stop();
+    await fx?.cleanup();
+  });
+
+  it('answers 410 once the confirmation window has passed, and queues nothing', async () => {
+    const r = await http(svc.url, 'POST', '/api/restores', { stamp: '2024-05-05-0505' }, TOKEN);
+    assert.equal(r.status, 201);
+    await new Promise((res) => setTimeout(res, 1300));
+    const c = await http(svc.url, 'POST', `/api/restores/${r.body.id}/confirm`, { token: r.body.token }, TOKEN);
+    assert.equal(c.status, 410);
+    assert.equal(c.body.error.code, 'expired');
+    assert.equal((await http(svc.url, 'GET', `/api/restores/${r.body.id}`, undefined, TOKEN)).body.state, 'expired');
+  });
+});

@@ -1,0 +1,78 @@
+/**
+ * Horizontal workers: one API process that runs no jobs and two worker processes (one job at a time
+ * each) against one Redis. A run over four volumes is spread over both workers, and every archive
+ * is made exactly once.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { logLines } from '../helpers/logs.js';
+import { http, makeFixture, startService, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { exec } from '../helpers/volumes.js';
+
+describe('scale-out: one API, two workers', () => {
+  const volumes = ['elexisdb', 'lucindadata', 'pacsdata', 'webelexisdata'];
+  let fx: Fixture;
+  let api: Service;
+  let workers: Service[] = [];
+  let run: { stamp: string; jobs: { volume: string; file: string; archiveJobId: string }[] };
+  let jobs: { id: string; queue: string; state: string; volume: string | null }[];
+
+  before(async () => {
+    // One sequential gzip stream: random data then takes a noticeable moment (parallel mode stores it).
+    fx = await makeFixture({ WORKER_CONCURRENCY: '1', GZIP_PARALLEL: 'false' });
+    for (const v of volumes) {
+      const dir = path.join(fx.volumesDir, v);
+      await fs.mkdir(path.join(dir, 'sub'), { recursive: true });
+      // Random data does not compress: each archive takes a noticeable moment.
+      await fs.writeFile(path.join(dir, 'sub/big.bin'), randomBytes(24 * 1024 * 1024));
+      await fs.writeFile(path.join(dir, 'small.txt'), `volume ${v}\n`);
+    }
+    [api, ...workers] = await Promise.all([startService('api', fx.env), startService('worker', fx.env), startService('worker', fx.env)]);
+    const r = await http(api.url, 'POST', '/api/backups', {});
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    run = r.body;
+    jobs = await waitForJobsSettled(api.url, undefined, 90_000);
+  });
+  after(async () => {
+    await Promise.all([api, ...workers].map((s) => s?.stop()));
+    await fx?.cleanup();
+  });
+
+  it('completes every job', () => {
+    const bad = jobs.filter((j) => j.state !== 'completed');
+    assert.deepEqual(bad, [], JSON.stringify(bad));
+    assert.equal(jobs.filter((j) => j.queue === 'archive').length, volumes.length);
+  });
+
+  it('writes each archive once, with a checksum sha256sum accepts', async () => {
+    const names = await fs.readdir(fx.backupDir);
+    assert.deepEqual(names.filter((n) => n.endsWith('.partial')), []);
+    for (const v of volumes) {
+      const file = `${v}_${run.stamp}.tar.gz`;
+      assert.equal(names.filter((n) => n === file).length, 1, `${file} in ${names}`);
+      const { stdout } = await exec('sha256sum', ['-c', `${file}.sha256`], { cwd: fx.backupDir });
+      assert.match(stdout, /: OK$/m);
+      const { stdout: list } = await exec('tar', ['-tzf', path.join(fx.backupDir, file)]);
+      assert.match(list, /^\.\/sub\/big\.bin$/m);
+    }
+  });
+
+  it('spreads the archives over both workers', () => {
+    const started = workers.flatMap((w) => logLines(w.logs(), 'archive started'));
+    const pids = new Set(started.map((l) => l.pid));
+    assert.equal(pids.size, 2, `archive started by pids ${[...pids]}: ${JSON.stringify(started.map((l) => [l.pid, l.volume]))}`);
+    for (const w of workers) assert.ok(pids.has(w.proc.pid), `worker ${w.proc.pid} archived nothing`);
+    assert.equal(logLines(api.logs(), 'archive started').length, 0, 'the API process ran an archive');
+  });
+
+  it('archives no volume twice', () => {
+    const finished = workers.flatMap((w) => logLines(w.logs(), 'archive finished'));
+    const perVolume = Object.fromEntries(volumes.map((v) => [v, finished.filter((l) => l.volume === v).length]));
+    assert.deepEqual(perVolume, Object.fromEntries(volumes.map((v) => [v, 1])));
+    const started = workers.flatMap((w) => logLines(w.logs(), 'archive started'));
+    assert.equal(started.length, volumes.length);
+  });
+});

@@ -1,0 +1,190 @@
+import assert from 'node:assert/strict';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { pino } from 'pino';
+import {
+  JOURNAL,
+  oldDirName,
+  recoverInterruptedRestores,
+  RESERVED_PREFIX,
+  SimulatedCrash,
+  stagingDirName,
+  swapIn,
+  SWAPPED_MARKER,
+} from '../../src/workers/swap-volume.js';
+import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
+import { makeVolume } from '../helpers/volumes.js';
+
+const silent = pino({ level: 'silent' });
+const isRoot = process.getuid?.() === 0;
+const ID = '0b7c2a52-5d3e-4d7e-9a31-2f0d9c1e8b11';
+
+let tmpRoot = '';
+let caseNo = 0;
+
+before(async () => {
+  tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'oob-swap-'));
+});
+after(async () => {
+  await rm(tmpRoot, { recursive: true, force: true });
+});
+
+/**
+ * A volume with content A (some names shared with B, some not, one named like the brief's marker)
+ * and a staging directory with content B. Returns the snapshots to compare against.
+ */
+async function setup() {
+  const vol = path.join(tmpRoot, `case${++caseNo}`, 'vol');
+  await mkdir(vol, { recursive: true });
+  await makeVolume(vol, 'A');
+  await writeFile(path.join(vol, 'only-in-a.txt'), 'A\n');
+  await mkdir(path.join(vol, 'a-dir/sub'), { recursive: true });
+  await writeFile(path.join(vol, 'a-dir/sub/f'), 'a\n');
+  // A volume may hold anything, even a name a naive recovery would take for its commit marker.
+  await writeFile(path.join(vol, '.oob-swapped'), 'user data\n');
+  await utimes(vol, new Date('2015-01-01T00:00:00Z'), new Date('2015-01-01T00:00:00Z'));
+
+  const staging = path.join(vol, stagingDirName(ID));
+  await mkdir(staging, { mode: 0o700 });
+  await makeVolume(staging, 'B');
+  await writeFile(path.join(staging, 'only-in-b.txt'), 'B\n');
+  await symlink('only-in-b.txt', path.join(staging, 'b-link'));
+  await mkdir(path.join(staging, 'b-dir/deep'), { recursive: true });
+  await writeFile(path.join(staging, 'b-dir/deep/g'), 'b\n');
+
+  const a = withoutReserved(await snapshotTree(vol));
+  const b = await snapshotTree(staging);
+  return { vol, staging, old: path.join(vol, oldDirName(ID)), a, b };
+}
+
+function withoutReserved(tree: Map<string, TreeEntry>): Map<string, TreeEntry> {
+  return new Map([...tree].filter(([p]) => !p.startsWith(RESERVED_PREFIX)));
+}
+
+async function reservedNames(vol: string): Promise<string[]> {
+  return (await readdir(vol)).filter((n) => n.startsWith(RESERVED_PREFIX));
+}
+
+const rootMeta = { mode: 0o751, uid: 1234, gid: 5678, mtime: new Date('2020-05-06T07:08:09Z') };
+const ignoreRoot = (p: string) => (p === '.' ? (['mode', 'uid', 'gid', 'mtime'] as const) : []);
+
+async function assertRootMeta(vol: string): Promise<void> {
+  const st = await stat(vol);
+  assert.equal(st.mode & 0o7777, rootMeta.mode);
+  if (isRoot) assert.deepEqual([st.uid, st.gid], [rootMeta.uid, rootMeta.gid]);
+  assert.equal(st.mtimeMs, rootMeta.mtime.getTime());
+}
+
+describe('names', () => {
+  it('builds and validates names', () => {
+    assert.equal(stagingDirName(ID), `.oob-restore-${ID}`);
+    assert.equal(oldDirName(ID), `.oob-restore-${ID}-old`);
+    assert.throws(() => stagingDirName('../x'), /invalid restore id/);
+    assert.throws(() => stagingDirName(''), /invalid restore id/);
+    assert.throws(() => oldDirName('x-old'), /invalid restore id/);
+  });
+});
+
+describe('swapIn', () => {
+  it('replaces the volume content by the staged content', async () => {
+    const { vol, b } = await setup();
+    const r = await swapIn(vol, { id: ID, rootMeta, logger: silent });
+    assert.deepEqual(r, { moved: 9, removedOld: 9 }); // top-level entries of B and A
+    assertSameTree(b, await snapshotTree(vol), { ignore: ignoreRoot });
+    assert.deepEqual(await reservedNames(vol), []);
+    await assertRootMeta(vol);
+  });
+
+  for (const failAfterRenames of [0, 2]) {
+    it(`rolls back when phase 2 fails after ${failAfterRenames} renames`, async () => {
+      const { vol, staging, a } = await setup();
+      await assert.rejects(swapIn(vol, { id: ID, rootMeta, logger: silent, failAfterRenames }), (err: Error) => {
+        assert.match(err.message, /the volume was rolled back to its previous content/);
+        assert.match(err.message, new RegExp(`test hook: swap failed after ${failAfterRenames} renames`));
+        return true;
+      });
+      // Byte-identical, root mtime included; staging is removed after the rollback.
+      assertSameTree(a, await snapshotTree(vol));
+      assert.deepEqual(await reservedNames(vol), []);
+      await assert.rejects(lstat(staging), /ENOENT/);
+    });
+  }
+
+  it('refuses to run without a staging directory or with a leftover old directory', async () => {
+    const { vol, staging, old, a } = await setup();
+    await mkdir(old);
+    await assert.rejects(swapIn(vol, { id: ID, logger: silent }), /already exists/);
+    await rm(old, { recursive: true });
+    await rm(staging, { recursive: true });
+    await assert.rejects(swapIn(vol, { id: ID, logger: silent }), /staging directory .* does not exist/);
+    // The test itself created and removed directories in the root, which moves the root's mtime.
+    assertSameTree(a, await snapshotTree(vol), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+  });
+});
+
+describe('recoverInterruptedRestores', () => {
+  it('does nothing on a clean volume', async () => {
+    const { vol, staging } = await setup();
+    await rm(staging, { recursive: true });
+    assert.deepEqual(await recoverInterruptedRestores(vol, silent), []);
+  });
+
+  it('removes a staging directory that never reached the swap', async () => {
+    const { vol, a } = await setup();
+    const actions = await recoverInterruptedRestores(vol, silent);
+    assert.equal(actions.length, 1);
+    assert.match(actions[0]!, /removed the staging directory/);
+    assert.deepEqual(await reservedNames(vol), []);
+    assertSameTree(a, await snapshotTree(vol), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+  });
+
+  // 9 top-level entries in A, 9 in B: killed during phase 1, at its end (before the journal),
+  // during phase 2, after its last rename (before the commit marker).
+  for (const crashAfterRenames of [1, 5, 9, 11, 18]) {
+    it(`rolls back a swap killed after ${crashAfterRenames} renames`, async () => {
+      const { vol, old, a } = await setup();
+      await assert.rejects(swapIn(vol, { id: ID, rootMeta, logger: silent, crashAfterRenames }), SimulatedCrash);
+      assert.ok((await readdir(old)).length > 0);
+      if (crashAfterRenames > 9) assert.ok((await readdir(old)).includes(JOURNAL));
+
+      const actions = await recoverInterruptedRestores(vol, silent);
+      assert.equal(actions.length, 1);
+      assert.match(actions[0]!, /rolled back an interrupted swap/);
+      assertSameTree(a, await snapshotTree(vol), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+      assert.deepEqual(await reservedNames(vol), []);
+      assert.equal(await readFile(path.join(vol, '.oob-swapped'), 'utf8'), 'user data\n');
+    });
+  }
+
+  it('completes a swap killed after its commit marker', async () => {
+    const { vol, old, b } = await setup();
+    await assert.rejects(swapIn(vol, { id: ID, rootMeta, logger: silent, crashAfterRenames: 'marker' }), SimulatedCrash);
+    assert.ok((await readdir(old)).includes(SWAPPED_MARKER));
+    const actions = await recoverInterruptedRestores(vol, silent);
+    assert.equal(actions.length, 1);
+    assert.match(actions[0]!, /the swap had completed/);
+    assertSameTree(b, await snapshotTree(vol), { ignore: ignoreRoot });
+    assert.deepEqual(await reservedNames(vol), []);
+    await assertRootMeta(vol); // from the journal
+  });
+
+  it('never deletes an original it cannot put back, and finishes on a later run', async () => {
+    const { vol, old, a } = await setup();
+    await assert.rejects(swapIn(vol, { id: ID, logger: silent, crashAfterRenames: 12 }), SimulatedCrash);
+    // Someone created an entry with an original's name in the meantime.
+    await writeFile(path.join(vol, 'only-in-a.txt'), 'intruder\n');
+
+    await assert.rejects(recoverInterruptedRestores(vol, silent), /only-in-a\.txt: the name is taken/);
+    assert.equal(await readFile(path.join(old, 'only-in-a.txt'), 'utf8'), 'A\n');
+    // Everything else is back already; the staging directory is kept until the old one is gone.
+    assert.ok((await reservedNames(vol)).includes(stagingDirName(ID)));
+
+    await rm(path.join(vol, 'only-in-a.txt'));
+    const actions = await recoverInterruptedRestores(vol, silent);
+    assert.match(actions[0]!, /rolled back an interrupted swap \(1 original entries put back/);
+    assertSameTree(a, await snapshotTree(vol), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+    assert.deepEqual(await reservedNames(vol), []);
+  });
+});

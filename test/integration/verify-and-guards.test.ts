@@ -1,0 +1,157 @@
+/**
+ * Beyond the seed: every archive is verified before its volume is pruned, the listing shows the
+ * outcome, a verify can be requested, the free-space guard fails early on a full disk, and a
+ * missed scheduled run is caught up exactly once at start.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Redis } from 'ioredis';
+import { http, makeFixture, runNowAndSettle, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { gnuTarArchive, makeVolume } from '../helpers/volumes.js';
+
+
+describe('verification', () => {
+  let fx: Fixture;
+  let svc: Service;
+  const older = ['2024-01-01-0315', '2024-01-02-0315'];
+
+  before(async () => {
+    fx = await makeFixture({ NODE_ENV: 'test', OOB_TEST_CORRUPT_BEFORE_VERIFY: 'pacsdata' });
+    await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
+    await makeVolume(path.join(fx.volumesDir, 'pacsdata'), 'pacsdata');
+    for (const s of older) await gnuTarArchive(path.join(fx.volumesDir, 'pacsdata'), path.join(fx.backupDir, `pacsdata_${s}.tar.gz`));
+    svc = await startService('start', fx.env);
+    await http(svc.url, 'PUT', '/api/schedule', { minute: 15, hour: 3, day: '*', month: '*', weekday: '*', keep: 1 });
+  });
+  after(async () => {
+    await svc?.stop();
+    await fx?.cleanup();
+  });
+
+  it('verifies each new archive before pruning; a bad new archive fails verify and prunes nothing', async () => {
+    const stamp = await runNowAndSettle(svc.url);
+    const set = (await http(svc.url, 'GET', `/api/backups/${stamp}`)).body;
+    const byVolume = Object.fromEntries(set.archives.map((a: any) => [a.volume, a]));
+    assert.equal(byVolume.elexisdb.verified.ok, true);
+    assert.equal(byVolume.pacsdata.verified.ok, false);
+    assert.match(byVolume.pacsdata.verified.error, /corrupt|checksum/);
+    const jobs = (await http(svc.url, 'GET', '/api/jobs?limit=1000')).body.jobs as any[];
+    const verify = jobs.find((j) => j.name === 'verify' && j.volume === 'pacsdata');
+    assert.equal(verify.state, 'failed');
+    assert.equal(jobs.find((j) => j.name === 'prune' && j.volume === 'pacsdata').state, 'failed');
+    const names = await fs.readdir(fx.backupDir);
+    for (const s of older) assert.ok(names.includes(`pacsdata_${s}.tar.gz`), `older generation ${s} survived`);
+  });
+
+  it('POST /api/backups/:stamp/verify re-reads a set on request; a truncated archive is flagged in the listing', async () => {
+    const file = path.join(fx.backupDir, `pacsdata_${older[0]}.tar.gz`);
+    const data = await fs.readFile(file);
+    await fs.writeFile(file, data.subarray(0, Math.floor(data.length * 0.6)));
+    const r = await http(svc.url, 'POST', `/api/backups/${older[0]}/verify`, {});
+    assert.equal(r.status, 202);
+    assert.equal(r.body.jobs.length, 1);
+    const listed = await waitFor(async () => {
+      const set = (await http(svc.url, 'GET', `/api/backups/${older[0]}`)).body;
+      return set.archives[0].verified ?? undefined;
+    }, 30_000, 'the verification result');
+    assert.equal(listed.ok, false);
+    assert.match(listed.error, /truncated/);
+    const good = await http(svc.url, 'POST', `/api/backups/${older[1]}/verify`, {});
+    assert.equal(good.status, 202);
+    const ok = await waitFor(async () => (await http(svc.url, 'GET', `/api/backups/${older[1]}`)).body.archives[0].verified ?? undefined, 30_000, 'verify');
+    assert.equal(ok.ok, true);
+    assert.equal((await http(svc.url, 'POST', '/api/backups/2001-01-01-0000/verify', {})).status, 404);
+  });
+
+  it('PUT /api/verify-schedule takes the same crontab fields, one scheduler', async () => {
+    const r = await http(svc.url, 'PUT', '/api/verify-schedule', { minute: 30, hour: 4, day: '*', month: '*', weekday: '0' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.cron, '30 4 * * 0');
+    assert.equal(r.body.nextRuns.length, 5);
+    const bad = await http(svc.url, 'PUT', '/api/verify-schedule', { minute: 30, hour: 24, day: '*', month: '*', weekday: '0' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.field, 'hour');
+    assert.equal((await http(svc.url, 'DELETE', '/api/verify-schedule')).body.enabled, false);
+  });
+});
+
+describe('free-space guard on a small tmpfs', () => {
+  let fx: Fixture;
+  let svc: Service;
+  let mounted = false;
+
+  before(async () => {
+    fx = await makeFixture({ SPACE_MARGIN_MB: '0' });
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', fx.backupDir]);
+    mounted = true;
+    // Random data does not compress: 5 MB cannot fit into 3 MB.
+    const vol = path.join(fx.volumesDir, 'pacsdata');
+    await fs.mkdir(vol);
+    await fs.writeFile(path.join(vol, 'image.dcm'), (await import('node:crypto')).randomBytes(5 * 1024 * 1024));
+    // The older generation (1.5 MB) makes the estimate; with it 1.5 MB are left, the estimate + 10% is more.
+    await fs.writeFile(path.join(fx.backupDir, 'pacsdata_2024-01-01-0315.tar.gz'), Buffer.alloc(1536 * 1024, 1));
+    svc = await startService('start', fx.env);
+    await http(svc.url, 'PUT', '/api/schedule', { minute: 15, hour: 3, day: '*', month: '*', weekday: '*', keep: 1 });
+  });
+  after(async () => {
+    await svc?.stop();
+    if (mounted) execFileSync('umount', [fx.backupDir]);
+    await fx?.cleanup();
+  });
+
+  it('fails early with a clear reason, prunes nothing, leaves no partial', async () => {
+    await runNowAndSettle(svc.url);
+    const jobs = (await http(svc.url, 'GET', '/api/jobs?limit=100')).body.jobs as any[];
+    const archive = jobs.find((j) => j.name === 'archive');
+    assert.equal(archive.state, 'failed');
+    assert.match(archive.failedReason, /not enough free space.*pacsdata/);
+    assert.deepEqual(await fs.readdir(fx.backupDir), ['pacsdata_2024-01-01-0315.tar.gz']);
+    const ready = (await http(svc.url, 'GET', '/readyz')).body;
+    assert.ok(ready.backupDirFreeBytes > 0 && ready.backupDirFreeBytes <= 3 * 1024 * 1024);
+  });
+
+  it('a write that hits ENOSPC mid-archive fails the job and leaves no partial, nothing pruned', async () => {
+    // An older archive of 10 bytes makes the estimate tiny, so the guard lets the archive start.
+    await fs.writeFile(path.join(fx.backupDir, 'pacsdata_2024-01-02-0315.tar.gz'), 'tiny older');
+    await new Promise((r) => setTimeout(r, 60_000 - (Date.now() % 60_000) + 200)); // a new minute for a new set
+    await runNowAndSettle(svc.url);
+    const jobs = (await http(svc.url, 'GET', '/api/jobs?state=failed&limit=100')).body.jobs as any[];
+    const reasons = jobs.filter((j) => j.name === 'archive').map((j) => j.failedReason).join('\n');
+    assert.match(reasons, /ENOSPC|no space/i);
+    assert.deepEqual((await fs.readdir(fx.backupDir)).sort(), ['pacsdata_2024-01-01-0315.tar.gz', 'pacsdata_2024-01-02-0315.tar.gz']);
+  });
+});
+
+describe('catch-up of a missed scheduled run', () => {
+  let fx: Fixture;
+  const services: Service[] = [];
+
+  before(async () => {
+    fx = await makeFixture({ CATCH_UP: '1' });
+    await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
+    // A schedule that last fired on 1 January, stored while no process was running.
+    const redis = new Redis(REDIS_URL);
+    await redis.set(`${fx.prefix}:oob-settings:schedule`, JSON.stringify({ minute: '0', hour: '0', day: '1', month: '1', weekday: '*', keep: 5, enabled: true }));
+    redis.disconnect();
+  });
+  after(async () => {
+    for (const s of services) await s.stop();
+    await fx?.cleanup();
+  });
+
+  it('starts exactly one run for the missed tick, even with two processes starting', async () => {
+    const [a, b] = await Promise.all([startService('start', fx.env), startService('worker', fx.env)]);
+    services.push(a!, b!);
+    const year = new Date().getFullYear();
+    const expected = `elexisdb_${year}-01-01-0000.tar.gz`;
+    await waitFor(async () => (await fs.readdir(fx.backupDir)).includes(expected), 30_000, 'the catch-up archive');
+    await waitForJobsSettled(a!.url, undefined);
+    const archives = (await fs.readdir(fx.backupDir)).filter((n) => n.endsWith('.tar.gz'));
+    assert.deepEqual(archives, [expected]);
+    const logs = a!.logs() + b!.logs();
+    assert.equal(logs.match(/catch-up run started/g)?.length, 1, 'logged as a catch-up, once');
+  });
+});

@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { credentialFrom, tokenMatches } from '../../src/api/auth.js';
+
+describe('auth', () => {
+  it('compares tokens exactly', () => {
+    assert.ok(tokenMatches('s3cret-token-0123456789', 's3cret-token-0123456789'));
+    assert.ok(!tokenMatches('s3cret-token-012345678', 's3cret-token-0123456789'));
+    assert.ok(!tokenMatches('', 's3cret-token-0123456789'));
+  });
+
+  it('reads Bearer and Basic (token as password) credentials', () => {
+    assert.equal(credentialFrom('Bearer abc'), 'abc');
+    assert.equal(credentialFrom('bearer abc'), 'abc');
+    assert.equal(credentialFrom(`Basic ${Buffer.from('admin:tok:en').toString('base64')}`), 'tok:en');
+    assert.equal(credentialFrom('Basic !!!'), undefined);
+    assert.equal(credentialFrom('Token abc'), undefined);
+    assert.equal(credentialFrom(undefined), undefined);
+    assert.equal(credentialFrom('Bearer'), undefined);
+  });
+});

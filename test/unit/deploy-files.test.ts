@@ -1,0 +1,265 @@
+/**
+ * The deployment files cannot be run here (no Docker engine), so they are read: docker-compose.yaml
+ * as YAML, the Dockerfile and .env.example as text. Every environment variable they set must be one
+ * that src/config.ts reads, so a typo fails here instead of being ignored silently in production.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
+
+const SEED_VOLUMES = ['elexisdb', 'lucindadata', 'lucindabase', 'webelexisdata', 'pacsdata'];
+
+/** Names config.ts reads: through its helpers `str/int/bool/num(env, 'X', …)` or directly as `env.X`. */
+function configVariables(): Set<string> {
+  const source = read('src/config.ts');
+  const names = new Set<string>();
+  for (const m of source.matchAll(/\b(?:str|int|bool|num)\(\s*env\s*,\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]!);
+  for (const m of source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
+  return names;
+}
+
+interface Service {
+  image?: string;
+  build?: unknown;
+  command?: string[] | string;
+  user?: string;
+  ports?: unknown[];
+  environment?: Record<string, unknown> | string[];
+  volumes?: unknown[];
+  deploy?: { replicas?: number };
+  depends_on?: Record<string, { condition?: string }> | string[];
+  healthcheck?: { test?: unknown; disable?: boolean };
+  stop_grace_period?: string;
+}
+
+interface Compose {
+  services: Record<string, Service>;
+  volumes?: Record<string, unknown>;
+}
+
+// `merge: true` resolves the `<<: *common-env` merge keys, as docker compose does.
+const compose = parse(read('docker-compose.yaml'), { merge: true }) as Compose;
+
+function service(name: string): Service {
+  const s = compose.services[name];
+  assert.ok(s, `service ${name} is missing`);
+  return s;
+}
+
+function environment(s: Service): Record<string, string> {
+  const env: Record<string, string> = {};
+  if (Array.isArray(s.environment)) {
+    for (const item of s.environment) {
+      const eq = item.indexOf('=');
+      env[eq < 0 ? item : item.slice(0, eq)] = eq < 0 ? '' : item.slice(eq + 1);
+    }
+  } else {
+    for (const [k, v] of Object.entries(s.environment ?? {})) env[k] = v === null || v === undefined ? '' : String(v);
+  }
+  return env;
+}
+
+/** Short-syntax volume entries `source:target[:mode]` as {source, target, mode}. */
+function mounts(s: Service): { source: string; target: string; mode: string }[] {
+  return (s.volumes ?? []).map((v) => {
+    if (typeof v !== 'string') {
+      const o = v as { source?: string; target?: string; read_only?: boolean };
+      return { source: o.source ?? '', target: o.target ?? '', mode: o.read_only ? 'ro' : 'rw' };
+    }
+    const [source = '', target = '', mode = 'rw'] = v.split(':');
+    return { source, target, mode };
+  });
+}
+
+function commandArgs(cmd: string[] | string | undefined): string[] {
+  if (cmd === undefined) return [];
+  return Array.isArray(cmd) ? cmd : cmd.split(/\s+/);
+}
+
+/** A `dist/…js` entry point in a command must be compiled from an existing `src/…ts`. */
+function assertDistEntry(args: string[], where: string): void {
+  const entry = args.find((a) => /^(\.\/)?dist\/.+\.js$/.test(a));
+  assert.ok(entry, `${where} runs no dist/…js file: ${JSON.stringify(args)}`);
+  const src = entry.replace(/^(\.\/)?dist\//, 'src/').replace(/\.js$/, '.ts');
+  assert.ok(fs.existsSync(path.join(root, src)), `${where} runs ${entry}, but ${src} does not exist`);
+}
+
+describe('docker-compose.yaml', () => {
+  const known = configVariables();
+
+  it('finds the variables config.ts reads', () => {
+    for (const v of ['REDIS_URL', 'BACKUP_DIR', 'VOLUMES_DIR', 'API_TOKEN', 'DB_PASSWORD', 'TZ', 'SHUTDOWN_TIMEOUT', 'NODE_ENV']) {
+      assert.ok(known.has(v), `${v} not found in src/config.ts`);
+    }
+  });
+
+  it('has the services redis, api and worker', () => {
+    assert.deepEqual(Object.keys(compose.services).sort(), ['api', 'redis', 'worker']);
+  });
+
+  it('runs Redis with AOF, noeviction, a data volume and a health check', () => {
+    const redis = service('redis');
+    const cmd = commandArgs(redis.command).join(' ');
+    assert.match(cmd, /--appendonly yes/);
+    assert.match(cmd, /--maxmemory-policy noeviction/);
+    assert.ok(mounts(redis).some((m) => m.target === '/data' && m.source === 'redisdata'), 'redis has no redisdata:/data');
+    assert.match(JSON.stringify(redis.healthcheck?.test), /redis-cli ping/);
+    assert.equal(redis.ports, undefined, 'Redis must not be published');
+  });
+
+  it('starts api and worker from their dist entry points after a healthy Redis', () => {
+    for (const name of ['api', 'worker']) {
+      const s = service(name);
+      assertDistEntry(commandArgs(s.command), `${name} command`);
+      assert.deepEqual(s.depends_on, { redis: { condition: 'service_healthy' } }, name);
+      assert.equal(environment(s).REDIS_URL, 'redis://redis:6379', name);
+    }
+    assert.match(commandArgs(service('api').command).join(' '), /dist\/api\/main\.js/);
+    assert.match(commandArgs(service('worker').command).join(' '), /dist\/workers\/main\.js/);
+  });
+
+  it('publishes the API on 3000 and runs two workers', () => {
+    const ports = (service('api').ports ?? []).map((p) =>
+      typeof p === 'object' && p !== null ? `${(p as { published?: unknown }).published}:${(p as { target?: unknown }).target}` : String(p),
+    );
+    assert.ok(ports.some((p) => /(^|:)3000:3000$/.test(p)), `api ports: ${JSON.stringify(ports)}`);
+    assert.equal(service('worker').deploy?.replicas, 2);
+    assert.equal(service('worker').ports, undefined);
+  });
+
+  it('sets only environment variables that src/config.ts reads', () => {
+    for (const name of ['api', 'worker']) {
+      for (const variable of Object.keys(environment(service(name)))) {
+        assert.ok(known.has(variable), `${name} sets ${variable}, which src/config.ts never reads`);
+      }
+    }
+  });
+
+  it('gives the API its token and the worker none', () => {
+    assert.ok('API_TOKEN' in environment(service('api')));
+    assert.ok(!('API_TOKEN' in environment(service('worker'))));
+    assert.ok(!('PORT' in environment(service('worker'))));
+  });
+
+  it('takes secrets only from the environment', () => {
+    for (const name of ['api', 'worker']) {
+      const env = environment(service(name));
+      for (const [k, v] of Object.entries(env)) {
+        if (!/TOKEN|PASSWORD|SECRET/.test(k)) continue;
+        assert.match(v, /^\$\{[A-Z_][A-Z0-9_]*[^}]*\}$/, `${name}: ${k} must be a \${...} interpolation, not a literal`);
+      }
+    }
+    assert.match(environment(service('api')).API_TOKEN ?? '', /^\$\{API_TOKEN\b/);
+    assert.match(environment(service('worker')).DB_PASSWORD ?? '', /^\$\{DB_PASSWORD\b/);
+  });
+
+  it('lets the worker end its jobs before Docker kills it', () => {
+    const w = service('worker');
+    const timeout = Number(environment(w).SHUTDOWN_TIMEOUT);
+    const m = /^(\d+)s$/.exec(w.stop_grace_period ?? '');
+    assert.ok(m, `worker stop_grace_period should be like "90s", got ${w.stop_grace_period}`);
+    assert.ok(Number(m[1]) > timeout, `stop_grace_period ${w.stop_grace_period} must exceed SHUTDOWN_TIMEOUT ${timeout}`);
+  });
+
+  it('mounts the seed volumes read-write in the worker and read-only in the API', () => {
+    const worker = mounts(service('worker'));
+    const api = mounts(service('api'));
+    for (const v of SEED_VOLUMES) {
+      assert.ok(worker.some((m) => m.source === v && m.target === `/mnt/${v}` && m.mode === 'rw'), `worker: ${v}:/mnt/${v} read-write`);
+      assert.ok(api.some((m) => m.source === v && m.target === `/mnt/${v}` && m.mode === 'ro'), `api: ${v}:/mnt/${v}:ro`);
+      assert.ok(compose.volumes && v in compose.volumes, `top-level volume ${v}`);
+    }
+    for (const list of [worker, api]) {
+      assert.ok(list.some((m) => m.source === 'backup' && m.target === '/backup' && m.mode === 'rw'), 'backup:/backup');
+    }
+    for (const v of ['redisdata', 'backup']) assert.ok(compose.volumes && v in compose.volumes, `top-level volume ${v}`);
+    assert.equal(environment(service('worker')).VOLUMES_DIR, '/mnt');
+    assert.equal(environment(service('worker')).BACKUP_DIR, '/backup');
+  });
+
+  it('runs the worker as root and without the API health check', () => {
+    assert.equal(service('worker').user, 'root');
+    assert.equal(service('api').user, undefined, 'the API keeps the image default user');
+    assert.equal(service('worker').healthcheck?.disable, true);
+  });
+
+  it('has every interpolated variable in .env.example', () => {
+    // Every string of the parsed file (so comments do not count).
+    const strings: string[] = [];
+    const walk = (x: unknown): void => {
+      if (typeof x === 'string') strings.push(x);
+      else if (x && typeof x === 'object') for (const [k, v] of Object.entries(x)) (strings.push(k), walk(v));
+    };
+    walk(compose);
+    const used = new Set(strings.flatMap((s) => [...s.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!)));
+    assert.ok(used.has('API_TOKEN') && used.has('DB_PASSWORD'));
+    const example = new Set([...read('.env.example').matchAll(/^#?\s*([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
+    for (const v of used) assert.ok(example.has(v), `.env.example lacks ${v}`);
+  });
+});
+
+describe('Dockerfile', () => {
+  const text = read('Dockerfile');
+  // Join continuation lines and drop comments, so each instruction is one line.
+  const lines = text
+    .replace(/\\\r?\n/g, ' ')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const instr = (name: string) => lines.filter((l) => l.toUpperCase().startsWith(`${name} `));
+
+  it('has a build and a runtime stage on node:20-bookworm-slim', () => {
+    const froms = instr('FROM');
+    assert.equal(froms.length, 2, froms.join('\n'));
+    for (const f of froms) assert.match(f, /^FROM node:20-bookworm-slim\b/);
+  });
+
+  it('installs with npm ci, production dependencies only at runtime', () => {
+    const runs = instr('RUN').join('\n');
+    assert.match(runs, /npm ci(?! --omit)/);
+    assert.match(runs, /npm ci --omit=dev/);
+    assert.match(runs, /npm run build/);
+  });
+
+  it('installs tini and the MariaDB clients, not redis', () => {
+    const apt = instr('RUN').find((l) => l.includes('apt-get install'));
+    assert.ok(apt, 'no apt-get install');
+    assert.match(apt, /--no-install-recommends/);
+    for (const pkg of ['tini', 'mariadb-client', 'ca-certificates']) assert.match(apt, new RegExp(`\\b${pkg}\\b`));
+    assert.doesNotMatch(apt, /redis/);
+  });
+
+  it('runs node under tini with a health check', () => {
+    const entry = instr('ENTRYPOINT');
+    assert.equal(entry.length, 1);
+    assert.match(entry[0]!, /tini/);
+    const health = instr('HEALTHCHECK');
+    assert.equal(health.length, 1);
+    assert.match(health[0]!, /\/healthz/);
+    assert.match(health[0]!, /\bnode\b/);
+  });
+
+  it('runs a compiled entry point whose source exists', () => {
+    const cmds = instr('CMD');
+    assert.equal(cmds.length, 1);
+    const args = JSON.parse(cmds[0]!.slice(4)) as string[];
+    assert.equal(args[0], 'node');
+    assertDistEntry(args, 'Dockerfile CMD');
+  });
+
+  it('sets NODE_ENV=production, only known variables, and a non-root default user', () => {
+    assert.match(text, /\bNODE_ENV=production\b/);
+    const known = configVariables();
+    for (const e of instr('ENV')) {
+      for (const m of e.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=/g)) assert.ok(known.has(m[1]!), `ENV ${m[1]} is not read by src/config.ts`);
+    }
+    const users = instr('USER');
+    assert.equal(users.at(-1), 'USER node');
+  });
+});

@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseArchiveName, type ArchiveName } from '../../src/core/names.js';
+import { isSizeDrop, selectPrunable } from '../../src/core/retention.js';
+
+const a = (file: string) => parseArchiveName(file) as ArchiveName;
+
+describe('selectPrunable', () => {
+  const archives = [
+    a('elexisdb_2026-11-18-0315.tar.gz'),
+    a('elexisdb_2026-11-21-0315.tar.gz'),
+    a('elexisdb_2026-11-19-0315.tar.gz'),
+    a('elexisdb_2025-12-31-2359.tar.gz'),
+    a('pacsdata_2020-01-01-0315.tar.gz'),
+  ];
+
+  it('keeps the newest `keep` archives of the volume by stamp, whatever the listing order', () => {
+    assert.deepEqual(
+      selectPrunable(archives, 'elexisdb', 2).map((x) => x.file),
+      ['elexisdb_2026-11-18-0315.tar.gz', 'elexisdb_2025-12-31-2359.tar.gz'],
+    );
+  });
+
+  it('counts generations per volume', () => {
+    assert.deepEqual(selectPrunable(archives, 'pacsdata', 1), []);
+    assert.deepEqual(selectPrunable(archives, 'lucindadata', 1), []);
+  });
+
+  it('removes nothing when there are at most `keep`', () => {
+    assert.deepEqual(selectPrunable(archives, 'elexisdb', 4), []);
+    assert.deepEqual(selectPrunable(archives, 'elexisdb', 10), []);
+  });
+
+  for (const keep of [0, -1, 1.5, Number.NaN]) {
+    it(`refuses keep=${keep}`, () => assert.throws(() => selectPrunable(archives, 'elexisdb', keep), /keep/));
+  }
+});
+
+describe('selectPrunable with size-drop flags', () => {
+  const list = [
+    a('elexisdb_2026-11-16-0315.tar.gz'),
+    a('elexisdb_2026-11-17-0315.tar.gz'),
+    a('elexisdb_2026-11-18-0315.tar.gz'),
+    a('elexisdb_2026-11-19-0315.tar.gz'),
+    a('elexisdb_2026-11-20-0315.tar.gz'),
+  ];
+  const flaggedStamps = new Set(['2026-11-20-0315']);
+  const flagged = (x: ArchiveName) => flaggedStamps.has(x.stamp);
+
+  it('keeps the flagged archive plus `keep` unflagged ones', () => {
+    assert.deepEqual(
+      selectPrunable(list, 'elexisdb', 2, flagged).map((x) => x.stamp),
+      ['2026-11-17-0315', '2026-11-16-0315'],
+    );
+  });
+
+  it('prunes a flagged archive once it is older than every kept generation', () => {
+    const old = new Set(['2026-11-16-0315']);
+    assert.deepEqual(
+      selectPrunable(list, 'elexisdb', 2, (x) => old.has(x.stamp)).map((x) => x.stamp),
+      ['2026-11-18-0315', '2026-11-17-0315', '2026-11-16-0315'],
+    );
+  });
+
+  it('keeps everything when there are fewer than `keep` unflagged archives', () => {
+    assert.deepEqual(selectPrunable(list, 'elexisdb', 5, flagged), []);
+  });
+
+  const drops: [number, number, number, boolean][] = [
+    [1000, 400, 0.5, true],
+    [1000, 500, 0.5, false],
+    [1000, 999, 0.5, false],
+    [1000, 10, 0, false],
+    [0, 10, 0.5, false],
+    [1000, 850, 0.1, true],
+  ];
+  for (const [prev, cur, t, expected] of drops) {
+    it(`isSizeDrop(${prev} → ${cur}, ${t}) = ${expected}`, () => assert.equal(isSizeDrop(prev, cur, t), expected));
+  }
+});
