@@ -91,6 +91,21 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
 
   const results: SetRestoreSummary['volumes'] = [];
   const staged: { target: Target; rootMeta: Awaited<ReturnType<typeof extractArchive>>['rootMeta'] }[] = [];
+  // Staging lives inside the volume, so creating it changes the root's mtime: remember the times
+  // the admin's data had, so that a restore that fails leaves the volume exactly as it was.
+  const rootTimes = new Map<string, { atime: Date; mtime: Date }>();
+  for (const t of targets) {
+    const st = await fs.stat(t.dir);
+    rootTimes.set(t.volume, { atime: st.atime, mtime: st.mtime });
+  }
+  const dropStaging = (list: Target[]) =>
+    Promise.all(
+      list.map(async (t) => {
+        await fs.rm(path.join(t.dir, stagingDirName(request.id)), { recursive: true, force: true });
+        const times = rootTimes.get(t.volume);
+        if (times) await fs.utimes(t.dir, times.atime, times.mtime).catch(() => undefined);
+      }),
+    );
   try {
     for (const t of targets) {
       progress('extract', { volume: t.volume });
@@ -104,7 +119,7 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
       log.info({ volume: t.volume, entries: r.entries, bytes: r.bytes }, 'archive extracted into staging');
     }
   } catch (err) {
-    await Promise.all(targets.map((t) => fs.rm(path.join(t.dir, stagingDirName(request.id)), { recursive: true, force: true })));
+    await dropStaging(targets);
     throw new Error(`extracting the backup failed, nothing was changed: ${(err as Error).message}`);
   }
 
@@ -112,12 +127,15 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
   for (const { target, rootMeta } of staged) {
     progress('swap', { volume: target.volume });
     try {
-      await swapIn(target.dir, { id: request.id, rootMeta, logger: log, failAfterRenames: failSwapAfter(ctx, target.volume) });
+      await swapIn(target.dir, {
+        id: request.id, rootMeta, rootTimes: rootTimes.get(target.volume), logger: log,
+        failAfterRenames: failSwapAfter(ctx, target.volume),
+      });
       swapped.push(target.volume);
       log.warn({ volume: target.volume, stamp }, 'volume replaced by the backup');
     } catch (err) {
       const rest = staged.filter((s) => !swapped.includes(s.target.volume));
-      await Promise.all(rest.map((s) => fs.rm(path.join(s.target.dir, stagingDirName(request.id)), { recursive: true, force: true })));
+      await dropStaging(rest.map((s) => s.target));
       const done = swapped.length ? ` Already restored: ${swapped.join(', ')}.` : '';
       throw new Error(`replacing ${target.volume} failed and was rolled back: ${(err as Error).message}.${done}`);
     }

@@ -43,6 +43,11 @@ export interface SwapOptions {
   /** The archive root's metadata (extractArchive's rootMeta), applied to the volume root after the swap. */
   rootMeta?: RootMeta;
   logger: Logger;
+  /**
+   * The volume root's times before the restore touched it (creating staging inside the volume
+   * already changed its mtime); a rollback puts them back. Defaults to the times at swap start.
+   */
+  rootTimes?: { atime: Date; mtime: Date };
   /** Test hook: fail (and roll back) after N renames of phase 2. */
   failAfterRenames?: number;
   /**
@@ -99,7 +104,7 @@ export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved
   if (staged.length !== stagingNames.length) {
     log.warn({ volumeDir, skipped: stagingNames.filter((n) => n.startsWith(RESERVED_PREFIX)) }, 'swap: staged entries with a reserved name are not restored');
   }
-  const rootBefore = await fs.stat(volumeDir);
+  const rootBefore = o.rootTimes ?? (await fs.stat(volumeDir));
 
   await syncFilesystem(volumeDir, log);
 
