@@ -2,10 +2,11 @@
  * Check and extract a volume archive (gzip tar, as made by `tar -C <volume> -czf x.tar.gz .`, by our
  * own writer in archive-volume.ts, or by pigz as several gzip members) into a staging directory.
  *
- * One streaming pass: file → sha256 of the compressed bytes → gunzip → node-tar's `Parser` (headers,
- * pax and GNU long names) → our own entry writer. We do not use node-tar's `Unpack`: it is slow for
- * many small files and its safety rules are not ours (it strips `..` and absolute paths and extracts
- * the rest; we refuse the whole archive).
+ * One streaming pass: file → sha256 of the compressed bytes → gunzip → our block reader
+ * (tar-reader.ts; node-tar decodes the headers, pax and GNU long names) → our own entry writer. We do
+ * not use node-tar's `Unpack` or `Parser`: they are slow for many small files, and Unpack's safety
+ * rules are not ours (it strips `..` and absolute paths and extracts the rest; we refuse the whole
+ * archive).
  *
  * Gunzip (src/lib/parallel-gzip.ts `readGzipFile`): archives of our parallel writer carry the length
  * of every gzip member in its header, so several members are inflated at once in the threadpool;
@@ -13,11 +14,10 @@
  * gunzip that works on the next piece while we write the previous one. Either way the decoded bytes
  * and the errors are those of zlib over the whole file.
  *
- * The entry writer works synchronously inside the parser's events (open/write/futimes/close per file,
- * plus fchown/fchmod only where they change something; no awaits): the parser hands us one decoded
- * chunk at a time and we finish it before the next one is accepted, so memory is bounded by a few
- * chunks whatever the archive size, and the event loop gets a turn between chunks (abort, progress,
- * other jobs).
+ * The entry writer works synchronously inside the reader's callbacks (open/write/futimes/close per
+ * file, plus fchown/fchmod only where they change something; no awaits): we finish one decoded chunk
+ * before the next one is accepted, so memory is bounded by a few chunks whatever the archive size,
+ * and the event loop gets a turn between chunks (abort, progress, other jobs).
  *
  * Safety: nothing is ever written outside the staging directory. Any hostile entry (absolute path,
  * `..` component, NUL in a name, device, FIFO, symlink pointing outside, hard link to something
@@ -31,9 +31,10 @@ import fs, { constants as fsc } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { Parser, type ReadEntry } from 'tar';
 import { GzipDataError, readGzipFile } from '../lib/parallel-gzip.js';
 import { progressReporter } from '../lib/progress.js';
+import { ArchiveError, HostileArchiveError, type ArchiveErrorKind } from './archive-errors.js';
+import { TarReader, type TarEntry } from './tar-reader.js';
 
 export interface RootMeta {
   mode: number;
@@ -81,30 +82,7 @@ export interface ExtractResult {
   rootMeta?: RootMeta;
 }
 
-/** The archive tries to write outside its directory or create something we never restore. */
-export class HostileArchiveError extends Error {
-  override name = 'HostileArchiveError';
-  constructor(
-    readonly entry: string,
-    readonly reason: string,
-  ) {
-    super(`hostile archive entry ${JSON.stringify(entry)}: ${reason}; the whole archive is refused`);
-  }
-}
-
-export type ArchiveErrorKind = 'corrupt' | 'truncated' | 'checksum' | 'unsupported';
-
-/** The archive is damaged, incomplete, not what its checksum says, or uses a tar feature we do not restore. */
-export class ArchiveError extends Error {
-  override name = 'ArchiveError';
-  constructor(
-    readonly kind: ArchiveErrorKind,
-    message: string,
-    options?: ErrorOptions,
-  ) {
-    super(message, options);
-  }
-}
+export { ArchiveError, HostileArchiveError, type ArchiveErrorKind };
 
 /** Full check without writing anything: sha256 of the file (vs expected), gunzip, tar parse to the end, same hostile-entry checks. */
 export async function verifyArchive(archivePath: string, o: ExtractOptions): Promise<ExtractResult> {
@@ -120,7 +98,6 @@ export async function extractArchive(archivePath: string, stagingDir: string, o:
   return run(archivePath, stagingDir, o);
 }
 
-const BLOCK = 512;
 const PROGRESS_INTERVAL_MS = 500;
 /** The ratio is not meaningful for the first bytes (gzip header, a highly compressible start). */
 const RATIO_MIN_BYTES = 1024 * 1024;
@@ -229,6 +206,18 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
   return result;
 }
 
+/** A regular file being extracted: what its `end` applies. */
+interface OpenFile {
+  raw: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: Date;
+  mtime: Date;
+  chmod: boolean;
+  chown: boolean;
+}
+
 interface DirMeta {
   mode: number;
   uid: number;
@@ -239,8 +228,8 @@ interface DirMeta {
 
 /**
  * Receives the tar stream (already gunzipped), validates every entry and, with a root, creates it.
- * All work happens synchronously inside the parser's events; the first problem is kept in
- * `failure` and returned from the Writable's callback, which stops the pipeline.
+ * All work happens synchronously inside the reader's callbacks; the first problem is kept in
+ * `failure`, and nothing more is written after it.
  */
 class TarConsumer {
   entries = 0;
@@ -250,17 +239,16 @@ class TarConsumer {
   rootMeta: RootMeta | undefined;
   failure: Error | undefined;
 
-  private readonly parser: Parser;
+  private readonly reader: TarReader;
   /** Symlinks created so far (incl. hard links to symlinks): path → target. No entry may go below one. */
   private readonly symlinks = new Map<string, string>();
   /** Verify mode only (nothing on disk to look at): non-directory paths, for hard link targets. */
   private readonly nonDirs = new Set<string>();
   /** Extract mode: directory entries, whose metadata is applied at the end, deepest first. */
   private readonly dirs = new Map<string, DirMeta>();
+  /** The regular file being written (extract mode), or a file only counted (verify mode). */
+  private file: OpenFile | undefined;
   private fd: number | undefined;
-  private sawEof = false;
-  private parserEnded = false;
-  private lastEntry = '';
   private readonly now = new Date();
 
   constructor(
@@ -269,34 +257,16 @@ class TarConsumer {
     /** Known umask: files whose mode it leaves alone are created with that mode (no fchmod). */
     private readonly umask: number | undefined,
   ) {
-    // brotli/zstd off: the input is a plain tar stream. The parser's own gzip sniffing and its
-    // decompression-ratio limit only apply to a gzip stream nested inside ours, which is harmless.
-    this.parser = new Parser({ strict: false, brotli: false, zstd: false });
-    this.parser.on('entry', (entry: ReadEntry) => this.onEntry(entry));
-    this.parser.on('ignoredEntry', (entry: ReadEntry) => {
-      this.fail(
-        new ArchiveError(
-          'unsupported',
-          `archive ${this.archiveName} contains entry ${JSON.stringify(entry.path)} of unsupported type ${entry.type}` +
-            (entry.meta ? ` (extended header of ${entry.size} bytes, too large)` : ''),
-        ),
-      );
+    this.reader = new TarReader(archiveName, {
+      entry: (e) => this.onEntry(e),
+      data: (piece) => this.onData(piece),
+      end: () => this.onEnd(),
+      meta: (text) => this.onMeta(text),
     });
-    this.parser.on('warn', (code: string, message: string | Error) => this.fail(this.parserProblem(code, message)));
-    this.parser.on('error', (err: Error) => this.fail(this.parserProblem((err as { tarCode?: string }).tarCode ?? '', err)));
-    // node-tar cuts names at a NUL byte (pax values, GNU long names); a name that has one is forged.
-    this.parser.on('meta', (meta: string) => {
-      const bad = nulInMetaName(meta);
-      if (bad !== undefined) this.fail(new HostileArchiveError(bad, 'has a name with a NUL byte in an extended header'));
-      // GNU tar -S in pax format stores a sparse map inside the file data, which we would write as
-      // content: refuse rather than restore garbage. (Old-style GNU sparse entries, type S, come as
-      // 'ignoredEntry'.)
-      if (/^\d+ GNU\.sparse\./m.test(meta)) {
-        this.fail(new ArchiveError('unsupported', `archive ${this.archiveName} contains a sparse file (GNU tar --sparse), which is not supported`));
-      }
-    });
-    this.parser.on('eof', () => (this.sawEof = true));
-    this.parser.on('end', () => (this.parserEnded = true));
+  }
+
+  get sawEof(): boolean {
+    return this.reader.sawEof;
   }
 
   /** One decoded chunk of the tar stream; returns the first problem (then nothing more is written). */
@@ -308,29 +278,25 @@ class TarConsumer {
       this.fail(tooMuch);
       return this.failure;
     }
-    // After the end-of-archive marker, GNU tar ignores the rest (record padding). Feeding it to the
-    // parser would only make it buffer the bytes, so we just let them pass (they are still hashed).
-    if (this.sawEof) return this.failure;
+    // After the end-of-archive marker, GNU tar ignores the rest (record padding): the reader does too
+    // (the bytes are still hashed).
     try {
-      // The return value (false when an entry is not flowing) is of no use here: every entry is
-      // flowing from its 'entry' event on (a data listener or resume()), so the parser holds no
-      // more than this chunk, and we are done with it when write() returns.
-      this.parser.write(chunk);
+      this.reader.write(chunk);
     } catch (err) {
+      this.closeOpenFile();
       this.fail(err);
     }
     return this.failure;
   }
 
-  /** The end of the tar stream: lets the parser report a truncated last entry. */
+  /** The end of the tar stream: a truncated last entry or a partial block is an error. */
   async end(): Promise<void> {
     if (!this.failure) {
       try {
-        this.parser.end();
+        this.reader.end();
       } catch (err) {
         this.fail(err);
       }
-      if (!this.failure && !this.parserEnded) await new Promise<void>((resolve) => this.parser.once('end', () => resolve()));
     }
     if (this.failure) throw this.failure;
   }
@@ -338,14 +304,6 @@ class TarConsumer {
   /** Checks that need the whole stream; then directory metadata (after their contents were written). */
   finish(): void {
     if (this.failure) throw this.failure;
-    if (!this.sawEof && this.tarBytes % BLOCK !== 0) {
-      // A missing end-of-archive marker alone is accepted (GNU tar does); a partial block is not.
-      throw new ArchiveError(
-        'truncated',
-        `archive is truncated: the tar data of ${this.archiveName} ends in the middle of a block` +
-          (this.lastEntry ? ` after entry ${JSON.stringify(this.lastEntry)}` : ''),
-      );
-    }
     // Each symlink was checked when it was created, but only on its own; a chain of symlinks
     // (`d -> .`, `e -> d/..`) can still lead out, and a later symlink can change where an earlier
     // one points. Now that all are known, resolve each one the way the kernel would.
@@ -358,6 +316,7 @@ class TarConsumer {
   }
 
   closeOpenFile(): void {
+    this.file = undefined;
     if (this.fd === undefined) return;
     const fd = this.fd;
     this.fd = undefined;
@@ -372,40 +331,64 @@ class TarConsumer {
     this.failure ??= err instanceof Error ? err : new Error(String(err));
   }
 
-  private parserProblem(code: string, message: string | Error): Error {
-    const text = message instanceof Error ? message.message : message;
-    const after = this.lastEntry ? ` after entry ${JSON.stringify(this.lastEntry)}` : '';
-    if (/truncated/i.test(text)) {
-      return new ArchiveError('truncated', `archive is truncated: ${this.archiveName} ends inside entry ${JSON.stringify(this.lastEntry)} (${text})`);
+  private onMeta(text: string): void {
+    // node-tar cuts names at a NUL byte (pax values, GNU long names); a name that has one is forged.
+    const bad = nulInMetaName(text);
+    if (bad !== undefined) throw new HostileArchiveError(bad, 'has a name with a NUL byte in an extended header');
+    // GNU tar -S in pax format stores a sparse map inside the file data, which we would write as
+    // content: refuse rather than restore garbage. (Old-style GNU sparse entries are type S.)
+    if (/^\d+ GNU\.sparse\./m.test(text)) {
+      throw new ArchiveError('unsupported', `archive ${this.archiveName} contains a sparse file (GNU tar --sparse), which is not supported`);
     }
-    if (/checksum/i.test(text)) {
-      return new ArchiveError('corrupt', `archive is corrupt: tar header checksum error in ${this.archiveName}${after}`);
-    }
-    if (/unrecognized archive format/i.test(text)) {
-      return new ArchiveError('corrupt', `archive is corrupt: ${this.archiveName} does not contain a tar archive`);
-    }
-    return new ArchiveError('corrupt', `archive is corrupt: ${text}${code ? ` (${code})` : ''} in ${this.archiveName}${after}`);
   }
 
-  private onEntry(entry: ReadEntry): void {
-    if (this.failure) {
-      entry.resume();
-      return;
-    }
+  private onEntry(entry: TarEntry): void {
     try {
       this.handle(entry);
     } catch (err) {
       this.closeOpenFile();
-      if (err instanceof HostileArchiveError || err instanceof ArchiveError) this.fail(err);
-      else this.fail(new Error(`cannot extract ${JSON.stringify(entry.path)}: ${(err as Error).message}`, { cause: err }));
-      entry.resume();
+      if (err instanceof HostileArchiveError || err instanceof ArchiveError) throw err;
+      throw new Error(`cannot extract ${JSON.stringify(entry.path)}: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  private handle(entry: ReadEntry): void {
+  private onData(piece: Buffer): void {
+    const f = this.file;
+    if (!f) return; // content of an entry we do not write (e.g. a directory with a size)
+    if (this.fd === undefined) {
+      this.bytes += piece.length;
+      return;
+    }
+    try {
+      writeAll(this.fd, piece);
+      this.bytes += piece.length;
+    } catch (err) {
+      this.closeOpenFile();
+      throw new Error(`cannot write ${JSON.stringify(f.raw)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private onEnd(): void {
+    const f = this.file;
+    this.file = undefined;
+    const fd = this.fd;
+    if (!f || fd === undefined) return;
+    try {
+      // chown first: it clears setuid/setgid bits, which the chmod then sets again.
+      if (f.chown) fs.fchownSync(fd, f.uid, f.gid);
+      if (f.chmod) fs.fchmodSync(fd, f.mode);
+      fs.futimesSync(fd, f.atime, f.mtime);
+      this.fd = undefined;
+      fs.closeSync(fd);
+    } catch (err) {
+      this.closeOpenFile();
+      throw new Error(`cannot set owner, mode or time of ${JSON.stringify(f.raw)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private handle(entry: TarEntry): void {
     this.entries++;
     const raw = entry.path;
-    this.lastEntry = raw;
     const rel = safeRelative(raw, raw, 'path');
     if (rel === '') {
       if (entry.type !== 'Directory') throw new HostileArchiveError(raw, `names the archive root but is a ${entry.type}, not a directory`);
@@ -415,27 +398,23 @@ class TarConsumer {
         gid: entry.gid ?? 0,
         mtime: entry.mtime ?? this.now,
       };
-      entry.resume();
       return;
     }
     this.refuseBelowSymlink(raw, rel, 'goes through the symlink');
     switch (entry.type) {
       case 'Directory':
         this.directory(rel, entry);
-        entry.resume();
         return;
       case 'File':
       case 'OldFile':
       case 'ContiguousFile':
-        this.file(rel, entry);
+        this.regularFile(rel, entry);
         return;
       case 'SymbolicLink':
         this.symlink(rel, entry);
-        entry.resume();
         return;
       case 'Link':
         this.hardlink(rel, entry);
-        entry.resume();
         return;
       case 'CharacterDevice':
         throw new HostileArchiveError(raw, 'is a character device');
@@ -456,7 +435,7 @@ class TarConsumer {
     }
   }
 
-  private directory(rel: string, entry: ReadEntry): void {
+  private directory(rel: string, entry: TarEntry): void {
     if (this.root === null) {
       this.nonDirs.delete(rel);
       this.symlinks.delete(rel);
@@ -481,64 +460,41 @@ class TarConsumer {
     });
   }
 
-  private file(rel: string, entry: ReadEntry): void {
+  private regularFile(rel: string, entry: TarEntry): void {
     this.files++;
-    if (this.root === null) {
-      this.nonDirs.add(rel);
-      this.symlinks.delete(rel);
-      entry.on('data', (chunk: Buffer) => (this.bytes += chunk.length));
-      return;
-    }
-    const abs = path.join(this.root, rel);
-    const raw = entry.path;
     const mode = (entry.mode ?? 0o644) & 0o7777;
+    const uid = entry.uid ?? -1;
+    const gid = entry.gid ?? -1;
+    const mtime = entry.mtime ?? this.now;
     // Fewer syscalls per file: create it with its final mode when the umask cannot change that mode
     // (no setuid/setgid/sticky bit, which open() does not reliably set and fchown would clear), and
     // chown only when the owner differs from ours (during extraction no directory is setgid, so a
     // new file belongs to our euid:egid). Nobody else can see the file before it is complete: the
     // staging directory is 0700.
     const finalModeAtCreate = this.umask !== undefined && (mode & 0o7000) === 0 && (mode & this.umask) === 0;
-    const uid = entry.uid ?? -1;
-    const gid = entry.gid ?? -1;
-    const chown = IS_ROOT && ((uid !== -1 && uid !== EUID) || (gid !== -1 && gid !== EGID));
+    this.file = {
+      raw: entry.path,
+      mode,
+      uid,
+      gid,
+      atime: entry.atime ?? mtime,
+      mtime,
+      chmod: !finalModeAtCreate,
+      chown: IS_ROOT && ((uid !== -1 && uid !== EUID) || (gid !== -1 && gid !== EGID)),
+    };
+    if (this.root === null) {
+      this.nonDirs.add(rel);
+      this.symlinks.delete(rel);
+      return;
+    }
+    const abs = path.join(this.root, rel);
     // O_EXCL: never reuse what is there (least of all follow a symlink); O_NOFOLLOW for good measure.
-    const fd = this.create(abs, rel, () =>
+    this.fd = this.create(abs, rel, () =>
       fs.openSync(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, finalModeAtCreate ? mode : 0o600),
     );
-    this.fd = fd;
-    // 'end' first: an empty entry ends as soon as it starts flowing.
-    entry.on('end', () => {
-      if (this.fd !== fd) return;
-      if (this.failure) {
-        this.closeOpenFile();
-        return;
-      }
-      try {
-        // chown first: it clears setuid/setgid bits, which the chmod then sets again.
-        if (chown) fs.fchownSync(fd, uid, gid);
-        if (!finalModeAtCreate) fs.fchmodSync(fd, mode);
-        const mtime = entry.mtime ?? this.now;
-        fs.futimesSync(fd, entry.atime ?? mtime, mtime);
-        this.fd = undefined;
-        fs.closeSync(fd);
-      } catch (err) {
-        this.closeOpenFile();
-        this.fail(new Error(`cannot set owner, mode or time of ${JSON.stringify(raw)}: ${(err as Error).message}`, { cause: err }));
-      }
-    });
-    entry.on('data', (chunk: Buffer) => {
-      if (this.failure || this.fd !== fd) return;
-      try {
-        writeAll(fd, chunk);
-        this.bytes += chunk.length;
-      } catch (err) {
-        this.closeOpenFile();
-        this.fail(new Error(`cannot write ${JSON.stringify(raw)}: ${(err as Error).message}`, { cause: err }));
-      }
-    });
   }
 
-  private symlink(rel: string, entry: ReadEntry): void {
+  private symlink(rel: string, entry: TarEntry): void {
     const raw = entry.path;
     const target = entry.linkpath ?? '';
     checkSymlinkTarget(raw, rel, target);
@@ -554,7 +510,7 @@ class TarConsumer {
     this.symlinks.set(rel, target);
   }
 
-  private hardlink(rel: string, entry: ReadEntry): void {
+  private hardlink(rel: string, entry: TarEntry): void {
     const raw = entry.path;
     const rawTarget = entry.linkpath ?? '';
     // Hard link targets are archive paths (relative to the archive root, not to the link).

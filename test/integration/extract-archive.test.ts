@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import { Header, Pax, type HeaderData } from 'tar';
+import { tarBuffer, type TestEntry } from '../helpers/tar-build.js';
 import { archiveVolume } from '../../src/workers/archive-volume.js';
 import {
   ArchiveError,
@@ -81,33 +81,6 @@ async function assertRestored(vol: string, staging: string, r: ExtractResult): P
   const [a, b] = await Promise.all([stat(path.join(staging, 'readme.txt')), stat(path.join(staging, 'nested/hard-link-to-readme'))]);
   assert.equal(a.ino, b.ino);
   assert.equal((await stat(staging)).mode & 0o7777, 0o700);
-}
-
-interface TestEntry extends HeaderData {
-  path: string;
-  body?: Buffer | string;
-  /** Write a pax header with these fields before the entry. */
-  pax?: HeaderData;
-}
-
-/** A tar stream built block by block with node-tar's encoders, so it can hold anything at all. */
-function tarBuffer(entries: TestEntry[], { eof = true } = {}): Buffer {
-  const blocks: Buffer[] = [];
-  for (const e of entries) {
-    const { body: content, pax, ...fields } = e;
-    const body = content === undefined ? undefined : Buffer.from(content);
-    if (pax) blocks.push(new Pax({ ...pax }).encode());
-    const h = new Header({ mode: 0o644, uid: 0, gid: 0, mtime: new Date('2020-01-01T00:00:00Z'), size: body?.length ?? 0, ...fields });
-    h.encode();
-    assert.ok(h.block);
-    blocks.push(h.block);
-    if (body) {
-      blocks.push(body);
-      blocks.push(Buffer.alloc((512 - (body.length % 512)) % 512));
-    }
-  }
-  if (eof) blocks.push(Buffer.alloc(1024));
-  return Buffer.concat(blocks);
 }
 
 async function writeTarGz(file: string, entries: TestEntry[]): Promise<string> {
