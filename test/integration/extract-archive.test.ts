@@ -38,7 +38,7 @@ async function caseDir(): Promise<string> {
   return d;
 }
 
-/** makeVolume plus the awkward parts: hard link, dangling symlink, foreign owner, setuid, long names, dir mtimes, root meta. */
+/** makeVolume plus the awkward parts: hard link, dangling symlink, foreign owner, setuid, long names, dir modes and mtimes, root meta. */
 async function buildVolume(vol: string): Promise<void> {
   await mkdir(vol, { recursive: true });
   await makeVolume(vol, 'extract');
@@ -58,10 +58,20 @@ async function buildVolume(vol: string): Promise<void> {
   await chmod(p('private'), 0o750);
   await writeFile(p('private/x'), 'x\n');
   await chown(p('private'), 1234, 5678);
+  // Directory modes the restore cannot create directly: no write permission for the owner (it must
+  // fill it first), setgid and sticky (mkdir does not set them reliably).
+  await mkdir(p('read-only'));
+  await writeFile(p('read-only/inside.txt'), 'inside\n');
+  await chmod(p('read-only'), 0o555);
+  await mkdir(p('shared'));
+  await chmod(p('shared'), 0o2775);
+  await mkdir(p('sticky'));
+  await chmod(p('sticky'), 0o1777);
   // Directory mtimes last (creating entries bumps them); the root too.
   await utimes(p('nested/deeper'), new Date('2010-01-02T03:04:05Z'), new Date('2010-01-02T03:04:05Z'));
   await utimes(p('empty-dir'), new Date('2011-01-02T03:04:05Z'), new Date('2011-01-02T03:04:05Z'));
   await utimes(p('private'), new Date('2012-01-02T03:04:05Z'), new Date('2012-01-02T03:04:05Z'));
+  await utimes(p('read-only'), new Date('2014-01-02T03:04:05Z'), new Date('2014-01-02T03:04:05Z'));
   await chmod(vol, 0o751);
   await utimes(vol, new Date('2013-01-02T03:04:05Z'), new Date('2013-01-02T03:04:05Z'));
 }
@@ -119,8 +129,8 @@ describe('extractArchive / verifyArchive: round trips', () => {
     assert.deepEqual(calls.at(-1), { bytesDone: size, bytesTotal: size, entries: r.entries });
     const listed = (await exec('tar', ['-tzf', archive])).stdout.split('\n').filter(Boolean);
     assert.equal(r.entries, listed.length);
-    // readme, data.bin, zero-bytes, secret.cnf, hard link, owned, setuid, long file, private/x
-    assert.equal(r.files, 9);
+    // readme, data.bin, zero-bytes, secret.cnf, hard link, owned, setuid, long file, private/x, read-only/inside.txt
+    assert.equal(r.files, 10);
   });
 
   it('reproduces a volume archived by our own writer (pax headers)', { skip: !isRoot && 'needs root (chown)' }, async () => {
