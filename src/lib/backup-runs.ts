@@ -60,14 +60,19 @@ export async function startRun(deps: RunDeps, req: RunRequest): Promise<RunJobs>
   const claim = await claimStamp(deps.redis, deps.prefix, req.stamp, req.owner);
   if (claim === 'taken' || (claim === 'new' && (await deps.store.hasSet(req.stamp)))) throw new RunConflictError(req.stamp);
 
-  const jobs: RunJobs['jobs'] = [];
   const items: [string, ArchiveKind][] = Object.keys(req.volumes).sort().map((v) => [v, 'volume']);
   if (req.dumpName) items.push([req.dumpName, 'sql']);
-  for (const [volume, kind] of items) {
-    const flow = backupFlow(volume, kind, req, deps.archiveAttempts);
-    await deps.queues.flow.add(flow.root);
-    jobs.push({ volume, kind, file: flow.file, archiveJobId: flow.ids.archive, verifyJobId: flow.ids.verify, pruneJobId: flow.ids.prune });
-  }
+  const flows = items.map(([volume, kind]) => ({ volume, kind, ...backupFlow(volume, kind, req, deps.archiveAttempts) }));
+  // All flows in one Redis transaction: one round trip, and no half-added run if the process dies.
+  await deps.queues.flow.addBulk(flows.map((f) => f.root));
+  const jobs: RunJobs['jobs'] = flows.map((f) => ({
+    volume: f.volume,
+    kind: f.kind,
+    file: f.file,
+    archiveJobId: f.ids.archive,
+    verifyJobId: f.ids.verify,
+    pruneJobId: f.ids.prune,
+  }));
   return { stamp: req.stamp, jobs };
 }
 

@@ -31,32 +31,50 @@ export class BackupStore {
     private readonly timezone: string,
   ) {}
 
-  /** Every archive whose name is ours, with its size and recorded checksum. */
-  async listArchives(): Promise<StoredArchive[]> {
-    const names = await this.readDirNames();
-    const found = names.map(parseArchiveName).filter((a): a is ArchiveName => a !== undefined);
-    const archives: StoredArchive[] = [];
-    for (const a of found) {
-      const stat = await fs.stat(path.join(this.dir, a.file)).catch(() => undefined);
-      if (!stat?.isFile()) continue; // vanished meanwhile (pruned), or a directory named like one
-      const full = path.join(this.dir, a.file);
-      const verify = await readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`);
-      const manifest = await readJson<{ sizeDrop?: StoredArchive['sizeDrop'] }>(`${full}.manifest.json`);
-      archives.push({
-        ...a,
-        size: stat.size,
-        sha256: await this.readChecksum(a.file),
-        verified: verify ? { ok: verify.ok, at: verify.at, ...(verify.error ? { error: verify.error } : {}) } : null,
-        sizeDrop: manifest?.sizeDrop ?? null,
-      });
-    }
-    return archives;
+  /** A listing being read for readers that may share one (see listArchives). */
+  private reading: Promise<StoredArchive[]> | undefined;
+
+  /**
+   * Every archive whose name is ours, with its size and recorded checksum, read now. With
+   * `shared`, a caller joins a read that is already under way: for the API and the metrics, where
+   * the main screens of several users poll at once and a listing a few milliseconds old is fine;
+   * never for the jobs that decide what to prune or restore.
+   */
+  listArchives(o: { shared?: boolean } = {}): Promise<StoredArchive[]> {
+    if (!o.shared) return this.readArchives();
+    this.reading ??= this.readArchives().finally(() => (this.reading = undefined));
+    return this.reading;
   }
 
-  /** Backup sets, newest first; archives within a set by volume name. */
-  async listSets(): Promise<BackupSet[]> {
+  private async readArchives(): Promise<StoredArchive[]> {
+    const names = await this.readDirNames();
+    const found = names.map(parseArchiveName).filter((a): a is ArchiveName => a !== undefined);
+    const archives = await Promise.all(found.map((a) => this.readArchive(a)));
+    return archives.filter((a): a is StoredArchive => a !== undefined);
+  }
+
+  private async readArchive(a: ArchiveName): Promise<StoredArchive | undefined> {
+    const full = path.join(this.dir, a.file);
+    const stat = await fs.stat(full).catch(() => undefined);
+    if (!stat?.isFile()) return undefined; // vanished meanwhile (pruned), or a directory named like one
+    const [verify, manifest, sha256] = await Promise.all([
+      readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`),
+      readJson<{ sizeDrop?: StoredArchive['sizeDrop'] }>(`${full}.manifest.json`),
+      this.readChecksum(a.file),
+    ]);
+    return {
+      ...a,
+      size: stat.size,
+      sha256,
+      verified: verify ? { ok: verify.ok, at: verify.at, ...(verify.error ? { error: verify.error } : {}) } : null,
+      sizeDrop: manifest?.sizeDrop ?? null,
+    };
+  }
+
+  /** Backup sets, newest first; archives within a set by volume name. `shared`: see listArchives. */
+  async listSets(o: { shared?: boolean } = {}): Promise<BackupSet[]> {
     const bySet = new Map<string, StoredArchive[]>();
-    for (const a of await this.listArchives()) {
+    for (const a of await this.listArchives(o)) {
       const list = bySet.get(a.stamp) ?? [];
       list.push(a);
       bySet.set(a.stamp, list);
@@ -70,8 +88,8 @@ export class BackupStore {
       }));
   }
 
-  async getSet(stamp: string): Promise<BackupSet | undefined> {
-    return (await this.listSets()).find((s) => s.stamp === stamp);
+  async getSet(stamp: string, o: { shared?: boolean } = {}): Promise<BackupSet | undefined> {
+    return (await this.listSets(o)).find((s) => s.stamp === stamp);
   }
 
   async hasSet(stamp: string): Promise<boolean> {

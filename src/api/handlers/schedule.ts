@@ -18,8 +18,26 @@ export function cronView(ctx: AppContext, s: CronFields & { enabled: boolean }, 
     timezone: tz,
     enabled: s.enabled,
     cron,
-    nextRuns: s.enabled ? nextRuns(cron, tz, now, 5).map((d) => d.toISOString()) : [],
+    nextRuns: s.enabled ? upcoming(cron, tz, now) : [],
   };
+}
+
+/**
+ * The next 5 runs, computed once per minute: they are the same for every instant of a minute (runs
+ * are whole minutes, strictly after `now`), and cron-parser's zone arithmetic costs about a
+ * millisecond, which the main screen's polling would pay on every request.
+ */
+const upcomingCache = new Map<string, string[]>();
+
+function upcoming(cron: string, tz: string, now: Date): string[] {
+  const key = `${cron}|${tz}|${Math.floor(now.getTime() / 60_000)}`;
+  let runs = upcomingCache.get(key);
+  if (!runs) {
+    runs = nextRuns(cron, tz, now, 5).map((d) => d.toISOString());
+    if (upcomingCache.size >= 16) upcomingCache.clear();
+    upcomingCache.set(key, runs);
+  }
+  return runs;
 }
 
 export function scheduleView(ctx: AppContext, s: Schedule) {
