@@ -30,6 +30,8 @@ export interface Config {
   port: number;
   apiToken: string | undefined;
   workerConcurrency: number;
+  /** Niceness of a worker process (start:worker): backups yield the CPU to the practice's services. */
+  workerNice: number;
   gzipLevel: number;
   archiveAttempts: number;
   /** The Elexis database, for SQL restores and dumps; undefined when DB_HOST is unset. */
@@ -109,6 +111,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     port: int(env, 'PORT', 3000, 0, 65535),
     apiToken,
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 1, 1, 64),
+    workerNice: int(env, 'WORKER_NICE', 10, 0, 19),
     // 5, not gzip's 6: within 1 % of gzip -6 on practice data and ~15 % faster (BENCHMARKS.md).
     gzipLevel: int(env, 'GZIP_LEVEL', RECOMMENDED_GZIP_LEVEL, 0, 9),
     archiveAttempts: int(env, 'ARCHIVE_ATTEMPTS', 3, 1, 20),

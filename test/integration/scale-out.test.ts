@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { logLines } from '../helpers/logs.js';
@@ -66,6 +67,23 @@ describe('scale-out: one API, two workers', () => {
     assert.equal(pids.size, 2, `archive started by pids ${[...pids]}: ${JSON.stringify(started.map((l) => [l.pid, l.volume]))}`);
     for (const w of workers) assert.ok(pids.has(w.proc.pid), `worker ${w.proc.pid} archived nothing`);
     assert.equal(logLines(api.logs(), 'archive started').length, 0, 'the API process ran an archive');
+  });
+
+  it('runs every thread of a worker at WORKER_NICE (default 10), the API at normal priority', async () => {
+    /** nice of each thread: field 19 of /proc/<pid>/task/<tid>/stat, counted after the command in parentheses. */
+    const niceness = async (pid: number) => {
+      const tids = await fs.readdir(`/proc/${pid}/task`);
+      const stats = await Promise.all(tids.map((t) => fs.readFile(`/proc/${pid}/task/${t}/stat`, 'utf8').catch(() => '')));
+      return stats.filter(Boolean).map((st) => Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[16]));
+    };
+    for (const w of workers) {
+      const nice = await niceness(w.proc.pid!);
+      // main thread, V8's platform threads, libuv's pool (started by the archives) and more
+      assert.ok(nice.length >= 8, `only ${nice.length} threads`);
+      assert.deepEqual([...new Set(nice)], [Math.max(10, os.getPriority())], `worker ${w.proc.pid}: ${nice}`);
+    }
+    // The API inherits ours (0 unless the tests themselves run niced).
+    assert.deepEqual([...new Set(await niceness(api.proc.pid!))], [os.getPriority()]);
   });
 
   it('archives no volume twice', () => {

@@ -14,6 +14,8 @@ describe('loadConfig', () => {
     assert.equal(c.redisUrl, undefined);
     assert.equal(c.queuePrefix, 'oob');
     assert.equal(c.gzipLevel, 5);
+    assert.equal(c.workerNice, 10);
+    assert.equal(loadConfig({ ...base, WORKER_NICE: '0' }).workerNice, 0);
   });
 
   it('listens on all interfaces only with a token', () => {
@@ -41,6 +43,8 @@ describe('loadConfig', () => {
     [{ PORT: 'abc' }, 'PORT'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],
     [{ GZIP_LEVEL: '10' }, 'GZIP_LEVEL'],
+    [{ WORKER_NICE: '20' }, 'WORKER_NICE'],
+    [{ WORKER_NICE: '-5' }, 'WORKER_NICE'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ TZ: 'Mars/Olympus' }, 'TZ'],
