@@ -9,7 +9,8 @@
  * Options: --reps=N, --tools=ours,seq,gnu,pigz,ours-gnu (default all available), --level=N (our gzip
  * level; default GZIP_LEVEL or the recommended 4), --extra-levels=6,... (more rows of ours at other
  * levels), --no-verify (skip the check that our restore reproduces the volume), --tsx (run our code
- * through tsx instead of compiling it first).
+ * through tsx instead of compiling it first), --no-api (skip the latency part, bench/api.ts, that
+ * otherwise runs at the end).
  *
  * Prints one table (median seconds; MiB/s of volume content; × GNU tar = GNU tar's seconds / the
  * tool's; archive size and its ratio to GNU tar's gzip -6 archive; peak RSS), and writes
@@ -350,6 +351,12 @@ async function main(): Promise<void> {
     ...tools.map((t) => `- \`${t.name}\`: ${t.describe}`),
   ].join('\n');
   fs.writeFileSync(path.join(resultsDir, 'latest.md'), `${md}\n`);
+
+  // The latency targets (cron tick → first byte, the API under load while archiving): bench/api.ts.
+  if (!has('no-api')) {
+    const api = spawnSync(process.execPath, ['--import', 'tsx', path.join(benchDir, 'api.ts'), String(sizeMiB)], { cwd: projectDir, stdio: 'inherit' });
+    if (api.status !== 0) throw new Error(`bench/api.ts failed (exit ${api.status})`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
