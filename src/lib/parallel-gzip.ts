@@ -646,24 +646,39 @@ export async function readGzipFile(file: string, o: GzipReadOptions): Promise<Gz
       return head;
     };
     let pos = 0;
-    const head = Buffer.alloc(INDEXED_HEADER_LENGTH);
-    for (;;) {
-      o.signal?.throwIfAborted();
-      if (pos >= size) break;
-      const n = fs.readSync(fd, head, 0, head.length, pos);
+    /**
+     * The next member, read in the threadpool while the consumer writes the previous ones: with
+     * synchronous reads, an archive that is not in the page cache (a restore reads it for the first
+     * time in days) made the one thread alternate between waiting for the disk to read and to write.
+     */
+    const readMember = async (at: number): Promise<{ buf: Buffer; member: Buffer; rawLength: number } | undefined> => {
+      if (at >= size) return undefined;
+      const head = Buffer.alloc(INDEXED_HEADER_LENGTH);
+      const n = await readAt(fd, head, at);
       const idx = parseIndexedHeader(head.subarray(0, n));
-      if (!idx || pos + idx.memberLength > size) break;
+      if (!idx || at + idx.memberLength > size) return undefined;
       // Compressed members are read into reused buffers (zlib is done with one when it returns).
       let buf = memberPool.pop();
       if (!buf || buf.length < idx.memberLength) buf = Buffer.allocUnsafe(Math.max(idx.memberLength, DEFAULT_CHUNK_SIZE + 64 * 1024));
       const member = buf.subarray(0, idx.memberLength);
-      readFully(fd, member, pos);
+      if ((await readAt(fd, member, at)) !== member.length) throw new GzipDataError('unexpected end of file', 'Z_BUF_ERROR');
+      return { buf, member, rawLength: idx.rawLength };
+    };
+    let ahead = readMember(0);
+    ahead.catch(() => undefined); // awaited below; a failure must not count as unhandled meanwhile
+    for (;;) {
+      o.signal?.throwIfAborted();
+      const next = await ahead;
+      if (!next) break;
+      const { buf, member } = next;
       pos += member.length;
+      ahead = readMember(pos);
+      ahead.catch(() => undefined);
       bytesRead += member.length;
       o.onCompressed(member);
       const slot = freeSlots.pop() ?? new ZlibSlot('gunzip', { chunkSize: DEFAULT_CHUNK_SIZE + 1024 });
       if (!slots.includes(slot)) slots.push(slot);
-      const rawLength = idx.rawLength;
+      const rawLength = next.rawLength;
       const pooled = buf;
       const job = slot.inflate(member, rawLength).then(
         (parts) => {
@@ -715,12 +730,17 @@ export async function readGzipFile(file: string, o: GzipReadOptions): Promise<Gz
   }
 }
 
-function readFully(fd: number, buf: Buffer, pos: number): void {
-  for (let off = 0; off < buf.length; ) {
-    const n = fs.readSync(fd, buf, off, buf.length - off, pos + off);
-    if (n === 0) throw new GzipDataError('unexpected end of file', 'Z_BUF_ERROR');
+/** Read buf.length bytes at pos (fewer only at the end of the file), in the threadpool. */
+async function readAt(fd: number, buf: Buffer, pos: number): Promise<number> {
+  let off = 0;
+  while (off < buf.length) {
+    const n = await new Promise<number>((resolve, reject) =>
+      fs.read(fd, buf, off, buf.length - off, pos + off, (err, bytes) => (err ? reject(err) : resolve(bytes))),
+    );
+    if (n === 0) break;
     off += n;
   }
+  return off;
 }
 
 function firstByte(fd: number, pos: number): number | undefined {
