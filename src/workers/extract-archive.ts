@@ -267,10 +267,6 @@ class TarConsumer {
     });
   }
 
-  get sawEof(): boolean {
-    return this.reader.sawEof;
-  }
-
   /** One decoded chunk of the tar stream; returns the first problem (then nothing more is written). */
   feed(chunk: Buffer, checkRatio: () => Error | undefined): Error | undefined {
     if (this.failure) return this.failure;
@@ -491,7 +487,7 @@ class TarConsumer {
       atime: entry.atime ?? mtime,
       mtime,
       chmod: !finalModeAtCreate,
-      chown: IS_ROOT && ((uid !== -1 && uid !== EUID) || (gid !== -1 && gid !== EGID)),
+      chown: needsChown(uid, gid),
     };
     if (this.root === null) {
       this.nonDirs.add(rel);
@@ -602,7 +598,7 @@ class TarConsumer {
     const list = [...this.dirs].sort((a, b) => depth(b[0]) - depth(a[0]));
     for (const [rel, m] of list) {
       const abs = path.join(root, rel);
-      const chown = IS_ROOT && ((m.uid !== -1 && m.uid !== EUID) || (m.gid !== -1 && m.gid !== EGID));
+      const chown = needsChown(m.uid, m.gid);
       let fd: number | undefined;
       try {
         if (m.modeSet && !chown) {
@@ -712,6 +708,11 @@ function explainZlib(message: string): string {
     default:
       return `invalid compressed data (${message})`;
   }
+}
+
+/** Only root can give an entry another owner, and what we create is ours already (-1: not recorded). */
+function needsChown(uid: number, gid: number): boolean {
+  return IS_ROOT && ((uid !== -1 && uid !== EUID) || (gid !== -1 && gid !== EGID));
 }
 
 function depth(rel: string): number {

@@ -15,10 +15,10 @@
 import { Header, Pax, type HeaderData } from 'tar';
 import { ArchiveError } from './archive-errors.js';
 
-export const BLOCK = 512;
+const BLOCK = 512;
 
 /** Extended headers (pax, GNU long names) larger than this are refused, like node-tar's default. */
-export const MAX_META_BYTES = 1024 * 1024;
+const MAX_META_BYTES = 1024 * 1024;
 
 /** The header of one real entry, with pax / GNU long-name overrides applied. */
 export interface TarEntry {
