@@ -29,11 +29,14 @@
 import { createHash } from 'node:crypto';
 import fs, { constants as fsc } from 'node:fs';
 import { chmod, mkdir, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { GzipDataError, readGzipFile } from '../lib/parallel-gzip.js';
 import { progressReporter } from '../lib/progress.js';
 import { ArchiveError, HostileArchiveError, type ArchiveErrorKind } from './archive-errors.js';
+import { applyFileMeta, CREATE_FLAGS, writeAll, type FileMeta } from './extract-file.js';
+import { ExtractWriters, MAX_POOLED_FILE, type Reservation, type WriterFailure } from './extract-writers.js';
 import { TarReader, type TarEntry } from './tar-reader.js';
 
 export interface RootMeta {
@@ -67,6 +70,19 @@ export interface ExtractOptions {
    * is the real protection against filling the disk.
    */
   maxDecompressionRatio?: number;
+  /**
+   * Writer threads for small files (extract-writers.ts). Default: 2 where there are 2 or more
+   * cores, started once 64 small files were seen (a volume of a few files is not worth a thread)
+   * and used as soon as they are up. Tests set `afterFiles: 0, waitUntilReady: true` to send every
+   * small file through them; `threads: 0` writes everything on the calling thread.
+   */
+  writers?: WriterSettings;
+}
+
+export interface WriterSettings {
+  threads: number;
+  afterFiles?: number;
+  waitUntilReady?: boolean;
 }
 
 export interface ExtractResult {
@@ -78,6 +94,8 @@ export interface ExtractResult {
   files: number;
   /** Uncompressed file content bytes. */
   bytes: number;
+  /** Regular files that writer threads created (extract only; see `writers`). */
+  threadedFiles: number;
   /** Mode, owner and mtime of the archive's root entry "./" (the volume root), if it has one. */
   rootMeta?: RootMeta;
 }
@@ -103,6 +121,8 @@ const PROGRESS_INTERVAL_MS = 500;
 const RATIO_MIN_BYTES = 1024 * 1024;
 const MAX_SYMLINK_HOPS = 40; // Linux's MAXSYMLINKS
 const IS_ROOT = process.geteuid?.() === 0;
+/** Two writer threads and the main thread's parsing keep two cores busy; one core gains nothing. */
+const DEFAULT_WRITERS: WriterSettings = { threads: os.availableParallelism() >= 2 ? 2 : 0, afterFiles: 64 };
 const EUID = process.geteuid?.() ?? -1;
 const EGID = process.getegid?.() ?? -1;
 
@@ -117,7 +137,6 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
     expected = o.expectedSha256.trim().toLowerCase();
     if (!/^[0-9a-f]{64}$/.test(expected)) throw new Error(`expected checksum ${JSON.stringify(o.expectedSha256)} is not a sha256 hex digest`);
   }
-  const maxRatio = o.maxDecompressionRatio ?? 0;
 
   let size: number;
   try {
@@ -139,12 +158,46 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
     await chmod(root, 0o700); // mkdir's mode is subject to the umask
   }
 
-  const tar = new TarConsumer(root, name, readUmask());
-  const hash = createHash('sha256');
-  let compressed = 0;
+  const tar = new TarConsumer(root, name, readUmask(), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS));
+  const progress = { bytesDone: 0, bytesTotal: size, entries: 0 };
   const reportTo = progressReporter(o.onProgress, PROGRESS_INTERVAL_MS, logger.child({ archive: name }));
-  const report = (final = false) => reportTo({ bytesDone: compressed, bytesTotal: size, entries: tar.entries }, final);
+  const report = (final = false) => reportTo({ ...progress, entries: tar.entries }, final);
+  let sha256: string;
+  try {
+    sha256 = await consume(archivePath, tar, { ...o, size, report, progress });
+    if (expected !== undefined && sha256 !== expected) {
+      throw new ArchiveError('checksum', `checksum mismatch: expected ${expected}, got ${sha256} (${name})`);
+    }
+    tar.finish();
+  } finally {
+    // Whatever happened: no writer thread writes into the staging directory after we return.
+    await tar.release();
+  }
+  report(true);
+
+  const result: ExtractResult = { sha256, entries: tar.entries, files: tar.files, bytes: tar.bytes, threadedFiles: tar.threadedFiles };
+  if (tar.rootMeta) result.rootMeta = tar.rootMeta;
+  logger.info(
+    { archive: name, staging: root ?? undefined, entries: result.entries, files: result.files, threadedFiles: result.threadedFiles, bytes: result.bytes, ms: Date.now() - started },
+    root ? 'extract: archive extracted' : 'extract: archive verified',
+  );
+  return result;
+}
+
+/**
+ * Read the whole archive into the consumer, hashing the compressed bytes; returns the hex sha256.
+ * Errors are turned into what a person can act on (truncated, corrupt, unreadable).
+ */
+async function consume(
+  archivePath: string,
+  tar: TarConsumer,
+  o: ExtractOptions & { size: number; report: () => void; progress: { bytesDone: number } },
+): Promise<string> {
+  const name = path.basename(archivePath);
+  const maxRatio = o.maxDecompressionRatio ?? 0;
+  const hash = createHash('sha256');
   const checkRatio = (): Error | undefined => {
+    const compressed = o.progress.bytesDone;
     if (maxRatio > 0 && tar.tarBytes > RATIO_MIN_BYTES && tar.tarBytes / Math.max(1, compressed) > maxRatio) {
       return new ArchiveError(
         'unsupported',
@@ -153,14 +206,13 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
     }
     return undefined;
   };
-
   try {
     await readGzipFile(archivePath, {
-      signal,
+      signal: o.signal,
       onCompressed: (chunk) => {
         hash.update(chunk);
-        compressed += chunk.length;
-        report();
+        o.progress.bytesDone += chunk.length;
+        o.report();
       },
       onData: (chunk) => {
         const err = tar.feed(chunk, checkRatio);
@@ -170,15 +222,15 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
     await tar.end();
   } catch (err) {
     tar.closeOpenFile();
-    if (signal?.aborted) throw new Error(`${root ? 'extracting' : 'verifying'} archive ${name} aborted`, { cause: err });
+    if (o.signal?.aborted) throw new Error(`${tar.extracting ? 'extracting' : 'verifying'} archive ${name} aborted`, { cause: err });
     if (tar.failure) throw tar.failure;
     if (err instanceof GzipDataError) {
       if (err.code === 'Z_BUF_ERROR' || /unexpected end/i.test(err.message)) {
         throw new ArchiveError(
           'truncated',
-          size === 0
+          o.size === 0
             ? `archive is truncated: ${name} is empty`
-            : `archive is truncated: the gzip data of ${name} ends unexpectedly after ${compressed} bytes (the file is incomplete)`,
+            : `archive is truncated: the gzip data of ${name} ends unexpectedly after ${o.progress.bytesDone} bytes (the file is incomplete)`,
           { cause: err },
         );
       }
@@ -189,33 +241,20 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
     }
     throw err;
   }
-
-  const sha256 = hash.digest('hex');
-  if (expected !== undefined && sha256 !== expected) {
-    throw new ArchiveError('checksum', `checksum mismatch: expected ${expected}, got ${sha256} (${name})`);
-  }
-  tar.finish();
-  report(true);
-
-  const result: ExtractResult = { sha256, entries: tar.entries, files: tar.files, bytes: tar.bytes };
-  if (tar.rootMeta) result.rootMeta = tar.rootMeta;
-  logger.info(
-    { archive: name, staging: root ?? undefined, entries: result.entries, files: result.files, bytes: result.bytes, ms: Date.now() - started },
-    root ? 'extract: archive extracted' : 'extract: archive verified',
-  );
-  return result;
+  return hash.digest('hex');
 }
 
 /** A regular file being extracted: what its `end` applies. */
-interface OpenFile {
+interface OpenFile extends FileMeta {
   raw: string;
-  mode: number;
-  uid: number;
-  gid: number;
+  rel: string;
   atime: Date;
   mtime: Date;
-  chmod: boolean;
-  chown: boolean;
+  /** Created with this mode (its final one, or 0600 until the end). */
+  createMode: number;
+  /** Its content goes to a writer thread's batch (else to `fd`, or nowhere when verifying). */
+  pooled?: Reservation;
+  written: number;
 }
 
 interface DirMeta {
@@ -238,6 +277,7 @@ class TarConsumer {
   files = 0;
   bytes = 0;
   tarBytes = 0;
+  threadedFiles = 0;
   rootMeta: RootMeta | undefined;
   failure: Error | undefined;
 
@@ -248,16 +288,22 @@ class TarConsumer {
   private readonly nonDirs = new Set<string>();
   /** Extract mode: directory entries, whose metadata is applied at the end, deepest first. */
   private readonly dirs = new Map<string, DirMeta>();
+  /** Directories made for entries whose parents the archive does not list (extract mode). */
+  private readonly madeDirs = new Set<string>();
   /** The regular file being written (extract mode), or a file only counted (verify mode). */
   private file: OpenFile | undefined;
   private fd: number | undefined;
   private readonly now = new Date();
+  /** Started once `writerSettings.afterFiles` small files were seen. */
+  private writers: ExtractWriters | undefined;
+  private smallFiles = 0;
 
   constructor(
     private readonly root: string | null,
     private readonly archiveName: string,
     /** Known umask: files whose mode it leaves alone are created with that mode (no fchmod). */
     private readonly umask: number | undefined,
+    private readonly writerSettings: WriterSettings,
   ) {
     this.reader = new TarReader(archiveName, {
       entry: (e) => this.onEntry(e),
@@ -299,9 +345,14 @@ class TarConsumer {
     if (this.failure) throw this.failure;
   }
 
+  get extracting(): boolean {
+    return this.root !== null;
+  }
+
   /** Checks that need the whole stream; then directory metadata (after their contents were written). */
   finish(): void {
     if (this.failure) throw this.failure;
+    this.writers?.drain();
     // Each symlink was checked when it was created, but only on its own; a chain of symlinks
     // (`d -> .`, `e -> d/..`) can still lead out, and a later symlink can change where an earlier
     // one points. Now that all are known, resolve each one the way the kernel would.
@@ -311,6 +362,13 @@ class TarConsumer {
       }
     }
     if (this.root !== null) this.applyDirMeta(this.root);
+  }
+
+  /** End the writer threads (after a failure: once they stopped writing). */
+  async release(): Promise<void> {
+    const w = this.writers;
+    this.writers = undefined;
+    await w?.close();
   }
 
   closeOpenFile(): void {
@@ -345,7 +403,7 @@ class TarConsumer {
       this.handle(entry);
     } catch (err) {
       this.closeOpenFile();
-      if (err instanceof HostileArchiveError || err instanceof ArchiveError) throw err;
+      if (err instanceof HostileArchiveError || err instanceof ArchiveError || err instanceof WriterThreadError) throw err;
       throw new Error(`cannot extract ${JSON.stringify(entry.path)}: ${(err as Error).message}`, { cause: err });
     }
   }
@@ -353,6 +411,12 @@ class TarConsumer {
   private onData(piece: Buffer): void {
     const f = this.file;
     if (!f) return; // content of an entry we do not write (e.g. a directory with a size)
+    if (f.pooled) {
+      piece.copy(f.pooled.buf, f.pooled.off + f.written);
+      f.written += piece.length;
+      this.bytes += piece.length;
+      return;
+    }
     if (this.fd === undefined) {
       this.bytes += piece.length;
       return;
@@ -369,13 +433,15 @@ class TarConsumer {
   private onEnd(): void {
     const f = this.file;
     this.file = undefined;
+    if (f?.pooled) {
+      this.writers!.commit(f.pooled);
+      this.threadedFiles++;
+      return;
+    }
     const fd = this.fd;
     if (!f || fd === undefined) return;
     try {
-      // chown first: it clears setuid/setgid bits, which the chmod then sets again.
-      if (f.chown) fs.fchownSync(fd, f.uid, f.gid);
-      if (f.chmod) fs.fchmodSync(fd, f.mode);
-      fs.futimesSync(fd, f.atime, f.mtime);
+      applyFileMeta(fd, f);
       this.fd = undefined;
       fs.closeSync(fd);
     } catch (err) {
@@ -439,6 +505,7 @@ class TarConsumer {
       this.symlinks.delete(rel);
       return;
     }
+    if (this.writers?.has(rel)) this.writers.drain(); // a file of that name is being written
     const abs = path.join(this.root, rel);
     const mode = (entry.mode ?? 0o755) & 0o7777;
     // Created with its final mode when that lets us fill it (rwx for the owner), the umask cannot
@@ -479,26 +546,59 @@ class TarConsumer {
     // new file belongs to our euid:egid). Nobody else can see the file before it is complete: the
     // staging directory is 0700.
     const finalModeAtCreate = this.umask !== undefined && (mode & 0o7000) === 0 && (mode & this.umask) === 0;
-    this.file = {
+    const f: OpenFile = {
       raw: entry.path,
+      rel,
       mode,
       uid,
       gid,
       atime: entry.atime ?? mtime,
       mtime,
+      createMode: finalModeAtCreate ? mode : 0o600,
       chmod: !finalModeAtCreate,
       chown: needsChown(uid, gid),
+      written: 0,
     };
+    this.file = f;
     if (this.root === null) {
       this.nonDirs.add(rel);
       this.symlinks.delete(rel);
       return;
     }
+    if (this.toWriterThread(f, entry.size)) {
+      f.pooled = this.writers!.reserve(parentOf(rel), { ...f, atime: f.atime.getTime() / 1000, mtime: f.mtime.getTime() / 1000 }, entry.size);
+      return;
+    }
+    if (this.writers?.has(rel)) this.writers.drain(); // an earlier file of that name is being written
     const abs = path.join(this.root, rel);
-    // O_EXCL: never reuse what is there (least of all follow a symlink); O_NOFOLLOW for good measure.
-    this.fd = this.create(abs, rel, () =>
-      fs.openSync(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, finalModeAtCreate ? mode : 0o600),
-    );
+    this.fd = this.create(abs, rel, () => fs.openSync(abs, CREATE_FLAGS, f.createMode));
+  }
+
+  /**
+   * Whether a file goes to a writer thread: a small one, once the threads run (started when enough
+   * small files were seen), into a directory the main thread made, and not over an entry the main
+   * thread must replace itself (a symlink or directory of the same name).
+   */
+  private toWriterThread(f: OpenFile, size: number): boolean {
+    const settings = this.writerSettings;
+    const rel = f.rel;
+    if (settings.threads <= 0 || size > MAX_POOLED_FILE || this.root === null) return false;
+    if (!this.writers) {
+      if (this.smallFiles++ < (settings.afterFiles ?? 0)) return false;
+      this.writers = new ExtractWriters(settings.threads, this.root, (e) => this.writerError(e));
+      if (settings.waitUntilReady) this.writers.waitUntilReady();
+    }
+    if (!ExtractWriters.fits(rel, f.raw, size)) return false;
+    if (!this.writers.ready || this.symlinks.has(rel) || this.dirs.has(rel)) return false;
+    const dir = parentOf(rel);
+    return dir === '' || this.dirs.has(dir) || this.madeDirs.has(dir);
+  }
+
+  /** A writer thread's failure, worded as if the main thread had written the file. */
+  private writerError(f: WriterFailure): Error {
+    if (f.replacesDir) return new HostileArchiveError(f.rel, 'would replace a directory of the same name extracted before');
+    const what = { create: 'cannot extract', write: 'cannot write', meta: 'cannot set owner, mode or time of' }[f.stage];
+    return new WriterThreadError(`${what} ${JSON.stringify(f.raw)}: ${f.message}`);
   }
 
   private symlink(rel: string, entry: TarEntry): void {
@@ -506,6 +606,9 @@ class TarConsumer {
     const target = entry.linkpath ?? '';
     checkSymlinkTarget(raw, rel, target);
     if (this.root !== null) {
+      // Files in flight were checked against the symlinks known when they were sent: none may be
+      // created after a symlink that could lie on its path.
+      this.writers?.drain();
       const abs = path.join(this.root, rel);
       this.create(abs, rel, () => fs.symlinkSync(target, abs));
       if (IS_ROOT) fs.lchownSync(abs, entry.uid ?? -1, entry.gid ?? -1);
@@ -526,6 +629,7 @@ class TarConsumer {
     if (target === rel) throw new HostileArchiveError(raw, 'is a hard link to itself');
     this.refuseBelowSymlink(raw, target, 'is a hard link whose target goes through the symlink');
     const notBefore = () => new HostileArchiveError(raw, `is a hard link to ${JSON.stringify(rawTarget)}, which was not extracted before it`);
+    this.writers?.drain(); // the target, or an entry of this name, may still be being written
     let symlinkTarget: string | undefined;
     if (this.root === null) {
       if (!this.nonDirs.has(target)) throw notBefore();
@@ -576,6 +680,7 @@ class TarConsumer {
           madeParents = true;
           // No component is a symlink (refuseBelowSymlink), so this stays inside the staging dir.
           fs.mkdirSync(path.dirname(abs), { recursive: true, mode: 0o755 });
+          for (let d = parentOf(rel); d !== '' && !this.madeDirs.has(d); d = parentOf(d)) this.madeDirs.add(d);
           continue;
         }
         if (code === 'EEXIST' && !replaced) {
@@ -715,15 +820,19 @@ function needsChown(uid: number, gid: number): boolean {
   return IS_ROOT && ((uid !== -1 && uid !== EUID) || (gid !== -1 && gid !== EGID));
 }
 
+/** A writer thread's failure to create, fill or finish a file (worded by writerError). */
+class WriterThreadError extends Error {}
+
+/** The parent of a relative path ("" for the staging root). */
+function parentOf(rel: string): string {
+  const i = rel.lastIndexOf('/');
+  return i === -1 ? '' : rel.slice(0, i);
+}
+
 function depth(rel: string): number {
   let n = 0;
   for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) n++;
   return n;
-}
-
-function writeAll(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
 }
 
 /**

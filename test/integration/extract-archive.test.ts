@@ -107,91 +107,101 @@ async function rejectsWith(p: Promise<unknown>, re: RegExp): Promise<void> {
 
 const ROOT_ENTRY: TestEntry = { path: './', type: 'Directory', mode: 0o755 };
 
+/** Small files written on the calling thread, or every one of them through the writer threads (extract-writers.ts). */
+const MODES = [
+  ['main thread', { writers: { threads: 0 } }],
+  ['writer threads', { writers: { threads: 2, afterFiles: 0, waitUntilReady: true } }],
+] as const;
+
 describe('extractArchive / verifyArchive: round trips', () => {
-  it('reproduces a volume archived by GNU tar', { skip: !isRoot && 'needs root (chown)' }, async () => {
-    const d = await caseDir();
-    const vol = path.join(d, 'vol');
-    await buildVolume(vol);
-    const archive = path.join(d, 'gnu.tar.gz');
-    await gnuTarArchive(vol, archive);
-    const sha = await hashFile(archive);
+  for (const [mode, writers] of MODES) {
+    it(`reproduces a volume archived by GNU tar (${mode})`, { skip: !isRoot && 'needs root (chown)' }, async () => {
+      const d = await caseDir();
+      const vol = path.join(d, 'vol');
+      await buildVolume(vol);
+      const archive = path.join(d, 'gnu.tar.gz');
+      await gnuTarArchive(vol, archive);
+      const sha = await hashFile(archive);
 
-    const v = await verifyArchive(archive, { expectedSha256: sha, logger: silent });
-    assert.equal(v.sha256, sha);
-    const staging = path.join(d, 'staging');
-    const calls: ExtractProgress[] = [];
-    const r = await extractArchive(archive, staging, { expectedSha256: sha, logger: silent, onProgress: (p) => calls.push(p) });
-    assert.equal(r.sha256, sha);
-    assert.deepEqual({ ...r, rootMeta: undefined }, { ...v, rootMeta: undefined });
-    await assertRestored(vol, staging, r);
+      const v = await verifyArchive(archive, { expectedSha256: sha, logger: silent });
+      assert.equal(v.sha256, sha);
+      const staging = path.join(d, 'staging');
+      const calls: ExtractProgress[] = [];
+      const r = await extractArchive(archive, staging, { ...writers, expectedSha256: sha, logger: silent, onProgress: (p) => calls.push(p) });
+      assert.equal(r.sha256, sha);
+      assert.deepEqual({ ...r, rootMeta: undefined, threadedFiles: 0 }, { ...v, rootMeta: undefined });
+      // All but data.bin (200 kB, written by the main thread) and the hard link went through the threads.
+      assert.equal(r.threadedFiles, writers.writers.threads > 0 ? 8 : 0);
+      await assertRestored(vol, staging, r);
 
-    const size = (await stat(archive)).size;
-    assert.deepEqual(calls.at(-1), { bytesDone: size, bytesTotal: size, entries: r.entries });
-    const listed = (await exec('tar', ['-tzf', archive])).stdout.split('\n').filter(Boolean);
-    assert.equal(r.entries, listed.length);
-    // readme, data.bin, zero-bytes, secret.cnf, hard link, owned, setuid, long file, private/x, read-only/inside.txt
-    assert.equal(r.files, 10);
-  });
+      const size = (await stat(archive)).size;
+      assert.deepEqual(calls.at(-1), { bytesDone: size, bytesTotal: size, entries: r.entries });
+      const listed = (await exec('tar', ['-tzf', archive])).stdout.split('\n').filter(Boolean);
+      assert.equal(r.entries, listed.length);
+      // readme, data.bin, zero-bytes, secret.cnf, hard link, owned, setuid, long file, private/x, read-only/inside.txt
+      assert.equal(r.files, 10);
+    });
 
-  it('reproduces a volume archived by our own writer (pax headers)', { skip: !isRoot && 'needs root (chown)' }, async () => {
-    const d = await caseDir();
-    const vol = path.join(d, 'vol');
-    await buildVolume(vol);
-    const backup = path.join(d, 'backup');
-    await mkdir(backup);
-    const a = await archiveVolume({ volume: 'vol', volumeDir: vol, backupDir: backup, fileName: 'vol.tar.gz', gzipLevel: 6, logger: silent });
-    const staging = path.join(d, 'staging');
-    const r = await extractArchive(a.path, staging, { expectedSha256: a.sha256, logger: silent });
-    assert.equal(r.sha256, a.sha256);
-    assert.equal(r.entries, a.entries);
-    assert.equal(r.bytes, a.bytesRead); // a hard link's content is stored (and counted) once
-    await assertRestored(vol, staging, r);
-  });
+    it(`reproduces a volume archived by our own writer (pax headers) (${mode})`, { skip: !isRoot && 'needs root (chown)' }, async () => {
+      const d = await caseDir();
+      const vol = path.join(d, 'vol');
+      await buildVolume(vol);
+      const backup = path.join(d, 'backup');
+      await mkdir(backup);
+      const a = await archiveVolume({ volume: 'vol', volumeDir: vol, backupDir: backup, fileName: 'vol.tar.gz', gzipLevel: 6, logger: silent });
+      const staging = path.join(d, 'staging');
+      const r = await extractArchive(a.path, staging, { ...writers, expectedSha256: a.sha256, logger: silent });
+      assert.equal(r.sha256, a.sha256);
+      assert.equal(r.entries, a.entries);
+      assert.equal(r.bytes, a.bytesRead); // a hard link's content is stored (and counted) once
+      await assertRestored(vol, staging, r);
+    });
 
-  it('reads multi-member gzip (pigz style)', { skip: !isRoot && 'needs root (chown)' }, async () => {
-    const d = await caseDir();
-    const vol = path.join(d, 'vol');
-    await buildVolume(vol);
-    const plain = path.join(d, 'x.tar');
-    await exec('tar', ['-C', vol, '-cf', plain, '.']);
-    const tar = await readFile(plain);
-    const half = Math.floor(tar.length / 2) + 123; // not on a block boundary
-    const first = gzipSync(tar.subarray(0, half));
-    const second = gzipSync(tar.subarray(half));
-    const archive = path.join(d, 'multi.tar.gz');
-    await writeFile(archive, Buffer.concat([first, second]));
+    it(`reads multi-member gzip (pigz style) (${mode})`, { skip: !isRoot && 'needs root (chown)' }, async () => {
+      const d = await caseDir();
+      const vol = path.join(d, 'vol');
+      await buildVolume(vol);
+      const plain = path.join(d, 'x.tar');
+      await exec('tar', ['-C', vol, '-cf', plain, '.']);
+      const tar = await readFile(plain);
+      const half = Math.floor(tar.length / 2) + 123; // not on a block boundary
+      const first = gzipSync(tar.subarray(0, half));
+      const second = gzipSync(tar.subarray(half));
+      const archive = path.join(d, 'multi.tar.gz');
+      await writeFile(archive, Buffer.concat([first, second]));
 
-    await verifyArchive(archive, { logger: silent });
-    const staging = path.join(d, 'staging');
-    const r = await extractArchive(archive, staging, { logger: silent });
-    await assertRestored(vol, staging, r);
-  });
+      await verifyArchive(archive, { logger: silent });
+      const staging = path.join(d, 'staging');
+      const r = await extractArchive(archive, staging, { ...writers, logger: silent });
+      await assertRestored(vol, staging, r);
+    });
 
-  it('accepts a tar stream without the end-of-archive blocks, as GNU tar does', async () => {
-    const d = await caseDir();
-    const archive = path.join(d, 'noeof.tar.gz');
-    await writeFile(archive, gzipSync(tarBuffer([ROOT_ENTRY, { path: './a.txt', type: 'File', body: 'hello\n' }], { eof: false })));
-    const r = await extractArchive(archive, path.join(d, 'staging'), { logger: silent });
-    assert.equal(r.files, 1);
-    assert.equal(await readFile(path.join(d, 'staging/a.txt'), 'utf8'), 'hello\n');
-  });
+    it('accepts a tar stream without the end-of-archive blocks, as GNU tar does', async () => {
+      const d = await caseDir();
+      const archive = path.join(d, 'noeof.tar.gz');
+      await writeFile(archive, gzipSync(tarBuffer([ROOT_ENTRY, { path: './a.txt', type: 'File', body: 'hello\n' }], { eof: false })));
+      const r = await extractArchive(archive, path.join(d, 'staging'), { logger: silent });
+      assert.equal(r.files, 1);
+      assert.equal(await readFile(path.join(d, 'staging/a.txt'), 'utf8'), 'hello\n');
+    });
 
-  it('creates parent directories the archive does not list, and replaces an earlier entry without following it', async () => {
-    const d = await caseDir();
-    const archive = await writeTarGz(path.join(d, 'x.tar.gz'), [
-      { path: 'a/b/c.txt', type: 'File', body: 'c\n' },
-      { path: 't', type: 'File', body: 'orig\n' },
-      { path: 's', type: 'SymbolicLink', linkpath: 't' },
-      { path: 's', type: 'File', body: 'new\n' },
-    ]);
-    const staging = path.join(d, 'staging');
-    const r = await extractArchive(archive, staging, { logger: silent });
-    assert.equal(r.rootMeta, undefined);
-    assert.equal(await readFile(path.join(staging, 'a/b/c.txt'), 'utf8'), 'c\n');
-    assert.equal(await readFile(path.join(staging, 't'), 'utf8'), 'orig\n');
-    assert.ok((await lstat(path.join(staging, 's'))).isFile());
-    assert.equal(await readFile(path.join(staging, 's'), 'utf8'), 'new\n');
-  });
+    it(`creates parent directories the archive does not list, and replaces an earlier entry without following it (${mode})`, async () => {
+      const d = await caseDir();
+      const archive = await writeTarGz(path.join(d, 'x.tar.gz'), [
+        { path: 'a/b/c.txt', type: 'File', body: 'c\n' },
+        { path: 't', type: 'File', body: 'orig\n' },
+        { path: 's', type: 'SymbolicLink', linkpath: 't' },
+        { path: 's', type: 'File', body: 'new\n' },
+      ]);
+      const staging = path.join(d, 'staging');
+      const r = await extractArchive(archive, staging, { ...writers, logger: silent });
+      assert.equal(r.rootMeta, undefined);
+      assert.equal(await readFile(path.join(staging, 'a/b/c.txt'), 'utf8'), 'c\n');
+      assert.equal(await readFile(path.join(staging, 't'), 'utf8'), 'orig\n');
+      assert.ok((await lstat(path.join(staging, 's'))).isFile());
+      assert.equal(await readFile(path.join(staging, 's'), 'utf8'), 'new\n');
+    });
+  }
 
   it('has no decompression ratio limit by default; maxDecompressionRatio refuses', async () => {
     const d = await caseDir();
@@ -402,61 +412,63 @@ describe('extractArchive / verifyArchive: hostile archives', () => {
     { name: 'root entry that is a symlink', entries: [{ path: '.', type: 'SymbolicLink', linkpath: 'x' }], reason: /archive root/ },
   ];
 
-  for (const c of cases) {
-    it(`refuses ${c.name}`, async () => {
-      const d = await caseDir();
-      const vol = path.join(d, 'vol');
-      await mkdir(vol);
-      await writeFile(path.join(vol, 'data'), 'volume data\n');
-      const archive = await writeTarGz(path.join(d, 'hostile.tar.gz'), [
-        ROOT_ENTRY,
-        { path: './fine.txt', type: 'File', body: 'fine\n' },
-        ...c.entries,
-        { path: './trailer.txt', type: 'File', body: 'after\n' },
-      ]);
-      const passwd = await stat('/etc/passwd');
-      const before = { top: (await readdir(tmpRoot)).sort(), d: (await readdir(d)).sort(), vol: (await readdir(vol)).sort() };
+  for (const c of cases) for (const [mode, writers] of MODES) {
+      it(`refuses ${c.name} (${mode})`, async () => {
+        const d = await caseDir();
+        const vol = path.join(d, 'vol');
+        await mkdir(vol);
+        await writeFile(path.join(vol, 'data'), 'volume data\n');
+        const archive = await writeTarGz(path.join(d, 'hostile.tar.gz'), [
+          ROOT_ENTRY,
+          { path: './fine.txt', type: 'File', body: 'fine\n' },
+          ...c.entries,
+          { path: './trailer.txt', type: 'File', body: 'after\n' },
+        ]);
+        const passwd = await stat('/etc/passwd');
+        const before = { top: (await readdir(tmpRoot)).sort(), d: (await readdir(d)).sort(), vol: (await readdir(vol)).sort() };
 
-      const check = (err: unknown) => {
-        assert.ok(err instanceof HostileArchiveError, `${String(err)}`);
-        assert.match(err.message, /^hostile archive entry .*; the whole archive is refused$/);
-        assert.match(err.message, c.reason);
-        return true;
-      };
-      await assert.rejects(verifyArchive(archive, { logger: silent }), check);
-      const staging = path.join(vol, '.oob-restore-test');
-      await assert.rejects(extractArchive(archive, staging, { logger: silent }), check);
-      // The entries after the hostile one were never written (the archive is refused at once).
-      if (!c.late) await assert.rejects(lstat(path.join(staging, 'trailer.txt')), /ENOENT/);
-      await rm(staging, { recursive: true, force: true }); // what the caller does
+        const check = (err: unknown) => {
+          assert.ok(err instanceof HostileArchiveError, `${String(err)}`);
+          assert.match(err.message, /^hostile archive entry .*; the whole archive is refused$/);
+          assert.match(err.message, c.reason);
+          return true;
+        };
+        await assert.rejects(verifyArchive(archive, { logger: silent }), check);
+        const staging = path.join(vol, '.oob-restore-test');
+        await assert.rejects(extractArchive(archive, staging, { ...writers, logger: silent }), check);
+        // The entries after the hostile one were never written (the archive is refused at once).
+        if (!c.late) await assert.rejects(lstat(path.join(staging, 'trailer.txt')), /ENOENT/);
+        await rm(staging, { recursive: true, force: true }); // what the caller does
 
-      assert.deepEqual({ top: (await readdir(tmpRoot)).sort(), d: (await readdir(d)).sort(), vol: (await readdir(vol)).sort() }, before);
-      assert.equal(await readFile(path.join(vol, 'data'), 'utf8'), 'volume data\n');
-      const after = await stat('/etc/passwd');
-      assert.equal(after.mtimeMs, passwd.mtimeMs);
-      assert.equal(after.size, passwd.size);
-      await assert.rejects(lstat('/abs/path'), /ENOENT/);
-    });
+        assert.deepEqual({ top: (await readdir(tmpRoot)).sort(), d: (await readdir(d)).sort(), vol: (await readdir(vol)).sort() }, before);
+        assert.equal(await readFile(path.join(vol, 'data'), 'utf8'), 'volume data\n');
+        const after = await stat('/etc/passwd');
+        assert.equal(after.mtimeMs, passwd.mtimeMs);
+        assert.equal(after.size, passwd.size);
+        await assert.rejects(lstat('/abs/path'), /ENOENT/);
+      });
   }
 
-  it('accepts symlinks and hard links that stay inside', async () => {
-    const d = await caseDir();
-    const archive = await writeTarGz(path.join(d, 'ok.tar.gz'), [
-      ROOT_ENTRY,
-      { path: './a/b/', type: 'Directory' },
-      { path: './a/b/file', type: 'File', body: 'f\n' },
-      { path: './a/b/up', type: 'SymbolicLink', linkpath: '../../a/b/file' },
-      { path: './a/dotdot', type: 'SymbolicLink', linkpath: 'b/../b/file' },
-      { path: './top', type: 'SymbolicLink', linkpath: 'a/b' },
-      { path: './hl', type: 'Link', linkpath: './a/b/file' },
-      { path: './a/b/hl-to-link', type: 'Link', linkpath: 'a/b/up' },
-    ]);
-    await verifyArchive(archive, { logger: silent });
-    const staging = path.join(d, 'staging');
-    const r = await extractArchive(archive, staging, { logger: silent });
-    assert.equal(r.files, 2);
-    assert.equal(await readFile(path.join(staging, 'top/up'), 'utf8'), 'f\n');
-    assert.equal(await readFile(path.join(staging, 'a/b/hl-to-link'), 'utf8'), 'f\n');
-    assert.equal((await stat(path.join(staging, 'hl'))).ino, (await stat(path.join(staging, 'a/b/file'))).ino);
-  });
+  for (const [mode, writers] of MODES) {
+    it(`accepts symlinks and hard links that stay inside (${mode})`, async () => {
+      const d = await caseDir();
+      const archive = await writeTarGz(path.join(d, 'ok.tar.gz'), [
+        ROOT_ENTRY,
+        { path: './a/b/', type: 'Directory' },
+        { path: './a/b/file', type: 'File', body: 'f\n' },
+        { path: './a/b/up', type: 'SymbolicLink', linkpath: '../../a/b/file' },
+        { path: './a/dotdot', type: 'SymbolicLink', linkpath: 'b/../b/file' },
+        { path: './top', type: 'SymbolicLink', linkpath: 'a/b' },
+        { path: './hl', type: 'Link', linkpath: './a/b/file' },
+        { path: './a/b/hl-to-link', type: 'Link', linkpath: 'a/b/up' },
+      ]);
+      await verifyArchive(archive, { logger: silent });
+      const staging = path.join(d, 'staging');
+      const r = await extractArchive(archive, staging, { ...writers, logger: silent });
+      assert.equal(r.files, 2);
+      assert.equal(await readFile(path.join(staging, 'top/up'), 'utf8'), 'f\n');
+      assert.equal(await readFile(path.join(staging, 'a/b/hl-to-link'), 'utf8'), 'f\n');
+      assert.equal((await stat(path.join(staging, 'hl'))).ino, (await stat(path.join(staging, 'a/b/file'))).ino);
+    });
+  }
 });

@@ -1,0 +1,34 @@
+/**
+ * Writing one regular file of a restore, shared by the main thread (large files, and everything
+ * when no writer threads run) and the writer threads of extract-writers.ts (small files).
+ */
+import fs, { constants as fsc } from 'node:fs';
+
+/** O_EXCL: never reuse what is there (least of all follow a symlink); O_NOFOLLOW for good measure. */
+export const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
+
+/** What the end of a file applies; times as Date or as seconds since the epoch (futimes takes both). */
+export interface FileMeta {
+  mode: number;
+  uid: number;
+  gid: number;
+  atime: Date | number;
+  mtime: Date | number;
+  /** The file was not created with its final mode. */
+  chmod: boolean;
+  /** Its owner is not ours. */
+  chown: boolean;
+}
+
+/** Owner, mode and times of a file whose content is written. */
+export function applyFileMeta(fd: number, m: FileMeta): void {
+  // chown first: it clears setuid/setgid bits, which the chmod then sets again.
+  if (m.chown) fs.fchownSync(fd, m.uid, m.gid);
+  if (m.chmod) fs.fchmodSync(fd, m.mode);
+  fs.futimesSync(fd, m.atime, m.mtime);
+}
+
+export function writeAll(fd: number, buf: Uint8Array): void {
+  let off = 0;
+  while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+}

@@ -1,0 +1,109 @@
+/**
+ * What the main thread (extract-writers.ts) and its writer threads (extract-writer-thread.ts)
+ * share: a control array and, per writer, SLOTS fixed batch buffers in shared memory. Nothing is
+ * allocated or cloned per file or per batch (structured clone of 20,000 small records and the
+ * garbage of one buffer per batch cost more than the writers saved).
+ *
+ * A batch: u32 file count, then per file a record: the fixed header below, the relative path and
+ * the archive's path (UTF-8), then the content.
+ */
+
+export const SLOTS = 4;
+export const SLOT_BYTES = 512 * 1024;
+/** Batches end after this many files even when their slot has room (the writer starts sooner). */
+export const BATCH_FILES = 128;
+/** Paths longer than this stay on the main thread (the kernel refuses them anyway; its message is the main thread's). */
+export const MAX_PATH_BYTES = 4096;
+
+/** Int32 slots of the control array: STOP (skip what is queued), CLOSE (end the thread), then per writer READY, SENT, DONE. */
+export const STOP = 0;
+export const CLOSE = 1;
+export function ctl(writer: number, what: 'ready' | 'sent' | 'done'): number {
+  return 2 + 3 * writer + (what === 'ready' ? 0 : what === 'sent' ? 1 : 2);
+}
+export function ctlLength(writers: number): number {
+  return 2 + 3 * writers;
+}
+
+export interface WriterData {
+  control: SharedArrayBuffer;
+  slots: SharedArrayBuffer;
+  index: number;
+  /** The staging directory: records carry paths relative to it. */
+  root: string;
+}
+
+/** What a record says about its file (content follows it). Times in seconds since the epoch. */
+export interface FileRecord {
+  rel: string;
+  raw: string;
+  mode: number;
+  createMode: number;
+  uid: number;
+  gid: number;
+  atime: number;
+  mtime: number;
+  chmod: boolean;
+  chown: boolean;
+}
+
+/** The first failure of a writer; after it every writer skips what it still has. */
+export interface WriterFailure {
+  raw: string;
+  rel: string;
+  stage: 'create' | 'write' | 'meta';
+  message: string;
+  code?: string;
+  /** The archive names the file like a directory extracted before it (hostile). */
+  replacesDir: boolean;
+}
+
+// relLen u16, rawLen u16, atime f64, mtime f64, mode u32, createMode u32, uid i32, gid i32, flags u8, len u32
+const HEADER = 2 + 2 + 8 + 8 + 4 + 4 + 4 + 4 + 1 + 4;
+const CHMOD = 1;
+const CHOWN = 2;
+
+/** Bytes a record of these paths and content needs in a slot. */
+export function recordBytes(relBytes: number, rawBytes: number, len: number): number {
+  return HEADER + relBytes + rawBytes + len;
+}
+
+/** Write a record's header and paths at `off`; returns where its `len` content bytes go. */
+export function encodeRecord(slot: Buffer, off: number, f: FileRecord, len: number): number {
+  let p = off;
+  const relLen = slot.write(f.rel, p + HEADER, 'utf8');
+  const rawLen = slot.write(f.raw, p + HEADER + relLen, 'utf8');
+  p = slot.writeUInt16LE(relLen, p);
+  p = slot.writeUInt16LE(rawLen, p);
+  p = slot.writeDoubleLE(f.atime, p);
+  p = slot.writeDoubleLE(f.mtime, p);
+  p = slot.writeUInt32LE(f.mode, p);
+  p = slot.writeUInt32LE(f.createMode, p);
+  p = slot.writeInt32LE(f.uid, p);
+  p = slot.writeInt32LE(f.gid, p);
+  p = slot.writeUInt8((f.chmod ? CHMOD : 0) | (f.chown ? CHOWN : 0), p);
+  slot.writeUInt32LE(len, p);
+  return off + HEADER + relLen + rawLen;
+}
+
+/** Read the record at `off`: the file, where its content is, and where the next record starts. */
+export function decodeRecord(slot: Buffer, off: number): { file: FileRecord; content: number; len: number; next: number } {
+  let p = off;
+  const relLen = slot.readUInt16LE(p);
+  const rawLen = slot.readUInt16LE(p + 2);
+  p += 4;
+  const atime = slot.readDoubleLE(p);
+  const mtime = slot.readDoubleLE(p + 8);
+  const mode = slot.readUInt32LE(p + 16);
+  const createMode = slot.readUInt32LE(p + 20);
+  const uid = slot.readInt32LE(p + 24);
+  const gid = slot.readInt32LE(p + 28);
+  const flags = slot.readUInt8(p + 32);
+  const len = slot.readUInt32LE(p + 33);
+  p = off + HEADER;
+  const rel = slot.toString('utf8', p, p + relLen);
+  const raw = slot.toString('utf8', p + relLen, p + relLen + rawLen);
+  const content = p + relLen + rawLen;
+  const file = { rel, raw, mode, createMode, uid, gid, atime, mtime, chmod: (flags & CHMOD) !== 0, chown: (flags & CHOWN) !== 0 };
+  return { file, content, len, next: content + len };
+}

@@ -1,0 +1,167 @@
+/**
+ * The writer threads of a restore (src/workers/extract-writers.ts): many small files through them
+ * give the same tree as the main thread alone; names that repeat or clash keep tar's order; a
+ * thread's failure rejects the restore with the file's name; after a rejection nothing more is
+ * written.
+ */
+import assert from 'node:assert/strict';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile, chmod } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { pino } from 'pino';
+import { tarBuffer, type TestEntry } from '../helpers/tar-build.js';
+import { extractArchive, HostileArchiveError, verifyArchive, type ExtractOptions } from '../../src/workers/extract-archive.js';
+import { MAX_POOLED_FILE } from '../../src/workers/extract-writers.js';
+import { assertSameTree, snapshotTree } from '../helpers/tree.js';
+import { gnuTarArchive } from '../helpers/volumes.js';
+
+const silent = pino({ level: 'silent' });
+const THREADS: ExtractOptions['writers'] = { threads: 2, afterFiles: 0, waitUntilReady: true };
+const ignoreRoot = (p: string) => (p === '.' ? (['mode', 'uid', 'gid', 'mtime'] as const) : []);
+
+let tmpRoot = '';
+let caseNo = 0;
+before(async () => {
+  tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'oob-writers-'));
+});
+after(async () => {
+  await rm(tmpRoot, { recursive: true, force: true });
+});
+
+async function caseDir(): Promise<string> {
+  const d = path.join(tmpRoot, `case${++caseNo}`);
+  await mkdir(d, { recursive: true });
+  return d;
+}
+
+async function writeTarGz(file: string, entries: TestEntry[]): Promise<string> {
+  await writeFile(file, gzipSync(tarBuffer(entries)));
+  return file;
+}
+
+/** 40 directories of 15 files (0 bytes to above MAX_POOLED_FILE), with modes and mtimes that must survive. */
+async function documentsVolume(vol: string): Promise<number> {
+  let n = 0;
+  for (let d = 0; d < 40; d++) {
+    const dir = path.join(vol, `patient-${d}`, d % 3 === 0 ? 'befunde' : 'briefe');
+    await mkdir(dir, { recursive: true });
+    for (let f = 0; f < 15; f++, n++) {
+      const size = n % 97 === 0 ? MAX_POOLED_FILE + 1000 : (n * 7919) % 20_000;
+      const file = path.join(dir, `dok-${f}-ä.txt`);
+      await writeFile(file, Buffer.alloc(size, `patient ${d} document ${f}\n`));
+      await chmod(file, [0o644, 0o600, 0o640, 0o755][n % 4]!);
+      await utimes(file, new Date(1_600_000_000_000 + n * 1000), new Date(1_600_000_000_000 + n * 60_000));
+    }
+  }
+  return n;
+}
+
+describe('extractArchive: writer threads', () => {
+  it('restores 600 documents in 40 directories like the main thread does, with default and forced threads', async () => {
+    const d = await caseDir();
+    const vol = path.join(d, 'vol');
+    const files = await documentsVolume(vol);
+    const archive = path.join(d, 'docs.tar.gz');
+    await gnuTarArchive(vol, archive);
+    const source = await snapshotTree(vol);
+
+    const results = [];
+    for (const [name, writers] of [['main', { threads: 0 }], ['default', undefined], ['forced', THREADS]] as const) {
+      const staging = path.join(d, `staging-${name}`);
+      const r = await extractArchive(archive, staging, { logger: silent, ...(writers ? { writers } : {}) });
+      assertSameTree(source, await snapshotTree(staging), { ignore: ignoreRoot });
+      results.push(r);
+    }
+    const [main, dflt, forced] = results;
+    assert.equal(main!.threadedFiles, 0);
+    assert.equal(forced!.files, files);
+    // Every file up to MAX_POOLED_FILE went through the threads (7 are larger).
+    assert.equal(forced!.threadedFiles, files - 7);
+    // By default the threads start after the first 64 small files, and are used once they run
+    // (unless this machine has a single core).
+    if (os.availableParallelism() >= 2) assert.ok(dflt!.threadedFiles < files - 7 - 64, `${dflt!.threadedFiles}`);
+  });
+
+  it('keeps tar order for names that repeat or clash', async () => {
+    const d = await caseDir();
+    const archive = await writeTarGz(path.join(d, 'x.tar.gz'), [
+      { path: './dir/', type: 'Directory', mode: 0o755 },
+      { path: './dir/twice.txt', type: 'File', body: 'first\n' },
+      { path: './dir/other.txt', type: 'File', body: 'other\n' },
+      { path: './dir/twice.txt', type: 'File', body: 'second\n' },
+      // a file, then a directory of that name: the directory replaces it
+      { path: './dir/becomes-dir', type: 'File', body: 'file\n' },
+      { path: './dir/becomes-dir/', type: 'Directory', mode: 0o755 },
+      { path: './dir/becomes-dir/inside.txt', type: 'File', body: 'inside\n' },
+      // a file, then a hard link of another name to it (the link needs the file on disk)
+      { path: './dir/target.txt', type: 'File', body: 'target\n' },
+      { path: './dir/link.txt', type: 'Link', linkpath: './dir/target.txt' },
+    ]);
+    const staging = path.join(d, 'staging');
+    const r = await extractArchive(archive, staging, { logger: silent, writers: THREADS });
+    assert.ok(r.threadedFiles >= 4, `${r.threadedFiles}`);
+    assert.equal(await readFile(path.join(staging, 'dir/twice.txt'), 'utf8'), 'second\n');
+    assert.ok((await lstat(path.join(staging, 'dir/becomes-dir'))).isDirectory());
+    assert.equal(await readFile(path.join(staging, 'dir/becomes-dir/inside.txt'), 'utf8'), 'inside\n');
+    assert.equal((await lstat(path.join(staging, 'dir/link.txt'))).ino, (await lstat(path.join(staging, 'dir/target.txt'))).ino);
+  });
+
+  it('refuses a file that would replace a directory made for an earlier entry, as the main thread does', async () => {
+    const d = await caseDir();
+    // "a/b" exists only because "a/b/c.txt" needed it (the archive does not list it).
+    const archive = await writeTarGz(path.join(d, 'x.tar.gz'), [
+      { path: 'a/b/c.txt', type: 'File', body: 'c\n' },
+      { path: 'a/b', type: 'File', body: 'not a directory\n' },
+    ]);
+    for (const writers of [{ threads: 0 }, THREADS]) {
+      const staging = path.join(d, `staging-${writers.threads}`);
+      await assert.rejects(extractArchive(archive, staging, { logger: silent, writers }), (err: Error) => {
+        assert.ok(err instanceof HostileArchiveError, String(err));
+        assert.match(err.message, /"a\/b": would replace a directory of the same name extracted before/);
+        return true;
+      });
+    }
+  });
+
+  it('rejects the restore when a thread cannot create a file, naming it, and writes nothing afterwards', async () => {
+    const d = await caseDir();
+    const entries: TestEntry[] = [{ path: './docs/', type: 'Directory', mode: 0o755 }];
+    for (let i = 0; i < 300; i++) entries.push({ path: `./docs/${i}.txt`, type: 'File', body: `document ${i}\n`.repeat(50) });
+    const tooLong = `./docs/${'x'.repeat(300)}.txt`; // a name component longer than 255 bytes
+    entries.push({ path: './docs/long', type: 'File', body: 'x\n', pax: { path: tooLong } });
+    for (let i = 300; i < 900; i++) entries.push({ path: `./docs/${i}.txt`, type: 'File', body: `document ${i}\n`.repeat(50) });
+    const archive = await writeTarGz(path.join(d, 'x.tar.gz'), entries);
+    await verifyArchive(archive, { logger: silent }); // the archive itself is fine
+
+    const staging = path.join(d, 'staging');
+    await assert.rejects(extractArchive(archive, staging, { logger: silent, writers: THREADS }), (err: Error) => {
+      assert.match(err.message, new RegExp(`^cannot extract "${tooLong.replace(/\./g, '\\.')}": ENAMETOOLONG`));
+      return true;
+    });
+    // Once the restore has rejected, no thread writes into the staging directory any more.
+    const count = async () => (await readdir(path.join(staging, 'docs'))).length;
+    const n = await count();
+    assert.ok(n < 900, `${n}`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await count(), n);
+  });
+
+  it('stops on abort, and nothing is written after the rejection', async () => {
+    const d = await caseDir();
+    const vol = path.join(d, 'vol');
+    await documentsVolume(vol);
+    const archive = path.join(d, 'docs.tar.gz');
+    await gnuTarArchive(vol, archive);
+    const ac = new AbortController();
+    const staging = path.join(d, 'staging');
+    await assert.rejects(
+      extractArchive(archive, staging, { logger: silent, writers: THREADS, signal: ac.signal, onProgress: () => ac.abort() }),
+      /aborted/,
+    );
+    const before = (await snapshotTree(staging)).size;
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal((await snapshotTree(staging)).size, before);
+  });
+});
