@@ -70,18 +70,26 @@ export interface ExtractOptions {
    * is the real protection against filling the disk.
    */
   maxDecompressionRatio?: number;
-  /**
-   * Writer threads for small files (extract-writers.ts). Default: 2 where there are 2 or more
-   * cores, started once 64 small files were seen (a volume of a few files is not worth a thread)
-   * and used as soon as they are up. Tests set `afterFiles: 0, waitUntilReady: true` to send every
-   * small file through them; `threads: 0` writes everything on the calling thread.
-   */
+  /** Writer threads for small files; see WriterSettings. Not used by verifyArchive. */
   writers?: WriterSettings;
 }
 
+/**
+ * Writer threads for small files (extract-writers.ts), started only when the file system is slow
+ * to create files: they pay where the kernel spends long per new file (a busy or remote disk, ext4
+ * without a journal shortly after many deletions: 5-7 s instead of 1-1.5 s for 20,000 documents),
+ * and on a fast file system they only add CPU, which the main thread alone does not need.
+ */
 export interface WriterSettings {
+  /** 0: everything on the calling thread. Default: 2 where there are 2 or more cores. */
   threads: number;
-  afterFiles?: number;
+  /**
+   * Start them when the main thread's open() of a new small file took longer than this on average
+   * over the last FILES_PER_CHECK files. Default SLOW_OPEN_MICROS; 0 starts them at the first small
+   * file (tests).
+   */
+  slowOpenMicros?: number;
+  /** Block until they are up once started, instead of writing on meanwhile (tests). */
   waitUntilReady?: boolean;
 }
 
@@ -122,7 +130,15 @@ const RATIO_MIN_BYTES = 1024 * 1024;
 const MAX_SYMLINK_HOPS = 40; // Linux's MAXSYMLINKS
 const IS_ROOT = process.geteuid?.() === 0;
 /** Two writer threads and the main thread's parsing keep two cores busy; one core gains nothing. */
-const DEFAULT_WRITERS: WriterSettings = { threads: os.availableParallelism() >= 2 ? 2 : 0, afterFiles: 64 };
+const DEFAULT_WRITERS: WriterSettings = { threads: os.availableParallelism() >= 2 ? 2 : 0 };
+/**
+ * Measured on this project's 2-core test machine (20,000 documents): open() of a new file takes
+ * ~15 us on a quiet ext4 (there the threads are 10 % slower than the main thread alone) and several
+ * hundred us when ext4 without a journal skips recently deleted inodes (there they are 25 % faster).
+ */
+const SLOW_OPEN_MICROS = 50;
+/** Enough files that one stall (a journal commit) does not make a quiet file system look slow. */
+export const FILES_PER_CHECK = 256;
 const EUID = process.geteuid?.() ?? -1;
 const EGID = process.getegid?.() ?? -1;
 
@@ -294,9 +310,11 @@ class TarConsumer {
   private file: OpenFile | undefined;
   private fd: number | undefined;
   private readonly now = new Date();
-  /** Started once `writerSettings.afterFiles` small files were seen. */
+  /** Started when creating files is slow (see WriterSettings). */
   private writers: ExtractWriters | undefined;
-  private smallFiles = 0;
+  /** Small files opened on this thread since the last check, and the milliseconds their open() took. */
+  private timedOpens = 0;
+  private openMs = 0;
 
   constructor(
     private readonly root: string | null,
@@ -571,24 +589,38 @@ class TarConsumer {
     }
     if (this.writers?.has(rel)) this.writers.drain(); // an earlier file of that name is being written
     const abs = path.join(this.root, rel);
+    const timed = !this.writers && this.writerSettings.threads > 0 && entry.size <= MAX_POOLED_FILE;
+    const t = timed ? performance.now() : 0;
     this.fd = this.create(abs, rel, () => fs.openSync(abs, CREATE_FLAGS, f.createMode));
+    if (timed) this.timeOpen(performance.now() - t);
+  }
+
+  /** Start the writer threads when this thread's open() of new files is slow (see WriterSettings). */
+  private timeOpen(ms: number): void {
+    this.timedOpens++;
+    this.openMs += ms;
+    if (this.timedOpens < FILES_PER_CHECK) return;
+    const micros = (this.openMs * 1000) / this.timedOpens;
+    this.timedOpens = 0;
+    this.openMs = 0;
+    if (micros > (this.writerSettings.slowOpenMicros ?? SLOW_OPEN_MICROS)) this.startWriters();
+  }
+
+  private startWriters(): void {
+    this.writers = new ExtractWriters(this.writerSettings.threads, this.root!, (e) => this.writerError(e));
+    if (this.writerSettings.waitUntilReady) this.writers.waitUntilReady();
   }
 
   /**
-   * Whether a file goes to a writer thread: a small one, once the threads run (started when enough
-   * small files were seen), into a directory the main thread made, and not over an entry the main
-   * thread must replace itself (a symlink or directory of the same name).
+   * Whether a file goes to a writer thread: a small one, once the threads run, into a directory the
+   * main thread made, and not over an entry the main thread must replace itself (a symlink or
+   * directory of the same name).
    */
   private toWriterThread(f: OpenFile, size: number): boolean {
-    const settings = this.writerSettings;
     const rel = f.rel;
-    if (settings.threads <= 0 || size > MAX_POOLED_FILE || this.root === null) return false;
-    if (!this.writers) {
-      if (this.smallFiles++ < (settings.afterFiles ?? 0)) return false;
-      this.writers = new ExtractWriters(settings.threads, this.root, (e) => this.writerError(e));
-      if (settings.waitUntilReady) this.writers.waitUntilReady();
-    }
-    if (!ExtractWriters.fits(rel, f.raw, size)) return false;
+    if (this.writerSettings.threads <= 0 || size > MAX_POOLED_FILE || this.root === null) return false;
+    if (!this.writers && this.writerSettings.slowOpenMicros === 0) this.startWriters();
+    if (!this.writers || !ExtractWriters.fits(rel, f.raw, size)) return false;
     if (!this.writers.ready || this.symlinks.has(rel) || this.dirs.has(rel)) return false;
     const dir = parentOf(rel);
     return dir === '' || this.dirs.has(dir) || this.madeDirs.has(dir);

@@ -110,7 +110,7 @@ const ROOT_ENTRY: TestEntry = { path: './', type: 'Directory', mode: 0o755 };
 /** Small files written on the calling thread, or every one of them through the writer threads (extract-writers.ts). */
 const MODES = [
   ['main thread', { writers: { threads: 0 } }],
-  ['writer threads', { writers: { threads: 2, afterFiles: 0, waitUntilReady: true } }],
+  ['writer threads', { writers: { threads: 2, slowOpenMicros: 0, waitUntilReady: true } }],
 ] as const;
 
 describe('extractArchive / verifyArchive: round trips', () => {

@@ -12,13 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { tarBuffer, type TestEntry } from '../helpers/tar-build.js';
-import { extractArchive, HostileArchiveError, verifyArchive, type ExtractOptions } from '../../src/workers/extract-archive.js';
+import { extractArchive, FILES_PER_CHECK, HostileArchiveError, verifyArchive, type ExtractOptions } from '../../src/workers/extract-archive.js';
 import { MAX_POOLED_FILE } from '../../src/workers/extract-writers.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree.js';
 import { gnuTarArchive } from '../helpers/volumes.js';
 
 const silent = pino({ level: 'silent' });
-const THREADS: ExtractOptions['writers'] = { threads: 2, afterFiles: 0, waitUntilReady: true };
+const THREADS = { threads: 2, slowOpenMicros: 0, waitUntilReady: true } satisfies ExtractOptions['writers'];
 const ignoreRoot = (p: string) => (p === '.' ? (['mode', 'uid', 'gid', 'mtime'] as const) : []);
 
 let tmpRoot = '';
@@ -59,7 +59,7 @@ async function documentsVolume(vol: string): Promise<number> {
 }
 
 describe('extractArchive: writer threads', () => {
-  it('restores 600 documents in 40 directories like the main thread does, with default and forced threads', async () => {
+  it('restores 600 documents in 40 directories like the main thread does, with threads started at once, when open() is slow, or never', async () => {
     const d = await caseDir();
     const vol = path.join(d, 'vol');
     const files = await documentsVolume(vol);
@@ -67,21 +67,26 @@ describe('extractArchive: writer threads', () => {
     await gnuTarArchive(vol, archive);
     const source = await snapshotTree(vol);
 
-    const results = [];
-    for (const [name, writers] of [['main', { threads: 0 }], ['default', undefined], ['forced', THREADS]] as const) {
+    const settings = {
+      main: { threads: 0 },
+      default: undefined,
+      // "Slow" after the first FILES_PER_CHECK opens (any open takes longer than a nanosecond), or never.
+      slow: { threads: 2, slowOpenMicros: 0.001, waitUntilReady: true },
+      fast: { threads: 2, slowOpenMicros: 1e9 },
+      forced: THREADS,
+    };
+    const threaded: Record<string, number> = {};
+    for (const [name, writers] of Object.entries(settings)) {
       const staging = path.join(d, `staging-${name}`);
       const r = await extractArchive(archive, staging, { logger: silent, ...(writers ? { writers } : {}) });
       assertSameTree(source, await snapshotTree(staging), { ignore: ignoreRoot });
-      results.push(r);
+      assert.equal(r.files, files);
+      threaded[name] = r.threadedFiles;
     }
-    const [main, dflt, forced] = results;
-    assert.equal(main!.threadedFiles, 0);
-    assert.equal(forced!.files, files);
-    // Every file up to MAX_POOLED_FILE went through the threads (7 are larger).
-    assert.equal(forced!.threadedFiles, files - 7);
-    // By default the threads start after the first 64 small files, and are used once they run
-    // (unless this machine has a single core).
-    if (os.availableParallelism() >= 2) assert.ok(dflt!.threadedFiles < files - 7 - 64, `${dflt!.threadedFiles}`);
+    // Every file up to MAX_POOLED_FILE (7 are larger) went through the threads when forced; after
+    // the FILES_PER_CHECK timed ones (and the 3 larger ones among them, not timed) when "slow".
+    assert.deepEqual({ ...threaded, default: 0 }, { main: 0, default: 0, slow: files - 7 - FILES_PER_CHECK, fast: 0, forced: files - 7 });
+    assert.ok(threaded.default! <= files - 7 - FILES_PER_CHECK, `${threaded.default}`);
   });
 
   it('keeps tar order for names that repeat or clash', async () => {
@@ -115,7 +120,7 @@ describe('extractArchive: writer threads', () => {
       { path: 'a/b/c.txt', type: 'File', body: 'c\n' },
       { path: 'a/b', type: 'File', body: 'not a directory\n' },
     ]);
-    for (const writers of [{ threads: 0 }, THREADS]) {
+    for (const writers of [{ threads: 0 }, THREADS] as const) {
       const staging = path.join(d, `staging-${writers.threads}`);
       await assert.rejects(extractArchive(archive, staging, { logger: silent, writers }), (err: Error) => {
         assert.ok(err instanceof HostileArchiveError, String(err));
