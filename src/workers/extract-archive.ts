@@ -85,8 +85,8 @@ export interface WriterSettings {
   threads: number;
   /**
    * Start them when the main thread's open() of a new small file took longer than this on average
-   * over the last FILES_PER_CHECK files. Default SLOW_OPEN_MICROS; 0 starts them at the first small
-   * file (tests).
+   * in two consecutive windows of FILES_PER_CHECK files. Default SLOW_OPEN_MICROS; 0 starts them
+   * at the first small file (tests).
    */
   slowOpenMicros?: number;
   /** Block until they are up once started, instead of writing on meanwhile (tests). */
@@ -133,11 +133,12 @@ const IS_ROOT = process.geteuid?.() === 0;
 const DEFAULT_WRITERS: WriterSettings = { threads: os.availableParallelism() >= 2 ? 2 : 0 };
 /**
  * Measured on this project's 2-core test machine (20,000 documents): open() of a new file takes
- * ~15 us on a quiet ext4 (there the threads are 10 % slower than the main thread alone) and several
- * hundred us when ext4 without a journal skips recently deleted inodes (there they are 25 % faster).
+ * 13-16 us on average on a quiet ext4 (there the threads are ~10 % slower than the main thread
+ * alone) and several hundred us when ext4 without a journal skips recently deleted inodes (there
+ * they are 25-50 % faster). One window can reach 60-130 us on a quiet file system (a journal
+ * commit), hence two windows in a row.
  */
 const SLOW_OPEN_MICROS = 50;
-/** Enough files that one stall (a journal commit) does not make a quiet file system look slow. */
 export const FILES_PER_CHECK = 256;
 const EUID = process.geteuid?.() ?? -1;
 const EGID = process.getegid?.() ?? -1;
@@ -174,7 +175,7 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
     await chmod(root, 0o700); // mkdir's mode is subject to the umask
   }
 
-  const tar = new TarConsumer(root, name, readUmask(), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS));
+  const tar = new TarConsumer(root, name, readUmask(), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS), logger);
   const progress = { bytesDone: 0, bytesTotal: size, entries: 0 };
   const reportTo = progressReporter(o.onProgress, PROGRESS_INTERVAL_MS, logger.child({ archive: name }));
   const report = (final = false) => reportTo({ ...progress, entries: tar.entries }, final);
@@ -315,6 +316,8 @@ class TarConsumer {
   /** Small files opened on this thread since the last check, and the milliseconds their open() took. */
   private timedOpens = 0;
   private openMs = 0;
+  /** Consecutive windows that were slow. */
+  private slowWindows = 0;
 
   constructor(
     private readonly root: string | null,
@@ -322,6 +325,7 @@ class TarConsumer {
     /** Known umask: files whose mode it leaves alone are created with that mode (no fchmod). */
     private readonly umask: number | undefined,
     private readonly writerSettings: WriterSettings,
+    private readonly logger: Logger,
   ) {
     this.reader = new TarReader(archiveName, {
       entry: (e) => this.onEntry(e),
@@ -603,7 +607,11 @@ class TarConsumer {
     const micros = (this.openMs * 1000) / this.timedOpens;
     this.timedOpens = 0;
     this.openMs = 0;
-    if (micros > (this.writerSettings.slowOpenMicros ?? SLOW_OPEN_MICROS)) this.startWriters();
+    this.slowWindows = micros > (this.writerSettings.slowOpenMicros ?? SLOW_OPEN_MICROS) ? this.slowWindows + 1 : 0;
+    if (this.slowWindows >= 2) {
+      this.logger.info({ archive: this.archiveName, openMicros: Math.round(micros) }, 'extract: creating files is slow, writer threads take over the small files');
+      this.startWriters();
+    }
   }
 
   private startWriters(): void {

@@ -252,8 +252,10 @@ function pick(dir: string, n: number): number {
 function startThread(workerData: WriterData & { errors: MessagePort }, transferList: MessagePort[]): Worker {
   const self = fileURLToPath(import.meta.url);
   const file = path.join(path.dirname(self), `extract-writer-thread${path.extname(self)}`);
-  if (path.extname(self) !== '.ts') return new Worker(file, { workerData, transferList });
+  // No inherited node options: some make a thread fail at startup (`--input-type` of `node -e`).
+  const options = { workerData, transferList, execArgv: [] };
+  if (path.extname(self) !== '.ts') return new Worker(file, options);
   const api = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(api)}).then(({ register }) => { register(); return import(${JSON.stringify(pathToFileURL(file).href)}); })`;
-  return new Worker(code, { eval: true, workerData, transferList });
+  return new Worker(code, { ...options, eval: true });
 }
