@@ -10,7 +10,8 @@
  * level; default GZIP_LEVEL or the recommended 4), --extra-levels=6,... (more rows of ours at other
  * levels), --no-verify (skip the check that our restore reproduces the volume), --tsx (run our code
  * through tsx instead of compiling it first), --no-api (skip the latency part, bench/api.ts, that
- * otherwise runs at the end).
+ * otherwise runs at the end), --target=DIR (extract there instead of under bench/data, e.g. on another
+ * file system; see BENCHMARKS.md).
  *
  * Prints one table (median seconds; MiB/s of volume content; × GNU tar = GNU tar's seconds / the
  * tool's; archive size and its ratio to GNU tar's gzip -6 archive; peak RSS), and writes
@@ -42,6 +43,7 @@ const reps = Number(flag('reps') ?? 3);
 const level = Number(flag('level') ?? process.env.GZIP_LEVEL ?? RECOMMENDED_GZIP_LEVEL);
 const extraLevels = (flag('extra-levels') ?? '').split(',').filter(Boolean).map(Number);
 const verify = !has('no-verify');
+const target = flag('target');
 if (!Number.isInteger(sizeMiB) || sizeMiB < 10) throw new Error(`size must be at least 10 MiB, got ${sizeMiB}`);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer`);
 
@@ -60,10 +62,9 @@ function firstLine(cmd: string, args: string[]): string {
   return r.status === 0 ? ((r.stdout || r.stderr).split('\n')[0] ?? '').trim() : 'n/a';
 }
 
-function machine(): Record<string, string | number> {
-  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
-  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'n/a';
-  const df = spawnSync('df', ['-hT', dataRoot], { encoding: 'utf8' }).stdout.split('\n')[1]?.trim().split(/\s+/) ?? [];
+/** The file system a directory is on: device, type, size, disk kind and (ext4) whether it has a journal. */
+function fileSystemOf(dir: string): string {
+  const df = spawnSync('df', ['-hT', dir], { encoding: 'utf8' }).stdout.split('\n')[1]?.trim().split(/\s+/) ?? [];
   const dev = df[0] ?? '';
   const devName = path.basename(dev);
   let rotational = 'n/a';
@@ -72,12 +73,21 @@ function machine(): Record<string, string | number> {
   } catch {
     // not a plain block device
   }
+  // ext4 without a journal skips recently deleted inodes when it allocates new ones (see BENCHMARKS.md).
+  const journal = df[1] === 'ext4' ? (fs.existsSync(`/proc/fs/jbd2/${devName}-8`) ? ', with journal' : ', without journal') : '';
+  return `${dev} ${df[1] ?? ''} ${df[2] ?? ''} (${rotational}${journal})`;
+}
+
+function machine(): Record<string, string | number> {
+  const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+  const model = /^model name\s*:\s*(.*)$/m.exec(cpuinfo)?.[1] ?? os.cpus()[0]?.model ?? 'n/a';
   return {
     date: new Date().toISOString(),
     nproc: os.availableParallelism(),
     cpu: model,
     ramGiB: Math.round((os.totalmem() / 1024 ** 3) * 10) / 10,
-    disk: `${dev} ${df[1] ?? ''} ${df[2] ?? ''} (${rotational}), bench dir on it`,
+    disk: `${fileSystemOf(dataRoot)}, bench dir on it`,
+    extractTo: target ? `${path.resolve(target)} on ${fileSystemOf(target)}` : 'the bench dir',
     kernel: os.release(),
     node: process.version,
     tar: firstLine('tar', ['--version']),
@@ -261,6 +271,8 @@ async function main(): Promise<void> {
 
   const work = path.join(dataRoot, `work-${process.pid}`);
   fs.rmSync(work, { recursive: true, force: true });
+  /** Where extractions go: `x` under the work directory, or under --target. */
+  const extractRoot = target ? path.join(path.resolve(target), `oob-bench-x-${process.pid}`) : path.join(work, 'x');
   const samples: Sample[] = [];
   const archivePath = (tool: string, vol: string) => path.join(work, tool, `${vol}.tar.gz`);
   const log = (s: Sample) =>
@@ -298,11 +310,11 @@ async function main(): Promise<void> {
       for (const vol of ds.volumes) {
         // One unmeasured extraction first: whoever comes first after another volume's extractions
         // otherwise pays for their leftovers (writeback, journal), ~1 s for the 20,000 files.
-        await warmUpExtract(vol, path.join(work, 'x', `warm-up-${vol.name}`));
+        await warmUpExtract(vol, path.join(extractRoot, `warm-up-${vol.name}`));
         for (const t of rotate(tools, rep - 1)) {
           if (!t.extract) continue;
           const archive = archivePath(t.archiveOf ?? t.name, vol.name);
-          const dest = path.join(work, 'x', `${t.name}-${vol.name}`);
+          const dest = path.join(extractRoot, `${t.name}-${vol.name}`);
           fs.mkdirSync(path.dirname(dest), { recursive: true });
           // GNU tar and pigz extract into an existing directory; extractArchive creates its staging dir.
           if (t.name === 'gnu' || t.name === 'pigz') fs.mkdirSync(dest);
@@ -322,11 +334,13 @@ async function main(): Promise<void> {
       // Deleting 20,000 files makes the file system slow for a while (journal, discard): do it once
       // per repetition, outside any measurement, and let the disk settle before the next one.
       fs.rmSync(work, { recursive: true, force: true });
+      fs.rmSync(extractRoot, { recursive: true, force: true });
       syncDisk();
       await new Promise((r) => setTimeout(r, 5000));
     }
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(extractRoot, { recursive: true, force: true });
   }
 
   const rows = summarize(ds.volumes, samples);
@@ -352,7 +366,7 @@ async function main(): Promise<void> {
   fs.writeFileSync(path.join(resultsDir, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
   const md = [
     `${sizeMiB} MiB data set, ${reps} repetition(s), medians; our code ${childCmd.runtime}, gzip level ${level}.`,
-    `Machine: ${info.nproc} cores, ${info.cpu}, ${info.ramGiB} GiB RAM, ${info.disk}; ${info.date}; load ${info.loadavgAtStart} → ${result.machine.loadavgAtEnd}.`,
+    `Machine: ${info.nproc} cores, ${info.cpu}, ${info.ramGiB} GiB RAM, ${info.disk}; extractions to ${info.extractTo}; ${info.date}; load ${info.loadavgAtStart} → ${result.machine.loadavgAtEnd}.`,
     `Idle child process (node + our modules): ${((idle.maxRssKiB ?? 0) / 1024).toFixed(0)} MiB RSS.`,
     '',
     '```',
