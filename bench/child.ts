@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { archiveVolume } from '../src/workers/archive-volume.js';
-import { extractArchive } from '../src/workers/extract-archive.js';
+import { extractArchive, type ExtractOptions } from '../src/workers/extract-archive.js';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const [cmd, ...args] = process.argv.slice(2);
@@ -61,11 +61,19 @@ async function main(): Promise<Record<string, unknown>> {
   if (cmd === 'extract') {
     const [archive, staging, sha256] = args;
     const t = process.hrtime.bigint();
-    const r = await extractArchive(archive!, staging!, { expectedSha256: sha256 ?? null, logger });
-    return { seconds: Number(process.hrtime.bigint() - t) / 1e9, entries: r.entries, files: r.files, bytes: r.bytes };
+    const r = await extractArchive(archive!, staging!, { expectedSha256: sha256 ?? null, logger, ...restoreThreads() });
+    return { seconds: Number(process.hrtime.bigint() - t) / 1e9, entries: r.entries, files: r.files, bytes: r.bytes, threadedFiles: r.threadedFiles };
   }
   if (cmd === 'idle') return { seconds: 0 };
   throw new Error(`unknown command ${cmd}`);
+}
+
+/** bench/run.ts --restore-threads: the restore's writer threads as by default (auto), from the first file (on), or never (off). */
+function restoreThreads(): Pick<ExtractOptions, 'writers'> {
+  const mode = process.env.BENCH_RESTORE_THREADS ?? 'auto';
+  if (mode === 'on') return { writers: { threads: 2, slowOpenMicros: 0 } };
+  if (mode === 'off') return { writers: { threads: 0 } };
+  return {};
 }
 
 main().then(

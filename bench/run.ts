@@ -11,7 +11,8 @@
  * levels), --no-verify (skip the check that our restore reproduces the volume), --tsx (run our code
  * through tsx instead of compiling it first), --no-api (skip the latency part, bench/api.ts, that
  * otherwise runs at the end), --target=DIR (extract there instead of under bench/data, e.g. on another
- * file system; see BENCHMARKS.md).
+ * file system; see BENCHMARKS.md), --restore-threads=auto|on|off (our restore's writer threads: as
+ * by default, from the first file, or never).
  *
  * Prints one table (median seconds; MiB/s of volume content; × GNU tar = GNU tar's seconds / the
  * tool's; archive size and its ratio to GNU tar's gzip -6 archive; peak RSS), and writes
@@ -44,6 +45,9 @@ const level = Number(flag('level') ?? process.env.GZIP_LEVEL ?? RECOMMENDED_GZIP
 const extraLevels = (flag('extra-levels') ?? '').split(',').filter(Boolean).map(Number);
 const verify = !has('no-verify');
 const target = flag('target');
+const restoreThreads = flag('restore-threads') ?? 'auto';
+if (!['auto', 'on', 'off'].includes(restoreThreads)) throw new Error('--restore-threads must be auto, on or off');
+process.env.BENCH_RESTORE_THREADS = restoreThreads; // read by the child (bench/child.ts)
 if (!Number.isInteger(sizeMiB) || sizeMiB < 10) throw new Error(`size must be at least 10 MiB, got ${sizeMiB}`);
 if (!Number.isInteger(reps) || reps < 1) throw new Error(`--reps must be a positive integer`);
 
@@ -103,6 +107,8 @@ interface Run {
   seconds: number;
   bytes?: number;
   maxRssKiB?: number;
+  /** Our restore: files its writer threads created. */
+  threadedFiles?: number;
 }
 
 function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ stdout: string; seconds: number }> {
@@ -253,6 +259,7 @@ interface Sample {
   seconds: number;
   bytes?: number;
   maxRssKiB?: number;
+  threadedFiles?: number;
 }
 
 function rotate<T>(a: T[], n: number): T[] {
@@ -279,7 +286,8 @@ async function main(): Promise<void> {
     console.error(
       `bench: rep ${s.rep} ${s.op.padEnd(7)} ${s.tool.padEnd(9)} ${s.volume.padEnd(10)} ${s.seconds.toFixed(2).padStart(7)} s` +
         (s.bytes !== undefined ? ` ${(s.bytes / MiB).toFixed(1)} MiB` : '') +
-        (s.maxRssKiB !== undefined ? ` rss ${(s.maxRssKiB / 1024).toFixed(0)} MiB` : ''),
+        (s.maxRssKiB !== undefined ? ` rss ${(s.maxRssKiB / 1024).toFixed(0)} MiB` : '') +
+        (s.threadedFiles ? ` (${s.threadedFiles} files by writer threads)` : ''),
     );
   const warmUpExtract = async (vol: VolumeInfo, dest: string) => {
     const t = tools.find((x) => x.name === 'gnu') ?? tools.find((x) => x.extract && x.create);
@@ -320,7 +328,7 @@ async function main(): Promise<void> {
           if (t.name === 'gnu' || t.name === 'pigz') fs.mkdirSync(dest);
           syncDisk();
           const r = await t.extract(archive, dest);
-          const s: Sample = { tool: t.name, op: 'extract', volume: vol.name, rep, seconds: r.seconds, maxRssKiB: r.maxRssKiB };
+          const s: Sample = { tool: t.name, op: 'extract', volume: vol.name, rep, seconds: r.seconds, maxRssKiB: r.maxRssKiB, threadedFiles: r.threadedFiles };
           samples.push(s);
           log(s);
           if (verify && rep === 1 && t.name === 'ours') {

@@ -17,7 +17,9 @@
  * The entry writer works synchronously inside the reader's callbacks (open/write/futimes/close per
  * file, plus fchown/fchmod only where they change something; no awaits): we finish one decoded chunk
  * before the next one is accepted, so memory is bounded by a few chunks whatever the archive size,
- * and the event loop gets a turn between chunks (abort, progress, other jobs).
+ * and the event loop gets a turn between chunks (abort, progress, other jobs). When creating files
+ * turns out to be slow, small files go to writer threads instead (extract-writers.ts; WriterSettings
+ * says when), after the same checks, into directories this thread made.
  *
  * Safety: nothing is ever written outside the staging directory. Any hostile entry (absolute path,
  * `..` component, NUL in a name, device, FIFO, symlink pointing outside, hard link to something
