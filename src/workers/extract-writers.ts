@@ -40,7 +40,11 @@ export type { FileRecord, WriterFailure };
 
 /** Larger files are written by the main thread: they are few, and copying them would only cost. */
 export const MAX_POOLED_FILE = 128 * 1024;
-/** A writer that finishes nothing for this long is taken as gone (a crashed thread never counts its batch). */
+/**
+ * A writer that finishes nothing for this long is taken as gone: a crashed thread never counts its
+ * batch, and its 'error' event cannot arrive while we wait synchronously. Not longer than the job
+ * lock (LOCK_DURATION, 60 s by default): a main thread blocked longer would lose its job's lock.
+ */
 const STALL_MS = 60_000;
 
 interface Writer {
