@@ -2,6 +2,7 @@
  * The one place the environment is read. `loadConfig` validates every variable once at start-up and
  * throws a ConfigError naming the variable, so a typo stops the process instead of surfacing at 03:15.
  */
+import os from 'node:os';
 import path from 'node:path';
 import { isValidTimeZone } from './core/cron.js';
 import { isValidVolumeName } from './core/names.js';
@@ -38,6 +39,8 @@ export interface Config {
   db: DbConfig | undefined;
   /** How long a restore request waits for its confirmation. */
   restoreConfirmTtlMs: number;
+  /** Writer threads a restore may start for small files when creating files is slow (0: never). */
+  restoreThreads: number;
   /** Free space a restore needs in a volume, as a multiple of the archive size when no manifest says more. */
   restoreSpaceRatio: number;
   maxUploadBytes: number;
@@ -117,6 +120,8 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     archiveAttempts: int(env, 'ARCHIVE_ATTEMPTS', 3, 1, 20),
     db: dbConfig(env),
     restoreConfirmTtlMs: int(env, 'RESTORE_CONFIRM_TTL', 600, 1, 86_400) * 1000,
+    // 2 where there are 2 cores or more (BENCHMARKS.md, "Restore of many small files"); 0 switches them off.
+    restoreThreads: int(env, 'RESTORE_THREADS', os.availableParallelism() >= 2 ? 2 : 0, 0, 8),
     restoreSpaceRatio: num(env, 'RESTORE_SPACE_RATIO', 3, 1, 100),
     maxUploadBytes: int(env, 'MAX_UPLOAD_BYTES', 20 * 1024 ** 3, 1024, Number.MAX_SAFE_INTEGER),
     dashboardReadOnly: bool(env, 'DASHBOARD_READ_ONLY', false),

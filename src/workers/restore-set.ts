@@ -112,6 +112,7 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
       const staging = path.join(t.dir, stagingDirName(request.id));
       const r = await extractArchive(t.archivePath, staging, {
         expectedSha256: t.archive.sha256, logger: log,
+        writers: { threads: ctx.config.restoreThreads },
         onProgress: (p) => progress('extract', { volume: t.volume, ...p }),
       });
       staged.push({ target: t, rootMeta: r.rootMeta });

@@ -35,6 +35,8 @@ export interface VerifyOptions {
   /** From the `.sha256` sidecar; null for archives without one. */
   sha256: string | null;
   testExtract: boolean;
+  /** Writer threads the test extraction may start (RESTORE_THREADS), as a restore would. */
+  restoreThreads?: number;
   logger: Logger;
   onProgress?: (p: { bytesDone: number; bytesTotal: number }) => void;
 }
@@ -70,7 +72,7 @@ async function verifyTar(file: string, o: VerifyOptions): Promise<Partial<Verify
   // is removed whatever happens.
   const dir = path.join(o.backupDir, `.oob-verify-${process.pid}-${Date.now()}`);
   try {
-    const extracted = await extractArchive(file, dir, opts);
+    const extracted = await extractArchive(file, dir, { ...opts, ...(o.restoreThreads !== undefined ? { writers: { threads: o.restoreThreads } } : {}) });
     if (extracted.entries !== parsed.entries || extracted.bytes !== parsed.bytes) {
       throw new Error(`test extraction wrote ${extracted.entries} entries / ${extracted.bytes} bytes, the archive lists ${parsed.entries} / ${parsed.bytes}`);
     }

@@ -25,6 +25,7 @@ export function makeVerifyProcessor(ctx: AppContext) {
       archive: { volume, stamp, file, kind },
       sha256,
       testExtract: ctx.config.verifyExtract,
+      restoreThreads: ctx.config.restoreThreads,
       logger: log,
       onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
     });

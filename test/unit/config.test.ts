@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config.js';
 
@@ -16,6 +17,8 @@ describe('loadConfig', () => {
     assert.equal(c.gzipLevel, 5);
     assert.equal(c.workerNice, 10);
     assert.equal(loadConfig({ ...base, WORKER_NICE: '0' }).workerNice, 0);
+    assert.equal(c.restoreThreads, os.availableParallelism() >= 2 ? 2 : 0);
+    assert.equal(loadConfig({ ...base, RESTORE_THREADS: '0' }).restoreThreads, 0);
   });
 
   it('listens on all interfaces only with a token', () => {
@@ -45,6 +48,8 @@ describe('loadConfig', () => {
     [{ GZIP_LEVEL: '10' }, 'GZIP_LEVEL'],
     [{ WORKER_NICE: '20' }, 'WORKER_NICE'],
     [{ WORKER_NICE: '-5' }, 'WORKER_NICE'],
+    [{ RESTORE_THREADS: '9' }, 'RESTORE_THREADS'],
+    [{ RESTORE_THREADS: 'two' }, 'RESTORE_THREADS'],
     [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
     [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
     [{ TZ: 'Mars/Olympus' }, 'TZ'],
