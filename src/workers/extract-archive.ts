@@ -178,9 +178,9 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
   }
 
   const tar = new TarConsumer(root, name, readUmask(), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS), logger);
-  const progress = { bytesDone: 0, bytesTotal: size, entries: 0 };
+  const progress = { bytesDone: 0 };
   const reportTo = progressReporter(o.onProgress, PROGRESS_INTERVAL_MS, logger.child({ archive: name }));
-  const report = (final = false) => reportTo({ ...progress, entries: tar.entries }, final);
+  const report = (final = false) => reportTo({ bytesDone: progress.bytesDone, bytesTotal: size, entries: tar.entries }, final);
   let sha256: string;
   try {
     sha256 = await consume(archivePath, tar, { ...o, size, report, progress });

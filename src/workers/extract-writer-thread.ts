@@ -39,7 +39,7 @@ function writeBatch(slot: Buffer): void {
     } catch (err) {
       if (fd !== undefined) closeQuietly(fd);
       const e = err as NodeJS.ErrnoException;
-      fail({ raw: f.raw, rel: f.rel, stage, message: e.message, code: e.code, replacesDir: e instanceof ReplacesDirectory });
+      fail({ raw: f.raw, rel: f.rel, stage, message: e.message, replacesDir: e instanceof ReplacesDirectory });
     }
   }
 }

@@ -53,7 +53,6 @@ export interface WriterFailure {
   rel: string;
   stage: 'create' | 'write' | 'meta';
   message: string;
-  code?: string;
   /** The archive names the file like a directory extracted before it (hostile). */
   replacesDir: boolean;
 }

@@ -36,7 +36,7 @@ import {
   type WriterFailure,
 } from './extract-writers-protocol.js';
 
-export type { FileRecord, WriterFailure };
+export type { WriterFailure };
 
 /** Larger files are written by the main thread: they are few, and copying them would only cost. */
 export const MAX_POOLED_FILE = 128 * 1024;
