@@ -1,5 +1,7 @@
 /** Tar streams built block by block with node-tar's encoders, so they can hold anything at all. */
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { gzipSync } from 'node:zlib';
 import { Header, Pax, type HeaderData } from 'tar';
 
 export interface TestEntry extends HeaderData {
@@ -26,4 +28,10 @@ export function tarBuffer(entries: TestEntry[], { eof = true } = {}): Buffer {
   }
   if (eof) blocks.push(Buffer.alloc(1024));
   return Buffer.concat(blocks);
+}
+
+/** The entries as a gzipped tar file at `file`; returns `file`. */
+export async function writeTarGz(file: string, entries: TestEntry[]): Promise<string> {
+  await writeFile(file, gzipSync(tarBuffer(entries)));
+  return file;
 }

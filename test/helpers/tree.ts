@@ -78,3 +78,6 @@ export function assertSameTree(
     assert.deepEqual(strip(got), strip(want), `entry ${p} differs`);
   }
 }
+
+/** For a staging directory compared with the volume: the root's own mode, owner and mtime differ (rootMeta carries them). */
+export const ignoreRoot = (p: string) => (p === '.' ? (['mode', 'uid', 'gid', 'mtime'] as const) : []);

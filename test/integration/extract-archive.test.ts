@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, chown, link, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, chown, link, lstat, mkdir, readFile, readdir, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import { tarBuffer, type TestEntry } from '../helpers/tar-build.js';
+import { caseDirs } from '../helpers/case-dirs.js';
+import { tarBuffer, writeTarGz, type TestEntry } from '../helpers/tar-build.js';
 import { archiveVolume } from '../../src/workers/archive-volume.js';
 import {
   ArchiveError,
@@ -16,27 +16,14 @@ import {
   type ExtractProgress,
   type ExtractResult,
 } from '../../src/workers/extract-archive.js';
-import { assertSameTree, hashFile, snapshotTree } from '../helpers/tree.js';
+import { assertSameTree, hashFile, ignoreRoot, snapshotTree } from '../helpers/tree.js';
 import { exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 
 const silent = pino({ level: 'silent' });
 const isRoot = process.getuid?.() === 0;
 
-let tmpRoot = '';
-let caseNo = 0;
-
-before(async () => {
-  tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'oob-extract-'));
-});
-after(async () => {
-  await rm(tmpRoot, { recursive: true, force: true });
-});
-
-async function caseDir(): Promise<string> {
-  const d = path.join(tmpRoot, `case${++caseNo}`);
-  await mkdir(d, { recursive: true });
-  return d;
-}
+const { caseDir, root: tmpRoot } = caseDirs('oob-extract-');
+let stagingNo = 0;
 
 /** makeVolume plus the awkward parts: hard link, dangling symlink, foreign owner, setuid, long names, dir modes and mtimes, root meta. */
 async function buildVolume(vol: string): Promise<void> {
@@ -77,7 +64,6 @@ async function buildVolume(vol: string): Promise<void> {
 }
 
 /** The staging root is not the volume root: its own mode, owner and mtime are not compared (rootMeta is). */
-const ignoreRoot = (p: string) => (p === '.' ? (['mode', 'uid', 'gid', 'mtime'] as const) : []);
 
 async function assertRestored(vol: string, staging: string, r: ExtractResult): Promise<void> {
   assertSameTree(await snapshotTree(vol), await snapshotTree(staging), { ignore: ignoreRoot });
@@ -93,10 +79,6 @@ async function assertRestored(vol: string, staging: string, r: ExtractResult): P
   assert.equal((await stat(staging)).mode & 0o7777, 0o700);
 }
 
-async function writeTarGz(file: string, entries: TestEntry[]): Promise<string> {
-  await writeFile(file, gzipSync(tarBuffer(entries)));
-  return file;
-}
 
 async function rejectsWith(p: Promise<unknown>, re: RegExp): Promise<void> {
   await assert.rejects(p, (err: Error) => {
@@ -257,7 +239,7 @@ describe('extractArchive / verifyArchive: damaged archives', () => {
         assert.match(err.message, re);
         return true;
       });
-      const staging = path.join(d, `staging-${++caseNo}`);
+      const staging = path.join(d, `staging-${++stagingNo}`);
       await assert.rejects(extractArchive(archive, staging, o), (err: Error) => {
         assert.match(err.message, re);
         return true;
@@ -425,7 +407,7 @@ describe('extractArchive / verifyArchive: hostile archives', () => {
           { path: './trailer.txt', type: 'File', body: 'after\n' },
         ]);
         const passwd = await stat('/etc/passwd');
-        const before = { top: (await readdir(tmpRoot)).sort(), d: (await readdir(d)).sort(), vol: (await readdir(vol)).sort() };
+        const before = { top: (await readdir(tmpRoot())).sort(), d: (await readdir(d)).sort(), vol: (await readdir(vol)).sort() };
 
         const check = (err: unknown) => {
           assert.ok(err instanceof HostileArchiveError, `${String(err)}`);
@@ -440,7 +422,7 @@ describe('extractArchive / verifyArchive: hostile archives', () => {
         if (!c.late) await assert.rejects(lstat(path.join(staging, 'trailer.txt')), /ENOENT/);
         await rm(staging, { recursive: true, force: true }); // what the caller does
 
-        assert.deepEqual({ top: (await readdir(tmpRoot)).sort(), d: (await readdir(d)).sort(), vol: (await readdir(vol)).sort() }, before);
+        assert.deepEqual({ top: (await readdir(tmpRoot())).sort(), d: (await readdir(d)).sort(), vol: (await readdir(vol)).sort() }, before);
         assert.equal(await readFile(path.join(vol, 'data'), 'utf8'), 'volume data\n');
         const after = await stat('/etc/passwd');
         assert.equal(after.mtimeMs, passwd.mtimeMs);

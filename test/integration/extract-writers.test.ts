@@ -5,44 +5,29 @@
  * written.
  */
 import assert from 'node:assert/strict';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile, chmod } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, lstat, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import { tarBuffer, type TestEntry } from '../helpers/tar-build.js';
+import { caseDirs } from '../helpers/case-dirs.js';
+import { writeTarGz, type TestEntry } from '../helpers/tar-build.js';
 import { extractArchive, FILES_PER_CHECK, HostileArchiveError, verifyArchive, type ExtractOptions } from '../../src/workers/extract-archive.js';
 import { MAX_POOLED_FILE } from '../../src/workers/extract-writers.js';
-import { assertSameTree, snapshotTree } from '../helpers/tree.js';
+import { assertSameTree, ignoreRoot, snapshotTree } from '../helpers/tree.js';
 import { exec, gnuTarArchive } from '../helpers/volumes.js';
 
 const silent = pino({ level: 'silent' });
 const THREADS = { threads: 2, slowOpenMicros: 0, waitUntilReady: true } satisfies ExtractOptions['writers'];
-const ignoreRoot = (p: string) => (p === '.' ? (['mode', 'uid', 'gid', 'mtime'] as const) : []);
 
-let tmpRoot = '';
-let caseNo = 0;
-before(async () => {
-  tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'oob-writers-'));
-});
-after(async () => {
-  await rm(tmpRoot, { recursive: true, force: true });
-});
+const { caseDir } = caseDirs('oob-writers-');
 
-async function caseDir(): Promise<string> {
-  const d = path.join(tmpRoot, `case${++caseNo}`);
-  await mkdir(d, { recursive: true });
-  return d;
-}
-
-async function writeTarGz(file: string, entries: TestEntry[]): Promise<string> {
-  await writeFile(file, gzipSync(tarBuffer(entries)));
-  return file;
-}
-
-/** 40 directories of 15 files (0 bytes to above MAX_POOLED_FILE), with modes and mtimes that must survive. */
-async function documentsVolume(vol: string): Promise<number> {
+/**
+ * In a new case directory, a volume of 40 directories of 15 files (0 bytes to above
+ * MAX_POOLED_FILE; 7 are larger), with modes and mtimes that must survive, and its GNU tar archive.
+ */
+async function documentsArchive(): Promise<{ d: string; vol: string; archive: string; files: number }> {
+  const d = await caseDir();
+  const vol = path.join(d, 'vol');
   let n = 0;
   for (let d = 0; d < 40; d++) {
     const dir = path.join(vol, `patient-${d}`, d % 3 === 0 ? 'befunde' : 'briefe');
@@ -55,16 +40,14 @@ async function documentsVolume(vol: string): Promise<number> {
       await utimes(file, new Date(1_600_000_000_000 + n * 1000), new Date(1_600_000_000_000 + n * 60_000));
     }
   }
-  return n;
+  const archive = path.join(d, 'docs.tar.gz');
+  await gnuTarArchive(vol, archive);
+  return { d, vol, archive, files: n };
 }
 
 describe('extractArchive: writer threads', () => {
   it('restores 600 documents in 40 directories like the main thread does, with threads started at once, when open() is slow, or never', async () => {
-    const d = await caseDir();
-    const vol = path.join(d, 'vol');
-    const files = await documentsVolume(vol);
-    const archive = path.join(d, 'docs.tar.gz');
-    await gnuTarArchive(vol, archive);
+    const { d, vol, archive, files } = await documentsArchive();
     const source = await snapshotTree(vol);
 
     const settings = {
@@ -154,11 +137,7 @@ describe('extractArchive: writer threads', () => {
   });
 
   it('start their compiled module when compiled (as in the Docker image), without tsx', async () => {
-    const d = await caseDir();
-    const vol = path.join(d, 'vol');
-    const files = await documentsVolume(vol);
-    const archive = path.join(d, 'docs.tar.gz');
-    await gnuTarArchive(vol, archive);
+    const { d, vol, archive, files } = await documentsArchive();
     // Inside the project, so that the compiled code finds its packages (and package.json's "type").
     const repo = path.resolve(import.meta.dirname, '../..');
     const out = path.join(repo, 'node_modules/.cache', `oob-test-build-${process.pid}`);
@@ -182,11 +161,7 @@ describe('extractArchive: writer threads', () => {
   });
 
   it('stops on abort, and nothing is written after the rejection', async () => {
-    const d = await caseDir();
-    const vol = path.join(d, 'vol');
-    await documentsVolume(vol);
-    const archive = path.join(d, 'docs.tar.gz');
-    await gnuTarArchive(vol, archive);
+    const { d, archive } = await documentsArchive();
     const ac = new AbortController();
     const staging = path.join(d, 'staging');
     await assert.rejects(

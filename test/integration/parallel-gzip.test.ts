@@ -6,10 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, chown, link, mkdir, mkdtemp, readFile, rm, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { chmod, chown, link, mkdir, readFile, stat, symlink, truncate, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import {
@@ -21,7 +20,8 @@ import {
 } from '../../src/lib/parallel-gzip.js';
 import { archiveVolume } from '../../src/workers/archive-volume.js';
 import { extractArchive, verifyArchive } from '../../src/workers/extract-archive.js';
-import { assertSameTree, hashFile, snapshotTree } from '../helpers/tree.js';
+import { caseDirs } from '../helpers/case-dirs.js';
+import { assertSameTree, hashFile, ignoreRoot, snapshotTree } from '../helpers/tree.js';
 import { exec, makeVolume } from '../helpers/volumes.js';
 
 const silent = pino({ level: 'silent' });
@@ -29,26 +29,15 @@ const isRoot = process.getuid?.() === 0;
 const KiB = 1024;
 const MiB = 1024 * 1024;
 
-let tmpRoot = '';
-let caseNo = 0;
+const { caseDir } = caseDirs('oob-pgzip-');
 let hasPigz = false;
 
 before(async () => {
-  tmpRoot = await mkdtemp(path.join(os.tmpdir(), 'oob-pgzip-'));
   hasPigz = await exec('pigz', ['--version']).then(
     () => true,
     () => false,
   );
 });
-after(async () => {
-  await rm(tmpRoot, { recursive: true, force: true });
-});
-
-async function caseDir(): Promise<string> {
-  const d = path.join(tmpRoot, `case${++caseNo}`);
-  await mkdir(d, { recursive: true });
-  return d;
-}
 
 /** Compressible text that is not trivially repetitive. */
 function text(bytes: number, seed = 1): Buffer {
@@ -101,7 +90,6 @@ async function buildVolume(vol: string): Promise<void> {
   await utimes(p('docs'), new Date('2015-05-05T05:05:05Z'), new Date('2015-05-05T05:05:05Z'));
 }
 
-const ignoreRoot = (p: string) => (p === '.' ? (['mode', 'uid', 'gid', 'mtime'] as const) : []);
 
 describe('GzipChunkWriter', () => {
   async function compress(data: Buffer, o: { parallel: boolean; level?: number; chunkSize?: number; pieces?: number }) {

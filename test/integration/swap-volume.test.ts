@@ -14,7 +14,7 @@ import {
   swapIn,
   SWAPPED_MARKER,
 } from '../../src/workers/swap-volume.js';
-import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
+import { assertSameTree, ignoreRoot, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
 
 const silent = pino({ level: 'silent' });
@@ -68,7 +68,6 @@ async function reservedNames(vol: string): Promise<string[]> {
 }
 
 const rootMeta = { mode: 0o751, uid: 1234, gid: 5678, mtime: new Date('2020-05-06T07:08:09Z') };
-const ignoreRoot = (p: string) => (p === '.' ? (['mode', 'uid', 'gid', 'mtime'] as const) : []);
 
 async function assertRootMeta(vol: string): Promise<void> {
   const st = await stat(vol);

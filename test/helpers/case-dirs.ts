@@ -1,0 +1,32 @@
+/** A temp directory per test file, with a fresh directory per case; removed after the file's tests. */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before } from 'node:test';
+
+export interface CaseDirs {
+  /** A new empty directory for one case. */
+  caseDir(): Promise<string>;
+  /** The file's temp directory (set once its tests have started). */
+  root(): string;
+}
+
+/** Call at the top level of a test file: registers the before/after hooks that make and remove the root. */
+export function caseDirs(prefix: string): CaseDirs {
+  let root = '';
+  let n = 0;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), prefix));
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+  return {
+    async caseDir() {
+      const d = path.join(root, `case${++n}`);
+      await mkdir(d, { recursive: true });
+      return d;
+    },
+    root: () => root,
+  };
+}
