@@ -15,6 +15,11 @@ export interface StoredArchive extends ArchiveName {
   verified: { ok: boolean; at: string; error?: string } | null;
   /** Set when the archive was much smaller than the volume's previous one (wipe, ransomware?). */
   sizeDrop: { previousFile: string; previousSize: number; ratio: number } | null;
+  /**
+   * 'oob-backup': made by this service (it has our manifest; verification holds it against that too).
+   * 'external': copied in by hand or made by an earlier OOB version; verified by reading it alone.
+   */
+  origin: 'oob-backup' | 'external';
 }
 
 export interface BackupSet {
@@ -59,7 +64,7 @@ export class BackupStore {
     if (!stat?.isFile()) return undefined; // vanished meanwhile (pruned), or a directory named like one
     const [verify, manifest, sha256] = await Promise.all([
       readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`),
-      readJson<{ sizeDrop?: StoredArchive['sizeDrop'] }>(`${full}.manifest.json`),
+      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; tool?: string }>(`${full}.manifest.json`),
       this.readChecksum(a.file),
     ]);
     return {
@@ -68,6 +73,7 @@ export class BackupStore {
       sha256,
       verified: verify ? { ok: verify.ok, at: verify.at, ...(verify.error ? { error: verify.error } : {}) } : null,
       sizeDrop: manifest?.sizeDrop ?? null,
+      origin: manifest?.tool === 'oob-backup' ? 'oob-backup' : 'external',
     };
   }
 

@@ -209,6 +209,7 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
   const finalPath = path.join(dir, fileName);
   const partial = `${finalPath}.partial`;
   const shaPath = `${finalPath}.sha256`;
+  const manifestPath = `${finalPath}.manifest.json`;
   const report = progressReporter(o.onProgress, o.progressIntervalMs, log);
   const progress = { bytesDone: 0 };
 
@@ -217,7 +218,7 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
   try {
     if (await exists(finalPath)) throw new Error(`dump ${finalPath} already exists`);
     // Leftovers of a crashed attempt (never under the final name, so safe to drop).
-    await Promise.all([partial, `${shaPath}.partial`].map((p) => rm(p, { force: true })));
+    await Promise.all([partial, `${shaPath}.partial`, `${manifestPath}.partial`].map((p) => rm(p, { force: true })));
 
     const tail = new TailKeeper(TAIL_KEEP, (n) => {
       progress.bytesDone += n;
@@ -256,6 +257,9 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
     if (await exists(finalPath)) throw new Error(`dump ${finalPath} already exists`);
     sidecarWritten = true;
     await writeFileAtomic(shaPath, `${sha256}  ${fileName}\n`);
+    // Marks the dump as ours: verification then insists on the .sha256 sidecar.
+    const manifest = { file: fileName, kind: 'sql', size: hasher.bytes, sha256, durationMs: Date.now() - started, createdAt: new Date().toISOString(), tool: 'oob-backup' };
+    await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     signal?.throwIfAborted();
     await rename(partial, finalPath);
     renamed = true;
@@ -264,9 +268,9 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
     log.info({ database: db.database, file: finalPath, size: result.size, durationMs: result.durationMs }, 'database dumped');
     return result;
   } catch (err) {
-    const cleanup = [partial, `${shaPath}.partial`];
-    // The dump never got its final name, so its sidecar must not claim it exists.
-    if (sidecarWritten && !renamed) cleanup.push(shaPath);
+    const cleanup = [partial, `${shaPath}.partial`, `${manifestPath}.partial`];
+    // The dump never got its final name, so its sidecars must not claim it exists.
+    if (sidecarWritten && !renamed) cleanup.push(shaPath, manifestPath);
     await Promise.all(cleanup.map((p) => rm(p, { force: true }).catch(() => undefined)));
     if (signal?.aborted) throw abortError(signal, `dump of database ${db.database} aborted`, err);
     throw err;

@@ -23,9 +23,7 @@ import type { ArchiveJobData } from '../lib/queues.js';
 import { volumeDir } from '../lib/volumes.js';
 import { archiveVolume, partialPath, type ArchiveResult } from './archive-volume.js';
 import { ensureRoomForArchive } from './space-guard.js';
-
-/** Top-level names inside a volume that are ours and never archived (restore staging). */
-export const EXCLUDED_NAMES = ['.oob-restore-*'];
+import { recoverInterruptedRestores } from './swap-volume.js';
 
 const LOCK_RETRY_MS = 5000;
 
@@ -63,6 +61,11 @@ export function makeArchiveProcessor(ctx: AppContext) {
       // Debris of an attempt that was killed mid-write; ours to remove now that this attempt holds
       // the volume (archiveVolume would remove it too, but it must not count against free space).
       await removeStalePartials(ctx.config.backupDir, fileName);
+      // A restore of this volume that died mid-way left its work directory (and maybe half a
+      // swap) in the volume: finish or roll it back now that we hold the volume, so the archive
+      // holds the volume's data and not the restore's leftovers.
+      const recovered = await recoverInterruptedRestores(dir, log);
+      if (recovered.length) log.warn({ actions: recovered }, 'recovered an interrupted restore before archiving');
       const room = await ensureRoomForArchive(ctx, volume, dir);
       log.info({ dir, file: fileName, attempt: job.attemptsMade + 1, estimate: room.estimate, free: room.free }, 'archive started');
       const result = await archiveVolume({
@@ -72,7 +75,6 @@ export function makeArchiveProcessor(ctx: AppContext) {
         fileName,
         gzipLevel: ctx.config.gzipLevel,
         gzipParallel: ctx.config.gzipParallel,
-        excludeNames: EXCLUDED_NAMES,
         logger: log,
         onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
         // Stop (and drop the .partial) when the volume lock is lost or the shutdown hands us back.

@@ -34,11 +34,14 @@ import path from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
-import { Header, Pax, type HeaderData } from 'tar';
+import { quoteName, showName } from '../core/show-name.js';
+import { EntryDigest } from '../engine/entry-digest.js';
+import type { EntryType } from '../engine/entry-record.js';
+import { bin, confirmedGone, isGoneError, walkError, walkTree } from '../engine/fs/tree-walk.js';
+import { encodeHeader, type WriteHeader, type WriteType } from '../engine/tar/header.js';
 import { exists, fsyncDir, writeFileAtomic } from '../lib/fs-atomic.js';
 import { GzipChunkWriter, MAX_SYNC_MS, writevAll } from '../lib/parallel-gzip.js';
 import { progressReporter } from '../lib/progress.js';
-import { isVanishedError, walkTreeSync } from './tree-walk.js';
 
 const fsync = promisify(fs.fsync);
 
@@ -62,8 +65,6 @@ export interface ArchiveVolumeOptions {
   gzipParallel?: boolean;
   /** Chunk size of the parallel mode (default 2 MiB); tests use small ones to get many members. */
   gzipChunkSize?: number;
-  /** Top-level names below the volume root to skip; a trailing "*" makes it a prefix match. */
-  excludeNames?: string[];
   /** Throttled to one call per progressIntervalMs, plus a final one. Exceptions are logged, not fatal. */
   onProgress?: (p: ArchiveProgress) => void;
   /** Default 500 ms. 0 reports after every entry and every chunk read (tests, fine-grained UIs). */
@@ -81,6 +82,10 @@ export interface ArchiveResult {
   sha256: string;
   /** Tar entries written (files, directories, symlinks, hard links, including the root "./"). */
   entries: number;
+  /** Digest of the entry list (entry-digest.ts), which verification recomputes with our reader and GNU tar. */
+  entryDigest: string;
+  /** Sum of the archived files' sizes (content as restored). */
+  contentBytes: number;
   /** Bytes of file content read from the volume. */
   bytesRead: number;
   durationMs: number;
@@ -121,10 +126,12 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
   if (!rootStat.isDirectory()) throw fail(`${volumeDir} is not a directory`);
 
   const warnings: string[] = [];
+  /** `entry` is a binary string: shown escaped, never altered. */
   const warn = (entry: string, code: string, message: string) => {
-    warnings.push(`${entry}: ${message} (${code})`);
-    logger.warn({ volume, path: entry, code }, `archive: ${entry}: ${message}`);
+    warnings.push(`${quoteName(entry)}: ${message} (${code})`);
+    logger.warn({ volume, path: showName(entry), code }, `archive: ${quoteName(entry)}: ${message}`);
   };
+  const digest = new EntryDigest();
 
   const progress: ArchiveProgress = { bytesDone: 0, bytesTotal: 0, entries: 0 };
   const reportTo = progressReporter(o.onProgress, o.progressIntervalMs, logger.child({ volume }));
@@ -150,14 +157,13 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
       signal?.throwIfAborted();
     };
 
-    /** Pax header (when a field does not fit ustar: long path, file > 8 GiB, ...) + ustar header. */
-    const header = (h: HeaderData & { path: string }) => {
-      const hdr = new Header(h);
-      if (hdr.encode()) {
-        z.write(new Pax({ path: h.path, linkpath: h.linkpath, size: h.size, uid: h.uid, gid: h.gid, mtime: h.mtime }).encode());
-      }
-      if (!hdr.block) throw new Error(`could not encode tar header for ${h.path}`);
-      z.write(hdr.block);
+    /** The entry's header blocks (GNU format, exact name bytes), and its line in the entry digest. */
+    const header = (h: WriteHeader) => {
+      z.write(encodeHeader(h));
+      digest.add({
+        type: TYPE_OF[h.type], name: h.name, link: h.linkname, size: h.type === '0' ? h.size : 0,
+        mode: h.mode, uid: h.uid, gid: h.gid, mtimeSec: h.mtime, mtimeNsec: 0,
+      });
       progress.entries++;
       report();
     };
@@ -165,43 +171,50 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
     // Hard links: dev:ino → name of the first archived link. Only files with nlink > 1 get here.
     const links = new Map<string, string>();
 
-    /** A regular file (as far as the walk knows): opened first, then described by fstat. */
-    const fileEntry = async (rel: string, abs: string) => {
+    /**
+     * A regular file (as far as the walk knows): opened first, then described by fstat. Returns
+     * the lstat of what is there now when it turned out not to be a regular file any more.
+     */
+    const fileEntry = async (rel: string, p: string): Promise<Stats | undefined> => {
       let fd: number;
       try {
         // O_NOFOLLOW: if the file was swapped for a symlink since it was listed, do not archive the
         // target. O_NONBLOCK: if it was swapped for a FIFO, do not wait for a writer (no effect on
         // regular files).
-        fd = fs.openSync(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+        fd = fs.openSync(bin(p), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (isVanishedError(err) || code === 'ELOOP') {
-          warn(rel, code ?? 'ENOENT', 'vanished before it could be read, skipped');
-          return;
+        if (isGoneError(err) && confirmedGone(p)) {
+          vanished(rel, code ?? 'ENOENT');
+          return undefined;
         }
-        throw err;
+        if (code === 'ELOOP') return lstatOrGone(rel, p);
+        throw walkError(rel, 'open', err);
       }
       try {
         // Describe the file we actually opened (it may have changed since it was listed).
         const before = fs.fstatSync(fd);
-        if (!before.isFile()) {
-          warn(rel, 'ECHANGED', 'was replaced by a non-regular file, skipped');
-          return;
-        }
+        if (!before.isFile()) return before;
+        const meta = metaOf(before);
         const first = before.nlink > 1 ? links.get(`${before.dev}:${before.ino}`) : undefined;
         if (first !== undefined) {
-          header({ path: rel, type: 'Link', linkpath: first, size: 0, ...meta(before) });
-          return;
+          header({ name: rel, type: '1', linkname: first, size: 0, ...meta });
+          return undefined;
         }
         const size = before.size;
-        header({ path: rel, type: 'File', size, ...meta(before) });
+        header({ name: rel, type: '0', size, ...meta });
         if (before.nlink > 1) links.set(`${before.dev}:${before.ino}`, rel);
         let pos = 0;
         while (pos < size) {
           // Straight into the compressor's chunk: no copy, and reads as large as the chunk allows.
           const space = z.space();
           const want = Math.min(space.length, size - pos);
-          const bytesRead = fs.readSync(fd, space, 0, want, pos);
+          let bytesRead: number;
+          try {
+            bytesRead = fs.readSync(fd, space, 0, want, pos);
+          } catch (err) {
+            throw walkError(rel, 'read', err);
+          }
           if (bytesRead === 0) break;
           z.commit(bytesRead);
           pos += bytesRead;
@@ -220,42 +233,67 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
           }
         }
         z.write(ZEROS.subarray(0, (BLOCK - (size % BLOCK)) % BLOCK));
+        return undefined;
       } finally {
         fs.closeSync(fd);
       }
     };
 
-    const entries = walkTreeSync(volumeDir, {
-      excludeNames: o.excludeNames,
-      signal,
-      // Regular files are opened and fstat'ed anyway: no lstat for them.
-      statFiles: false,
-      onVanished: (rel, err) => warn(rel, err.code ?? 'ENOENT', 'vanished before it could be read, skipped'),
-    });
-    for (const { rel, abs, stat: st } of entries) {
-      signal?.throwIfAborted();
-      if (st === undefined || st.isFile()) {
-        await fileEntry(rel, abs);
-      } else if (st.isDirectory()) {
-        header({ path: rel === '.' ? './' : `${rel}/`, type: 'Directory', size: 0, ...meta(st) });
-      } else if (st.isSymbolicLink()) {
-        let target: string;
-        try {
-          target = fs.readlinkSync(abs);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          // EINVAL: no longer a symlink.
-          if (isVanishedError(err) || code === 'EINVAL') {
-            warn(rel, code ?? 'ENOENT', 'vanished before it could be read, skipped');
-            continue;
-          }
-          throw err;
+    const vanished = (rel: string, code: string) => warn(rel, code, 'vanished before it could be read, skipped');
+
+    /** A fresh lstat of an entry that changed its type under us; undefined (with a warning) when it is gone. */
+    const lstatOrGone = (rel: string, p: string): Stats | undefined => {
+      try {
+        return fs.lstatSync(bin(p));
+      } catch (err) {
+        if (isGoneError(err)) {
+          vanished(rel, (err as NodeJS.ErrnoException).code ?? 'ENOENT');
+          return undefined;
         }
-        header({ path: rel, type: 'SymbolicLink', linkpath: target, size: 0, ...meta(st) });
-      } else {
-        // Sockets, FIFOs, devices have no business in a data volume (and node-tar skips them too).
-        warn(rel, 'EUNSUPPORTED', 'is not a file, directory or symlink, skipped');
+        throw walkError(rel, 'read', err);
       }
+    };
+
+    const symlinkEntry = (rel: string, p: string, st: Stats): Stats | undefined => {
+      let target: string;
+      try {
+        target = (fs.readlinkSync(bin(p), { encoding: 'buffer' }) as Buffer).toString('latin1');
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (isGoneError(err) && confirmedGone(p)) {
+          vanished(rel, code ?? 'ENOENT');
+          return undefined;
+        }
+        if (code === 'EINVAL') return lstatOrGone(rel, p); // no longer a symlink
+        throw walkError(rel, 'read the symlink', err);
+      }
+      header({ name: rel, type: '2', linkname: target, size: 0, ...metaOf(st) });
+      return undefined;
+    };
+
+    /**
+     * One entry of the walk. An entry that changed its type between the walk's look and ours is
+     * archived as what it is now (once); a directory that appeared in place of a file cannot be
+     * walked from here, so that fails the attempt (the retry archives the tree as it is then).
+     */
+    const entry = async (rel: string, p: string, st: Stats | undefined, again = false): Promise<void> => {
+      let changed: Stats | undefined;
+      if (st === undefined || st.isFile()) changed = await fileEntry(rel, p);
+      else if (st.isDirectory()) header({ name: rel === '.' ? './' : `${rel}/`, type: '5', size: 0, ...metaOf(st) });
+      else if (st.isSymbolicLink()) changed = symlinkEntry(rel, p, st);
+      // Sockets, FIFOs and devices hold no data, and a restore refuses FIFOs and devices (a device
+      // node in a data volume is a way into the server's disks), so they are left out, loudly.
+      else warn(rel, 'EUNSUPPORTED', `is a ${kindOf(st)}, not a file, directory or symlink, skipped`);
+      if (changed === undefined) return;
+      if (again || changed.isDirectory()) {
+        throw new Error(`${quoteName(rel)} changed its type while being archived (now a ${kindOf(changed)}); the next attempt archives it as it is then`);
+      }
+      await entry(rel, p, changed, true);
+    };
+
+    for (const { rel, path: p, stat: st } of walkTree(volumeDir, { signal, statFiles: false, onVanished: vanished })) {
+      signal?.throwIfAborted();
+      await entry(rel, p, st);
       await pace();
     }
     z.write(ZEROS); // end-of-archive marker
@@ -269,7 +307,7 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
     await Promise.all([partial, `${shaPath}.partial`, `${manifestPath}.partial`].map((p) => rm(p, { force: true })));
     signal?.throwIfAborted();
 
-    progress.bytesTotal = await treeSize(volumeDir, o.excludeNames, signal);
+    progress.bytesTotal = await treeSize(volumeDir, signal);
     const walked = Date.now();
 
     const hash = createHash('sha256');
@@ -308,7 +346,9 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
       path: finalPath,
       size,
       sha256,
-      entries: progress.entries,
+      entries: digest.entries,
+      entryDigest: digest.digest(),
+      contentBytes: digest.contentBytes,
       bytesRead: progress.bytesDone,
       durationMs,
       warnings,
@@ -323,12 +363,17 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
       file: fileName,
       size: result.size,
       sha256,
+      format: 'gnu',
       entries: result.entries,
+      entryDigest: result.entryDigest,
+      contentBytes: result.contentBytes,
       bytesRead: result.bytesRead,
       durationMs,
       startedAt: new Date(started).toISOString(),
       createdAt: new Date().toISOString(),
       warnings: warnings.length,
+      // The first warnings themselves (names escaped), so the listing can say what was skipped.
+      warningMessages: warnings.slice(0, MAX_MANIFEST_WARNINGS),
       tool: 'oob-backup',
     };
     await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
@@ -351,11 +396,12 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
 }
 
 /** Total size of regular files (each hard-linked inode once): the denominator for progress. */
-async function treeSize(root: string, excludeNames: readonly string[] | undefined, signal?: AbortSignal): Promise<number> {
+async function treeSize(root: string, signal?: AbortSignal): Promise<number> {
   let total = 0;
   const seen = new Set<string>();
   let lastTurn = Date.now();
-  for (const { stat: st } of walkTreeSync(root, { excludeNames, signal })) {
+  // An entry that vanishes now is reported (or fails the job) by the archive pass itself.
+  for (const { stat: st } of walkTree(root, { signal })) {
     if (Date.now() - lastTurn > MAX_SYNC_MS) {
       await nextTurn();
       lastTurn = Date.now();
@@ -371,7 +417,24 @@ async function treeSize(root: string, excludeNames: readonly string[] | undefine
   return total;
 }
 
-/** Owner, permission bits and mtime as GNU tar stores them (numeric ids; names would need NSS). */
-function meta(st: Stats): Pick<HeaderData, 'mode' | 'uid' | 'gid' | 'mtime'> {
-  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+const TYPE_OF: Record<WriteType, EntryType> = { '0': 'file', '1': 'hardlink', '2': 'symlink', '5': 'dir' };
+const MAX_MANIFEST_WARNINGS = 100;
+
+/**
+ * Owner, permission bits and mtime as GNU tar stores them: numeric ids (names would need NSS), the
+ * mtime in whole seconds rounded toward minus infinity (also before 1970), as GNU format holds it.
+ */
+function metaOf(st: Stats): Pick<WriteHeader, 'mode' | 'uid' | 'gid' | 'mtime'> {
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'directory';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFile()) return 'regular file';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'special file';
 }

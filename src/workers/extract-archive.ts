@@ -2,11 +2,17 @@
  * Check and extract a volume archive (gzip tar, as made by `tar -C <volume> -czf x.tar.gz .`, by our
  * own writer in archive-volume.ts, or by pigz as several gzip members) into a staging directory.
  *
- * One streaming pass: file → sha256 of the compressed bytes → gunzip → our block reader
- * (tar-reader.ts; node-tar decodes the headers, pax and GNU long names) → our own entry writer. We do
- * not use node-tar's `Unpack` or `Parser`: they are slow for many small files, and Unpack's safety
- * rules are not ours (it strips `..` and absolute paths and extracts the rest; we refuse the whole
- * archive).
+ * One streaming pass: file → sha256 of the compressed bytes → gunzip → our tar reader
+ * (src/engine/tar/reader.ts, which reads the format as GNU tar does: names as bytes, pax records by
+ * their length, GNU long names, base-256 numbers, every GNU sparse format) → our own entry writer.
+ * We do not use node-tar: it decodes names as UTF-8 (a Latin-1 name comes back altered), splits pax
+ * records on newlines, is slow for many small files, and its Unpack strips `..` and absolute paths
+ * and extracts the rest, where we refuse the whole archive.
+ *
+ * Names are bytes end to end (binary strings here, Buffers at every syscall), and paths longer
+ * than PATH_MAX are reached through directory descriptors (src/engine/fs/deep-paths.ts). Large
+ * files are written with their zero blocks left as holes (src/engine/extract/hole-writer.ts), and
+ * sparse entries at their offsets, so a sparse database file comes back sparse.
  *
  * Gunzip (src/lib/parallel-gzip.ts `readGzipFile`): archives of our parallel writer carry the length
  * of every gzip member in its header, so several members are inflated at once in the threadpool;
@@ -27,6 +33,9 @@
  * with a HostileArchiveError before anything is created for it. Files are created with
  * O_CREAT|O_EXCL|O_NOFOLLOW, so even a bug in these checks could not make us write through a symlink.
  * The caller removes the staging directory after any failure.
+ *
+ * Every entry also goes into an entry digest (src/engine/entry-digest.ts), which verification
+ * compares with GNU tar's reading of the same archive and with the manifest written at archive time.
  */
 import { createHash } from 'node:crypto';
 import fs, { constants as fsc } from 'node:fs';
@@ -34,12 +43,19 @@ import { chmod, mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { quoteName } from '../core/show-name.js';
+import { ArchiveError, HostileArchiveError, type ArchiveErrorKind } from '../engine/archive-errors.js';
+import { EntryDigest, type EntryFields } from '../engine/entry-digest.js';
+import { writeSkippingZeros } from '../engine/extract/hole-writer.js';
+import { PathHashSet } from '../engine/extract/path-hash-set.js';
+import { checkSymlinkTarget, parentOf, resolvesOutside, safeRelative } from '../engine/extract/path-safety.js';
+import { DeepPaths } from '../engine/fs/deep-paths.js';
+import { bin } from '../engine/fs/tree-walk.js';
+import { TarReader, type TarEntry } from '../engine/tar/reader.js';
 import { GzipDataError, readGzipFile } from '../lib/parallel-gzip.js';
 import { progressReporter } from '../lib/progress.js';
-import { ArchiveError, HostileArchiveError, type ArchiveErrorKind } from './archive-errors.js';
-import { applyFileMeta, CREATE_FLAGS, writeAll, type FileMeta } from './extract-file.js';
-import { ExtractWriters, MAX_POOLED_FILE, type Reservation, type WriterFailure } from './extract-writers.js';
-import { TarReader, type TarEntry } from './tar-reader.js';
+import { applyFileMeta, asTime, CREATE_FLAGS, writeAll, type FileMeta } from './extract-file.js';
+import { DEFAULT_STALL_MS, ExtractWriters, MAX_POOLED_FILE, type Reservation, type WriterFailure } from './extract-writers.js';
 
 export interface RootMeta {
   mode: number;
@@ -74,6 +90,8 @@ export interface ExtractOptions {
   maxDecompressionRatio?: number;
   /** Writer threads for small files; see WriterSettings. Not used by verifyArchive. */
   writers?: WriterSettings;
+  /** Every entry as read, in archive order (for comparing readers entry by entry). */
+  onEntry?: (e: EntryFields) => void;
 }
 
 /**
@@ -93,6 +111,11 @@ export interface WriterSettings {
   slowOpenMicros?: number;
   /** Block until they are up once started, instead of writing on meanwhile (tests). */
   waitUntilReady?: boolean;
+  /**
+   * A thread that finishes nothing for this long fails the restore (default DEFAULT_STALL_MS). The
+   * main thread waits for it synchronously, so keep it well below the job lock's duration.
+   */
+  stallMs?: number;
 }
 
 export interface ExtractResult {
@@ -102,8 +125,10 @@ export interface ExtractResult {
   entries: number;
   /** Regular-file paths, including additional hard links to a file. */
   files: number;
-  /** Uncompressed file content bytes. */
+  /** Content bytes of the regular files, as restored (a sparse file counts with its full size). */
   bytes: number;
+  /** Digest of the entry list (entry-digest.ts), to compare with GNU tar's listing and the manifest. */
+  entryDigest: string;
   /** Regular files that writer threads created (extract only; see `writers`). */
   threadedFiles: number;
   /** Mode, owner and mtime of the archive's root entry "./" (the volume root), if it has one. */
@@ -129,7 +154,6 @@ export async function extractArchive(archivePath: string, stagingDir: string, o:
 const PROGRESS_INTERVAL_MS = 500;
 /** The ratio is not meaningful for the first bytes (gzip header, a highly compressible start). */
 const RATIO_MIN_BYTES = 1024 * 1024;
-const MAX_SYMLINK_HOPS = 40; // Linux's MAXSYMLINKS
 const IS_ROOT = process.geteuid?.() === 0;
 /** Two writer threads and the main thread's parsing keep two cores busy; one core gains nothing. */
 const DEFAULT_WRITERS: WriterSettings = { threads: os.availableParallelism() >= 2 ? 2 : 0 };
@@ -177,10 +201,11 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
     await chmod(root, 0o700); // mkdir's mode is subject to the umask
   }
 
-  const tar = new TarConsumer(root, name, readUmask(), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS), logger);
+  const rootBin = root === null ? null : Buffer.from(root).toString('latin1');
+  const tar = new TarConsumer(rootBin, name, readUmask(), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS), logger, o.onEntry);
   const progress = { bytesDone: 0 };
   const reportTo = progressReporter(o.onProgress, PROGRESS_INTERVAL_MS, logger.child({ archive: name }));
-  const report = (final = false) => reportTo({ bytesDone: progress.bytesDone, bytesTotal: size, entries: tar.entries }, final);
+  const report = (final = false) => reportTo({ bytesDone: progress.bytesDone, bytesTotal: size, entries: tar.digest.entries }, final);
   let sha256: string;
   try {
     sha256 = await consume(archivePath, tar, { ...o, size, report, progress });
@@ -194,7 +219,14 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
   }
   report(true);
 
-  const result: ExtractResult = { sha256, entries: tar.entries, files: tar.files, bytes: tar.bytes, threadedFiles: tar.threadedFiles };
+  const result: ExtractResult = {
+    sha256,
+    entries: tar.digest.entries,
+    files: tar.files,
+    bytes: tar.digest.contentBytes,
+    entryDigest: tar.digest.digest(),
+    threadedFiles: tar.threadedFiles,
+  };
   if (tar.rootMeta) result.rootMeta = tar.rootMeta;
   logger.info(
     { archive: name, staging: root ?? undefined, entries: result.entries, files: result.files, threadedFiles: result.threadedFiles, bytes: result.bytes, ms: Date.now() - started },
@@ -265,15 +297,19 @@ async function consume(
 
 /** A regular file being extracted: what its `end` applies. */
 interface OpenFile extends FileMeta {
+  /** Binary strings: as the archive names it, and relative to the staging directory. */
   raw: string;
   rel: string;
-  atime: Date;
-  mtime: Date;
+  atime: number;
+  mtime: number;
   /** Created with this mode (its final one, or 0600 until the end). */
   createMode: number;
   /** Its content goes to a writer thread's batch (else to `fd`, or nowhere when verifying). */
   pooled?: Reservation;
   written: number;
+  /** Large or sparse: written at offsets with zero blocks left as holes, its size set at the end. */
+  holes: boolean;
+  size: number;
 }
 
 interface DirMeta {
@@ -282,29 +318,28 @@ interface DirMeta {
   modeSet: boolean;
   uid: number;
   gid: number;
-  atime: Date;
-  mtime: Date;
+  atime: number;
+  mtime: number;
 }
 
 /**
  * Receives the tar stream (already gunzipped), validates every entry and, with a root, creates it.
  * All work happens synchronously inside the reader's callbacks; the first problem is kept in
- * `failure`, and nothing more is written after it.
+ * `failure`, and nothing more is written after it. Paths are binary strings (one char per byte).
  */
 class TarConsumer {
-  entries = 0;
   files = 0;
-  bytes = 0;
   tarBytes = 0;
   threadedFiles = 0;
   rootMeta: RootMeta | undefined;
   failure: Error | undefined;
+  readonly digest = new EntryDigest();
 
   private readonly reader: TarReader;
   /** Symlinks created so far (incl. hard links to symlinks): path → target. No entry may go below one. */
   private readonly symlinks = new Map<string, string>();
-  /** Verify mode only (nothing on disk to look at): non-directory paths, for hard link targets. */
-  private readonly nonDirs = new Set<string>();
+  /** Verify mode only (nothing on disk to look at): non-directory paths seen, for hard link targets (8 bytes each). */
+  private readonly nonDirs = new PathHashSet();
   /** Extract mode: directory entries, whose metadata is applied at the end, deepest first. */
   private readonly dirs = new Map<string, DirMeta>();
   /** Directories made for entries whose parents the archive does not list (extract mode). */
@@ -312,7 +347,8 @@ class TarConsumer {
   /** The regular file being written (extract mode), or a file only counted (verify mode). */
   private file: OpenFile | undefined;
   private fd: number | undefined;
-  private readonly now = new Date();
+  /** Paths below the staging directory, also beyond PATH_MAX. */
+  private readonly deep: DeepPaths | undefined;
   /** Started when creating files is slow (see WriterSettings). */
   private writers: ExtractWriters | undefined;
   /** Small files opened on this thread since the last check, and the milliseconds their open() took. */
@@ -322,18 +358,20 @@ class TarConsumer {
   private slowWindows = 0;
 
   constructor(
+    /** The staging directory as a binary string, or null to verify only. */
     private readonly root: string | null,
     private readonly archiveName: string,
     /** Known umask: files whose mode it leaves alone are created with that mode (no fchmod). */
     private readonly umask: number | undefined,
     private readonly writerSettings: WriterSettings,
     private readonly logger: Logger,
+    private readonly entryHook?: (e: EntryFields) => void,
   ) {
+    this.deep = root === null ? undefined : new DeepPaths(root);
     this.reader = new TarReader(archiveName, {
       entry: (e) => this.onEntry(e),
-      data: (piece) => this.onData(piece),
+      data: (piece, offset) => this.onData(piece, offset),
       end: () => this.onEnd(),
-      meta: (text) => this.onMeta(text),
     });
   }
 
@@ -382,17 +420,21 @@ class TarConsumer {
     // one points. Now that all are known, resolve each one the way the kernel would.
     for (const [rel, target] of this.symlinks) {
       if (resolvesOutside(this.symlinks, rel, target)) {
-        throw new HostileArchiveError(rel, `is a symlink to ${JSON.stringify(target)}, which through other symlinks of the archive points outside it`);
+        throw new HostileArchiveError(rel, `is a symlink to ${quoteName(target)}, which through other symlinks of the archive points outside it`);
       }
     }
-    if (this.root !== null) this.applyDirMeta(this.root);
+    if (this.root !== null) this.applyDirMeta();
   }
 
-  /** End the writer threads (after a failure: once they stopped writing). */
+  /** End the writer threads (after a failure: once they stopped writing), close directory descriptors. */
   async release(): Promise<void> {
     const w = this.writers;
     this.writers = undefined;
-    await w?.close();
+    try {
+      await w?.close();
+    } finally {
+      this.deep?.close();
+    }
   }
 
   closeOpenFile(): void {
@@ -411,46 +453,42 @@ class TarConsumer {
     this.failure ??= err instanceof Error ? err : new Error(String(err));
   }
 
-  private onMeta(text: string): void {
-    // node-tar cuts names at a NUL byte (pax values, GNU long names); a name that has one is forged.
-    const bad = nulInMetaName(text);
-    if (bad !== undefined) throw new HostileArchiveError(bad, 'has a name with a NUL byte in an extended header');
-    // GNU tar -S in pax format stores a sparse map inside the file data, which we would write as
-    // content: refuse rather than restore garbage. (Old-style GNU sparse entries are type S.)
-    if (/^\d+ GNU\.sparse\./m.test(text)) {
-      throw new ArchiveError('unsupported', `archive ${this.archiveName} contains a sparse file (GNU tar --sparse), which is not supported`);
-    }
+  /** A kernel-usable path (Buffer) for a path below the staging directory. */
+  private at(rel: string): Buffer {
+    return bin(this.deep!.reach(rel));
   }
 
   private onEntry(entry: TarEntry): void {
+    const fields: EntryFields = {
+      type: entry.type, name: entry.path, link: entry.linkpath, size: entry.size,
+      mode: entry.mode, uid: entry.uid, gid: entry.gid, mtimeSec: entry.mtimeSec, mtimeNsec: entry.mtimeNsec,
+    };
+    this.digest.add(fields);
+    this.entryHook?.(fields);
     try {
       this.handle(entry);
     } catch (err) {
       this.closeOpenFile();
       if (err instanceof HostileArchiveError || err instanceof ArchiveError || err instanceof WriterThreadError) throw err;
-      throw new Error(`cannot extract ${JSON.stringify(entry.path)}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot extract ${quoteName(entry.path)}: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  private onData(piece: Buffer): void {
+  private onData(piece: Buffer, offset: number): void {
     const f = this.file;
-    if (!f) return; // content of an entry we do not write (e.g. a directory with a size)
+    if (!f) return;
     if (f.pooled) {
       piece.copy(f.pooled.buf, f.pooled.off + f.written);
       f.written += piece.length;
-      this.bytes += piece.length;
       return;
     }
-    if (this.fd === undefined) {
-      this.bytes += piece.length;
-      return;
-    }
+    if (this.fd === undefined) return;
     try {
-      writeAll(this.fd, piece);
-      this.bytes += piece.length;
+      if (f.holes) writeSkippingZeros(this.fd, piece, offset);
+      else writeAll(this.fd, piece);
     } catch (err) {
       this.closeOpenFile();
-      throw new Error(`cannot write ${JSON.stringify(f.raw)}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot write ${quoteName(f.raw)}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -465,53 +503,50 @@ class TarConsumer {
     const fd = this.fd;
     if (!f || fd === undefined) return;
     try {
+      // Holes at the end of a file are its size, not data: set it.
+      if (f.holes) fs.ftruncateSync(fd, f.size);
       applyFileMeta(fd, f);
       this.fd = undefined;
       fs.closeSync(fd);
     } catch (err) {
       this.closeOpenFile();
-      throw new Error(`cannot set owner, mode or time of ${JSON.stringify(f.raw)}: ${(err as Error).message}`, { cause: err });
+      throw new Error(`cannot set owner, mode or time of ${quoteName(f.raw)}: ${(err as Error).message}`, { cause: err });
     }
   }
 
   private handle(entry: TarEntry): void {
-    this.entries++;
     const raw = entry.path;
     const rel = safeRelative(raw, raw, 'path');
     if (rel === '') {
-      if (entry.type !== 'Directory') throw new HostileArchiveError(raw, `names the archive root but is a ${entry.type}, not a directory`);
+      if (entry.type !== 'dir') throw new HostileArchiveError(raw, `names the archive root but is a ${entry.type}, not a directory`);
       this.rootMeta = {
-        mode: (entry.mode ?? 0o755) & 0o7777,
-        uid: entry.uid ?? 0,
-        gid: entry.gid ?? 0,
-        mtime: entry.mtime ?? this.now,
+        mode: entry.mode,
+        uid: entry.uid,
+        gid: entry.gid,
+        mtime: new Date(entry.mtimeSec * 1000 + Math.floor(entry.mtimeNsec / 1e6)),
       };
       return;
     }
     this.refuseBelowSymlink(raw, rel, 'goes through the symlink');
     switch (entry.type) {
-      case 'Directory':
+      case 'dir':
         this.directory(rel, entry);
         return;
-      case 'File':
-      case 'OldFile':
-      case 'ContiguousFile':
+      case 'file':
         this.regularFile(rel, entry);
         return;
-      case 'SymbolicLink':
+      case 'symlink':
         this.symlink(rel, entry);
         return;
-      case 'Link':
+      case 'hardlink':
         this.hardlink(rel, entry);
         return;
-      case 'CharacterDevice':
+      case 'char':
         throw new HostileArchiveError(raw, 'is a character device');
-      case 'BlockDevice':
+      case 'block':
         throw new HostileArchiveError(raw, 'is a block device');
-      case 'FIFO':
+      case 'fifo':
         throw new HostileArchiveError(raw, 'is a FIFO (named pipe)');
-      default:
-        throw new ArchiveError('unsupported', `archive ${this.archiveName} contains entry ${JSON.stringify(raw)} of unsupported type ${entry.type}`);
     }
   }
 
@@ -519,19 +554,18 @@ class TarConsumer {
     if (this.symlinks.size === 0) return;
     for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) {
       const prefix = rel.slice(0, i);
-      if (this.symlinks.has(prefix)) throw new HostileArchiveError(raw, `${what} ${JSON.stringify(prefix)} extracted before`);
+      if (this.symlinks.has(prefix)) throw new HostileArchiveError(raw, `${what} ${quoteName(prefix)} extracted before`);
     }
   }
 
   private directory(rel: string, entry: TarEntry): void {
     if (this.root === null) {
-      this.nonDirs.delete(rel);
       this.symlinks.delete(rel);
       return;
     }
     if (this.writers?.has(rel)) this.writers.drain(); // a file of that name is being written
-    const abs = path.join(this.root, rel);
-    const mode = (entry.mode ?? 0o755) & 0o7777;
+    const abs = this.at(rel);
+    const mode = entry.mode;
     // Created with its final mode when that lets us fill it (rwx for the owner), the umask cannot
     // change it and it has no special bits (mkdir does not reliably set them): then the end needs
     // one utimes instead of open/fchmod/futimes/close, which is 4 of GNU tar's 5 syscalls per
@@ -539,7 +573,7 @@ class TarConsumer {
     // meanwhile: the staging directory is 0700.
     const final = this.umask !== undefined && (mode & 0o7700) === 0o700 && (mode & this.umask) === 0;
     let created = false;
-    this.create(abs, rel, () => {
+    this.create(rel, () => {
       try {
         fs.mkdirSync(abs, final ? mode : 0o700);
         created = true;
@@ -547,23 +581,15 @@ class TarConsumer {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.lstatSync(abs).isDirectory()) throw err;
       }
     });
-    const mtime = entry.mtime ?? this.now;
-    this.dirs.set(rel, {
-      mode,
-      modeSet: final && created,
-      uid: entry.uid ?? -1,
-      gid: entry.gid ?? -1,
-      atime: entry.atime ?? mtime,
-      mtime,
-    });
+    const mtime = entry.mtimeSec + entry.mtimeNsec / 1e9;
+    this.dirs.set(rel, { mode, modeSet: final && created, uid: entry.uid, gid: entry.gid, atime: mtime, mtime });
   }
 
   private regularFile(rel: string, entry: TarEntry): void {
     this.files++;
-    const mode = (entry.mode ?? 0o644) & 0o7777;
-    const uid = entry.uid ?? -1;
-    const gid = entry.gid ?? -1;
-    const mtime = entry.mtime ?? this.now;
+    const mode = entry.mode;
+    const { uid, gid } = entry;
+    const mtime = entry.mtimeSec + entry.mtimeNsec / 1e9;
     // Fewer syscalls per file: create it with its final mode when the umask cannot change that mode
     // (no setuid/setgid/sticky bit, which open() does not reliably set and fchown would clear), and
     // chown only when the owner differs from ours (during extraction no directory is setgid, so a
@@ -576,12 +602,14 @@ class TarConsumer {
       mode,
       uid,
       gid,
-      atime: entry.atime ?? mtime,
+      atime: mtime,
       mtime,
       createMode: finalModeAtCreate ? mode : 0o600,
       chmod: !finalModeAtCreate,
       chown: needsChown(uid, gid),
       written: 0,
+      holes: entry.sparse !== undefined || entry.size > MAX_POOLED_FILE,
+      size: entry.size,
     };
     this.file = f;
     if (this.root === null) {
@@ -589,15 +617,15 @@ class TarConsumer {
       this.symlinks.delete(rel);
       return;
     }
-    if (this.toWriterThread(f, entry.size)) {
-      f.pooled = this.writers!.reserve(parentOf(rel), { ...f, atime: f.atime.getTime() / 1000, mtime: f.mtime.getTime() / 1000 }, entry.size);
+    if (!f.holes && this.toWriterThread(f, entry.size)) {
+      f.pooled = this.writers!.reserve(parentOf(rel), f, entry.size);
       return;
     }
     if (this.writers?.has(rel)) this.writers.drain(); // an earlier file of that name is being written
-    const abs = path.join(this.root, rel);
+    const abs = this.at(rel);
     const timed = !this.writers && this.writerSettings.threads > 0 && entry.size <= MAX_POOLED_FILE;
     const t = timed ? performance.now() : 0;
-    this.fd = this.create(abs, rel, () => fs.openSync(abs, CREATE_FLAGS, f.createMode));
+    this.fd = this.create(rel, () => fs.openSync(abs, CREATE_FLAGS, f.createMode));
     if (timed) this.timeOpen(performance.now() - t);
   }
 
@@ -617,7 +645,7 @@ class TarConsumer {
   }
 
   private startWriters(): void {
-    this.writers = new ExtractWriters(this.writerSettings.threads, this.root!, (e) => this.writerError(e));
+    this.writers = new ExtractWriters(this.writerSettings.threads, this.root!, this.writerSettings.stallMs ?? DEFAULT_STALL_MS, (e) => this.writerError(e));
     if (this.writerSettings.waitUntilReady) this.writers.waitUntilReady();
   }
 
@@ -630,7 +658,7 @@ class TarConsumer {
     const rel = f.rel;
     if (this.writerSettings.threads <= 0 || size > MAX_POOLED_FILE || this.root === null) return false;
     if (!this.writers && this.writerSettings.slowOpenMicros === 0) this.startWriters();
-    if (!this.writers || !ExtractWriters.fits(rel, f.raw, size)) return false;
+    if (!this.writers || !this.writers.fits(rel, f.raw, size)) return false;
     if (!this.writers.ready || this.symlinks.has(rel) || this.dirs.has(rel)) return false;
     const dir = parentOf(rel);
     return dir === '' || this.dirs.has(dir) || this.madeDirs.has(dir);
@@ -640,7 +668,7 @@ class TarConsumer {
   private writerError(f: WriterFailure): Error {
     if (f.replacesDir) return new HostileArchiveError(f.rel, 'would replace a directory of the same name extracted before');
     const what = { create: 'cannot extract', write: 'cannot write', meta: 'cannot set owner, mode or time of' }[f.stage];
-    return new WriterThreadError(`${what} ${JSON.stringify(f.raw)}: ${f.message}`);
+    return new WriterThreadError(`${what} ${quoteName(f.raw)}: ${f.message}`);
   }
 
   private symlink(rel: string, entry: TarEntry): void {
@@ -651,11 +679,11 @@ class TarConsumer {
       // Files in flight were checked against the symlinks known when they were sent: none may be
       // created after a symlink that could lie on its path.
       this.writers?.drain();
-      const abs = path.join(this.root, rel);
-      this.create(abs, rel, () => fs.symlinkSync(target, abs));
-      if (IS_ROOT) fs.lchownSync(abs, entry.uid ?? -1, entry.gid ?? -1);
-      const mtime = entry.mtime ?? this.now;
-      fs.lutimesSync(abs, entry.atime ?? mtime, mtime);
+      const abs = this.at(rel);
+      this.create(rel, () => fs.symlinkSync(bin(target), abs));
+      if (IS_ROOT) fs.lchownSync(abs, entry.uid, entry.gid);
+      const mtime = asTime(entry.mtimeSec + entry.mtimeNsec / 1e9);
+      fs.lutimesSync(abs, mtime, mtime);
     } else {
       this.nonDirs.add(rel);
     }
@@ -670,7 +698,7 @@ class TarConsumer {
     if (target === '') throw new HostileArchiveError(raw, 'is a hard link to the archive root');
     if (target === rel) throw new HostileArchiveError(raw, 'is a hard link to itself');
     this.refuseBelowSymlink(raw, target, 'is a hard link whose target goes through the symlink');
-    const notBefore = () => new HostileArchiveError(raw, `is a hard link to ${JSON.stringify(rawTarget)}, which was not extracted before it`);
+    const notBefore = () => new HostileArchiveError(raw, `is a hard link to ${quoteName(rawTarget)}, which was not extracted before it`);
     this.writers?.drain(); // the target, or an entry of this name, may still be being written
     let symlinkTarget: string | undefined;
     if (this.root === null) {
@@ -679,23 +707,23 @@ class TarConsumer {
     } else {
       let st: fs.Stats;
       try {
-        st = fs.lstatSync(path.join(this.root, target));
+        st = fs.lstatSync(this.at(target));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'ENOENT' || code === 'ENOTDIR') throw notBefore();
         throw err;
       }
-      if (st.isDirectory()) throw new HostileArchiveError(raw, `is a hard link to the directory ${JSON.stringify(rawTarget)}`);
+      if (st.isDirectory()) throw new HostileArchiveError(raw, `is a hard link to the directory ${quoteName(rawTarget)}`);
       if (st.isSymbolicLink()) symlinkTarget = this.symlinks.get(target);
     }
     // A hard link to a symlink is a second symlink with the same text, now read relative to the
     // link's own directory; check it like one.
     if (symlinkTarget !== undefined) checkSymlinkTarget(raw, rel, symlinkTarget);
     if (this.root !== null) {
-      const abs = path.join(this.root, rel);
-      const targetAbs = path.join(this.root, target);
+      const targetAbs = this.at(target);
+      const abs = this.at(rel);
       // link(2) does not follow a symlink given as the target, it links the symlink itself.
-      this.create(abs, rel, () => fs.linkSync(targetAbs, abs));
+      this.create(rel, () => fs.linkSync(targetAbs, abs));
     } else {
       this.nonDirs.add(rel);
     }
@@ -705,12 +733,12 @@ class TarConsumer {
   }
 
   /**
-   * Run `op` (which creates `abs`); create missing parent directories (archives need not list
+   * Run `op` (which creates `rel`); create missing parent directories (archives need not list
    * them), and replace an entry of the same name from earlier in the archive the way tar does:
    * a non-directory is unlinked (never followed); a directory is kept for a directory entry and
    * refused for anything else.
    */
-  private create<T>(abs: string, rel: string, op: () => T): T {
+  private create<T>(rel: string, op: () => T): T {
     let madeParents = false;
     let replaced = false;
     for (;;) {
@@ -721,12 +749,13 @@ class TarConsumer {
         if (code === 'ENOENT' && !madeParents) {
           madeParents = true;
           // No component is a symlink (refuseBelowSymlink), so this stays inside the staging dir.
-          fs.mkdirSync(path.dirname(abs), { recursive: true, mode: 0o755 });
+          this.deep!.mkdirs(parentOf(rel), 0o755);
           for (let d = parentOf(rel); d !== '' && !this.madeDirs.has(d); d = parentOf(d)) this.madeDirs.add(d);
           continue;
         }
         if (code === 'EEXIST' && !replaced) {
           replaced = true;
+          const abs = this.at(rel);
           const st = fs.lstatSync(abs);
           if (st.isDirectory()) {
             throw new HostileArchiveError(rel, 'would replace a directory of the same name extracted before');
@@ -741,107 +770,31 @@ class TarConsumer {
   }
 
   /** Owner, mode and times of directories, deepest first, so creating children no longer touches them. */
-  private applyDirMeta(root: string): void {
+  private applyDirMeta(): void {
     const list = [...this.dirs].sort((a, b) => depth(b[0]) - depth(a[0]));
     for (const [rel, m] of list) {
-      const abs = path.join(root, rel);
       const chown = needsChown(m.uid, m.gid);
       let fd: number | undefined;
       try {
+        const abs = this.at(rel);
         if (m.modeSet && !chown) {
           // It is the directory we made: a directory is never replaced (create() refuses that)
           // and nothing lies below a symlink, so the path leads there; lutimes follows nothing.
-          fs.lutimesSync(abs, m.atime, m.mtime);
+          fs.lutimesSync(abs, asTime(m.atime), asTime(m.mtime));
           continue;
         }
         fd = fs.openSync(abs, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
         // We created it, so it is ours already unless the archive says otherwise.
         if (chown) fs.fchownSync(fd, m.uid, m.gid);
         fs.fchmodSync(fd, m.mode);
-        fs.futimesSync(fd, m.atime, m.mtime);
+        fs.futimesSync(fd, asTime(m.atime), asTime(m.mtime));
       } catch (err) {
-        throw new Error(`cannot set owner, mode or time of directory ${JSON.stringify(rel)}: ${(err as Error).message}`, { cause: err });
+        throw new Error(`cannot set owner, mode or time of directory ${quoteName(rel)}: ${(err as Error).message}`, { cause: err });
       } finally {
         if (fd !== undefined) fs.closeSync(fd);
       }
     }
   }
-}
-
-/**
- * The entry path relative to the archive root ("" for the root itself), or a HostileArchiveError
- * for a NUL byte, an absolute path or any ".." component (even one that would stay inside).
- */
-function safeRelative(entry: string, p: string, what: string): string {
-  if (p.includes('\0')) throw new HostileArchiveError(entry, `${what} contains a NUL byte`);
-  if (p.startsWith('/')) throw new HostileArchiveError(entry, `${what} ${JSON.stringify(p)} is absolute`);
-  const parts = p.split('/').filter((c) => c !== '' && c !== '.');
-  if (parts.includes('..')) throw new HostileArchiveError(entry, `${what} ${JSON.stringify(p)} contains a ".." component`);
-  return parts.join('/');
-}
-
-/** A symlink at `rel` may point anywhere inside the archive root, never outside or to an absolute path. */
-function checkSymlinkTarget(entry: string, rel: string, target: string): void {
-  if (target === '') throw new HostileArchiveError(entry, 'is a symlink without a target');
-  if (target.includes('\0')) throw new HostileArchiveError(entry, 'is a symlink whose target contains a NUL byte');
-  if (target.startsWith('/')) throw new HostileArchiveError(entry, `is a symlink to the absolute path ${JSON.stringify(target)}`);
-  const resolved = path.posix.normalize(path.posix.join(path.posix.dirname(rel), target));
-  if (resolved === '..' || resolved.startsWith('../')) {
-    throw new HostileArchiveError(entry, `is a symlink to ${JSON.stringify(target)}, which points outside the archive`);
-  }
-}
-
-/**
- * Resolve the symlink at `rel` like the kernel would, following the archive's other symlinks,
- * and report whether it ever climbs above the archive root. Components that do not exist (dangling
- * links) are taken literally; a loop (more than 40 hops) cannot be resolved by the kernel either.
- */
-function resolvesOutside(symlinks: ReadonlyMap<string, string>, rel: string, target: string): boolean {
-  const cur = rel.split('/');
-  cur.pop();
-  const pending = target.split('/').reverse();
-  let hops = 0;
-  while (pending.length > 0) {
-    const c = pending.pop()!;
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      if (cur.length === 0) return true;
-      cur.pop();
-      continue;
-    }
-    cur.push(c);
-    const next = symlinks.get(cur.join('/'));
-    if (next === undefined) continue;
-    if (++hops > MAX_SYMLINK_HOPS) return false;
-    cur.pop();
-    if (next.startsWith('/')) return true;
-    pending.push(...next.split('/').reverse());
-  }
-  return false;
-}
-
-/**
- * The body of a pax header ("<len> key=value\n" records) or of a GNU long name/link entry. Returns
- * the printable part of a path or linkpath that contains a NUL byte (GNU names may end in NULs).
- */
-function nulInMetaName(meta: string): string | undefined {
-  if (!meta.includes('\0')) return undefined;
-  const lines = meta.replace(/\n$/, '').split('\n');
-  const isPax = lines.every((l) => {
-    const n = parseInt(l, 10);
-    return n === Buffer.byteLength(l) + 1 && /^\d+ [^=]+=/.test(l);
-  });
-  if (!isPax) {
-    const name = meta.replace(/\0+$/, '');
-    return name.includes('\0') ? name.replace(/\0/g, '\\0') : undefined;
-  }
-  for (const l of lines) {
-    const kv = l.slice(l.indexOf(' ') + 1);
-    const key = kv.slice(0, kv.indexOf('='));
-    const value = kv.slice(kv.indexOf('=') + 1);
-    if ((key === 'path' || key === 'linkpath') && value.includes('\0')) return value.replace(/\0/g, '\\0');
-  }
-  return undefined;
 }
 
 function explainZlib(message: string): string {
@@ -857,19 +810,13 @@ function explainZlib(message: string): string {
   }
 }
 
-/** Only root can give an entry another owner, and what we create is ours already (-1: not recorded). */
+/** Only root can give an entry another owner, and what we create is ours already. */
 function needsChown(uid: number, gid: number): boolean {
-  return IS_ROOT && ((uid !== -1 && uid !== EUID) || (gid !== -1 && gid !== EGID));
+  return IS_ROOT && (uid !== EUID || gid !== EGID);
 }
 
 /** A writer thread's failure to create, fill or finish a file (worded by writerError). */
 class WriterThreadError extends Error {}
-
-/** The parent of a relative path ("" for the staging root). */
-function parentOf(rel: string): string {
-  const i = rel.lastIndexOf('/');
-  return i === -1 ? '' : rel.slice(0, i);
-}
 
 function depth(rel: string): number {
   let n = 0;

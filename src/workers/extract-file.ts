@@ -25,7 +25,16 @@ export function applyFileMeta(fd: number, m: FileMeta): void {
   // chown first: it clears setuid/setgid bits, which the chmod then sets again.
   if (m.chown) fs.fchownSync(fd, m.uid, m.gid);
   if (m.chmod) fs.fchmodSync(fd, m.mode);
-  fs.futimesSync(fd, m.atime, m.mtime);
+  fs.futimesSync(fd, asTime(m.atime), asTime(m.mtime));
+}
+
+/**
+ * A time for Node's utimes family. Seconds go in as a Date: Node replaces a negative number of
+ * seconds by the current time (a file from before 1970 would come back dated today), while a Date
+ * before 1970 is passed on as it is.
+ */
+export function asTime(t: Date | number): Date {
+  return typeof t === 'number' ? new Date(t * 1000) : t;
 }
 
 export function writeAll(fd: number, buf: Uint8Array): void {

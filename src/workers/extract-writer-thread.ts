@@ -8,7 +8,6 @@
  * error port, before STOP is set, so whoever sees STOP finds the message.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { workerData, type MessagePort } from 'node:worker_threads';
 import { applyFileMeta, CREATE_FLAGS, writeAll } from './extract-file.js';
 import { CLOSE, ctl, decodeRecord, SLOT_BYTES, SLOTS, STOP, type WriterData, type WriterFailure } from './extract-writers-protocol.js';
@@ -28,7 +27,7 @@ function writeBatch(slot: Buffer): void {
     let stage: WriterFailure['stage'] = 'create';
     let fd: number | undefined;
     try {
-      fd = openReplacing(path.join(root, f.rel), f.createMode);
+      fd = openReplacing(Buffer.from(`${root}/${f.rel}`, 'latin1'), f.createMode);
       stage = 'write';
       writeAll(fd, slot.subarray(content, content + len));
       stage = 'meta';
@@ -64,7 +63,7 @@ class ReplacesDirectory extends Error {}
  * followed, as the main thread's create() does. Parent directories exist: the main thread made
  * them before it sent the file.
  */
-function openReplacing(abs: string, mode: number): number {
+function openReplacing(abs: Buffer, mode: number): number {
   try {
     return fs.openSync(abs, CREATE_FLAGS, mode);
   } catch (err) {

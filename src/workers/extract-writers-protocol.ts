@@ -5,15 +5,15 @@
  * garbage of one buffer per batch cost more than the writers saved).
  *
  * A batch: u32 file count, then per file a record: the fixed header below, the relative path and
- * the archive's path (UTF-8), then the content.
+ * the archive's path (their bytes: binary strings, one char per byte), then the content.
  */
 
 export const SLOTS = 4;
 export const SLOT_BYTES = 512 * 1024;
 /** Batches end after this many files even when their slot has room (the writer starts sooner). */
 export const BATCH_FILES = 128;
-/** Paths longer than this stay on the main thread (the kernel refuses them anyway; its message is the main thread's). */
-export const MAX_PATH_BYTES = 4096;
+/** Paths longer than this stay on the main thread, which reaches deep paths through directory descriptors. */
+export const MAX_PATH_BYTES = 3800;
 
 /** Int32 slots of the control array: STOP (skip what is queued), CLOSE (end the thread), then per writer READY, SENT, DONE. */
 export const STOP = 0;
@@ -29,12 +29,13 @@ export interface WriterData {
   control: SharedArrayBuffer;
   slots: SharedArrayBuffer;
   index: number;
-  /** The staging directory: records carry paths relative to it. */
+  /** The staging directory (binary string): records carry paths relative to it. */
   root: string;
 }
 
 /** What a record says about its file (content follows it). Times in seconds since the epoch. */
 export interface FileRecord {
+  /** Binary strings (one char per byte): the path below the staging directory, and as the archive names it. */
   rel: string;
   raw: string;
   mode: number;
@@ -70,8 +71,8 @@ export function recordBytes(relBytes: number, rawBytes: number, len: number): nu
 /** Write a record's header and paths at `off`; returns where its `len` content bytes go. */
 export function encodeRecord(slot: Buffer, off: number, f: FileRecord, len: number): number {
   let p = off;
-  const relLen = slot.write(f.rel, p + HEADER, 'utf8');
-  const rawLen = slot.write(f.raw, p + HEADER + relLen, 'utf8');
+  const relLen = slot.write(f.rel, p + HEADER, 'latin1');
+  const rawLen = slot.write(f.raw, p + HEADER + relLen, 'latin1');
   p = slot.writeUInt16LE(relLen, p);
   p = slot.writeUInt16LE(rawLen, p);
   p = slot.writeDoubleLE(f.atime, p);
@@ -100,8 +101,8 @@ export function decodeRecord(slot: Buffer, off: number): { file: FileRecord; con
   const flags = slot.readUInt8(p + 32);
   const len = slot.readUInt32LE(p + 33);
   p = off + HEADER;
-  const rel = slot.toString('utf8', p, p + relLen);
-  const raw = slot.toString('utf8', p + relLen, p + relLen + rawLen);
+  const rel = slot.toString('latin1', p, p + relLen);
+  const raw = slot.toString('latin1', p + relLen, p + relLen + rawLen);
   const content = p + relLen + rawLen;
   const file = { rel, raw, mode, createMode, uid, gid, atime, mtime, chmod: (flags & CHMOD) !== 0, chown: (flags & CHOWN) !== 0 };
   return { file, content, len, next: content + len };

@@ -42,10 +42,11 @@ export type { WriterFailure };
 export const MAX_POOLED_FILE = 128 * 1024;
 /**
  * A writer that finishes nothing for this long is taken as gone: a crashed thread never counts its
- * batch, and its 'error' event cannot arrive while we wait synchronously. Not longer than the job
- * lock (LOCK_DURATION, 60 s by default): a main thread blocked longer would lose its job's lock.
+ * batch, and its 'error' event cannot arrive while we wait synchronously. The main thread waits
+ * synchronously, so this must stay well below the job lock's duration (LOCK_DURATION, 60 s by
+ * default): the restore passes a quarter of it. A batch is at most 128 small files.
  */
-const STALL_MS = 60_000;
+export const DEFAULT_STALL_MS = 15_000;
 
 interface Writer {
   index: number;
@@ -78,13 +79,17 @@ export class ExtractWriters {
   private readonly pending = new Map<string, number>();
   private closed = false;
   private failed: WriterFailure | undefined;
+  private readonly stallMs: number;
 
   /** `toError` turns a writer's failure into the error the restore reports. */
   constructor(
     count: number,
-    root: string,
+    /** The staging directory as a binary string. */
+    private readonly root: string,
+    stallMs: number,
     private readonly toError: (f: WriterFailure) => Error,
   ) {
+    this.stallMs = stallMs;
     const control = new SharedArrayBuffer(ctlLength(count) * Int32Array.BYTES_PER_ELEMENT);
     this.state = new Int32Array(control);
     for (let index = 0; index < count; index++) {
@@ -125,10 +130,9 @@ export class ExtractWriters {
   }
 
   /** Whether a file with these paths and size can go to a writer at all. */
-  static fits(rel: string, raw: string, len: number): boolean {
-    const relBytes = Buffer.byteLength(rel);
-    const rawBytes = Buffer.byteLength(raw);
-    return relBytes <= MAX_PATH_BYTES && rawBytes <= MAX_PATH_BYTES && len <= MAX_POOLED_FILE && recordBytes(relBytes, rawBytes, len) <= SLOT_BYTES - 4;
+  fits(rel: string, raw: string, len: number): boolean {
+    // Binary strings: one char per byte.
+    return this.root.length + 1 + rel.length <= MAX_PATH_BYTES && raw.length <= MAX_PATH_BYTES && len <= MAX_POOLED_FILE && recordBytes(rel.length, raw.length, len) <= SLOT_BYTES - 4;
   }
 
   /**
@@ -138,7 +142,7 @@ export class ExtractWriters {
   reserve(dir: string, f: FileRecord, len: number): Reservation {
     this.throwIfFailed();
     const w = this.writers[pick(dir, this.writers.length)]!;
-    const need = recordBytes(Buffer.byteLength(f.rel), Buffer.byteLength(f.raw), len);
+    const need = recordBytes(f.rel.length, f.raw.length, len);
     if (w.used + need > SLOT_BYTES) this.publish(w);
     const buf = w.slots[w.sent % SLOTS]!;
     const off = encodeRecord(buf, w.used, f, len);
@@ -232,10 +236,10 @@ export class ExtractWriters {
     let since = Date.now();
     while (!ok(v)) {
       if (w.crashed) throw new Error(`restore writer thread ${w.index} failed: ${w.crashed.message}`, { cause: w.crashed });
-      Atomics.wait(this.state, i, v, 1000);
+      Atomics.wait(this.state, i, v, Math.min(1000, this.stallMs));
       const now = Atomics.load(this.state, i);
       if (now !== v) since = Date.now();
-      else if (Date.now() - since > STALL_MS) throw new Error(`restore writer thread ${w.index} made no progress for ${STALL_MS / 1000} s`);
+      else if (Date.now() - since > this.stallMs) throw new Error(`restore writer thread ${w.index} made no progress for ${this.stallMs / 1000} s`);
       v = now;
     }
   }

@@ -1,7 +1,8 @@
 /**
  * Restore volumes from a backup set, in the order that can lose nothing:
  *   1. check free space (staging in the volume, safety backup in BACKUP_DIR);
- *   2. verify every archive completely (sha256 against the sidecar, full gunzip and tar parse);
+ *   2. verify every archive completely (sha256 against the sidecar, full gunzip and tar parse, GNU
+ *      tar's reading of it and its manifest all agreeing: archive-verification.ts);
  *   3. make a safety backup of the current data (a normal archive with the current minute's stamp);
  *   4. extract each archive into a staging directory inside its volume (hashing again on the way);
  *   5. swap staged and current entries by renames, rolling back on any failure.
@@ -18,11 +19,11 @@ import { formatBytes, requireSpace } from '../lib/free-space.js';
 import type { Logger } from '../lib/logger.js';
 import type { RestoreRequest } from '../lib/restore-requests.js';
 import { volumeDir } from '../lib/volumes.js';
-import { EXCLUDED_NAMES } from './archive-job.js';
 import { archiveVolume } from './archive-volume.js';
-import { extractArchive, verifyArchive } from './extract-archive.js';
+import { verifyVolumeArchive } from './archive-verification.js';
+import { extractArchive } from './extract-archive.js';
 import { claimSafetyStamp } from './safety-stamp.js';
-import { recoverInterruptedRestores, stagingDirName, swapIn } from './swap-volume.js';
+import { createWorkDir, recoverInterruptedRestores, removeWorkDir, swapIn } from './swap-volume.js';
 
 export interface SetRestoreSummary {
   kind: 'set';
@@ -41,6 +42,8 @@ interface Target {
   archivePath: string;
   /** Uncompressed size from our manifest, when the archive has one. */
   contentBytes: number | undefined;
+  /** The sha256 the full verification computed. */
+  verifiedSha256?: string;
 }
 
 type Phase = 'check' | 'verify' | 'safety-backup' | 'extract' | 'swap' | 'done';
@@ -63,13 +66,14 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
   for (const t of targets) {
     progress('verify', { volume: t.volume });
     log.info({ volume: t.volume, file: t.archive.file }, 'verifying archive');
-    await verifyArchive(t.archivePath, {
-      expectedSha256: t.archive.sha256,
+    const verified = await verifyVolumeArchive(t.archivePath, {
       logger: log,
       onProgress: (p) => progress('verify', { volume: t.volume, ...p }),
     }).catch((err: Error) => {
       throw new Error(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`);
     });
+    // The extraction below hashes the file again and must see exactly what was verified.
+    t.verifiedSha256 = verified.sha256;
   }
 
   let safetyBackupStamp: string | null = null;
@@ -80,7 +84,7 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
       const fileName = archiveFileName(t.volume, safetyBackupStamp);
       const r = await archiveVolume({
         volume: t.volume, volumeDir: t.dir, backupDir: ctx.config.backupDir, fileName,
-        gzipLevel: ctx.config.gzipLevel, excludeNames: EXCLUDED_NAMES, logger: log,
+        gzipLevel: ctx.config.gzipLevel, logger: log,
         onProgress: (p) => progress('safety-backup', { volume: t.volume, ...p }),
       }).catch((err: Error) => {
         throw new Error(`safety backup of ${t.volume} failed, nothing was changed: ${err.message}`);
@@ -101,7 +105,7 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
   const dropStaging = (list: Target[]) =>
     Promise.all(
       list.map(async (t) => {
-        await fs.rm(path.join(t.dir, stagingDirName(request.id)), { recursive: true, force: true });
+        await removeWorkDir(t.dir, request.id);
         const times = rootTimes.get(t.volume);
         if (times) await fs.utimes(t.dir, times.atime, times.mtime).catch(() => undefined);
       }),
@@ -109,10 +113,11 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
   try {
     for (const t of targets) {
       progress('extract', { volume: t.volume });
-      const staging = path.join(t.dir, stagingDirName(request.id));
+      const staging = await createWorkDir(t.dir, request.id);
       const r = await extractArchive(t.archivePath, staging, {
-        expectedSha256: t.archive.sha256, logger: log,
-        writers: { threads: ctx.config.restoreThreads },
+        expectedSha256: t.verifiedSha256, logger: log,
+        // The writer threads are waited for synchronously: stay well below the job lock's duration.
+        writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
         onProgress: (p) => progress('extract', { volume: t.volume, ...p }),
       });
       staged.push({ target: t, rootMeta: r.rootMeta });
@@ -190,7 +195,8 @@ async function checkSpace(ctx: AppContext, targets: Target[], safetyBackup: bool
 
 async function manifestBytes(archivePath: string): Promise<number | undefined> {
   try {
-    const m = JSON.parse(await fs.readFile(`${archivePath}.manifest.json`, 'utf8')) as { bytesRead?: unknown };
+    const m = JSON.parse(await fs.readFile(`${archivePath}.manifest.json`, 'utf8')) as { bytesRead?: unknown; contentBytes?: unknown };
+    if (typeof m.contentBytes === 'number') return m.contentBytes;
     return typeof m.bytesRead === 'number' ? m.bytesRead : undefined;
   } catch {
     return undefined;

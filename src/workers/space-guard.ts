@@ -5,7 +5,8 @@
  */
 import type { AppContext } from '../context.js';
 import { formatBytes, freeBytes, NoSpaceError } from '../lib/free-space.js';
-import { walkTree } from './tree-walk.js';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { walkTree } from '../engine/fs/tree-walk.js';
 
 export async function ensureRoomForArchive(ctx: AppContext, volume: string, volumeDir: string): Promise<{ estimate: number; free: number }> {
   const previous = (await ctx.store.listArchives())
@@ -27,8 +28,12 @@ export async function ensureRoomForArchive(ctx: AppContext, volume: string, volu
 /** Uncompressed size as the worst case for a first archive (compression only makes it smaller). */
 async function treeBytes(dir: string): Promise<number> {
   let total = 0;
+  let n = 0;
   try {
-    for await (const e of walkTree(dir)) if (e.stat.isFile()) total += e.stat.size;
+    for (const e of walkTree(dir)) {
+      if (e.stat?.isFile()) total += e.stat.size;
+      if (++n % 1000 === 0) await nextTurn(); // let the event loop breathe (lock renewals, progress)
+    }
   } catch {
     return 0; // a missing volume fails in the archive step with its own message
   }

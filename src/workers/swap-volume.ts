@@ -1,23 +1,24 @@
 /**
- * Replace a volume's content by what a restore extracted into `<volume>/.oob-restore-<id>/`, by
- * renames only (staging is inside the volume, so every rename is atomic and instant):
+ * Replace a volume's content by what a restore extracted, by renames only. Everything the restore
+ * keeps in the volume lives in ONE directory of its own, `<volume>/.oob-restore-<id>/`:
  *
- *   phase 1  move every current top-level entry into `<volume>/.oob-restore-<id>-old/`;
- *            write the journal `<old>/.oob-restore-journal.json` (names being staged, root metadata);
- *   phase 2  move every top-level entry of the staging directory into the volume root;
- *   commit   write the marker `<old>/.oob-restore-swapped` (fsynced): from here on the swap is done;
- *   cleanup  delete staging and old, apply the archive root's mode/owner/mtime to the volume root.
+ *   restore.json  written first: marks the directory as this service's (recovery touches nothing else)
+ *   tree/         the extraction (the archive's root)
+ *   old/          phase 1 moves every current top-level entry of the volume here
+ *   journal.json  after phase 1: which names phase 2 moves from tree/ into the root, the root's metadata
+ *   swapped       the commit marker, after phase 2 (fsynced): from here on the swap is done
+ *
+ * So no name in the volume or in the archive can collide with one of ours: the user's data and the
+ * archive's entries are always one level below our markers, and a user's own `.oob-restore-…`
+ * entry (without our restore.json) is data like any other — moved, archived, restored.
  *
  * Before the commit marker exists, any failure (or a crash, through recoverInterruptedRestores at
- * the next worker start) rolls back: staged entries go back into staging, the originals back into
- * the root. The rollback never deletes an original: old is only removed with rmdir once it is
- * empty, and an original whose name is still taken stays in old (and the rollback reports it).
+ * the next worker start) rolls back: entries from tree/ go back into tree/, the originals back into
+ * the root; an original whose name is taken stays in old/ (and the rollback says so). After it,
+ * the work directory (with the previous data) is removed and the archive's root metadata applied.
  *
- * Markers live inside old and carry the reserved `.oob-restore-` prefix, like the staging and old
- * directories themselves: phase 1 never moves such names, so no original entry can be mistaken for
- * a marker (a volume holding a `.oob-swapped` file must not make recovery delete its data).
- *
- * The extraction writes without fsync (one fsync per file would make restoring many small files very
+ * Names are bytes (directories are read as Buffers), so Latin-1 names move like any other. The
+ * extraction writes without fsync (one fsync per file would make restoring many small files very
  * slow); swapIn flushes the file system (`sync -f`) before it touches the volume, so the restored
  * data is on disk before the originals can be deleted.
  */
@@ -26,17 +27,19 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+import { quoteName } from '../core/show-name.js';
+import { removeTree } from '../engine/fs/remove-tree.js';
+import { bin } from '../engine/fs/tree-walk.js';
 import { fsyncDir, writeFileAtomic } from '../lib/fs-atomic.js';
 import type { RootMeta } from './extract-archive.js';
 
 const execFileP = promisify(execFile);
 
-/** Every name we create in a volume starts with this; archives exclude it and phase 1 skips it. */
-export const RESERVED_PREFIX = '.oob-restore-';
-/** In old: the swap committed (phase 2 complete). */
-export const SWAPPED_MARKER = '.oob-restore-swapped';
-/** In old: phase 1 complete; which names phase 2 moves from staging into the root, and the root metadata. */
-export const JOURNAL = '.oob-restore-journal.json';
+/** The work directory of restore <id> is `<WORK_PREFIX><id>`. */
+export const WORK_PREFIX = '.oob-restore-';
+export const OWNER_FILE = 'restore.json';
+export const JOURNAL = 'journal.json';
+export const SWAPPED_MARKER = 'swapped';
 
 export interface SwapOptions {
   id: string;
@@ -44,8 +47,8 @@ export interface SwapOptions {
   rootMeta?: RootMeta;
   logger: Logger;
   /**
-   * The volume root's times before the restore touched it (creating staging inside the volume
-   * already changed its mtime); a rollback puts them back. Defaults to the times at swap start.
+   * The volume root's times before the restore touched it (creating the work directory already
+   * changed its mtime); a rollback puts them back. Defaults to the times at swap start.
    */
   rootTimes?: { atime: Date; mtime: Date };
   /** Test hook: fail (and roll back) after N renames of phase 2. */
@@ -64,46 +67,66 @@ export class SimulatedCrash extends Error {
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
-function isValidId(id: string): boolean {
-  // "-old" would make the staging name of one id the old name of another.
-  return ID_RE.test(id) && !id.endsWith('-old');
-}
-
 function checkId(id: string): void {
-  if (!isValidId(id)) throw new Error(`invalid restore id ${JSON.stringify(id)}`);
+  if (!ID_RE.test(id)) throw new Error(`invalid restore id ${JSON.stringify(id)}`);
 }
 
-export function stagingDirName(id: string): string {
+export function workDirName(id: string): string {
   checkId(id);
-  return `${RESERVED_PREFIX}${id}`;
+  return `${WORK_PREFIX}${id}`;
 }
 
-export function oldDirName(id: string): string {
-  checkId(id);
-  return `${RESERVED_PREFIX}${id}-old`;
+/** Where restore <id> extracts its archive for this volume. */
+export function stagingDir(volumeDir: string, id: string): string {
+  return path.join(volumeDir, workDirName(id), 'tree');
+}
+
+/**
+ * Create the work directory of restore <id> in the volume (0700, marked as ours) and return the
+ * staging directory to extract into (not created: the extraction creates it). Fails loudly if the
+ * name is taken, whatever holds it.
+ */
+export async function createWorkDir(volumeDir: string, id: string): Promise<string> {
+  const work = path.join(volumeDir, workDirName(id));
+  try {
+    await fs.mkdir(work, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${work} already exists; it is not overwritten`, { cause: err });
+    throw err;
+  }
+  await fs.chmod(work, 0o700); // mkdir's mode is subject to the umask
+  await writeFileAtomic(path.join(work, OWNER_FILE), `${JSON.stringify({ id, createdAt: new Date().toISOString() })}\n`, 0o600);
+  return path.join(work, 'tree');
+}
+
+/** Remove the work directory of restore <id> (only if it is ours), whatever it holds. */
+export async function removeWorkDir(volumeDir: string, id: string): Promise<void> {
+  const work = path.join(volumeDir, workDirName(id));
+  if (!(await isOurs(work, id))) return;
+  removeTree(asBin(work));
 }
 
 interface Journal {
   id: string;
+  /** Names moved (or to be moved) from tree/ into the root, as hex bytes. */
   staged: string[];
   rootMeta?: { mode: number; uid: number; gid: number; mtime: string };
 }
 
 export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved: number; removedOld: number }> {
   const { id, logger: log } = o;
-  const staging = path.join(volumeDir, stagingDirName(id));
-  const old = path.join(volumeDir, oldDirName(id));
+  const workName = workDirName(id);
+  const work = path.join(volumeDir, workName);
+  const tree = path.join(work, 'tree');
+  const old = path.join(work, 'old');
 
-  const st = await fs.lstat(staging).catch(() => undefined);
-  if (!st?.isDirectory()) throw new Error(`nothing to swap in: staging directory ${staging} does not exist`);
+  if (!(await isOurs(work, id))) throw new Error(`nothing to swap in: ${work} is not the work directory of restore ${id}`);
+  const st = await fs.lstat(tree).catch(() => undefined);
+  if (!st?.isDirectory()) throw new Error(`nothing to swap in: staging directory ${tree} does not exist`);
   if (await exists(old)) {
     throw new Error(`${old} already exists (an interrupted restore with this id); it is recovered when the worker restarts`);
   }
-  const stagingNames = await fs.readdir(staging);
-  const staged = stagingNames.filter((n) => !n.startsWith(RESERVED_PREFIX));
-  if (staged.length !== stagingNames.length) {
-    log.warn({ volumeDir, skipped: stagingNames.filter((n) => n.startsWith(RESERVED_PREFIX)) }, 'swap: staged entries with a reserved name are not restored');
-  }
+  const staged = await namesIn(tree);
   const rootBefore = o.rootTimes ?? (await fs.stat(volumeDir));
 
   await syncFilesystem(volumeDir, log);
@@ -113,34 +136,34 @@ export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved
     renames++;
     if (o.crashAfterRenames === renames) throw new SimulatedCrash(`simulated crash after ${renames} renames`);
   };
-  const movedOut: string[] = [];
-  const movedIn: string[] = [];
+  const movedOut: Buffer[] = [];
+  const movedIn: Buffer[] = [];
   await fs.mkdir(old, { mode: 0o700 });
   try {
-    // Phase 1: the current content out of the way.
-    const current = (await fs.readdir(volumeDir)).filter((n) => !n.startsWith(RESERVED_PREFIX));
+    // Phase 1: the current content out of the way (everything but our work directory).
+    const current = (await namesIn(volumeDir)).filter((n) => n.toString('latin1') !== workName);
     for (const n of current) {
-      await fs.rename(path.join(volumeDir, n), path.join(old, n));
+      await fs.rename(child(volumeDir, n), child(old, n));
       movedOut.push(n);
       crashPoint();
     }
     await fsyncDir(volumeDir);
     await fsyncDir(old);
-    const journal: Journal = { id, staged };
+    const journal: Journal = { id, staged: staged.map((n) => n.toString('hex')) };
     if (o.rootMeta) journal.rootMeta = { ...o.rootMeta, mtime: o.rootMeta.mtime.toISOString() };
-    await writeFileAtomic(path.join(old, JOURNAL), `${JSON.stringify(journal)}\n`, 0o600);
+    await writeFileAtomic(path.join(work, JOURNAL), `${JSON.stringify(journal)}\n`, 0o600);
 
     // Phase 2: the restored content in.
     if (o.failAfterRenames === 0) throw new Error('test hook: swap failed after 0 renames');
     for (const n of staged) {
-      await fs.rename(path.join(staging, n), path.join(volumeDir, n));
+      await fs.rename(child(tree, n), child(volumeDir, n));
       movedIn.push(n);
       crashPoint();
       if (o.failAfterRenames === movedIn.length) throw new Error(`test hook: swap failed after ${movedIn.length} renames`);
     }
     await fsyncDir(volumeDir);
-    await fsyncDir(staging);
-    await writeFileAtomic(path.join(old, SWAPPED_MARKER), `${new Date().toISOString()}\n`, 0o600);
+    await fsyncDir(tree);
+    await writeFileAtomic(path.join(work, SWAPPED_MARKER), `${new Date().toISOString()}\n`, 0o600);
   } catch (err) {
     if (err instanceof SimulatedCrash) throw err;
     log.error({ volumeDir, err: (err as Error).message, movedOut: movedOut.length, movedIn: movedIn.length }, 'swap: failed, rolling back');
@@ -154,9 +177,6 @@ export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved
         { cause: err },
       );
     }
-    await fs.rm(staging, { recursive: true, force: true }).catch((e: Error) => log.warn({ staging, err: e.message }, 'swap: could not remove staging'));
-    // Removing staging touched the root again: give it back the times it had before the swap.
-    await fs.utimes(volumeDir, rootBefore.atime, rootBefore.mtime).catch(() => undefined);
     throw new Error(`swapping in the restored data failed, the volume was rolled back to its previous content (${(err as Error).message})`, {
       cause: err,
     });
@@ -169,88 +189,79 @@ export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved
 }
 
 /**
- * Undo an uncommitted swap: entries that came from staging (`fromStaging`, as far as they are in the
- * root and not back in staging) go back into staging, then every entry of old back into the root,
- * then old is removed with rmdir. Throws (leaving what could not be put back in old) on any problem.
+ * Undo an uncommitted swap: entries that came from tree/ (`fromStaging`, as far as they are in the
+ * root and not back in tree/) go back into tree/, then every entry of old/ back into the root, then
+ * the work directory is removed. Throws (leaving what could not be put back in old/) on any problem.
  */
 async function rollBack(
   volumeDir: string,
   id: string,
-  fromStaging: readonly string[],
+  fromStaging: readonly Buffer[],
   rootTimes?: { atime: Date; mtime: Date },
 ): Promise<{ unstaged: number; putBack: number }> {
-  const staging = path.join(volumeDir, stagingDirName(id));
-  const old = path.join(volumeDir, oldDirName(id));
+  const work = path.join(volumeDir, workDirName(id));
+  const tree = path.join(work, 'tree');
+  const old = path.join(work, 'old');
   const problems: string[] = [];
 
   // The marker can exist if only the fsync after writing it failed. Gone first: with it, a crash
-  // during this rollback would make recovery delete old with the originals in it.
-  if (await exists(path.join(old, SWAPPED_MARKER))) {
-    await fs.rm(path.join(old, SWAPPED_MARKER));
-    await fsyncDir(old);
+  // during this rollback would make recovery delete the originals in old/.
+  if (await exists(path.join(work, SWAPPED_MARKER))) {
+    await fs.rm(path.join(work, SWAPPED_MARKER));
+    await fsyncDir(work);
   }
 
   let unstaged = 0;
   if (fromStaging.length > 0) {
-    await fs.mkdir(staging, { recursive: true, mode: 0o700 });
+    await fs.mkdir(tree, { recursive: true, mode: 0o700 });
     for (const n of fromStaging) {
-      const src = path.join(volumeDir, n);
-      if (!(await exists(src)) || (await exists(path.join(staging, n)))) continue;
+      if (!(await exists(child(volumeDir, n))) || (await exists(child(tree, n)))) continue;
       try {
-        await fs.rename(src, path.join(staging, n));
+        await fs.rename(child(volumeDir, n), child(tree, n));
         unstaged++;
       } catch (err) {
-        problems.push(`cannot move restored ${n} back into staging: ${(err as Error).message}`);
+        problems.push(`cannot move restored ${quoteName(n)} back into staging: ${(err as Error).message}`);
       }
     }
   }
 
   let putBack = 0;
-  const originals = (await fs.readdir(old)).filter((n) => !n.startsWith(RESERVED_PREFIX));
+  const originals = (await exists(old)) ? await namesIn(old) : [];
   for (const n of originals) {
-    const dst = path.join(volumeDir, n);
     // rename() would silently replace a file or an empty directory: never overwrite, keep it in old.
-    if (await exists(dst)) {
-      problems.push(`${n}: the name is taken in the volume root`);
+    if (await exists(child(volumeDir, n))) {
+      problems.push(`${quoteName(n)}: the name is taken in the volume root`);
       continue;
     }
     try {
-      await fs.rename(path.join(old, n), dst);
+      await fs.rename(child(old, n), child(volumeDir, n));
       putBack++;
     } catch (err) {
-      problems.push(`cannot move ${n} back: ${(err as Error).message}`);
+      problems.push(`cannot move ${quoteName(n)} back: ${(err as Error).message}`);
     }
   }
   await fsyncDir(volumeDir);
   if (problems.length > 0) throw new Error(problems.join('; '));
 
-  // Only our markers are left (no original has the reserved prefix); plain rm fails on a directory.
-  for (const n of await fs.readdir(old)) {
-    if (n.startsWith(RESERVED_PREFIX)) await fs.rm(path.join(old, n));
-  }
-  await fs.rmdir(old); // fails rather than delete anything if old is not empty
+  if (await exists(old)) await fs.rmdir(old); // fails rather than delete anything if old is not empty
+  removeTree(asBin(work)); // the marker files and the restored (not swapped in) data
   await fsyncDir(volumeDir);
   if (rootTimes) await fs.utimes(volumeDir, rootTimes.atime, rootTimes.mtime).catch(() => undefined);
   return { unstaged, putBack };
 }
 
-/** The swap committed: drop staging and the previous data, give the root the archive's metadata. */
+/** The swap committed: drop the work directory (with the previous data), give the root the archive's metadata. */
 async function finishCommitted(volumeDir: string, id: string, rootMeta: RootMeta | undefined, log: Logger): Promise<void> {
-  const staging = path.join(volumeDir, stagingDirName(id));
-  const old = path.join(volumeDir, oldDirName(id));
+  const work = path.join(volumeDir, workDirName(id));
   // The restore succeeded; a failure from here on leaves a leftover that the next start removes.
   try {
-    await fs.rm(staging, { recursive: true, force: true });
-    // The marker goes last: a crash in the middle must leave old recognisably committed, or the
-    // next start would put the rest of the previous data back among the restored entries.
-    const names = await fs.readdir(old).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return [] as string[];
-      throw err;
-    });
-    for (const n of names) {
-      if (n !== SWAPPED_MARKER) await fs.rm(path.join(old, n), { recursive: true, force: true });
+    // Everything but the marker first: a crash in the middle must leave the work directory
+    // recognisably committed, or the next start would put the rest of the previous data back.
+    for (const n of await namesIn(work)) {
+      const s = n.toString('latin1');
+      if (s !== SWAPPED_MARKER && s !== OWNER_FILE) removeTree(asBin(child(work, n)));
     }
-    await fs.rm(old, { recursive: true, force: true });
+    removeTree(asBin(work));
   } catch (err) {
     log.warn({ volumeDir, err: (err as Error).message }, 'swap: could not remove the previous data; it is removed at the next worker start');
   }
@@ -267,50 +278,34 @@ async function finishCommitted(volumeDir: string, id: string, rootMeta: RootMeta
 }
 
 /**
- * Called at worker start, for each volume. For every `<old>` directory: with the commit marker the
- * swap completed (delete old and staging); without it, roll back (the journal tells which root
- * entries came from staging; without a journal phase 1 had not completed and the root holds only
- * originals). Then staging directories without an old directory (extractions that never reached
- * the swap) are deleted. Returns a description of each action; throws after trying everything if
- * something could not be recovered.
+ * Called before a restore or an archive touches a volume and at worker start. For every work
+ * directory of ours (a `.oob-restore-<id>` directory holding our restore.json): with the commit
+ * marker the swap completed (remove it); without it, roll back (the journal tells which root
+ * entries came from tree/; without a journal phase 1 had not completed and the root holds only
+ * originals). Anything else with that prefix is the user's and is left alone. Returns a description
+ * of each action; throws after trying everything if something could not be recovered.
  */
 export async function recoverInterruptedRestores(volumeDir: string, logger: Logger): Promise<string[]> {
-  let names: string[];
+  let names: Buffer[];
   try {
-    names = await fs.readdir(volumeDir);
+    names = await namesIn(volumeDir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
   const actions: string[] = [];
   const errors: string[] = [];
-  const blocked = new Set<string>();
-
-  for (const n of names) {
-    if (!n.startsWith(RESERVED_PREFIX) || !n.endsWith('-old')) continue;
-    const id = n.slice(RESERVED_PREFIX.length, -'-old'.length);
-    if (!isValidId(id) || !(await isDir(path.join(volumeDir, n)))) continue;
+  for (const raw of names) {
+    const n = raw.toString('latin1');
+    if (!n.startsWith(WORK_PREFIX)) continue;
+    const id = n.slice(WORK_PREFIX.length);
+    if (!ID_RE.test(id) || !(await isOurs(path.join(volumeDir, n), id))) continue;
     try {
       actions.push(await recoverOne(volumeDir, id, logger));
     } catch (err) {
-      blocked.add(id);
       errors.push(`restore ${id}: ${(err as Error).message}`);
     }
   }
-
-  for (const n of await fs.readdir(volumeDir)) {
-    if (!n.startsWith(RESERVED_PREFIX) || n.endsWith('-old')) continue;
-    const id = n.slice(RESERVED_PREFIX.length);
-    if (!isValidId(id) || blocked.has(id) || !(await isDir(path.join(volumeDir, n)))) continue;
-    if (await exists(path.join(volumeDir, oldDirName(id)))) continue;
-    try {
-      await fs.rm(path.join(volumeDir, n), { recursive: true, force: true });
-      actions.push(`restore ${id}: removed the staging directory of an extraction that never reached the swap`);
-    } catch (err) {
-      errors.push(`restore ${id}: cannot remove staging directory ${n}: ${(err as Error).message}`);
-    }
-  }
-
   for (const a of actions) logger.warn({ volumeDir }, `recovery: ${a}`);
   if (errors.length > 0) {
     throw new Error(
@@ -321,15 +316,19 @@ export async function recoverInterruptedRestores(volumeDir: string, logger: Logg
 }
 
 async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<string> {
-  const old = path.join(volumeDir, oldDirName(id));
-  const journal = await readJournal(path.join(old, JOURNAL));
-  if (await exists(path.join(old, SWAPPED_MARKER))) {
+  const work = path.join(volumeDir, workDirName(id));
+  const journal = await readJournal(path.join(work, JOURNAL));
+  if (await exists(path.join(work, SWAPPED_MARKER))) {
     const rootMeta = journal?.rootMeta ? { ...journal.rootMeta, mtime: new Date(journal.rootMeta.mtime) } : undefined;
     await finishCommitted(volumeDir, id, rootMeta, log);
     return `restore ${id}: the swap had completed; removed the previous data and the staging directory`;
   }
-  const { unstaged, putBack } = await rollBack(volumeDir, id, journal?.staged ?? []);
-  await fs.rm(path.join(volumeDir, stagingDirName(id)), { recursive: true, force: true });
+  if (!(await exists(path.join(work, 'old')))) {
+    removeTree(asBin(work));
+    return `restore ${id}: removed the staging directory of an extraction that never reached the swap`;
+  }
+  const staged = (journal?.staged ?? []).map((h) => Buffer.from(h, 'hex'));
+  const { unstaged, putBack } = await rollBack(volumeDir, id, staged);
   return `restore ${id}: rolled back an interrupted swap (${putBack} original entries put back, ${unstaged} restored entries removed)`;
 }
 
@@ -342,9 +341,39 @@ async function readJournal(file: string): Promise<Journal | undefined> {
     throw err;
   }
   const j = JSON.parse(text) as Partial<Journal>;
-  const okName = (n: unknown) => typeof n === 'string' && n !== '' && n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
+  const okName = (h: unknown) => {
+    if (typeof h !== 'string' || !/^([0-9a-f]{2})+$/.test(h)) return false;
+    const n = Buffer.from(h, 'hex').toString('latin1');
+    return n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
+  };
   if (!Array.isArray(j.staged) || !j.staged.every(okName)) throw new Error(`journal ${file} is not valid`);
   return j as Journal;
+}
+
+/** Whether `work` is the work directory of restore <id>: a directory holding our restore.json for that id. */
+async function isOurs(work: string, id: string): Promise<boolean> {
+  const st = await fs.lstat(work).catch(() => undefined);
+  if (!st?.isDirectory()) return false;
+  try {
+    const owner = JSON.parse(await fs.readFile(path.join(work, OWNER_FILE), 'utf8')) as { id?: unknown };
+    return owner.id === id;
+  } catch {
+    return false;
+  }
+}
+
+/** Names in a directory as bytes. */
+async function namesIn(dir: string): Promise<Buffer[]> {
+  return fs.readdir(dir, { encoding: 'buffer' });
+}
+
+/** `<dir>/<name>` with the name's exact bytes. */
+function child(dir: string, name: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(dir), Buffer.from('/'), name]);
+}
+
+function asBin(p: string | Buffer): string {
+  return (typeof p === 'string' ? Buffer.from(p) : p).toString('latin1');
 }
 
 /** Make everything written to the volume's file system so far durable (syncfs via coreutils). */
@@ -360,7 +389,7 @@ async function syncFilesystem(dir: string, log: Logger): Promise<void> {
   }
 }
 
-async function exists(p: string): Promise<boolean> {
+async function exists(p: string | Buffer): Promise<boolean> {
   try {
     await fs.lstat(p);
     return true;
@@ -371,6 +400,5 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-async function isDir(p: string): Promise<boolean> {
-  return (await fs.lstat(p).catch(() => undefined))?.isDirectory() ?? false;
-}
+// Kept for callers that build paths themselves.
+export { bin };

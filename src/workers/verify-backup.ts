@@ -1,8 +1,10 @@
 /**
  * "Test your backups": re-read an archive end to end and record the outcome beside it in
- * `<file>.verify.json`, which the listing shows. Volume archives: sha256 against the sidecar, full
- * gunzip and tar parse with the restore's own checks, and with VERIFY_EXTRACT a test extraction
- * compared against the parse. Dumps: sha256, full gunzip, and mariadb-dump's completion line.
+ * `<file>.verify.json`, which the listing shows. Volume archives: archive-verification.ts (sha256
+ * against the sidecar, our reader with the restore's own checks, GNU tar's reading, the manifest, all
+ * agreeing), and with VERIFY_EXTRACT a test extraction compared against them. Dumps: sha256, full
+ * gunzip, and mariadb-dump's completion line. A backup that has our manifest but no readable
+ * `.sha256` fails: its checksum cannot be checked.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -15,7 +17,9 @@ import type { ArchiveName } from '../core/names.js';
 import { writeFileAtomic } from '../lib/fs-atomic.js';
 import type { Logger } from '../lib/logger.js';
 import { COMPLETION_MARK } from '../lib/mariadb.js';
-import { extractArchive, verifyArchive } from './extract-archive.js';
+import { readManifest, verifyVolumeArchive } from './archive-verification.js';
+import { extractArchive } from './extract-archive.js';
+import { removeTreeAt } from '../engine/fs/remove-tree.js';
 
 export interface VerifyOutcome {
   ok: boolean;
@@ -24,6 +28,10 @@ export interface VerifyOutcome {
   entries?: number;
   bytes?: number;
   extracted?: boolean;
+  /** Volume archives: 'oob-backup' (held against its manifest too) or 'external' (no manifest: the two readers only). */
+  origin?: 'oob-backup' | 'external';
+  /** Volume archives: GNU tar read the archive and agreed with our reader on every entry. */
+  gnuTar?: boolean;
   durationMs: number;
 }
 
@@ -46,6 +54,9 @@ export async function verifyBackup(o: VerifyOptions): Promise<VerifyOutcome> {
   const file = path.join(o.backupDir, o.archive.file);
   let outcome: VerifyOutcome;
   try {
+    if (o.archive.kind === 'sql' && o.sha256 === null && (await readManifest(file))) {
+      throw new Error('the dump has our manifest but its .sha256 sidecar is missing or unreadable, so its checksum cannot be checked');
+    }
     const r = o.archive.kind === 'sql' ? await verifyDump(file, o.sha256) : await verifyTar(file, o);
     outcome = { ok: true, at: new Date().toISOString(), durationMs: Date.now() - started, ...r };
   } catch (err) {
@@ -65,20 +76,23 @@ export async function readVerifyOutcome(archivePath: string): Promise<VerifyOutc
 }
 
 async function verifyTar(file: string, o: VerifyOptions): Promise<Partial<VerifyOutcome>> {
-  const opts = { expectedSha256: o.sha256, logger: o.logger, onProgress: o.onProgress };
-  const parsed = await verifyArchive(file, opts);
-  if (!o.testExtract) return { entries: parsed.entries, bytes: parsed.bytes };
+  const v = await verifyVolumeArchive(file, { logger: o.logger, onProgress: o.onProgress });
+  const outcome = { entries: v.entries, bytes: v.bytes, origin: v.origin, gnuTar: true };
+  if (!o.testExtract) return outcome;
   // The test extraction goes next to the archives (same disk the restore would stage from) and
   // is removed whatever happens.
   const dir = path.join(o.backupDir, `.oob-verify-${process.pid}-${Date.now()}`);
   try {
-    const extracted = await extractArchive(file, dir, { ...opts, ...(o.restoreThreads !== undefined ? { writers: { threads: o.restoreThreads } } : {}) });
-    if (extracted.entries !== parsed.entries || extracted.bytes !== parsed.bytes) {
-      throw new Error(`test extraction wrote ${extracted.entries} entries / ${extracted.bytes} bytes, the archive lists ${parsed.entries} / ${parsed.bytes}`);
+    const extracted = await extractArchive(file, dir, {
+      expectedSha256: v.sha256, logger: o.logger, onProgress: o.onProgress,
+      ...(o.restoreThreads !== undefined ? { writers: { threads: o.restoreThreads } } : {}),
+    });
+    if (extracted.entryDigest !== v.entryDigest || extracted.bytes !== v.bytes) {
+      throw new Error(`test extraction wrote ${extracted.entries} entries / ${extracted.bytes} bytes, the archive lists ${v.entries} / ${v.bytes}`);
     }
-    return { entries: parsed.entries, bytes: parsed.bytes, extracted: true };
+    return { ...outcome, extracted: true };
   } finally {
-    await fs.rm(dir, { recursive: true, force: true });
+    removeTreeAt(dir);
   }
 }
 

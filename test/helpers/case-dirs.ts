@@ -1,8 +1,9 @@
 /** A temp directory per test file, with a fresh directory per case; removed after the file's tests. */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
+import { removeTreeAt } from '../../src/engine/fs/remove-tree.js';
 
 export interface CaseDirs {
   /** A new empty directory for one case. */
@@ -19,7 +20,8 @@ export function caseDirs(prefix: string): CaseDirs {
     root = await mkdtemp(path.join(os.tmpdir(), prefix));
   });
   after(async () => {
-    await rm(root, { recursive: true, force: true });
+    // Not fs.rm: it lists directories as UTF-8 and cannot remove Latin-1 names or paths beyond PATH_MAX.
+    if (root) removeTreeAt(root);
   });
   return {
     async caseDir() {

@@ -1,6 +1,9 @@
 /**
  * Snapshot a directory tree (without following symlinks) and compare two snapshots, e.g. a volume
  * and what `tar -x` made of its archive. Content is hashed in a stream, so big files are fine.
+ * Names are bytes: keys and link targets are binary strings (one char per byte; plain ASCII names
+ * read as usual), so a Latin-1 name is compared exactly. (Trees deeper than PATH_MAX need
+ * tree-snapshot.py, which walks with directory descriptors.)
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -21,14 +24,14 @@ export interface TreeEntry {
   mtime: number;
   /** Hex sha256 of a file's content. */
   sha256?: string;
-  /** Symlink target as stored (not resolved). */
+  /** Symlink target as stored (not resolved), as a binary string. */
   target?: string;
 }
 
-/** Keys are POSIX paths relative to `dir`: "." for the root, then "a", "a/b". */
+/** Keys are POSIX paths relative to `dir` (binary strings): "." for the root, then "a", "a/b". */
 export async function snapshotTree(dir: string): Promise<Map<string, TreeEntry>> {
   const out = new Map<string, TreeEntry>();
-  async function visit(abs: string, rel: string): Promise<void> {
+  async function visit(abs: Buffer, rel: string): Promise<void> {
     const st = await lstat(abs);
     const entry: TreeEntry = {
       type: st.isFile() ? 'file' : st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'other',
@@ -39,19 +42,20 @@ export async function snapshotTree(dir: string): Promise<Map<string, TreeEntry>>
       mtime: Math.floor(st.mtimeMs / 1000),
     };
     if (entry.type === 'file') entry.sha256 = await hashFile(abs);
-    if (entry.type === 'symlink') entry.target = await readlink(abs);
+    if (entry.type === 'symlink') entry.target = (await readlink(abs, { encoding: 'buffer' })).toString('latin1');
     out.set(rel, entry);
     if (entry.type === 'dir') {
-      for (const name of (await readdir(abs)).sort()) {
-        await visit(path.join(abs, name), rel === '.' ? name : `${rel}/${name}`);
+      const names = (await readdir(abs, { encoding: 'buffer' })).map((n) => n.toString('latin1')).sort();
+      for (const name of names) {
+        await visit(Buffer.concat([abs, Buffer.from('/'), Buffer.from(name, 'latin1')]), rel === '.' ? name : `${rel}/${name}`);
       }
     }
   }
-  await visit(dir, '.');
+  await visit(Buffer.from(path.resolve(dir)), '.');
   return out;
 }
 
-export async function hashFile(file: string): Promise<string> {
+export async function hashFile(file: string | Buffer): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
   return hash.digest('hex');

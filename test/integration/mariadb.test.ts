@@ -197,7 +197,7 @@ describe('dumpDatabase + loadSqlFile', () => {
     assert.equal(r.size, (await stat(r.path)).size);
     assert.equal(r.sha256, createHash('sha256').update(await readFile(r.path)).digest('hex'));
     assert.ok(r.durationMs >= 0);
-    assert.deepEqual((await readdir(dir)).sort(), ['db.sql.gz', 'db.sql.gz.sha256']);
+    assert.deepEqual((await readdir(dir)).sort(), ['db.sql.gz', 'db.sql.gz.manifest.json', 'db.sql.gz.sha256']);
     assert.equal(await readFile(`${r.path}.sha256`, 'utf8'), `${r.sha256}  db.sql.gz\n`);
     await exec('gzip', ['-t', r.path]);
     await exec('sha256sum', ['-c', '--strict', 'db.sql.gz.sha256'], { cwd: dir });
@@ -214,7 +214,7 @@ describe('dumpDatabase + loadSqlFile', () => {
     await assert.rejects(dumpDatabase(root(DB), { dir, fileName: 'db.sql.gz', logger: silent }), /already exists/);
     assert.deepEqual(await readFile(dumpPath), before);
     assert.equal(await readFile(`${dumpPath}.sha256`, 'utf8'), sidecar);
-    assert.deepEqual((await readdir(dir)).sort(), ['db.sql.gz', 'db.sql.gz.sha256']);
+    assert.deepEqual((await readdir(dir)).sort(), ['db.sql.gz', 'db.sql.gz.manifest.json', 'db.sql.gz.sha256']);
   });
 
   it('loads the dump back: tables, rows, BLOBs, trigger, routine and event as before', async () => {
@@ -396,7 +396,7 @@ describe('credentials', () => {
     await p!;
     assert.equal(existsSync(defaultsFile), false, 'defaults file left behind');
     assert.equal(existsSync(path.dirname(defaultsFile)), false, 'defaults dir left behind');
-    assert.deepEqual((await readdir(dir)).sort(), ['pw.sql.gz', 'pw.sql.gz.sha256']);
+    assert.deepEqual((await readdir(dir)).sort(), ['pw.sql.gz', 'pw.sql.gz.manifest.json', 'pw.sql.gz.sha256']);
 
     // Load with the same user (DROP/CREATE on its own database + the client).
     const before = await checksums(DB_PW, ['t']);

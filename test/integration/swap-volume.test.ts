@@ -5,14 +5,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import {
+  createWorkDir,
   JOURNAL,
-  oldDirName,
   recoverInterruptedRestores,
-  RESERVED_PREFIX,
   SimulatedCrash,
-  stagingDirName,
   swapIn,
   SWAPPED_MARKER,
+  workDirName,
 } from '../../src/workers/swap-volume.js';
 import { assertSameTree, ignoreRoot, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
@@ -42,13 +41,19 @@ async function setup() {
   await writeFile(path.join(vol, 'only-in-a.txt'), 'A\n');
   await mkdir(path.join(vol, 'a-dir/sub'), { recursive: true });
   await writeFile(path.join(vol, 'a-dir/sub/f'), 'a\n');
-  // A volume may hold anything, even a name a naive recovery would take for its commit marker.
+  // A volume may hold anything, even names a naive recovery would take for its own: a commit
+  // marker, a directory with our prefix (without our restore.json it is the user's data).
   await writeFile(path.join(vol, '.oob-swapped'), 'user data\n');
+  await mkdir(path.join(vol, '.oob-restore-mine'));
+  await writeFile(path.join(vol, '.oob-restore-mine/journal.json'), 'user data\n');
+  // Names are bytes: a Latin-1 name moves out and back like any other.
+  await writeFile(Buffer.from(`${vol}/Bericht_M\xfcller.txt`, 'latin1'), 'A latin1\n');
   await utimes(vol, new Date('2015-01-01T00:00:00Z'), new Date('2015-01-01T00:00:00Z'));
 
-  const staging = path.join(vol, stagingDirName(ID));
+  const staging = await createWorkDir(vol, ID);
   await mkdir(staging, { mode: 0o700 });
   await makeVolume(staging, 'B');
+  await writeFile(Buffer.from(`${staging}/Bericht_M\xfcller.txt`, 'latin1'), 'B latin1\n');
   await writeFile(path.join(staging, 'only-in-b.txt'), 'B\n');
   await symlink('only-in-b.txt', path.join(staging, 'b-link'));
   await mkdir(path.join(staging, 'b-dir/deep'), { recursive: true });
@@ -56,15 +61,15 @@ async function setup() {
 
   const a = withoutReserved(await snapshotTree(vol));
   const b = await snapshotTree(staging);
-  return { vol, staging, old: path.join(vol, oldDirName(ID)), a, b };
+  return { vol, staging, old: path.join(vol, workDirName(ID), 'old'), a, b };
 }
 
 function withoutReserved(tree: Map<string, TreeEntry>): Map<string, TreeEntry> {
-  return new Map([...tree].filter(([p]) => !p.startsWith(RESERVED_PREFIX)));
+  return new Map([...tree].filter(([p]) => p !== workDirName(ID) && !p.startsWith(`${workDirName(ID)}/`)));
 }
 
 async function reservedNames(vol: string): Promise<string[]> {
-  return (await readdir(vol)).filter((n) => n.startsWith(RESERVED_PREFIX));
+  return (await readdir(vol)).filter((n) => n === workDirName(ID));
 }
 
 const rootMeta = { mode: 0o751, uid: 1234, gid: 5678, mtime: new Date('2020-05-06T07:08:09Z') };
@@ -78,11 +83,14 @@ async function assertRootMeta(vol: string): Promise<void> {
 
 describe('names', () => {
   it('builds and validates names', () => {
-    assert.equal(stagingDirName(ID), `.oob-restore-${ID}`);
-    assert.equal(oldDirName(ID), `.oob-restore-${ID}-old`);
-    assert.throws(() => stagingDirName('../x'), /invalid restore id/);
-    assert.throws(() => stagingDirName(''), /invalid restore id/);
-    assert.throws(() => oldDirName('x-old'), /invalid restore id/);
+    assert.equal(workDirName(ID), `.oob-restore-${ID}`);
+    assert.throws(() => workDirName('../x'), /invalid restore id/);
+    assert.throws(() => workDirName(''), /invalid restore id/);
+  });
+
+  it('fails loudly when the work directory name is taken', async () => {
+    const { vol } = await setup();
+    await assert.rejects(createWorkDir(vol, ID), /already exists; it is not overwritten/);
   });
 });
 
@@ -90,7 +98,7 @@ describe('swapIn', () => {
   it('replaces the volume content by the staged content', async () => {
     const { vol, b } = await setup();
     const r = await swapIn(vol, { id: ID, rootMeta, logger: silent });
-    assert.deepEqual(r, { moved: 9, removedOld: 9 }); // top-level entries of B and A
+    assert.deepEqual(r, { moved: 10, removedOld: 11 }); // top-level entries of B and A
     assertSameTree(b, await snapshotTree(vol), { ignore: ignoreRoot });
     assert.deepEqual(await reservedNames(vol), []);
     await assertRootMeta(vol);
@@ -117,17 +125,20 @@ describe('swapIn', () => {
     await assert.rejects(swapIn(vol, { id: ID, logger: silent }), /already exists/);
     await rm(old, { recursive: true });
     await rm(staging, { recursive: true });
+    assert.ok((await readFile(path.join(vol, '.oob-restore-mine/journal.json'), 'utf8')).includes('user data'));
     await assert.rejects(swapIn(vol, { id: ID, logger: silent }), /staging directory .* does not exist/);
     // The test itself created and removed directories in the root, which moves the root's mtime.
-    assertSameTree(a, await snapshotTree(vol), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+    assertSameTree(a, withoutReserved(await snapshotTree(vol)), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
   });
 });
 
 describe('recoverInterruptedRestores', () => {
   it('does nothing on a clean volume', async () => {
-    const { vol, staging } = await setup();
-    await rm(staging, { recursive: true });
+    const { vol } = await setup();
+    await rm(path.join(vol, workDirName(ID)), { recursive: true });
     assert.deepEqual(await recoverInterruptedRestores(vol, silent), []);
+    // The user's own .oob-restore-mine (no restore.json of ours) is left alone.
+    assert.equal(await readFile(path.join(vol, '.oob-restore-mine/journal.json'), 'utf8'), 'user data\n');
   });
 
   it('removes a staging directory that never reached the swap', async () => {
@@ -139,14 +150,14 @@ describe('recoverInterruptedRestores', () => {
     assertSameTree(a, await snapshotTree(vol), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
   });
 
-  // 9 top-level entries in A, 9 in B: killed during phase 1, at its end (before the journal),
+  // 11 top-level entries in A, 10 in B: killed during phase 1, at its end (before the journal),
   // during phase 2, after its last rename (before the commit marker).
-  for (const crashAfterRenames of [1, 5, 9, 11, 18]) {
+  for (const crashAfterRenames of [1, 6, 11, 13, 21]) {
     it(`rolls back a swap killed after ${crashAfterRenames} renames`, async () => {
       const { vol, old, a } = await setup();
       await assert.rejects(swapIn(vol, { id: ID, rootMeta, logger: silent, crashAfterRenames }), SimulatedCrash);
       assert.ok((await readdir(old)).length > 0);
-      if (crashAfterRenames > 9) assert.ok((await readdir(old)).includes(JOURNAL));
+      if (crashAfterRenames > 11) assert.ok((await readdir(path.join(vol, workDirName(ID)))).includes(JOURNAL));
 
       const actions = await recoverInterruptedRestores(vol, silent);
       assert.equal(actions.length, 1);
@@ -158,9 +169,9 @@ describe('recoverInterruptedRestores', () => {
   }
 
   it('completes a swap killed after its commit marker', async () => {
-    const { vol, old, b } = await setup();
+    const { vol, b } = await setup();
     await assert.rejects(swapIn(vol, { id: ID, rootMeta, logger: silent, crashAfterRenames: 'marker' }), SimulatedCrash);
-    assert.ok((await readdir(old)).includes(SWAPPED_MARKER));
+    assert.ok((await readdir(path.join(vol, workDirName(ID)))).includes(SWAPPED_MARKER));
     const actions = await recoverInterruptedRestores(vol, silent);
     assert.equal(actions.length, 1);
     assert.match(actions[0]!, /the swap had completed/);
@@ -171,14 +182,14 @@ describe('recoverInterruptedRestores', () => {
 
   it('never deletes an original it cannot put back, and finishes on a later run', async () => {
     const { vol, old, a } = await setup();
-    await assert.rejects(swapIn(vol, { id: ID, logger: silent, crashAfterRenames: 12 }), SimulatedCrash);
+    await assert.rejects(swapIn(vol, { id: ID, logger: silent, crashAfterRenames: 14 }), SimulatedCrash);
     // Someone created an entry with an original's name in the meantime.
     await writeFile(path.join(vol, 'only-in-a.txt'), 'intruder\n');
 
-    await assert.rejects(recoverInterruptedRestores(vol, silent), /only-in-a\.txt: the name is taken/);
+    await assert.rejects(recoverInterruptedRestores(vol, silent), /"only-in-a\.txt": the name is taken/);
     assert.equal(await readFile(path.join(old, 'only-in-a.txt'), 'utf8'), 'A\n');
     // Everything else is back already; the staging directory is kept until the old one is gone.
-    assert.ok((await reservedNames(vol)).includes(stagingDirName(ID)));
+    assert.ok((await reservedNames(vol)).includes(workDirName(ID)));
 
     await rm(path.join(vol, 'only-in-a.txt'));
     const actions = await recoverInterruptedRestores(vol, silent);

@@ -3,11 +3,17 @@ import { describe, it } from 'node:test';
 import { decodeRecord, encodeRecord, recordBytes, type FileRecord } from '../../src/workers/extract-writers-protocol.js';
 
 describe('writer thread records', () => {
-  it('decode what encode wrote: paths (UTF-8), modes, owners (-1 = not recorded), fractional times, flags, content', () => {
+  it('decode what encode wrote: paths (bytes: binary strings), modes, owners, fractional times, flags, content', () => {
+    // Binary strings: one char per byte, so UTF-8 and Latin-1 names travel as the same bytes.
+    const utf8 = Buffer.from('briefe/zürich-été.txt').toString('latin1');
     const files: [FileRecord, Buffer][] = [
       [
-        { rel: 'briefe/zürich-été.txt', raw: './briefe/zürich-été.txt', mode: 0o640, createMode: 0o640, uid: 1000, gid: 1000, atime: 1_700_000_000.25, mtime: 1_600_000_000.5, chmod: false, chown: true },
+        { rel: utf8, raw: `./${utf8}`, mode: 0o640, createMode: 0o640, uid: 1000, gid: 1000, atime: 1_700_000_000.25, mtime: 1_600_000_000.5, chmod: false, chown: true },
         Buffer.from('Sehr geehrte Frau Doktor\n'),
+      ],
+      [
+        { rel: 'Bericht_M\xfcller.txt', raw: './Bericht_M\xfcller.txt', mode: 0o640, createMode: 0o640, uid: 1000, gid: 1000, atime: 1_700_000_000.25, mtime: 1_600_000_000.5, chmod: false, chown: true },
+        Buffer.from('Latin-1 name\n'),
       ],
       [{ rel: 'a', raw: 'a', mode: 0o4755, createMode: 0o600, uid: -1, gid: -1, atime: 0, mtime: 1, chmod: true, chown: false }, Buffer.alloc(0)],
       [{ rel: 'x/'.repeat(200) + 'y', raw: './' + 'x/'.repeat(200) + 'y', mode: 0o600, createMode: 0o600, uid: 0, gid: 5, atime: 2, mtime: 3, chmod: true, chown: true }, Buffer.alloc(70_000, 7)],
@@ -18,7 +24,7 @@ describe('writer thread records', () => {
       const at = encodeRecord(slot, off, f, content.length);
       content.copy(slot, at);
       const next = at + content.length;
-      assert.equal(next - off, recordBytes(Buffer.byteLength(f.rel), Buffer.byteLength(f.raw), content.length));
+      assert.equal(next - off, recordBytes(f.rel.length, f.raw.length, content.length));
       off = next;
     }
     off = 4;

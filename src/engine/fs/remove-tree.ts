@@ -1,0 +1,67 @@
+/**
+ * `rm -rf` for trees whose names are bytes and whose paths may be longer than PATH_MAX: what a
+ * restore leaves behind (the previous data, a staging directory) holds exactly the names a volume
+ * holds. Node's own fs.rm lists directories as UTF-8 strings, so a Latin-1 name would "vanish"
+ * (ENOENT) and stay behind; this lists them as bytes and goes below deep levels through directory
+ * descriptors (see tree-walk.ts). Symlinks are removed, never followed.
+ */
+import fs, { constants as fsc } from 'node:fs';
+import { quoteName } from '../../core/show-name.js';
+import { bin, PATH_REBASE } from './tree-walk.js';
+
+/** Removes `target` (a binary-string path) and everything below it; nothing to do when it does not exist. */
+export function removeTree(target: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.lstatSync(bin(target));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (st.isDirectory()) emptyDir(target);
+  try {
+    if (st.isDirectory()) fs.rmdirSync(bin(target));
+    else fs.unlinkSync(bin(target));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot remove ${quoteName(target)}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** A plain string path (from config or path.join) as the binary string removeTree takes. */
+export function removeTreeAt(p: string): void {
+  removeTree(Buffer.from(p).toString('latin1'));
+}
+
+function emptyDir(dirPath: string): void {
+  let fd: number | undefined;
+  if (dirPath.length > PATH_REBASE) {
+    fd = fs.openSync(bin(dirPath), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    dirPath = `/proc/self/fd/${fd}`;
+  }
+  try {
+    // A directory we may not write into (a read-only directory of a restored tree, when not root).
+    if (process.geteuid?.() !== 0) fs.chmodSync(bin(dirPath), 0o700);
+    for (;;) {
+      // Listed in batches and re-listed until empty: memory stays bounded for huge directories.
+      const dir = fs.opendirSync(bin(dirPath) as unknown as string, { encoding: 'buffer' as BufferEncoding });
+      let removed = 0;
+      try {
+        for (let d = dir.readSync(); d !== null && removed < 4096; d = dir.readSync()) {
+          const child = `${dirPath}/${(d.name as unknown as Buffer).toString('latin1')}`;
+          if (d.isDirectory()) {
+            emptyDir(child);
+            fs.rmdirSync(bin(child));
+          } else {
+            fs.unlinkSync(bin(child));
+          }
+          removed++;
+        }
+      } finally {
+        dir.closeSync();
+      }
+      if (removed === 0) return;
+    }
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
