@@ -321,6 +321,34 @@ describe('archiveVolume', () => {
     await exec('sha256sum', ['-c', 'live.tar.gz.sha256'], { cwd: d.backup });
   });
 
+  it('fails, naming the entry escaped, when an entry exists but cannot be read (never a silent skip)', { skip: !isRoot && 'needs root to switch to another user' }, async () => {
+    const d = await dirs();
+    // A Latin-1 directory name (bytes, not the UTF-8 "ü"): the message must show it escaped.
+    const at = (rel: string) => Buffer.from(`${d.vol}/${rel}`, 'latin1');
+    await mkdir(at('Akten_M\xfcller'));
+    await writeFile(path.join(d.vol, 'readable.txt'), 'ok\n');
+    await writeFile(at('Akten_M\xfcller/secret.txt'), 'x\n');
+    for (const locked of ['Akten_M\xfcller', 'Akten_M\xfcller/secret.txt']) {
+      await chmod(at('Akten_M\xfcller'), 0o755);
+      await chmod(at(locked), 0o000);
+      await chmod(path.dirname(path.dirname(d.vol)), 0o755); // the mkdtemp root is 0700
+      await chmod(path.dirname(d.vol), 0o755);
+      await chmod(d.vol, 0o755);
+      await chmod(d.backup, 0o777);
+      await rm(path.join(d.backup, 'vol.tar.gz'), { force: true });
+      const child = path.join(import.meta.dirname, '../helpers/archive-child.ts');
+      const { stdout } = await exec('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', child, d.vol, d.backup], {
+        cwd: path.join(import.meta.dirname, '../..'),
+        env: { ...process.env, HOME: '/tmp' },
+      });
+      const r = JSON.parse(stdout) as { ok: boolean; error?: string };
+      assert.equal(r.ok, false, `archiving with an unreadable ${locked} must fail, not skip it`);
+      assert.match(r.error!, /Akten_M\\xfcller/, 'the entry is named, escaped');
+      assert.match(r.error!, /EACCES/);
+      assert.deepEqual(await readdir(d.backup), [], 'no archive and no leftovers');
+    }
+  });
+
   it('zero-pads a file that shrinks while being read and keeps the archive valid', async () => {
     const d = await dirs();
     const big = path.join(d.vol, 'big.bin');
