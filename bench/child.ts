@@ -3,6 +3,7 @@
  *
  *   child.js create <volumeDir> <backupDir> <fileName> <level> <parallel 0|1>
  *   child.js extract <archive> <stagingDir> [sha256]
+ *   child.js verify <archive>        (the verify job's check: our reader and GNU tar's listing, manifest)
  *   child.js idle
  *
  * Prints one JSON line: seconds (of the archiveVolume/extractArchive call, as a worker pays it),
@@ -18,6 +19,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
+import { verifyVolumeArchive } from '../src/workers/archive-verification.js';
 import { archiveVolume } from '../src/workers/archive-volume.js';
 import { extractArchive, type ExtractOptions } from '../src/workers/extract-archive.js';
 
@@ -63,6 +65,11 @@ async function main(): Promise<Record<string, unknown>> {
     const t = process.hrtime.bigint();
     const r = await extractArchive(archive!, staging!, { expectedSha256: sha256 ?? null, logger, ...restoreThreads() });
     return { seconds: Number(process.hrtime.bigint() - t) / 1e9, entries: r.entries, files: r.files, bytes: r.bytes, threadedFiles: r.threadedFiles };
+  }
+  if (cmd === 'verify') {
+    const t = process.hrtime.bigint();
+    const r = await verifyVolumeArchive(args[0]!, { logger });
+    return { seconds: Number(process.hrtime.bigint() - t) / 1e9, entries: r.entries, bytes: r.bytes };
   }
   if (cmd === 'idle') return { seconds: 0 };
   throw new Error(`unknown command ${cmd}`);
