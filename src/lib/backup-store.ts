@@ -15,11 +15,15 @@ export interface StoredArchive extends ArchiveName {
   verified: { ok: boolean; at: string; error?: string } | null;
   /** Set when the archive was much smaller than the volume's previous one (wipe, ransomware?). */
   sizeDrop: { previousFile: string; previousSize: number; ratio: number } | null;
+  /** A catch-up run's archive: the missed scheduler tick it stands in for (its stamp is when it ran). */
+  catchUpFor: string | null;
 }
 
 export interface BackupSet {
   stamp: string;
   createdAt: string;
+  /** Set when the set was made by a catch-up run: the missed tick it stands in for. */
+  catchUpFor: string | null;
   archives: StoredArchive[];
 }
 
@@ -59,7 +63,7 @@ export class BackupStore {
     if (!stat?.isFile()) return undefined; // vanished meanwhile (pruned), or a directory named like one
     const [verify, manifest, sha256] = await Promise.all([
       readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`),
-      readJson<{ sizeDrop?: StoredArchive['sizeDrop'] }>(`${full}.manifest.json`),
+      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown }>(`${full}.manifest.json`),
       this.readChecksum(a.file),
     ]);
     return {
@@ -68,6 +72,7 @@ export class BackupStore {
       sha256,
       verified: verify ? { ok: verify.ok, at: verify.at, ...(verify.error ? { error: verify.error } : {}) } : null,
       sizeDrop: manifest?.sizeDrop ?? null,
+      catchUpFor: typeof manifest?.catchUpFor === 'string' ? manifest.catchUpFor : null,
     };
   }
 
@@ -84,6 +89,7 @@ export class BackupStore {
       .map(([stamp, archives]) => ({
         stamp,
         createdAt: stampToDate(stamp, this.timezone).toISOString(),
+        catchUpFor: archives.find((a) => a.catchUpFor !== null)?.catchUpFor ?? null,
         archives: archives.sort((x, y) => x.volume.localeCompare(y.volume)),
       }));
   }
