@@ -109,7 +109,7 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
      * no attempt, so the next worker starts it at once. A job that still runs after HAND_BACK_MS
      * (a restore is never interrupted on purpose) is given up on: we drop our connections, the
      * process exits, and its lock expires, so stalled-job detection hands it to another worker, as
-     * after a kill. That is what `worker.close(true)` does too (it only skips the wait; it neither
+     * after a kill (a restore is failed instead, and its swap recovered: see ./recovery.ts). That is what `worker.close(true)` does too (it only skips the wait; it neither
      * moves the job back nor fails it), but close(true) cannot be used here: once close() is
      * running, BullMQ returns that same pending promise for every later close(), forced or not.
      */
@@ -124,7 +124,7 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
         outcome = await within(closing, HAND_BACK_MS);
       }
       if (outcome === 'timeout') {
-        log.warn('a job is still running; leaving it to stalled-job detection (it runs again on another worker)');
+        log.warn('a job is still running; leaving it to stalled-job detection (it runs again on another worker; a restore fails and is rolled back)');
         for (const c of connections) c.disconnect();
         return;
       }
