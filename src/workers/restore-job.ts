@@ -38,7 +38,8 @@ export function makeRestoreProcessor(ctx: AppContext) {
 
     const before = await ctx.restores.checkRun(id, jobId);
     if (before !== 'ok') throw await refusal(ctx, id, jobId, before, log);
-    const request = (await ctx.restores.get(id))!;
+    const request = await ctx.restores.get(id);
+    if (!request) throw await refusal(ctx, id, jobId, 'not_found', log);
     const rlog = log.child({ kind: request.kind, stamp: request.stamp });
 
     const owner = `${jobId}@${token ?? 'no-token'}`;
@@ -68,24 +69,28 @@ export function makeRestoreProcessor(ctx: AppContext) {
       await releaseAll();
       throw await refusal(ctx, id, jobId, claim, log);
     }
+    let summary: SetRestoreSummary | SqlRestoreSummary;
     try {
       rlog.warn({ volumes: request.volumes }, 'restore started');
       // Stop before touching live data if a lock was lost: someone else may hold it now.
       const lost = AbortSignal.any(held.map((l) => l.signal));
-      const summary = request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost) : await restoreSql(ctx, job, request, rlog, lost);
-      await ctx.restores.recordOutcome(id, { state: 'completed', summary, failedReason: null });
-      rlog.warn({ durationMs: summary.durationMs }, summary.message);
-      return summary;
+      summary = request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost) : await restoreSql(ctx, job, request, rlog, lost);
     } catch (err) {
       const reason = (err as Error).message;
       await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
-        rlog.error({ err: e.message }, 'could not record the failed restore in Redis'),
+        rlog.error({ err: e.message }, 'could not record the failed restore beside its request'),
       );
       rlog.error({ err: reason }, 'restore failed');
       throw err;
     } finally {
       await releaseAll();
     }
+    // The restore is done whether or not Redis takes the note; the job's return value has it too.
+    await ctx.restores.recordOutcome(id, { state: 'completed', summary, failedReason: null }).catch((e: Error) =>
+      rlog.error({ err: e.message }, 'could not record the completed restore beside its request'),
+    );
+    rlog.warn({ durationMs: summary.durationMs }, summary.message);
+    return summary;
   };
 }
 
