@@ -109,8 +109,9 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
      * no attempt, so the next worker starts it at once. A job that still runs after HAND_BACK_MS
      * (a restore is never interrupted on purpose) is given up on: we drop our connections, the
      * process exits, and its lock expires, so stalled-job detection hands it to another worker, as
-     * after a kill (a restore is failed instead, and its swap recovered: see ./recovery.ts). That is what `worker.close(true)` does too (it only skips the wait; it neither
-     * moves the job back nor fails it), but close(true) cannot be used here: once close() is
+     * after a kill (a restore is failed instead, and its swap recovered: see ./recovery.ts). That
+     * is what `worker.close(true)` does too (it only skips the wait; it neither moves the job back
+     * nor fails it), but close(true) cannot be used here: once close() is
      * running, BullMQ returns that same pending promise for every later close(), forced or not.
      */
     async close(timeoutMs = ctx.config.shutdownTimeoutMs) {
