@@ -66,6 +66,11 @@ export interface Config {
   verifyExtract: boolean;
   /** At start-up, run once for a scheduled run that was missed while the service was down. */
   catchUp: boolean;
+  /**
+   * How often workers re-create a job scheduler that went missing or was changed by hand (from the
+   * stored schedule), and look for interrupted restores to roll back or forward.
+   */
+  maintenanceIntervalMs: number;
   /** How often workers compare the newest archives with the schedule, and how late is overdue. */
   overdueCheckIntervalMs: number;
   overdueGraceMs: number;
@@ -136,6 +141,7 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     sizeDropAlert: percent(env, 'SIZE_DROP_ALERT', 0.5),
     verifyExtract: bool(env, 'VERIFY_EXTRACT', false),
     catchUp: bool(env, 'CATCH_UP', true),
+    maintenanceIntervalMs: int(env, 'MAINTENANCE_INTERVAL', 60, 1, 3600) * 1000,
     overdueCheckIntervalMs: int(env, 'OVERDUE_CHECK_INTERVAL', 900, 1, 86_400) * 1000,
     overdueGraceMs: int(env, 'OVERDUE_GRACE', 7200, 0, 7 * 86_400) * 1000,
     spaceMarginBytes: int(env, 'SPACE_MARGIN_MB', 256, 0, 10_000_000) * 1024 * 1024,

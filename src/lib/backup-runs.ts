@@ -28,6 +28,8 @@ export interface RunRequest {
   dumpName?: string;
   /** Who claims the stamp: the run job's id, or a random id for "run now". */
   owner: string;
+  /** For a late or catch-up run: the missed tick it stands in for (recorded in each manifest). */
+  catchUpFor?: string;
 }
 
 export interface RunJobs {
@@ -48,7 +50,19 @@ const CLAIM_TTL_S = 7 * 24 * 3600;
 
 /** Claims a stamp for one owner: 'new', 'mine' (claimed by the same owner before) or 'taken'. */
 export async function claimStamp(redis: Redis, prefix: string, stamp: string, owner: string): Promise<'new' | 'mine' | 'taken'> {
-  const key = `${prefix}:oob-run:${stamp}`;
+  return claim(redis, `${prefix}:oob-run:${stamp}`, owner);
+}
+
+/**
+ * Claims a scheduler tick: one run per tick. The run stamp claim cannot do that for late runs,
+ * whose stamp is the minute they run: the scheduler's overdue job and the catch-up at start-up
+ * may stand in for the same missed tick in different minutes.
+ */
+export async function claimTick(redis: Redis, prefix: string, tick: string, owner: string): Promise<'new' | 'mine' | 'taken'> {
+  return claim(redis, `${prefix}:oob-tick:${tick}`, owner);
+}
+
+async function claim(redis: Redis, key: string, owner: string): Promise<'new' | 'mine' | 'taken'> {
   if ((await redis.set(key, owner, 'EX', CLAIM_TTL_S, 'NX')) === 'OK') return 'new';
   return (await redis.get(key)) === owner ? 'mine' : 'taken';
 }
@@ -85,7 +99,7 @@ function backupFlow(volume: string, kind: ArchiveKind, req: RunRequest, attempts
     prune: `prune-${volume}-${req.stamp}`,
   };
   const retry = { ...KEEP_HISTORY, backoff: { type: 'exponential', delay: 10_000 } };
-  const make: ArchiveJobData | DumpJobData = { volume, stamp: req.stamp, trigger: req.trigger };
+  const make: ArchiveJobData | DumpJobData = { volume, stamp: req.stamp, trigger: req.trigger, ...(req.catchUpFor ? { catchUpFor: req.catchUpFor } : {}) };
   const verify: VerifyJobData = { volume, stamp: req.stamp, file, kind };
   const prune: PruneJobData = { volume, stamp: req.stamp, keep: req.keep, kind };
   const root: FlowJob = {

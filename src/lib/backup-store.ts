@@ -20,11 +20,15 @@ export interface StoredArchive extends ArchiveName {
    * 'external': copied in by hand or made by an earlier OOB version; verified by reading it alone.
    */
   origin: 'oob-backup' | 'external';
+  /** A catch-up run's archive: the missed scheduler tick it stands in for (its stamp is when it ran). */
+  catchUpFor: string | null;
 }
 
 export interface BackupSet {
   stamp: string;
   createdAt: string;
+  /** Set when the set was made by a catch-up run: the missed tick it stands in for. */
+  catchUpFor: string | null;
   archives: StoredArchive[];
 }
 
@@ -64,7 +68,7 @@ export class BackupStore {
     if (!stat?.isFile()) return undefined; // vanished meanwhile (pruned), or a directory named like one
     const [verify, manifest, sha256] = await Promise.all([
       readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`),
-      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; tool?: string }>(`${full}.manifest.json`),
+      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown; tool?: string }>(`${full}.manifest.json`),
       this.readChecksum(a.file),
     ]);
     return {
@@ -74,6 +78,7 @@ export class BackupStore {
       verified: verify ? { ok: verify.ok, at: verify.at, ...(verify.error ? { error: verify.error } : {}) } : null,
       sizeDrop: manifest?.sizeDrop ?? null,
       origin: manifest?.tool === 'oob-backup' ? 'oob-backup' : 'external',
+      catchUpFor: typeof manifest?.catchUpFor === 'string' ? manifest.catchUpFor : null,
     };
   }
 
@@ -90,6 +95,7 @@ export class BackupStore {
       .map(([stamp, archives]) => ({
         stamp,
         createdAt: stampToDate(stamp, this.timezone).toISOString(),
+        catchUpFor: archives.find((a) => a.catchUpFor !== null)?.catchUpFor ?? null,
         archives: archives.sort((x, y) => x.volume.localeCompare(y.volume)),
       }));
   }

@@ -1,13 +1,13 @@
 /**
  * What every entry point does first and last: validate the environment (a bad value stops the
- * process with one line naming it), open the shared context, re-sync the job scheduler with the
+ * process with one line naming it), open the shared context, re-sync the job schedulers with the
  * stored schedule, and on SIGTERM/SIGINT close everything in order.
  */
 import fs from 'node:fs/promises';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { createContext, type AppContext } from '../context.js';
 import { createLogger, type Logger } from './logger.js';
-import { syncRunScheduler, syncVerifyScheduler } from './schedule-store.js';
+import { markScheduleStart, reconcileSchedulers } from './schedule-store.js';
 
 export function bootConfig(role: string): { config: Config; logger: Logger } {
   try {
@@ -22,8 +22,9 @@ export function bootConfig(role: string): { config: Config; logger: Logger } {
 export async function openContext(config: Config, logger: Logger, redisUrl: string): Promise<AppContext> {
   if (config.volumes.kind === 'dir') await fs.mkdir(config.volumes.dir, { recursive: true });
   const ctx = await createContext(config, logger, redisUrl);
-  await syncRunScheduler(ctx.queues.schedule, await ctx.schedules.get(), config.timezone);
-  await syncVerifyScheduler(ctx.queues.schedule, await ctx.verifySchedules.get(), config.timezone);
+  await markScheduleStart(ctx.redis, config.queuePrefix, { ifUnset: true });
+  const repairs = await reconcileSchedulers(ctx.queues.schedule, await ctx.schedules.get(), await ctx.verifySchedules.get(), config.timezone);
+  if (Object.keys(repairs).length) logger.info({ module: 'schedule', repairs }, 'job schedulers synced with the stored schedule');
   return ctx;
 }
 

@@ -2,7 +2,8 @@
  * Crash-safe file writes: data is fsynced before the rename that publishes it, and the directory is
  * fsynced after, so after a power loss a reader sees either the old file or the complete new one.
  */
-import { lstat, open, rename, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /** Flush a file's data and metadata to disk. fsync applies to the inode, so any fd will do. */
@@ -31,13 +32,18 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Atomically replace `file` with `data` via `<file>.partial` + rename. A failed write removes the
- * .partial and leaves any previous `file` untouched.
+ * Atomically replace `file` with `data` via a temp file `<file>.<random>.partial` + rename. A failed
+ * write removes the temp file and leaves any previous `file` untouched.
+ *
+ * The temp name is unique per write: two writers of one file (two verifications of one archive
+ * recording their outcome) must not truncate or rename each other's temp file; each rename is
+ * atomic, so the file ends up as one writer's complete content. Temp files left by a killed
+ * process are found with tempFilesOf.
  */
 export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o640): Promise<void> {
-  const tmp = `${file}.partial`;
+  const tmp = `${file}.${randomBytes(6).toString('hex')}.partial`;
   try {
-    const fh = await open(tmp, 'w', mode);
+    const fh = await open(tmp, 'wx', mode);
     try {
       await fh.writeFile(data);
       await fh.sync();
@@ -50,6 +56,18 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     throw err;
   }
   await fsyncDir(path.dirname(file));
+}
+
+/** The temp files writeFileAtomic leaves for `file` when its process dies mid-write. */
+export async function tempFilesOf(file: string): Promise<string[]> {
+  const base = path.basename(file);
+  const names = await readdir(path.dirname(file)).catch(() => [] as string[]);
+  return names.filter((n) => isTempFileOf(n, base)).map((n) => path.join(path.dirname(file), n));
+}
+
+/** `<base>.<12 hex>.partial`. */
+export function isTempFileOf(name: string, base: string): boolean {
+  return name.startsWith(`${base}.`) && /^\.[0-9a-f]{12}\.partial$/.test(name.slice(base.length));
 }
 
 /** lstat-based: a dangling symlink exists too. Errors other than ENOENT are real errors. */

@@ -21,12 +21,16 @@ export type RunTrigger = 'schedule' | 'manual' | 'catch-up';
 
 export interface RunJobData {
   trigger: RunTrigger;
+  /** Set by a late run job before it starts its run, so that a retry makes the same set. */
+  lateStamp?: string;
 }
 
 export interface ArchiveJobData {
   volume: string;
   stamp: string;
   trigger: RunTrigger;
+  /** A late or catch-up run: the missed tick it stands in for; written into the manifest. */
+  catchUpFor?: string;
 }
 
 export interface DumpJobData {
@@ -34,6 +38,7 @@ export interface DumpJobData {
   volume: string;
   stamp: string;
   trigger: RunTrigger;
+  catchUpFor?: string;
 }
 
 export interface VerifyJobData {

@@ -3,6 +3,15 @@
  * once and stored only as its SHA-256, so neither Redis nor a log holds a usable token; it is
  * single use: the request record never changes, and its confirmation is a second key set with NX,
  * so two confirmations can never both queue a restore.
+ *
+ * A request's life is four keys, each written once:
+ *   `oob-restore:<id>`            the request (what to restore, the token's hash)
+ *   `oob-restore:<id>:confirmed`  the id of the one job the confirmation queued (SET NX)
+ *   `oob-restore:<id>:started`    that job's attempt that consumed the confirmation (SET NX, see claimRun)
+ *   `oob-restore:<id>:outcome`    how it ended, with the summary, so the history outlives the job
+ * The restore processor refuses to touch anything unless claimRun succeeds, and claimRun succeeds
+ * once per request, for the confirmed job only: a retry of the job, a copy of it with another id
+ * (the dashboard's "add"), a second worker or a stalled re-run all find the confirmation consumed.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
@@ -23,7 +32,26 @@ export interface RestoreRequest {
   state: 'pending' | 'confirmed';
   jobId: string | null;
   tokenHash: string;
+  /** Set once the confirmed job started the restore (consumed the confirmation). */
+  started?: RestoreStart;
+  /** Set when the restore finished, failed, or was found interrupted. */
+  outcome?: RestoreOutcome;
 }
+
+export interface RestoreStart {
+  jobId: string;
+  at: string;
+}
+
+export interface RestoreOutcome {
+  state: 'completed' | 'failed';
+  at: string;
+  summary: unknown;
+  failedReason: string | null;
+}
+
+/** Why a job may not run a restore: see claimRun. */
+export type RunRefusal = 'not_found' | 'not_confirmed' | 'other_job' | 'used';
 
 export type ConfirmOutcome =
   | { ok: true; request: RestoreRequest }
@@ -31,6 +59,20 @@ export type ConfirmOutcome =
 
 /** Records outlive their confirmation window so GET /api/restores/:id can show the outcome. */
 const RECORD_TTL_S = 30 * 24 * 3600;
+
+/**
+ * Checks (ARGV[3] = 'check') or consumes (ARGV[3] = 'claim') the confirmation for job ARGV[1], in
+ * one script so that nothing can happen between the checks and the SET NX that consumes it.
+ * KEYS: request, confirmed, started. ARGV: job id, start record, mode, TTL in seconds.
+ */
+const CLAIM_RUN = `
+if redis.call('exists', KEYS[1]) == 0 then return 'not_found' end
+local confirmedFor = redis.call('get', KEYS[2])
+if not confirmedFor then return 'not_confirmed' end
+if confirmedFor ~= ARGV[1] then return 'other_job' end
+if redis.call('exists', KEYS[3]) == 1 then return 'used' end
+if ARGV[3] == 'claim' then redis.call('set', KEYS[3], ARGV[2], 'EX', ARGV[4]) end
+return 'ok'`;
 
 export class RestoreRequests {
   constructor(
@@ -67,14 +109,59 @@ export class RestoreRequests {
   }
 
   async get(id: string): Promise<RestoreRequest | undefined> {
-    const [raw, jobId] = await Promise.all([this.redis.get(this.key(id)), this.redis.get(this.confirmedKey(id))]);
-    if (raw === null) return undefined;
+    const [raw, jobId, started, outcome] = await this.redis.mget(this.key(id), this.confirmedKey(id), this.startedKey(id), this.outcomeKey(id));
+    if (raw === null || raw === undefined) return undefined;
     const request = JSON.parse(raw) as RestoreRequest;
-    return jobId === null ? request : { ...request, state: 'confirmed', jobId };
+    return {
+      ...request,
+      ...(jobId ? { state: 'confirmed' as const, jobId } : {}),
+      ...(started ? { started: JSON.parse(started) as RestoreStart } : {}),
+      ...(outcome ? { outcome: JSON.parse(outcome) as RestoreOutcome } : {}),
+    };
   }
 
   private confirmedKey(id: string): string {
     return `${this.key(id)}:confirmed`;
+  }
+
+  private startedKey(id: string): string {
+    return `${this.key(id)}:started`;
+  }
+
+  private outcomeKey(id: string): string {
+    return `${this.key(id)}:outcome`;
+  }
+
+  /**
+   * Consumes the confirmation for `jobId`: 'ok' exactly once per request, and only for the job the
+   * confirmation queued. Otherwise why not: the request is gone, was never confirmed, was
+   * confirmed for another job (this one is a copy), or its confirmation was consumed already (a
+   * retry, a second worker, a stalled re-run).
+   */
+  async claimRun(id: string, jobId: string, now = new Date()): Promise<'ok' | RunRefusal> {
+    return this.runScript(id, jobId, 'claim', now);
+  }
+
+  /** What claimRun would answer now, without consuming anything. */
+  async checkRun(id: string, jobId: string): Promise<'ok' | RunRefusal> {
+    return this.runScript(id, jobId, 'check', new Date());
+  }
+
+  private async runScript(id: string, jobId: string, mode: 'check' | 'claim', now: Date): Promise<'ok' | RunRefusal> {
+    const start: RestoreStart = { jobId, at: now.toISOString() };
+    const keys = [this.key(id), this.confirmedKey(id), this.startedKey(id)];
+    return (await this.redis.eval(CLAIM_RUN, keys.length, ...keys, jobId, JSON.stringify(start), mode, String(RECORD_TTL_S))) as 'ok' | RunRefusal;
+  }
+
+  /**
+   * Stores how the restore ended beside the request, so that GET /api/restores/:id still tells it
+   * after the job was removed from the queue (history limits, a dashboard "clean"). `onlyIfNone`:
+   * for an outcome found afterwards (an interrupted restore), which must not replace a real one.
+   */
+  async recordOutcome(id: string, outcome: Omit<RestoreOutcome, 'at'>, o: { onlyIfNone?: boolean; now?: Date } = {}): Promise<void> {
+    const value = JSON.stringify({ ...outcome, at: (o.now ?? new Date()).toISOString() });
+    if (o.onlyIfNone) await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S, 'NX');
+    else await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S);
   }
 
   /**

@@ -63,7 +63,8 @@ export const verifyScheduleStore = (redis: Redis, prefix: string): VerifySchedul
 
 /**
  * Makes the job scheduler match the stored schedule: exactly one scheduler when enabled, none when
- * disabled. Every process calls this at boot; upserting the same pattern again is harmless.
+ * disabled. For PUT/DELETE /api/schedule, which change it; see reconcileSchedulers for the check
+ * that only repairs.
  */
 export async function syncRunScheduler(queue: Queue, schedule: Schedule, timezone: string): Promise<void> {
   if (!schedule.enabled) {
@@ -71,6 +72,81 @@ export async function syncRunScheduler(queue: Queue, schedule: Schedule, timezon
     return;
   }
   await upsertRunScheduler(queue, { pattern: toCronPattern(schedule), tz: timezone });
+}
+
+export type SchedulerRepair = 'created' | 'repaired' | 'removed';
+
+/**
+ * Compares both job schedulers with the stored settings and repairs only what differs: a scheduler
+ * that is missing (Redis emptied, removed by hand), has another pattern, time zone or job, lost its
+ * next job, or exists while its schedule is disabled. Every process calls this at boot, workers
+ * again every MAINTENANCE_INTERVAL, so a lost scheduler comes back by itself.
+ *
+ * Why not simply upsert every time: an upsert replaces the scheduler's next job, and if that job
+ * is already waiting for a worker (its minute has come, the workers are busy or down), BullMQ
+ * deletes it and schedules the tick after, so the due backup would silently not run.
+ */
+export async function reconcileSchedulers(
+  queue: Queue,
+  run: Schedule,
+  verify: VerifySchedule,
+  timezone: string,
+): Promise<Partial<Record<typeof RUN_SCHEDULER_ID | typeof VERIFY_SCHEDULER_ID, SchedulerRepair>>> {
+  const repairs: Partial<Record<typeof RUN_SCHEDULER_ID | typeof VERIFY_SCHEDULER_ID, SchedulerRepair>> = {};
+  const r = await reconcileOne(queue, RUN_SCHEDULER_ID, 'run', run, timezone, () => syncRunScheduler(queue, run, timezone));
+  if (r) repairs[RUN_SCHEDULER_ID] = r;
+  const v = await reconcileOne(queue, VERIFY_SCHEDULER_ID, 'verify-newest', verify, timezone, () => syncVerifyScheduler(queue, verify, timezone));
+  if (v) repairs[VERIFY_SCHEDULER_ID] = v;
+  return repairs;
+}
+
+async function reconcileOne(
+  queue: Queue,
+  id: string,
+  jobName: string,
+  wanted: CronFields & { enabled: boolean },
+  timezone: string,
+  sync: () => Promise<void>,
+): Promise<SchedulerRepair | undefined> {
+  const current = await queue.getJobScheduler(id);
+  if (!wanted.enabled) {
+    if (!current) return undefined;
+    await sync();
+    return 'removed';
+  }
+  const same =
+    current !== undefined &&
+    current.pattern === toCronPattern(wanted) &&
+    current.tz === timezone &&
+    current.every === undefined &&
+    current.name === jobName &&
+    typeof current.next === 'number' &&
+    (await queue.getJob(`repeat:${id}:${current.next}`)) !== undefined;
+  if (same) return undefined;
+  await sync();
+  return current ? 'repaired' : 'created';
+}
+
+/**
+ * When the current backup schedule took effect (its pattern was saved, or it was turned on, or the
+ * service first ran). A catch-up run is only for a tick missed while the schedule existed: a fresh
+ * install makes its first backup at its first tick (or by "run now"), not at once.
+ */
+function scheduleStartKey(prefix: string): string {
+  return `${prefix}:oob-settings:schedule-since`;
+}
+
+/** `ifUnset`: at boot, for installations that have no start recorded yet. */
+export async function markScheduleStart(redis: Redis, prefix: string, o: { ifUnset?: boolean; now?: Date } = {}): Promise<void> {
+  const at = (o.now ?? new Date()).toISOString();
+  if (o.ifUnset) await redis.set(scheduleStartKey(prefix), at, 'NX');
+  else await redis.set(scheduleStartKey(prefix), at);
+}
+
+export async function scheduleStart(redis: Redis, prefix: string): Promise<Date | undefined> {
+  const raw = await redis.get(scheduleStartKey(prefix));
+  const t = raw === null ? NaN : Date.parse(raw);
+  return Number.isNaN(t) ? undefined : new Date(t);
 }
 
 /** Exposed so tests can fire the real run job template on a seconds-level pattern or `every`. */

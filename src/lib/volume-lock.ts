@@ -29,6 +29,15 @@ if cur == false or cur == ARGV[1] then
 end
 return 0`;
 
+/**
+ * The job part of a per-attempt owner `<job id>@<BullMQ token>`, for logs: the token is the job
+ * lock's secret-ish half and stays in Redis.
+ */
+export function lockOwnerJob(owner: string): string {
+  const at = owner.lastIndexOf('@');
+  return at < 0 ? owner : owner.slice(0, at);
+}
+
 export class LockLostError extends Error {
   constructor(readonly key: string, reason: string) {
     super(`lock ${key} lost: ${reason}`);

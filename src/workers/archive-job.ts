@@ -19,6 +19,8 @@ import path from 'node:path';
 import { DelayedError, WaitingError, type Job } from 'bullmq';
 import type { AppContext } from '../context.js';
 import { archiveFileName } from '../core/names.js';
+import { tempFilesOf } from '../lib/fs-atomic.js';
+import { noteCatchUp } from '../lib/manifest-notes.js';
 import type { ArchiveJobData } from '../lib/queues.js';
 import { volumeDir } from '../lib/volumes.js';
 import { archiveVolume, partialPath, type ArchiveResult } from './archive-volume.js';
@@ -52,6 +54,7 @@ export function makeArchiveProcessor(ctx: AppContext) {
       const earlier = await finishedEarlier(ctx.config.backupDir, fileName);
       if (earlier) {
         log.info({ file: fileName }, 'archive was completed by an earlier attempt');
+        await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
         return earlier;
       }
       if (job.stalledCounter > 0 || job.attemptsMade > 0) {
@@ -80,6 +83,7 @@ export function makeArchiveProcessor(ctx: AppContext) {
         // Stop (and drop the .partial) when the volume lock is lost or the shutdown hands us back.
         signal: signal ? AbortSignal.any([signal, lock.signal]) : lock.signal,
       });
+      await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
       log.info(
         { file: result.file, size: result.size, entries: result.entries, durationMs: result.durationMs, warnings: result.warnings.length },
         'archive finished',
@@ -105,11 +109,14 @@ export function makeArchiveProcessor(ctx: AppContext) {
   };
 }
 
+/**
+ * The archive's own `.partial` and its sidecars' temp files. Only called while the archive does not
+ * exist under its final name, so no verify job can be writing a sidecar of it.
+ */
 async function removeStalePartials(backupDir: string, fileName: string): Promise<void> {
-  const partial = partialPath(backupDir, fileName);
   const final = path.join(backupDir, fileName);
-  const stale = [partial, `${final}.sha256.partial`, `${final}.manifest.json.partial`];
-  await Promise.all(stale.map((p) => fs.rm(p, { force: true })));
+  const sidecarTemps = (await Promise.all(['.sha256', '.manifest.json'].map((s) => tempFilesOf(`${final}${s}`)))).flat();
+  await Promise.all([partialPath(backupDir, fileName), ...sidecarTemps].map((p) => fs.rm(p, { force: true })));
 }
 
 export interface FinishedEarlier {

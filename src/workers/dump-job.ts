@@ -9,6 +9,7 @@ import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../context.js';
 import { dumpFileName } from '../core/names.js';
 import { dumpDatabase, type DumpResult } from '../lib/mariadb.js';
+import { noteCatchUp } from '../lib/manifest-notes.js';
 import type { DumpJobData } from '../lib/queues.js';
 import { dbSettings } from './restore-sql.js';
 
@@ -31,6 +32,7 @@ export function makeDumpProcessor(ctx: AppContext) {
       const full = path.join(ctx.config.backupDir, fileName);
       if ((await fs.stat(full).catch(() => undefined)) && (await fs.stat(`${full}.sha256`).catch(() => undefined))) {
         log.info({ file: fileName }, 'dump was completed by an earlier attempt');
+        await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
         return { file: fileName, completedEarlier: true };
       }
       log.info({ database: db.database, file: fileName }, 'dump started');
@@ -41,6 +43,7 @@ export function makeDumpProcessor(ctx: AppContext) {
         logger: log,
         onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
       });
+      await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
       log.info({ file: r.file, size: r.size, durationMs: r.durationMs }, 'dump finished');
       return r;
     } finally {

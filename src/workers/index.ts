@@ -17,6 +17,7 @@ import { startOverdueChecks } from './overdue-check.js';
 import { makeScheduleProcessor } from './schedule-job.js';
 import { makeVerifyProcessor } from './verify-job.js';
 import { makePruneProcessor } from './prune-job.js';
+import { startMaintenance } from './maintenance.js';
 import { recoverAtBoot } from './recovery.js';
 import { makeRestoreProcessor } from './restore-job.js';
 
@@ -36,12 +37,15 @@ export interface RunningWorkers {
  *   the retry rarely waits for it (see ../lib/volume-lock.ts for why it must not take it over).
  * - Twice is tolerated before the job fails (`maxStalledCount`), since a kill during an archive is
  *   not the archive's fault; a stall does not spend one of ARCHIVE_ATTEMPTS.
+ * - Except for restores: a stalled restore fails at once (maxStalledCount 0). Its first attempt
+ *   may still be writing (only cut off from Redis), and a restore must never run twice; the
+ *   recovery (./recovery.ts) rolls its swap back or forward once its locks have expired.
  * Why not shorter: a live worker that cannot renew within lockDuration (an event loop stuck behind
  * a slow NFS mount, a Redis failover) would see its job handed to a second worker while it still
  * runs. For nightly backups a minute more after a real crash costs nothing; double work does.
  */
-export function workerTiming(config: Pick<AppContext['config'], 'jobLockMs' | 'stalledIntervalMs'>) {
-  return { lockDuration: config.jobLockMs, stalledInterval: config.stalledIntervalMs, maxStalledCount: 2 };
+export function workerTiming(config: Pick<AppContext['config'], 'jobLockMs' | 'stalledIntervalMs'>, queue?: QueueName) {
+  return { lockDuration: config.jobLockMs, stalledInterval: config.stalledIntervalMs, maxStalledCount: queue === 'restore' ? 0 : 2 };
 }
 
 /** After SHUTDOWN_TIMEOUT and the hand-back, how long close() still waits for jobs to let go. */
@@ -70,9 +74,10 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
   const processors = processorsFor(ctx);
   checkProcessors(processors);
   const log = ctx.logger.child({ module: 'workers' });
-  await recoverAtBoot(ctx);
+  if ((await recoverAtBoot(ctx)) === 'busy') log.info('an interrupted restore waits for its locks to expire; recovered by the maintenance check');
   await catchUpMissedRun(ctx).catch((err: Error) => log.error({ err: err.message }, 'catch-up check failed'));
   const stopOverdueChecks = startOverdueChecks(ctx);
+  const stopMaintenance = startMaintenance(ctx);
   const connections = QUEUE_NAMES.map(() => createRedis(ctx.redisUrl, {}, ctx.config.redisTlsCaFile));
   const workers = QUEUE_NAMES.map((name, i) => {
     const worker = new Worker(name, processors[name], {
@@ -81,7 +86,7 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
       // One run fan-out and one restore at a time per process; restores are also serialised
       // across processes by the restore hold.
       concurrency: name === 'schedule' || name === 'restore' ? 1 : ctx.config.workerConcurrency,
-      ...workerTiming(ctx.config),
+      ...workerTiming(ctx.config, name),
     });
     worker.on('failed', (job, err) =>
       log.error({ queue: name, jobId: job?.id, volume: job?.data?.volume, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
@@ -104,12 +109,14 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
      * no attempt, so the next worker starts it at once. A job that still runs after HAND_BACK_MS
      * (a restore is never interrupted on purpose) is given up on: we drop our connections, the
      * process exits, and its lock expires, so stalled-job detection hands it to another worker, as
-     * after a kill. That is what `worker.close(true)` does too (it only skips the wait; it neither
-     * moves the job back nor fails it), but close(true) cannot be used here: once close() is
+     * after a kill (a restore is failed instead, and its swap recovered: see ./recovery.ts). That
+     * is what `worker.close(true)` does too (it only skips the wait; it neither moves the job back
+     * nor fails it), but close(true) cannot be used here: once close() is
      * running, BullMQ returns that same pending promise for every later close(), forced or not.
      */
     async close(timeoutMs = ctx.config.shutdownTimeoutMs) {
       stopOverdueChecks();
+      stopMaintenance();
       const closing = Promise.all(workers.map((w) => w.close()));
       let outcome = await within(closing, timeoutMs);
       if (outcome === 'timeout') {
@@ -118,7 +125,7 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
         outcome = await within(closing, HAND_BACK_MS);
       }
       if (outcome === 'timeout') {
-        log.warn('a job is still running; leaving it to stalled-job detection (it runs again on another worker)');
+        log.warn('a job is still running; leaving it to stalled-job detection (it runs again on another worker; a restore fails and is rolled back)');
         for (const c of connections) c.disconnect();
         return;
       }

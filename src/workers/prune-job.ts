@@ -3,6 +3,13 @@
  * so BullMQ starts it only then). Keeps the `keep` newest archives by the stamp in their name,
  * removes the rest with their sidecars, and removes `.partial` leftovers of dead jobs. Files that
  * do not match our naming are never touched.
+ *
+ * It holds the lock every writer of this kind of file holds: a volume's lock for its archives
+ * (archive jobs, a restore's safety backup), the database's lock for the dumps (dump jobs, a SQL
+ * restore's safety dump). So while prune runs, no writer of such a `.partial` is alive, and a
+ * `.partial` it finds is a dead attempt's. The sidecars' temp files are different: verify jobs
+ * write `.verify.json` (and a size drop the manifest) without that lock, so a temp file of a
+ * sidecar is removed only when it is older than any write of a small file takes.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -12,8 +19,12 @@ import { archiveFileName, dumpFileName } from '../core/names.js';
 import { selectPrunable } from '../core/retention.js';
 import { SIDECAR_SUFFIXES } from '../lib/backup-store.js';
 import type { PruneJobData } from '../lib/queues.js';
+import type { HeldLock } from '../lib/volume-lock.js';
 
 const LOCK_RETRY_MS = 5000;
+
+/** A sidecar's temp file older than this is a dead writer's (writing one takes milliseconds). */
+export const SIDECAR_TEMP_MAX_AGE_MS = 60 * 60 * 1000;
 
 export interface PruneResult {
   volume: string;
@@ -26,7 +37,7 @@ export function makePruneProcessor(ctx: AppContext) {
   return async (job: Job<PruneJobData>, token?: string): Promise<PruneResult> => {
     const { volume, stamp, keep, kind = 'volume' } = job.data;
     const log = ctx.logger.child({ module: 'prune', volume, stamp, jobId: job.id });
-    const lock = await ctx.locks.acquire(volume, String(job.id));
+    const lock = await writersLock(ctx, kind, volume, `${job.id}@${token ?? 'no-token'}`);
     if (!lock) {
       await job.moveToDelayed(Date.now() + LOCK_RETRY_MS, token);
       throw new DelayedError();
@@ -57,14 +68,33 @@ export function makePruneProcessor(ctx: AppContext) {
   };
 }
 
-/** `.partial` files of this volume, and sidecars whose archive is gone. */
-async function removeDebris(dir: string, volume: string): Promise<string[]> {
+/** The lock that every writer of this volume's (or dump's) archives holds while it writes. */
+function writersLock(ctx: AppContext, kind: PruneJobData['kind'], volume: string, owner: string): Promise<HeldLock | undefined> {
+  if (kind === 'sql') return ctx.dbLocks.acquire(ctx.config.db?.database ?? volume, owner);
+  return ctx.locks.acquire(volume, owner);
+}
+
+/**
+ * The archives' own `.partial` files of this volume (we hold their writers' lock), sidecar temp
+ * files older than SIDECAR_TEMP_MAX_AGE_MS, and sidecars whose archive is gone.
+ */
+async function removeDebris(dir: string, volume: string, now = Date.now()): Promise<string[]> {
   const archive = `${volume}_\\d{4}-\\d{2}-\\d{2}-\\d{4}\\.(?:tar|sql)\\.gz`;
-  const partial = new RegExp(`^${archive}(\\.[a-z0-9.]+)?\\.partial$`);
-  const sidecar = new RegExp(`^(${archive})(${SIDECAR_SUFFIXES.map((s) => s.replace(/\./g, '\\.')).join('|')})$`);
+  const suffixes = SIDECAR_SUFFIXES.map((s) => s.replace(/\./g, '\\.')).join('|');
+  const partial = new RegExp(`^${archive}\\.partial$`);
+  // `<sidecar>.<12 hex>.partial` (writeFileAtomic), or `<sidecar>.partial` of earlier versions.
+  const sidecarTemp = new RegExp(`^${archive}(?:${suffixes})(?:\\.[0-9a-f]{12})?\\.partial$`);
+  const sidecar = new RegExp(`^(${archive})(${suffixes})$`);
   const names = await fs.readdir(dir);
   const present = new Set(names);
-  const debris = names.filter((n) => partial.test(n) || (sidecar.test(n) && !present.has(sidecar.exec(n)![1]!)));
+  const debris: string[] = [];
+  for (const n of names) {
+    const stale =
+      partial.test(n) ||
+      (sidecar.test(n) && !present.has(sidecar.exec(n)![1]!)) ||
+      (sidecarTemp.test(n) && now - ((await fs.stat(path.join(dir, n)).catch(() => undefined))?.mtimeMs ?? now) > SIDECAR_TEMP_MAX_AGE_MS);
+    if (stale) debris.push(n);
+  }
   for (const n of debris) await removeIfPresent(path.join(dir, n));
   return debris;
 }

@@ -7,7 +7,8 @@
  *   4. extract each archive into a staging directory inside its volume (hashing again on the way);
  *   5. swap staged and current entries by renames, rolling back on any failure.
  * Live data is touched only in step 5, after everything before it succeeded. The caller holds the
- * locks of all volumes and the restore hold.
+ * locks of all volumes and the restore hold; `signal` aborts when one of them is lost (Redis away
+ * for a lock's TTL: someone else may hold it now), and then nothing more is written or swapped.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -48,7 +49,7 @@ interface Target {
 
 type Phase = 'check' | 'verify' | 'safety-backup' | 'extract' | 'swap' | 'done';
 
-export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger): Promise<SetRestoreSummary> {
+export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger, signal?: AbortSignal): Promise<SetRestoreSummary> {
   const started = Date.now();
   const stamp = request.stamp!;
   const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);
@@ -67,7 +68,7 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
     progress('verify', { volume: t.volume });
     log.info({ volume: t.volume, file: t.archive.file }, 'verifying archive');
     const verified = await verifyVolumeArchive(t.archivePath, {
-      logger: log,
+      logger: log, signal,
       onProgress: (p) => progress('verify', { volume: t.volume, ...p }),
     }).catch((err: Error) => {
       throw new Error(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`);
@@ -115,7 +116,7 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
       progress('extract', { volume: t.volume });
       const staging = await createWorkDir(t.dir, request.id);
       const r = await extractArchive(t.archivePath, staging, {
-        expectedSha256: t.verifiedSha256, logger: log,
+        expectedSha256: t.verifiedSha256, logger: log, signal,
         // The writer threads are waited for synchronously: stay well below the job lock's duration.
         writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
         onProgress: (p) => progress('extract', { volume: t.volume, ...p }),
@@ -133,6 +134,7 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
   for (const { target, rootMeta } of staged) {
     progress('swap', { volume: target.volume });
     try {
+      signal?.throwIfAborted();
       await swapIn(target.dir, {
         id: request.id, rootMeta, rootTimes: rootTimes.get(target.volume), logger: log,
         failAfterRenames: failSwapAfter(ctx, target.volume),

@@ -31,7 +31,8 @@ export function dbSettings(ctx: AppContext): DbSettings {
   return { host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl };
 }
 
-export async function restoreSql(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger): Promise<SqlRestoreSummary> {
+/** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
+export async function restoreSql(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger, signal?: AbortSignal): Promise<SqlRestoreSummary> {
   const started = Date.now();
   const db = dbSettings(ctx);
   const dumpName = ctx.config.db!.dumpName;
@@ -56,6 +57,7 @@ export async function restoreSql(ctx: AppContext, job: Job, request: RestoreRequ
   }
 
   progress('load', { bytesDone: 0, bytesTotal: size });
+  if (signal?.aborted) throw new Error(`the database was not touched: ${(signal.reason as Error).message}`);
   try {
     const r = await loadSqlFile(db, file, { logger: log, onProgress: (p) => progress('load', p) });
     // An upload has served its purpose; a dump from the listing is a backup and stays.

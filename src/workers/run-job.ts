@@ -1,26 +1,34 @@
 /**
- * The scheduler's run job: turn one tick into one backup set. The stamp comes from the tick's
- * scheduled time, not the clock: BullMQ may start the delayed job a few ms before the minute.
+ * The scheduler's run job: turn one tick into one backup set. On time, the stamp comes from the
+ * tick's scheduled time, not the clock: BullMQ may start the delayed job a few ms before the
+ * minute. A job that starts in a later minute (overdue after the machine was off, held back by a
+ * restore) is a catch-up: stamped with the minute it runs, the tick recorded as `catchUpFor`
+ * (../core/run-stamp.ts), and only if CATCH_UP is on.
  */
 import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../context.js';
+import { previousRun, toCronPattern } from '../core/cron.js';
 import { formatStamp } from '../core/names.js';
-import { RunConflictError, startRun, type RunJobs } from '../lib/backup-runs.js';
+import { runStamp } from '../core/run-stamp.js';
+import { claimTick, RunConflictError, startRun, type RunJobs } from '../lib/backup-runs.js';
 import { RESTORE_HOLD, type RunJobData } from '../lib/queues.js';
+import { lockOwnerJob } from '../lib/volume-lock.js';
 import { listVolumes } from '../lib/volumes.js';
+import { startCatchUpRun } from './catch-up.js';
 
 const HOLD_RETRY_MS = 15_000;
 
-export type RunResult = RunJobs | { skipped: true; stamp: string; reason: string };
+export type RunResult = RunJobs | { skipped: true; stamp?: string; reason: string };
 
 export function makeRunProcessor(ctx: AppContext) {
   const log = ctx.logger.child({ module: 'run' });
   return async (job: Job<RunJobData>, token?: string): Promise<RunResult> => {
-    const stamp = formatStamp(scheduledTime(job), ctx.config.timezone);
+    const now = new Date();
+    const { stamp, catchUpFor } = runStamp(scheduledTime(job), now, ctx.config.timezone);
     const restoring = await ctx.restoreHold.holder(RESTORE_HOLD);
     if (restoring) {
-      // The stamp stays the scheduled minute; the run just starts after the restore.
-      log.info({ stamp, restore: restoring }, 'restore in progress: scheduled run waits');
+      // The run starts after the restore; stamped then with the minute it runs (a catch-up).
+      log.info({ tick: catchUpFor ?? stamp, restore: lockOwnerJob(restoring) }, 'restore in progress: scheduled run waits');
       await job.moveToDelayed(Date.now() + HOLD_RETRY_MS, token);
       throw new DelayedError();
     }
@@ -29,11 +37,34 @@ export function makeRunProcessor(ctx: AppContext) {
     if (Object.keys(volumes).length === 0) {
       throw new Error(`no volumes to back up: ${describeSource(ctx)} holds no volume directory`);
     }
-    const { keep } = await ctx.schedules.get();
+    const schedule = await ctx.schedules.get();
+    const { keep } = schedule;
+    const owner = `job-${job.id}`;
+    if (catchUpFor) {
+      if (!ctx.config.catchUp) {
+        log.warn({ tick: catchUpFor }, 'scheduled run is late and CATCH_UP is off: skipped');
+        return { skipped: true, reason: `the tick ${catchUpFor} was missed and CATCH_UP is off` };
+      }
+      // The boot-time catch-up claims the schedule's last tick; so must we, or both would run.
+      const last = schedule.enabled ? previousRun(toCronPattern(schedule), ctx.config.timezone, now) : undefined;
+      const tick = last && formatStamp(last, ctx.config.timezone) > catchUpFor ? formatStamp(last, ctx.config.timezone) : catchUpFor;
+      // A retry of this job (its attempt failed after the claims) must make the same set, not one
+      // stamped with the retry's minute: the first attempt's stamp is kept in the job's data.
+      const lateStamp = job.data.lateStamp ?? stamp;
+      if (!job.data.lateStamp) await job.updateData({ ...job.data, lateStamp });
+      const r = await startCatchUpRun(ctx, { tick, volumes, keep, trigger: job.data.trigger ?? 'schedule', owner, stamp: lateStamp });
+      if ('skipped' in r) log.info({ tick, reason: r.reason }, 'late scheduled run skipped');
+      return r;
+    }
+    // On time: claim the tick too, so a catch-up starting in the next minute does not run again.
+    if ((await claimTick(ctx.redis, ctx.config.queuePrefix, stamp, owner)) === 'taken') {
+      log.info({ stamp }, 'backup run skipped: another run stands in for this tick already');
+      return { skipped: true, stamp, reason: `another run stands in for the tick ${stamp} already` };
+    }
     try {
       const run = await startRun(
         { redis: ctx.redis, prefix: ctx.config.queuePrefix, queues: ctx.queues, store: ctx.store, archiveAttempts: ctx.config.archiveAttempts },
-        { stamp, volumes, keep, trigger: job.data.trigger ?? 'schedule', owner: `job-${job.id}`, dumpName: ctx.config.db?.dumpName },
+        { stamp, volumes, keep, trigger: job.data.trigger ?? 'schedule', owner, dumpName: ctx.config.db?.dumpName },
       );
       log.info({ stamp, volumes: Object.keys(volumes), trigger: job.data.trigger }, 'backup run started');
       return run;

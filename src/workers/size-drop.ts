@@ -3,12 +3,10 @@
  * wiped volume or of ransomware. It is flagged in its manifest (the listing shows it, retention
  * does not count it as a generation) and reported as an alert.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { AppContext } from '../context.js';
 import { isSizeDrop } from '../core/retention.js';
-import { writeFileAtomic } from '../lib/fs-atomic.js';
 import type { Logger } from '../lib/logger.js';
+import { addManifestNotes } from '../lib/manifest-notes.js';
 import { makeAlert } from '../lib/notifier.js';
 
 export async function checkSizeDrop(ctx: AppContext, a: { volume: string; stamp: string; file: string }, log: Logger): Promise<boolean> {
@@ -22,9 +20,7 @@ export async function checkSizeDrop(ctx: AppContext, a: { volume: string; stamp:
   if (!current || !previous || !isSizeDrop(previous.size, current.size, threshold)) return false;
 
   const sizeDrop = { previousFile: previous.file, previousSize: previous.size, ratio: Number((current.size / previous.size).toFixed(4)) };
-  const manifestPath = path.join(ctx.config.backupDir, `${a.file}.manifest.json`);
-  const manifest = JSON.parse(await fs.readFile(manifestPath, 'utf8').catch(() => '{}')) as Record<string, unknown>;
-  await writeFileAtomic(manifestPath, `${JSON.stringify({ ...manifest, sizeDrop }, null, 2)}\n`);
+  await addManifestNotes(ctx.config.backupDir, a.file, { sizeDrop });
   log.error({ volume: a.volume, file: a.file, size: current.size, ...sizeDrop }, 'archive is much smaller than the previous one: volume wiped or encrypted?');
   ctx.notifier.notify(makeAlert({
     event: 'archive.size_drop',

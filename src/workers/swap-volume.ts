@@ -315,6 +315,17 @@ export async function recoverInterruptedRestores(volumeDir: string, logger: Logg
   return actions;
 }
 
+/** Whether the volume holds a work directory of ours (a restore that is running or was interrupted). */
+export async function hasWorkDirs(volumeDir: string): Promise<boolean> {
+  const names = await namesIn(volumeDir).catch(() => [] as Buffer[]);
+  for (const raw of names) {
+    const n = raw.toString('latin1');
+    const id = n.slice(WORK_PREFIX.length);
+    if (n.startsWith(WORK_PREFIX) && ID_RE.test(id) && (await isOurs(path.join(volumeDir, n), id))) return true;
+  }
+  return false;
+}
+
 async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<string> {
   const work = path.join(volumeDir, workDirName(id));
   const journal = await readJournal(path.join(work, JOURNAL));

@@ -95,14 +95,16 @@ describe('Redis restart under a running service', () => {
   it('keeps the schedule and its job scheduler', async () => {
     const s = await http(svc.url, 'GET', '/api/schedule');
     assert.equal(s.status, 200);
-    assert.deepEqual({ ...s.body, cron: undefined, nextRuns: undefined, timezone: undefined, enabled: undefined }, {
+    assert.deepEqual({ ...s.body, cron: undefined, nextRuns: undefined, timezone: undefined, enabled: undefined, paused: undefined }, {
       ...SCHEDULE,
       cron: undefined,
       nextRuns: undefined,
       timezone: undefined,
       enabled: undefined,
+      paused: undefined,
     });
     assert.equal(s.body.enabled, true);
+    assert.deepEqual(s.body.paused, []);
     const schedulers = await queue.getJobSchedulers();
     assert.deepEqual(schedulers.map((j) => j.key).sort(), schedulersBefore);
     const run = schedulers.find((j) => j.key === RUN_SCHEDULER_ID);

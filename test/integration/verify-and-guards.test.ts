@@ -1,15 +1,14 @@
 /**
  * Beyond the seed: every archive is verified before its volume is pruned, the listing shows the
- * outcome, a verify can be requested, the free-space guard fails early on a full disk, and a
- * missed scheduled run is caught up exactly once at start.
+ * outcome, a verify can be requested, and the free-space guard fails early on a full disk. (Catch-up
+ * of missed runs: catch-up.test.ts.)
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import { http, makeFixture, runNowAndSettle, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, runNowAndSettle, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 
 
@@ -122,36 +121,5 @@ describe('free-space guard on a small tmpfs', () => {
     const reasons = jobs.filter((j) => j.name === 'archive').map((j) => j.failedReason).join('\n');
     assert.match(reasons, /ENOSPC|no space/i);
     assert.deepEqual((await fs.readdir(fx.backupDir)).sort(), ['pacsdata_2024-01-01-0315.tar.gz', 'pacsdata_2024-01-02-0315.tar.gz']);
-  });
-});
-
-describe('catch-up of a missed scheduled run', () => {
-  let fx: Fixture;
-  const services: Service[] = [];
-
-  before(async () => {
-    fx = await makeFixture({ CATCH_UP: '1' });
-    await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
-    // A schedule that last fired on 1 January, stored while no process was running.
-    const redis = new Redis(REDIS_URL);
-    await redis.set(`${fx.prefix}:oob-settings:schedule`, JSON.stringify({ minute: '0', hour: '0', day: '1', month: '1', weekday: '*', keep: 5, enabled: true }));
-    redis.disconnect();
-  });
-  after(async () => {
-    for (const s of services) await s.stop();
-    await fx?.cleanup();
-  });
-
-  it('starts exactly one run for the missed tick, even with two processes starting', async () => {
-    const [a, b] = await Promise.all([startService('start', fx.env), startService('worker', fx.env)]);
-    services.push(a!, b!);
-    const year = new Date().getFullYear();
-    const expected = `elexisdb_${year}-01-01-0000.tar.gz`;
-    await waitFor(async () => (await fs.readdir(fx.backupDir)).includes(expected), 30_000, 'the catch-up archive');
-    await waitForJobsSettled(a!.url, undefined);
-    const archives = (await fs.readdir(fx.backupDir)).filter((n) => n.endsWith('.tar.gz'));
-    assert.deepEqual(archives, [expected]);
-    const logs = a!.logs() + b!.logs();
-    assert.equal(logs.match(/catch-up run started/g)?.length, 1, 'logged as a catch-up, once');
   });
 });

@@ -2,6 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import { formatStamp, isValidStamp, isValidVolumeName } from '../../core/names.js';
 import { RunConflictError, startRun } from '../../lib/backup-runs.js';
+import { pausedQueues, runQueues } from '../../lib/paused-queues.js';
 import { RESTORE_HOLD } from '../../lib/queues.js';
 import { selectRunVolumes, UnknownVolumeError } from '../../lib/volumes.js';
 import type { Handler } from '../handler.js';
@@ -22,16 +23,21 @@ export const runNow: Handler = async (ctx, req) => {
   const stamp = formatStamp(new Date(), ctx.config.timezone);
   // The three reads are independent: asked at once, so that a click waits for one round trip, not
   // three (in the all-in-one process every await also waits for the archive's share of the loop).
-  const [selected, restoring, { keep }] = await Promise.all([
+  const [selected, restoring, { keep }, paused] = await Promise.all([
     selectRunVolumes(ctx.config.volumes, requested).catch((err: unknown) => err as Error),
     ctx.restoreHold.holder(RESTORE_HOLD),
     ctx.schedules.get(),
+    pausedQueues(ctx.queues),
   ]);
   if (selected instanceof UnknownVolumeError) throw badRequest(selected.message, 'volumes');
   if (selected instanceof Error) throw selected;
   const volumes = selected;
   if (Object.keys(volumes).length === 0) throw conflict('no_volumes', 'there is no volume to back up');
   if (restoring) throw conflict('restore_running', 'a restore is running; start the backup after it has finished');
+  const blocking = runQueues(!requested && ctx.config.db !== undefined).filter((q) => paused.includes(q));
+  if (blocking.length) {
+    throw conflict('queue_paused', `the ${blocking.join(', ')} queue${blocking.length > 1 ? 's are' : ' is'} paused (dashboard, /admin/queues): resume it there, then start the backup`);
+  }
   try {
     const run = await startRun(
       { redis: ctx.redis, prefix: ctx.config.queuePrefix, queues: ctx.queues, store: ctx.store, archiveAttempts: ctx.config.archiveAttempts },

@@ -1,6 +1,7 @@
 /** GET /api/jobs and /api/jobs/:id: running and recent jobs of every queue, for the main screen. */
 import type { Job, JobType } from 'bullmq';
 import type { AppContext } from '../../context.js';
+import { pausedQueues } from '../../lib/paused-queues.js';
 import { QUEUE_NAMES, type QueueName } from '../../lib/queues.js';
 import type { Handler } from '../handler.js';
 import { badRequest, notFound } from '../http-error.js';
@@ -75,7 +76,8 @@ export const listJobs: Handler = async (ctx, req) => {
     }
   }
   views.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
-  return { status: 200, body: { jobs: views.slice(0, limit) } };
+  // Jobs of a paused queue wait forever; the main screen says why.
+  return { status: 200, body: { jobs: views.slice(0, limit), paused: await pausedQueues(ctx.queues) } };
 };
 
 export const getJob: Handler = async (ctx, req) => {

@@ -124,6 +124,10 @@ const CONFIRM_ERRORS = {
   used: () => new HttpError(409, 'already_confirmed', 'this restore request was confirmed already'),
 };
 
+/**
+ * The request's own record tells the outcome (it outlives the job, which history limits or a
+ * dashboard "clean" remove); the job adds live progress while it runs.
+ */
 async function restoreView(ctx: AppContext, r: RestoreRequest) {
   const job = r.jobId ? await ctx.queues.restore.getJob(r.jobId) : undefined;
   const jobState = job ? await job.getState() : undefined;
@@ -136,12 +140,21 @@ async function restoreView(ctx: AppContext, r: RestoreRequest) {
     skipSafetyBackup: r.skipSafetyBackup,
     createdAt: r.createdAt,
     expiresAt: r.expiresAt,
-    state: r.state === 'pending' ? (expired ? 'expired' : 'pending') : (jobState ?? 'unknown'),
+    state: restoreState(r, jobState, expired),
     jobId: r.jobId,
+    startedAt: r.started?.at ?? null,
+    finishedAt: r.outcome?.at ?? null,
     progress: job?.progress ?? null,
-    summary: job?.returnvalue ?? null,
-    failedReason: job?.failedReason || null,
+    summary: r.outcome?.summary ?? job?.returnvalue ?? null,
+    failedReason: r.outcome?.failedReason ?? (job?.failedReason || null),
   };
+}
+
+function restoreState(r: RestoreRequest, jobState: string | undefined, expired: boolean): string {
+  if (r.state === 'pending') return expired ? 'expired' : 'pending';
+  if (r.outcome) return r.outcome.state;
+  // Started but no outcome and no job left: its worker died and the failed job was cleaned away.
+  return jobState ?? (r.started ? 'interrupted' : 'unknown');
 }
 
 function validId(id: string | undefined): string {

@@ -1,7 +1,8 @@
 /** GET/PUT/DELETE /api/schedule: the crontab fields of the one backup schedule. */
 import type { AppContext } from '../../context.js';
 import { nextRuns, parseScheduleInput, toCronPattern, type CronFields } from '../../core/cron.js';
-import { syncRunScheduler, type Schedule } from '../../lib/schedule-store.js';
+import { pausedQueues } from '../../lib/paused-queues.js';
+import { markScheduleStart, syncRunScheduler, type Schedule } from '../../lib/schedule-store.js';
 import type { Handler } from '../handler.js';
 import { badRequest } from '../http-error.js';
 
@@ -44,16 +45,24 @@ export function scheduleView(ctx: AppContext, s: Schedule) {
   return { ...cronView(ctx, s), keep: s.keep };
 }
 
-export const getSchedule: Handler = async (ctx) => ({ status: 200, body: scheduleView(ctx, await ctx.schedules.get()) });
+/** The schedule, and which queues are paused by hand: a paused queue holds scheduled runs back too. */
+async function scheduleAnswer(ctx: AppContext, s: Schedule) {
+  return { ...scheduleView(ctx, s), paused: await pausedQueues(ctx.queues) };
+}
+
+export const getSchedule: Handler = async (ctx) => ({ status: 200, body: await scheduleAnswer(ctx, await ctx.schedules.get()) });
 
 export const putSchedule: Handler = async (ctx, req) => {
   const parsed = parseScheduleInput(req.body);
   if (!parsed.ok) throw badRequest(parsed.error.message, parsed.error.field);
   const schedule: Schedule = { ...parsed.value, enabled: true };
+  const before = await ctx.schedules.get();
   await ctx.schedules.put(schedule);
   await syncRunScheduler(ctx.queues.schedule, schedule, ctx.config.timezone);
+  // A new pattern (or turning it back on) starts a new schedule: no catch-up for its earlier ticks.
+  if (!before.enabled || toCronPattern(before) !== toCronPattern(schedule)) await markScheduleStart(ctx.redis, ctx.config.queuePrefix);
   ctx.logger.info({ module: 'api', cron: toCronPattern(schedule), keep: schedule.keep }, 'schedule saved');
-  return { status: 200, body: scheduleView(ctx, schedule) };
+  return { status: 200, body: await scheduleAnswer(ctx, schedule) };
 };
 
 export const deleteSchedule: Handler = async (ctx) => {
@@ -61,5 +70,5 @@ export const deleteSchedule: Handler = async (ctx) => {
   await ctx.schedules.put(schedule);
   await syncRunScheduler(ctx.queues.schedule, schedule, ctx.config.timezone);
   ctx.logger.info({ module: 'api' }, 'scheduled backups disabled');
-  return { status: 200, body: scheduleView(ctx, schedule) };
+  return { status: 200, body: await scheduleAnswer(ctx, schedule) };
 };
