@@ -10,7 +10,8 @@
  * level; default GZIP_LEVEL or the recommended 4), --extra-levels=6,... (more rows of ours at other
  * levels), --no-verify (skip the check that our restore reproduces the volume), --tsx (run our code
  * through tsx instead of compiling it first), --no-api (skip the latency part, bench/api.ts, that
- * otherwise runs at the end), --target=DIR (extract there instead of under bench/data, e.g. on another
+ * otherwise runs at the end), --no-files (skip the peak-RSS run over a volume of --files=N small files,
+ * default 1,000,000, bench/many-files.ts, that otherwise runs last), --target=DIR (extract there instead of under bench/data, e.g. on another
  * file system; see BENCHMARKS.md), --restore-threads=auto|on|off (our restore's writer threads: as
  * by default, from the first file, or never).
  *
@@ -389,6 +390,11 @@ async function main(): Promise<void> {
   if (!has('no-api')) {
     const api = spawnSync(process.execPath, ['--import', 'tsx', path.join(benchDir, 'api.ts'), String(sizeMiB)], { cwd: projectDir, stdio: 'inherit' });
     if (api.status !== 0) throw new Error(`bench/api.ts failed (exit ${api.status})`);
+  }
+  // Memory with a million files (archive, verify, restore): bench/many-files.ts.
+  if (!has('no-files')) {
+    const files = spawnSync(process.execPath, ['--import', 'tsx', path.join(benchDir, 'many-files.ts'), flag('files') ?? '1000000'], { cwd: projectDir, stdio: 'inherit' });
+    if (files.status !== 0) throw new Error(`bench/many-files.ts failed (exit ${files.status})`);
   }
 }
 
