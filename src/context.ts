@@ -29,7 +29,7 @@ export interface AppContext {
   restoreHold: VolumeLocks;
   dbLocks: VolumeLocks;
   restores: RestoreRequests;
-  /** Webhook alerts; does nothing when no NOTIFY_WEBHOOK_URL is configured. */
+  /** Webhook alerts, queued in `alerts`; does nothing when no NOTIFY_WEBHOOK_URL is configured. */
   notifier: Notifier;
   close(): Promise<void>;
 }
@@ -42,7 +42,13 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
   redis.on('ready', () => logger.info('redis connection ready'));
   const queueWarn = rateLimitedWarn(logger, 'queue error (Redis unreachable?)');
   const queues = openQueues(redis, config.queuePrefix, (err) => queueWarn(err));
-  const notifier = new Notifier({ urls: config.notify.webhookUrls, on: config.notify.on, logger: logger.child({ module: 'notifier' }) });
+  const notifier = new Notifier({
+    queue: queues.alerts,
+    urls: config.notify.webhookUrls,
+    on: config.notify.on,
+    attempts: config.notify.attempts,
+    logger: logger.child({ module: 'notifier' }),
+  });
   return {
     config,
     logger,
