@@ -10,7 +10,7 @@ import { BackupStore } from './lib/backup-store.js';
 import { rateLimitedWarn, type Logger } from './lib/logger.js';
 import { Notifier } from './lib/notifier.js';
 import { openQueues, type Queues } from './lib/queues.js';
-import { createRedis } from './lib/redis.js';
+import { createApiRedis, createRedis } from './lib/redis.js';
 import { RestoreRequests } from './lib/restore-requests.js';
 import { scheduleStore, verifyScheduleStore, type ScheduleStore, type VerifyScheduleStore } from './lib/schedule-store.js';
 import { VolumeLocks } from './lib/volume-lock.js';
@@ -34,9 +34,10 @@ export interface AppContext {
   close(): Promise<void>;
 }
 
-export async function createContext(config: Config, logger: Logger, redisUrl: string): Promise<AppContext> {
+/** `failFast`: the API's context, on a connection that fails instead of waiting (see createApiRedis). */
+export async function createContext(config: Config, logger: Logger, redisUrl: string, opts: { failFast?: boolean } = {}): Promise<AppContext> {
   await fs.mkdir(config.backupDir, { recursive: true });
-  const redis = createRedis(redisUrl, {}, config.redisTlsCaFile);
+  const redis = opts.failFast ? createApiRedis(redisUrl, config.redisTlsCaFile) : createRedis(redisUrl, {}, config.redisTlsCaFile);
   const redisWarn = rateLimitedWarn(logger, 'redis connection error');
   redis.on('error', (err) => redisWarn(err));
   redis.on('ready', () => logger.info('redis connection ready'));
