@@ -2,7 +2,7 @@
  * The Express app, in the order a request meets it:
  * 1. rules for every request: security headers, the Host check (DNS rebinding), a valid URL;
  * 2. health probes and metrics (no auth, they reveal nothing);
- * 3. the token-protected API: JSON only, Redis checked before
+ * 3. the token-protected API: JSON only, bodies within HTTP_REQUEST_TIMEOUT, Redis checked before
  *    a route that needs it (503 at once instead of a hang), 405 for a known path with the wrong
  *    method, JSON 404 for the rest;
  * 4. the dashboard, then a JSON 404 for any other path;
@@ -20,7 +20,7 @@ import { healthz, readyz } from './handlers/health.js';
 import { hostCheck } from './host-check.js';
 import { HttpError, notFound } from './http-error.js';
 import { redisGate } from './redis-gate.js';
-import { requireJsonBody, validUrl } from './request-rules.js';
+import { bodyDeadline, requireJsonBody, validUrl } from './request-rules.js';
 import { API_ROUTES, UPLOAD_PATH } from './routes.js';
 import { noStore, securityHeaders } from './security.js';
 
@@ -59,6 +59,7 @@ function apiRouter(ctx: AppContext): express.Router {
   // The SQL upload streams its raw body and has its own limits (lib/uploads.ts).
   const notUpload = (mw: express.RequestHandler): express.RequestHandler => (req, res, next) =>
     req.path === UPLOAD_PATH ? next() : mw(req, res, next);
+  api.use(notUpload(bodyDeadline(ctx.config.httpRequestTimeoutMs)));
   api.use(notUpload(requireJsonBody));
   api.use(notUpload(express.json({ limit: '64kb' })));
   const gate = redisGate(ctx.redis);
