@@ -1,7 +1,7 @@
 /**
  * The API's edges against the real API process and Redis: security headers, the Host check,
  * strict auth, JSON-only bodies, errors in one JSON shape for what Node, the body parser and the
- * router reject. The API runs on its own (no worker),
+ * router reject, and /api/jobs bounded per queue and paged. The API runs on its own (no worker),
  * so jobs it queues stay where they are.
  */
 import assert from 'node:assert/strict';
@@ -189,6 +189,52 @@ describe('API hardening', () => {
         assertErrorShape(await call({ path: p, headers: AUTH }), 404, 'not_found');
       }
       assertErrorShape(await call({ method: 'POST', path: '/healthz' }), 404, 'not_found');
+    });
+  });
+
+  describe('GET /api/jobs is bounded per queue and paged', () => {
+    it('returns at most `limit` jobs of each queue, and the next page from `offset`', async () => {
+      const verify = new Queue('verify', { connection: redis, prefix: fx.prefix });
+      for (let i = 0; i < 12; i++) await verify.add('verify', { volume: `v${i}`, stamp: '2026-01-01-0315' }, { jobId: `page-test-${i}` });
+      const first = await call({ path: '/api/jobs?queue=verify&limit=5', headers: AUTH });
+      assert.equal(first.status, 200, first.text);
+      assert.equal(first.json.jobs.length, 5);
+      assert.deepEqual(first.json.page, { limit: 5, offset: 0, nextOffset: 5, queues: { verify: { total: 15 } } });
+      const seen = new Set<string>();
+      let offset: number | null = 0;
+      let pages = 0;
+      while (offset !== null) {
+        const r = await call({ path: `/api/jobs?queue=verify&limit=5&offset=${offset}`, headers: AUTH });
+        assert.ok(r.json.jobs.length <= 5);
+        for (const j of r.json.jobs) {
+          assert.equal(j.queue, 'verify');
+          assert.ok(!seen.has(j.id), `${j.id} on two pages`);
+          seen.add(j.id);
+        }
+        offset = r.json.page.nextOffset;
+        pages++;
+      }
+      assert.equal(pages, 3);
+      // The 12 added plus the run's 3 verify jobs waiting for their archives.
+      assert.equal(seen.size, 15);
+      for (let i = 0; i < 12; i++) assert.ok(seen.has(`page-test-${i}`));
+
+      const all = await call({ path: '/api/jobs?limit=2', headers: AUTH });
+      const perQueue = new Map<string, number>();
+      for (const j of all.json.jobs) perQueue.set(j.queue, (perQueue.get(j.queue) ?? 0) + 1);
+      for (const [q, n] of perQueue) assert.ok(n <= 2, `${q}: ${n} jobs`);
+      assert.equal(perQueue.get('verify'), 2);
+      assert.equal(all.json.page.queues.verify.total, 15);
+      assert.equal(all.json.page.nextOffset, 2);
+      await verify.close();
+    });
+
+    it('400 names the bad parameter', async () => {
+      for (const [query, field] of [['limit=0', 'limit'], ['limit=1001', 'limit'], ['limit=abc', 'limit'], ['offset=-1', 'offset'], ['queue=nope', 'queue'], ['state=sleeping', 'state'], ['limit=1&limit=2', 'limit']]) {
+        const r = await call({ path: `/api/jobs?${query}`, headers: AUTH });
+        assertErrorShape(r, 400, 'invalid_request');
+        assert.equal(r.json.error.field, field, query);
+      }
     });
   });
 });
