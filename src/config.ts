@@ -44,6 +44,14 @@ export interface Config {
   /** Free space a restore needs in a volume, as a multiple of the archive size when no manifest says more. */
   restoreSpaceRatio: number;
   maxUploadBytes: number;
+  /** An upload is cut when a whole window of this length brings less than 64 KiB (idle or dripping client). */
+  uploadIdleTimeoutMs: number;
+  /** Host names (lower case) the API answers to, besides the loopback names; `'*'` = any. */
+  allowedHosts: string[] | '*';
+  /** Time a client gets to send its request headers (Node's headersTimeout). */
+  httpHeadersTimeoutMs: number;
+  /** Time a client gets to send a request body, except a SQL upload (which has uploadIdleTimeoutMs). */
+  httpRequestTimeoutMs: number;
   dashboardReadOnly: boolean;
   /** HTTPS for the API when both are set (then HTTPS only). */
   tls: { certFile: string; keyFile: string } | undefined;
@@ -59,7 +67,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Compress independent chunks on all cores (multi-member gzip); 0 = one sequential gzip stream. */
   gzipParallel: boolean;
-  notify: { webhookUrls: string[]; on: 'failure' | 'always' };
+  /** Webhooks; `attempts` and `retryDelayMs` (first backoff, doubling) of each delivery job. */
+  notify: { webhookUrls: string[]; on: 'failure' | 'always'; attempts: number; retryDelayMs: number };
   /** Flag an archive smaller than the previous one by this fraction (0.5 = half); 0 disables. */
   sizeDropAlert: number;
   /** Verification also test-extracts each archive into a temp dir (VERIFY_EXTRACT=1). */
@@ -96,6 +105,9 @@ export interface DbConfig {
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
 
+/** Names of this machine's loopback interface: the only HOST allowed without API_TOKEN. */
+export const LOOPBACK_HOSTS = ['127.0.0.1', '::1', 'localhost'];
+
 type Env = Record<string, string | undefined>;
 
 export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config {
@@ -104,9 +116,11 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
   if (apiToken !== undefined && apiToken.length < 16) {
     throw new ConfigError('API_TOKEN', 'must be at least 16 characters (e.g. `openssl rand -hex 32`)');
   }
+  // A token is sent as `Authorization: Bearer <token>`, which ends at the first blank.
+  if (apiToken !== undefined && /\s/.test(apiToken)) throw new ConfigError('API_TOKEN', 'must not contain spaces or other blanks');
   // Without a token nobody may reach the API from outside: bind to loopback only.
   const host = str(env, 'HOST') ?? (apiToken ? '0.0.0.0' : '127.0.0.1');
-  if (apiToken === undefined && !['127.0.0.1', '::1', 'localhost'].includes(host)) {
+  if (apiToken === undefined && !LOOPBACK_HOSTS.includes(host)) {
     throw new ConfigError('API_TOKEN', `must be set when the API listens on ${host} (HOST); without it only loopback is allowed`);
   }
   return {
@@ -129,6 +143,10 @@ export function loadConfig(env: Env = process.env, cwd = process.cwd()): Config 
     restoreThreads: int(env, 'RESTORE_THREADS', os.availableParallelism() >= 2 ? 2 : 0, 0, 8),
     restoreSpaceRatio: num(env, 'RESTORE_SPACE_RATIO', 3, 1, 100),
     maxUploadBytes: int(env, 'MAX_UPLOAD_BYTES', 20 * 1024 ** 3, 1024, Number.MAX_SAFE_INTEGER),
+    uploadIdleTimeoutMs: seconds(env, 'UPLOAD_IDLE_TIMEOUT', 60, 0.1, 3600),
+    allowedHosts: allowedHosts(env, host),
+    httpHeadersTimeoutMs: seconds(env, 'HTTP_HEADERS_TIMEOUT', 30, 0.1, 3600),
+    httpRequestTimeoutMs: seconds(env, 'HTTP_REQUEST_TIMEOUT', 300, 0.1, 86_400),
     dashboardReadOnly: bool(env, 'DASHBOARD_READ_ONLY', false),
     tls: tlsFiles(env),
     redisTlsCaFile: str(env, 'REDIS_TLS_CA_FILE'),
@@ -192,6 +210,32 @@ function num(env: Env, name: string, fallback: number, min: number, max: number)
   return Number(raw);
 }
 
+/** A duration given in seconds (fractions allowed, so tests can make it short), in ms. */
+function seconds(env: Env, name: string, fallback: number, min: number, max: number): number {
+  return Math.round(num(env, name, fallback, min, max) * 1000);
+}
+
+/**
+ * ALLOWED_HOSTS: the names the Host header may carry (DNS rebinding: a page of evil.example whose
+ * name resolves to 127.0.0.1 sends `Host: evil.example`). Loopback names are always allowed on top.
+ * Default: only those when the API listens on loopback (it has no token then, so a browser on the
+ * server must not be turned against it); any name when it listens further out (a token protects it).
+ */
+function allowedHosts(env: Env, listenHost: string): string[] | '*' {
+  const raw = str(env, 'ALLOWED_HOSTS');
+  if (raw === undefined) return LOOPBACK_HOSTS.includes(listenHost) ? [] : '*';
+  if (raw === '*') return '*';
+  const names = raw.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean);
+  return names.map((n) => {
+    const ipv6 = /^\[?([0-9a-f]*:[0-9a-f:.]*:[0-9a-f.]*)\]?$/.exec(n);
+    if (ipv6) return ipv6[1]!;
+    if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(n)) {
+      throw new ConfigError('ALLOWED_HOSTS', `expected host names without scheme or port, comma-separated (or *), got "${n}"`);
+    }
+    return n;
+  });
+}
+
 function tlsFiles(env: Env): Config['tls'] {
   const certFile = str(env, 'TLS_CERT_FILE');
   const keyFile = str(env, 'TLS_KEY_FILE');
@@ -216,7 +260,12 @@ function notify(env: Env): Config['notify'] {
   }
   const on = str(env, 'NOTIFY_ON') ?? 'failure';
   if (on !== 'failure' && on !== 'always') throw new ConfigError('NOTIFY_ON', `must be failure or always, got "${on}"`);
-  return { webhookUrls: urls, on };
+  return {
+    webhookUrls: urls,
+    on,
+    attempts: int(env, 'NOTIFY_ATTEMPTS', 20, 1, 100),
+    retryDelayMs: seconds(env, 'NOTIFY_RETRY_DELAY', 5, 0.01, 3600),
+  };
 }
 
 function dbConfig(env: Env): DbConfig | undefined {

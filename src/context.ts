@@ -10,7 +10,7 @@ import { BackupStore } from './lib/backup-store.js';
 import { rateLimitedWarn, type Logger } from './lib/logger.js';
 import { Notifier } from './lib/notifier.js';
 import { openQueues, type Queues } from './lib/queues.js';
-import { createRedis } from './lib/redis.js';
+import { createApiRedis, createRedis } from './lib/redis.js';
 import { RestoreRequests } from './lib/restore-requests.js';
 import { scheduleStore, verifyScheduleStore, type ScheduleStore, type VerifyScheduleStore } from './lib/schedule-store.js';
 import { VolumeLocks } from './lib/volume-lock.js';
@@ -29,20 +29,27 @@ export interface AppContext {
   restoreHold: VolumeLocks;
   dbLocks: VolumeLocks;
   restores: RestoreRequests;
-  /** Webhook alerts; does nothing when no NOTIFY_WEBHOOK_URL is configured. */
+  /** Webhook alerts, queued in `alerts`; does nothing when no NOTIFY_WEBHOOK_URL is configured. */
   notifier: Notifier;
   close(): Promise<void>;
 }
 
-export async function createContext(config: Config, logger: Logger, redisUrl: string): Promise<AppContext> {
+/** `failFast`: the API's context, on a connection that fails instead of waiting (see createApiRedis). */
+export async function createContext(config: Config, logger: Logger, redisUrl: string, opts: { failFast?: boolean } = {}): Promise<AppContext> {
   await fs.mkdir(config.backupDir, { recursive: true });
-  const redis = createRedis(redisUrl, {}, config.redisTlsCaFile);
+  const redis = opts.failFast ? createApiRedis(redisUrl, config.redisTlsCaFile) : createRedis(redisUrl, {}, config.redisTlsCaFile);
   const redisWarn = rateLimitedWarn(logger, 'redis connection error');
   redis.on('error', (err) => redisWarn(err));
   redis.on('ready', () => logger.info('redis connection ready'));
   const queueWarn = rateLimitedWarn(logger, 'queue error (Redis unreachable?)');
   const queues = openQueues(redis, config.queuePrefix, (err) => queueWarn(err));
-  const notifier = new Notifier({ urls: config.notify.webhookUrls, on: config.notify.on, logger: logger.child({ module: 'notifier' }) });
+  const notifier = new Notifier({
+    queue: queues.alerts,
+    urls: config.notify.webhookUrls,
+    on: config.notify.on,
+    attempts: config.notify.attempts,
+    logger: logger.child({ module: 'notifier' }),
+  });
   return {
     config,
     logger,

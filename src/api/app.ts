@@ -1,57 +1,85 @@
 /**
- * The Express app: health probes (no auth, they reveal nothing), then the token-protected API.
- * One error middleware turns every failure into `{error: {code, message, field?}}`.
+ * The Express app, in the order a request meets it:
+ * 1. rules for every request: security headers, the Host check (DNS rebinding), a valid URL;
+ * 2. health probes and metrics (no auth, they reveal nothing);
+ * 3. the token-protected API: JSON only, bodies within HTTP_REQUEST_TIMEOUT, Redis checked before
+ *    a route that needs it (503 at once instead of a hang), 405 for a known path with the wrong
+ *    method, JSON 404 for the rest;
+ * 4. the dashboard, then a JSON 404 for any other path;
+ * 5. one error middleware (errors.ts) that renders every failure as `{error: {code, message, field?}}`.
  */
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import type { AppContext } from '../context.js';
 import { METRICS_CONTENT_TYPE, metricsText } from '../lib/metrics.js';
 import { requireToken } from './auth.js';
-import { mountDashboard } from './dashboard.js';
+import { dashboardErrorShape } from './dashboard-errors.js';
+import { DASHBOARD_PATH, mountDashboard } from './dashboard.js';
+import { errorMiddleware } from './errors.js';
 import { adapt } from './handler.js';
 import { healthz, readyz } from './handlers/health.js';
-import { HttpError } from './http-error.js';
-import { API_ROUTES } from './routes.js';
+import { hostCheck } from './host-check.js';
+import { HttpError, notFound } from './http-error.js';
+import { redisGate } from './redis-gate.js';
+import { bodyDeadline, requireJsonBody, validUrl } from './request-rules.js';
+import { API_ROUTES, UPLOAD_PATH } from './routes.js';
+import { noStore, securityHeaders } from './security.js';
 
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.disable('etag');
   app.set('trust proxy', false);
+  app.use(securityHeaders(DASHBOARD_PATH));
+  app.use(hostCheck(ctx.config.allowedHosts));
+  app.use(validUrl);
+
   app.get('/healthz', adapt(ctx, healthz));
   app.get('/readyz', adapt(ctx, readyz));
-  // Unauthenticated like the probes: it shows volume names, sizes and counts, nothing else.
-  app.get('/metrics', (_req, res, next) => {
+  // Unauthenticated like the probes: it shows volume names, sizes and counts, nothing else. It
+  // PINGs first: it would otherwise wait out each of its Redis reads when Redis hangs.
+  app.get('/metrics', redisGate(ctx.redis, { probeReads: true }), (_req, res, next) => {
     metricsText(ctx).then((text) => res.type(METRICS_CONTENT_TYPE).send(text), next);
   });
 
-  const api = express.Router();
-  api.use(requireToken(ctx.config.apiToken));
-  api.use(express.json({ limit: '64kb' }));
-  for (const r of API_ROUTES) api[r.method](r.path.replace(/^\/api/, ''), adapt(ctx, r.handler));
-  api.use((req, _res, next) => next(new HttpError(404, 'not_found', `no such endpoint: ${req.method} ${req.originalUrl}`)));
-  app.use('/api', api);
+  app.use('/api', apiRouter(ctx));
+  // Express would answer OPTIONS on the dashboard's paths with a text list of methods.
+  app.use((req, _res, next) => (req.method === 'OPTIONS' ? next(new HttpError(405, 'method_not_allowed', 'OPTIONS is not supported here')) : next()));
+  app.use(`${DASHBOARD_PATH}/api`, redisGate(ctx.redis, { probeReads: true }), dashboardErrorShape);
   mountDashboard(app, ctx);
 
-  app.use(errorMiddleware(ctx));
+  app.use((req, _res, next) => next(notFound(`no such endpoint: ${req.method} ${req.path}`)));
+  app.use(errorMiddleware(ctx.logger, ctx.redis));
   return app;
 }
 
-function errorMiddleware(ctx: AppContext) {
-  const log = ctx.logger.child({ module: 'api' });
-  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
-    if (err instanceof HttpError) {
-      res.status(err.status).json({ error: { code: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) } });
-      return;
-    }
-    const e = err as { type?: string; status?: number; message?: string };
-    if (e.type === 'entity.parse.failed') {
-      res.status(400).json({ error: { code: 'invalid_json', message: `request body is not valid JSON: ${e.message}`, field: 'body' } });
-      return;
-    }
-    if (e.type === 'entity.too.large') {
-      res.status(413).json({ error: { code: 'too_large', message: 'request body too large' } });
-      return;
-    }
-    log.error({ err: e.message, method: req.method, url: req.originalUrl }, 'request failed');
-    res.status(500).json({ error: { code: 'internal', message: 'internal error; see the service log' } });
-  };
+function apiRouter(ctx: AppContext): express.Router {
+  const api = express.Router();
+  api.use(noStore);
+  api.use(requireToken(ctx.config.apiToken));
+  // The SQL upload streams its raw body and has its own limits (lib/uploads.ts).
+  const notUpload = (mw: express.RequestHandler): express.RequestHandler => (req, res, next) =>
+    req.path === UPLOAD_PATH ? next() : mw(req, res, next);
+  api.use(notUpload(bodyDeadline(ctx.config.httpRequestTimeoutMs)));
+  api.use(notUpload(requireJsonBody));
+  api.use(notUpload(express.json({ limit: '64kb' })));
+  const gate = redisGate(ctx.redis);
+  for (const r of API_ROUTES) {
+    api[r.method](stripApi(r.path), ...(r.redis === false ? [] : [gate]), adapt(ctx, r.handler));
+  }
+  // A known path with a method it does not have: 405 with Allow (also for OPTIONS, as there is
+  // no cross-origin use of this API to negotiate).
+  const methods = new Map<string, string[]>();
+  for (const r of API_ROUTES) methods.set(stripApi(r.path), [...(methods.get(stripApi(r.path)) ?? []), r.method.toUpperCase()]);
+  for (const [path, allowed] of methods) {
+    const allow = [...allowed, ...(allowed.includes('GET') ? ['HEAD'] : [])].join(', ');
+    api.all(path, (req, _res, next) =>
+      next(new HttpError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.baseUrl}${req.path}; allowed: ${allow}`, undefined, { Allow: allow })),
+    );
+  }
+  api.use((req, _res, next) => next(notFound(`no such endpoint: ${req.method} ${req.originalUrl.split('?')[0]}`)));
+  return api;
+}
+
+function stripApi(path: string): string {
+  return path.replace(/^\/api/, '');
 }

@@ -36,5 +36,7 @@ export function mountDashboard(app: express.Express, ctx: AppContext): void {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'OOB backup' } },
   });
-  app.use(DASHBOARD_PATH, requireToken(ctx.config.apiToken, { basicRealm: 'oob-backup' }), serverAdapter.getRouter());
+  const board = serverAdapter.getRouter() as express.Express;
+  board.disable('x-powered-by'); // bull-board's own Express app would announce itself in every answer
+  app.use(DASHBOARD_PATH, requireToken(ctx.config.apiToken, { basicRealm: 'oob-backup' }), board);
 }

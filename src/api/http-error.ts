@@ -5,6 +5,8 @@ export class HttpError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** Extra response headers, e.g. `Allow` on a 405. */
+    readonly headers?: Record<string, string>,
   ) {
     super(message);
   }
@@ -13,3 +15,4 @@ export class HttpError extends Error {
 export const badRequest = (message: string, field?: string) => new HttpError(400, 'invalid_request', message, field);
 export const notFound = (message: string) => new HttpError(404, 'not_found', message);
 export const conflict = (code: string, message: string) => new HttpError(409, code, message);
+export const unsupportedMediaType = (message: string, field?: string) => new HttpError(415, 'unsupported_media_type', message, field);

@@ -10,15 +10,20 @@ export interface Route {
   method: 'get' | 'put' | 'post' | 'delete';
   path: string;
   handler: Handler;
+  /** false: the handler reads only BACKUP_DIR, so it works while Redis is away. */
+  redis?: false;
 }
+
+/** The one route that takes a raw body (the SQL file) instead of JSON, relative to /api. */
+export const UPLOAD_PATH = '/restores/sql';
 
 export const API_ROUTES: Route[] = [
   { method: 'get', path: '/api/schedule', handler: getSchedule },
   { method: 'put', path: '/api/schedule', handler: putSchedule },
   { method: 'delete', path: '/api/schedule', handler: deleteSchedule },
-  { method: 'get', path: '/api/backups', handler: listBackups },
+  { method: 'get', path: '/api/backups', handler: listBackups, redis: false },
   { method: 'post', path: '/api/backups', handler: runNow },
-  { method: 'get', path: '/api/backups/:stamp', handler: getBackup },
+  { method: 'get', path: '/api/backups/:stamp', handler: getBackup, redis: false },
   { method: 'post', path: '/api/backups/:stamp/verify', handler: verifySetNow },
   { method: 'get', path: '/api/verify-schedule', handler: getVerifySchedule },
   { method: 'put', path: '/api/verify-schedule', handler: putVerifySchedule },
@@ -26,7 +31,7 @@ export const API_ROUTES: Route[] = [
   { method: 'get', path: '/api/jobs', handler: listJobs },
   { method: 'get', path: '/api/jobs/:id', handler: getJob },
   { method: 'post', path: '/api/restores', handler: requestSetRestore },
-  { method: 'post', path: '/api/restores/sql', handler: requestSqlRestore },
+  { method: 'post', path: `/api${UPLOAD_PATH}`, handler: requestSqlRestore },
   { method: 'post', path: '/api/restores/:id/confirm', handler: confirmRestore },
   { method: 'get', path: '/api/restores/:id', handler: getRestore },
 ];

@@ -2,14 +2,14 @@
  * Queue names, job payloads and the one place queues are opened. Separate queues keep the dashboard
  * readable and let concurrency differ per kind: `schedule` (the schedulers' run and verify jobs),
  * `archive` (one job per volume and run), `dump` (the logical database dump of a run), `verify`
- * (re-reading a written archive), `prune` (the parent of each verify job) and `restore` (confirmed
- * restores, one at a time).
+ * (re-reading a written archive), `prune` (the parent of each verify job), `restore` (confirmed
+ * restores, one at a time) and `alerts` (webhook deliveries, see notifier.ts).
  */
 import { FlowProducer, Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ArchiveKind } from '../core/names.js';
 
-export const QUEUE_NAMES = ['schedule', 'archive', 'dump', 'verify', 'prune', 'restore'] as const;
+export const QUEUE_NAMES = ['schedule', 'archive', 'dump', 'verify', 'prune', 'restore', 'alerts'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** The id of the one job scheduler that fires backup runs. */
@@ -88,6 +88,7 @@ export function openQueues(connection: Redis, prefix: string, onError: (err: Err
     verify: open('verify'),
     prune: open('prune'),
     restore: open('restore'),
+    alerts: open('alerts'),
     flow: new FlowProducer({ connection, prefix }),
   };
   queues.flow.on('error', onError);

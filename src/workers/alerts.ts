@@ -1,7 +1,7 @@
 /**
  * Nobody reads logs at 03:15: a job that failed for good (no attempt left) becomes a webhook alert,
  * and each volume's finished backup (its prune completed) a `run.finished` one, which is sent only
- * with NOTIFY_ON=always. Delivery is fire-and-forget with retries inside the notifier.
+ * with NOTIFY_ON=always. The notifier queues them in `alerts`; the alert worker delivers them.
  */
 import type { Worker } from 'bullmq';
 import type { AppContext } from '../context.js';

@@ -9,6 +9,7 @@ import { QUEUE_NAMES, type QueueName } from '../lib/queues.js';
 import { within } from '../lib/boot.js';
 import { rateLimitedWarn } from '../lib/logger.js';
 import { createRedis } from '../lib/redis.js';
+import { alertBackoff, makeAlertProcessor } from './alert-job.js';
 import { attachAlerts } from './alerts.js';
 import { makeArchiveProcessor } from './archive-job.js';
 import { catchUpMissedRun } from './catch-up.js';
@@ -48,6 +49,9 @@ export function workerTiming(config: Pick<AppContext['config'], 'jobLockMs' | 's
   return { lockDuration: config.jobLockMs, stalledInterval: config.stalledIntervalMs, maxStalledCount: queue === 'restore' ? 0 : 2 };
 }
 
+/** Webhook deliveries one worker process makes at once. */
+const ALERT_CONCURRENCY = 4;
+
 /** After SHUTDOWN_TIMEOUT and the hand-back, how long close() still waits for jobs to let go. */
 const HAND_BACK_MS = 5000;
 
@@ -59,6 +63,7 @@ export function processorsFor(ctx: AppContext): Record<QueueName, Processor> {
     verify: makeVerifyProcessor(ctx) as Processor,
     prune: makePruneProcessor(ctx) as Processor,
     restore: makeRestoreProcessor(ctx) as Processor,
+    alerts: makeAlertProcessor({ urls: ctx.config.notify.webhookUrls, logger: ctx.logger.child({ module: 'notifier' }) }) as Processor,
   };
 }
 
@@ -84,14 +89,21 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
       connection: connections[i]!,
       prefix: ctx.config.queuePrefix,
       // One run fan-out and one restore at a time per process; restores are also serialised
-      // across processes by the restore hold.
-      concurrency: name === 'schedule' || name === 'restore' ? 1 : ctx.config.workerConcurrency,
+      // across processes by the restore hold. Alerts: a few at once, so one receiver that takes its
+      // full timeout does not hold up the others.
+      concurrency: name === 'schedule' || name === 'restore' ? 1 : name === 'alerts' ? ALERT_CONCURRENCY : ctx.config.workerConcurrency,
       ...workerTiming(ctx.config, name),
+      ...(name === 'alerts' ? { settings: { backoffStrategy: alertBackoff({ baseDelayMs: ctx.config.notify.retryDelayMs }) } } : {}),
     });
-    worker.on('failed', (job, err) =>
-      log.error({ queue: name, jobId: job?.id, volume: job?.data?.volume, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
-    );
-    attachAlerts(ctx, name, worker);
+    if (name === 'alerts') {
+      // The alert processor logs its own outcomes, and an alert about an alert could only go to the
+      // same receivers.
+    } else {
+      worker.on('failed', (job, err) =>
+        log.error({ queue: name, jobId: job?.id, volume: job?.data?.volume, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
+      );
+      attachAlerts(ctx, name, worker);
+    }
     const warn = rateLimitedWarn(log, 'worker error (Redis unreachable?)');
     worker.on('error', (err) => warn(err, { queue: name }));
     worker.on('stalled', (jobId) => log.warn({ queue: name, jobId }, 'job stalled (its worker died or lost Redis); moved back to waiting'));

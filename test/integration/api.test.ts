@@ -42,10 +42,13 @@ describe('REST API', () => {
       assert.equal((await call('GET', '/api/backups', undefined, TOKEN.slice(0, -1))).status, 401);
       assert.equal((await call('POST', '/api/backups', {}, 'x')).status, 401);
     });
-    it('lets the right token in, as Bearer or as Basic password', async () => {
+    it('lets the right token in as Bearer; Basic only on the dashboard, and nothing after the token', async () => {
       assert.equal((await call('GET', '/api/backups')).status, 200);
       const basic = await fetch(`${svc.url}/api/backups`, { headers: { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}` } });
-      assert.equal(basic.status, 200);
+      assert.equal(basic.status, 401);
+      const extra = await fetch(`${svc.url}/api/backups`, { headers: { authorization: `Bearer ${TOKEN} extra` } });
+      assert.equal(extra.status, 401);
+      assert.equal(((await extra.json()) as any).error.code, 'unauthorized');
     });
     it('keeps health probes open and unknown endpoints in the error shape', async () => {
       assert.equal((await http(svc.url, 'GET', '/healthz')).status, 200);
@@ -70,7 +73,7 @@ describe('REST API', () => {
       const api = await fetch(`${svc.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(api.status, 200);
       const names = ((await api.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
-      assert.deepEqual(names, ['archive', 'dump', 'prune', 'restore', 'schedule', 'verify']);
+      assert.deepEqual(names, ['alerts', 'archive', 'dump', 'prune', 'restore', 'schedule', 'verify']);
     });
   });
 

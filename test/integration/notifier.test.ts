@@ -1,11 +1,18 @@
 /**
- * Webhook delivery against a real local HTTP receiver (node:http on 127.0.0.1, random port).
+ * Webhook alerts through the durable `alerts` queue: the Notifier queues them in the real Redis, a
+ * real BullMQ worker runs the alert processor, and a real local HTTP receiver (node:http on
+ * 127.0.0.1, random port) answers as scripted. Each test has its own queue prefix.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { makeAlert, Notifier, type Alert, type NotifierLogger, type NotifierOptions } from '../../src/lib/notifier.js';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { makeAlert, Notifier, type Alert, type AlertJobData, type NotifierLogger } from '../../src/lib/notifier.js';
+import { alertBackoff, makeAlertProcessor } from '../../src/workers/alert-job.js';
+import { deleteRedisPrefix, http as call, makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 
 interface Received {
   path: string;
@@ -94,23 +101,97 @@ const failure = (over: Partial<Alert> = {}): Alert =>
 
 const runFinished = (ok: boolean): Alert => makeAlert({ event: 'run.finished', stamp: '2026-01-12-0315', ok, details: { volumes: 3, failed: ok ? 0 : 1 } });
 
-describe('Notifier', () => {
-  const rx = new Receiver();
-  before(() => rx.start());
-  after(() => rx.stop());
+interface Setup {
+  urls: string[];
+  on?: 'failure' | 'always';
+  /** Delivery attempts per URL. Default 4. */
+  attempts?: number;
+  /** First backoff. Default 10 ms. */
+  baseDelayMs?: number;
+  timeoutMs?: number;
+  fetchImpl?: typeof fetch;
+  /** Start a worker at once. Default true. */
+  worker?: boolean;
+}
 
-  const make = (urls: string[], extra: Partial<NotifierOptions> = {}) => {
+/** Every value stored under a prefix, as text: to show what Redis holds. */
+async function redisText(redis: Redis, prefix: string): Promise<string> {
+  const keys = await redis.keys(`${prefix}:*`);
+  const parts: string[] = [...keys];
+  for (const key of keys) {
+    const type = await redis.type(key);
+    if (type === 'string') parts.push(String(await redis.get(key)));
+    else if (type === 'hash') parts.push(JSON.stringify(await redis.hgetall(key)));
+    else if (type === 'list') parts.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+    else if (type === 'zset') parts.push(JSON.stringify(await redis.zrange(key, '0', '-1')));
+    else if (type === 'set') parts.push(JSON.stringify(await redis.smembers(key)));
+    else if (type === 'stream') parts.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+  }
+  return parts.join('\n');
+}
+
+describe('alerts through the durable alerts queue', () => {
+  const rx = new Receiver();
+  const cleanups: (() => Promise<void>)[] = [];
+  let redis: Redis;
+  before(async () => {
+    await rx.start();
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  });
+  after(async () => {
+    for (const c of cleanups) await c();
+    redis.disconnect();
+    await rx.stop();
+  });
+
+  const setup = (o: Setup) => {
+    const prefix = `test-alerts-${randomUUID().slice(0, 8)}`;
     const logger = captureLogger();
-    const notifier = new Notifier({ urls, on: 'failure', logger, baseDelayMs: 10, ...extra });
-    return { notifier, logger };
+    const conn = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue<AlertJobData>('alerts', { connection: conn, prefix });
+    const notifier = new Notifier({ queue, urls: o.urls, on: o.on ?? 'failure', logger, attempts: o.attempts ?? 4 });
+    const workers: { worker: Worker; conn: Redis }[] = [];
+    const startWorker = () => {
+      const wconn = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+      const worker = new Worker<AlertJobData>('alerts', makeAlertProcessor({ urls: o.urls, logger, timeoutMs: o.timeoutMs, fetchImpl: o.fetchImpl }), {
+        connection: wconn,
+        prefix,
+        concurrency: 4,
+        settings: { backoffStrategy: alertBackoff({ baseDelayMs: o.baseDelayMs ?? 10 }) },
+      });
+      workers.push({ worker, conn: wconn });
+      return worker;
+    };
+    if (o.worker !== false) startWorker();
+    const settled = (jobs: number) =>
+      waitFor(
+        async () => {
+          const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed');
+          return c.waiting! + c.active! + c.delayed! + c.prioritized! === 0 && c.completed! + c.failed! === jobs ? c : undefined;
+        },
+        20_000,
+        `${jobs} alert jobs to settle`,
+      );
+    cleanups.push(async () => {
+      for (const w of workers) {
+        await w.worker.close();
+        w.conn.disconnect();
+      }
+      await queue.close();
+      conn.disconnect();
+      await deleteRedisPrefix(prefix);
+    });
+    return { notifier, logger, queue, prefix, settled, startWorker, workers };
   };
 
-  test('delivers a failure alert as JSON with our headers', async () => {
+  test('delivers a failure alert as JSON with our headers; the job holds the origin, not the URL', async () => {
     const url = rx.url('deliver');
-    const { notifier, logger } = make([url]);
+    const { notifier, logger, queue, settled } = setup({ urls: [url] });
     const alert = failure({ at: '2026-01-12T02:20:00.000Z', host: 'praxis-server' });
     notifier.notify(alert);
     await notifier.flush();
+    const counts = await settled(1);
+    assert.equal(counts.completed, 1);
     const [req, ...more] = rx.at(url);
     assert.equal(more.length, 0);
     assert.equal(req?.method, 'POST');
@@ -127,6 +208,9 @@ describe('Notifier', () => {
       at: '2026-01-12T02:20:00.000Z',
       host: 'praxis-server',
     });
+    const [job] = await queue.getJobs(['completed']);
+    assert.deepEqual(job?.data.target, { index: 0, origin: new URL(url).origin });
+    assert.ok(!JSON.stringify(job?.data).includes(new URL(url).pathname), 'job data holds the URL path');
     assert.deepEqual(logger.lines.filter((l) => l.level !== 'debug'), []);
   });
 
@@ -138,12 +222,13 @@ describe('Notifier', () => {
 
   test("on 'failure' drops a successful run.finished and sends a failed one", async () => {
     const url = rx.url('on-failure');
-    const { notifier } = make([url], { on: 'failure' });
+    const { notifier, settled } = setup({ urls: [url], on: 'failure' });
     notifier.notify(runFinished(true));
     notifier.notify(runFinished(false));
     notifier.notify(makeAlert({ event: 'backup.overdue', volume: 'pacsdata' }));
     notifier.notify(makeAlert({ event: 'archive.size_drop', volume: 'elexisdb', details: { previous: 1000, current: 10 } }));
     await notifier.flush();
+    await settled(3);
     const events = rx.at(url).map((r) => [(r.body as Alert).event, (r.body as Alert).ok]);
     assert.deepEqual(events.sort(), [
       ['archive.size_drop', undefined],
@@ -154,9 +239,10 @@ describe('Notifier', () => {
 
   test("on 'always' sends a successful run.finished too", async () => {
     const url = rx.url('on-always');
-    const { notifier } = make([url], { on: 'always' });
+    const { notifier, settled } = setup({ urls: [url], on: 'always' });
     notifier.notify(runFinished(true));
     await notifier.flush();
+    await settled(1);
     assert.deepEqual(
       rx.at(url).map((r) => (r.body as Alert).ok),
       [true],
@@ -165,9 +251,10 @@ describe('Notifier', () => {
 
   test('500 twice then 200: three attempts, delivered, no error logged', async () => {
     const url = rx.url('flaky', [500, 500, 200]);
-    const { notifier, logger } = make([url]);
+    const { notifier, logger, settled } = setup({ urls: [url] });
     notifier.notify(failure());
     await notifier.flush();
+    assert.equal((await settled(1)).completed, 1);
     assert.equal(rx.at(url).length, 3);
     assert.equal(logger.lines.filter((l) => l.level === 'warn').length, 2);
     assert.equal(logger.lines.filter((l) => l.level === 'error').length, 0);
@@ -176,56 +263,60 @@ describe('Notifier', () => {
 
   test('408 and 429 are retried (Retry-After honoured)', async () => {
     const url = rx.url('busy', [408, 429, 204]);
-    const { notifier, logger } = make([url]);
+    const { notifier, logger, settled } = setup({ urls: [url] });
     notifier.notify(failure());
     await notifier.flush();
+    await settled(1);
     const got = rx.at(url);
     assert.equal(got.length, 3);
     assert.ok(got[2]!.time - got[1]!.time >= 950, `Retry-After: 1 not honoured (${got[2]!.time - got[1]!.time} ms)`);
     assert.equal(logger.lines.filter((l) => l.level === 'error').length, 0);
   });
 
-  test('a 400 is not retried, and logged as an error', async () => {
+  test('a 400 is not retried, and logged as an error; the job fails with the reason', async () => {
     const url = rx.url('bad', [400, 200]);
-    const { notifier, logger } = make([url]);
+    const { notifier, logger, queue, settled } = setup({ urls: [url] });
     notifier.notify(failure());
     await notifier.flush();
+    assert.equal((await settled(1)).failed, 1);
     assert.equal(rx.at(url).length, 1);
     const errors = logger.lines.filter((l) => l.level === 'error');
     assert.equal(errors.length, 1);
     assert.match(errors[0]!.msg, /not retried/);
     assert.match(String(errors[0]!.obj.problem), /HTTP 400: status 400/);
+    const [job] = await queue.getJobs(['failed']);
+    assert.match(job?.failedReason ?? '', /HTTP 400/);
   });
 
-  test('an unreachable URL: notify returns at once, gives up after `retries`, never throws', async () => {
+  test('an unreachable URL: notify returns at once, gives up after NOTIFY_ATTEMPTS, never throws', async () => {
     const url = await closedPortUrl();
     let attempts = 0;
     const counting: typeof fetch = (input, init) => {
       attempts++;
       return fetch(input, init);
     };
-    const { notifier, logger } = make([url], { retries: 3, baseDelayMs: 20, fetchImpl: counting });
+    const { notifier, logger, settled } = setup({ urls: [url], attempts: 3, fetchImpl: counting });
     const started = performance.now();
     for (let i = 0; i < 5; i++) notifier.notify(failure({ volume: `v${i}` }));
     const elapsed = performance.now() - started;
     assert.ok(elapsed < 50, `notify blocked for ${elapsed} ms`);
     await notifier.flush();
-    assert.equal(attempts, 5 * (3 + 1));
+    assert.equal((await settled(5)).failed, 5);
+    assert.equal(attempts, 5 * 3);
     const errors = logger.lines.filter((l) => l.level === 'error');
     assert.equal(errors.length, 5);
     for (const e of errors) {
-      assert.match(e.msg, /giving up after 4 attempts/);
+      assert.match(e.msg, /giving up after 3 attempts/);
       assert.match(String(e.obj.problem), /ECONNREFUSED/);
     }
   });
 
   test('a receiver that never answers is cut off by the per-attempt timeout', async () => {
     const url = rx.url('hang', ['hang']);
-    const { notifier, logger } = make([url], { retries: 1, timeoutMs: 150 });
-    const started = Date.now();
+    const { notifier, logger, settled } = setup({ urls: [url], attempts: 2, timeoutMs: 150 });
     notifier.notify(failure());
     await notifier.flush();
-    assert.ok(Date.now() - started < 2000);
+    await settled(1);
     assert.equal(rx.at(url).length, 2);
     const [error] = logger.lines.filter((l) => l.level === 'error');
     assert.match(String(error?.obj.problem), /no answer within 150 ms/);
@@ -234,52 +325,149 @@ describe('Notifier', () => {
   test('two URLs both receive, each independently of the other', async () => {
     const good = rx.url('both-a');
     const slow = rx.url('both-b', [503, 503, 200]);
-    const { notifier } = make([good, slow], { baseDelayMs: 200 });
+    const { notifier, settled } = setup({ urls: [good, slow], baseDelayMs: 400 });
     notifier.notify(failure());
-    // The good one is delivered long before the other's retries are over.
-    await notifier.flush(150);
-    assert.equal(rx.at(good).length, 1);
-    assert.ok(rx.at(slow).length < 3);
     await notifier.flush();
+    // The good one is delivered long before the other's retries are over.
+    await waitFor(() => rx.at(good).length === 1, 5000, 'the good receiver');
+    assert.ok(rx.at(slow).length < 3);
+    await settled(2);
     assert.equal(rx.at(good).length, 1);
     assert.equal(rx.at(slow).length, 3);
     assert.deepEqual(rx.at(good)[0]?.body, rx.at(slow)[2]?.body);
   });
 
-  test('flush(timeout) returns when the time is up; the delivery goes on', async () => {
-    const url = rx.url('late', [500, 200]);
-    const { notifier } = make([url], { baseDelayMs: 300 });
+  test('a URL with user:password is sent as Basic auth', async () => {
+    const url = rx.url('basic').replace('http://', 'http://alert%20user:pa%3Ass@');
+    const { notifier, settled } = setup({ urls: [url] });
     notifier.notify(failure());
-    const started = Date.now();
-    await notifier.flush(50);
-    assert.ok(Date.now() - started < 250);
     await notifier.flush();
-    assert.equal(rx.at(url).length, 2);
+    assert.equal((await settled(1)).completed, 1);
+    const [req] = rx.at(url);
+    assert.equal(req?.headers.authorization, `Basic ${Buffer.from('alert user:pa:ss').toString('base64')}`);
   });
 
-  test('the log names only the origin of a URL (its path may hold the secret)', async () => {
-    const url = (await closedPortUrl()).replace('/hook', '/services/T000/B000/s3cr3t?token=abc');
-    const { notifier, logger } = make([url], { retries: 1 });
+  test('neither the log nor Redis holds a secret of a URL (path, query, user:password)', async () => {
+    const url = (await closedPortUrl()).replace('/hook', '/services/T000/B000/s3cr3t?token=abc').replace('http://', 'http://alerter:pw-s3cr3t@');
+    const { notifier, logger, prefix, settled } = setup({ urls: [url], attempts: 2 });
     notifier.notify(failure());
     await notifier.flush();
-    const text = JSON.stringify(logger.lines);
+    await settled(1);
+    const logged = JSON.stringify(logger.lines);
     assert.ok(logger.lines.length > 0);
-    assert.ok(!text.includes('s3cr3t') && !text.includes('token=abc'), text);
-    assert.ok(text.includes(new URL(url).origin));
+    const stored = await redisText(redis, prefix);
+    assert.match(stored, /ECONNREFUSED/, 'the failure reason is stored');
+    for (const secret of ['s3cr3t', 'token=abc', 'alerter']) {
+      assert.ok(!logged.includes(secret), `log holds ${secret}: ${logged}`);
+      assert.ok(!stored.includes(secret), `Redis holds ${secret}`);
+    }
+    assert.ok(logged.includes(new URL(url).origin));
   });
 
   test('an alert JSON cannot encode is logged, not thrown; no URLs is a no-op', async () => {
     const url = rx.url('bigint');
-    const { notifier, logger } = make([url]);
+    const { notifier, logger, queue } = setup({ urls: [url] });
     assert.doesNotThrow(() => notifier.notify(failure({ details: { n: 10n } })));
     await notifier.flush();
+    assert.equal(await queue.count(), 0);
     assert.equal(rx.at(url).length, 0);
     assert.match(logger.lines.find((l) => l.level === 'error')?.msg ?? '', /not sent/);
 
-    const none = make([]);
+    const none = setup({ urls: [] });
     assert.equal(none.notifier.enabled, false);
     none.notifier.notify(failure());
     await none.notifier.flush();
+    assert.equal(await none.queue.count(), 0);
     assert.deepEqual(none.logger.lines, []);
   });
+
+  test('survives the processes: queued with no worker running, and mid-retry, a later worker delivers', async () => {
+    const waiting = rx.url('later');
+    const retrying = rx.url('mid-retry', [503, 200]);
+    const { notifier, queue, settled, startWorker, workers } = setup({ urls: [waiting], worker: false });
+    notifier.notify(failure({ volume: 'queued-while-down' }));
+    await notifier.flush();
+    assert.equal(await queue.getWaitingCount(), 1, 'the alert waits in Redis');
+    assert.equal(rx.at(waiting).length, 0);
+
+    // A second installation whose worker fails once and stops before the retry is due.
+    const second = setup({ urls: [retrying], baseDelayMs: 60_000 });
+    second.notifier.notify(failure({ volume: 'mid-retry' }));
+    await second.notifier.flush();
+    await waitFor(async () => (await second.queue.getDelayedCount()) === 1, 5000, 'the failed attempt to wait for its retry');
+    for (const w of second.workers) await w.worker.close();
+    assert.equal(rx.at(retrying).length, 1);
+    // Its retry is due now (as after a long outage), for whichever worker runs next.
+    const [delayed] = await second.queue.getJobs(['delayed']);
+    await delayed!.promote();
+    second.startWorker();
+    await second.settled(1);
+    assert.equal(rx.at(retrying).length, 2);
+    assert.equal((rx.at(retrying)[1]?.body as Alert).volume, 'mid-retry');
+
+    startWorker();
+    assert.equal((await settled(1)).completed, 1);
+    assert.equal((rx.at(waiting)[0]?.body as Alert).volume, 'queued-while-down');
+    assert.equal(workers.length, 1);
+  });
 });
+
+describe('an alert survives kill -9 of the service that was delivering it', () => {
+  const rx = new Receiver();
+  let fx: Fixture;
+  let svc: Service | undefined;
+  let redis: Redis;
+  let queue: Queue<AlertJobData>;
+  before(async () => {
+    await rx.start();
+    redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  });
+  after(async () => {
+    await svc?.stop('SIGKILL');
+    await queue?.close();
+    redis.disconnect();
+    await rx.stop();
+    await fx?.cleanup();
+  });
+
+  test('the receiver is down at the failure; after a kill -9 and a restart it gets the alert', async () => {
+    // The secret path must never reach Redis; the receiver answers 503 first, then 200.
+    const url = rx.url('restart-s3cr3t', [503, 200]);
+    fx = await makeFixture({
+      // A listed volume whose directory is missing: its archive job fails, once (ARCHIVE_ATTEMPTS=1).
+      VOLUMES: `ghost=${fx0Path()}`,
+      VOLUMES_DIR: '',
+      NOTIFY_WEBHOOK_URL: url,
+      NOTIFY_RETRY_DELAY: '2',
+      // No overdue alert for the ghost volume in between: only the failure is sent.
+      OVERDUE_GRACE: String(7 * 86_400),
+    });
+    queue = new Queue<AlertJobData>('alerts', { connection: redis, prefix: fx.prefix });
+    svc = await startService('start', fx.env);
+    const run = await call(svc.url, 'POST', '/api/backups', {});
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    // The archive, and with it its verify and prune parents, fail: three alerts; the first one
+    // that arrives is answered 503, the others 200.
+    await waitFor(async () => rx.at(url).length >= 1 && (await queue.getDelayedCount()) === 1, 20_000, 'an alert to wait for its retry in Redis');
+    await svc.stop('SIGKILL');
+    svc = undefined;
+    const refused = rx.at(url)[0]!.body as Alert;
+    assert.equal(refused.event, 'job.failed');
+    const stored = await redisText(redis, fx.prefix);
+    assert.match(stored, /HTTP 503/, 'the refused attempt is recorded in Redis');
+    assert.ok(!stored.includes('s3cr3t'), 'Redis holds the webhook URL');
+
+    svc = await startService('start', fx.env);
+    const same = () => rx.at(url).filter((r) => JSON.stringify(r.body) === JSON.stringify(refused));
+    await waitFor(() => same().length === 2, 20_000, 'the retry by the restarted service');
+    const events = rx.at(url).map((r) => `${(r.body as Alert).event} ${(r.body as Alert).kind} ${(r.body as Alert).volume}`);
+    assert.deepEqual([...new Set(events)].sort(), ['job.failed archive ghost', 'job.failed prune ghost', 'job.failed verify ghost']);
+    assert.equal(rx.at(url).length, 4, 'three alerts, one of them twice');
+    await waitFor(async () => (await queue.getCompletedCount()) === 3, 5000, 'the alert jobs to complete');
+  });
+});
+
+/** A path that does not exist (the ghost volume's directory). */
+function fx0Path(): string {
+  return `/nonexistent-oob-test/${randomUUID()}`;
+}

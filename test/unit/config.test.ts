@@ -34,14 +34,45 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ ...base, SIZE_DROP_ALERT: '30%' }).sizeDropAlert, 0.3);
     assert.equal(loadConfig({ ...base, SIZE_DROP_ALERT: '0.3' }).sizeDropAlert, 0.3);
     assert.equal(loadConfig({ ...base, SIZE_DROP_ALERT: '0' }).sizeDropAlert, 0);
-    assert.deepEqual(loadConfig({ ...base, NOTIFY_WEBHOOK_URL: 'https://a/x, http://b/y' }).notify, { webhookUrls: ['https://a/x', 'http://b/y'], on: 'failure' });
+    assert.deepEqual(loadConfig({ ...base, NOTIFY_WEBHOOK_URL: 'https://a/x, http://b/y' }).notify, {
+      webhookUrls: ['https://a/x', 'http://b/y'],
+      on: 'failure',
+      attempts: 20,
+      retryDelayMs: 5000,
+    });
+    assert.deepEqual(loadConfig({ ...base, NOTIFY_ATTEMPTS: '3', NOTIFY_RETRY_DELAY: '0.5' }).notify.attempts, 3);
+    assert.deepEqual(loadConfig({ ...base, NOTIFY_RETRY_DELAY: '0.5' }).notify.retryDelayMs, 500);
     assert.equal(loadConfig(base).db, undefined);
     const db = loadConfig({ ...base, DB_HOST: 'elexisdb', DB_PASSWORD: ' secret ', DB_SSL_CA: '/ca.pem' }).db!;
     assert.deepEqual([db.host, db.port, db.user, db.database, db.password, db.dumpName], ['elexisdb', 3306, 'root', 'elexis', ' secret ', 'elexisdb-sql']);
     assert.deepEqual(db.ssl, { ca: '/ca.pem', cert: undefined, key: undefined, verifyServerCert: true });
   });
 
+  it('allows only loopback host names when listening on loopback, any with a token further out', () => {
+    assert.deepEqual(loadConfig(base).allowedHosts, []);
+    assert.equal(loadConfig({ ...base, API_TOKEN: 'x'.repeat(32) }).allowedHosts, '*');
+    assert.deepEqual(loadConfig({ ...base, API_TOKEN: 'x'.repeat(32), HOST: '127.0.0.1' }).allowedHosts, []);
+    assert.deepEqual(loadConfig({ ...base, ALLOWED_HOSTS: 'Backup.Praxis.local, 192.168.1.10,[fe80::1], ::2' }).allowedHosts, ['backup.praxis.local', '192.168.1.10', 'fe80::1', '::2']);
+    assert.equal(loadConfig({ ...base, ALLOWED_HOSTS: '*' }).allowedHosts, '*');
+  });
+
+  it('reads the HTTP and upload timeouts in seconds, fractions allowed', () => {
+    const c = loadConfig(base);
+    assert.deepEqual([c.httpHeadersTimeoutMs, c.httpRequestTimeoutMs, c.uploadIdleTimeoutMs], [30_000, 300_000, 60_000]);
+    const t = loadConfig({ ...base, HTTP_HEADERS_TIMEOUT: '1', HTTP_REQUEST_TIMEOUT: '2.5', UPLOAD_IDLE_TIMEOUT: '0.5' });
+    assert.deepEqual([t.httpHeadersTimeoutMs, t.httpRequestTimeoutMs, t.uploadIdleTimeoutMs], [1000, 2500, 500]);
+  });
+
   const bad: [Record<string, string>, string][] = [
+    [{ API_TOKEN: 'token with a blank 0123456789' }, 'API_TOKEN'],
+    [{ ALLOWED_HOSTS: 'https://backup.praxis.local' }, 'ALLOWED_HOSTS'],
+    [{ ALLOWED_HOSTS: 'backup.praxis.local:3000' }, 'ALLOWED_HOSTS'],
+    [{ ALLOWED_HOSTS: 'a b' }, 'ALLOWED_HOSTS'],
+    [{ HTTP_HEADERS_TIMEOUT: '0' }, 'HTTP_HEADERS_TIMEOUT'],
+    [{ HTTP_REQUEST_TIMEOUT: 'long' }, 'HTTP_REQUEST_TIMEOUT'],
+    [{ UPLOAD_IDLE_TIMEOUT: '-1' }, 'UPLOAD_IDLE_TIMEOUT'],
+    [{ NOTIFY_ATTEMPTS: '0' }, 'NOTIFY_ATTEMPTS'],
+    [{ NOTIFY_RETRY_DELAY: '1h' }, 'NOTIFY_RETRY_DELAY'],
     [{ PORT: '70000' }, 'PORT'],
     [{ PORT: 'abc' }, 'PORT'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],

@@ -15,11 +15,11 @@ const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 
 const SEED_VOLUMES = ['elexisdb', 'lucindadata', 'lucindabase', 'webelexisdata', 'pacsdata'];
 
-/** Names config.ts reads: through its helpers `str/int/bool/num(env, 'X', …)` or directly as `env.X`. */
+/** Names config.ts reads: through its helpers `str/int/bool/num/seconds(env, 'X', …)` or directly as `env.X`. */
 function configVariables(): Set<string> {
   const source = read('src/config.ts');
   const names = new Set<string>();
-  for (const m of source.matchAll(/\b(?:str|int|bool|num)\(\s*env\s*,\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]!);
+  for (const m of source.matchAll(/\b(?:str|int|bool|num|seconds)\(\s*env\s*,\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]!);
   for (const m of source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
   return names;
 }

@@ -1,4 +1,4 @@
-/** GET /api/jobs and /api/jobs/:id: running and recent jobs of every queue, for the main screen. */
+/** GET /api/jobs and /api/jobs/:id: running and recent jobs of every queue, for the main screen, a page at a time. */
 import type { Job, JobType } from 'bullmq';
 import type { AppContext } from '../../context.js';
 import { pausedQueues } from '../../lib/paused-queues.js';
@@ -50,34 +50,89 @@ async function view(queue: QueueName, job: Job, state?: string): Promise<JobView
   };
 }
 
+/** Jobs per queue in one answer: default and most. */
+export const JOBS_DEFAULT_LIMIT = 50;
+export const JOBS_MAX_LIMIT = 1000;
+
+function intParam(value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) throw badRequest(`${name} must be an integer from ${min} to ${max}`, name);
+  return n;
+}
+
+/**
+ * One page of one queue: its jobs in the order of `types` (each state's own order, newest first),
+ * positions `offset` to `offset + limit - 1`. The counts per state say which ranges of which state
+ * lists make up that window, so at most `limit` jobs are read from Redis, however long the history.
+ * A job that changes state between the count and the read can be missed or listed twice on
+ * neighbouring pages: this is a view of moving queues, not a snapshot.
+ */
+async function queuePage(ctx: AppContext, name: QueueName, types: JobType[], offset: number, limit: number) {
+  const queue = ctx.queues[name];
+  const counts = await queue.getJobCounts(...types);
+  const total = types.reduce((sum, t) => sum + (counts[t] ?? 0), 0);
+  const ranges: { type: JobType; start: number; end: number }[] = [];
+  let skip = offset;
+  let want = limit;
+  for (const type of types) {
+    const n = counts[type] ?? 0;
+    if (want === 0) break;
+    if (skip >= n) {
+      skip -= n;
+      continue;
+    }
+    const take = Math.min(n - skip, want);
+    ranges.push({ type, start: skip, end: skip + take - 1 });
+    want -= take;
+    skip = 0;
+  }
+  const lists = await Promise.all(ranges.map(async (r) => ({ type: r.type, jobs: await queue.getJobs([r.type], r.start, r.end, false) })));
+  return { name, total, lists };
+}
+
+/**
+ * GET /api/jobs?queue=&state=&limit=&offset=: at most `limit` jobs of each queue (default 50, at
+ * most 1000), starting at `offset` within each queue, newest first overall. `page.queues` has each
+ * queue's total; `page.nextOffset` is the offset of the next page, null on the last one.
+ */
 export const listJobs: Handler = async (ctx, req) => {
-  const limit = req.query.limit === undefined ? 100 : Number(req.query.limit);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw badRequest('limit must be an integer from 1 to 1000', 'limit');
+  const limit = intParam(req.query.limit, 'limit', JOBS_DEFAULT_LIMIT, 1, JOBS_MAX_LIMIT);
+  const offset = intParam(req.query.offset, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
   const state = req.query.state;
   if (state !== undefined && !STATES.includes(state as JobType)) {
     throw badRequest(`state must be one of ${STATES.join(', ')}`, 'state');
   }
+  const queue = req.query.queue;
+  if (queue !== undefined && !QUEUE_NAMES.includes(queue as QueueName)) {
+    throw badRequest(`queue must be one of ${QUEUE_NAMES.join(', ')}`, 'queue');
+  }
   const types = state === undefined ? STATES : [state as JobType];
-  // One list per queue and state, all at once: the state is then known without asking Redis once
-  // per job, which under the main screen's polling was most of this request's cost.
-  const lists = await Promise.all(
-    QUEUE_NAMES.flatMap((name) =>
-      types.map(async (type) => ({ name, type, jobs: await ctx.queues[name].getJobs([type], 0, limit - 1, false) })),
-    ),
-  );
+  const names = queue === undefined ? QUEUE_NAMES : [queue as QueueName];
+  const pages = await Promise.all(names.map((name) => queuePage(ctx, name, types, offset, limit)));
   const views: JobView[] = [];
   const seen = new Set<string>();
-  for (const { name, type, jobs } of lists) {
-    for (const job of jobs) {
-      // A job that moved on between two of the reads is listed once.
-      if (!job || seen.has(`${name}:${job.id}`)) continue;
-      seen.add(`${name}:${job.id}`);
-      views.push(await view(name, job, type));
+  for (const { name, lists } of pages) {
+    for (const { type, jobs } of lists) {
+      for (const job of jobs) {
+        // A job that moved on between two of the reads is listed once.
+        if (!job || seen.has(`${name}:${job.id}`)) continue;
+        seen.add(`${name}:${job.id}`);
+        views.push(await view(name, job, type));
+      }
     }
   }
   views.sort((a, b) => (b.createdAt ?? '').localeCompare(a.createdAt ?? ''));
-  // Jobs of a paused queue wait forever; the main screen says why.
-  return { status: 200, body: { jobs: views.slice(0, limit), paused: await pausedQueues(ctx.queues) } };
+  const more = pages.some((p) => p.total > offset + limit);
+  return {
+    status: 200,
+    body: {
+      jobs: views,
+      page: { limit, offset, nextOffset: more ? offset + limit : null, queues: Object.fromEntries(pages.map((p) => [p.name, { total: p.total }])) },
+      // Jobs of a paused queue wait forever; the main screen says why.
+      paused: await pausedQueues(ctx.queues),
+    },
+  };
 };
 
 export const getJob: Handler = async (ctx, req) => {

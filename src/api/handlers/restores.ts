@@ -4,16 +4,17 @@
  * queued, and no data touched, before the confirmation.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AppContext } from '../../context.js';
 import { isValidStamp, isValidVolumeName } from '../../core/names.js';
 import { setRestoreWarning, sqlRestoreWarning } from '../../core/restore-warning.js';
 import { KEEP_HISTORY, type RestoreJobData } from '../../lib/queues.js';
 import { RestoreRequests, type RestoreRequest } from '../../lib/restore-requests.js';
-import { receiveUpload, uploadsDir, UploadError } from '../../lib/uploads.js';
+import { discardRest, receiveUpload, uploadsDir, UploadError } from '../../lib/uploads.js';
 import { volumeDir } from '../../lib/volumes.js';
-import type { ApiResponse, Handler } from '../handler.js';
-import { badRequest, HttpError, notFound } from '../http-error.js';
+import type { ApiRequest, ApiResponse, Handler } from '../handler.js';
+import { badRequest, HttpError, notFound, unsupportedMediaType } from '../http-error.js';
 
 export const requestSetRestore: Handler = async (ctx, req) => {
   const body = asObject(req.body, ['stamp', 'volumes', 'skipSafetyBackup']);
@@ -47,24 +48,58 @@ export const requestSetRestore: Handler = async (ctx, req) => {
   };
 };
 
+/** How long a refused upload's remaining body is still read (and dropped) so the client sees our answer. */
+const UPLOAD_LINGER_MS = 5000;
+
 export const requestSqlRestore: Handler = async (ctx, req) => {
   const db = ctx.config.db;
-  if (!db) {
-    req.stream.resume();
-    throw new HttpError(409, 'db_not_configured', 'no database is configured (DB_HOST); SQL restores are not available');
-  }
-  const skipSafetyBackup = req.query.skipSafetyBackup === 'true' || req.query.skipSafetyBackup === '1';
-  const length = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
-  const uploadId = randomUUID();
-  let upload;
   try {
-    upload = await receiveUpload(req.stream, uploadsDir(ctx.config.backupDir), uploadId, ctx.config.maxUploadBytes, length);
+    if (!db) throw new HttpError(409, 'db_not_configured', 'no database is configured (DB_HOST); SQL restores are not available');
+    checkUploadHeaders(req);
   } catch (err) {
-    if (err instanceof UploadError) throw new HttpError(err.status, err.code, err.message);
+    discardRest(req.stream, UPLOAD_LINGER_MS);
     throw err;
   }
-  return sqlRestoreRequest(ctx, upload.path, skipSafetyBackup, { upload: { bytes: upload.bytes, gzip: upload.gzip } });
+  const skipSafetyBackup = req.query.skipSafetyBackup === 'true' || req.query.skipSafetyBackup === '1';
+  const declared = Number(req.headers['content-length']);
+  const length = req.headers['content-length'] !== undefined && Number.isSafeInteger(declared) ? declared : undefined;
+  const uploadId = randomUUID();
+  const limits = { maxBytes: ctx.config.maxUploadBytes, idleTimeoutMs: ctx.config.uploadIdleTimeoutMs, spaceMarginBytes: ctx.config.spaceMarginBytes };
+  let upload;
+  try {
+    upload = await receiveUpload(req.stream, uploadsDir(ctx.config.backupDir), uploadId, limits, length);
+  } catch (err) {
+    discardRest(req.stream, UPLOAD_LINGER_MS);
+    if (err instanceof UploadError) {
+      // A stalled client is not sending: no point keeping its connection for the linger time.
+      throw new HttpError(err.status, err.code, err.message, undefined, err.status === 408 ? { Connection: 'close' } : undefined);
+    }
+    throw err;
+  }
+  try {
+    return await sqlRestoreRequest(ctx, upload.path, skipSafetyBackup, { upload: { bytes: upload.bytes, gzip: upload.gzip } });
+  } catch (err) {
+    // No request points at the file (Redis failed us): it would only wait for the sweep.
+    await fs.rm(upload.path, { force: true });
+    throw err;
+  }
 };
+
+/**
+ * The body is the file itself. A form upload (multipart) or JSON would be stored with its framing,
+ * and only transport gzip is something we can keep as it is (the file is then a .sql.gz). Any other
+ * Content-Type is fine: `curl --data-binary @dump.sql` sends application/x-www-form-urlencoded.
+ */
+function checkUploadHeaders(req: ApiRequest): void {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type.startsWith('multipart/') || type === 'application/json') {
+    throw unsupportedMediaType(`send the SQL file as the raw request body (e.g. curl --data-binary @dump.sql), not as ${type}`, 'body');
+  }
+  const encoding = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+  if (encoding !== 'identity' && encoding !== 'gzip') {
+    throw new HttpError(415, 'unsupported_encoding', `Content-Encoding ${JSON.stringify(encoding)} is not supported for uploads; send the file as it is, or gzip`);
+  }
+}
 
 async function sqlRestoreRequest(
   ctx: AppContext,
