@@ -19,9 +19,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { verifyVolumeArchive } from '../src/workers/archive-verification.js';
-import { archiveVolume } from '../src/workers/archive-volume.js';
-import { extractArchive, type ExtractOptions } from '../src/workers/extract-archive.js';
+import { verifyVolumeArchive } from '../src/engine/verify/archive-verification.js';
+import { archiveVolume } from '../src/engine/archive/archive-volume.js';
+import { extractArchive, type ExtractOptions } from '../src/engine/extract/extract-archive.js';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const [cmd, ...args] = process.argv.slice(2);

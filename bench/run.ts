@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RECOMMENDED_GZIP_LEVEL } from '../src/lib/parallel-gzip.js';
+import { RECOMMENDED_GZIP_LEVEL } from '../src/engine/gzip/parallel-gzip.js';
 import { assertSameTree, snapshotTree } from '../test/helpers/tree.js';
 import { ensureDataSet, type VolumeInfo } from './gen-data.js';
 

@@ -1,9 +1,9 @@
 /** `npm start`: API, scheduler and one worker in one process, with its own Redis if none is there. */
 import { startApi } from './api/server.js';
-import { DEFAULT_REDIS_URL } from './config.js';
-import { bootConfig, fail, onShutdown, openContext } from './lib/boot.js';
-import { ensureRedis, type RedisEndpoint } from './lib/embedded-redis.js';
-import { startWorkers } from './workers/index.js';
+import { DEFAULT_REDIS_URL } from './runtime/config.js';
+import { bootConfig, fail, onShutdown, openContext } from './runtime/boot.js';
+import { ensureRedis, type RedisEndpoint } from './runtime/embedded-redis.js';
+import { startWorkers } from './jobs/workers.js';
 
 const { config, logger } = bootConfig('all-in-one');
 let redis: RedisEndpoint;

@@ -9,8 +9,8 @@
  * 5. one error middleware (errors.ts) that renders every failure as `{error: {code, message, field?}}`.
  */
 import express from 'express';
-import type { AppContext } from '../context.js';
-import { METRICS_CONTENT_TYPE, metricsText } from '../lib/metrics.js';
+import type { AppContext } from '../runtime/context.js';
+import { METRICS_CONTENT_TYPE, metricsText } from './metrics.js';
 import { requireToken } from './auth.js';
 import { dashboardErrorShape } from './dashboard-errors.js';
 import { DASHBOARD_PATH, mountDashboard } from './dashboard.js';

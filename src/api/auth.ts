@@ -7,15 +7,10 @@
  * for, the dashboard, so a browser can log in there: a browser resends Basic credentials on its
  * own, which is what cross-site request forgery needs, so the API proper never takes them.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { tokenMatches } from '../core/tokens.js';
 import type { NextFunction, Request, Response } from 'express';
 import { HttpError } from './http-error.js';
 
-export function tokenMatches(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
-}
 
 export interface Credential {
   scheme: 'bearer' | 'basic';

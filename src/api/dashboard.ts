@@ -15,8 +15,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type express from 'express';
-import type { AppContext } from '../context.js';
-import { QUEUE_NAMES, type QueueName } from '../lib/queues.js';
+import type { AppContext } from '../runtime/context.js';
+import { QUEUE_NAMES, type QueueName } from '../stores/queues.js';
 import { requireToken } from './auth.js';
 
 export const DASHBOARD_PATH = '/admin/queues';

@@ -6,7 +6,7 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import type { Redis } from 'ioredis';
-import { rateLimitedWarn, type Logger } from '../lib/logger.js';
+import { rateLimitedWarn, type Logger } from '../runtime/logger.js';
 import { HttpError } from './http-error.js';
 import { redisUnavailable, REDIS_RETRY_AFTER_S } from './redis-gate.js';
 

@@ -6,7 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { NextFunction, Request, Response } from 'express';
-import type { AppContext } from '../context.js';
+import type { AppContext } from '../runtime/context.js';
 
 export interface ApiRequest {
   params: Record<string, string>;

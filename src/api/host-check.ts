@@ -6,7 +6,7 @@
  * and this machine's loopback names are answered; everything else gets 403 before any route runs.
  */
 import type { NextFunction, Request, Response } from 'express';
-import { LOOPBACK_HOSTS } from '../config.js';
+import { LOOPBACK_HOSTS } from '../runtime/config.js';
 import { HttpError } from './http-error.js';
 
 /** The host name of a Host header, lower case, without port, brackets or a trailing dot. */

@@ -1,6 +1,6 @@
 /** `npm run start:api`: the REST API (and dashboard); it adds jobs but runs none. */
-import { bootConfig, onShutdown, openContext } from '../lib/boot.js';
-import { DEFAULT_REDIS_URL } from '../config.js';
+import { bootConfig, onShutdown, openContext } from '../runtime/boot.js';
+import { DEFAULT_REDIS_URL } from '../runtime/config.js';
 import { startApi } from './server.js';
 
 const { config, logger } = bootConfig('api');

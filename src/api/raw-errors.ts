@@ -7,7 +7,7 @@
  */
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { Logger } from '../lib/logger.js';
+import type { Logger } from '../runtime/logger.js';
 import { errorBody } from './errors.js';
 import { BASE_SECURITY_HEADERS } from './security.js';
 

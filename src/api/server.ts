@@ -15,8 +15,8 @@ import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { createContext, type AppContext } from '../context.js';
-import { startUploadSweep } from '../lib/upload-sweep.js';
+import { createContext, type AppContext } from '../runtime/context.js';
+import { startUploadSweep } from './upload-sweep.js';
 import { createApp } from './app.js';
 import { attachRawErrorAnswers } from './raw-errors.js';
 

@@ -4,7 +4,7 @@
  * Usage: node --import tsx archive-child.ts <volumeDir> <backupDir>
  */
 import { pino } from 'pino';
-import { archiveVolume } from '../../src/workers/archive-volume.js';
+import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
 
 const [volumeDir, backupDir] = process.argv.slice(2) as [string, string];
 try {

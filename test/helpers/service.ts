@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const ENTRY = { start: 'src/start.ts', api: 'src/api/main.ts', worker: 'src/workers/main.ts' } as const;
+const ENTRY = { start: 'src/start.ts', api: 'src/api/main.ts', worker: 'src/jobs/main.ts' } as const;
 
 export interface Fixture {
   root: string;

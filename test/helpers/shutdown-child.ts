@@ -2,8 +2,8 @@
  * A process that only registers onShutdown with steps that log when they run, so a test can check
  * the order, the per-step limit and the exit code without Redis. Argument: SHUTDOWN_TIMEOUT in ms.
  */
-import { createLogger } from '../../src/lib/logger.js';
-import { onShutdown } from '../../src/lib/boot.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { onShutdown } from '../../src/runtime/boot.js';
 
 const logger = createLogger('info', { role: 'shutdown-child' });
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs/promises';
 import net from 'node:net';
-import { answersPing } from '../../src/lib/embedded-redis.js';
+import { answersPing } from '../../src/runtime/embedded-redis.js';
 import { waitFor } from './service.js';
 
 export async function freePort(): Promise<number> {

@@ -11,11 +11,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DelayedError, WaitingError, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { loadConfig } from '../../src/config.js';
-import { createContext, type AppContext } from '../../src/context.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { VolumeLocks } from '../../src/lib/volume-lock.js';
-import { makeArchiveProcessor } from '../../src/workers/archive-job.js';
+import { loadConfig } from '../../src/runtime/config.js';
+import { createContext, type AppContext } from '../../src/runtime/context.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { VolumeLocks } from '../../src/stores/volume-lock.js';
+import { makeArchiveProcessor } from '../../src/jobs/archive-job.js';
 import { makeFixture, REDIS_URL, waitFor, type Fixture } from '../helpers/service.js';
 import { exec, makeVolume } from '../helpers/volumes.js';
 

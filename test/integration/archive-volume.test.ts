@@ -23,7 +23,7 @@ import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
-import { archiveVolume, partialPath, type ArchiveProgress } from '../../src/workers/archive-volume.js';
+import { archiveVolume, partialPath, type ArchiveProgress } from '../../src/engine/archive/archive-volume.js';
 import { assertSameTree, hashFile, snapshotTree } from '../helpers/tree.js';
 
 const exec = promisify(execFile);

@@ -13,7 +13,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright-core';
-import { QUEUE_NAMES } from '../../src/lib/queues.js';
+import { QUEUE_NAMES } from '../../src/stores/queues.js';
 import { http, makeFixture, startService, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { makeVolume } from '../helpers/volumes.js';
 

@@ -6,8 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
-import { answersPing, ensureRedis } from '../../src/lib/embedded-redis.js';
-import { createLogger } from '../../src/lib/logger.js';
+import { answersPing, ensureRedis } from '../../src/runtime/embedded-redis.js';
+import { createLogger } from '../../src/runtime/logger.js';
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();

@@ -16,10 +16,10 @@ import { describe, it, before } from 'node:test';
 import { pino } from 'pino';
 import { ArchiveError, HostileArchiveError } from '../../src/engine/archive-errors.js';
 import { listWithGnuTar } from '../../src/engine/gnu-tar-list.js';
-import { verifyVolumeArchive } from '../../src/workers/archive-verification.js';
-import { archiveVolume } from '../../src/workers/archive-volume.js';
-import { extractArchive } from '../../src/workers/extract-archive.js';
-import { createWorkDir } from '../../src/workers/swap-volume.js';
+import { verifyVolumeArchive } from '../../src/engine/verify/archive-verification.js';
+import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
+import { extractArchive } from '../../src/engine/extract/extract-archive.js';
+import { createWorkDir } from '../../src/engine/swap/swap-volume.js';
 import { caseDirs } from '../helpers/case-dirs.js';
 
 const exec = promisify(execFile);

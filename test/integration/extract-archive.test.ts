@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { caseDirs } from '../helpers/case-dirs.js';
 import { tarBuffer, writeTarGz, type TestEntry } from '../helpers/tar-build.js';
-import { archiveVolume } from '../../src/workers/archive-volume.js';
+import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
 import {
   ArchiveError,
   extractArchive,
@@ -15,7 +15,7 @@ import {
   verifyArchive,
   type ExtractProgress,
   type ExtractResult,
-} from '../../src/workers/extract-archive.js';
+} from '../../src/engine/extract/extract-archive.js';
 import { assertSameTree, hashFile, ignoreRoot, snapshotTree } from '../helpers/tree.js';
 import { exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 

@@ -1,5 +1,5 @@
 /**
- * The writer threads of a restore (src/workers/extract-writers.ts): many small files through them
+ * The writer threads of a restore (src/engine/extract/extract-writers.ts): many small files through them
  * give the same tree as the main thread alone; names that repeat or clash keep tar's order; a
  * thread's failure rejects the restore with the file's name; after a rejection nothing more is
  * written.
@@ -11,8 +11,8 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { caseDirs } from '../helpers/case-dirs.js';
 import { writeTarGz, type TestEntry } from '../helpers/tar-build.js';
-import { extractArchive, FILES_PER_CHECK, HostileArchiveError, verifyArchive, type ExtractOptions } from '../../src/workers/extract-archive.js';
-import { MAX_POOLED_FILE } from '../../src/workers/extract-writers.js';
+import { extractArchive, FILES_PER_CHECK, HostileArchiveError, verifyArchive, type ExtractOptions } from '../../src/engine/extract/extract-archive.js';
+import { MAX_POOLED_FILE } from '../../src/engine/extract/extract-writers.js';
 import { assertSameTree, ignoreRoot, snapshotTree } from '../helpers/tree.js';
 import { exec, gnuTarArchive } from '../helpers/volumes.js';
 
@@ -143,7 +143,7 @@ describe('extractArchive: writer threads', () => {
     const out = path.join(repo, 'node_modules/.cache', `oob-test-build-${process.pid}`);
     try {
       const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
-      const sources = ['src/workers/extract-archive.ts', 'src/workers/extract-writer-thread.ts'].map((f) => path.join(repo, f));
+      const sources = ['src/engine/extract/extract-archive.ts', 'src/engine/extract/extract-writer-thread.ts'].map((f) => path.join(repo, f));
       await exec(process.execPath, [tsc, '--outDir', out, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', ...sources]);
       const script = `
         const { extractArchive } = await import(${JSON.stringify(path.join(out, 'workers/extract-archive.js'))});

@@ -26,7 +26,7 @@ import {
   loadSqlFile,
   optionFileContent,
   type DbSettings,
-} from '../../src/lib/mariadb.js';
+} from '../../src/db/mariadb.js';
 
 const exec = promisify(execFile);
 const silent = pino({ level: 'silent' });
@@ -369,8 +369,8 @@ describe('credentials', () => {
   it('a password with # quotes spaces and backslash works; it is in no argv or environment; the option file is removed', async () => {
     const dir = await newDir();
     const lock = await holdWriteLock(DB_PW, 't');
-    let pid = 0;
-    let defaultsFile = '';
+    let pid: number;
+    let defaultsFile: string;
     let p: Promise<unknown>;
     try {
       p = dumpDatabase(asUser(DB_PW), { dir, fileName: 'pw.sql.gz', logger: silent });
@@ -394,8 +394,8 @@ describe('credentials', () => {
       await lock.release();
     }
     await p!;
-    assert.equal(existsSync(defaultsFile), false, 'defaults file left behind');
-    assert.equal(existsSync(path.dirname(defaultsFile)), false, 'defaults dir left behind');
+    assert.equal(existsSync(defaultsFile!), false, 'defaults file left behind');
+    assert.equal(existsSync(path.dirname(defaultsFile!)), false, 'defaults dir left behind');
     assert.deepEqual((await readdir(dir)).sort(), ['pw.sql.gz', 'pw.sql.gz.manifest.json', 'pw.sql.gz.sha256']);
 
     // Load with the same user (DROP/CREATE on its own database + the client).

@@ -8,11 +8,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { loadConfig } from '../../src/config.js';
-import { createContext, type AppContext } from '../../src/context.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { COUNT_LOOKBACK_MS, lastArchivesByVolume, Metrics, metricsText } from '../../src/lib/metrics.js';
-import { createRedis } from '../../src/lib/redis.js';
+import { loadConfig } from '../../src/runtime/config.js';
+import { createContext, type AppContext } from '../../src/runtime/context.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { COUNT_LOOKBACK_MS, lastArchivesByVolume, Metrics, metricsText } from '../../src/api/metrics.js';
+import { createRedis } from '../../src/stores/redis.js';
 import { makeFixture, REDIS_URL, type Fixture } from '../helpers/service.js';
 
 /** `name{labels}` → value, from the text exposition. */

@@ -10,8 +10,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
-import { makeAlert, Notifier, type Alert, type AlertJobData, type NotifierLogger } from '../../src/lib/notifier.js';
-import { alertBackoff, makeAlertProcessor } from '../../src/workers/alert-job.js';
+import { makeAlert, Notifier, type Alert, type AlertJobData, type NotifierLogger } from '../../src/stores/notifier.js';
+import { alertBackoff, makeAlertProcessor } from '../../src/jobs/alert-job.js';
 import { deleteRedisPrefix, http as call, makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 
 interface Received {

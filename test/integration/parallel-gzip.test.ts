@@ -1,5 +1,5 @@
 /**
- * The parallel gzip writer and reader (src/lib/parallel-gzip.ts) and the archive/restore paths that
+ * The parallel gzip writer and reader (src/engine/gzip/parallel-gzip.ts) and the archive/restore paths that
  * use them: multi-member archives that GNU tar, gunzip and zcat read, stored chunks for
  * incompressible data, the member index, archives of other tools (pigz, GNU tar, concatenations),
  * and damaged indexed archives.
@@ -17,9 +17,9 @@ import {
   parseIndexedHeader,
   readGzipFile,
   INDEXED_HEADER_LENGTH,
-} from '../../src/lib/parallel-gzip.js';
-import { archiveVolume } from '../../src/workers/archive-volume.js';
-import { extractArchive, verifyArchive } from '../../src/workers/extract-archive.js';
+} from '../../src/engine/gzip/parallel-gzip.js';
+import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
+import { extractArchive, verifyArchive } from '../../src/engine/extract/extract-archive.js';
 import { caseDirs } from '../helpers/case-dirs.js';
 import { assertSameTree, hashFile, ignoreRoot, snapshotTree } from '../helpers/tree.js';
 import { exec, makeVolume } from '../helpers/volumes.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import type { PruneJobData } from '../../src/lib/queues.js';
+import type { PruneJobData } from '../../src/stores/queues.js';
 import { makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 
 const DB = 'oob_prune_locks_test';

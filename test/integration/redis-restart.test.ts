@@ -11,9 +11,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ensureRedis, type RedisEndpoint } from '../../src/lib/embedded-redis.js';
-import { createLogger } from '../../src/lib/logger.js';
-import { RUN_SCHEDULER_ID } from '../../src/lib/queues.js';
+import { ensureRedis, type RedisEndpoint } from '../../src/runtime/embedded-redis.js';
+import { createLogger } from '../../src/runtime/logger.js';
+import { RUN_SCHEDULER_ID } from '../../src/stores/queues.js';
 import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec, makeVolume } from '../helpers/volumes.js';
 

@@ -10,8 +10,8 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { formatStamp } from '../../src/core/names.js';
-import { RUN_SCHEDULER_ID } from '../../src/lib/queues.js';
-import { upsertRunScheduler } from '../../src/lib/schedule-store.js';
+import { RUN_SCHEDULER_ID } from '../../src/stores/queues.js';
+import { upsertRunScheduler } from '../../src/stores/schedule-store.js';
 import { makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { awayFromMinuteEnd, makeVolume } from '../helpers/volumes.js';
 

@@ -68,7 +68,7 @@ describe('graceful shutdown of a busy worker', () => {
     await waitForJobsSettled(api.url, undefined, 60_000);
   });
   after(async () => {
-    await Promise.all([api, first, second].map((s) => s?.stop('SIGKILL')));
+    await Promise.all([api, first, second].map(async (s) => s?.stop('SIGKILL')));
     await fx?.cleanup();
   });
 

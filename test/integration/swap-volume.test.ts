@@ -12,7 +12,7 @@ import {
   swapIn,
   SWAPPED_MARKER,
   workDirName,
-} from '../../src/workers/swap-volume.js';
+} from '../../src/engine/swap/swap-volume.js';
 import { assertSameTree, ignoreRoot, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
 

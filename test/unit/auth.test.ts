@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { credentialFrom, tokenMatches } from '../../src/api/auth.js';
+import { credentialFrom } from '../../src/api/auth.js';
+import { tokenMatches } from '../../src/core/tokens.js';
 
 describe('auth', () => {
   it('compares tokens exactly', () => {

@@ -1,7 +1,7 @@
 /**
  * The deployment files cannot be run here (no Docker engine), so they are read: docker-compose.yaml
  * as YAML, the Dockerfile and .env.example as text. Every environment variable they set must be one
- * that src/config.ts reads, so a typo fails here instead of being ignored silently in production.
+ * that src/runtime/config.ts reads, so a typo fails here instead of being ignored silently in production.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -17,7 +17,7 @@ const SEED_VOLUMES = ['elexisdb', 'lucindadata', 'lucindabase', 'webelexisdata',
 
 /** Names config.ts reads: through its helpers `str/int/bool/num/seconds(env, 'X', …)` or directly as `env.X`. */
 function configVariables(): Set<string> {
-  const source = read('src/config.ts');
+  const source = read('src/runtime/config.ts');
   const names = new Set<string>();
   for (const m of source.matchAll(/\b(?:str|int|bool|num|seconds)\(\s*env\s*,\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]!);
   for (const m of source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
@@ -95,7 +95,7 @@ describe('docker-compose.yaml', () => {
 
   it('finds the variables config.ts reads', () => {
     for (const v of ['REDIS_URL', 'BACKUP_DIR', 'VOLUMES_DIR', 'API_TOKEN', 'DB_PASSWORD', 'TZ', 'SHUTDOWN_TIMEOUT', 'NODE_ENV']) {
-      assert.ok(known.has(v), `${v} not found in src/config.ts`);
+      assert.ok(known.has(v), `${v} not found in src/runtime/config.ts`);
     }
   });
 
@@ -133,10 +133,10 @@ describe('docker-compose.yaml', () => {
     assert.equal(service('worker').ports, undefined);
   });
 
-  it('sets only environment variables that src/config.ts reads', () => {
+  it('sets only environment variables that src/runtime/config.ts reads', () => {
     for (const name of ['api', 'worker']) {
       for (const variable of Object.keys(environment(service(name)))) {
-        assert.ok(known.has(variable), `${name} sets ${variable}, which src/config.ts never reads`);
+        assert.ok(known.has(variable), `${name} sets ${variable}, which src/runtime/config.ts never reads`);
       }
     }
   });
@@ -194,7 +194,12 @@ describe('docker-compose.yaml', () => {
     const strings: string[] = [];
     const walk = (x: unknown): void => {
       if (typeof x === 'string') strings.push(x);
-      else if (x && typeof x === 'object') for (const [k, v] of Object.entries(x)) (strings.push(k), walk(v));
+      else if (x && typeof x === 'object') {
+        for (const [k, v] of Object.entries(x)) {
+          strings.push(k);
+          walk(v);
+        }
+      }
     };
     walk(compose);
     const used = new Set(strings.flatMap((s) => [...s.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!)));
@@ -257,7 +262,7 @@ describe('Dockerfile', () => {
     assert.match(text, /\bNODE_ENV=production\b/);
     const known = configVariables();
     for (const e of instr('ENV')) {
-      for (const m of e.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=/g)) assert.ok(known.has(m[1]!), `ENV ${m[1]} is not read by src/config.ts`);
+      for (const m of e.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=/g)) assert.ok(known.has(m[1]!), `ENV ${m[1]} is not read by src/runtime/config.ts`);
     }
     const users = instr('USER');
     assert.equal(users.at(-1), 'USER node');

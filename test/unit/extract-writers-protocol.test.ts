@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeRecord, encodeRecord, recordBytes, type FileRecord } from '../../src/workers/extract-writers-protocol.js';
+import { decodeRecord, encodeRecord, recordBytes, type FileRecord } from '../../src/engine/extract/extract-writers-protocol.js';
 
 describe('writer thread records', () => {
   it('decode what encode wrote: paths (bytes: binary strings), modes, owners, fractional times, flags, content', () => {

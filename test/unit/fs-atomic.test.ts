@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { isTempFileOf, tempFilesOf, writeFileAtomic } from '../../src/lib/fs-atomic.js';
+import { isTempFileOf, tempFilesOf, writeFileAtomic } from '../../src/engine/fs/atomic.js';
 import { caseDirs } from '../helpers/case-dirs.js';
 
 const dirs = caseDirs('oob-fs-atomic-');

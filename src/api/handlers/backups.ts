@@ -1,10 +1,10 @@
 /** GET /api/backups[/:stamp] list sets from BACKUP_DIR; POST /api/backups is "run now". */
 import { randomUUID } from 'node:crypto';
 import { formatStamp, isValidStamp, isValidVolumeName } from '../../core/names.js';
-import { RunConflictError, startRun } from '../../lib/backup-runs.js';
-import { pausedQueues, runQueues } from '../../lib/paused-queues.js';
-import { RESTORE_HOLD } from '../../lib/queues.js';
-import { selectRunVolumes, UnknownVolumeError } from '../../lib/volumes.js';
+import { RunConflictError, startRun } from '../../stores/backup-runs.js';
+import { pausedQueues, runQueues } from '../../stores/paused-queues.js';
+import { RESTORE_HOLD } from '../../stores/queues.js';
+import { selectRunVolumes, UnknownVolumeError } from '../../engine/fs/volumes.js';
 import type { Handler } from '../handler.js';
 import { badRequest, conflict, notFound } from '../http-error.js';
 

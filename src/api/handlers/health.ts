@@ -1,6 +1,6 @@
 /** Liveness and readiness: /readyz is ready when Redis answers and BACKUP_DIR is writable. */
 import fs from 'node:fs/promises';
-import { freeBytes } from '../../lib/free-space.js';
+import { freeBytes } from '../../engine/fs/free-space.js';
 import type { Handler } from '../handler.js';
 
 export const healthz: Handler = async () => ({ status: 200, body: { ok: true } });

@@ -1,8 +1,8 @@
 /** GET /api/jobs and /api/jobs/:id: running and recent jobs of every queue, for the main screen, a page at a time. */
 import type { Job, JobType } from 'bullmq';
-import type { AppContext } from '../../context.js';
-import { pausedQueues } from '../../lib/paused-queues.js';
-import { QUEUE_NAMES, type QueueName } from '../../lib/queues.js';
+import type { AppContext } from '../../runtime/context.js';
+import { pausedQueues } from '../../stores/paused-queues.js';
+import { QUEUE_NAMES, type QueueName } from '../../stores/queues.js';
 import type { Handler } from '../handler.js';
 import { badRequest, notFound } from '../http-error.js';
 

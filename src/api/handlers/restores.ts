@@ -6,13 +6,13 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { AppContext } from '../../context.js';
+import type { AppContext } from '../../runtime/context.js';
 import { isValidStamp, isValidVolumeName } from '../../core/names.js';
 import { setRestoreWarning, sqlRestoreWarning } from '../../core/restore-warning.js';
-import { KEEP_HISTORY, type RestoreJobData } from '../../lib/queues.js';
-import { RestoreRequests, type RestoreRequest } from '../../lib/restore-requests.js';
-import { discardRest, receiveUpload, uploadsDir, UploadError } from '../../lib/uploads.js';
-import { volumeDir } from '../../lib/volumes.js';
+import { KEEP_HISTORY, type RestoreJobData } from '../../stores/queues.js';
+import { RestoreRequests, type RestoreRequest } from '../../stores/restore-requests.js';
+import { discardRest, receiveUpload, uploadsDir, UploadError } from '../../stores/uploads.js';
+import { volumeDir } from '../../engine/fs/volumes.js';
 import type { ApiRequest, ApiResponse, Handler } from '../handler.js';
 import { badRequest, HttpError, notFound, unsupportedMediaType } from '../http-error.js';
 

@@ -1,8 +1,8 @@
 /** GET/PUT/DELETE /api/schedule: the crontab fields of the one backup schedule. */
-import type { AppContext } from '../../context.js';
+import type { AppContext } from '../../runtime/context.js';
 import { nextRuns, parseScheduleInput, toCronPattern, type CronFields } from '../../core/cron.js';
-import { pausedQueues } from '../../lib/paused-queues.js';
-import { markScheduleStart, syncRunScheduler, type Schedule } from '../../lib/schedule-store.js';
+import { pausedQueues } from '../../stores/paused-queues.js';
+import { markScheduleStart, syncRunScheduler, type Schedule } from '../../stores/schedule-store.js';
 import type { Handler } from '../handler.js';
 import { badRequest } from '../http-error.js';
 

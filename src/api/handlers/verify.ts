@@ -1,8 +1,8 @@
 /** The verify schedule (same crontab fields as the backup schedule) and "verify this set now". */
 import { parseCronFieldsInput } from '../../core/cron.js';
 import { isValidStamp } from '../../core/names.js';
-import { syncVerifyScheduler, type VerifySchedule } from '../../lib/schedule-store.js';
-import { enqueueSetVerification } from '../../lib/verify-runs.js';
+import { syncVerifyScheduler, type VerifySchedule } from '../../stores/schedule-store.js';
+import { enqueueSetVerification } from '../../stores/verify-runs.js';
 import type { Handler } from '../handler.js';
 import { badRequest, notFound } from '../http-error.js';
 import { cronView } from './schedule.js';

@@ -1,0 +1,34 @@
+/**
+ * What every worker checks every MAINTENANCE_INTERVAL (default a minute), beside its jobs:
+ * - the job schedulers match the stored schedule: one lost with an emptied Redis, removed or
+ *   changed by hand, comes back by itself (reconcileSchedulers repairs only what differs);
+ * - no volume holds the leftovers of an interrupted restore (./recovery.ts): a restore whose worker
+ *   died is rolled back or forward as soon as its locks have expired.
+ * Both are idempotent, so any number of workers may run them.
+ */
+import type { AppContext } from '../runtime/context.js';
+import { reconcileSchedulers } from '../stores/schedule-store.js';
+import { recoverInterrupted } from './recovery.js';
+
+export async function maintain(ctx: AppContext): Promise<void> {
+  const log = ctx.logger.child({ module: 'maintenance' });
+  const [run, verify] = await Promise.all([ctx.schedules.get(), ctx.verifySchedules.get()]);
+  const repairs = await reconcileSchedulers(ctx.queues.schedule, run, verify, ctx.config.timezone);
+  if (Object.keys(repairs).length) log.warn({ repairs }, 'job scheduler did not match the stored schedule; repaired');
+  const recovery = await recoverInterrupted(ctx);
+  if (recovery === 'busy') log.debug('interrupted restore not recovered yet (its locks are held)');
+}
+
+/** Returns a stop function. One check at a time: a slow one is not overlapped by the next. */
+export function startMaintenance(ctx: AppContext): () => void {
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    maintain(ctx)
+      .catch((err: Error) => ctx.logger.warn({ module: 'maintenance', err: err.message }, 'maintenance check failed'))
+      .finally(() => (running = false));
+  }, ctx.config.maintenanceIntervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}

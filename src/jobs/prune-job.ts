@@ -1,0 +1,104 @@
+/**
+ * Prune one volume after its archive of the run succeeded (this job is the archive's flow parent,
+ * so BullMQ starts it only then). Keeps the `keep` newest archives by the stamp in their name,
+ * removes the rest with their sidecars, and removes `.partial` leftovers of dead jobs. Files that
+ * do not match our naming are never touched.
+ *
+ * It holds the lock every writer of this kind of file holds: a volume's lock for its archives
+ * (archive jobs, a restore's safety backup), the database's lock for the dumps (dump jobs, a SQL
+ * restore's safety dump). So while prune runs, no writer of such a `.partial` is alive, and a
+ * `.partial` it finds is a dead attempt's. The sidecars' temp files are different: verify jobs
+ * write `.verify.json` (and a size drop the manifest) without that lock, so a temp file of a
+ * sidecar is removed only when it is older than any write of a small file takes.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { DelayedError, type Job } from 'bullmq';
+import type { AppContext } from '../runtime/context.js';
+import { archiveFileName, dumpFileName } from '../core/names.js';
+import { selectPrunable } from '../core/retention.js';
+import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
+import type { PruneJobData } from '../stores/queues.js';
+import type { HeldLock } from '../stores/volume-lock.js';
+
+const LOCK_RETRY_MS = 5000;
+
+/** A sidecar's temp file older than this is a dead writer's (writing one takes milliseconds). */
+export const SIDECAR_TEMP_MAX_AGE_MS = 60 * 60 * 1000;
+
+export interface PruneResult {
+  volume: string;
+  kept: string[];
+  removed: string[];
+  debrisRemoved: string[];
+}
+
+export function makePruneProcessor(ctx: AppContext) {
+  return async (job: Job<PruneJobData>, token?: string): Promise<PruneResult> => {
+    const { volume, stamp, keep, kind = 'volume' } = job.data;
+    const log = ctx.logger.child({ module: 'prune', volume, stamp, jobId: job.id });
+    const lock = await writersLock(ctx, kind, volume, `${job.id}@${token ?? 'no-token'}`);
+    if (!lock) {
+      await job.moveToDelayed(Date.now() + LOCK_RETRY_MS, token);
+      throw new DelayedError();
+    }
+    try {
+      const dir = ctx.config.backupDir;
+      // Belt and braces on top of the flow: without this run's archive on disk, prune nothing.
+      const own = kind === 'sql' ? dumpFileName(volume, stamp) : archiveFileName(volume, stamp);
+      if (!(await fs.stat(path.join(dir, own)).catch(() => undefined))?.isFile()) {
+        throw new Error(`not pruning ${volume}: this run's archive ${own} is missing`);
+      }
+      const archives = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
+      const doomed = selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null);
+      for (const a of doomed) {
+        await removeIfPresent(path.join(dir, a.file));
+        for (const suffix of SIDECAR_SUFFIXES) await removeIfPresent(path.join(dir, a.file + suffix));
+      }
+      // A crash between removing an archive and its sidecars, or a worker killed mid-write, leaves
+      // debris that is only ours to clean while we hold the volume's lock.
+      const debrisRemoved = await removeDebris(dir, volume);
+      const kept = archives.map((a) => a.file).filter((f) => !doomed.some((d) => d.file === f)).sort();
+      const result = { volume, kept, removed: doomed.map((a) => a.file), debrisRemoved };
+      log.info({ keep, kept: kept.length, removed: result.removed, debrisRemoved }, 'prune finished');
+      return result;
+    } finally {
+      await lock.release();
+    }
+  };
+}
+
+/** The lock that every writer of this volume's (or dump's) archives holds while it writes. */
+function writersLock(ctx: AppContext, kind: PruneJobData['kind'], volume: string, owner: string): Promise<HeldLock | undefined> {
+  if (kind === 'sql') return ctx.dbLocks.acquire(ctx.config.db?.database ?? volume, owner);
+  return ctx.locks.acquire(volume, owner);
+}
+
+/**
+ * The archives' own `.partial` files of this volume (we hold their writers' lock), sidecar temp
+ * files older than SIDECAR_TEMP_MAX_AGE_MS, and sidecars whose archive is gone.
+ */
+async function removeDebris(dir: string, volume: string, now = Date.now()): Promise<string[]> {
+  const archive = `${volume}_\\d{4}-\\d{2}-\\d{2}-\\d{4}\\.(?:tar|sql)\\.gz`;
+  const suffixes = SIDECAR_SUFFIXES.map((s) => s.replace(/\./g, '\\.')).join('|');
+  const partial = new RegExp(`^${archive}\\.partial$`);
+  // `<sidecar>.<12 hex>.partial` (writeFileAtomic), or `<sidecar>.partial` of earlier versions.
+  const sidecarTemp = new RegExp(`^${archive}(?:${suffixes})(?:\\.[0-9a-f]{12})?\\.partial$`);
+  const sidecar = new RegExp(`^(${archive})(${suffixes})$`);
+  const names = await fs.readdir(dir);
+  const present = new Set(names);
+  const debris: string[] = [];
+  for (const n of names) {
+    const stale =
+      partial.test(n) ||
+      (sidecar.test(n) && !present.has(sidecar.exec(n)![1]!)) ||
+      (sidecarTemp.test(n) && now - ((await fs.stat(path.join(dir, n)).catch(() => undefined))?.mtimeMs ?? now) > SIDECAR_TEMP_MAX_AGE_MS);
+    if (stale) debris.push(n);
+  }
+  for (const n of debris) await removeIfPresent(path.join(dir, n));
+  return debris;
+}
+
+async function removeIfPresent(file: string): Promise<void> {
+  await fs.rm(file, { force: true });
+}

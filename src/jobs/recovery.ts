@@ -1,0 +1,100 @@
+/**
+ * Restores interrupted mid-way are rolled back (or finished, if the swap had committed), staging
+ * directories of extractions that never reached the swap are removed; at start, SQL uploads nobody
+ * confirmed within a day are deleted too.
+ *
+ * A restore that stalls (its worker was killed, or cut off from Redis for a job lock's duration)
+ * is failed by BullMQ, not re-run (maxStalledCount 0 for the restore queue, see ./index.ts). Its
+ * volumes may then be half swapped, so this runs at worker start and again every
+ * MAINTENANCE_INTERVAL until nothing is left to recover: the dead restore's restore hold and volume
+ * locks expire after VOLUME_LOCK_TTL, and a worker that restarts sooner than that must not give up.
+ *
+ * It takes the restore hold, so no restore can start (or be running: a live one holds it and keeps
+ * renewing it) while it moves entries around, and each volume's lock, so no archive reads a volume
+ * in the middle of a rollback. A restore found interrupted gets its outcome recorded beside its
+ * request (GET /api/restores/:id), unless its job recorded one itself.
+ */
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { AppContext } from '../runtime/context.js';
+import { RESTORE_HOLD } from '../stores/queues.js';
+import { RestoreRequests } from '../stores/restore-requests.js';
+import { uploadsDir } from '../stores/uploads.js';
+import { listVolumes } from '../engine/fs/volumes.js';
+import { hasWorkDirs, recoverInterruptedRestores } from '../engine/swap/swap-volume.js';
+
+const UPLOAD_MAX_AGE_MS = 24 * 3600 * 1000;
+
+export async function recoverAtBoot(ctx: AppContext): Promise<'done' | 'busy'> {
+  const outcome = await recoverInterrupted(ctx);
+  await removeOldUploads(uploadsDir(ctx.config.backupDir));
+  return outcome;
+}
+
+/**
+ * 'done' when no volume holds anything of an interrupted restore (any more); 'busy' when a restore
+ * runs (or a dead one's locks have not expired yet), or a volume is being archived: try again later.
+ */
+export async function recoverInterrupted(ctx: AppContext): Promise<'done' | 'busy'> {
+  const log = ctx.logger.child({ module: 'recovery' });
+  const { volumes } = await listVolumes(ctx.config.volumes).catch(() => ({ volumes: {} as Record<string, string> }));
+  // Cheap first look, without any lock: most of the time there is nothing to do.
+  const suspects: [string, string][] = [];
+  for (const [volume, dir] of Object.entries(volumes)) {
+    if (await hasWorkDirs(dir)) suspects.push([volume, dir]);
+  }
+  if (suspects.length === 0) return 'done';
+
+  const owner = `recovery-${randomUUID()}`;
+  const hold = await ctx.restoreHold.acquire(RESTORE_HOLD, owner);
+  if (!hold) {
+    log.debug('a restore holds the restore hold: recovery waits');
+    return 'busy';
+  }
+  let outcome: 'done' | 'busy' = 'done';
+  try {
+    for (const [volume, dir] of suspects) {
+      const lock = await ctx.locks.acquire(volume, owner);
+      if (!lock) {
+        outcome = 'busy';
+        continue;
+      }
+      try {
+        const actions = await recoverInterruptedRestores(dir, log).catch((err: Error) => {
+          log.error({ volume, err: err.message }, 'could not recover an interrupted restore; check the volume by hand');
+          return [] as string[];
+        });
+        if (actions.length) log.warn({ volume, actions }, 'recovered interrupted restore');
+        await recordInterrupted(ctx, volume, actions);
+      } finally {
+        await lock.release();
+      }
+    }
+  } finally {
+    await hold.release();
+  }
+  return outcome;
+}
+
+/** recoverInterruptedRestores describes each action as `restore <id>: …`; the id is the request's. */
+async function recordInterrupted(ctx: AppContext, volume: string, actions: string[]): Promise<void> {
+  for (const action of actions) {
+    const id = /^restore (\S+): /.exec(action)?.[1];
+    if (!id || !RestoreRequests.isValidId(id)) continue;
+    await ctx.restores.recordOutcome(
+      id,
+      { state: 'failed', summary: null, failedReason: `the restore was interrupted (its worker stopped or lost Redis); ${volume}: ${action}` },
+      { onlyIfNone: true },
+    );
+  }
+}
+
+async function removeOldUploads(dir: string): Promise<void> {
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const n of names) {
+    const p = path.join(dir, n);
+    const st = await fs.stat(p).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > UPLOAD_MAX_AGE_MS) await fs.rm(p, { force: true });
+  }
+}

@@ -1,0 +1,211 @@
+/**
+ * Restore volumes from a backup set, in the order that can lose nothing:
+ *   1. check free space (staging in the volume, safety backup in BACKUP_DIR);
+ *   2. verify every archive completely (sha256 against the sidecar, full gunzip and tar parse, GNU
+ *      tar's reading of it and its manifest all agreeing: archive-verification.ts);
+ *   3. make a safety backup of the current data (a normal archive with the current minute's stamp);
+ *   4. extract each archive into a staging directory inside its volume (hashing again on the way);
+ *   5. swap staged and current entries by renames, rolling back on any failure.
+ * Live data is touched only in step 5, after everything before it succeeded. The caller holds the
+ * locks of all volumes and the restore hold; `signal` aborts when one of them is lost (Redis away
+ * for a lock's TTL: someone else may hold it now), and then nothing more is written or swapped.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import type { AppContext } from '../runtime/context.js';
+import { archiveFileName } from '../core/names.js';
+import type { StoredArchive } from '../stores/backup-store.js';
+import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
+import type { Logger } from '../runtime/logger.js';
+import type { RestoreRequest } from '../stores/restore-requests.js';
+import { volumeDir } from '../engine/fs/volumes.js';
+import { archiveVolume } from '../engine/archive/archive-volume.js';
+import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
+import { extractArchive } from '../engine/extract/extract-archive.js';
+import { claimSafetyStamp } from './safety-stamp.js';
+import { createWorkDir, recoverInterruptedRestores, removeWorkDir, swapIn } from '../engine/swap/swap-volume.js';
+
+export interface SetRestoreSummary {
+  kind: 'set';
+  stamp: string;
+  volumes: { volume: string; entries: number; files: number; bytes: number }[];
+  safetyBackupStamp: string | null;
+  durationMs: number;
+  restartRequired: true;
+  message: string;
+}
+
+interface Target {
+  volume: string;
+  dir: string;
+  archive: StoredArchive;
+  archivePath: string;
+  /** Uncompressed size from our manifest, when the archive has one. */
+  contentBytes: number | undefined;
+  /** The sha256 the full verification computed. */
+  verifiedSha256?: string;
+}
+
+type Phase = 'check' | 'verify' | 'safety-backup' | 'extract' | 'swap' | 'done';
+
+export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger, signal?: AbortSignal): Promise<SetRestoreSummary> {
+  const started = Date.now();
+  const stamp = request.stamp!;
+  const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);
+
+  progress('check');
+  const targets = await resolveTargets(ctx, stamp, request.volumes);
+  // A restore of these volumes that died mid-swap (this job's own earlier attempt included) is
+  // rolled back first; we hold their locks, so nothing else is using the staging directories.
+  for (const t of targets) {
+    const done = await recoverInterruptedRestores(t.dir, log);
+    if (done.length) log.warn({ volume: t.volume, actions: done }, 'recovered an interrupted restore');
+  }
+  await checkSpace(ctx, targets, !request.skipSafetyBackup);
+
+  for (const t of targets) {
+    progress('verify', { volume: t.volume });
+    log.info({ volume: t.volume, file: t.archive.file }, 'verifying archive');
+    const verified = await verifyVolumeArchive(t.archivePath, {
+      logger: log, signal,
+      onProgress: (p) => progress('verify', { volume: t.volume, ...p }),
+    }).catch((err: Error) => {
+      throw new Error(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`);
+    });
+    // The extraction below hashes the file again and must see exactly what was verified.
+    t.verifiedSha256 = verified.sha256;
+  }
+
+  let safetyBackupStamp: string | null = null;
+  if (!request.skipSafetyBackup) {
+    safetyBackupStamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
+    for (const t of targets) {
+      progress('safety-backup', { volume: t.volume });
+      const fileName = archiveFileName(t.volume, safetyBackupStamp);
+      const r = await archiveVolume({
+        volume: t.volume, volumeDir: t.dir, backupDir: ctx.config.backupDir, fileName,
+        gzipLevel: ctx.config.gzipLevel, logger: log,
+        onProgress: (p) => progress('safety-backup', { volume: t.volume, ...p }),
+      }).catch((err: Error) => {
+        throw new Error(`safety backup of ${t.volume} failed, nothing was changed: ${err.message}`);
+      });
+      log.info({ volume: t.volume, file: r.file, size: r.size }, 'safety backup written');
+    }
+  }
+
+  const results: SetRestoreSummary['volumes'] = [];
+  const staged: { target: Target; rootMeta: Awaited<ReturnType<typeof extractArchive>>['rootMeta'] }[] = [];
+  // Staging lives inside the volume, so creating it changes the root's mtime: remember the times
+  // the admin's data had, so that a restore that fails leaves the volume exactly as it was.
+  const rootTimes = new Map<string, { atime: Date; mtime: Date }>();
+  for (const t of targets) {
+    const st = await fs.stat(t.dir);
+    rootTimes.set(t.volume, { atime: st.atime, mtime: st.mtime });
+  }
+  const dropStaging = (list: Target[]) =>
+    Promise.all(
+      list.map(async (t) => {
+        await removeWorkDir(t.dir, request.id);
+        const times = rootTimes.get(t.volume);
+        if (times) await fs.utimes(t.dir, times.atime, times.mtime).catch(() => undefined);
+      }),
+    );
+  try {
+    for (const t of targets) {
+      progress('extract', { volume: t.volume });
+      const staging = await createWorkDir(t.dir, request.id);
+      const r = await extractArchive(t.archivePath, staging, {
+        expectedSha256: t.verifiedSha256, logger: log, signal,
+        // The writer threads are waited for synchronously: stay well below the job lock's duration.
+        writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
+        onProgress: (p) => progress('extract', { volume: t.volume, ...p }),
+      });
+      staged.push({ target: t, rootMeta: r.rootMeta });
+      results.push({ volume: t.volume, entries: r.entries, files: r.files, bytes: r.bytes });
+      log.info({ volume: t.volume, entries: r.entries, bytes: r.bytes }, 'archive extracted into staging');
+    }
+  } catch (err) {
+    await dropStaging(targets);
+    throw new Error(`extracting the backup failed, nothing was changed: ${(err as Error).message}`, { cause: err });
+  }
+
+  const swapped: string[] = [];
+  for (const { target, rootMeta } of staged) {
+    progress('swap', { volume: target.volume });
+    try {
+      signal?.throwIfAborted();
+      await swapIn(target.dir, {
+        id: request.id, rootMeta, rootTimes: rootTimes.get(target.volume), logger: log,
+        failAfterRenames: failSwapAfter(ctx, target.volume),
+      });
+      swapped.push(target.volume);
+      log.warn({ volume: target.volume, stamp }, 'volume replaced by the backup');
+    } catch (err) {
+      const rest = staged.filter((s) => !swapped.includes(s.target.volume));
+      await dropStaging(rest.map((s) => s.target));
+      const done = swapped.length ? ` Already restored: ${swapped.join(', ')}.` : '';
+      throw new Error(`replacing ${target.volume} failed and was rolled back: ${(err as Error).message}.${done}`, { cause: err });
+    }
+  }
+
+  progress('done');
+  return {
+    kind: 'set',
+    stamp,
+    volumes: results,
+    safetyBackupStamp,
+    durationMs: Date.now() - started,
+    restartRequired: true,
+    message: `Restored ${swapped.join(', ')} from ${stamp}. Restart Elexis-OOB (and Elexis) now.` +
+      (safetyBackupStamp ? ` The data before the restore is in backup set ${safetyBackupStamp}.` : ''),
+  };
+}
+
+async function resolveTargets(ctx: AppContext, stamp: string, volumes: string[]): Promise<Target[]> {
+  const set = await ctx.store.getSet(stamp);
+  if (!set) throw new Error(`backup set ${stamp} no longer exists`);
+  const targets: Target[] = [];
+  for (const volume of volumes) {
+    const archive = set.archives.find((a) => a.kind === 'volume' && a.volume === volume);
+    if (!archive) throw new Error(`backup set ${stamp} has no archive of ${volume} any more`);
+    const dir = await volumeDir(ctx.config.volumes, volume);
+    if (!dir) throw new Error(`volume ${volume} is not configured on this server`);
+    const st = await fs.stat(dir).catch(() => undefined);
+    if (!st?.isDirectory()) throw new Error(`volume directory ${dir} of ${volume} does not exist; create it (empty) to restore into it`);
+    const archivePath = path.join(ctx.config.backupDir, archive.file);
+    targets.push({ volume, dir, archive, archivePath, contentBytes: await manifestBytes(archivePath) });
+  }
+  return targets;
+}
+
+/**
+ * Staging needs the uncompressed size in the volume (from the manifest, else archive size ×
+ * RESTORE_SPACE_RATIO); the safety backup needs about the archive's size again in BACKUP_DIR.
+ * Checked per directory, summed over the volumes that share it (they often share one disk).
+ */
+async function checkSpace(ctx: AppContext, targets: Target[], safetyBackup: boolean): Promise<void> {
+  for (const t of targets) {
+    const need = Math.ceil((t.contentBytes ?? t.archive.size * ctx.config.restoreSpaceRatio) * 1.05);
+    await requireSpace(t.dir, need, `restoring ${t.volume} (staging copy)`);
+  }
+  if (safetyBackup) {
+    const need = Math.ceil(targets.reduce((n, t) => n + t.archive.size, 0) * 1.2);
+    await requireSpace(ctx.config.backupDir, need, `the safety backup before the restore (about ${formatBytes(need)}; or request it with skipSafetyBackup)`);
+  }
+}
+
+async function manifestBytes(archivePath: string): Promise<number | undefined> {
+  try {
+    const m = JSON.parse(await fs.readFile(`${archivePath}.manifest.json`, 'utf8')) as { bytesRead?: unknown; contentBytes?: unknown };
+    if (typeof m.contentBytes === 'number') return m.contentBytes;
+    return typeof m.bytesRead === 'number' ? m.bytesRead : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function failSwapAfter(ctx: AppContext, volume: string): number | undefined {
+  const hook = ctx.config.testHooks.failSwap;
+  return hook?.volume === volume ? hook.afterRenames : undefined;
+}

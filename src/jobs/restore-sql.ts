@@ -1,0 +1,82 @@
+/**
+ * Restore the Elexis database from a SQL file: first a safety dump of the current database (unless
+ * skipped), then drop + create the database and stream the file into the `mariadb` client. When the
+ * client fails, the reason says which safety dump holds the state from before.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import type { AppContext } from '../runtime/context.js';
+import { dumpFileName } from '../core/names.js';
+import { requireSpace } from '../engine/fs/free-space.js';
+import type { Logger } from '../runtime/logger.js';
+import { dumpDatabase, loadSqlFile, type DbSettings } from '../db/mariadb.js';
+import type { RestoreRequest } from '../stores/restore-requests.js';
+import { uploadsDir } from '../stores/uploads.js';
+import { claimSafetyStamp } from './safety-stamp.js';
+
+export interface SqlRestoreSummary {
+  kind: 'sql';
+  database: string;
+  bytes: number;
+  safetyDump: string | null;
+  durationMs: number;
+  restartRequired: true;
+  message: string;
+}
+
+export function dbSettings(ctx: AppContext): DbSettings {
+  const db = ctx.config.db;
+  if (!db) throw new Error('no database is configured (DB_HOST)');
+  return { host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl };
+}
+
+/** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
+export async function restoreSql(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger, signal?: AbortSignal): Promise<SqlRestoreSummary> {
+  const started = Date.now();
+  const db = dbSettings(ctx);
+  const dumpName = ctx.config.db!.dumpName;
+  const file = request.sqlFile!;
+  const size = (await fs.stat(file).catch(() => undefined))?.size;
+  if (size === undefined) throw new Error(`the SQL file ${file} is gone; upload it again`);
+  const progress = (phase: string, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);
+
+  let safetyDump: string | null = null;
+  if (!request.skipSafetyBackup) {
+    progress('safety-dump');
+    // A dump is usually smaller than the upload it is replaced by; the upload's size is the estimate.
+    await requireSpace(ctx.config.backupDir, size, 'the safety dump of the current database (or request with skipSafetyBackup)');
+    const stamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
+    const dump = await dumpDatabase(db, { dir: ctx.config.backupDir, fileName: dumpFileName(dumpName, stamp), logger: log, gzipLevel: ctx.config.gzipLevel }).catch(
+      (err: Error) => {
+        throw new Error(`safety dump of database ${db.database} failed, nothing was changed: ${err.message}`);
+      },
+    );
+    safetyDump = dump.file;
+    log.info({ file: dump.file, size: dump.size }, 'safety dump written');
+  }
+
+  progress('load', { bytesDone: 0, bytesTotal: size });
+  if (signal?.aborted) throw new Error(`the database was not touched: ${(signal.reason as Error).message}`);
+  try {
+    const r = await loadSqlFile(db, file, { logger: log, onProgress: (p) => progress('load', p) });
+    // An upload has served its purpose; a dump from the listing is a backup and stays.
+    if (path.dirname(file) === uploadsDir(ctx.config.backupDir)) await fs.rm(file, { force: true });
+    log.warn({ database: db.database, bytes: r.bytes }, 'database replaced from SQL file');
+    return {
+      kind: 'sql',
+      database: db.database,
+      bytes: r.bytes,
+      safetyDump,
+      durationMs: Date.now() - started,
+      restartRequired: true,
+      message: `Database ${db.database} was loaded from the SQL file. Restart Elexis now.` +
+        (safetyDump ? ` The database before the restore is in ${safetyDump}.` : ''),
+    };
+  } catch (err) {
+    const back = safetyDump
+      ? ` The database before the restore is in ${safetyDump}; restore it with POST /api/restores/sql.`
+      : ' No safety dump was made (skipSafetyBackup).';
+    throw new Error(`loading the SQL file into ${db.database} failed: ${(err as Error).message}.${back}`, { cause: err });
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The verify job: runs after each archive (as the prune's child, so a bad new archive never lets an
+ * old good one be deleted), on the verify schedule, and on request. A failed verification fails the
+ * job — and with it the prune — and is recorded in `<file>.verify.json` for the listing.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import type { AppContext } from '../runtime/context.js';
+import type { VerifyJobData } from '../stores/queues.js';
+import { checkSizeDrop } from './size-drop.js';
+import { verifyBackup, type VerifyOutcome } from './verify-backup.js';
+
+export function makeVerifyProcessor(ctx: AppContext) {
+  return async (job: Job<VerifyJobData>): Promise<VerifyOutcome> => {
+    const { volume, stamp, file, kind } = job.data;
+    const log = ctx.logger.child({ module: 'verify', volume, stamp, file, jobId: job.id });
+    const full = path.join(ctx.config.backupDir, file);
+    if (!(await fs.stat(full).catch(() => undefined))) throw new Error(`${file} does not exist (pruned or moved away?)`);
+    if (job.parent && job.attemptsMade === 0 && ctx.config.testHooks.corruptBeforeVerify === volume) await flipMiddleByte(full);
+    const sidecar = await fs.readFile(`${full}.sha256`, 'utf8').catch(() => '');
+    const sha256 = /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] ?? null;
+    const outcome = await verifyBackup({
+      backupDir: ctx.config.backupDir,
+      archive: { volume, stamp, file, kind },
+      sha256,
+      testExtract: ctx.config.verifyExtract,
+      restoreThreads: ctx.config.restoreThreads,
+      logger: log,
+      onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
+    });
+    if (!outcome.ok) throw new Error(`${file} failed verification: ${outcome.error}`);
+    if (job.parent) await checkSizeDrop(ctx, { volume, stamp, file }, log);
+    return outcome;
+  };
+}
+
+/** Test hook (NODE_ENV=test only): simulates an archive that was damaged after it was written. */
+async function flipMiddleByte(file: string): Promise<void> {
+  const fh = await fs.open(file, 'r+');
+  try {
+    const { size } = await fh.stat();
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, Math.floor(size / 2));
+    b[0] = b[0]! ^ 0xff;
+    await fh.write(b, 0, 1, Math.floor(size / 2));
+  } finally {
+    await fh.close();
+  }
+}

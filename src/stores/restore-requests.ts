@@ -1,0 +1,185 @@
+/**
+ * Restore requests wait in Redis for their confirmation. The token is random (256 bit), handed out
+ * once and stored only as its SHA-256, so neither Redis nor a log holds a usable token; it is
+ * single use: the request record never changes, and its confirmation is a second key set with NX,
+ * so two confirmations can never both queue a restore.
+ *
+ * A request's life is four keys, each written once:
+ *   `oob-restore:<id>`            the request (what to restore, the token's hash)
+ *   `oob-restore:<id>:confirmed`  the id of the one job the confirmation queued (SET NX)
+ *   `oob-restore:<id>:started`    that job's attempt that consumed the confirmation (SET NX, see claimRun)
+ *   `oob-restore:<id>:outcome`    how it ended, with the summary, so the history outlives the job
+ * The restore processor refuses to touch anything unless claimRun succeeds, and claimRun succeeds
+ * once per request, for the confirmed job only: a retry of the job, a copy of it with another id
+ * (the dashboard's "add"), a second worker or a stalled re-run all find the confirmation consumed.
+ */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { tokenMatches } from '../core/tokens.js';
+
+export type RestoreKind = 'set' | 'sql';
+
+export interface RestoreRequest {
+  id: string;
+  kind: RestoreKind;
+  stamp: string | null;
+  volumes: string[];
+  /** For kind sql: the uploaded file in BACKUP_DIR/uploads, or a dump of the listing. */
+  sqlFile: string | null;
+  skipSafetyBackup: boolean;
+  createdAt: string;
+  expiresAt: string;
+  state: 'pending' | 'confirmed';
+  jobId: string | null;
+  tokenHash: string;
+  /** Set once the confirmed job started the restore (consumed the confirmation). */
+  started?: RestoreStart;
+  /** Set when the restore finished, failed, or was found interrupted. */
+  outcome?: RestoreOutcome;
+}
+
+export interface RestoreStart {
+  jobId: string;
+  at: string;
+}
+
+export interface RestoreOutcome {
+  state: 'completed' | 'failed';
+  at: string;
+  summary: unknown;
+  failedReason: string | null;
+}
+
+/** Why a job may not run a restore: see claimRun. */
+export type RunRefusal = 'not_found' | 'not_confirmed' | 'other_job' | 'used';
+
+export type ConfirmOutcome =
+  | { ok: true; request: RestoreRequest }
+  | { ok: false; reason: 'not_found' | 'wrong_token' | 'expired' | 'used' };
+
+/** Records outlive their confirmation window so GET /api/restores/:id can show the outcome. */
+const RECORD_TTL_S = 30 * 24 * 3600;
+
+/**
+ * Checks (ARGV[3] = 'check') or consumes (ARGV[3] = 'claim') the confirmation for job ARGV[1], in
+ * one script so that nothing can happen between the checks and the SET NX that consumes it.
+ * KEYS: request, confirmed, started. ARGV: job id, start record, mode, TTL in seconds.
+ */
+const CLAIM_RUN = `
+if redis.call('exists', KEYS[1]) == 0 then return 'not_found' end
+local confirmedFor = redis.call('get', KEYS[2])
+if not confirmedFor then return 'not_confirmed' end
+if confirmedFor ~= ARGV[1] then return 'other_job' end
+if redis.call('exists', KEYS[3]) == 1 then return 'used' end
+if ARGV[3] == 'claim' then redis.call('set', KEYS[3], ARGV[2], 'EX', ARGV[4]) end
+return 'ok'`;
+
+export class RestoreRequests {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  /** Ids are UUIDs; anything else is not one of ours (and must not reach a Redis key unchecked). */
+  static isValidId(id: string): boolean {
+    return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id);
+  }
+
+  private key(id: string): string {
+    return `${this.prefix}:oob-restore:${id}`;
+  }
+
+  async create(
+    fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup'>,
+    now = new Date(),
+  ): Promise<{ request: RestoreRequest; token: string }> {
+    const token = randomBytes(32).toString('base64url');
+    const request: RestoreRequest = {
+      ...fields,
+      id: randomUUID(),
+      createdAt: now.toISOString(),
+      expiresAt: new Date(now.getTime() + this.ttlMs).toISOString(),
+      state: 'pending',
+      jobId: null,
+      tokenHash: hashToken(token),
+    };
+    await this.redis.set(this.key(request.id), JSON.stringify(request), 'EX', RECORD_TTL_S);
+    return { request, token };
+  }
+
+  async get(id: string): Promise<RestoreRequest | undefined> {
+    const [raw, jobId, started, outcome] = await this.redis.mget(this.key(id), this.confirmedKey(id), this.startedKey(id), this.outcomeKey(id));
+    if (raw === null || raw === undefined) return undefined;
+    const request = JSON.parse(raw) as RestoreRequest;
+    return {
+      ...request,
+      ...(jobId ? { state: 'confirmed' as const, jobId } : {}),
+      ...(started ? { started: JSON.parse(started) as RestoreStart } : {}),
+      ...(outcome ? { outcome: JSON.parse(outcome) as RestoreOutcome } : {}),
+    };
+  }
+
+  private confirmedKey(id: string): string {
+    return `${this.key(id)}:confirmed`;
+  }
+
+  private startedKey(id: string): string {
+    return `${this.key(id)}:started`;
+  }
+
+  private outcomeKey(id: string): string {
+    return `${this.key(id)}:outcome`;
+  }
+
+  /**
+   * Consumes the confirmation for `jobId`: 'ok' exactly once per request, and only for the job the
+   * confirmation queued. Otherwise why not: the request is gone, was never confirmed, was
+   * confirmed for another job (this one is a copy), or its confirmation was consumed already (a
+   * retry, a second worker, a stalled re-run).
+   */
+  async claimRun(id: string, jobId: string, now = new Date()): Promise<'ok' | RunRefusal> {
+    return this.runScript(id, jobId, 'claim', now);
+  }
+
+  /** What claimRun would answer now, without consuming anything. */
+  async checkRun(id: string, jobId: string): Promise<'ok' | RunRefusal> {
+    return this.runScript(id, jobId, 'check', new Date());
+  }
+
+  private async runScript(id: string, jobId: string, mode: 'check' | 'claim', now: Date): Promise<'ok' | RunRefusal> {
+    const start: RestoreStart = { jobId, at: now.toISOString() };
+    const keys = [this.key(id), this.confirmedKey(id), this.startedKey(id)];
+    return (await this.redis.eval(CLAIM_RUN, keys.length, ...keys, jobId, JSON.stringify(start), mode, String(RECORD_TTL_S))) as 'ok' | RunRefusal;
+  }
+
+  /**
+   * Stores how the restore ended beside the request, so that GET /api/restores/:id still tells it
+   * after the job was removed from the queue (history limits, a dashboard "clean"). `onlyIfNone`:
+   * for an outcome found afterwards (an interrupted restore), which must not replace a real one.
+   */
+  async recordOutcome(id: string, outcome: Omit<RestoreOutcome, 'at'>, o: { onlyIfNone?: boolean; now?: Date } = {}): Promise<void> {
+    const value = JSON.stringify({ ...outcome, at: (o.now ?? new Date()).toISOString() });
+    if (o.onlyIfNone) await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S, 'NX');
+    else await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S);
+  }
+
+  /**
+   * Checks in the order a person can act on: an unknown id, then a wrong token (so a guesser learns
+   * nothing about the request's state), then expiry, then reuse.
+   */
+  async confirm(id: string, token: string, jobId: string, now = new Date()): Promise<ConfirmOutcome> {
+    const request = await this.get(id);
+    if (!request) return { ok: false, reason: 'not_found' };
+    if (!tokenMatches(hashToken(token), request.tokenHash)) return { ok: false, reason: 'wrong_token' };
+    if (request.state !== 'pending') return { ok: false, reason: 'used' };
+    if (now.getTime() > Date.parse(request.expiresAt)) return { ok: false, reason: 'expired' };
+    const won = await this.redis.set(this.confirmedKey(id), jobId, 'EX', RECORD_TTL_S, 'NX');
+    if (won !== 'OK') return { ok: false, reason: 'used' };
+    return { ok: true, request: { ...request, state: 'confirmed', jobId } };
+  }
+}
+
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
