@@ -11,7 +11,8 @@ import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { caseDirs } from '../helpers/case-dirs.js';
 import { writeTarGz, type TestEntry } from '../helpers/tar-build.js';
-import { extractArchive, FILES_PER_CHECK, HostileArchiveError, verifyArchive, type ExtractOptions } from '../../src/engine/extract/extract-archive.js';
+import { extractArchive, HostileArchiveError, verifyArchive, type ExtractOptions } from '../../src/engine/extract/extract-archive.js';
+import { FILES_PER_CHECK } from '../../src/engine/extract/slow-open.js';
 import { MAX_POOLED_FILE } from '../../src/engine/extract/extract-writers.js';
 import { assertSameTree, ignoreRoot, snapshotTree } from '../helpers/tree.js';
 import { exec, gnuTarArchive } from '../helpers/volumes.js';
@@ -144,9 +145,9 @@ describe('extractArchive: writer threads', () => {
     try {
       const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
       const sources = ['src/engine/extract/extract-archive.ts', 'src/engine/extract/extract-writer-thread.ts'].map((f) => path.join(repo, f));
-      await exec(process.execPath, [tsc, '--outDir', out, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', ...sources]);
+      await exec(process.execPath, [tsc, '--outDir', out, '--rootDir', path.join(repo, 'src'), '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', ...sources]);
       const script = `
-        const { extractArchive } = await import(${JSON.stringify(path.join(out, 'workers/extract-archive.js'))});
+        const { extractArchive } = await import(${JSON.stringify(path.join(out, 'engine/extract/extract-archive.js'))});
         const { pino } = await import('pino');
         const r = await extractArchive(process.argv[1], process.argv[2], { logger: pino({ level: 'silent' }), writers: ${JSON.stringify(THREADS)} });
         console.log(JSON.stringify({ files: r.files, threadedFiles: r.threadedFiles }));`;

@@ -3,6 +3,7 @@
  * when no writer threads run) and the writer threads of extract-writers.ts (small files).
  */
 import fs, { constants as fsc } from 'node:fs';
+import type { Reservation } from './extract-writers.js';
 
 /** O_EXCL: never reuse what is there (least of all follow a symlink); O_NOFOLLOW for good measure. */
 export const CREATE_FLAGS = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW;
@@ -40,4 +41,21 @@ export function asTime(t: Date | number): Date {
 export function writeAll(fd: number, buf: Uint8Array): void {
   let off = 0;
   while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+}
+
+/** A regular file being extracted: what its end applies. */
+export interface OpenFile extends FileMeta {
+  /** Binary strings: as the archive names it, and relative to the staging directory. */
+  raw: string;
+  rel: string;
+  atime: number;
+  mtime: number;
+  /** Created with this mode (its final one, or 0600 until the end). */
+  createMode: number;
+  /** Its content goes to a writer thread's batch (else to `fd`). */
+  pooled?: Reservation;
+  written: number;
+  /** Large or sparse: written at offsets with zero blocks left as holes, its size set at the end. */
+  holes: boolean;
+  size: number;
 }
