@@ -232,7 +232,7 @@ describe('archiveVolume', () => {
     const d = await dirs();
     await writeFile(path.join(d.vol, 'a.txt'), 'a');
     await writeFile(partialPath(d.backup, 'v.tar.gz'), 'half an archive');
-    await writeFile(path.join(d.backup, 'v.tar.gz.sha256.partial'), 'junk');
+    await writeFile(path.join(d.backup, 'v.tar.gz.sha256.0123456789ab.partial'), 'junk'); // writeFileAtomic's temp file
     const r = await archiveVolume({ volume: 'v', volumeDir: d.vol, backupDir: d.backup, fileName: 'v.tar.gz', gzipLevel: 1, logger: silent });
     assert.deepEqual(await backupFiles(d.backup), ['v.tar.gz', 'v.tar.gz.manifest.json', 'v.tar.gz.sha256']);
     assert.deepEqual(await tarList(r.path), ['./', './a.txt']);

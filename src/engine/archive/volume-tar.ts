@@ -1,0 +1,225 @@
+/**
+ * The tar stream of one volume, in GNU tar's own format (header.ts), from a walk of the live tree
+ * (../fs/tree-walk.ts) into the compressor.
+ *
+ * A live tree (a running MariaDB) changes while it is read: an entry confirmed gone is skipped
+ * with a warning, a file that shrinks is zero-padded to the size in its header, one that grows is
+ * cut at that size (each a warning, so the stream stays a valid tar); an entry that changed its
+ * type is archived as what it is now, once. Anything else that cannot be read fails the archive.
+ *
+ * File data is read with synchronous reads straight into the compressor's chunk buffers, and the
+ * tree is walked with synchronous lstat: asynchronous fs calls would queue in the threadpool behind
+ * the compression jobs. `pace` gives the event loop a turn every couple of milliseconds, so the
+ * compression jobs keep going and progress, abort and lock renewals keep working.
+ */
+import fs, { constants as fsc, type Stats } from 'node:fs';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { quoteName } from '../../core/show-name.js';
+import type { EntryDigest } from '../entry-digest.js';
+import type { EntryType } from '../entry-record.js';
+import { bin, confirmedGone, isGoneError, walkError, walkTree } from '../fs/tree-walk.js';
+import { GzipChunkWriter, MAX_SYNC_MS } from '../gzip/parallel-gzip.js';
+import { encodeHeader, type WriteHeader, type WriteType } from '../tar/header.js';
+
+export interface ArchiveProgress {
+  bytesDone: number;
+  bytesTotal: number;
+  entries: number;
+}
+
+export interface VolumeTarContext {
+  volumeDir: string;
+  signal: AbortSignal | undefined;
+  /** `entry` is a binary string (shown escaped by the caller). */
+  warn: (entry: string, code: string, message: string) => void;
+  digest: EntryDigest;
+  progress: ArchiveProgress;
+  report: () => void;
+}
+
+const BLOCK = 512;
+const ZEROS = Buffer.alloc(2 * BLOCK);
+
+/** Writes the tar stream of `c.volumeDir` into `z`; resolves when every entry and the end-of-archive marker are in. */
+export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): Promise<void> {
+  const { volumeDir, signal, warn, digest, progress, report } = c;
+  let lastTurn = Date.now();
+  /**
+   * Back-pressure from the compressor, and a turn for the event loop at least every MAX_SYNC_MS
+   * (2 ms): the compression jobs' next threadpool round trips start from there, and progress,
+   * abort and lock renewals need it too.
+   */
+  const pace = async () => {
+    const wait = z.ready();
+    if (wait) {
+      await wait;
+      lastTurn = Date.now();
+    } else if (Date.now() - lastTurn > MAX_SYNC_MS) {
+      await nextTurn();
+      lastTurn = Date.now();
+    }
+    signal?.throwIfAborted();
+  };
+
+  /** The entry's header blocks (GNU format, exact name bytes), and its line in the entry digest. */
+  const header = (h: WriteHeader) => {
+    z.write(encodeHeader(h));
+    digest.add({
+      type: TYPE_OF[h.type], name: h.name, link: h.linkname, size: h.type === '0' ? h.size : 0,
+      mode: h.mode, uid: h.uid, gid: h.gid, mtimeSec: h.mtime, mtimeNsec: 0,
+    });
+    progress.entries++;
+    report();
+  };
+
+  // Hard links: dev:ino → name of the first archived link. Only files with nlink > 1 get here.
+  const links = new Map<string, string>();
+
+  /**
+   * A regular file (as far as the walk knows): opened first, then described by fstat. Returns
+   * the lstat of what is there now when it turned out not to be a regular file any more.
+   */
+  const fileEntry = async (rel: string, p: string): Promise<Stats | undefined> => {
+    let fd: number;
+    try {
+      // O_NOFOLLOW: if the file was swapped for a symlink since it was listed, do not archive the
+      // target. O_NONBLOCK: if it was swapped for a FIFO, do not wait for a writer (no effect on
+      // regular files).
+      fd = fs.openSync(bin(p), fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (isGoneError(err) && confirmedGone(p)) {
+        vanished(rel, code ?? 'ENOENT');
+        return undefined;
+      }
+      if (code === 'ELOOP') return lstatOrGone(rel, p);
+      throw walkError(rel, 'open', err);
+    }
+    try {
+      // Describe the file we actually opened (it may have changed since it was listed).
+      const before = fs.fstatSync(fd);
+      if (!before.isFile()) return before;
+      const meta = metaOf(before);
+      const first = before.nlink > 1 ? links.get(`${before.dev}:${before.ino}`) : undefined;
+      if (first !== undefined) {
+        header({ name: rel, type: '1', linkname: first, size: 0, ...meta });
+        return undefined;
+      }
+      const size = before.size;
+      header({ name: rel, type: '0', size, ...meta });
+      if (before.nlink > 1) links.set(`${before.dev}:${before.ino}`, rel);
+      let pos = 0;
+      while (pos < size) {
+        // Straight into the compressor's chunk: no copy, and reads as large as the chunk allows.
+        const space = z.space();
+        const want = Math.min(space.length, size - pos);
+        let bytesRead: number;
+        try {
+          bytesRead = fs.readSync(fd, space, 0, want, pos);
+        } catch (err) {
+          throw walkError(rel, 'read', err);
+        }
+        if (bytesRead === 0) break;
+        z.commit(bytesRead);
+        pos += bytesRead;
+        progress.bytesDone += bytesRead;
+        report();
+        await pace();
+      }
+      if (pos < size) {
+        // The header promised `size` bytes; the tar stream is only valid if we deliver them.
+        warn(rel, 'ESHRUNK', `shrank from ${size} to ${pos} bytes while being read, padded with zeros`);
+        z.zeros(size - pos);
+      } else {
+        const after = fs.fstatSync(fd);
+        if (after.size !== size || after.mtimeMs !== before.mtimeMs) {
+          warn(rel, 'ECHANGED', `changed while being read (size ${size} → ${after.size}), archived copy may be inconsistent`);
+        }
+      }
+      z.write(ZEROS.subarray(0, (BLOCK - (size % BLOCK)) % BLOCK));
+      return undefined;
+    } finally {
+      fs.closeSync(fd);
+    }
+  };
+
+  const vanished = (rel: string, code: string) => warn(rel, code, 'vanished before it could be read, skipped');
+
+  /** A fresh lstat of an entry that changed its type under us; undefined (with a warning) when it is gone. */
+  const lstatOrGone = (rel: string, p: string): Stats | undefined => {
+    try {
+      return fs.lstatSync(bin(p));
+    } catch (err) {
+      if (isGoneError(err)) {
+        vanished(rel, (err as NodeJS.ErrnoException).code ?? 'ENOENT');
+        return undefined;
+      }
+      throw walkError(rel, 'read', err);
+    }
+  };
+
+  const symlinkEntry = (rel: string, p: string, st: Stats): Stats | undefined => {
+    let target: string;
+    try {
+      target = (fs.readlinkSync(bin(p), { encoding: 'buffer' }) as Buffer).toString('latin1');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (isGoneError(err) && confirmedGone(p)) {
+        vanished(rel, code ?? 'ENOENT');
+        return undefined;
+      }
+      if (code === 'EINVAL') return lstatOrGone(rel, p); // no longer a symlink
+      throw walkError(rel, 'read the symlink', err);
+    }
+    header({ name: rel, type: '2', linkname: target, size: 0, ...metaOf(st) });
+    return undefined;
+  };
+
+  /**
+   * One entry of the walk. An entry that changed its type between the walk's look and ours is
+   * archived as what it is now (once); a directory that appeared in place of a file cannot be
+   * walked from here, so that fails the attempt (the retry archives the tree as it is then).
+   */
+  const entry = async (rel: string, p: string, st: Stats | undefined, again = false): Promise<void> => {
+    let changed: Stats | undefined;
+    if (st === undefined || st.isFile()) changed = await fileEntry(rel, p);
+    else if (st.isDirectory()) header({ name: rel === '.' ? './' : `${rel}/`, type: '5', size: 0, ...metaOf(st) });
+    else if (st.isSymbolicLink()) changed = symlinkEntry(rel, p, st);
+    // Sockets, FIFOs and devices hold no data, and a restore refuses FIFOs and devices (a device
+    // node in a data volume is a way into the server's disks), so they are left out, loudly.
+    else warn(rel, 'EUNSUPPORTED', `is a ${kindOf(st)}, not a file, directory or symlink, skipped`);
+    if (changed === undefined) return;
+    if (again || changed.isDirectory()) {
+      throw new Error(`${quoteName(rel)} changed its type while being archived (now a ${kindOf(changed)}); the next attempt archives it as it is then`);
+    }
+    await entry(rel, p, changed, true);
+  };
+
+  for (const { rel, path: p, stat: st } of walkTree(volumeDir, { signal, statFiles: false, onVanished: vanished })) {
+    signal?.throwIfAborted();
+    await entry(rel, p, st);
+    await pace();
+  }
+  z.write(ZEROS); // end-of-archive marker
+}
+
+const TYPE_OF: Record<WriteType, EntryType> = { '0': 'file', '1': 'hardlink', '2': 'symlink', '5': 'dir' };
+
+/**
+ * Owner, permission bits and mtime as GNU tar stores them: numeric ids (names would need NSS), the
+ * mtime in whole seconds rounded toward minus infinity (also before 1970), as GNU format holds it.
+ */
+function metaOf(st: Stats): Pick<WriteHeader, 'mode' | 'uid' | 'gid' | 'mtime'> {
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+}
+
+function kindOf(st: Stats): string {
+  if (st.isDirectory()) return 'directory';
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFile()) return 'regular file';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isSocket()) return 'socket';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'special file';
+}
