@@ -25,7 +25,7 @@ import type { ArchiveJobData } from '../stores/queues.js';
 import { volumeDir } from '../engine/fs/volumes.js';
 import { archiveVolume, partialPath, type ArchiveResult } from '../engine/archive/archive-volume.js';
 import { ensureRoomForArchive } from './space-guard.js';
-import { recoverInterruptedRestores } from '../engine/swap/swap-volume.js';
+import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 
 const LOCK_RETRY_MS = 5000;
 

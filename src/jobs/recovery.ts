@@ -22,7 +22,8 @@ import { RESTORE_HOLD } from '../stores/queues.js';
 import { RestoreRequests } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
 import { listVolumes } from '../engine/fs/volumes.js';
-import { hasWorkDirs, recoverInterruptedRestores } from '../engine/swap/swap-volume.js';
+import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
+import { hasWorkDirs } from '../engine/swap/work-dir.js';
 
 const UPLOAD_MAX_AGE_MS = 24 * 3600 * 1000;
 

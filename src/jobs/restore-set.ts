@@ -24,7 +24,9 @@ import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
 import { extractArchive } from '../engine/extract/extract-archive.js';
 import { claimSafetyStamp } from './safety-stamp.js';
-import { createWorkDir, recoverInterruptedRestores, removeWorkDir, swapIn } from '../engine/swap/swap-volume.js';
+import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
+import { swapIn } from '../engine/swap/swap-volume.js';
+import { createWorkDir, removeWorkDir } from '../engine/swap/work-dir.js';
 
 export interface SetRestoreSummary {
   kind: 'set';

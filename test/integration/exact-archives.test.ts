@@ -19,7 +19,7 @@ import { listWithGnuTar } from '../../src/engine/gnu-tar-list.js';
 import { verifyVolumeArchive } from '../../src/engine/verify/archive-verification.js';
 import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
 import { extractArchive } from '../../src/engine/extract/extract-archive.js';
-import { createWorkDir } from '../../src/engine/swap/swap-volume.js';
+import { createWorkDir } from '../../src/engine/swap/work-dir.js';
 import { caseDirs } from '../helpers/case-dirs.js';
 
 const exec = promisify(execFile);

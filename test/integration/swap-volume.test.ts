@@ -4,15 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import {
-  createWorkDir,
-  JOURNAL,
-  recoverInterruptedRestores,
-  SimulatedCrash,
-  swapIn,
-  SWAPPED_MARKER,
-  workDirName,
-} from '../../src/engine/swap/swap-volume.js';
+import { recoverInterruptedRestores } from '../../src/engine/swap/recovery.js';
+import { SimulatedCrash, swapIn } from '../../src/engine/swap/swap-volume.js';
+import { createWorkDir, JOURNAL, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
 import { assertSameTree, ignoreRoot, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
 

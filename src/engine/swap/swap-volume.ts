@@ -1,26 +1,19 @@
 /**
- * Replace a volume's content by what a restore extracted, by renames only. Everything the restore
- * keeps in the volume lives in ONE directory of its own, `<volume>/.oob-restore-<id>/`:
+ * Replace a volume's content by what a restore extracted into its work directory (work-dir.ts), by
+ * renames only (the work directory is inside the volume, so every rename is atomic and instant):
  *
- *   restore.json  written first: marks the directory as this service's (recovery touches nothing else)
- *   tree/         the extraction (the archive's root)
- *   old/          phase 1 moves every current top-level entry of the volume here
- *   journal.json  after phase 1: which names phase 2 moves from tree/ into the root, the root's metadata
- *   swapped       the commit marker, after phase 2 (fsynced): from here on the swap is done
+ *   phase 1  move every current top-level entry of the volume (but the work directory) into old/;
+ *            write the journal (names being staged, root metadata);
+ *   phase 2  move every top-level entry of tree/ into the volume root;
+ *   commit   write the marker `swapped` (fsynced): from here on the swap is done;
+ *   cleanup  remove the work directory (with the previous data), apply the archive root's metadata.
  *
- * So no name in the volume or in the archive can collide with one of ours: the user's data and the
- * archive's entries are always one level below our markers, and a user's own `.oob-restore-…`
- * entry (without our restore.json) is data like any other — moved, archived, restored.
- *
- * Before the commit marker exists, any failure (or a crash, through recoverInterruptedRestores at
- * the next worker start) rolls back: entries from tree/ go back into tree/, the originals back into
- * the root; an original whose name is taken stays in old/ (and the rollback says so). After it,
- * the work directory (with the previous data) is removed and the archive's root metadata applied.
- *
- * Names are bytes (directories are read as Buffers), so Latin-1 names move like any other. The
- * extraction writes without fsync (one fsync per file would make restoring many small files very
- * slow); swapIn flushes the file system (`sync -f`) before it touches the volume, so the restored
- * data is on disk before the originals can be deleted.
+ * Before the commit marker exists, any failure (or a crash, through recovery.ts at the next start)
+ * rolls back: entries from tree/ go back into tree/, the originals back into the root; an original
+ * whose name is taken stays in old/ (and the rollback says so). Names are bytes (directories are
+ * read as Buffers). The extraction writes without fsync (one fsync per file would make restoring
+ * many small files very slow); swapIn flushes the file system (`sync -f`) before it touches the
+ * volume, so the restored data is on disk before the originals can be deleted.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
@@ -29,17 +22,12 @@ import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { quoteName } from '../../core/show-name.js';
 import { removeTree } from '../fs/remove-tree.js';
-import { bin } from '../fs/tree-walk.js';
 import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
-import type { RootMeta } from '../extract/extract-archive.js';
+import type { RootMeta } from '../extract/extract-options.js';
+import { asBin, child, exists, isOurs, JOURNAL, namesIn, OWNER_FILE, SWAPPED_MARKER, workDirName, type Journal } from './work-dir.js';
+
 
 const execFileP = promisify(execFile);
-
-/** The work directory of restore <id> is `<WORK_PREFIX><id>`. */
-export const WORK_PREFIX = '.oob-restore-';
-export const OWNER_FILE = 'restore.json';
-export const JOURNAL = 'journal.json';
-export const SWAPPED_MARKER = 'swapped';
 
 export interface SwapOptions {
   id: string;
@@ -63,54 +51,6 @@ export interface SwapOptions {
 /** Thrown by the crashAfterRenames test hook. */
 export class SimulatedCrash extends Error {
   override name = 'SimulatedCrash';
-}
-
-const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-
-function checkId(id: string): void {
-  if (!ID_RE.test(id)) throw new Error(`invalid restore id ${JSON.stringify(id)}`);
-}
-
-export function workDirName(id: string): string {
-  checkId(id);
-  return `${WORK_PREFIX}${id}`;
-}
-
-/** Where restore <id> extracts its archive for this volume. */
-export function stagingDir(volumeDir: string, id: string): string {
-  return path.join(volumeDir, workDirName(id), 'tree');
-}
-
-/**
- * Create the work directory of restore <id> in the volume (0700, marked as ours) and return the
- * staging directory to extract into (not created: the extraction creates it). Fails loudly if the
- * name is taken, whatever holds it.
- */
-export async function createWorkDir(volumeDir: string, id: string): Promise<string> {
-  const work = path.join(volumeDir, workDirName(id));
-  try {
-    await fs.mkdir(work, { mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${work} already exists; it is not overwritten`, { cause: err });
-    throw err;
-  }
-  await fs.chmod(work, 0o700); // mkdir's mode is subject to the umask
-  await writeFileAtomic(path.join(work, OWNER_FILE), `${JSON.stringify({ id, createdAt: new Date().toISOString() })}\n`, 0o600);
-  return path.join(work, 'tree');
-}
-
-/** Remove the work directory of restore <id> (only if it is ours), whatever it holds. */
-export async function removeWorkDir(volumeDir: string, id: string): Promise<void> {
-  const work = path.join(volumeDir, workDirName(id));
-  if (!(await isOurs(work, id))) return;
-  removeTree(asBin(work));
-}
-
-interface Journal {
-  id: string;
-  /** Names moved (or to be moved) from tree/ into the root, as hex bytes. */
-  staged: string[];
-  rootMeta?: { mode: number; uid: number; gid: number; mtime: string };
 }
 
 export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved: number; removedOld: number }> {
@@ -193,7 +133,7 @@ export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved
  * root and not back in tree/) go back into tree/, then every entry of old/ back into the root, then
  * the work directory is removed. Throws (leaving what could not be put back in old/) on any problem.
  */
-async function rollBack(
+export async function rollBack(
   volumeDir: string,
   id: string,
   fromStaging: readonly Buffer[],
@@ -251,7 +191,7 @@ async function rollBack(
 }
 
 /** The swap committed: drop the work directory (with the previous data), give the root the archive's metadata. */
-async function finishCommitted(volumeDir: string, id: string, rootMeta: RootMeta | undefined, log: Logger): Promise<void> {
+export async function finishCommitted(volumeDir: string, id: string, rootMeta: RootMeta | undefined, log: Logger): Promise<void> {
   const work = path.join(volumeDir, workDirName(id));
   // The restore succeeded; a failure from here on leaves a leftover that the next start removes.
   try {
@@ -277,116 +217,6 @@ async function finishCommitted(volumeDir: string, id: string, rootMeta: RootMeta
   await fsyncDir(volumeDir).catch(() => undefined);
 }
 
-/**
- * Called before a restore or an archive touches a volume and at worker start. For every work
- * directory of ours (a `.oob-restore-<id>` directory holding our restore.json): with the commit
- * marker the swap completed (remove it); without it, roll back (the journal tells which root
- * entries came from tree/; without a journal phase 1 had not completed and the root holds only
- * originals). Anything else with that prefix is the user's and is left alone. Returns a description
- * of each action; throws after trying everything if something could not be recovered.
- */
-export async function recoverInterruptedRestores(volumeDir: string, logger: Logger): Promise<string[]> {
-  let names: Buffer[];
-  try {
-    names = await namesIn(volumeDir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-  const actions: string[] = [];
-  const errors: string[] = [];
-  for (const raw of names) {
-    const n = raw.toString('latin1');
-    if (!n.startsWith(WORK_PREFIX)) continue;
-    const id = n.slice(WORK_PREFIX.length);
-    if (!ID_RE.test(id) || !(await isOurs(path.join(volumeDir, n), id))) continue;
-    try {
-      actions.push(await recoverOne(volumeDir, id, logger));
-    } catch (err) {
-      errors.push(`restore ${id}: ${(err as Error).message}`);
-    }
-  }
-  for (const a of actions) logger.warn({ volumeDir }, `recovery: ${a}`);
-  if (errors.length > 0) {
-    throw new Error(
-      `recovering interrupted restores in ${volumeDir} failed: ${errors.join('; ')}` + (actions.length ? ` (done: ${actions.join('; ')})` : ''),
-    );
-  }
-  return actions;
-}
-
-/** Whether the volume holds a work directory of ours (a restore that is running or was interrupted). */
-export async function hasWorkDirs(volumeDir: string): Promise<boolean> {
-  const names = await namesIn(volumeDir).catch(() => [] as Buffer[]);
-  for (const raw of names) {
-    const n = raw.toString('latin1');
-    const id = n.slice(WORK_PREFIX.length);
-    if (n.startsWith(WORK_PREFIX) && ID_RE.test(id) && (await isOurs(path.join(volumeDir, n), id))) return true;
-  }
-  return false;
-}
-
-async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<string> {
-  const work = path.join(volumeDir, workDirName(id));
-  const journal = await readJournal(path.join(work, JOURNAL));
-  if (await exists(path.join(work, SWAPPED_MARKER))) {
-    const rootMeta = journal?.rootMeta ? { ...journal.rootMeta, mtime: new Date(journal.rootMeta.mtime) } : undefined;
-    await finishCommitted(volumeDir, id, rootMeta, log);
-    return `restore ${id}: the swap had completed; removed the previous data and the staging directory`;
-  }
-  if (!(await exists(path.join(work, 'old')))) {
-    removeTree(asBin(work));
-    return `restore ${id}: removed the staging directory of an extraction that never reached the swap`;
-  }
-  const staged = (journal?.staged ?? []).map((h) => Buffer.from(h, 'hex'));
-  const { unstaged, putBack } = await rollBack(volumeDir, id, staged);
-  return `restore ${id}: rolled back an interrupted swap (${putBack} original entries put back, ${unstaged} restored entries removed)`;
-}
-
-async function readJournal(file: string): Promise<Journal | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const j = JSON.parse(text) as Partial<Journal>;
-  const okName = (h: unknown) => {
-    if (typeof h !== 'string' || !/^([0-9a-f]{2})+$/.test(h)) return false;
-    const n = Buffer.from(h, 'hex').toString('latin1');
-    return n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
-  };
-  if (!Array.isArray(j.staged) || !j.staged.every(okName)) throw new Error(`journal ${file} is not valid`);
-  return j as Journal;
-}
-
-/** Whether `work` is the work directory of restore <id>: a directory holding our restore.json for that id. */
-async function isOurs(work: string, id: string): Promise<boolean> {
-  const st = await fs.lstat(work).catch(() => undefined);
-  if (!st?.isDirectory()) return false;
-  try {
-    const owner = JSON.parse(await fs.readFile(path.join(work, OWNER_FILE), 'utf8')) as { id?: unknown };
-    return owner.id === id;
-  } catch {
-    return false;
-  }
-}
-
-/** Names in a directory as bytes. */
-async function namesIn(dir: string): Promise<Buffer[]> {
-  return fs.readdir(dir, { encoding: 'buffer' });
-}
-
-/** `<dir>/<name>` with the name's exact bytes. */
-function child(dir: string, name: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(dir), Buffer.from('/'), name]);
-}
-
-function asBin(p: string | Buffer): string {
-  return (typeof p === 'string' ? Buffer.from(p) : p).toString('latin1');
-}
-
 /** Make everything written to the volume's file system so far durable (syncfs via coreutils). */
 async function syncFilesystem(dir: string, log: Logger): Promise<void> {
   try {
@@ -400,16 +230,3 @@ async function syncFilesystem(dir: string, log: Logger): Promise<void> {
   }
 }
 
-async function exists(p: string | Buffer): Promise<boolean> {
-  try {
-    await fs.lstat(p);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-    throw err;
-  }
-}
-
-// Kept for callers that build paths themselves.
-export { bin };

@@ -1,0 +1,65 @@
+/**
+ * Finishing or rolling back a restore that was interrupted (its worker was killed, or lost its
+ * locks) from what it left in its work directory (work-dir.ts).
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { removeTree } from '../fs/remove-tree.js';
+import { asBin, exists, ID_RE, isOurs, JOURNAL, namesIn, readJournal, SWAPPED_MARKER, WORK_PREFIX, workDirName } from './work-dir.js';
+import { finishCommitted, rollBack } from './swap-volume.js';
+
+/**
+ * Called before a restore or an archive touches a volume and at worker start. For every work
+ * directory of ours (a `.oob-restore-<id>` directory holding our restore.json): with the commit
+ * marker the swap completed (remove it); without it, roll back (the journal tells which root
+ * entries came from tree/; without a journal phase 1 had not completed and the root holds only
+ * originals). Anything else with that prefix is the user's and is left alone. Returns a description
+ * of each action; throws after trying everything if something could not be recovered.
+ */
+export async function recoverInterruptedRestores(volumeDir: string, logger: Logger): Promise<string[]> {
+  let names: Buffer[];
+  try {
+    names = await namesIn(volumeDir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  const actions: string[] = [];
+  const errors: string[] = [];
+  for (const raw of names) {
+    const n = raw.toString('latin1');
+    if (!n.startsWith(WORK_PREFIX)) continue;
+    const id = n.slice(WORK_PREFIX.length);
+    if (!ID_RE.test(id) || !(await isOurs(path.join(volumeDir, n), id))) continue;
+    try {
+      actions.push(await recoverOne(volumeDir, id, logger));
+    } catch (err) {
+      errors.push(`restore ${id}: ${(err as Error).message}`);
+    }
+  }
+  for (const a of actions) logger.warn({ volumeDir }, `recovery: ${a}`);
+  if (errors.length > 0) {
+    throw new Error(
+      `recovering interrupted restores in ${volumeDir} failed: ${errors.join('; ')}` + (actions.length ? ` (done: ${actions.join('; ')})` : ''),
+    );
+  }
+  return actions;
+}
+
+async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<string> {
+  const work = path.join(volumeDir, workDirName(id));
+  const journal = await readJournal(path.join(work, JOURNAL));
+  if (await exists(path.join(work, SWAPPED_MARKER))) {
+    const rootMeta = journal?.rootMeta ? { ...journal.rootMeta, mtime: new Date(journal.rootMeta.mtime) } : undefined;
+    await finishCommitted(volumeDir, id, rootMeta, log);
+    return `restore ${id}: the swap had completed; removed the previous data and the staging directory`;
+  }
+  if (!(await exists(path.join(work, 'old')))) {
+    removeTree(asBin(work));
+    return `restore ${id}: removed the staging directory of an extraction that never reached the swap`;
+  }
+  const staged = (journal?.staged ?? []).map((h) => Buffer.from(h, 'hex'));
+  const { unstaged, putBack } = await rollBack(volumeDir, id, staged);
+  return `restore ${id}: rolled back an interrupted swap (${putBack} original entries put back, ${unstaged} restored entries removed)`;
+}
+

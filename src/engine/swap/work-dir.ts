@@ -1,0 +1,136 @@
+/**
+ * The one directory a restore keeps in a volume, `<volume>/.oob-restore-<id>/`, and what is in it:
+ *
+ *   restore.json  written first: marks the directory as this service's (recovery touches nothing else)
+ *   tree/         the extraction (the archive's root)
+ *   old/          the swap's phase 1 moves every current top-level entry of the volume here
+ *   journal.json  after phase 1: which names phase 2 moves from tree/ into the root, the root's metadata
+ *   swapped       the commit marker, after phase 2 (fsynced): from here on the swap is done
+ *
+ * Names are bytes: directories are read as Buffers.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { removeTree } from '../fs/remove-tree.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+
+/** The work directory of restore <id> is `<WORK_PREFIX><id>`. */
+export const WORK_PREFIX = '.oob-restore-';
+export const OWNER_FILE = 'restore.json';
+export const JOURNAL = 'journal.json';
+export const SWAPPED_MARKER = 'swapped';
+
+export const ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+function checkId(id: string): void {
+  if (!ID_RE.test(id)) throw new Error(`invalid restore id ${JSON.stringify(id)}`);
+}
+
+export function workDirName(id: string): string {
+  checkId(id);
+  return `${WORK_PREFIX}${id}`;
+}
+
+/** Where restore <id> extracts its archive for this volume. */
+export function stagingDir(volumeDir: string, id: string): string {
+  return path.join(volumeDir, workDirName(id), 'tree');
+}
+
+/**
+ * Create the work directory of restore <id> in the volume (0700, marked as ours) and return the
+ * staging directory to extract into (not created: the extraction creates it). Fails loudly if the
+ * name is taken, whatever holds it.
+ */
+export async function createWorkDir(volumeDir: string, id: string): Promise<string> {
+  const work = path.join(volumeDir, workDirName(id));
+  try {
+    await fs.mkdir(work, { mode: 0o700 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${work} already exists; it is not overwritten`, { cause: err });
+    throw err;
+  }
+  await fs.chmod(work, 0o700); // mkdir's mode is subject to the umask
+  await writeFileAtomic(path.join(work, OWNER_FILE), `${JSON.stringify({ id, createdAt: new Date().toISOString() })}\n`, 0o600);
+  return path.join(work, 'tree');
+}
+
+/** Remove the work directory of restore <id> (only if it is ours), whatever it holds. */
+export async function removeWorkDir(volumeDir: string, id: string): Promise<void> {
+  const work = path.join(volumeDir, workDirName(id));
+  if (!(await isOurs(work, id))) return;
+  removeTree(asBin(work));
+}
+
+export interface Journal {
+  id: string;
+  /** Names moved (or to be moved) from tree/ into the root, as hex bytes. */
+  staged: string[];
+  rootMeta?: { mode: number; uid: number; gid: number; mtime: string };
+}
+
+export async function readJournal(file: string): Promise<Journal | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const j = JSON.parse(text) as Partial<Journal>;
+  const okName = (h: unknown) => {
+    if (typeof h !== 'string' || !/^([0-9a-f]{2})+$/.test(h)) return false;
+    const n = Buffer.from(h, 'hex').toString('latin1');
+    return n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
+  };
+  if (!Array.isArray(j.staged) || !j.staged.every(okName)) throw new Error(`journal ${file} is not valid`);
+  return j as Journal;
+}
+
+export /** Whether `work` is the work directory of restore <id>: a directory holding our restore.json for that id. */
+async function isOurs(work: string, id: string): Promise<boolean> {
+  const st = await fs.lstat(work).catch(() => undefined);
+  if (!st?.isDirectory()) return false;
+  try {
+    const owner = JSON.parse(await fs.readFile(path.join(work, OWNER_FILE), 'utf8')) as { id?: unknown };
+    return owner.id === id;
+  } catch {
+    return false;
+  }
+}
+
+/** Names in a directory as bytes. */
+export async function namesIn(dir: string): Promise<Buffer[]> {
+  return fs.readdir(dir, { encoding: 'buffer' });
+}
+
+/** `<dir>/<name>` with the name's exact bytes. */
+export function child(dir: string, name: Buffer): Buffer {
+  return Buffer.concat([Buffer.from(dir), Buffer.from('/'), name]);
+}
+
+export function asBin(p: string | Buffer): string {
+  return (typeof p === 'string' ? Buffer.from(p) : p).toString('latin1');
+}
+
+/** Whether the volume holds a work directory of ours (a restore that is running or was interrupted). */
+export async function hasWorkDirs(volumeDir: string): Promise<boolean> {
+  const names = await namesIn(volumeDir).catch(() => [] as Buffer[]);
+  for (const raw of names) {
+    const n = raw.toString('latin1');
+    const id = n.slice(WORK_PREFIX.length);
+    if (n.startsWith(WORK_PREFIX) && ID_RE.test(id) && (await isOurs(path.join(volumeDir, n), id))) return true;
+  }
+  return false;
+}
+
+export async function exists(p: string | Buffer): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw err;
+  }
+}
+
