@@ -15,7 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, it, before } from 'node:test';
 import { pino } from 'pino';
 import { ArchiveError, HostileArchiveError } from '../../src/engine/archive-errors.js';
-import { listWithGnuTar } from '../../src/engine/gnu-tar-list.js';
+import { listWithGnuTar } from '../../src/engine/gnu-tar/list-archive.js';
 import { verifyVolumeArchive } from '../../src/engine/verify/archive-verification.js';
 import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
 import { extractArchive } from '../../src/engine/extract/extract-archive.js';

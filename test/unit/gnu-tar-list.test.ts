@@ -7,7 +7,8 @@ import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { EntryRecord } from '../../src/engine/entry-record.js';
-import { listWithGnuTar, parseGnuTarLine, unquoteC } from '../../src/engine/gnu-tar-list.js';
+import { listWithGnuTar } from '../../src/engine/gnu-tar/list-archive.js';
+import { parseGnuTarLine, unquoteC } from '../../src/engine/gnu-tar/listing-line.js';
 import { caseDirs } from '../helpers/case-dirs.js';
 
 const run = promisify(execFile);

@@ -18,7 +18,7 @@ import fs from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { ArchiveError } from '../archive-errors.js';
 import { canonicalLine, describeEntry, EntryDigest, fieldsOf, type EntryFields } from '../entry-digest.js';
-import { listWithGnuTar } from '../gnu-tar-list.js';
+import { listWithGnuTar } from '../gnu-tar/list-archive.js';
 import { verifyArchive, type ExtractProgress } from '../extract/extract-archive.js';
 
 export interface ArchiveManifest {
