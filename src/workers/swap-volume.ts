@@ -2,7 +2,8 @@
  * Replace a volume's content by what a restore extracted, by renames only. Everything the restore
  * keeps in the volume lives in ONE directory of its own, `<volume>/.oob-restore-<id>/`:
  *
- *   restore.json  written first: marks the directory as this service's (recovery touches nothing else)
+ *   restore.json  written first: marks the directory as this service's (recovery touches nothing else),
+ *                 with the volume root's times from before, which a rollback after a crash puts back
  *   tree/         the extraction (the archive's root)
  *   old/          phase 1 moves every current top-level entry of the volume here
  *   journal.json  after phase 1: which names phase 2 moves from tree/ into the root, the root's metadata
@@ -88,6 +89,8 @@ export function stagingDir(volumeDir: string, id: string): string {
  */
 export async function createWorkDir(volumeDir: string, id: string): Promise<string> {
   const work = path.join(volumeDir, workDirName(id));
+  // The volume root's times before the work directory changes them: a recovery after a crash puts them back.
+  const root = await fs.stat(volumeDir);
   try {
     await fs.mkdir(work, { mode: 0o700 });
   } catch (err) {
@@ -95,7 +98,8 @@ export async function createWorkDir(volumeDir: string, id: string): Promise<stri
     throw err;
   }
   await fs.chmod(work, 0o700); // mkdir's mode is subject to the umask
-  await writeFileAtomic(path.join(work, OWNER_FILE), `${JSON.stringify({ id, createdAt: new Date().toISOString() })}\n`, 0o600);
+  const owner = { id, createdAt: new Date().toISOString(), rootTimes: { atimeMs: root.atimeMs, mtimeMs: root.mtimeMs } };
+  await writeFileAtomic(path.join(work, OWNER_FILE), `${JSON.stringify(owner)}\n`, 0o600);
   return path.join(work, 'tree');
 }
 
@@ -334,12 +338,14 @@ async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<s
     await finishCommitted(volumeDir, id, rootMeta, log);
     return `restore ${id}: the swap had completed; removed the previous data and the staging directory`;
   }
+  const rootTimes = await createdRootTimes(work);
   if (!(await exists(path.join(work, 'old')))) {
     removeTree(asBin(work));
+    if (rootTimes) await fs.utimes(volumeDir, rootTimes.atime, rootTimes.mtime).catch(() => undefined);
     return `restore ${id}: removed the staging directory of an extraction that never reached the swap`;
   }
   const staged = (journal?.staged ?? []).map((h) => Buffer.from(h, 'hex'));
-  const { unstaged, putBack } = await rollBack(volumeDir, id, staged);
+  const { unstaged, putBack } = await rollBack(volumeDir, id, staged, rootTimes);
   return `restore ${id}: rolled back an interrupted swap (${putBack} original entries put back, ${unstaged} restored entries removed)`;
 }
 
@@ -359,6 +365,17 @@ async function readJournal(file: string): Promise<Journal | undefined> {
   };
   if (!Array.isArray(j.staged) || !j.staged.every(okName)) throw new Error(`journal ${file} is not valid`);
   return j as Journal;
+}
+
+/** The volume root's times from before the work directory was made (restore.json), if it recorded them. */
+async function createdRootTimes(work: string): Promise<{ atime: Date; mtime: Date } | undefined> {
+  try {
+    const { rootTimes: t } = JSON.parse(await fs.readFile(path.join(work, OWNER_FILE), 'utf8')) as { rootTimes?: { atimeMs?: unknown; mtimeMs?: unknown } };
+    if (typeof t?.atimeMs !== 'number' || typeof t.mtimeMs !== 'number') return undefined;
+    return { atime: new Date(t.atimeMs), mtime: new Date(t.mtimeMs) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** Whether `work` is the work directory of restore <id>: a directory holding our restore.json for that id. */
