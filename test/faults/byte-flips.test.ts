@@ -110,7 +110,7 @@ describe(`byte flips in an archive (seed ${SEED})`, () => {
 
   before(async () => {
     fx = await makeFixture();
-    await buildSeededVolume(vol(), SEED);
+    await buildSeededVolume(vol(), SEED, { docs: 12, docBytes: 32 * 1024, imageBytes: 512 * 1024 });
     svc = await startService('start', fx.env);
     const run = await http(svc.url, 'POST', '/api/backups', {});
     assert.equal(run.status, 202, JSON.stringify(run.body));

@@ -99,7 +99,8 @@ describe('fault: ENOSPC in BACKUP_DIR', () => {
 
   it('leaves nothing of the failed archives, prunes nothing, touches no other file; the minute has no set', async () => {
     assert.deepEqual(failedJobs.filter((j) => j.name !== 'archive' && j.queue !== 'schedule' && j.state !== 'failed'), [], 'verify and prune did not run');
-    assertSameSnapshot(beforeRun, await pySnapshot(fx.backupDir), 'BACKUP_DIR after the failed run');
+    // (BACKUP_DIR's own mtime moves with every file created and removed in it.)
+    assertSameSnapshot(beforeRun, await pySnapshot(fx.backupDir), 'BACKUP_DIR after the failed run', (e) => (e.path === '2e' ? ['mtime'] : []));
     assert.equal((await http(svc.url, 'GET', `/api/backups/${failedStamp}`)).status, 404);
   });
 
