@@ -2,10 +2,11 @@
  * Finishing or rolling back a restore that was interrupted (its worker was killed, or lost its
  * locks) from what it left in its work directory (work-dir.ts).
  */
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { removeTree } from '../fs/remove-tree.js';
-import { asBin, exists, ID_RE, isOurs, JOURNAL, namesIn, readJournal, SWAPPED_MARKER, WORK_PREFIX, workDirName } from './work-dir.js';
+import { asBin, createdRootTimes, exists, ID_RE, isOurs, JOURNAL, namesIn, readJournal, SWAPPED_MARKER, WORK_PREFIX, workDirName } from './work-dir.js';
 import { finishCommitted, rollBack } from './swap-volume.js';
 
 /**
@@ -54,12 +55,14 @@ async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<s
     await finishCommitted(volumeDir, id, rootMeta, log);
     return `restore ${id}: the swap had completed; removed the previous data and the staging directory`;
   }
+  const rootTimes = await createdRootTimes(work);
   if (!(await exists(path.join(work, 'old')))) {
     removeTree(asBin(work));
+    if (rootTimes) await fs.utimes(volumeDir, rootTimes.atime, rootTimes.mtime).catch(() => undefined);
     return `restore ${id}: removed the staging directory of an extraction that never reached the swap`;
   }
   const staged = (journal?.staged ?? []).map((h) => Buffer.from(h, 'hex'));
-  const { unstaged, putBack } = await rollBack(volumeDir, id, staged);
+  const { unstaged, putBack } = await rollBack(volumeDir, id, staged, rootTimes);
   return `restore ${id}: rolled back an interrupted swap (${putBack} original entries put back, ${unstaged} restored entries removed)`;
 }
 

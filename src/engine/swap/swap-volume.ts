@@ -196,10 +196,11 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
   // The restore succeeded; a failure from here on leaves a leftover that the next start removes.
   try {
     // Everything but the marker first: a crash in the middle must leave the work directory
-    // recognisably committed, or the next start would put the rest of the previous data back.
+    // recognisably committed, or the next start would put the rest of the previous data back. The
+    // journal stays too: it holds the root's metadata, which the next start applies after a crash.
     for (const n of await namesIn(work)) {
       const s = n.toString('latin1');
-      if (s !== SWAPPED_MARKER && s !== OWNER_FILE) removeTree(asBin(child(work, n)));
+      if (s !== SWAPPED_MARKER && s !== OWNER_FILE && s !== JOURNAL) removeTree(asBin(child(work, n)));
     }
     removeTree(asBin(work));
   } catch (err) {

@@ -1,7 +1,8 @@
 /**
  * The one directory a restore keeps in a volume, `<volume>/.oob-restore-<id>/`, and what is in it:
  *
- *   restore.json  written first: marks the directory as this service's (recovery touches nothing else)
+ *   restore.json  written first: marks the directory as this service's (recovery touches nothing else),
+ *                 with the volume root's times from before, which a rollback after a crash puts back
  *   tree/         the extraction (the archive's root)
  *   old/          the swap's phase 1 moves every current top-level entry of the volume here
  *   journal.json  after phase 1: which names phase 2 moves from tree/ into the root, the root's metadata
@@ -43,6 +44,8 @@ export function stagingDir(volumeDir: string, id: string): string {
  */
 export async function createWorkDir(volumeDir: string, id: string): Promise<string> {
   const work = path.join(volumeDir, workDirName(id));
+  // The volume root's times before the work directory changes them: a recovery after a crash puts them back.
+  const root = await fs.stat(volumeDir);
   try {
     await fs.mkdir(work, { mode: 0o700 });
   } catch (err) {
@@ -50,7 +53,8 @@ export async function createWorkDir(volumeDir: string, id: string): Promise<stri
     throw err;
   }
   await fs.chmod(work, 0o700); // mkdir's mode is subject to the umask
-  await writeFileAtomic(path.join(work, OWNER_FILE), `${JSON.stringify({ id, createdAt: new Date().toISOString() })}\n`, 0o600);
+  const owner = { id, createdAt: new Date().toISOString(), rootTimes: { atimeMs: root.atimeMs, mtimeMs: root.mtimeMs } };
+  await writeFileAtomic(path.join(work, OWNER_FILE), `${JSON.stringify(owner)}\n`, 0o600);
   return path.join(work, 'tree');
 }
 
@@ -134,3 +138,13 @@ export async function exists(p: string | Buffer): Promise<boolean> {
   }
 }
 
+/** The volume root's times from before the work directory was made (restore.json), if it recorded them. */
+export async function createdRootTimes(work: string): Promise<{ atime: Date; mtime: Date } | undefined> {
+  try {
+    const { rootTimes: t } = JSON.parse(await fs.readFile(path.join(work, OWNER_FILE), 'utf8')) as { rootTimes?: { atimeMs?: unknown; mtimeMs?: unknown } };
+    if (typeof t?.atimeMs !== 'number' || typeof t.mtimeMs !== 'number') return undefined;
+    return { atime: new Date(t.atimeMs), mtime: new Date(t.mtimeMs) };
+  } catch {
+    return undefined;
+  }
+}

@@ -88,6 +88,12 @@ export async function verifyVolumeArchive(archivePath: string, o: VerifyArchiveO
     const where = await firstDifference(archivePath, o).catch((err: Error) => `(could not find the first difference: ${err.message})`);
     throw new ArchiveError('mismatch', `GNU tar and our reader read the archive differently: ${gnu.entries} entries vs ${r.entries}; ${where}`);
   }
+  // Every archive of a volume holds at least the volume root "./" (ours, `tar -C <volume> -czf x .`).
+  // One without any entry (a gzip of zeros, a tar of nothing: to both readers an empty archive) is
+  // no backup of a volume, and restoring it would only empty the volume.
+  if (r.entries === 0) {
+    throw new ArchiveError('corrupt', 'the archive holds no entries, not even the volume root "./": it is no backup of a volume (restoring it would only empty the volume)');
+  }
   if (manifest) {
     const problems: string[] = [];
     if (manifest.entries !== undefined && manifest.entries !== r.entries) problems.push(`${r.entries} entries, the manifest says ${manifest.entries}`);
