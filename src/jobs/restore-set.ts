@@ -1,12 +1,13 @@
 /**
  * Restore volumes from a backup set, in the order that can lose nothing:
  *   1. check free space (staging in the volume, safety backup in BACKUP_DIR);
- *   2. verify every archive completely (sha256 against the sidecar, full gunzip and tar parse, GNU
- *      tar's reading of it and its manifest all agreeing: archive-verification.ts);
- *   3. make a safety backup of the current data (a normal archive with the current minute's stamp);
- *   4. extract each archive into a staging directory inside its volume (hashing again on the way);
- *   5. swap staged and current entries by renames, rolling back on any failure.
- * Live data is touched only in step 5, after everything before it succeeded. The caller holds the
+ *   2. extract each archive into a staging directory inside its volume while verifying it
+ *      completely, in one pass (sha256 against the sidecar, our reader's checks, GNU tar's reading
+ *      of it and its manifest all agreeing: archive-verification.ts); any failure discards staging;
+ *   3. make a safety backup of the current data (a normal archive with the current minute's stamp,
+ *      leaving out exactly this restore's work directory);
+ *   4. swap staged and current entries by renames, rolling back on any failure.
+ * Live data is touched only in step 4, after everything before it succeeded. The caller holds the
  * locks of all volumes and the restore hold; `signal` aborts when one of them is lost (Redis away
  * for a lock's TTL: someone else may hold it now), and then nothing more is written or swapped.
  */
@@ -22,11 +23,11 @@ import type { RestoreRequest } from '../stores/restore-requests.js';
 import { volumeDir } from '../engine/fs/volumes.js';
 import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
-import { extractArchive } from '../engine/extract/extract-archive.js';
+import type { RootMeta } from '../engine/extract/extract-options.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { swapIn } from '../engine/swap/swap-volume.js';
-import { createWorkDir, removeWorkDir } from '../engine/swap/work-dir.js';
+import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 
 export interface SetRestoreSummary {
   kind: 'set';
@@ -45,11 +46,11 @@ interface Target {
   archivePath: string;
   /** Uncompressed size from our manifest, when the archive has one. */
   contentBytes: number | undefined;
-  /** The sha256 the full verification computed. */
-  verifiedSha256?: string;
 }
 
-type Phase = 'check' | 'verify' | 'safety-backup' | 'extract' | 'swap' | 'done';
+type Phase = 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
+
+class VerificationFailed extends Error {}
 
 export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger, signal?: AbortSignal): Promise<SetRestoreSummary> {
   const started = Date.now();
@@ -66,40 +67,10 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
   }
   await checkSpace(ctx, targets, !request.skipSafetyBackup);
 
-  for (const t of targets) {
-    progress('verify', { volume: t.volume });
-    log.info({ volume: t.volume, file: t.archive.file }, 'verifying archive');
-    const verified = await verifyVolumeArchive(t.archivePath, {
-      logger: log, signal,
-      onProgress: (p) => progress('verify', { volume: t.volume, ...p }),
-    }).catch((err: Error) => {
-      throw new Error(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`);
-    });
-    // The extraction below hashes the file again and must see exactly what was verified.
-    t.verifiedSha256 = verified.sha256;
-  }
-
-  let safetyBackupStamp: string | null = null;
-  if (!request.skipSafetyBackup) {
-    safetyBackupStamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
-    for (const t of targets) {
-      progress('safety-backup', { volume: t.volume });
-      const fileName = archiveFileName(t.volume, safetyBackupStamp);
-      const r = await archiveVolume({
-        volume: t.volume, volumeDir: t.dir, backupDir: ctx.config.backupDir, fileName,
-        gzipLevel: ctx.config.gzipLevel, logger: log,
-        onProgress: (p) => progress('safety-backup', { volume: t.volume, ...p }),
-      }).catch((err: Error) => {
-        throw new Error(`safety backup of ${t.volume} failed, nothing was changed: ${err.message}`);
-      });
-      log.info({ volume: t.volume, file: r.file, size: r.size }, 'safety backup written');
-    }
-  }
-
   const results: SetRestoreSummary['volumes'] = [];
-  const staged: { target: Target; rootMeta: Awaited<ReturnType<typeof extractArchive>>['rootMeta'] }[] = [];
-  // Staging lives inside the volume, so creating it changes the root's mtime: remember the times
-  // the admin's data had, so that a restore that fails leaves the volume exactly as it was.
+  const staged: { target: Target; rootMeta: RootMeta | undefined }[] = [];
+  // The work directory lives inside the volume, so creating it changes the root's mtime: remember
+  // the times the admin's data had, so that a restore that fails leaves the volume exactly as it was.
   const rootTimes = new Map<string, { atime: Date; mtime: Date }>();
   for (const t of targets) {
     const st = await fs.stat(t.dir);
@@ -113,23 +84,54 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
         if (times) await fs.utimes(t.dir, times.atime, times.mtime).catch(() => undefined);
       }),
     );
+
+  // One pass per archive: extracted into the staging directory while it is verified completely
+  // (sha256, our reader's checks, GNU tar's listing on the other core, the manifest). Live data is
+  // untouched; a failure discards every staging directory and leaves the volumes as they were.
   try {
     for (const t of targets) {
       progress('extract', { volume: t.volume });
+      log.info({ volume: t.volume, file: t.archive.file }, 'extracting and verifying archive');
       const staging = await createWorkDir(t.dir, request.id);
-      const r = await extractArchive(t.archivePath, staging, {
-        expectedSha256: t.verifiedSha256, logger: log, signal,
+      const v = await verifyVolumeArchive(t.archivePath, {
+        logger: log, signal, extractTo: staging,
         // The writer threads are waited for synchronously: stay well below the job lock's duration.
         writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
         onProgress: (p) => progress('extract', { volume: t.volume, ...p }),
+      }).catch((err: Error) => {
+        throw new VerificationFailed(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`, { cause: err });
       });
+      const r = v.extracted!;
       staged.push({ target: t, rootMeta: r.rootMeta });
       results.push({ volume: t.volume, entries: r.entries, files: r.files, bytes: r.bytes });
-      log.info({ volume: t.volume, entries: r.entries, bytes: r.bytes }, 'archive extracted into staging');
+      log.info({ volume: t.volume, entries: r.entries, bytes: r.bytes, origin: v.origin }, 'archive verified and extracted into staging');
     }
   } catch (err) {
     await dropStaging(targets);
+    if (err instanceof VerificationFailed) throw err;
     throw new Error(`extracting the backup failed, nothing was changed: ${(err as Error).message}`, { cause: err });
+  }
+
+  // The safety backup of the current data, now that the archives are known to be good. It leaves
+  // out exactly this restore's own work directory (marked as ours), nothing else.
+  let safetyBackupStamp: string | null = null;
+  if (!request.skipSafetyBackup) {
+    try {
+      safetyBackupStamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
+      for (const t of targets) {
+        progress('safety-backup', { volume: t.volume });
+        const fileName = archiveFileName(t.volume, safetyBackupStamp);
+        const r = await archiveVolume({
+          volume: t.volume, volumeDir: t.dir, backupDir: ctx.config.backupDir, fileName,
+          gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], signal,
+          onProgress: (p) => progress('safety-backup', { volume: t.volume, ...p }),
+        });
+        log.info({ volume: t.volume, file: r.file, size: r.size }, 'safety backup written');
+      }
+    } catch (err) {
+      await dropStaging(targets);
+      throw new Error(`safety backup failed, nothing was changed: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   const swapped: string[] = [];

@@ -51,6 +51,11 @@ export interface ArchiveVolumeOptions {
   gzipParallel?: boolean;
   /** Chunk size of the parallel mode (default 2 MiB); tests use small ones to get many members. */
   gzipChunkSize?: number;
+  /**
+   * Exact top-level names to leave out: only a restore's own work directory (`.oob-restore-<id>`,
+   * marked as ours) while its safety backup runs. Everything else is archived.
+   */
+  skipTopNames?: string[];
   /** Throttled to one call per progressIntervalMs, plus a final one. Exceptions are logged, not fatal. */
   onProgress?: (p: ArchiveProgress) => void;
   /** Default 500 ms. 0 reports after every entry and every chunk read (tests, fine-grained UIs). */
@@ -126,7 +131,8 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
     await Promise.all(stale.map((f) => rm(f, { force: true })));
     signal?.throwIfAborted();
 
-    progress.bytesTotal = await treeSize(volumeDir, signal);
+    const skipTop = new Set((o.skipTopNames ?? []).map((n) => Buffer.from(n).toString('latin1')));
+    progress.bytesTotal = await treeSize(volumeDir, signal, skipTop);
     const walked = Date.now();
 
     const hash = createHash('sha256');
@@ -144,7 +150,7 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
     out = fs.openSync(partial, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o640);
     let written = 0;
     try {
-      await writeVolumeTar(z, { volumeDir, signal, warn, digest, progress, report: () => report() });
+      await writeVolumeTar(z, { volumeDir, skipTop, signal, warn, digest, progress, report: () => report() });
       await z.end();
       written = Date.now();
       await fsync(out);

@@ -4,12 +4,12 @@ import { walkTree } from '../fs/tree-walk.js';
 import { MAX_SYNC_MS } from '../gzip/parallel-gzip.js';
 
 /** Total size of regular files (each hard-linked inode once). */
-export async function treeSize(root: string, signal?: AbortSignal): Promise<number> {
+export async function treeSize(root: string, signal?: AbortSignal, skipTop?: ReadonlySet<string>): Promise<number> {
   let total = 0;
   const seen = new Set<string>();
   let lastTurn = Date.now();
   // An entry that vanishes now is reported (or fails the job) by the archive pass itself.
-  for (const { stat: st } of walkTree(root, { signal })) {
+  for (const { stat: st } of walkTree(root, { signal, skipTop })) {
     if (Date.now() - lastTurn > MAX_SYNC_MS) {
       await nextTurn();
       lastTurn = Date.now();

@@ -29,6 +29,8 @@ export interface ArchiveProgress {
 
 export interface VolumeTarContext {
   volumeDir: string;
+  /** Exact top-level names to leave out (see ArchiveVolumeOptions.skipTopNames). */
+  skipTop: ReadonlySet<string>;
   signal: AbortSignal | undefined;
   /** `entry` is a binary string (shown escaped by the caller). */
   warn: (entry: string, code: string, message: string) => void;
@@ -42,7 +44,7 @@ const ZEROS = Buffer.alloc(2 * BLOCK);
 
 /** Writes the tar stream of `c.volumeDir` into `z`; resolves when every entry and the end-of-archive marker are in. */
 export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): Promise<void> {
-  const { volumeDir, signal, warn, digest, progress, report } = c;
+  const { volumeDir, skipTop, signal, warn, digest, progress, report } = c;
   let lastTurn = Date.now();
   /**
    * Back-pressure from the compressor, and a turn for the event loop at least every MAX_SYNC_MS
@@ -195,7 +197,7 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
     await entry(rel, p, changed, true);
   };
 
-  for (const { rel, path: p, stat: st } of walkTree(volumeDir, { signal, statFiles: false, onVanished: vanished })) {
+  for (const { rel, path: p, stat: st } of walkTree(volumeDir, { signal, skipTop, statFiles: false, onVanished: vanished })) {
     signal?.throwIfAborted();
     await entry(rel, p, st);
     await pace();

@@ -37,6 +37,11 @@ export interface WalkEntry {
 export interface WalkOptions {
   /** lstat regular files too (default true). */
   statFiles?: boolean;
+  /**
+   * Exact names directly below the root to leave out (binary strings). Only for a restore's own
+   * work directory while its safety backup runs: never a pattern, so no user name can match it.
+   */
+  skipTop?: ReadonlySet<string>;
   /** An entry listed by readdir was confirmed gone when we looked at it. */
   onVanished?: (rel: string, code: string) => void;
   signal?: AbortSignal;
@@ -139,6 +144,7 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkE
       for (const dirent of names(dirPath, rel, dirStat)) {
         opts.signal?.throwIfAborted();
         const name = dirent.name.toString('latin1');
+        if (rel === '.' && opts.skipTop?.has(name)) continue;
         const childPath = `${dirPath}/${name}`;
         const childRel = `${rel}/${name}`;
         if (!statFiles && dirent.isFile()) {

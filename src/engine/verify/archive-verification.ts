@@ -19,7 +19,7 @@ import type { Logger } from 'pino';
 import { ArchiveError } from '../archive-errors.js';
 import { canonicalLine, describeEntry, EntryDigest, fieldsOf, type EntryFields } from '../entry-digest.js';
 import { listWithGnuTar } from '../gnu-tar/list-archive.js';
-import { verifyArchive, type ExtractProgress } from '../extract/extract-archive.js';
+import { extractArchive, verifyArchive, type ExtractProgress, type ExtractResult, type WriterSettings } from '../extract/extract-archive.js';
 
 export interface ArchiveManifest {
   sha256?: string;
@@ -37,12 +37,22 @@ export interface VerifiedArchive {
   entryDigest: string;
   /** 'oob-backup': held against its manifest too; 'external': no manifest, the two readers only. */
   origin: 'oob-backup' | 'external';
+  /** With `extractTo`: what the extraction wrote. */
+  extracted?: ExtractResult;
 }
 
 export interface VerifyArchiveOptions {
   logger: Logger;
   onProgress?: (p: ExtractProgress) => void;
   signal?: AbortSignal;
+  /**
+   * A restore: extract into this staging directory in the same pass, instead of reading twice
+   * (verify, then extract). Live data is untouched either way; when verification fails, the caller
+   * discards the staging directory.
+   */
+  extractTo?: string;
+  /** The extraction's writer threads (see WriterSettings). */
+  writers?: WriterSettings;
 }
 
 /** Reads `<archive>.manifest.json`; undefined when there is none (or it is not ours). */
@@ -75,7 +85,9 @@ export async function verifyVolumeArchive(archivePath: string, o: VerifyArchiveO
   const gnuRun = listWithGnuTar(archivePath, (r) => gnu.add(fieldsOf(r)), { signal: o.signal });
   // Both must settle before we report: a failure of one must not leave the other running unobserved.
   const [ours, theirs] = await Promise.allSettled([
-    verifyArchive(archivePath, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal }),
+    o.extractTo === undefined
+      ? verifyArchive(archivePath, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal })
+      : extractArchive(archivePath, o.extractTo, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, writers: o.writers }),
     gnuRun,
   ]);
   if (ours.status === 'rejected') throw ours.reason;
@@ -101,7 +113,9 @@ export async function verifyVolumeArchive(archivePath: string, o: VerifyArchiveO
     if (manifest.entryDigest !== undefined && manifest.entryDigest !== r.entryDigest) problems.push('the entry list differs from the one written at archive time');
     if (problems.length) throw new ArchiveError('mismatch', `the archive does not match its manifest: ${problems.join('; ')}`);
   }
-  return { sha256: r.sha256, entries: r.entries, bytes: r.bytes, entryDigest: r.entryDigest, origin: manifest ? 'oob-backup' : 'external' };
+  const v: VerifiedArchive = { sha256: r.sha256, entries: r.entries, bytes: r.bytes, entryDigest: r.entryDigest, origin: manifest ? 'oob-backup' : 'external' };
+  if (o.extractTo !== undefined) v.extracted = r;
+  return v;
 }
 
 /** Both readers again, side by side; the first entry (or the missing one) where they part. */
