@@ -9,6 +9,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
+import { logLines } from '../helpers/logs.js';
 import { http, makeFixture, runNowAndSettle, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 
@@ -93,7 +94,10 @@ describe('failures and warnings reach the webhook', () => {
   before(async () => {
     receiver = await startReceiver();
     // Port 1: nothing listens, so the dump fails; the volume archives must not care.
-    fx = await makeFixture({ DB_HOST: '127.0.0.1', DB_PORT: '1', DB_NAME: 'elexis', NOTIFY_WEBHOOK_URL: receiver.url, OVERDUE_CHECK_INTERVAL: '1', OVERDUE_GRACE: '0' });
+    fx = await makeFixture({
+      DB_HOST: '127.0.0.1', DB_PORT: '1', DB_NAME: 'elexis', NOTIFY_WEBHOOK_URL: receiver.url, OVERDUE_CHECK_INTERVAL: '1', OVERDUE_GRACE: '0',
+      LOG_LEVEL: 'debug', // every overdue check logs what it alerted
+    });
     await makeVolume(path.join(fx.volumesDir, 'pacsdata'), 'pacsdata');
     await fs.writeFile(path.join(fx.volumesDir, 'pacsdata', 'big.dcm'), randomBytes(1024 * 1024));
     // The previous generation, full size; the volume is then mostly wiped before the run.
@@ -140,7 +144,15 @@ describe('failures and warnings reach the webhook', () => {
       const o = receiver.alerts.filter((a) => a.event === 'backup.overdue');
       return o.some((a) => a.volume === 'elexisdb-sql') ? o : undefined;
     }, 15_000, 'overdue alert');
-    await new Promise((r) => setTimeout(r, 2500)); // more checks run, none may repeat the alert
+    // Two more checks after the one that alerted, each alerting nothing for the volume.
+    const checks = () => logLines(svc.logs(), 'overdue check done').map((l) => l.alerted as string[]);
+    const later = await waitFor(() => {
+      const all = checks();
+      const first = all.findIndex((a) => a.includes('elexisdb-sql'));
+      return first >= 0 && all.length - first > 2 ? all.slice(first + 1) : undefined;
+    }, 15_000, 'two more overdue checks');
+    assert.ok(later.every((a) => !a.includes('elexisdb-sql')), JSON.stringify(later));
+    assert.equal(logLines(svc.logs(), 'backup overdue').filter((l) => l.volume === 'elexisdb-sql').length, 1, 'queued once');
     const again = receiver.alerts.filter((a) => a.event === 'backup.overdue' && a.volume === 'elexisdb-sql');
     assert.equal(again.length, 1);
     assert.match(overdue.find((a) => a.volume === 'elexisdb-sql').reason, /since ever/);
