@@ -11,7 +11,17 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { TestClock } from './clock.js';
 
+/**
+ * Where the tests find Redis and MariaDB: the machine's own on the standard ports, or what
+ * test/run.ts found or started (throwaway servers when nothing answered there).
+ */
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The tests' MariaDB: root without password. */
+export const MARIADB = { host: process.env.TEST_MARIADB_HOST ?? '127.0.0.1', port: Number(process.env.TEST_MARIADB_PORT ?? 3306) };
+/** The service's DB_* variables for that MariaDB (add the test's DB_NAME). */
+export const DB_ENV = { DB_HOST: MARIADB.host, DB_PORT: String(MARIADB.port), DB_USER: 'root' };
+/** Connection arguments of `mariadb` and `mariadb-dump` for that MariaDB, as root. */
+export const MARIADB_ARGS = ['-h', MARIADB.host, '-P', String(MARIADB.port), '-u', 'root'];
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENTRY = { start: 'src/start.ts', api: 'src/api/main.ts', worker: 'src/jobs/main.ts' } as const;
 

@@ -1,6 +1,6 @@
 /**
  * Restoring the Elexis database from an uploaded SQL file (plain and gzip) against the real MariaDB
- * on 127.0.0.1:3306: upload, confirm, the job; a broken file fails with the client's message and
+ * (test/helpers/service.ts, MARIADB): upload, confirm, the job; a broken file fails with the client's message and
  * the safety dump brings the previous state back.
  */
 import assert from 'node:assert/strict';
@@ -10,13 +10,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { TEST_START } from '../helpers/clock.js';
-import { http, makeFixture, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, http, makeFixture, MARIADB_ARGS, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { exec } from '../helpers/volumes.js';
 
 const TOKEN = 'sql-restore-token-0123456789';
 const DB = `oob_sqlrestore_${randomBytes(4).toString('hex')}`;
 
-const sql = async (query: string, db = DB) => (await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '--default-character-set=utf8mb4', '-N', '-B', db, '-e', query])).stdout.trim();
+const sql = async (query: string, db = DB) => (await exec('mariadb', [...MARIADB_ARGS, '--default-character-set=utf8mb4', '-N', '-B', db, '-e', query])).stdout.trim();
 
 async function upload(svc: Service, body: Buffer, query = ''): Promise<any> {
   const res = await fetch(`${svc.url}/api/restores/sql${query}`, {
@@ -43,18 +43,18 @@ describe('restore the database from a SQL file', () => {
   let checksumBefore: string;
 
   before(async () => {
-    await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '-e', `CREATE DATABASE ${DB}`]);
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${DB}`]);
     await sql(`CREATE TABLE patient (id INT PRIMARY KEY, name VARCHAR(100), note LONGBLOB) CHARSET utf8mb4;
       INSERT INTO patient VALUES (1, 'Anna Zürcher 🙂', UNHEX('00FF10')), (2, 'Beat Müller', NULL), (3, 'Chantal', REPEAT('x', 5000));`);
     checksumBefore = await sql('CHECKSUM TABLE patient');
-    dump = (await exec('mariadb-dump', ['-h', '127.0.0.1', '-u', 'root', '--single-transaction', '--hex-blob', DB], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' } as any)).stdout as unknown as Buffer;
-    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', DB_HOST: '127.0.0.1', DB_PORT: '3306', DB_USER: 'root', DB_NAME: DB }, { clock: TEST_START });
+    dump = (await exec('mariadb-dump', [...MARIADB_ARGS, '--single-transaction', '--hex-blob', DB], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' } as any)).stdout as unknown as Buffer;
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', ...DB_ENV, DB_NAME: DB }, { clock: TEST_START });
     svc = await startService('start', fx.env);
   });
   after(async () => {
     await svc?.stop();
     await fx?.cleanup();
-    await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '-e', `DROP DATABASE IF EXISTS ${DB}`]);
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE IF EXISTS ${DB}`]);
   });
 
   for (const form of ['plain', 'gzip'] as const) {

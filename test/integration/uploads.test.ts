@@ -15,7 +15,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { request } from '../helpers/raw-http.js';
 import { Redis } from 'ioredis';
-import { makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { exec } from '../helpers/volumes.js';
 
 const MAX = 2 ** 52;
@@ -81,7 +81,7 @@ describe('SQL uploads and slow clients', () => {
 
   before(async () => {
     fx = await makeFixture({
-      DB_HOST: '127.0.0.1',
+      ...DB_ENV,
       MAX_UPLOAD_BYTES: String(MAX),
       HTTP_HEADERS_TIMEOUT: '1',
       HTTP_REQUEST_TIMEOUT: '1',
@@ -228,7 +228,7 @@ describe('an upload on a small disk (tmpfs of 2 MiB)', () => {
   let svc: Service;
   let mounted = false;
   before(async () => {
-    fx = await makeFixture({ DB_HOST: '127.0.0.1', SPACE_MARGIN_MB: '0', UPLOAD_IDLE_TIMEOUT: '5' });
+    fx = await makeFixture({ ...DB_ENV, SPACE_MARGIN_MB: '0', UPLOAD_IDLE_TIMEOUT: '5' });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', fx.backupDir]);
     mounted = true;
     svc = await startService('api', fx.env);
