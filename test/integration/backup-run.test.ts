@@ -4,12 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { http, makeFixture, startService, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
-import { assertSameTree, snapshotTree } from '../helpers/tree.js';
 import { exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 
 describe('backup run over three volumes', () => {
@@ -65,15 +63,12 @@ describe('backup run over three volumes', () => {
     }
   });
 
-  it('GNU tar extracts each archive to a tree identical to the volume', async () => {
+  it("each volume's archive holds that volume (GNU tar reads its readme back)", async () => {
+    // That GNU tar restores our archives exactly is proven once, in exact-archives.test.ts.
     for (const v of volumes) {
-      const out = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-extract-'));
-      try {
-        await exec('tar', ['-xzf', path.join(fx.backupDir, `${v}_${run.stamp}.tar.gz`), '-C', out, '--same-owner', '-p']);
-        assertSameTree(await snapshotTree(out), await snapshotTree(path.join(fx.volumesDir, v)));
-      } finally {
-        await fs.rm(out, { recursive: true, force: true });
-      }
+      const { stdout } = await exec('tar', ['-xzOf', path.join(fx.backupDir, `${v}_${run.stamp}.tar.gz`), './readme.txt']);
+      assert.equal(stdout, await fs.readFile(path.join(fx.volumesDir, v, 'readme.txt'), 'utf8'));
+      assert.match(stdout, new RegExp(`^volume ${v}\n`));
     }
   });
 

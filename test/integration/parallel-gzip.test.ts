@@ -307,15 +307,13 @@ describe('archive and restore with the parallel gzip', () => {
     assert.equal(r.entries, a.entries);
   });
 
-  it('restores archives made by tar | pigz (or, without pigz, gzip members cut mid-entry) and by GNU tar -czf', { skip: !isRoot && 'needs root (chown)' }, async () => {
+  // GNU tar -czf's own archives (one gzip member): exact-archives.test.ts and extract-archive.test.ts.
+  it('restores archives made by tar | pigz (and gzip members cut mid-entry, as other tools may write)', { skip: !isRoot && 'needs root (chown)' }, async () => {
     const d = await caseDir();
     const vol = path.join(d, 'vol');
     await buildVolume(vol);
     const source = await snapshotTree(vol);
     const archives: string[] = [];
-    const gnu = path.join(d, 'gnu.tar.gz');
-    await exec('tar', ['-C', vol, '-czf', gnu, '.']);
-    archives.push(gnu);
     const multi = path.join(d, 'multi.tar.gz');
     if (hasPigz) {
       // -b 32: 32 KiB blocks; -i: independent blocks, the pigz flavour of several members.
