@@ -121,7 +121,7 @@ describe('docker-compose.yaml', () => {
       assert.equal(environment(s).REDIS_URL, 'redis://redis:6379', name);
     }
     assert.match(commandArgs(service('api').command).join(' '), /dist\/api\/main\.js/);
-    assert.match(commandArgs(service('worker').command).join(' '), /dist\/workers\/main\.js/);
+    assert.match(commandArgs(service('worker').command).join(' '), /dist\/jobs\/main\.js/);
   });
 
   it('publishes the API on 3000 and runs two workers', () => {
