@@ -140,7 +140,12 @@ async function startMariadb(probe: Endpoint): Promise<{ endpoint: Endpoint; stop
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-test-mariadb-'));
   const user = os.userInfo().username; // mariadbd refuses to run as root unless told
   const data = path.join(dir, 'data');
-  await run(install, ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--user=${user}`], dir);
+  try {
+    await run(install, ['--no-defaults', `--datadir=${data}`, '--auth-root-authentication-method=normal', '--skip-test-db', `--user=${user}`], dir);
+  } catch (err) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw err;
+  }
   const port = await freePort();
   const child = spawn(
     server,
