@@ -22,7 +22,7 @@ import { listVolumes } from '../engine/fs/volumes.js';
 export type CatchUpOutcome = RunJobs | { skipped: true; reason: string };
 
 /** At start-up: one run for the schedule's last tick if it has no set yet. */
-export async function catchUpMissedRun(ctx: AppContext, now = new Date()): Promise<CatchUpOutcome | undefined> {
+export async function catchUpMissedRun(ctx: AppContext, now = ctx.clock.now()): Promise<CatchUpOutcome | undefined> {
   const log = ctx.logger.child({ module: 'catch-up' });
   const schedule = await ctx.schedules.get();
   if (!ctx.config.catchUp || !schedule.enabled) return undefined;
@@ -53,7 +53,7 @@ export async function startCatchUpRun(
   if ((await claimTick(ctx.redis, ctx.config.queuePrefix, o.tick, o.owner)) === 'taken') {
     return { skipped: true, reason: `another run stands in for the missed tick ${o.tick} already` };
   }
-  const stamp = o.stamp ?? formatStamp(o.now ?? new Date(), ctx.config.timezone);
+  const stamp = o.stamp ?? formatStamp(o.now ?? ctx.clock.now(), ctx.config.timezone);
   try {
     const run = await startRun(
       { redis: ctx.redis, prefix: ctx.config.queuePrefix, queues: ctx.queues, store: ctx.store, archiveAttempts: ctx.config.archiveAttempts },

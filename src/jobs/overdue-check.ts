@@ -14,7 +14,7 @@ import { listVolumes } from '../engine/fs/volumes.js';
 
 const ALERT_MEMORY_S = 30 * 24 * 3600;
 
-export async function checkOverdue(ctx: AppContext, now = new Date()): Promise<string[]> {
+export async function checkOverdue(ctx: AppContext, now = ctx.clock.now()): Promise<string[]> {
   const schedule = await ctx.schedules.get();
   if (!schedule.enabled) return [];
   const { volumes } = await listVolumes(ctx.config.volumes);
@@ -53,7 +53,10 @@ export async function checkOverdue(ctx: AppContext, now = new Date()): Promise<s
 
 export function startOverdueChecks(ctx: AppContext): () => void {
   const run = () =>
-    void checkOverdue(ctx).catch((err: Error) => ctx.logger.warn({ module: 'overdue', err: err.message }, 'overdue check failed'));
+    void checkOverdue(ctx).then(
+      (alerted) => ctx.logger.debug({ module: 'overdue', alerted }, 'overdue check done'),
+      (err: Error) => ctx.logger.warn({ module: 'overdue', err: err.message }, 'overdue check failed'),
+    );
   const timer = setInterval(run, ctx.config.overdueCheckIntervalMs);
   timer.unref();
   return () => clearInterval(timer);

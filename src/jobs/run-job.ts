@@ -23,7 +23,7 @@ export type RunResult = RunJobs | { skipped: true; stamp?: string; reason: strin
 export function makeRunProcessor(ctx: AppContext) {
   const log = ctx.logger.child({ module: 'run' });
   return async (job: Job<RunJobData>, token?: string): Promise<RunResult> => {
-    const now = new Date();
+    const now = ctx.clock.now();
     const { stamp, catchUpFor } = runStamp(scheduledTime(job), now, ctx.config.timezone);
     const restoring = await ctx.restoreHold.holder(RESTORE_HOLD);
     if (restoring) {

@@ -22,7 +22,7 @@ export function bootConfig(role: string): { config: Config; logger: Logger } {
 export async function openContext(config: Config, logger: Logger, redisUrl: string): Promise<AppContext> {
   if (config.volumes.kind === 'dir') await fs.mkdir(config.volumes.dir, { recursive: true });
   const ctx = await createContext(config, logger, redisUrl);
-  await markScheduleStart(ctx.redis, config.queuePrefix, { ifUnset: true });
+  await markScheduleStart(ctx.redis, config.queuePrefix, { ifUnset: true, now: ctx.clock.now() });
   const repairs = await reconcileSchedulers(ctx.queues.schedule, await ctx.schedules.get(), await ctx.verifySchedules.get(), config.timezone);
   if (Object.keys(repairs).length) logger.info({ module: 'schedule', repairs }, 'job schedulers synced with the stored schedule');
   return ctx;

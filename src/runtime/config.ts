@@ -8,6 +8,7 @@ import path from 'node:path';
 import { isValidTimeZone } from '../core/cron.js';
 import { isValidVolumeName } from '../core/names.js';
 import { RECOMMENDED_GZIP_LEVEL } from '../engine/gzip/parallel-gzip.js';
+import { clockFor } from './clock.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -87,8 +88,8 @@ export interface Config {
   overdueGraceMs: number;
   /** Keep this much free in BACKUP_DIR on top of an archive's estimated size. */
   spaceMarginBytes: number;
-  /** Failure injection for the crash tests; only read when NODE_ENV=test. */
-  testHooks: { failSwap?: { volume: string; afterRenames: number }; corruptBeforeVerify?: string };
+  /** Failure injection for the crash tests, and the clock (OOB_TEST_CLOCK, see clock.ts); only read when NODE_ENV=test. */
+  testHooks: { failSwap?: { volume: string; afterRenames: number }; corruptBeforeVerify?: string; clock?: string };
   /** Where `npm start` keeps its embedded Redis data. */
   dataDir: string;
   logLevel: string;
@@ -359,9 +360,16 @@ function testHooks(env: Env): Config['testHooks'] {
   const m = failSwap === undefined ? null : /^([a-z0-9-]+):(\d+)$/.exec(failSwap);
   if (failSwap !== undefined && !m) throw new ConfigError('OOB_TEST_FAIL_SWAP', 'expected <volume>:<renames>');
   const corrupt = str(env, 'OOB_TEST_CORRUPT_BEFORE_VERIFY');
+  const clock = str(env, 'OOB_TEST_CLOCK');
+  try {
+    clockFor(clock);
+  } catch (err) {
+    throw new ConfigError('OOB_TEST_CLOCK', (err as Error).message);
+  }
   return {
     ...(m ? { failSwap: { volume: m[1]!, afterRenames: Number(m[2]) } } : {}),
     ...(corrupt ? { corruptBeforeVerify: corrupt } : {}),
+    ...(clock ? { clock } : {}),
   };
 }
 

@@ -5,6 +5,8 @@
  */
 import fs from 'node:fs/promises';
 import type { Redis } from 'ioredis';
+import type { Clock } from '../core/clock.js';
+import { clockFor } from './clock.js';
 import type { Config } from './config.js';
 import { BackupStore } from '../stores/backup-store.js';
 import { rateLimitedWarn, type Logger } from './logger.js';
@@ -18,6 +20,8 @@ import { VolumeLocks } from '../stores/volume-lock.js';
 export interface AppContext {
   config: Config;
   logger: Logger;
+  /** "Now" for stamps, catch-up, overdue checks and restore expiry: the system time, or a test's (clock.ts). */
+  clock: Clock;
   redisUrl: string;
   redis: Redis;
   queues: Queues;
@@ -50,9 +54,11 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
     attempts: config.notify.attempts,
     logger: logger.child({ module: 'notifier' }),
   });
+  const clock = clockFor(config.testHooks.clock);
   return {
     config,
     logger,
+    clock,
     redisUrl,
     redis,
     queues,
@@ -62,7 +68,7 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
     locks: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs),
     restoreHold: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs, 'restore'),
     dbLocks: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs, 'db'),
-    restores: new RestoreRequests(redis, config.queuePrefix, config.restoreConfirmTtlMs),
+    restores: new RestoreRequests(redis, config.queuePrefix, config.restoreConfirmTtlMs, clock),
     notifier,
     async close() {
       await notifier.flush(5000);

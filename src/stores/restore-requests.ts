@@ -15,6 +15,7 @@
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Clock } from '../core/clock.js';
 import { tokenMatches } from '../core/tokens.js';
 
 export type RestoreKind = 'set' | 'sql';
@@ -79,6 +80,8 @@ export class RestoreRequests {
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly ttlMs: number,
+    /** Times of creation, expiry, start and outcome. */
+    private readonly clock: Pick<Clock, 'now'>,
   ) {}
 
   /** Ids are UUIDs; anything else is not one of ours (and must not reach a Redis key unchecked). */
@@ -92,7 +95,7 @@ export class RestoreRequests {
 
   async create(
     fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup'>,
-    now = new Date(),
+    now = this.clock.now(),
   ): Promise<{ request: RestoreRequest; token: string }> {
     const token = randomBytes(32).toString('base64url');
     const request: RestoreRequest = {
@@ -138,13 +141,13 @@ export class RestoreRequests {
    * confirmed for another job (this one is a copy), or its confirmation was consumed already (a
    * retry, a second worker, a stalled re-run).
    */
-  async claimRun(id: string, jobId: string, now = new Date()): Promise<'ok' | RunRefusal> {
+  async claimRun(id: string, jobId: string, now = this.clock.now()): Promise<'ok' | RunRefusal> {
     return this.runScript(id, jobId, 'claim', now);
   }
 
   /** What claimRun would answer now, without consuming anything. */
   async checkRun(id: string, jobId: string): Promise<'ok' | RunRefusal> {
-    return this.runScript(id, jobId, 'check', new Date());
+    return this.runScript(id, jobId, 'check', this.clock.now());
   }
 
   private async runScript(id: string, jobId: string, mode: 'check' | 'claim', now: Date): Promise<'ok' | RunRefusal> {
@@ -159,7 +162,7 @@ export class RestoreRequests {
    * for an outcome found afterwards (an interrupted restore), which must not replace a real one.
    */
   async recordOutcome(id: string, outcome: Omit<RestoreOutcome, 'at'>, o: { onlyIfNone?: boolean; now?: Date } = {}): Promise<void> {
-    const value = JSON.stringify({ ...outcome, at: (o.now ?? new Date()).toISOString() });
+    const value = JSON.stringify({ ...outcome, at: (o.now ?? this.clock.now()).toISOString() });
     if (o.onlyIfNone) await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S, 'NX');
     else await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S);
   }
@@ -168,7 +171,7 @@ export class RestoreRequests {
    * Checks in the order a person can act on: an unknown id, then a wrong token (so a guesser learns
    * nothing about the request's state), then expiry, then reuse.
    */
-  async confirm(id: string, token: string, jobId: string, now = new Date()): Promise<ConfirmOutcome> {
+  async confirm(id: string, token: string, jobId: string, now = this.clock.now()): Promise<ConfirmOutcome> {
     const request = await this.get(id);
     if (!request) return { ok: false, reason: 'not_found' };
     if (!tokenMatches(hashToken(token), request.tokenHash)) return { ok: false, reason: 'wrong_token' };

@@ -9,7 +9,8 @@ hold that GNU tar round-trips exactly: Latin-1, KOI8-R, EUC-JP and CP866 names, 
 not valid UTF-8 at all (two of them would both decode to U+FFFD), newlines in long names and
 link targets, a name that carries a pax record, a file named like the service's staging
 directory, mtimes before 1970 and after 2242 with fractions, owners beyond 2097151, hard links,
-setuid/setgid/sticky modes, a sparse file, a path of ~4040 bytes and one deeper than 4096.
+setuid/setgid/sticky modes, a directory of another owner with its own mode and an old mtime, a
+private file, a dangling symlink, a sparse file, a path of ~4040 bytes and one deeper than 4096.
 """
 import os
 import sys
@@ -75,6 +76,16 @@ os.chmod(p(b'setgid'), 0o2750)
 write(p(b'setgid', b'setuid-tool'), b'#!/bin/sh\n', 0o4755)
 os.link(p(b'Bericht_J\xe4ger.txt'), p(b'setgid', b'hard-link-to-latin1'))
 os.mkdir(p(b'empty'))
+
+# A directory of another owner (as MariaDB's), 0750, with an old mtime set after filling it; a
+# private file; a symlink to nothing.
+os.mkdir(p(b'private'))
+write(p(b'private', b'secret.cnf'), b'[client]\npassword=x\n', 0o600)
+os.chmod(p(b'private'), 0o750)
+if owners:
+    os.chown(p(b'private'), 1234, 5678)
+os.utime(p(b'private'), (1262401445, 1262401445))  # 2010-01-02T03:04:05Z
+os.symlink(b'does/not/exist', p(b'dangling'))
 
 # A sparse file (MariaDB page compression punches holes): 64 MiB, 3 small data runs.
 with open(p(b'ibdata-sparse'), 'wb') as f:

@@ -9,8 +9,19 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { TestClock } from './clock.js';
 
+/**
+ * Where the tests find Redis and MariaDB: the machine's own on the standard ports, or what
+ * test/run.ts found or started (throwaway servers when nothing answered there).
+ */
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** The tests' MariaDB: root without password. */
+export const MARIADB = { host: process.env.TEST_MARIADB_HOST ?? '127.0.0.1', port: Number(process.env.TEST_MARIADB_PORT ?? 3306) };
+/** The service's DB_* variables for that MariaDB (add the test's DB_NAME). */
+export const DB_ENV = { DB_HOST: MARIADB.host, DB_PORT: String(MARIADB.port), DB_USER: 'root' };
+/** Connection arguments of `mariadb` and `mariadb-dump` for that MariaDB, as root. */
+export const MARIADB_ARGS = ['-h', MARIADB.host, '-P', String(MARIADB.port), '-u', 'root'];
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const ENTRY = { start: 'src/start.ts', api: 'src/api/main.ts', worker: 'src/jobs/main.ts' } as const;
 
@@ -20,17 +31,23 @@ export interface Fixture {
   volumesDir: string;
   backupDir: string;
   env: Record<string, string>;
+  /** The service's time, when the fixture was made with `{ clock }`; otherwise it runs on the real time. */
+  clock: TestClock;
   cleanup(): Promise<void>;
 }
 
-/** Temp dirs and a fresh queue prefix; `env` is what a service process for them needs. */
-export async function makeFixture(extraEnv: Record<string, string> = {}): Promise<Fixture> {
+/**
+ * Temp dirs and a fresh queue prefix; `env` is what a service process for them needs. `clock`: the
+ * service's time starts there (e.g. TEST_START) and moves only when the test moves it.
+ */
+export async function makeFixture(extraEnv: Record<string, string> = {}, opts: { clock?: string } = {}): Promise<Fixture> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-test-'));
   const prefix = `test-${randomUUID().slice(0, 8)}`;
   const volumesDir = path.join(root, 'volumes');
   const backupDir = path.join(root, 'backup');
   await fs.mkdir(volumesDir);
   await fs.mkdir(backupDir);
+  const clock = opts.clock === undefined ? realTime : await TestClock.create(path.join(root, 'clock'), opts.clock);
   const env = {
     REDIS_URL,
     QUEUE_PREFIX: prefix,
@@ -43,6 +60,7 @@ export async function makeFixture(extraEnv: Record<string, string> = {}): Promis
     ARCHIVE_ATTEMPTS: '1',
     // The default schedule's last tick has no set in a fresh fixture: tests opt in to catch-up.
     CATCH_UP: '0',
+    ...(opts.clock === undefined ? {} : clock.env),
     ...extraEnv,
   };
   return {
@@ -51,12 +69,20 @@ export async function makeFixture(extraEnv: Record<string, string> = {}): Promis
     volumesDir,
     backupDir,
     env,
+    clock,
     async cleanup() {
       await deleteRedisPrefix(prefix);
       await fs.rm(root, { recursive: true, force: true });
     },
   };
 }
+
+/** The clock of a fixture without a test clock: using it is a mistake in the test. */
+const realTime = new Proxy({} as TestClock, {
+  get() {
+    throw new Error('this fixture runs on the real time: make it with makeFixture(env, { clock: TEST_START })');
+  },
+});
 
 export async function deleteRedisPrefix(prefix: string): Promise<void> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
@@ -161,10 +187,8 @@ export async function waitForJobsSettled(base: string, token: string | undefined
   );
 }
 
-/** "Run now" away from a minute's end (so the stamp is the one the test expects), then wait for it. */
+/** "Run now", then wait for its jobs; the stamp of the set. (A second set needs a new minute: move the fixture's clock.) */
 export async function runNowAndSettle(base: string, token?: string, body: unknown = {}): Promise<string> {
-  const left = 60 - new Date().getSeconds();
-  if (left < 15) await new Promise((r) => setTimeout(r, left * 1000 + 200));
   const r = await http(base, 'POST', '/api/backups', body, token);
   if (r.status !== 202) throw new Error(`run now answered ${r.status}: ${JSON.stringify(r.body)}`);
   await waitForJobsSettled(base, token);

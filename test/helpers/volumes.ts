@@ -23,9 +23,3 @@ export async function makeVolume(dir: string, label: string): Promise<void> {
 export async function gnuTarArchive(volumeDir: string, target: string): Promise<void> {
   await exec('tar', ['-C', volumeDir, '-czf', target, '.']);
 }
-
-/** Waits until at least `seconds` remain in the current minute, so a test's run stamps are stable. */
-export async function awayFromMinuteEnd(seconds = 15): Promise<void> {
-  const left = 60 - new Date().getSeconds();
-  if (left < seconds) await new Promise((r) => setTimeout(r, left * 1000 + 200));
-}

@@ -10,7 +10,7 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { makeFixture, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, makeFixture, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
 import { request, sendRaw, type RawResult } from '../helpers/raw-http.js';
 import { makeVolume } from '../helpers/volumes.js';
 
@@ -31,7 +31,7 @@ describe('API hardening', () => {
   const call = (r: Parameters<typeof request>[1]) => request(svc.url, r);
 
   before(async () => {
-    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', ALLOWED_HOSTS: 'backup.praxis.local', DB_HOST: '127.0.0.1' });
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', ALLOWED_HOSTS: 'backup.praxis.local', ...DB_ENV });
     await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
     await makeVolume(path.join(fx.volumesDir, 'pacsdata'), 'pacsdata');
     svc = await startService('api', fx.env);

@@ -171,14 +171,27 @@ describe('volume lock loss', () => {
   });
 
   it('stays held while renewed', async () => {
-    const locks = new VolumeLocks(redis, prefix, 300);
+    // Each confirmed renewal (the RENEW script answering 1 for our key) is an event we count.
+    const conn = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const renewals: number[] = [];
+    const send = conn.eval.bind(conn) as (...args: any[]) => Promise<unknown>;
+    (conn as any).eval = (...args: any[]) => {
+      const p = send(...args);
+      if (String(args[0]).includes('pexpire') && String(args[2]).endsWith(':v3')) void p.then((r) => r === 1 && renewals.push(Date.now()), () => undefined);
+      return p;
+    };
+    const locks = new VolumeLocks(conn, prefix, 300);
+    const acquiredAt = Date.now();
     const lock = await locks.acquire('v3', 'me');
     assert.ok(lock);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Renewed every 100 ms: four renewals outlast the 300 ms TTL the key would have had without them.
+    await waitFor(() => renewals.length >= 4, 5000, 'four renewals');
+    assert.ok(renewals.at(-1)! - acquiredAt > 300, 'past the TTL of the acquire');
     assert.equal(lock.lost, false);
     assert.equal(await locks.holder('v3'), 'me');
     assert.equal(await locks.acquire('v3', 'other'), undefined);
     await lock.release();
     assert.equal(await locks.holder('v3'), null);
+    conn.disconnect();
   });
 });

@@ -10,12 +10,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { formatStamp } from '../../src/core/names.js';
+import { TEST_START } from '../helpers/clock.js';
 import { logLines } from '../helpers/logs.js';
 import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
-import { awayFromMinuteEnd, makeVolume } from '../helpers/volumes.js';
+import { makeVolume } from '../helpers/volumes.js';
 
-const TZ = 'Europe/Zurich';
 const archivesIn = async (dir: string) => (await fs.readdir(dir)).filter((n) => n.endsWith('.tar.gz')).sort();
 /** A job's return value once it completed; fails the test with its reason if it failed. */
 async function finished(queue: Queue, id: string): Promise<any> {
@@ -33,7 +32,7 @@ describe('catch-up at start of a missed scheduled run', () => {
   const services: Service[] = [];
 
   before(async () => {
-    fx = await makeFixture({ CATCH_UP: '1' });
+    fx = await makeFixture({ CATCH_UP: '1' }, { clock: TEST_START });
     await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
     // A schedule that last fired on 1 January and has existed since 2020, stored while no process ran.
     const redis = new Redis(REDIS_URL);
@@ -47,18 +46,16 @@ describe('catch-up at start of a missed scheduled run', () => {
   });
 
   it('runs once, even with two processes starting, stamped with the minute it ran and catchUpFor the missed tick', async () => {
-    await awayFromMinuteEnd(30);
-    const startedIn = formatStamp(new Date(), TZ);
     const [a, b] = await Promise.all([startService('start', fx.env), startService('worker', fx.env)]);
     services.push(a!, b!);
-    const missed = `${new Date().getFullYear()}-01-01-0000`;
+    const missed = '2030-01-01-0000';
     await waitFor(async () => (await archivesIn(fx.backupDir)).length > 0, 30_000, 'the catch-up archive');
     await waitForJobsSettled(a!.url, undefined);
     const archives = await archivesIn(fx.backupDir);
     assert.equal(archives.length, 1, archives.join());
     const stamp = /^elexisdb_(.+)\.tar\.gz$/.exec(archives[0]!)![1]!;
     assert.notEqual(stamp, missed, 'not named after the missed tick');
-    assert.ok(stamp >= startedIn && stamp <= formatStamp(new Date(), TZ), `stamped ${stamp}, the minute it ran`);
+    assert.equal(stamp, fx.clock.stamp(), 'stamped with the minute it ran');
     assert.equal((await manifest(fx.backupDir, archives[0]!)).catchUpFor, missed);
     const set = (await http(a!.url, 'GET', `/api/backups/${stamp}`)).body;
     assert.equal(set.catchUpFor, missed);
@@ -96,7 +93,7 @@ describe('a scheduled run that starts late', () => {
   let redis: Redis;
   let queue: Queue;
   before(async () => {
-    fx = await makeFixture({ CATCH_UP: '1' });
+    fx = await makeFixture({ CATCH_UP: '1' }, { clock: TEST_START });
     await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
     svc = await startService('start', fx.env);
     // The stored schedule's own ticks play no part here.
@@ -112,11 +109,10 @@ describe('a scheduled run that starts late', () => {
   });
 
   it('is stamped with the minute it runs, records the tick as catchUpFor, and a second job for that tick is skipped', async () => {
-    await awayFromMinuteEnd(30);
     // What the scheduler leaves behind when the machine was off at a tick three minutes ago.
-    const tickAt = Date.now() - 3 * 60_000;
-    const tick = formatStamp(new Date(tickAt), TZ);
-    const now = formatStamp(new Date(), TZ);
+    const tickAt = fx.clock.now().getTime() - 3 * 60_000;
+    const tick = '2030-06-12-1017';
+    const now = fx.clock.stamp();
     const job = await queue.add('run', { trigger: 'schedule' }, { timestamp: tickAt });
     const result = await finished(queue, job.id!);
     assert.equal(result.stamp, now);

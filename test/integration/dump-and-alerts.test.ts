@@ -9,12 +9,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
-import { http, makeFixture, runNowAndSettle, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { logLines } from '../helpers/logs.js';
+import { DB_ENV, http, makeFixture, MARIADB_ARGS, runNowAndSettle, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 
 const DB = `oob_dumprun_${randomBytes(4).toString('hex')}`;
 const sql = async (query: string, db = DB) =>
-  (await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '--default-character-set=utf8mb4', '-N', '-B', db, '-e', query])).stdout.trim();
+  (await exec('mariadb', [...MARIADB_ARGS, '--default-character-set=utf8mb4', '-N', '-B', db, '-e', query])).stdout.trim();
 
 
 describe('logical dump in every run', () => {
@@ -23,14 +24,14 @@ describe('logical dump in every run', () => {
   let receiver: Receiver;
 
   before(async () => {
-    await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '-e', `CREATE DATABASE ${DB}`]);
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${DB}`]);
     await sql(`CREATE TABLE doc (id INT PRIMARY KEY, body LONGBLOB, title VARCHAR(50)) CHARSET utf8mb4;
       CREATE TABLE audit (id INT AUTO_INCREMENT PRIMARY KEY, doc INT);
       CREATE TRIGGER doc_ins AFTER INSERT ON doc FOR EACH ROW INSERT INTO audit (doc) VALUES (NEW.id);
       CREATE PROCEDURE doc_count() SELECT COUNT(*) FROM doc;
       INSERT INTO doc VALUES (1, UNHEX('00FF00FF'), 'Zürich'), (2, RANDOM_BYTES(1000), 'b'), (3, NULL, 'c');`);
     receiver = await startReceiver();
-    fx = await makeFixture({ DB_HOST: '127.0.0.1', DB_USER: 'root', DB_NAME: DB, NOTIFY_WEBHOOK_URL: receiver.url, NOTIFY_ON: 'always' });
+    fx = await makeFixture({ ...DB_ENV, DB_NAME: DB, NOTIFY_WEBHOOK_URL: receiver.url, NOTIFY_ON: 'always' });
     await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
     svc = await startService('start', fx.env);
   });
@@ -38,7 +39,7 @@ describe('logical dump in every run', () => {
     await svc?.stop();
     await receiver?.close();
     await fx?.cleanup();
-    await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '-e', `DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS ${DB}_copy`]);
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS ${DB}_copy`]);
   });
 
   it('adds a verified <name>_<stamp>.sql.gz to the set that restores with equal table checksums', async () => {
@@ -51,8 +52,8 @@ describe('logical dump in every run', () => {
     assert.match(dump.sha256, /^[0-9a-f]{64}$/);
 
     // Into an empty database by hand, as an admin would.
-    await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '-e', `CREATE DATABASE ${DB}_copy`]);
-    await exec('bash', ['-c', `gunzip -c '${path.join(fx.backupDir, dump.file)}' | mariadb -h 127.0.0.1 -u root ${DB}_copy`]);
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${DB}_copy`]);
+    await exec('bash', ['-c', `gunzip -c '${path.join(fx.backupDir, dump.file)}' | mariadb ${MARIADB_ARGS.join(' ')} ${DB}_copy`]);
     assert.equal((await sql('CHECKSUM TABLE doc', `${DB}_copy`)).split('\t')[1], before.doc.split('\t')[1]);
     assert.equal((await sql('CHECKSUM TABLE audit', `${DB}_copy`)).split('\t')[1], before.audit.split('\t')[1]);
     assert.match(await sql(`SHOW TRIGGERS`, `${DB}_copy`), /doc_ins/);
@@ -93,7 +94,10 @@ describe('failures and warnings reach the webhook', () => {
   before(async () => {
     receiver = await startReceiver();
     // Port 1: nothing listens, so the dump fails; the volume archives must not care.
-    fx = await makeFixture({ DB_HOST: '127.0.0.1', DB_PORT: '1', DB_NAME: 'elexis', NOTIFY_WEBHOOK_URL: receiver.url, OVERDUE_CHECK_INTERVAL: '1', OVERDUE_GRACE: '0' });
+    fx = await makeFixture({
+      DB_HOST: '127.0.0.1', DB_PORT: '1', DB_NAME: 'elexis', NOTIFY_WEBHOOK_URL: receiver.url, OVERDUE_CHECK_INTERVAL: '1', OVERDUE_GRACE: '0',
+      LOG_LEVEL: 'debug', // every overdue check logs what it alerted
+    });
     await makeVolume(path.join(fx.volumesDir, 'pacsdata'), 'pacsdata');
     await fs.writeFile(path.join(fx.volumesDir, 'pacsdata', 'big.dcm'), randomBytes(1024 * 1024));
     // The previous generation, full size; the volume is then mostly wiped before the run.
@@ -140,7 +144,15 @@ describe('failures and warnings reach the webhook', () => {
       const o = receiver.alerts.filter((a) => a.event === 'backup.overdue');
       return o.some((a) => a.volume === 'elexisdb-sql') ? o : undefined;
     }, 15_000, 'overdue alert');
-    await new Promise((r) => setTimeout(r, 2500)); // more checks run, none may repeat the alert
+    // Two more checks after the one that alerted, each alerting nothing for the volume.
+    const checks = () => logLines(svc.logs(), 'overdue check done').map((l) => l.alerted as string[]);
+    const later = await waitFor(() => {
+      const all = checks();
+      const first = all.findIndex((a) => a.includes('elexisdb-sql'));
+      return first >= 0 && all.length - first > 2 ? all.slice(first + 1) : undefined;
+    }, 15_000, 'two more overdue checks');
+    assert.ok(later.every((a) => !a.includes('elexisdb-sql')), JSON.stringify(later));
+    assert.equal(logLines(svc.logs(), 'backup overdue').filter((l) => l.volume === 'elexisdb-sql').length, 1, 'queued once');
     const again = receiver.alerts.filter((a) => a.event === 'backup.overdue' && a.volume === 'elexisdb-sql');
     assert.equal(again.length, 1);
     assert.match(overdue.find((a) => a.volume === 'elexisdb-sql').reason, /since ever/);

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { answersPing, ensureRedis } from '../../src/runtime/embedded-redis.js';
 import { createLogger } from '../../src/runtime/logger.js';
+import { REDIS_URL } from '../helpers/service.js';
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();
@@ -24,9 +25,11 @@ describe('embedded redis', () => {
   after(async () => fs.rm(dir, { recursive: true, force: true }));
 
   it('uses a Redis that already answers instead of starting one', async () => {
-    const r = await ensureRedis({ dataDir: dir, logger, port: 6379 });
+    // The tests' Redis (the machine's on 6379, or the one test/run.ts started).
+    const port = Number(new URL(REDIS_URL).port);
+    const r = await ensureRedis({ dataDir: dir, logger, port });
     assert.equal(r.embedded, false);
-    assert.equal(r.url, 'redis://127.0.0.1:6379');
+    assert.equal(r.url, `redis://127.0.0.1:${port}`);
   });
 
   it('starts redis-server with AOF and noeviction when nothing answers, and stops it', async () => {

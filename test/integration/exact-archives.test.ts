@@ -190,12 +190,14 @@ describe('exact archives of a volume with awkward names, times, owners, depths a
     assert.equal(v.origin, 'external');
   });
 
-  for (const format of ['gnu', 'pax', 'gnu -S', 'pax -S']) {
-    it(`restores GNU tar's --format=${format} archive exactly, as GNU tar does`, async () => {
-      const [fmt, sparse] = format.split(' ');
+  // -S: GNU tar's sparse archives, in every format it writes them (old GNU, pax 0.0, 0.1 and 1.0).
+  for (const format of ['gnu', 'pax', 'gnu -S', 'pax -S 0.0', 'pax -S 0.1', 'pax -S 1.0']) {
+    const [fmt, sparse, version] = format.split(' ');
+    it(`restores GNU tar's --format=${format} archive exactly, as GNU tar does${sparse ? ', sparse files sparse' : ''}`, async () => {
       const tag = format.replace(/\W+/g, '-');
       const a = path.join(d, `fmt-${tag}.tar.gz`);
-      await exec('tar', ['-C', vol, `--format=${fmt}`, ...(sparse ? ['--sparse'] : []), '-czf', a, '.']);
+      const sparseArgs = sparse ? ['--sparse', ...(version ? [`--sparse-version=${version}`] : [])] : [];
+      await exec('tar', ['-C', vol, `--format=${fmt}`, ...sparseArgs, '-czf', a, '.']);
       const gnuOut = path.join(d, `fmt-${tag}-gnu`);
       await gnuExtract(a, gnuOut);
       const staging = await ourRestore(a, path.join(d, `fmt-${tag}-vol`));
@@ -203,6 +205,10 @@ describe('exact archives of a volume with awkward names, times, owners, depths a
       const ours = await snapshot(staging);
       assertSameTree(reference, withoutBeyondGnu(ours), { ignoreRoot: true });
       assertSameTree(source, ours, { ignoreRoot: true });
+      if (sparse) {
+        const restored = ours.get(hex('ibdata-sparse'))!;
+        assert.ok(restored.allocated! < 1024 * 1024, `the 64 MiB sparse file takes ${restored.allocated} bytes`);
+      }
       await verifyVolumeArchive(a, { logger: silent });
     });
   }

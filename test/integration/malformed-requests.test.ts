@@ -12,7 +12,7 @@
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
-import { makeFixture, startService, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, makeFixture, startService, type Fixture, type Service } from '../helpers/service.js';
 import { sendRaw } from '../helpers/raw-http.js';
 
 const TOKEN = 'fuzz-token-0123456789abcdef';
@@ -270,7 +270,7 @@ describe('malformed requests', () => {
   let fx: Fixture;
   let svc: Service;
   before(async () => {
-    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', DB_HOST: '127.0.0.1', HTTP_REQUEST_TIMEOUT: '1', HTTP_HEADERS_TIMEOUT: '1', UPLOAD_IDLE_TIMEOUT: '0.5' });
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', ...DB_ENV, HTTP_REQUEST_TIMEOUT: '1', HTTP_HEADERS_TIMEOUT: '1', UPLOAD_IDLE_TIMEOUT: '0.5' });
     svc = await startService('api', fx.env);
   });
   after(async () => {

@@ -1,6 +1,6 @@
 /**
- * dumpDatabase / loadSqlFile against the real MariaDB on 127.0.0.1:3306 (root, no password;
- * override with TEST_MARIADB_HOST / TEST_MARIADB_PORT). Each run uses its own databases and user
+ * dumpDatabase / loadSqlFile against the real MariaDB of the tests (test/helpers/service.ts: root, no
+ * password, on 127.0.0.1:3306 or where test/run.ts found or started one). Each run uses its own databases and user
  * (random suffix) and drops them afterwards. GNU gzip and sha256sum check the dump files
  * independently.
  */
@@ -27,11 +27,11 @@ import {
   optionFileContent,
   type DbSettings,
 } from '../../src/db/mariadb.js';
+import { MARIADB } from '../helpers/service.js';
 
 const exec = promisify(execFile);
 const silent = pino({ level: 'silent' });
-const HOST = process.env.TEST_MARIADB_HOST ?? '127.0.0.1';
-const PORT = Number(process.env.TEST_MARIADB_PORT ?? 3306);
+const { host: HOST, port: PORT } = MARIADB;
 
 const suffix = randomBytes(5).toString('hex');
 const DB = `oob_test_${suffix}`;

@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { PruneJobData } from '../../src/stores/queues.js';
-import { makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 
 const DB = 'oob_prune_locks_test';
 const DUMP = 'elexisdb-sql';
@@ -26,7 +26,7 @@ describe('prune of the database dumps and the dump lock', () => {
 
   before(async () => {
     // DB_HOST makes dumps part of the service; no dump runs here (the test plays the writer).
-    fx = await makeFixture({ DB_HOST: '127.0.0.1', DB_NAME: DB, DB_USER: 'root' });
+    fx = await makeFixture({ ...DB_ENV, DB_NAME: DB });
     svc = await startService('start', fx.env);
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     queue = new Queue('prune', { connection: redis, prefix: fx.prefix });

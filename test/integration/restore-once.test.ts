@@ -11,10 +11,11 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { TEST_START } from '../helpers/clock.js';
 import { logLines } from '../helpers/logs.js';
 import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree.js';
-import { awayFromMinuteEnd, makeVolume } from '../helpers/volumes.js';
+import { makeVolume } from '../helpers/volumes.js';
 
 const TOKEN = 'restore-once-token-0123456789';
 const VOLUME = 'elexisdb';
@@ -62,12 +63,11 @@ describe('a restore runs only once, and only when confirmed', () => {
   const startedLines = (id: string) => logLines(svc.logs(), 'restore started').filter((l) => l.restoreId === id).length;
 
   before(async () => {
-    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1' });
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1' }, { clock: TEST_START });
     await makeVolume(vol(), VOLUME);
     svc = await startService('start', fx.env);
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     queue = new Queue('restore', { connection: redis, prefix: fx.prefix });
-    await awayFromMinuteEnd();
     const run = await api('POST', '/api/backups', {});
     assert.equal(run.status, 202, JSON.stringify(run.body));
     stamp = run.body.stamp;

@@ -1,6 +1,6 @@
 /**
  * Restoring the Elexis database from an uploaded SQL file (plain and gzip) against the real MariaDB
- * on 127.0.0.1:3306: upload, confirm, the job; a broken file fails with the client's message and
+ * (test/helpers/service.ts, MARIADB): upload, confirm, the job; a broken file fails with the client's message and
  * the safety dump brings the previous state back.
  */
 import assert from 'node:assert/strict';
@@ -9,13 +9,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { http, makeFixture, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { TEST_START } from '../helpers/clock.js';
+import { DB_ENV, http, makeFixture, MARIADB_ARGS, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { exec } from '../helpers/volumes.js';
 
 const TOKEN = 'sql-restore-token-0123456789';
 const DB = `oob_sqlrestore_${randomBytes(4).toString('hex')}`;
 
-const sql = async (query: string, db = DB) => (await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '--default-character-set=utf8mb4', '-N', '-B', db, '-e', query])).stdout.trim();
+const sql = async (query: string, db = DB) => (await exec('mariadb', [...MARIADB_ARGS, '--default-character-set=utf8mb4', '-N', '-B', db, '-e', query])).stdout.trim();
 
 async function upload(svc: Service, body: Buffer, query = ''): Promise<any> {
   const res = await fetch(`${svc.url}/api/restores/sql${query}`, {
@@ -42,25 +43,25 @@ describe('restore the database from a SQL file', () => {
   let checksumBefore: string;
 
   before(async () => {
-    await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '-e', `CREATE DATABASE ${DB}`]);
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${DB}`]);
     await sql(`CREATE TABLE patient (id INT PRIMARY KEY, name VARCHAR(100), note LONGBLOB) CHARSET utf8mb4;
       INSERT INTO patient VALUES (1, 'Anna Zürcher 🙂', UNHEX('00FF10')), (2, 'Beat Müller', NULL), (3, 'Chantal', REPEAT('x', 5000));`);
     checksumBefore = await sql('CHECKSUM TABLE patient');
-    dump = (await exec('mariadb-dump', ['-h', '127.0.0.1', '-u', 'root', '--single-transaction', '--hex-blob', DB], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' } as any)).stdout as unknown as Buffer;
-    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', DB_HOST: '127.0.0.1', DB_PORT: '3306', DB_USER: 'root', DB_NAME: DB });
+    dump = (await exec('mariadb-dump', [...MARIADB_ARGS, '--single-transaction', '--hex-blob', DB], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' } as any)).stdout as unknown as Buffer;
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', ...DB_ENV, DB_NAME: DB }, { clock: TEST_START });
     svc = await startService('start', fx.env);
   });
   after(async () => {
     await svc?.stop();
     await fx?.cleanup();
-    await exec('mariadb', ['-h', '127.0.0.1', '-u', 'root', '-e', `DROP DATABASE IF EXISTS ${DB}`]);
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE IF EXISTS ${DB}`]);
   });
 
   for (const form of ['plain', 'gzip'] as const) {
     it(`loads a ${form} mariadb-dump upload: rows equal the dump again`, async () => {
       await sql(`UPDATE patient SET name = 'changed' WHERE id = 1; DELETE FROM patient WHERE id = 2; INSERT INTO patient VALUES (9, 'new', NULL);`);
       assert.notEqual(await sql('CHECKSUM TABLE patient'), checksumBefore);
-      // The safety dump is tested with the gzip form and below; one per minute keeps stamps unique.
+      // The safety dump is tested with the gzip form and below (each in a minute of its own: a stamp is a minute).
       const up = await upload(svc, form === 'gzip' ? gzipSync(dump) : dump, form === 'plain' ? '?skipSafetyBackup=true' : '');
       assert.equal(up.status, 201, JSON.stringify(up.body));
       assert.equal(up.body.upload.gzip, form === 'gzip');
@@ -77,6 +78,7 @@ describe('restore the database from a SQL file', () => {
   }
 
   it('a SQL file with a syntax error fails with the client message; the safety dump restores the state before', async () => {
+    await fx.clock.advance(60_000); // the gzip test's safety dump holds the current minute
     await sql(`UPDATE patient SET name = 'state before the broken restore' WHERE id = 3`);
     const stateBefore = await sql('CHECKSUM TABLE patient');
     const up = await upload(svc, Buffer.from('CREATE TABLE t (id INT);\nTHIS IS NOT SQL;\n'));
@@ -85,6 +87,7 @@ describe('restore the database from a SQL file', () => {
     assert.match(result.failedReason, /ERROR 1064/);
     const m = /(elexisdb-sql_\d{4}-\d{2}-\d{2}-\d{4}\.sql\.gz)/.exec(result.failedReason);
     assert.ok(m, `failure names the safety dump: ${result.failedReason}`);
+    assert.equal(m[1], `elexisdb-sql_${fx.clock.stamp()}.sql.gz`, 'stamped with the current minute, without waiting');
     const safety = await fs.readFile(path.join(fx.backupDir, m[1]!));
     const back = await upload(svc, safety, '?skipSafetyBackup=true');
     const restored = await confirmAndWait(svc, back.body);

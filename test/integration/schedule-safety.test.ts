@@ -11,9 +11,10 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { RUN_SCHEDULER_ID, VERIFY_SCHEDULER_ID } from '../../src/stores/queues.js';
 import { upsertRunScheduler } from '../../src/stores/schedule-store.js';
+import { TEST_START } from '../helpers/clock.js';
 import { logLines } from '../helpers/logs.js';
 import { deleteRedisPrefix, http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
-import { awayFromMinuteEnd, makeVolume } from '../helpers/volumes.js';
+import { makeVolume } from '../helpers/volumes.js';
 
 const TOKEN = 'schedule-safety-token-0123456789';
 const PATTERN = '15 3 * * 1-5';
@@ -35,7 +36,7 @@ describe('the schedule cannot silently stop', () => {
 
   before(async () => {
     // MAINTENANCE_INTERVAL 1 s: the check that repairs schedulers runs every second, not minute.
-    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', MAINTENANCE_INTERVAL: '1' });
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', MAINTENANCE_INTERVAL: '1' }, { clock: TEST_START });
     await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
     svc = await startService('start', fx.env);
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -104,9 +105,9 @@ describe('the schedule cannot silently stop', () => {
       assert.equal((await board('PUT', '/queues/archive/resume')).status, 200);
     }
     assert.deepEqual((await api('GET', '/api/jobs')).body.paused, []);
-    await awayFromMinuteEnd();
     const run = await api('POST', '/api/backups', {});
     assert.equal(run.status, 202, JSON.stringify(run.body));
+    assert.equal(run.body.stamp, fx.clock.stamp(), 'the refused run claimed nothing: this minute is still free');
     const jobs = await waitForJobsSettled(svc.url, TOKEN);
     assert.ok(jobs.every((j) => j.state === 'completed'), JSON.stringify(jobs));
   });

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { TEST_START } from '../helpers/clock.js';
 import { http, makeFixture, runNowAndSettle, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 
@@ -83,7 +84,7 @@ describe('free-space guard on a small tmpfs', () => {
   let mounted = false;
 
   before(async () => {
-    fx = await makeFixture({ SPACE_MARGIN_MB: '0' });
+    fx = await makeFixture({ SPACE_MARGIN_MB: '0' }, { clock: TEST_START });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=3m', 'tmpfs', fx.backupDir]);
     mounted = true;
     // Random data does not compress: 5 MB cannot fit into 3 MB.
@@ -102,7 +103,7 @@ describe('free-space guard on a small tmpfs', () => {
   });
 
   it('fails early with a clear reason, prunes nothing, leaves no partial', async () => {
-    await runNowAndSettle(svc.url);
+    assert.equal(await runNowAndSettle(svc.url), '2030-06-12-1020');
     const jobs = (await http(svc.url, 'GET', '/api/jobs?limit=100')).body.jobs as any[];
     const archive = jobs.find((j) => j.name === 'archive');
     assert.equal(archive.state, 'failed');
@@ -115,8 +116,8 @@ describe('free-space guard on a small tmpfs', () => {
   it('a write that hits ENOSPC mid-archive fails the job and leaves no partial, nothing pruned', async () => {
     // An older archive of 10 bytes makes the estimate tiny, so the guard lets the archive start.
     await fs.writeFile(path.join(fx.backupDir, 'pacsdata_2024-01-02-0315.tar.gz'), 'tiny older');
-    await new Promise((r) => setTimeout(r, 60_000 - (Date.now() % 60_000) + 200)); // a new minute for a new set
-    await runNowAndSettle(svc.url);
+    await fx.clock.advance(60_000); // a new minute for a new set
+    assert.equal(await runNowAndSettle(svc.url), '2030-06-12-1021');
     const jobs = (await http(svc.url, 'GET', '/api/jobs?state=failed&limit=100')).body.jobs as any[];
     const reasons = jobs.filter((j) => j.name === 'archive').map((j) => j.failedReason).join('\n');
     assert.match(reasons, /ENOSPC|no space/i);

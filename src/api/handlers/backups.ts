@@ -20,7 +20,7 @@ export const getBackup: Handler = async (ctx, req) => {
 
 export const runNow: Handler = async (ctx, req) => {
   const requested = parseVolumes(req.body);
-  const stamp = formatStamp(new Date(), ctx.config.timezone);
+  const stamp = formatStamp(ctx.clock.now(), ctx.config.timezone);
   // The three reads are independent: asked at once, so that a click waits for one round trip, not
   // three (in the all-in-one process every await also waits for the archive's share of the loop).
   const [selected, restoring, { keep }, paused] = await Promise.all([

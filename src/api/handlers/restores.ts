@@ -166,7 +166,7 @@ const CONFIRM_ERRORS = {
 async function restoreView(ctx: AppContext, r: RestoreRequest) {
   const job = r.jobId ? await ctx.queues.restore.getJob(r.jobId) : undefined;
   const jobState = job ? await job.getState() : undefined;
-  const expired = r.state === 'pending' && Date.now() > Date.parse(r.expiresAt);
+  const expired = r.state === 'pending' && ctx.clock.now().getTime() > Date.parse(r.expiresAt);
   return {
     id: r.id,
     kind: r.kind,

@@ -7,7 +7,7 @@ import type { Handler } from '../handler.js';
 import { badRequest } from '../http-error.js';
 
 /** The crontab fields, the cron string, time zone, and the next 5 runs when enabled. */
-export function cronView(ctx: AppContext, s: CronFields & { enabled: boolean }, now = new Date()) {
+export function cronView(ctx: AppContext, s: CronFields & { enabled: boolean }, now = ctx.clock.now()) {
   const cron = toCronPattern(s);
   const tz = ctx.config.timezone;
   return {
@@ -60,7 +60,7 @@ export const putSchedule: Handler = async (ctx, req) => {
   await ctx.schedules.put(schedule);
   await syncRunScheduler(ctx.queues.schedule, schedule, ctx.config.timezone);
   // A new pattern (or turning it back on) starts a new schedule: no catch-up for its earlier ticks.
-  if (!before.enabled || toCronPattern(before) !== toCronPattern(schedule)) await markScheduleStart(ctx.redis, ctx.config.queuePrefix);
+  if (!before.enabled || toCronPattern(before) !== toCronPattern(schedule)) await markScheduleStart(ctx.redis, ctx.config.queuePrefix, { now: ctx.clock.now() });
   ctx.logger.info({ module: 'api', cron: toCronPattern(schedule), keep: schedule.keep }, 'schedule saved');
   return { status: 200, body: await scheduleAnswer(ctx, schedule) };
 };
