@@ -35,7 +35,7 @@ export const http = {
       default: 300,
       doc: 'seconds a client has to send a JSON body; a SQL upload has no total limit (see `UPLOAD_IDLE_TIMEOUT`)',
     }),
-    MAX_UPLOAD_BYTES: integer({ min: 1024, max: Number.MAX_SAFE_INTEGER, default: 20 * 1024 ** 3, defaultText: '20 GiB', doc: 'largest SQL upload, in bytes' }),
+    MAX_UPLOAD_BYTES: integer({ min: 1024, max: Number.MAX_SAFE_INTEGER, default: 20 * 1024 ** 3, defaultText: '20 GiB (`21474836480`)', doc: 'largest SQL upload, in bytes' }),
     UPLOAD_IDLE_TIMEOUT: seconds({
       min: 0.1,
       max: 3600,
