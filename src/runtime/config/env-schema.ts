@@ -28,11 +28,10 @@ const variables = {
   ...processVariables.variables,
 };
 
-/**
- * Rules across variables. zod runs them only when every variable is valid on its own, so each
- * sees parsed values; an issue names the variable to change.
- */
-export const envSchema = z.object(variables).superRefine((env, ctx) => {
+const eachVariable = z.object(variables);
+
+/** Rules across variables; an issue names the variable to change. */
+function acrossVariables(env: z.output<typeof eachVariable>, ctx: z.core.$RefinementCtx) {
   const problem = (variable: string, message: string) => ctx.addIssue({ code: 'custom', path: [variable], message });
   // Without a token nobody may reach the API from outside: only loopback is allowed then.
   if (env.API_TOKEN === undefined && env.HOST !== undefined && !LOOPBACK_HOSTS.includes(env.HOST)) {
@@ -46,7 +45,10 @@ export const envSchema = z.object(variables).superRefine((env, ctx) => {
   if (env.NODE_ENV === 'test' && env.OOB_TEST_FAIL_SWAP !== undefined && !parseFailSwap(env.OOB_TEST_FAIL_SWAP)) {
     problem('OOB_TEST_FAIL_SWAP', 'expected <volume>:<renames>');
   }
-});
+}
+
+/** Every variable, then the rules across them, which run only when each variable is valid and so see parsed values. */
+export const envSchema = eachVariable.superRefine(acrossVariables, { when: (payload) => payload.issues.length === 0 });
 
 /** The variables as read: each one parsed, with its default, before anything is derived. */
 export type EnvVariables = z.output<typeof envSchema>;
