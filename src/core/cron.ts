@@ -175,7 +175,7 @@ function keepError(problem: string): { ok: false; error: FieldError } {
 }
 
 /** `keep` may arrive as a number or, from a form, as a string of digits. */
-function validateKeep(raw: unknown): { ok: true; value: number } | { ok: false; error: FieldError } {
+export function validateKeep(raw: unknown): { ok: true; value: number } | { ok: false; error: FieldError } {
   let n: number;
   if (typeof raw === 'number') {
     n = raw;
@@ -198,8 +198,17 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-/** A fixed reference instant keeps parseScheduleInput deterministic; any instant would do. */
+/** A fixed reference instant keeps neverFires deterministic; any instant would do. */
 const NEVER_FIRES_REFERENCE = new Date(Date.UTC(2000, 0, 1));
+
+/**
+ * Every field can be valid on its own while the combination never fires (day 31 in April, or day
+ * 30 in February, with weekday *). BullMQ would then never run a backup; this says so, naming day.
+ */
+export function neverFires(fields: CronFields): FieldError | undefined {
+  if (nextRuns(toCronPattern(fields), 'UTC', NEVER_FIRES_REFERENCE, 1).length > 0) return undefined;
+  return fieldError('day', `${JSON.stringify(fields.day)} never occurs in month ${JSON.stringify(fields.month)}, so the schedule would never run`).error;
+}
 
 /**
  * Validates the PUT /api/schedule body: exactly minute, hour, day, month, weekday and keep.
@@ -240,12 +249,8 @@ function parseFields(body: unknown, withKeep: boolean): { ok: true; value: CronF
     value = { ...value, keep: keep.value };
   }
 
-  // Every field can be valid on its own while the combination never fires (day 31 in April, or
-  // day 30 in February, with weekday *). BullMQ would then never run a backup; say so now.
-  if (nextRuns(toCronPattern(value), 'UTC', NEVER_FIRES_REFERENCE, 1).length === 0) {
-    return fieldError('day', `${JSON.stringify(value.day)} never occurs in month ${JSON.stringify(value.month)}, so the schedule would never run`);
-  }
-  return { ok: true, value };
+  const never = neverFires(value);
+  return never ? { ok: false, error: never } : { ok: true, value };
 }
 
 export function toCronPattern(fields: CronFields): string {
