@@ -272,5 +272,7 @@ describe('loadConfig: bad values name the variable', () => {
       const err = refusal(env);
       assert.doesNotMatch(err.message, /hunter2/, err.message);
     }
+    // A short value is refused for its length, in plain words.
+    assert.equal(refusal({ API_TOKEN: 'a' }).message, 'API_TOKEN: must be at least 16 characters (e.g. `openssl rand -hex 32`)');
   });
 });

@@ -69,9 +69,13 @@ export function variable<T, S extends Described & { default?: unknown }>(
   return schema.register(variableDocs, doc) as Variable<Out<T, S>>;
 }
 
-/** Messages of secret variables are written without the value; this keeps a slip from leaking it. */
+/**
+ * Messages of secret variables are written without the value; this keeps a slip from leaking it.
+ * A value shorter than 8 characters is left alone: it could be a piece of the message's own words
+ * ("a" in "must be at least 16 characters"), and no secret variable accepts one that short.
+ */
 function withoutSecret(message: string, raw: string): string {
-  return message.split(raw).join('…');
+  return raw.length < 8 ? message : message.split(raw).join('…');
 }
 
 export function text<S extends Described & { default?: string }>(spec: S, options: { trim?: boolean } = {}) {
