@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import {
   FIELD_RANGES,
   isValidTimeZone,
+  neverFires,
   nextRuns,
-  parseScheduleInput,
   previousRun,
   toCronPattern,
   validateField,
+  validateKeep,
   type CronFields,
   type FieldName,
 } from '../../src/core/cron.js';
@@ -39,8 +40,6 @@ function assertStrictlyIncreasing(dates: Date[]): void {
     assert.ok(dates[i - 1]!.getTime() < dates[i]!.getTime(), `not increasing at ${i}: ${iso(dates).join(', ')}`);
   }
 }
-
-const validBody = { minute: '15', hour: '3', day: '*', month: '*', weekday: '1-5', keep: 7 };
 
 describe('validateField: accepted values', () => {
   const cases: Array<[FieldName, unknown, string]> = [
@@ -154,21 +153,12 @@ describe('validateField: rejected values name the field and its range', () => {
   });
 });
 
-describe('parseScheduleInput', () => {
-  test('accepts the user example and normalises numbers to strings', () => {
-    const result = parseScheduleInput({ minute: 15, hour: 3, day: '*', month: '*', weekday: '1-5', keep: 7 });
-    assert.deepEqual(result, { ok: true, value: { minute: '15', hour: '3', day: '*', month: '*', weekday: '1-5', keep: 7 } });
-  });
-
-  test('keep as a string of digits becomes a number', () => {
-    const result = parseScheduleInput({ ...validBody, keep: '10' });
-    assert.ok(result.ok);
-    assert.equal(result.value.keep, 10);
-  });
-
-  test('keep at both limits is accepted', () => {
-    assert.ok(parseScheduleInput({ ...validBody, keep: 1 }).ok);
-    assert.ok(parseScheduleInput({ ...validBody, keep: 1000 }).ok);
+describe('validateKeep', () => {
+  test('takes a whole number, or a string of digits as a number, at both limits', () => {
+    assert.deepEqual(validateKeep(7), { ok: true, value: 7 });
+    assert.deepEqual(validateKeep('10'), { ok: true, value: 10 });
+    assert.ok(validateKeep(1).ok);
+    assert.ok(validateKeep(1000).ok);
   });
 
   const badKeep: Array<[string, unknown, RegExp]> = [
@@ -184,9 +174,7 @@ describe('parseScheduleInput', () => {
   ];
   for (const [name, keep, detail] of badKeep) {
     test(`rejects keep ${name}`, () => {
-      const body: Record<string, unknown> = { ...validBody, keep };
-      if (keep === undefined) delete body.keep;
-      const result = parseScheduleInput(body);
+      const result = validateKeep(keep);
       assert.equal(result.ok, false);
       if (result.ok) return;
       assert.equal(result.error.field, 'keep');
@@ -195,54 +183,23 @@ describe('parseScheduleInput', () => {
       assert.match(result.error.message, detail);
     });
   }
+});
 
-  for (const key of ['second', 'year']) {
-    test(`rejects the unknown key ${key}`, () => {
-      const result = parseScheduleInput({ ...validBody, [key]: '0' });
-      assert.equal(result.ok, false);
-      if (result.ok) return;
-      assert.equal(result.error.field, key);
-      assert.match(result.error.message, /only the five crontab fields \(minute, hour, day, month, weekday\) and keep are accepted/);
-    });
-  }
+describe('neverFires', () => {
+  const fields = { minute: '15', hour: '3', day: '*', month: '*', weekday: '1-5' };
 
-  test('a missing crontab field is named', () => {
-    const { hour: _omitted, ...body } = validBody;
-    const result = parseScheduleInput(body);
-    assert.equal(result.ok, false);
-    if (result.ok) return;
-    assert.equal(result.error.field, 'hour');
-    assert.match(result.error.message, /^hour: .*missing.*allowed 0-23/);
-  });
-
-  test('an invalid field value is reported with its field', () => {
-    const result = parseScheduleInput({ ...validBody, weekday: '8' });
-    assert.equal(result.ok, false);
-    if (result.ok) return;
-    assert.equal(result.error.field, 'weekday');
-  });
-
-  for (const [name, body] of [['null', null], ['an array', []], ['a string', '15 3 * * 1-5'], ['a number', 42], ['undefined', undefined]] as const) {
-    test(`rejects a body that is ${name}`, () => {
-      const result = parseScheduleInput(body);
-      assert.equal(result.ok, false);
-      if (result.ok) return;
-      assert.equal(result.error.field, 'body');
-    });
-  }
-
-  test('rejects a day that never occurs in the chosen months (the schedule would never run)', () => {
-    for (const [day, month] of [['31', '4,6'], ['30', '2']]) {
-      const result = parseScheduleInput({ ...validBody, day, month, weekday: '*' });
-      assert.equal(result.ok, false, `${day} ${month}`);
-      if (result.ok) return;
-      assert.equal(result.error.field, 'day');
-      assert.match(result.error.message, /never run.*allowed 1-31/);
+  test('names day when the day never occurs in the chosen months (the schedule would never run)', () => {
+    for (const [day, month] of [['31', '4,6'], ['30', '2']] as const) {
+      const error = neverFires({ ...fields, day, month, weekday: '*' });
+      assert.ok(error, `${day} ${month}`);
+      assert.equal(error.field, 'day');
+      assert.match(error.message, /never run.*allowed 1-31/);
     }
   });
 
-  test('29 February is accepted: it runs in leap years', () => {
-    assert.ok(parseScheduleInput({ ...validBody, day: '29', month: '2', weekday: '*' }).ok);
+  test('29 February fires in leap years; the seed example fires', () => {
+    assert.equal(neverFires({ ...fields, day: '29', month: '2', weekday: '*' }), undefined);
+    assert.equal(neverFires(fields), undefined);
   });
 });
 

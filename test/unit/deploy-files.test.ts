@@ -1,7 +1,8 @@
 /**
  * The deployment files cannot be run here (no Docker engine), so they are read: docker-compose.yaml
  * as YAML, the Dockerfile and .env.example as text. Every environment variable they set must be one
- * that src/runtime/config.ts reads, so a typo fails here instead of being ignored silently in production.
+ * of the environment schema (src/runtime/config/), so a typo fails here instead of being ignored
+ * silently in production; and what compose passes from .env is what the schema marks for .env.example.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -9,20 +10,17 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { envSchema, VARIABLE_NAMES } from '../../src/runtime/config/env-schema.js';
+import { variableDocs } from '../../src/runtime/config/variables.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
 
 const SEED_VOLUMES = ['elexisdb', 'lucindadata', 'lucindabase', 'webelexisdata', 'pacsdata'];
 
-/** Names config.ts reads: through its helpers `str/int/bool/num/seconds(env, 'X', …)` or directly as `env.X`. */
-function configVariables(): Set<string> {
-  const source = read('src/runtime/config.ts');
-  const names = new Set<string>();
-  for (const m of source.matchAll(/\b(?:str|int|bool|num|seconds)\(\s*env\s*,\s*'([A-Z][A-Z0-9_]*)'/g)) names.add(m[1]!);
-  for (const m of source.matchAll(/\benv\.([A-Z][A-Z0-9_]*)\b/g)) names.add(m[1]!);
-  return names;
-}
+/** Every variable the service reads: the keys of the environment schema. */
+const known = new Set<string>(VARIABLE_NAMES);
+const docOf = (name: string) => variableDocs.get(envSchema.shape[name as (typeof VARIABLE_NAMES)[number]]);
 
 interface Service {
   image?: string;
@@ -91,14 +89,6 @@ function assertDistEntry(args: string[], where: string): void {
 }
 
 describe('docker-compose.yaml', () => {
-  const known = configVariables();
-
-  it('finds the variables config.ts reads', () => {
-    for (const v of ['REDIS_URL', 'BACKUP_DIR', 'VOLUMES_DIR', 'API_TOKEN', 'DB_PASSWORD', 'TZ', 'SHUTDOWN_TIMEOUT', 'NODE_ENV']) {
-      assert.ok(known.has(v), `${v} not found in src/runtime/config.ts`);
-    }
-  });
-
   it('has the services redis, api and worker', () => {
     assert.deepEqual(Object.keys(compose.services).sort(), ['api', 'redis', 'worker']);
   });
@@ -133,10 +123,10 @@ describe('docker-compose.yaml', () => {
     assert.equal(service('worker').ports, undefined);
   });
 
-  it('sets only environment variables that src/runtime/config.ts reads', () => {
+  it('sets only environment variables of the schema', () => {
     for (const name of ['api', 'worker']) {
       for (const variable of Object.keys(environment(service(name)))) {
-        assert.ok(known.has(variable), `${name} sets ${variable}, which src/runtime/config.ts never reads`);
+        assert.ok(known.has(variable), `${name} sets ${variable}, which the environment schema does not know`);
       }
     }
   });
@@ -189,8 +179,8 @@ describe('docker-compose.yaml', () => {
     assert.equal(service('worker').healthcheck?.disable, true);
   });
 
-  it('has every interpolated variable in .env.example', () => {
-    // Every string of the parsed file (so comments do not count).
+  /** `${VAR}`, `${VAR:-default}`, `${VAR?message}` … in any string of the parsed file (so comments do not count). */
+  function interpolations(): { name: string; fallback: string | undefined }[] {
     const strings: string[] = [];
     const walk = (x: unknown): void => {
       if (typeof x === 'string') strings.push(x);
@@ -202,10 +192,23 @@ describe('docker-compose.yaml', () => {
       }
     };
     walk(compose);
-    const used = new Set(strings.flatMap((s) => [...s.matchAll(/\$\{([A-Z_][A-Z0-9_]*)/g)].map((m) => m[1]!)));
+    return strings.flatMap((s) => [...s.matchAll(/\$\{([A-Z_][A-Z0-9_]*)(?::?-([^}]*))?[^}]*\}/g)].map((m) => ({ name: m[1]!, fallback: m[2] })));
+  }
+
+  it('takes from .env exactly the variables the schema marks for .env.example, which lists them', () => {
+    const used = new Set(interpolations().map((i) => i.name));
     assert.ok(used.has('API_TOKEN') && used.has('DB_PASSWORD'));
+    const marked = VARIABLE_NAMES.filter((name) => docOf(name)?.envExample);
+    assert.deepEqual([...used].sort(), [...marked].sort(), 'variables compose interpolates against envExample: true in the schema');
     const example = new Set([...read('.env.example').matchAll(/^#?\s*([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]!));
     for (const v of used) assert.ok(example.has(v), `.env.example lacks ${v}`);
+  });
+
+  it('falls back to the schema\'s own default where it has one', () => {
+    for (const { name, fallback } of interpolations()) {
+      const schemaDefault = docOf(name)?.default;
+      if (fallback !== undefined && schemaDefault !== undefined) assert.equal(fallback, schemaDefault, `\${${name}:-${fallback}} against the default ${schemaDefault}`);
+    }
   });
 });
 
@@ -260,9 +263,8 @@ describe('Dockerfile', () => {
 
   it('sets NODE_ENV=production, only known variables, and a non-root default user', () => {
     assert.match(text, /\bNODE_ENV=production\b/);
-    const known = configVariables();
     for (const e of instr('ENV')) {
-      for (const m of e.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=/g)) assert.ok(known.has(m[1]!), `ENV ${m[1]} is not read by src/runtime/config.ts`);
+      for (const m of e.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=/g)) assert.ok(known.has(m[1]!), `ENV ${m[1]} is not in the environment schema`);
     }
     const users = instr('USER');
     assert.equal(users.at(-1), 'USER node');

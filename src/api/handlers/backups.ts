@@ -1,25 +1,27 @@
 /** GET /api/backups[/:stamp] list sets from BACKUP_DIR; POST /api/backups is "run now". */
 import { randomUUID } from 'node:crypto';
-import { formatStamp, isValidStamp, isValidVolumeName } from '../../core/names.js';
+import { formatStamp } from '../../core/names.js';
 import { RunConflictError, startRun } from '../../stores/backup-runs.js';
 import { pausedQueues, runQueues } from '../../stores/paused-queues.js';
 import { RESTORE_HOLD } from '../../stores/queues.js';
 import { selectRunVolumes, UnknownVolumeError } from '../../engine/fs/volumes.js';
 import type { Handler } from '../handler.js';
 import { badRequest, conflict, notFound } from '../http-error.js';
+import { runBackupBody, stampParams } from '../schemas/index.js';
+import { parseRequest } from '../validate.js';
 
 export const listBackups: Handler = async (ctx) => ({ status: 200, body: { sets: await ctx.store.listSets({ shared: true }) } });
 
 export const getBackup: Handler = async (ctx, req) => {
-  const stamp = req.params.stamp ?? '';
-  if (!isValidStamp(stamp)) throw badRequest(`"${stamp}" is not a stamp like 2026-11-21-0315`, 'stamp');
+  const { stamp } = parseRequest(stampParams, req.params, 'path');
   const set = await ctx.store.getSet(stamp, { shared: true });
   if (!set) throw notFound(`no backup set ${stamp}`);
   return { status: 200, body: set };
 };
 
 export const runNow: Handler = async (ctx, req) => {
-  const requested = parseVolumes(req.body);
+  // No body or {}: every volume, and the database.
+  const requested = parseRequest(runBackupBody, req.body, 'body')?.volumes;
   const stamp = formatStamp(ctx.clock.now(), ctx.config.timezone);
   // The three reads are independent: asked at once, so that a click waits for one round trip, not
   // three (in the all-in-one process every await also waits for the archive's share of the loop).
@@ -50,16 +52,3 @@ export const runNow: Handler = async (ctx, req) => {
     throw err;
   }
 };
-
-function parseVolumes(body: unknown): string[] | undefined {
-  if (body === undefined || body === null || (typeof body === 'object' && Object.keys(body).length === 0)) return undefined;
-  if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('body must be a JSON object like {"volumes": ["elexisdb"]}', 'body');
-  const extra = Object.keys(body).filter((k) => k !== 'volumes');
-  if (extra.length) throw badRequest(`unknown field "${extra[0]}"; only "volumes" is accepted`, extra[0]);
-  const v = (body as { volumes?: unknown }).volumes;
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && isValidVolumeName(x))) {
-    throw badRequest('volumes must be a non-empty list of volume names like ["elexisdb", "pacsdata"]', 'volumes');
-  }
-  return [...new Set(v as string[])];
-}

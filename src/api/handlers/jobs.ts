@@ -4,9 +4,9 @@ import type { AppContext } from '../../runtime/context.js';
 import { pausedQueues } from '../../stores/paused-queues.js';
 import { QUEUE_NAMES, type QueueName } from '../../stores/queues.js';
 import type { Handler } from '../handler.js';
-import { badRequest, notFound } from '../http-error.js';
-
-const STATES: JobType[] = ['active', 'waiting', 'waiting-children', 'prioritized', 'delayed', 'completed', 'failed'];
+import { notFound } from '../http-error.js';
+import { JOB_STATES, jobsQuery } from '../schemas/index.js';
+import { parseRequest } from '../validate.js';
 
 export interface JobView {
   id: string;
@@ -50,17 +50,6 @@ async function view(queue: QueueName, job: Job, state?: string): Promise<JobView
   };
 }
 
-/** Jobs per queue in one answer: default and most. */
-export const JOBS_DEFAULT_LIMIT = 50;
-export const JOBS_MAX_LIMIT = 1000;
-
-function intParam(value: unknown, name: string, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) throw badRequest(`${name} must be an integer from ${min} to ${max}`, name);
-  return n;
-}
-
 /**
  * One page of one queue: its jobs in the order of `types` (each state's own order, newest first),
  * positions `offset` to `offset + limit - 1`. The counts per state say which ranges of which state
@@ -97,18 +86,9 @@ async function queuePage(ctx: AppContext, name: QueueName, types: JobType[], off
  * queue's total; `page.nextOffset` is the offset of the next page, null on the last one.
  */
 export const listJobs: Handler = async (ctx, req) => {
-  const limit = intParam(req.query.limit, 'limit', JOBS_DEFAULT_LIMIT, 1, JOBS_MAX_LIMIT);
-  const offset = intParam(req.query.offset, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
-  const state = req.query.state;
-  if (state !== undefined && !STATES.includes(state as JobType)) {
-    throw badRequest(`state must be one of ${STATES.join(', ')}`, 'state');
-  }
-  const queue = req.query.queue;
-  if (queue !== undefined && !QUEUE_NAMES.includes(queue as QueueName)) {
-    throw badRequest(`queue must be one of ${QUEUE_NAMES.join(', ')}`, 'queue');
-  }
-  const types = state === undefined ? STATES : [state as JobType];
-  const names = queue === undefined ? QUEUE_NAMES : [queue as QueueName];
+  const { limit, offset, state, queue } = parseRequest(jobsQuery, req.query, 'query');
+  const types: JobType[] = state === undefined ? [...JOB_STATES] : [state];
+  const names = queue === undefined ? QUEUE_NAMES : [queue];
   const pages = await Promise.all(names.map((name) => queuePage(ctx, name, types, offset, limit)));
   const views: JobView[] = [];
   const seen = new Set<string>();

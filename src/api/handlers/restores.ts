@@ -7,7 +7,6 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AppContext } from '../../runtime/context.js';
-import { isValidStamp, isValidVolumeName } from '../../core/names.js';
 import { setRestoreWarning, sqlRestoreWarning } from '../../core/restore-warning.js';
 import { KEEP_HISTORY, type RestoreJobData } from '../../stores/queues.js';
 import { RestoreRequests, type RestoreRequest } from '../../stores/restore-requests.js';
@@ -15,15 +14,13 @@ import { discardRest, receiveUpload, uploadsDir, UploadError } from '../../store
 import { volumeDir } from '../../engine/fs/volumes.js';
 import type { ApiRequest, ApiResponse, Handler } from '../handler.js';
 import { badRequest, HttpError, notFound, unsupportedMediaType } from '../http-error.js';
+import { confirmRestoreBody, setRestoreBody, sqlRestoreQuery } from '../schemas/index.js';
+import { parseRequest } from '../validate.js';
 
 export const requestSetRestore: Handler = async (ctx, req) => {
-  const body = asObject(req.body, ['stamp', 'volumes', 'skipSafetyBackup']);
-  const stamp = body.stamp;
-  if (typeof stamp !== 'string' || !isValidStamp(stamp)) throw badRequest('stamp must be a backup stamp like 2026-11-21-0315', 'stamp');
+  const { stamp, volumes: requested, skipSafetyBackup } = parseRequest(setRestoreBody, req.body, 'body');
   const set = await ctx.store.getSet(stamp);
   if (!set) throw notFound(`no backup set ${stamp}`);
-  const skipSafetyBackup = flag(body.skipSafetyBackup, 'skipSafetyBackup');
-  const requested = body.volumes === undefined ? undefined : volumeList(body.volumes);
   const dump = set.archives.find((a) => a.kind === 'sql' && requested?.includes(a.volume));
   if (dump) {
     // The set's logical dump restores through the SQL path, no upload needed.
@@ -53,14 +50,15 @@ const UPLOAD_LINGER_MS = 5000;
 
 export const requestSqlRestore: Handler = async (ctx, req) => {
   const db = ctx.config.db;
+  let skipSafetyBackup: boolean;
   try {
     if (!db) throw new HttpError(409, 'db_not_configured', 'no database is configured (DB_HOST); SQL restores are not available');
     checkUploadHeaders(req);
+    skipSafetyBackup = parseRequest(sqlRestoreQuery, req.query, 'query').skipSafetyBackup;
   } catch (err) {
     discardRest(req.stream, UPLOAD_LINGER_MS);
     throw err;
   }
-  const skipSafetyBackup = req.query.skipSafetyBackup === 'true' || req.query.skipSafetyBackup === '1';
   const declared = Number(req.headers['content-length']);
   const length = req.headers['content-length'] !== undefined && Number.isSafeInteger(declared) ? declared : undefined;
   const uploadId = randomUUID();
@@ -133,10 +131,9 @@ async function sqlRestoreRequest(
 
 export const confirmRestore: Handler = async (ctx, req) => {
   const id = validId(req.params.id);
-  const body = asObject(req.body, ['token']);
-  if (typeof body.token !== 'string' || body.token === '') throw badRequest('token is required: the token of the restore request', 'token');
+  const { token } = parseRequest(confirmRestoreBody, req.body, 'body');
   const jobId = `restore-${id}`;
-  const outcome = await ctx.restores.confirm(id, body.token, jobId);
+  const outcome = await ctx.restores.confirm(id, token, jobId);
   if (!outcome.ok) throw CONFIRM_ERRORS[outcome.reason]();
   const data: RestoreJobData = { restoreId: id };
   // One attempt: a failed restore needs a person to look, not an automatic second safety backup.
@@ -195,24 +192,4 @@ function restoreState(r: RestoreRequest, jobState: string | undefined, expired: 
 function validId(id: string | undefined): string {
   if (!id || !RestoreRequests.isValidId(id)) throw notFound(`no restore request ${id}`);
   return id;
-}
-
-function asObject(body: unknown, allowed: string[]): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('body must be a JSON object', 'body');
-  const extra = Object.keys(body).find((k) => !allowed.includes(k));
-  if (extra) throw badRequest(`unknown field "${extra}"; accepted: ${allowed.join(', ')}`, extra);
-  return body as Record<string, unknown>;
-}
-
-function volumeList(v: unknown): string[] {
-  if (!Array.isArray(v) || v.length === 0 || !v.every((x) => typeof x === 'string' && isValidVolumeName(x))) {
-    throw badRequest('volumes must be a non-empty list of volume names like ["elexisdb"]', 'volumes');
-  }
-  return [...new Set(v as string[])];
-}
-
-function flag(v: unknown, field: string): boolean {
-  if (v === undefined) return false;
-  if (typeof v !== 'boolean') throw badRequest(`${field} must be true or false`, field);
-  return v;
 }

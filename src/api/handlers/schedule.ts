@@ -1,10 +1,11 @@
 /** GET/PUT/DELETE /api/schedule: the crontab fields of the one backup schedule. */
 import type { AppContext } from '../../runtime/context.js';
-import { nextRuns, parseScheduleInput, toCronPattern, type CronFields } from '../../core/cron.js';
+import { nextRuns, toCronPattern, type CronFields } from '../../core/cron.js';
 import { pausedQueues } from '../../stores/paused-queues.js';
 import { markScheduleStart, syncRunScheduler, type Schedule } from '../../stores/schedule-store.js';
 import type { Handler } from '../handler.js';
-import { badRequest } from '../http-error.js';
+import { scheduleBody } from '../schemas/index.js';
+import { parseRequest } from '../validate.js';
 
 /** The crontab fields, the cron string, time zone, and the next 5 runs when enabled. */
 export function cronView(ctx: AppContext, s: CronFields & { enabled: boolean }, now = ctx.clock.now()) {
@@ -53,9 +54,7 @@ async function scheduleAnswer(ctx: AppContext, s: Schedule) {
 export const getSchedule: Handler = async (ctx) => ({ status: 200, body: await scheduleAnswer(ctx, await ctx.schedules.get()) });
 
 export const putSchedule: Handler = async (ctx, req) => {
-  const parsed = parseScheduleInput(req.body);
-  if (!parsed.ok) throw badRequest(parsed.error.message, parsed.error.field);
-  const schedule: Schedule = { ...parsed.value, enabled: true };
+  const schedule: Schedule = { ...parseRequest(scheduleBody, req.body, 'body'), enabled: true };
   const before = await ctx.schedules.get();
   await ctx.schedules.put(schedule);
   await syncRunScheduler(ctx.queues.schedule, schedule, ctx.config.timezone);

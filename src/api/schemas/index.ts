@@ -1,0 +1,8 @@
+/**
+ * The request schemas of the REST API v1, one export per body, query or path: handlers validate with
+ * them through parseRequest (../validate.ts), and an OpenAPI document can be generated from them.
+ */
+export { runBackupBody, stampParams } from './backups.js';
+export { JOB_STATES, jobsQuery } from './jobs.js';
+export { confirmRestoreBody, setRestoreBody, sqlRestoreQuery } from './restores.js';
+export { scheduleBody, verifyScheduleBody } from './schedule.js';
