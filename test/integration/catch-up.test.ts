@@ -83,7 +83,9 @@ describe('no catch-up of a tick from before the schedule existed', () => {
     const decided = logLines(svc.logs(), 'no catch-up: the last tick was before the schedule existed');
     assert.equal(decided.length, 1, svc.logs());
     assert.deepEqual(await archivesIn(fx.backupDir), []);
-    assert.deepEqual((await http(svc.url, 'GET', '/api/jobs')).body.jobs.filter((j: any) => j.queue !== 'schedule'), []);
+    const jobs = await http(svc.url, 'GET', '/api/jobs');
+    assert.equal(jobs.status, 200, JSON.stringify(jobs.body));
+    assert.deepEqual(jobs.body.jobs.filter((j: any) => j.queue !== 'schedule'), []);
   });
 });
 
