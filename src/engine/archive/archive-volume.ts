@@ -40,7 +40,8 @@ import type { EntryType } from '../entry-record.js';
 import { bin, confirmedGone, isGoneError, walkError, walkTree } from '../fs/tree-walk.js';
 import { encodeHeader, type WriteHeader, type WriteType } from '../tar/header.js';
 import { exists, fsyncDir, writeFileAtomic } from '../fs/atomic.js';
-import { GzipChunkWriter, MAX_SYNC_MS, writevAll } from '../gzip/parallel-gzip.js';
+import { GzipChunkWriter, writevAll } from '../gzip/parallel-gzip.js';
+import { MAX_SYNC_MS } from '../gzip/zlib-slots.js';
 import { progressReporter } from '../progress.js';
 
 const fsync = promisify(fs.fsync);
