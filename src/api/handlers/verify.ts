@@ -1,5 +1,5 @@
 /** The verify schedule (same crontab fields as the backup schedule) and "verify this set now". */
-import { parseCronFieldsInput } from '../../core/cron.js';
+import { parseCronFieldsInput } from '../../core/schedule-input.js';
 import { isValidStamp } from '../../core/names.js';
 import { syncVerifyScheduler, type VerifySchedule } from '../../stores/schedule-store.js';
 import { enqueueSetVerification } from '../../stores/verify-runs.js';
