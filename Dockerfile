@@ -11,6 +11,7 @@ COPY src ./src
 RUN npm run build
 
 # --- runtime: production dependencies, compiled JavaScript, the MariaDB clients -----------------
+# No tsx and no TypeScript here: they are development dependencies, and the image runs dist/.
 FROM node:20-bookworm-slim AS runtime
 # tini: PID 1 that forwards SIGTERM to node (graceful shutdown of running jobs) and reaps the
 #   mariadb/mariadb-dump child processes.

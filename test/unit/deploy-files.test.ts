@@ -1,7 +1,8 @@
 /**
  * The deployment files cannot be run here (no Docker engine), so they are read: docker-compose.yaml
- * as YAML, the Dockerfile and .env.example as text. Every environment variable they set must be one
- * that src/runtime/config.ts reads, so a typo fails here instead of being ignored silently in production.
+ * as YAML, the Dockerfile and .env.example as text, package.json for its start scripts. Every
+ * environment variable they set must be one that src/runtime/config.ts reads, so a typo fails here
+ * instead of being ignored silently in production.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -121,7 +122,11 @@ describe('docker-compose.yaml', () => {
       assert.equal(environment(s).REDIS_URL, 'redis://redis:6379', name);
     }
     assert.match(commandArgs(service('api').command).join(' '), /dist\/api\/main\.js/);
-    assert.match(commandArgs(service('worker').command).join(' '), /dist\/workers\/main\.js/);
+    assert.match(commandArgs(service('worker').command).join(' '), /dist\/jobs\/main\.js/);
+  });
+
+  it('runs compiled JavaScript', () => {
+    for (const name of ['api', 'worker']) assert.doesNotMatch(commandArgs(service(name).command).join(' '), /\btsx\b/, name);
   });
 
   it('publishes the API on 3000 and runs two workers', () => {
@@ -256,6 +261,7 @@ describe('Dockerfile', () => {
     const args = JSON.parse(cmds[0]!.slice(4)) as string[];
     assert.equal(args[0], 'node');
     assertDistEntry(args, 'Dockerfile CMD');
+    for (const l of [...instr('RUN'), ...cmds]) assert.doesNotMatch(l, /\btsx\b/, 'the image runs dist/, not tsx');
   });
 
   it('sets NODE_ENV=production, only known variables, and a non-root default user', () => {
@@ -266,5 +272,32 @@ describe('Dockerfile', () => {
     }
     const users = instr('USER');
     assert.equal(users.at(-1), 'USER node');
+  });
+});
+
+describe('package.json', () => {
+  const pkg = JSON.parse(read('package.json')) as {
+    scripts: Record<string, string>;
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+
+  it('keeps tsx a development dependency', () => {
+    assert.equal(pkg.dependencies.tsx, undefined, 'tsx in dependencies: production runs dist/');
+    assert.ok(pkg.devDependencies.tsx, 'the tests and the bench run TypeScript through tsx');
+  });
+
+  it('starts compiled JavaScript, built first', () => {
+    for (const [script, entry] of [
+      ['start', 'start'],
+      ['start:api', 'api/main'],
+      ['start:worker', 'jobs/main'],
+    ] as const) {
+      const args = pkg.scripts[script]!.split(/\s+/);
+      assert.equal(args[0], 'node', script);
+      assert.ok(args.includes(`dist/${entry}.js`), `${script}: ${pkg.scripts[script]}`);
+      assertDistEntry(args, `npm run ${script}`);
+      assert.equal(pkg.scripts[`pre${script}`], 'npm run build', `pre${script} must build dist/ first`);
+    }
   });
 });
