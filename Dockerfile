@@ -49,4 +49,5 @@ HEALTHCHECK --interval=30s --timeout=10s --start-period=30s --retries=3 \
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 # All-in-one (API + scheduler + one worker); needs REDIS_URL, as the image has no redis-server.
-CMD ["node", "dist/start.js"]
+# --expose-gc lets the archive and restore code keep its buffers' garbage small (src/engine/gzip/gc-nudge.ts).
+CMD ["node", "--expose-gc", "dist/start.js"]

@@ -125,8 +125,9 @@ describe('docker-compose.yaml', () => {
     assert.match(commandArgs(service('worker').command).join(' '), /dist\/jobs\/main\.js/);
   });
 
-  it('runs compiled JavaScript', () => {
+  it('runs compiled JavaScript, the worker with --expose-gc (src/engine/gzip/gc-nudge.ts)', () => {
     for (const name of ['api', 'worker']) assert.doesNotMatch(commandArgs(service(name).command).join(' '), /\btsx\b/, name);
+    assert.ok(commandArgs(service('worker').command).includes('--expose-gc'), 'worker without --expose-gc');
   });
 
   it('publishes the API on 3000 and runs two workers', () => {
@@ -261,6 +262,7 @@ describe('Dockerfile', () => {
     const args = JSON.parse(cmds[0]!.slice(4)) as string[];
     assert.equal(args[0], 'node');
     assertDistEntry(args, 'Dockerfile CMD');
+    assert.ok(args.includes('--expose-gc'), 'the all-in-one process runs jobs: --expose-gc (gc-nudge.ts)');
     for (const l of [...instr('RUN'), ...cmds]) assert.doesNotMatch(l, /\btsx\b/, 'the image runs dist/, not tsx');
   });
 
@@ -287,7 +289,7 @@ describe('package.json', () => {
     assert.ok(pkg.devDependencies.tsx, 'the tests and the bench run TypeScript through tsx');
   });
 
-  it('starts compiled JavaScript, built first', () => {
+  it('starts compiled JavaScript, built first, with --expose-gc where jobs run', () => {
     for (const [script, entry] of [
       ['start', 'start'],
       ['start:api', 'api/main'],
@@ -298,6 +300,7 @@ describe('package.json', () => {
       assert.ok(args.includes(`dist/${entry}.js`), `${script}: ${pkg.scripts[script]}`);
       assertDistEntry(args, `npm run ${script}`);
       assert.equal(pkg.scripts[`pre${script}`], 'npm run build', `pre${script} must build dist/ first`);
+      assert.equal(args.includes('--expose-gc'), script !== 'start:api', `${script}: --expose-gc only where jobs run`);
     }
   });
 });
