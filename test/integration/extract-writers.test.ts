@@ -144,9 +144,10 @@ describe('extractArchive: writer threads', () => {
     try {
       const tsc = path.join(repo, 'node_modules/typescript/bin/tsc');
       const sources = ['src/engine/extract/extract-archive.ts', 'src/engine/extract/extract-writer-thread.ts'].map((f) => path.join(repo, f));
-      await exec(process.execPath, [tsc, '--outDir', out, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', ...sources]);
+      // rootDir: the output mirrors the repository (out/src/…), whatever the sources import.
+      await exec(process.execPath, [tsc, '--rootDir', repo, '--outDir', out, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--skipLibCheck', ...sources]);
       const script = `
-        const { extractArchive } = await import(${JSON.stringify(path.join(out, 'workers/extract-archive.js'))});
+        const { extractArchive } = await import(${JSON.stringify(path.join(out, 'src/engine/extract/extract-archive.js'))});
         const { pino } = await import('pino');
         const r = await extractArchive(process.argv[1], process.argv[2], { logger: pino({ level: 'silent' }), writers: ${JSON.stringify(THREADS)} });
         console.log(JSON.stringify({ files: r.files, threadedFiles: r.threadedFiles }));`;
