@@ -22,7 +22,7 @@ const root = path.join(benchDir, 'data', `files-${count}`);
 const vol = path.join(root, 'vol');
 
 function child(args: string[]): { seconds: number; maxRssKiB: number; entries?: number } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(benchDir, 'child.ts'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(benchDir, 'child.ts'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`child ${args[0]} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }

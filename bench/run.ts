@@ -154,7 +154,8 @@ async function shell(commands: string[], redirectOut?: string): Promise<Run> {
   }
 }
 
-let childCmd: { cmd: string; args: string[]; runtime: string } = { cmd: 'node', args: ['--import', 'tsx', path.join(benchDir, 'child.ts')], runtime: 'tsx' };
+// --expose-gc as the worker runs in production (see src/engine/gzip/gc-nudge.ts).
+let childCmd: { cmd: string; args: string[]; runtime: string } = { cmd: 'node', args: ['--expose-gc', '--import', 'tsx', path.join(benchDir, 'child.ts')], runtime: 'tsx' };
 
 /** Compile src + bench/child.ts like the Docker build does, so the child runs as production does. */
 function compileChild(): void {
@@ -175,7 +176,7 @@ function compileChild(): void {
   spawnSync(process.execPath, [tsc, '-p', tsconfig], { cwd: projectDir, stdio: 'ignore' });
   const js = path.join(buildDir, 'bench', 'child.js');
   if (fs.existsSync(js) && commandOk(process.execPath, [js, 'idle'])) {
-    childCmd = { cmd: process.execPath, args: [js], runtime: 'compiled (tsc, like the Docker image)' };
+    childCmd = { cmd: process.execPath, args: ['--expose-gc', js], runtime: 'compiled (tsc, like the Docker image)' };
   } else {
     console.error('bench: compiling the child failed; running our code through tsx (its loader adds ~35 MiB RSS)');
   }

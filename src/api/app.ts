@@ -10,7 +10,8 @@
  */
 import express from 'express';
 import type { AppContext } from '../runtime/context.js';
-import { METRICS_CONTENT_TYPE, metricsText } from './metrics.js';
+import { METRICS_CONTENT_TYPE } from './metrics.js';
+import { metricsText } from './metrics-sources.js';
 import { requireToken } from './auth.js';
 import { dashboardErrorShape } from './dashboard-errors.js';
 import { DASHBOARD_PATH, mountDashboard } from './dashboard.js';

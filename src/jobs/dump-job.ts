@@ -8,7 +8,7 @@ import path from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { dumpFileName } from '../core/names.js';
-import { dumpDatabase, type DumpResult } from '../db/mariadb.js';
+import { dumpDatabase, type DumpResult } from '../db/dump.js';
 import { noteCatchUp } from '../engine/manifest-notes.js';
 import type { DumpJobData } from '../stores/queues.js';
 import { dbSettings } from './restore-sql.js';

@@ -16,7 +16,7 @@ import { createGunzip } from 'node:zlib';
 import type { ArchiveName } from '../core/names.js';
 import { writeFileAtomic } from '../engine/fs/atomic.js';
 import type { Logger } from '../runtime/logger.js';
-import { COMPLETION_MARK } from '../db/mariadb.js';
+import { COMPLETION_MARK } from '../db/stream-checks.js';
 import { readManifest, verifyVolumeArchive } from '../engine/verify/archive-verification.js';
 import { extractArchive } from '../engine/extract/extract-archive.js';
 import { removeTreeAt } from '../engine/fs/remove-tree.js';

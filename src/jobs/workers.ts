@@ -9,6 +9,7 @@ import { QUEUE_NAMES, type QueueName } from '../stores/queues.js';
 import { within } from '../runtime/boot.js';
 import { rateLimitedWarn } from '../runtime/logger.js';
 import { createRedis } from '../stores/redis.js';
+import { canNudgeGc } from '../engine/gzip/gc-nudge.js';
 import { alertBackoff, makeAlertProcessor } from './alert-job.js';
 import { attachAlerts } from './alerts.js';
 import { makeArchiveProcessor } from './archive-job.js';
@@ -79,6 +80,7 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
   const processors = processorsFor(ctx);
   checkProcessors(processors);
   const log = ctx.logger.child({ module: 'workers' });
+  if (!canNudgeGc()) log.warn('node was started without --expose-gc: archives and restores may take ~40 MB more memory (see gc-nudge.ts)');
   if ((await recoverAtBoot(ctx)) === 'busy') log.info('an interrupted restore waits for its locks to expire; recovered by the maintenance check');
   await catchUpMissedRun(ctx).catch((err: Error) => log.error({ err: err.message }, 'catch-up check failed'));
   const stopOverdueChecks = startOverdueChecks(ctx);

@@ -6,7 +6,9 @@
  */
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { toCronPattern, type CronFields, type ScheduleInput } from '../core/cron.js';
+import { toCronPattern } from '../core/cron.js';
+import type { CronFields } from '../core/cron-fields.js';
+import type { ScheduleInput } from '../core/schedule-input.js';
 import { RUN_SCHEDULER_ID, VERIFY_SCHEDULER_ID, type RunJobData } from './queues.js';
 
 export interface Schedule extends ScheduleInput {

@@ -107,7 +107,8 @@ export interface Service {
 }
 
 export async function startService(role: keyof typeof ENTRY, env: Record<string, string>): Promise<Service> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', ENTRY[role]], {
+  // --expose-gc as in production (package.json, Dockerfile, docker-compose.yaml): see gc-nudge.ts.
+  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', ENTRY[role]], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,17 +16,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import {
-  clientArgs,
-  databaseNamesIn,
-  DbCommandError,
-  dumpArgs,
-  dumpDatabase,
-  isGzipFile,
-  loadSqlFile,
-  optionFileContent,
-  type DbSettings,
-} from '../../src/db/mariadb.js';
+import { DbCommandError } from '../../src/db/client.js';
+import { dumpArgs, dumpDatabase } from '../../src/db/dump.js';
+import { isGzipFile, loadSqlFile } from '../../src/db/load.js';
+import { clientArgs, optionFileContent, type DbSettings } from '../../src/db/option-file.js';
+import { databaseNamesIn } from '../../src/db/stream-checks.js';
 import { MARIADB } from '../helpers/service.js';
 
 const exec = promisify(execFile);

@@ -11,7 +11,10 @@ import type { Redis } from 'ioredis';
 import { loadConfig } from '../../src/runtime/config.js';
 import { createContext, type AppContext } from '../../src/runtime/context.js';
 import { createLogger } from '../../src/runtime/logger.js';
-import { COUNT_LOOKBACK_MS, lastArchivesByVolume, Metrics, metricsText } from '../../src/api/metrics.js';
+import { Metrics } from '../../src/api/metrics.js';
+import { metricsText } from '../../src/api/metrics-sources.js';
+import { COUNT_LOOKBACK_MS } from '../../src/stores/finished-job-totals.js';
+import { lastArchivesByVolume } from '../../src/stores/last-archives.js';
 import { createRedis } from '../../src/stores/redis.js';
 import { makeFixture, REDIS_URL, type Fixture } from '../helpers/service.js';
 

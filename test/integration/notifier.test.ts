@@ -438,7 +438,7 @@ describe('an alert survives kill -9 of the service that was delivering it', () =
       VOLUMES: `ghost=${fx0Path()}`,
       VOLUMES_DIR: '',
       NOTIFY_WEBHOOK_URL: url,
-      NOTIFY_RETRY_DELAY: '2',
+      NOTIFY_RETRY_DELAY: '5', // room for the two other alerts to be delivered before the kill
       // No overdue alert for the ghost volume in between: only the failure is sent.
       OVERDUE_GRACE: String(7 * 86_400),
     });
@@ -448,7 +448,14 @@ describe('an alert survives kill -9 of the service that was delivering it', () =
     assert.equal(run.status, 202, JSON.stringify(run.body));
     // The archive, and with it its verify and prune parents, fail: three alerts; the first one
     // that arrives is answered 503, the others 200.
-    await waitFor(async () => rx.at(url).length >= 1 && (await queue.getDelayedCount()) === 1, 20_000, 'an alert to wait for its retry in Redis');
+    // Killed once the refused alert waits for its retry and the two others are delivered: a job
+    // still running at the kill (a parent's failure, an alert being sent) would stay active until
+    // the stalled check (LOCK_DURATION) gave it to the restarted service.
+    await waitFor(
+      async () => rx.at(url).length >= 1 && (await queue.getDelayedCount()) === 1 && (await queue.getCompletedCount()) === 2,
+      20_000,
+      'an alert to wait for its retry in Redis, the two others delivered',
+    );
     await svc.stop('SIGKILL');
     svc = undefined;
     const refused = rx.at(url)[0]!.body as Alert;

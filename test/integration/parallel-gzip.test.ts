@@ -1,8 +1,8 @@
 /**
- * The parallel gzip writer and reader (src/engine/gzip/parallel-gzip.ts) and the archive/restore paths that
- * use them: multi-member archives that GNU tar, gunzip and zcat read, stored chunks for
- * incompressible data, the member index, archives of other tools (pigz, GNU tar, concatenations),
- * and damaged indexed archives.
+ * The parallel gzip writer and reader (src/engine/gzip/parallel-gzip.ts, parallel-gunzip.ts) and
+ * the archive/restore paths that use them: multi-member archives that GNU tar, gunzip and zcat
+ * read, stored chunks for incompressible data, the member index, archives of other tools (pigz,
+ * GNU tar, concatenations), and damaged indexed archives.
  */
 import assert from 'node:assert/strict';
 import { createHook } from 'node:async_hooks';
@@ -12,13 +12,10 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import {
-  GzipChunkWriter,
-  looksIncompressible,
-  parseIndexedHeader,
-  readGzipFile,
-  INDEXED_HEADER_LENGTH,
-} from '../../src/engine/gzip/parallel-gzip.js';
+import { INDEXED_HEADER_LENGTH, parseIndexedHeader } from '../../src/engine/gzip/gzip-members.js';
+import { looksIncompressible } from '../../src/engine/gzip/incompressible.js';
+import { readGzipFile } from '../../src/engine/gzip/parallel-gunzip.js';
+import { GzipChunkWriter } from '../../src/engine/gzip/parallel-gzip.js';
 import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
 import { extractArchive, verifyArchive } from '../../src/engine/extract/extract-archive.js';
 import { caseDirs } from '../helpers/case-dirs.js';

@@ -1,17 +1,10 @@
+/**
+ * Run times of a crontab pattern (src/core/cron.ts): next runs, the previous run, DST in
+ * Europe/Zurich, time zones.
+ */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  FIELD_RANGES,
-  isValidTimeZone,
-  neverFires,
-  nextRuns,
-  previousRun,
-  toCronPattern,
-  validateField,
-  validateKeep,
-  type CronFields,
-  type FieldName,
-} from '../../src/core/cron.js';
+import { isValidTimeZone, nextRuns, previousRun, toCronPattern } from '../../src/core/cron.js';
 
 const ZURICH = 'Europe/Zurich';
 
@@ -29,179 +22,11 @@ const zurichFormat = new Intl.DateTimeFormat('sv-SE', {
 });
 const zurichLocal = (d: Date): string => zurichFormat.format(d);
 
-/** Every field `*` except one: enough to feed a single field's value to cron-parser. */
-function patternWith(field: FieldName, value: string): string {
-  const fields: CronFields = { minute: '*', hour: '*', day: '*', month: '*', weekday: '*' };
-  return toCronPattern({ ...fields, [field]: value });
-}
-
 function assertStrictlyIncreasing(dates: Date[]): void {
   for (let i = 1; i < dates.length; i++) {
     assert.ok(dates[i - 1]!.getTime() < dates[i]!.getTime(), `not increasing at ${i}: ${iso(dates).join(', ')}`);
   }
 }
-
-describe('validateField: accepted values', () => {
-  const cases: Array<[FieldName, unknown, string]> = [
-    ['minute', '*', '*'],
-    ['minute', '5', '5'],
-    ['minute', '1,3,4', '1,3,4'],
-    ['minute', '1-5', '1-5'],
-    ['minute', '*/10', '*/10'],
-    ['minute', '1-10/2', '1-10/2'],
-    ['minute', '0,30', '0,30'],
-    ['minute', '1-5,10-20/5', '1-5,10-20/5'],
-    ['minute', '05', '05'],
-    ['minute', '59', '59'],
-    ['minute', 15, '15'],
-    ['minute', 0, '0'],
-    ['hour', '*', '*'],
-    ['hour', '3', '3'],
-    ['hour', '0,12', '0,12'],
-    ['hour', '8-18', '8-18'],
-    ['hour', '*/6', '*/6'],
-    ['hour', 23, '23'],
-    ['day', '*', '*'],
-    ['day', '1', '1'],
-    ['day', '1,15', '1,15'],
-    ['day', '1-7', '1-7'],
-    ['day', '*/10', '*/10'],
-    ['day', '31', '31'],
-    ['day', 1, '1'],
-    ['month', '*', '*'],
-    ['month', '1-6', '1-6'],
-    ['month', '1,4,7,10', '1,4,7,10'],
-    ['month', '*/3', '*/3'],
-    ['month', 12, '12'],
-    ['weekday', '*', '*'],
-    ['weekday', '1-5', '1-5'],
-    ['weekday', '0', '0'],
-    ['weekday', '7', '7'],
-    ['weekday', '0,6', '0,6'],
-    ['weekday', '*/2', '*/2'],
-    ['weekday', 7, '7'],
-    ['weekday', 0, '0'],
-  ];
-
-  for (const [field, raw, expected] of cases) {
-    test(`${field} ${JSON.stringify(raw)}`, () => {
-      assert.deepEqual(validateField(field, raw), { ok: true, value: expected });
-    });
-  }
-
-  // Our validator must never accept something cron-parser (and so BullMQ) cannot run.
-  test('every accepted value is also accepted by cron-parser', () => {
-    for (const [field, , value] of cases) {
-      assert.equal(nextRuns(patternWith(field, value), ZURICH, new Date('2026-01-01T00:00:00Z'), 1).length, 1, `${field} ${value}`);
-    }
-  });
-});
-
-describe('validateField: rejected values name the field and its range', () => {
-  const cases: Array<[FieldName, unknown, RegExp?]> = [
-    ['minute', '60', /out of range/],
-    ['hour', '24', /out of range/],
-    ['day', '0', /out of range/],
-    ['day', '32', /out of range/],
-    ['month', '13', /out of range/],
-    ['weekday', '8', /out of range/],
-    ['hour', '*/0', /step/],
-    ['minute', '5-1', /start is after its end/],
-    ['minute', '5/10', /only allowed after \* or a range/],
-    ['weekday', 'mon', /names like mon or jan are not supported/],
-    ['month', 'jan', /names like mon or jan are not supported/],
-    ['day', '?', /not supported/],
-    ['day', 'L', /not supported/],
-    ['day', '15W', /not supported/],
-    ['weekday', '5#3', /not supported/],
-    ['minute', '', /empty/],
-    ['minute', '   ', /empty/],
-    ['minute', '1,,2', /empty list item/],
-    ['minute', '1,', /empty list item/],
-    ['minute', '1-', /incomplete range/],
-    ['minute', '-1', /negative/],
-    ['minute', -1, /negative/],
-    ['weekday', '1-5 *', /each field takes one expression/],
-    ['minute', '1.5', /whole number/],
-    ['minute', 1.5, /whole number/],
-    ['minute', '*/', /missing the step/],
-    ['minute', null, /got null/],
-    ['minute', true, /got true/],
-    ['minute', {}, /got an object/],
-    ['minute', undefined, /missing/],
-  ];
-
-  for (const [field, raw, detail] of cases) {
-    test(`${field} ${JSON.stringify(raw) ?? 'undefined'}`, () => {
-      const result = validateField(field, raw);
-      assert.equal(result.ok, false);
-      if (result.ok) return;
-      const { min, max } = FIELD_RANGES[field];
-      assert.equal(result.error.field, field);
-      assert.ok(result.error.message.startsWith(`${field}: `), result.error.message);
-      assert.ok(result.error.message.includes(`allowed ${min}-${max}`), result.error.message);
-      if (detail) assert.match(result.error.message, detail);
-    });
-  }
-
-  test('the message for an out-of-range value matches the documented form', () => {
-    const result = validateField('minute', '60');
-    assert.deepEqual(result, {
-      ok: false,
-      error: { field: 'minute', message: 'minute: "60" is out of range; allowed 0-59 (e.g. *, 5, 1,3,4, 1-5, */10)' },
-    });
-  });
-});
-
-describe('validateKeep', () => {
-  test('takes a whole number, or a string of digits as a number, at both limits', () => {
-    assert.deepEqual(validateKeep(7), { ok: true, value: 7 });
-    assert.deepEqual(validateKeep('10'), { ok: true, value: 10 });
-    assert.ok(validateKeep(1).ok);
-    assert.ok(validateKeep(1000).ok);
-  });
-
-  const badKeep: Array<[string, unknown, RegExp]> = [
-    ['0', 0, /too small/],
-    ['-1', -1, /too small/],
-    ['"0"', '0', /too small/],
-    ['"abc"', 'abc', /whole number/],
-    ['1.5', 1.5, /whole number/],
-    ['"1.5"', '1.5', /whole number/],
-    ['null', null, /whole number/],
-    ['1001 (cap)', 1001, /maximum of 1000/],
-    ['missing', undefined, /missing/],
-  ];
-  for (const [name, keep, detail] of badKeep) {
-    test(`rejects keep ${name}`, () => {
-      const result = validateKeep(keep);
-      assert.equal(result.ok, false);
-      if (result.ok) return;
-      assert.equal(result.error.field, 'keep');
-      assert.match(result.error.message, /^keep: /);
-      assert.match(result.error.message, /allowed 1-1000/);
-      assert.match(result.error.message, detail);
-    });
-  }
-});
-
-describe('neverFires', () => {
-  const fields = { minute: '15', hour: '3', day: '*', month: '*', weekday: '1-5' };
-
-  test('names day when the day never occurs in the chosen months (the schedule would never run)', () => {
-    for (const [day, month] of [['31', '4,6'], ['30', '2']] as const) {
-      const error = neverFires({ ...fields, day, month, weekday: '*' });
-      assert.ok(error, `${day} ${month}`);
-      assert.equal(error.field, 'day');
-      assert.match(error.message, /never run.*allowed 1-31/);
-    }
-  });
-
-  test('29 February fires in leap years; the seed example fires', () => {
-    assert.equal(neverFires({ ...fields, day: '29', month: '2', weekday: '*' }), undefined);
-    assert.equal(neverFires(fields), undefined);
-  });
-});
 
 describe('toCronPattern', () => {
   test('Monday to Friday at 03:15', () => {

@@ -1,8 +1,9 @@
 /**
  * The deployment files cannot be run here (no Docker engine), so they are read: docker-compose.yaml
- * as YAML, the Dockerfile and .env.example as text. Every environment variable they set must be one
- * of the environment schema (src/runtime/config/), so a typo fails here instead of being ignored
- * silently in production; and what compose passes from .env is what the schema marks for .env.example.
+ * as YAML, the Dockerfile and .env.example as text, package.json for its start scripts. Every
+ * environment variable they set must be one of the environment schema (src/runtime/config/), so a
+ * typo fails here instead of being ignored silently in production; and what compose passes from .env
+ * is what the schema marks for .env.example.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -112,6 +113,11 @@ describe('docker-compose.yaml', () => {
     }
     assert.match(commandArgs(service('api').command).join(' '), /dist\/api\/main\.js/);
     assert.match(commandArgs(service('worker').command).join(' '), /dist\/jobs\/main\.js/);
+  });
+
+  it('runs compiled JavaScript, the worker with --expose-gc (src/engine/gzip/gc-nudge.ts)', () => {
+    for (const name of ['api', 'worker']) assert.doesNotMatch(commandArgs(service(name).command).join(' '), /\btsx\b/, name);
+    assert.ok(commandArgs(service('worker').command).includes('--expose-gc'), 'worker without --expose-gc');
   });
 
   it('publishes the API on 3000 and runs two workers', () => {
@@ -259,6 +265,8 @@ describe('Dockerfile', () => {
     const args = JSON.parse(cmds[0]!.slice(4)) as string[];
     assert.equal(args[0], 'node');
     assertDistEntry(args, 'Dockerfile CMD');
+    assert.ok(args.includes('--expose-gc'), 'the all-in-one process runs jobs: --expose-gc (gc-nudge.ts)');
+    for (const l of [...instr('RUN'), ...cmds]) assert.doesNotMatch(l, /\btsx\b/, 'the image runs dist/, not tsx');
   });
 
   it('sets NODE_ENV=production, only known variables, and a non-root default user', () => {
@@ -268,5 +276,33 @@ describe('Dockerfile', () => {
     }
     const users = instr('USER');
     assert.equal(users.at(-1), 'USER node');
+  });
+});
+
+describe('package.json', () => {
+  const pkg = JSON.parse(read('package.json')) as {
+    scripts: Record<string, string>;
+    dependencies: Record<string, string>;
+    devDependencies: Record<string, string>;
+  };
+
+  it('keeps tsx a development dependency', () => {
+    assert.equal(pkg.dependencies.tsx, undefined, 'tsx in dependencies: production runs dist/');
+    assert.ok(pkg.devDependencies.tsx, 'the tests and the bench run TypeScript through tsx');
+  });
+
+  it('starts compiled JavaScript, built first, with --expose-gc where jobs run', () => {
+    for (const [script, entry] of [
+      ['start', 'start'],
+      ['start:api', 'api/main'],
+      ['start:worker', 'jobs/main'],
+    ] as const) {
+      const args = pkg.scripts[script]!.split(/\s+/);
+      assert.equal(args[0], 'node', script);
+      assert.ok(args.includes(`dist/${entry}.js`), `${script}: ${pkg.scripts[script]}`);
+      assertDistEntry(args, `npm run ${script}`);
+      assert.equal(pkg.scripts[`pre${script}`], 'npm run build', `pre${script} must build dist/ first`);
+      assert.equal(args.includes('--expose-gc'), script !== 'start:api', `${script}: --expose-gc only where jobs run`);
+    }
   });
 });

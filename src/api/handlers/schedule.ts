@@ -1,6 +1,7 @@
 /** GET/PUT/DELETE /api/schedule: the crontab fields of the one backup schedule. */
 import type { AppContext } from '../../runtime/context.js';
-import { nextRuns, toCronPattern, type CronFields } from '../../core/cron.js';
+import { nextRuns, toCronPattern } from '../../core/cron.js';
+import type { CronFields } from '../../core/cron-fields.js';
 import { pausedQueues } from '../../stores/paused-queues.js';
 import { markScheduleStart, syncRunScheduler, type Schedule } from '../../stores/schedule-store.js';
 import type { Handler } from '../handler.js';

@@ -4,7 +4,8 @@
  * 0-59 (e.g. …)"); the schema calls it for the value and for a value of the wrong type alike.
  */
 import { z } from 'zod';
-import { neverFires, validateField, validateKeep, type CronFields, type FieldName } from '../../core/cron.js';
+import { validateField, type CronFields, type FieldName } from '../../core/cron-fields.js';
+import { neverFires, validateKeep } from '../../core/schedule-input.js';
 import { bodyErrors } from './common.js';
 
 /** What core/ answers about a value: the value to keep, or the message to give. */

@@ -1,7 +1,7 @@
 /** The denominator of an archive's progress: the total size of the volume's regular files. */
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { walkTree } from '../fs/tree-walk.js';
-import { MAX_SYNC_MS } from '../gzip/parallel-gzip.js';
+import { MAX_SYNC_MS } from '../gzip/zlib-slots.js';
 
 /** Total size of regular files (each hard-linked inode once). */
 export async function treeSize(root: string, signal?: AbortSignal, skipTop?: ReadonlySet<string>): Promise<number> {

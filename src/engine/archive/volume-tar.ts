@@ -18,7 +18,8 @@ import { quoteName } from '../../core/show-name.js';
 import type { EntryDigest } from '../entry-digest.js';
 import type { EntryType } from '../entry-record.js';
 import { bin, confirmedGone, isGoneError, walkError, walkTree } from '../fs/tree-walk.js';
-import { GzipChunkWriter, MAX_SYNC_MS } from '../gzip/parallel-gzip.js';
+import { GzipChunkWriter } from '../gzip/parallel-gzip.js';
+import { MAX_SYNC_MS } from '../gzip/zlib-slots.js';
 import { encodeHeader, type WriteHeader, type WriteType } from '../tar/header.js';
 
 export interface ArchiveProgress {

@@ -14,7 +14,7 @@
  * files are written with their zero blocks left as holes (src/engine/extract/hole-writer.ts), and
  * sparse entries at their offsets, so a sparse database file comes back sparse.
  *
- * Gunzip (src/engine/gzip/parallel-gzip.ts `readGzipFile`): archives of our parallel writer carry the length
+ * Gunzip (src/engine/gzip/parallel-gunzip.ts `readGzipFile`): archives of our parallel writer carry the length
  * of every gzip member in its header, so several members are inflated at once in the threadpool;
  * any other gzip (GNU tar, gzip, pigz, several members or one) goes through one streaming zlib
  * gunzip that works on the next piece while we write the previous one. Either way the decoded bytes
@@ -42,7 +42,8 @@ import { chmod, mkdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ArchiveError, HostileArchiveError, type ArchiveErrorKind } from '../archive-errors.js';
-import { GzipDataError, readGzipFile } from '../gzip/parallel-gzip.js';
+import { GzipDataError } from '../gzip/gzip-members.js';
+import { readGzipFile } from '../gzip/parallel-gunzip.js';
 import { progressReporter } from '../progress.js';
 import type { ExtractOptions, ExtractResult, WriterSettings } from './extract-options.js';
 import { readUmask } from './owner.js';

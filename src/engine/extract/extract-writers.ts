@@ -253,8 +253,8 @@ function pick(dir: string, n: number): number {
 }
 
 /**
- * Start the thread's module next to this one: the .js file when compiled (the Docker image); when
- * we run through tsx (`npm start`, tests), the .ts file, whose thread must first register tsx's
+ * Start the thread's module next to this one: the .js file when compiled (`npm start`, the Docker
+ * image); when we run through tsx (the tests), the .ts file, whose thread must first register tsx's
  * loader (Node 20 does not pass a parent's `--import` hooks on to worker threads).
  */
 function startThread(workerData: WriterData & { errors: MessagePort }, transferList: MessagePort[]): Worker {

@@ -43,6 +43,7 @@ function emptyDir(dirPath: string): void {
     if (process.geteuid?.() !== 0) fs.chmodSync(bin(dirPath), 0o700);
     for (;;) {
       // Listed in batches and re-listed until empty: memory stays bounded for huge directories.
+      // (A Buffer path needs Node >= 20.8: 20.1-20.7 throw ERR_INVALID_ARG_TYPE on the first read.)
       const dir = fs.opendirSync(bin(dirPath) as unknown as string, { encoding: 'buffer' as BufferEncoding });
       let removed = 0;
       try {

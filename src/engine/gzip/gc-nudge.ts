@@ -5,34 +5,30 @@
  * so an archive or restore turns its whole data volume over in buffers that live a few
  * milliseconds. While they are in use, V8's frequent minor collections move them to the old
  * generation, and V8 runs a full collection for them only after ~64 MB have accumulated: close to
- * half of our memory budget (measured: 153-158 MB peak RSS restoring the 20,000-file volume). So
- * every 8 MiB of turnover we look at the memory held by ArrayBuffers and run a full collection when
- * it exceeds 40 MiB: with our small heap 5-10 ms about every 30-40 MiB processed (0.1-0.3 s per GiB
- * on 2 busy cores), for a peak of ~110 MB that no longer depends on V8's heuristics.
+ * half of our memory budget. So every 8 MiB of turnover we look at the memory held by ArrayBuffers
+ * and run a full collection when it exceeds 40 MiB: with our small heap 5-10 ms about every
+ * 30-40 MiB processed (0.1-0.3 s per GiB on 2 busy cores), for a peak that no longer depends on
+ * V8's heuristics. Measured on the 300 MiB bench set (2026-12-01), peak RSS of a restore with the
+ * nudge / without: database 101-110 / 143-147 MB, PACS 107-112 / 141-143 MB, Lucinda 131-135 /
+ * 141-158 MB.
  *
- * Needs the `gc` function, which V8 only exposes with --expose-gc. We turn that flag on for new
- * contexts and take `gc` from one: that changes no collector behaviour, it only makes the function
- * callable. Where that is not possible, the nudge does nothing and V8's own heuristics apply.
+ * Needs the `gc` function, which V8 exposes only when node starts with `--expose-gc`: the processes
+ * that run jobs are started that way (`npm start`, `npm run start:worker`, the image's CMD, the
+ * worker in docker-compose.yaml). The flag changes no collector behaviour, it only makes the
+ * function callable. Without it the nudge does nothing and V8's own heuristics apply.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 
 type GcFunction = () => void;
 
-let gcFn: GcFunction | null | undefined;
+/** V8's `gc`, present when node was started with --expose-gc. */
+function exposedGc(): GcFunction | undefined {
+  const gc = (globalThis as { gc?: unknown }).gc;
+  return typeof gc === 'function' ? (gc as GcFunction) : undefined;
+}
 
-function getGc(): GcFunction | null {
-  if (gcFn !== undefined) return gcFn;
-  const existing = (globalThis as { gc?: GcFunction }).gc;
-  if (typeof existing === 'function') return (gcFn = existing);
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    const fn = vm.runInNewContext('gc') as unknown;
-    gcFn = typeof fn === 'function' ? (fn as GcFunction) : null;
-  } catch {
-    gcFn = null;
-  }
-  return gcFn;
+/** Whether the nudge can work in this process (node was started with --expose-gc). */
+export function canNudgeGc(): boolean {
+  return exposedGc() !== undefined;
 }
 
 /**
@@ -42,18 +38,13 @@ function getGc(): GcFunction | null {
  * of ArrayBuffer memory to a background task, which on busy cores comes much later.)
  */
 export function gcNudger(every = 8 * 1024 * 1024, limit = 40 * 1024 * 1024): (bytes: number) => void {
+  const gc = exposedGc();
+  if (!gc) return () => undefined;
   let since = 0;
   return (bytes) => {
     since += bytes;
     if (since < every) return;
     since = 0;
-    if (process.memoryUsage().arrayBuffers <= limit) return;
-    const gc = getGc();
-    if (!gc) return;
-    try {
-      gc();
-    } catch {
-      gcFn = null;
-    }
+    if (process.memoryUsage().arrayBuffers > limit) gc();
   };
 }

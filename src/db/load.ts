@@ -1,0 +1,118 @@
+/**
+ * Loading a SQL file (plain or gzip) into a database with the `mariadb` client.
+ *
+ * `DROP DATABASE IF EXISTS` + `CREATE DATABASE … CHARACTER SET utf8mb4`, then the file is fed to
+ * `mariadb <database>` (stdin; gunzipped on the fly when it starts with the gzip magic bytes 1f 8b,
+ * whatever its name), streamed with backpressure. The client stops at the first failing statement
+ * and the load rejects with its message (`ERROR 1064 (42000) at line 3: …`); the database is then
+ * left partially loaded. Dumps made with `mariadb-dump --databases`/`--all-databases` contain
+ * `CREATE DATABASE`/`USE` statements naming their original database: the client obeys them, so the
+ * data would go into *that* database, not into `db.database` (which stays empty). We scan the first
+ * 64 KiB of the SQL for such statements naming another database and log a warning, but do not fail
+ * (restoring into the original name can be intended). Dumps written by `dumpDatabase` name no
+ * database and always load into `db.database`.
+ */
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import type { Logger } from 'pino';
+import { progressReporter } from '../engine/progress.js';
+import { abortError, assertDbName, CLIENT_BIN, commandError, MAX_ALLOWED_PACKET, runClient } from './client.js';
+import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
+import { Counter, DatabaseSniffer } from './stream-checks.js';
+
+/** Head of the SQL searched for statements that switch to another database. */
+const SNIFF_BYTES = 64 * 1024;
+
+export interface LoadOptions {
+  signal?: AbortSignal;
+  logger: Logger;
+  /** Bytes of the file (as stored, i.e. compressed for gzip) read so far, of its size. Throttled, plus a final call. */
+  onProgress?: (p: { bytesDone: number; bytesTotal: number }) => void;
+  /** Default 500 ms; 0 reports every chunk. */
+  progressIntervalMs?: number;
+}
+
+/** The client's arguments (after the option file) for loading SQL from stdin into `database`. */
+function loadArgs(database: string): string[] {
+  return ['--batch', '--default-character-set=utf8mb4', `--max-allowed-packet=${MAX_ALLOWED_PACKET}`, database];
+}
+
+/** Whether the file starts with the gzip magic bytes 1f 8b (whatever its name). */
+export async function isGzipFile(file: string): Promise<boolean> {
+  const fh = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(2);
+    const { bytesRead } = await fh.read(buf, 0, 2, 0);
+    return bytesRead === 2 && buf[0] === 0x1f && buf[1] === 0x8b;
+  } finally {
+    await fh.close();
+  }
+}
+
+export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions): Promise<{ bytes: number; durationMs: number }> {
+  const started = Date.now();
+  const { signal } = o;
+  const log = o.logger.child({ module: 'mariadb' });
+  assertDbName(db.database);
+  signal?.throwIfAborted();
+
+  const st = await stat(file);
+  if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+  const gzip = await isGzipFile(file);
+  const report = progressReporter(o.onProgress, o.progressIntervalMs, log);
+  const progress = { bytesDone: 0, bytesTotal: st.size };
+
+  try {
+    await withDefaultsFile(db, async (defaultsFile) => {
+      // (1) A clean database. No user input reaches the SQL: the name was validated above.
+      const q = `\`${db.database}\``;
+      const sql = `DROP DATABASE IF EXISTS ${q}; CREATE DATABASE ${q} CHARACTER SET utf8mb4`;
+      const prep = runClient(CLIENT_BIN, clientArgs(defaultsFile, ['--batch', '-e', sql]), ['ignore', 'ignore', 'pipe'], signal);
+      const prepExit = await prep.done;
+      signal?.throwIfAborted();
+      if (prepExit.code !== 0) throw commandError(CLIENT_BIN, prepExit, `recreating database ${db.database} failed`);
+
+      // (2) The file into `mariadb <database>`.
+      const counter = new Counter((n) => {
+        progress.bytesDone += n;
+        report(progress);
+      });
+      const sniffer = new DatabaseSniffer(SNIFF_BYTES, (names) => {
+        const others = names.filter((n) => n !== db.database);
+        if (others.length === 0) return;
+        log.warn(
+          { database: db.database, file, names: others },
+          `${path.basename(file)} switches to database(s) ${others.join(', ')} (USE/CREATE DATABASE, e.g. a --databases dump): ` +
+            `its statements after that go into those databases, not into ${db.database}`,
+        );
+      });
+      const run = runClient(CLIENT_BIN, clientArgs(defaultsFile, loadArgs(db.database)), ['pipe', 'ignore', 'pipe'], signal);
+      let streamErr: unknown;
+      try {
+        const source = createReadStream(file);
+        if (gzip) await pipeline(source, counter, createGunzip(), sniffer, run.child.stdin!);
+        else await pipeline(source, counter, sniffer, run.child.stdin!);
+      } catch (err) {
+        streamErr = err;
+        // EPIPE when the client stopped at an error (its exit status tells why); otherwise
+        // (unreadable/corrupt file) stop the client so it does not commit a half file silently.
+        run.kill();
+      }
+      const exit = await run.done;
+      signal?.throwIfAborted();
+      if (exit.code !== 0 && !(exit.killedByUs && streamErr)) throw commandError(CLIENT_BIN, exit, `loading ${file} into database ${db.database} failed`);
+      if (streamErr) throw new Error(`loading ${file} into database ${db.database} failed: ${(streamErr as Error).message}`, { cause: streamErr });
+      if (exit.stderr) log.warn({ database: db.database, stderr: exit.stderr }, `${CLIENT_BIN} reported warnings`);
+    });
+  } catch (err) {
+    if (signal?.aborted) throw abortError(signal, `loading ${file} into database ${db.database} aborted`, err);
+    throw err;
+  }
+  report(progress, true);
+  const durationMs = Date.now() - started;
+  log.info({ database: db.database, file, bytes: st.size, gzip, durationMs }, 'SQL file loaded');
+  return { bytes: st.size, durationMs };
+}

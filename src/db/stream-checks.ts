@@ -1,0 +1,111 @@
+/**
+ * Checks on the SQL streams as they pass (each a pass-through Transform in a pipeline): byte
+ * counts for progress, the sha256 of a dump on its way to disk, the tail of a dump that must end
+ * with mariadb-dump's completion line (a dump cut off by a lost connection can exit 0 without it),
+ * and a look at the head of an uploaded SQL file for statements that switch to another database.
+ */
+import { createHash } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+
+/** The line mariadb-dump writes at the end of a complete dump. */
+export const COMPLETION_MARK = '-- Dump completed';
+
+/** Pass-through that counts bytes. */
+export class Counter extends Transform {
+  constructor(private readonly onBytes: (n: number) => void) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.onBytes(chunk.length);
+    cb(null, chunk);
+  }
+}
+
+/** Pass-through that counts bytes and keeps the last `keep` bytes (for the completion line). */
+export class TailKeeper extends Transform {
+  private tail = Buffer.alloc(0);
+  constructor(
+    private readonly keep: number,
+    private readonly onBytes: (n: number) => void,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.onBytes(chunk.length);
+    const joined = chunk.length >= this.keep ? chunk.subarray(chunk.length - this.keep) : Buffer.concat([this.tail, chunk]);
+    // Copy: never pin a large chunk in memory just for its last bytes.
+    this.tail = Buffer.from(joined.subarray(Math.max(0, joined.length - this.keep)));
+    cb(null, chunk);
+  }
+  text(): string {
+    return this.tail.toString('latin1');
+  }
+}
+
+/** Pass-through that hashes and counts the bytes on their way to disk. */
+export class HashingCounter extends Transform {
+  private readonly hash = createHash('sha256');
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+  digest(): string {
+    return this.hash.digest('hex');
+  }
+}
+
+/**
+ * Pass-through that looks at the first `limit` bytes of SQL for `USE <db>` / `CREATE DATABASE <db>`
+ * and reports the names found once (at the limit or at the end).
+ */
+export class DatabaseSniffer extends Transform {
+  private head: Buffer[] = [];
+  private headLen = 0;
+  private done = false;
+  constructor(
+    private readonly limit: number,
+    private readonly onNames: (names: string[]) => void,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    if (!this.done) {
+      const take = chunk.subarray(0, this.limit - this.headLen);
+      this.head.push(Buffer.from(take));
+      this.headLen += take.length;
+      if (this.headLen >= this.limit) this.inspect();
+    }
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    if (!this.done) this.inspect();
+    cb();
+  }
+  private inspect(): void {
+    this.done = true;
+    const text = Buffer.concat(this.head).toString('utf8');
+    this.head = [];
+    try {
+      this.onNames(databaseNamesIn(text));
+    } catch {
+      // only a warning
+    }
+  }
+}
+
+/** Database names of `USE x` and `CREATE DATABASE [IF NOT EXISTS] x` statements at line starts. */
+export function databaseNamesIn(sql: string): string[] {
+  const names = new Set<string>();
+  const ident = '(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))';
+  const re = new RegExp(
+    `^\\s*(?:USE\\s+${ident}|CREATE\\s+(?:DATABASE|SCHEMA)\\s+(?:/\\*!\\d+\\s*IF\\s+NOT\\s+EXISTS\\s*\\*/\\s*|IF\\s+NOT\\s+EXISTS\\s+)?${ident})`,
+    'gim',
+  );
+  for (const m of sql.matchAll(re)) {
+    const name = m[1] ?? m[2] ?? m[3] ?? m[4];
+    if (name !== undefined) names.add(name.replace(/``/g, '`'));
+  }
+  return [...names];
+}
