@@ -1,4 +1,8 @@
 /**
+ * api/ — the REST API and the dashboard: routes, thin handlers, request schemas, auth, errors. It
+ * adds jobs, it never runs them. May import: runtime/, stores/, db/, engine/, core/. May not
+ * import: jobs/ (checked by `npm run lint`, .dependency-cruiser.cjs).
+ *
  * The Express app, in the order a request meets it:
  * 1. rules for every request: security headers, the Host check (DNS rebinding), a valid URL;
  * 2. health probes and metrics (no auth, they reveal nothing);

@@ -1,4 +1,9 @@
 /**
+ * jobs/ — the worker side: one processor per job kind (*-job.ts), each reading top to bottom as the
+ * steps it orchestrates (lock, guard, engine call, sidecars, alert), the steps they share (space
+ * guard, size drop, catch-up, overdue check, recovery, maintenance), and this wiring. May import:
+ * runtime/, stores/, db/, engine/, core/. May not import: api/ (checked by `npm run lint`).
+ *
  * Registers one processor per queue and starts the BullMQ workers. The boot check refuses to start
  * when a queue has no processor (or a processor no queue), so a renamed queue cannot silently leave
  * jobs waiting forever.
