@@ -1,9 +1,12 @@
-/** `npm start`: API, scheduler and one worker in one process, with its own Redis if none is there. */
+/**
+ * `npm start`: the API (and the schedulers' sync) in this process, one worker in a child process
+ * (runtime/worker-child.ts), and its own Redis if none is there.
+ */
 import { startApi } from './api/server.js';
 import { DEFAULT_REDIS_URL } from './runtime/config.js';
 import { bootConfig, fail, onShutdown, openContext } from './runtime/boot.js';
 import { ensureRedis, type RedisEndpoint } from './runtime/embedded-redis.js';
-import { startWorkers } from './jobs/workers.js';
+import { startWorkerChild } from './runtime/worker-child.js';
 
 const { config, logger } = bootConfig('all-in-one');
 let redis: RedisEndpoint;
@@ -15,12 +18,13 @@ try {
   fail((err as Error).message);
 }
 const ctx = await openContext(config, logger, redis.url);
-const workers = await startWorkers(ctx);
+const worker = startWorkerChild(redis.url, logger);
 const api = await startApi(ctx);
 onShutdown(logger, config.shutdownTimeoutMs, [
   // The listener closes at once; requests in flight may finish while the workers wind down.
   { name: 'api', run: () => api.close(), limitMs: Math.min(5000, config.shutdownTimeoutMs) },
-  { name: 'workers', run: (timeoutMs) => workers.close(timeoutMs) },
+  // The child has its own SHUTDOWN_TIMEOUT and hard deadline; waiting for it here is bounded by ours.
+  { name: 'worker process', run: () => worker.stop() },
   { name: 'redis connections', run: () => ctx.close(), limitMs: 5000 },
   // Last: everything before still talks to it. stop() waits for redis-server to write its AOF.
   { name: 'embedded redis', run: () => redis.stop() },

@@ -124,6 +124,8 @@ export async function startService(role: keyof typeof ENTRY, env: Record<string,
   const ready = role === 'worker' ? /"msg":"workers started"/ : /"msg":"API listening".*?"port":(\d+)|"port":(\d+)[^\n]*"msg":"API listening"/;
   try {
     const m = await waitFor(async () => ready.exec(out) ?? (proc.exitCode !== null ? fatal(out) : undefined), 30_000, `${role} to start`);
+    // `npm start` runs its worker as a child process: ready once that one has started too.
+    if (role === 'start') await waitFor(async () => /"msg":"workers started"/.test(out) || (proc.exitCode !== null ? fatal(out) : false), 30_000, 'the worker process to start');
     const port = m[1] ?? m[2];
     return { proc, url: port ? `http://127.0.0.1:${port}` : '', logs: () => out, stop };
   } catch (err) {

@@ -11,7 +11,7 @@ export const workers = {
       max: 19,
       default: 10,
       envExample: true,
-      doc: 'CPU priority (nice 0–19) of a `start:worker` process and what it starts (gzip threads, `mariadb-dump`): a nightly backup yields to MariaDB, Elexis and the API; `npm start`\'s single process is not reniced',
+      doc: 'CPU priority (nice 0–19) of a `start:worker` process and what it starts (gzip threads, `mariadb-dump`): a nightly backup yields to MariaDB, Elexis and the API; also `npm start`\'s worker child (its API process is not reniced)',
     }),
     // 5, not gzip's 6: within 1 % of gzip -6 on practice data and ~15 % faster (BENCHMARKS.md).
     GZIP_LEVEL: integer({
