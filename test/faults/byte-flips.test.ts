@@ -156,7 +156,7 @@ describe(`byte flips in an archive (seed ${SEED})`, () => {
       const r = await requestAndConfirm(svc.url, { stamp, volumes: [VOLUME] });
       const done = await restoreFinished(svc.url, r.id);
       assert.equal(done.state, 'failed', `flip ${i} at offset ${offset}: the restore ${done.state}`);
-      assert.match(done.failedReason, /failed verification, nothing was changed/, `flip ${i}`);
+      assert.match(done.failedReason, /failed verification, nothing was changed/, `flip ${i}: ${JSON.stringify(done)}`);
       assertSameTree(live, await snapshotTree(vol()));
       assert.deepEqual(await backupNames(fx.backupDir), backupBefore, `flip ${i}: BACKUP_DIR changed (a safety backup was made?)`);
     }

@@ -161,8 +161,14 @@ const CONFIRM_ERRORS = {
  * dashboard "clean" remove); the job adds live progress while it runs.
  */
 async function restoreView(ctx: AppContext, r: RestoreRequest) {
-  const job = r.jobId ? await ctx.queues.restore.getJob(r.jobId) : undefined;
+  let job = r.jobId ? await ctx.queues.restore.getJob(r.jobId) : undefined;
   const jobState = job ? await job.getState() : undefined;
+  if (!r.outcome && (jobState === 'failed' || jobState === 'completed')) {
+    // The job ended between our reads of the request and of the job: read both again. The job
+    // records its outcome before it ends, so now they agree (and the job's failedReason is set).
+    r = (await ctx.restores.get(r.id)) ?? r;
+    job = r.jobId ? await ctx.queues.restore.getJob(r.jobId) : job;
+  }
   const expired = r.state === 'pending' && ctx.clock.now().getTime() > Date.parse(r.expiresAt);
   return {
     id: r.id,
