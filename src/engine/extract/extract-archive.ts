@@ -150,6 +150,8 @@ async function consume(
   const name = path.basename(archivePath);
   const maxRatio = o.maxDecompressionRatio ?? 0;
   const hash = createHash('sha256');
+  /** The tee's wait for room, after the last piece it was given. */
+  let pending: Promise<void> | undefined;
   const checkRatio = (): Error | undefined => {
     const compressed = o.progress.bytesDone;
     if (maxRatio > 0 && tar.tarBytes > RATIO_MIN_BYTES && tar.tarBytes / Math.max(1, compressed) > maxRatio) {
@@ -171,6 +173,12 @@ async function consume(
       onData: (chunk) => {
         const err = tar.feed(chunk, checkRatio);
         if (err) throw err;
+        pending = o.tee?.write(chunk);
+      },
+      backpressure: () => {
+        const p = pending;
+        pending = undefined;
+        return p;
       },
     });
     await tar.end();

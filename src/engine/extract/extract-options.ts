@@ -35,6 +35,11 @@ export interface ExtractOptions {
   maxDecompressionRatio?: number;
   /** Writer threads for small files; see WriterSettings. Not used by verifyArchive. */
   writers?: WriterSettings;
+  /**
+   * A second consumer of the decoded tar stream (GNU tar's listing through a pipe): gets every
+   * byte our reader gets, in order; a returned promise makes the read wait for it.
+   */
+  tee?: { write(chunk: Buffer): Promise<void> | undefined };
   /** Every entry as read, in archive order (for comparing readers entry by entry). */
   onEntry?: (e: EntryFields) => void;
 }

@@ -20,7 +20,7 @@
  *
  * The lines are parsed by listing-line.ts.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { EntryRecord } from '../entry-record.js';
 import { parseListingLine } from './listing-line.js';
 
@@ -60,17 +60,79 @@ export function listWithGnuTar(
   onEntry: (e: EntryRecord) => void,
   opts: GnuTarListOptions = {},
 ): Promise<{ entries: number }> {
+  if (opts.signal?.aborted) return Promise.reject(abortError(archivePath, opts.signal));
+  const child = spawnTar(['-f', archivePath], 'ignore', opts);
+  return collectListing(child, archivePath, onEntry, opts);
+}
+
+/** GNU tar listing a tar stream that the caller writes into it (see feedGnuTarListing). */
+export interface GnuTarFeed {
+  /** Hands the next bytes of the (decompressed) tar stream on; a promise while tar's pipe is full. */
+  write(chunk: Buffer): Promise<void> | undefined;
+  /** The stream is complete: tar reads to its end. */
+  end(): void;
+  /** Give up (the other reader failed): tar is killed, `done` rejects. */
+  abort(reason: Error): void;
+  /** Settles like listWithGnuTar's promise. */
+  done: Promise<{ entries: number }>;
+}
+
+/**
+ * GNU tar's listing of a tar stream we decode ourselves: the restore and the verification
+ * decompress an archive once (zlib has checked every member's CRC-32, and the file's sha256 is
+ * held against its sidecar) and hand the same bytes to our tar reader and, through a pipe, to
+ * GNU tar, so the two tar readers stay independent while the archive is inflated once. `name` is
+ * the archive's name for messages.
+ */
+export function feedGnuTarListing(name: string, onEntry: (e: EntryRecord) => void, opts: GnuTarListOptions = {}): GnuTarFeed {
+  const child = spawnTar(['-f', '-'], 'pipe', opts);
+  const stdin = child.stdin!;
+  // GNU tar stops reading at the end-of-archive blocks; what we write after that (record padding,
+  // trailing bytes) meets a closed pipe, which is no error of the listing.
+  stdin.on('error', () => undefined);
+  let closed = false;
+  const gone = new Promise<void>((resolve) => {
+    const stop = () => {
+      closed = true;
+      resolve();
+    };
+    stdin.once('close', stop);
+    child.once('exit', stop);
+  });
+  const done = collectListing(child, name, onEntry, opts);
+  let aborted: Error | undefined;
+  done.catch(() => undefined); // observed by the caller; never an unhandled rejection here
+  return {
+    write(chunk) {
+      if (closed || aborted) return undefined;
+      if (stdin.write(chunk)) return undefined;
+      return Promise.race([new Promise<void>((resolve) => stdin.once('drain', () => resolve())), gone]);
+    },
+    end() {
+      if (!closed) stdin.end();
+    },
+    abort(reason) {
+      aborted = reason;
+      if (!closed) stdin.destroy();
+      child.kill('SIGKILL');
+    },
+    done: done.catch((err: Error) => {
+      throw aborted ?? err;
+    }),
+  };
+}
+
+function spawnTar(source: string[], stdin: 'ignore' | 'pipe', opts: GnuTarListOptions): ChildProcess {
+  const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C' };
+  delete env.TAR_OPTIONS;
+  return spawn(opts.tarCommand ?? 'tar', [...LIST_ARGS, ...source], { stdio: [stdin, 'pipe', 'pipe'], env });
+}
+
+/** Reads the child's listing line by line into records; settles when it exits (see listWithGnuTar). */
+function collectListing(child: ChildProcess, archivePath: string, onEntry: (e: EntryRecord) => void, opts: GnuTarListOptions): Promise<{ entries: number }> {
   const command = opts.tarCommand ?? 'tar';
   const { signal } = opts;
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortError(archivePath, signal));
-      return;
-    }
-    const env: NodeJS.ProcessEnv = { ...process.env, LC_ALL: 'C' };
-    delete env.TAR_OPTIONS;
-    const child = spawn(command, [...LIST_ARGS, '-f', archivePath], { stdio: ['ignore', 'pipe', 'pipe'], env });
-
     let entries = 0;
     let lineNo = 0;
     let pending: Buffer[] = [];
@@ -116,7 +178,7 @@ export function listWithGnuTar(
       }
     };
 
-    child.stdout.on('data', (chunk: Buffer) => {
+    child.stdout!.on('data', (chunk: Buffer) => {
       let start = 0;
       while (!failure) {
         const nl = chunk.indexOf(0x0a, start);
@@ -135,7 +197,7 @@ export function listWithGnuTar(
         fail(new Error(`GNU tar's listing of ${archivePath} has a line longer than ${MAX_LINE_BYTES} bytes (line ${lineNo + 1}): ${showLine(Buffer.concat(pending))}`));
       }
     });
-    child.stderr.on('data', (chunk: Buffer) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
       if (stderrBytes < MAX_STDERR_BYTES) stderr.push(chunk.subarray(0, MAX_STDERR_BYTES - stderrBytes));
       stderrBytes += chunk.length;
     });

@@ -24,6 +24,11 @@ export interface GzipReadOptions {
    * error. The buffer may be kept (it is never reused).
    */
   onData: (buf: Buffer) => void;
+  /**
+   * Asked after each piece handed to onData: a promise makes the read wait for it (a slower
+   * second consumer of the same bytes, such as GNU tar's listing through a pipe).
+   */
+  backpressure?: () => Promise<void> | undefined;
   signal?: AbortSignal;
   /** Members inflated at once (indexed archives). */
   maxInFlight?: number;
@@ -68,7 +73,12 @@ export async function readGzipFile(file: string, o: GzipReadOptions): Promise<Gz
     for (const p of parts) {
       for (let off = 0; off < p.length; off += DELIVER_PIECE) {
         o.onData(off === 0 && p.length <= DELIVER_PIECE ? p : p.subarray(off, off + DELIVER_PIECE));
-        if (Date.now() - lastYield >= MAX_SYNC_MS) {
+        const wait = o.backpressure?.();
+        if (wait) {
+          await wait;
+          lastYield = Date.now();
+          o.signal?.throwIfAborted();
+        } else if (Date.now() - lastYield >= MAX_SYNC_MS) {
           await new Promise((r) => setImmediate(r));
           lastYield = Date.now();
           o.signal?.throwIfAborted();
@@ -241,11 +251,14 @@ async function streamRest(file: string, start: number, size: number, o: GzipRead
         try {
           o.onData(chunk);
           nudge(chunk.length);
-          cb();
         } catch (err) {
           consumerError ??= err instanceof Error ? err : new Error(String(err));
           cb(consumerError);
+          return;
         }
+        const wait = o.backpressure?.();
+        if (wait) void wait.then(() => cb(), (err: Error) => cb((consumerError ??= err)));
+        else cb();
       });
     },
   });

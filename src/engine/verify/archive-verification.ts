@@ -15,10 +15,11 @@
  * names it (with both readings) instead of only saying "digest differs".
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import { ArchiveError } from '../archive-errors.js';
 import { canonicalLine, describeEntry, EntryDigest, fieldsOf, type EntryFields } from '../entry-digest.js';
-import { listWithGnuTar } from '../gnu-tar/list-archive.js';
+import { feedGnuTarListing, listWithGnuTar } from '../gnu-tar/list-archive.js';
 import { extractArchive, verifyArchive, type ExtractProgress, type ExtractResult, type WriterSettings } from '../extract/extract-archive.js';
 
 export interface ArchiveManifest {
@@ -81,15 +82,26 @@ export async function verifyVolumeArchive(archivePath: string, o: VerifyArchiveO
     throw new ArchiveError('checksum', `the .sha256 sidecar (${sidecar}) and the manifest (${manifest.sha256}) disagree`);
   }
 
+  // One decompression for both tar readers: GNU tar lists the stream our reader decodes (zlib has
+  // checked each member's CRC-32; the compressed file's sha256 is held against the sidecar).
   const gnu = new EntryDigest();
-  const gnuRun = listWithGnuTar(archivePath, (r) => gnu.add(fieldsOf(r)), { signal: o.signal });
-  // Both must settle before we report: a failure of one must not leave the other running unobserved.
-  const [ours, theirs] = await Promise.allSettled([
+  const feed = feedGnuTarListing(path.basename(archivePath), (rec) => gnu.add(fieldsOf(rec)), { signal: o.signal });
+  const read = (
     o.extractTo === undefined
-      ? verifyArchive(archivePath, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal })
-      : extractArchive(archivePath, o.extractTo, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, writers: o.writers }),
-    gnuRun,
-  ]);
+      ? verifyArchive(archivePath, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, tee: feed })
+      : extractArchive(archivePath, o.extractTo, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, writers: o.writers, tee: feed })
+  ).then(
+    (r) => {
+      feed.end();
+      return r;
+    },
+    (err: Error) => {
+      feed.abort(err);
+      throw err;
+    },
+  );
+  // Both must settle before we report: a failure of one must not leave the other running unobserved.
+  const [ours, theirs] = await Promise.allSettled([read, feed.done]);
   if (ours.status === 'rejected') throw ours.reason;
   if (theirs.status === 'rejected') {
     throw new ArchiveError('corrupt', `GNU tar cannot read the archive, which our reader accepted: ${(theirs.reason as Error).message}`);
