@@ -53,6 +53,14 @@ if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice mu
 
 const log = (msg: string) => console.error(`bench:e2e: ${msg}`);
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+/** Microseconds some task waited for a CPU since boot (/proc/pressure/cpu), to tell how busy the machine was meanwhile. */
+function cpuStallMicros(): number | undefined {
+  try {
+    return Number(/^some .*total=(\d+)/m.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'))?.[1]);
+  } catch {
+    return undefined;
+  }
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Adds one sample per volume under `key.<volume>` and their sum under `key.total`. */
@@ -63,6 +71,7 @@ function addPerVolume(s: Samples, key: string, values: { volume: string; seconds
 
 async function main(): Promise<void> {
   const started = Date.now();
+  const stallAtStart = cpuStallMicros();
   const ds = ensureDataSet(dataRoot, sizeMiB, log);
   const volumes = ds.volumes.map((v) => ({ name: v.name, dir: v.dir }));
   const names = volumes.map((v) => v.name);
@@ -218,9 +227,11 @@ async function main(): Promise<void> {
     pigz: havePigz,
     volumes: ds.volumes.map((v) => ({ name: v.name, MiB: Math.round((v.bytes / MiB) * 10) / 10, files: v.files })),
   };
-  const result = { machine: { ...machine, loadavgAtEnd: load() }, sizeMiB, reps, nice, runtime: serviceRuntime(tsx), minutes: (Date.now() - started) / 60000, dataSet: input.volumes, samples: s.all };
+  const stall = stallAtStart === undefined ? undefined : (cpuStallMicros()! - stallAtStart) / 1e3 / (Date.now() - started);
+  const cpuPressure = stall === undefined || Number.isNaN(stall) ? 'n/a' : `${(stall * 100).toFixed(0)} %`;
+  const result = { machine: { ...machine, loadavgAtEnd: load(), cpuPressure }, sizeMiB, reps, nice, runtime: serviceRuntime(tsx), minutes: (Date.now() - started) / 60000, dataSet: input.volumes, samples: s.all };
   const md = [
-    `End to end through the API, ${sizeMiB} MiB, ${reps} repetition(s), medians (min-max); ${machine.nproc} cores (${machine.cpu}), ${machine.date}; load average ${machine.loadavgAtStart} → ${result.machine.loadavgAtEnd}; worker and commands at nice ${nice}; service ${serviceRuntime(tsx)}.`,
+    `End to end through the API, ${sizeMiB} MiB, ${reps} repetition(s), medians (min-max); ${machine.nproc} cores (${machine.cpu}), ${machine.date}; load average ${machine.loadavgAtStart} → ${result.machine.loadavgAtEnd}, some task (ours too) waiting for a CPU ${cpuPressure} of the time (/proc/pressure/cpu); worker and commands at nice ${nice}; service ${serviceRuntime(tsx)}.`,
     '',
     wholeSetTable(s, input),
     '',
