@@ -6,7 +6,7 @@
  */
 import { http, waitForJobsSettled } from '../test/helpers/service.js';
 import { syncDisk } from './e2e-gnu.js';
-import { API_TOKEN, peakRssMiB, resetPeakRss, type BenchService } from './e2e-service.js';
+import { API_TOKEN, peakRssMiB, resetPeakRss, rssMiB, type BenchService } from './e2e-service.js';
 
 const POLL_MS = 50;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -64,12 +64,15 @@ async function jobTimes(svc: BenchService, queue: string, stamp: string, ids?: s
   return [...out.values()];
 }
 
-/** Runs `fn` with the worker's peak RSS reset before; the peak in MiB afterwards. */
-async function withPeak<T>(svc: BenchService, fn: () => Promise<T>): Promise<T & { peakRssMiB: number | undefined; peakReset: boolean }> {
+/**
+ * Runs `fn` with the worker's peak RSS reset before (to its RSS then, `rssAtStartMiB`: a long-running
+ * worker keeps some of what earlier jobs allocated); the peak in MiB afterwards.
+ */
+async function withPeak<T>(svc: BenchService, fn: () => Promise<T>): Promise<T & { peakRssMiB: number | undefined; rssAtStartMiB: number | undefined }> {
   syncDisk();
-  const peakReset = resetPeakRss(svc.worker.pid);
+  const rssAtStartMiB = resetPeakRss(svc.worker.pid) ? rssMiB(svc.worker.pid) : undefined;
   const r = await fn();
-  return { ...r, peakRssMiB: peakRssMiB(svc.worker.pid), peakReset };
+  return { ...r, peakRssMiB: peakRssMiB(svc.worker.pid), rssAtStartMiB };
 }
 
 export interface ArchiveRun {

@@ -69,8 +69,8 @@ export function wholeSetTable(s: Samples, r: ReportInput): string {
       `${sec(s.median('ours.verify'))}${s.range('ours.verify')}: ${times(s.median('gnu.verify.total'), s.median('ours.verify'))} \`tar -tzf\` + \`sha256sum\` (${sec(s.median('gnu.verify.total'))})`,
     ],
     [
-      'worker peak RSS (VmHWM), MiB: archive / restore / restore with safety backup / verify',
-      `${['archive', 'restore', 'restore-safety', 'verify'].map((p) => mib(s.max(`rss.${p}`))).join(' / ')} (idle after start: ${mib(s.max('rss.idle'))})`,
+      'worker peak RSS (VmHWM), MiB: archive / restore / restore with safety backup / verify (its RSS when the step started)',
+      `${['archive', 'restore', 'restore-safety', 'verify'].map((p) => `${mib(s.max(`rss.${p}`))} (${mib(s.max(`rss-start.${p}`))})`).join(' / ')}; idle after start: ${mib(s.max('rss.idle'))}`,
     ],
   ];
   return [`| | ${r.sizeMiB} MiB |`, '|---|---|', ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join('\n');

@@ -69,6 +69,13 @@ function addPerVolume(s: Samples, key: string, values: { volume: string; seconds
   if (values.length) s.add(`${key}.total`, values.reduce((n, v) => n + v.seconds, 0));
 }
 
+type Rss = { peakRssMiB: number | undefined; rssAtStartMiB: number | undefined };
+/** The worker's peak RSS during a step, and its RSS when the step started. */
+function addRss(s: Samples, step: string, r: Rss): void {
+  s.add(`rss.${step}`, r.peakRssMiB);
+  s.add(`rss-start.${step}`, r.rssAtStartMiB);
+}
+
 async function main(): Promise<void> {
   const started = Date.now();
   const stallAtStart = cpuStallMicros();
@@ -131,7 +138,7 @@ async function main(): Promise<void> {
           s.add('ours.archive.verified', a.verifiedSeconds);
           addPerVolume(s, 'ours.archive-job', a.archiveJobs);
           addPerVolume(s, 'ours.verify-after-archive', a.verifyJobs);
-          s.add('rss.archive', a.peakRssMiB);
+          addRss(s, 'archive', a);
           log(`rep ${rep} archive ${stamp}: listed ${a.listedSeconds.toFixed(2)} s, verified ${a.verifiedSeconds.toFixed(2)} s, worker peak ${a.peakRssMiB?.toFixed(0)} MiB`);
         },
         async () => {
@@ -151,9 +158,9 @@ async function main(): Promise<void> {
       const archiveOf = (volume: string) => path.join(service.backupDir, files[volume]!);
 
       // 2. Restore onto the volumes themselves, without and then with the safety backup.
-      const recordRestore = (key: string, r: RestoreRun & { peakRssMiB: number | undefined }) => {
+      const recordRestore = (key: string, r: RestoreRun & Rss) => {
         s.add(key, r.seconds);
-        s.add(`rss.${key.slice('ours.'.length)}`, r.peakRssMiB);
+        addRss(s, key.slice('ours.'.length), r);
       };
       await inTurn(
         async () => {
@@ -187,7 +194,7 @@ async function main(): Promise<void> {
           const r = await verifyViaApi(service, stamp);
           s.add('ours.verify', r.seconds);
           addPerVolume(s, 'ours.verify-job', r.jobs);
-          s.add('rss.verify', r.peakRssMiB);
+          addRss(s, 'verify', r);
           log(`rep ${rep} verify: ${r.seconds.toFixed(2)} s, worker peak ${r.peakRssMiB?.toFixed(0)} MiB`);
         },
         async () => {
