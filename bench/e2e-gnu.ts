@@ -39,8 +39,11 @@ export interface GnuTools {
   tarCreate(volumeDir: string, out: string): Promise<number>;
   /** `tar -C <vol> -cf - . | pigz > <out>` */
   pigzCreate(volumeDir: string, out: string): Promise<number>;
-  /** `tar -C <dest> -xzf <archive>` into a fresh directory, which is removed afterwards (not timed). */
-  tarExtract(archive: string, dest: string): Promise<number>;
+  /**
+   * `tar -C <dest> -xzf <archive>` into a fresh directory, which is removed afterwards (not timed);
+   * `sync`: the `sync` right after it (our restore has its data on disk before it says completed).
+   */
+  tarExtract(archive: string, dest: string): Promise<{ extract: number; sync: number }>;
   /** `tar -tzf <archive> >/dev/null` and `sha256sum <archive>`, one after the other: both seconds. */
   tarVerify(archive: string): Promise<{ list: number; sha256: number }>;
 }
@@ -57,7 +60,8 @@ export function gnuTools(nice: number): GnuTools {
       fs.rmSync(dest, { recursive: true, force: true });
       fs.mkdirSync(dest, { recursive: true });
       try {
-        return await run(`tar -C ${q(dest)} -xzf ${q(archive)}`);
+        const extract = await run(`tar -C ${q(dest)} -xzf ${q(archive)}`);
+        return { extract, sync: await timed('sync', 0) };
       } finally {
         fs.rmSync(dest, { recursive: true, force: true });
         syncDisk();

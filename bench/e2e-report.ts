@@ -58,7 +58,7 @@ export function wholeSetTable(s: Samples, r: ReportInput): string {
     ['archive, run now → every archive verified (the verify job after each archive)', `${sec(s.median('ours.archive.verified'))}${s.range('ours.archive.verified')}`],
     [
       'restore, confirm → job completed (safety backup skipped)',
-      `${sec(s.median('ours.restore'))}${s.range('ours.restore')}: ${times(s.median('gnu.extract.total'), s.median('ours.restore'))} \`tar -xzf\` (${sec(s.median('gnu.extract.total'))})`,
+      `${sec(s.median('ours.restore'))}${s.range('ours.restore')}: ${times(s.median('gnu.extract.total'), s.median('ours.restore'))} \`tar -xzf\` (${sec(s.median('gnu.extract.total'))}; ${sec(s.median('gnu.extract-sync.total'))} with a \`sync\` after each)`,
     ],
     [
       'safety backup: restore with it, confirm → completed',
