@@ -101,6 +101,17 @@ async function main(): Promise<void> {
   const marker = path.join(ds.dir, '.complete.json');
   let restoring = false;
   let svc: BenchService | undefined;
+  // Interrupted (Ctrl-C): the same clean-up as at the end, and a data set a restore may have touched is made afresh next time.
+  const interrupted = (signal: NodeJS.Signals) => {
+    log(`${signal}: cleaning up`);
+    if (restoring) fs.rmSync(marker, { force: true });
+    void (svc?.close() ?? Promise.resolve()).finally(() => {
+      fs.rmSync(work, { recursive: true, force: true });
+      process.exit(130);
+    });
+  };
+  process.once('SIGINT', interrupted);
+  process.once('SIGTERM', interrupted);
   try {
     log('fingerprinting the volumes (to check the restores)');
     const full = new Map<string, string[]>();
