@@ -11,7 +11,9 @@
  * levels), --no-verify (skip the check that our restore reproduces the volume), --tsx (run our code
  * through tsx instead of compiling it first), --no-api (skip the latency part, bench/api.ts, that
  * otherwise runs at the end), --no-files (skip the peak-RSS run over a volume of --files=N small files,
- * default 1,000,000, bench/many-files.ts, that otherwise runs last), --target=DIR (extract there instead of under bench/data, e.g. on another
+ * default 1,000,000, bench/many-files.ts, that otherwise runs next), --no-e2e (skip the end-to-end part
+ * through the REST API, bench/e2e.ts, that otherwise runs last; --e2e-reps=N its repetitions, default
+ * 2), --target=DIR (extract there instead of under bench/data, e.g. on another
  * file system; see BENCHMARKS.md), --restore-threads=auto|on|off (our restore's writer threads: as
  * by default, from the first file, or never).
  *
@@ -396,6 +398,12 @@ async function main(): Promise<void> {
   if (!has('no-files')) {
     const files = spawnSync(process.execPath, ['--import', 'tsx', path.join(benchDir, 'many-files.ts'), flag('files') ?? '1000000'], { cwd: projectDir, stdio: 'inherit' });
     if (files.status !== 0) throw new Error(`bench/many-files.ts failed (exit ${files.status})`);
+  }
+  // The service as a user runs it, through the REST API, against GNU tar: bench/e2e.ts.
+  if (!has('no-e2e')) {
+    const e2eArgs = [path.join(benchDir, 'e2e.ts'), String(sizeMiB), `--reps=${flag('e2e-reps') ?? 2}`];
+    const e2e = spawnSync(process.execPath, ['--import', 'tsx', ...e2eArgs], { cwd: projectDir, stdio: 'inherit' });
+    if (e2e.status !== 0) throw new Error(`bench/e2e.ts failed (exit ${e2e.status})`);
   }
 }
 
