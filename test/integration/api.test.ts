@@ -4,8 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../src/runtime/worker-process.js';
 import { http, makeFixture, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
@@ -28,6 +30,17 @@ describe('REST API', () => {
     await scheduleQueue?.close();
     redis?.disconnect();
     await fx?.cleanup();
+  });
+
+  it("runs npm start's worker as a child process with the worker's flags and malloc arenas (worker-process.ts)", () => {
+    const line = svc.logs().split('\n').find((l) => l.includes('"msg":"worker process started"')) ?? '';
+    const pid = Number([...line.matchAll(/"pid":(\d+)/g)].at(-1)?.[1]); // the child's: pino's own pid field comes first
+    assert.ok(pid > 0, 'the parent logs the worker child it started');
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of WORKER_NODE_FLAGS) assert.ok(argv.includes(flag), `child started without ${flag}: ${argv.join(' ')}`);
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(WORKER_PROCESS_ENV)) assert.ok(environ.includes(`${name}=${value}`), `child without ${name}=${value}`);
+    assert.ok(!readFileSync(`/proc/${svc.proc.pid}/cmdline`, 'utf8').includes('--max-semi-space-size'), 'the API keeps V8 defaults');
   });
 
   describe('auth', () => {
