@@ -70,35 +70,26 @@ export function makeRestoreProcessor(ctx: AppContext) {
       throw await refusal(ctx, id, jobId, claim, log);
     }
     let summary: SetRestoreSummary | SqlRestoreSummary;
-    /** Removing the previous data: after the restore is reported done, still under the locks. */
-    const afterwards: (() => Promise<void>)[] = [];
     try {
-      try {
-        rlog.warn({ volumes: request.volumes }, 'restore started');
-        // Stop before touching live data if a lock was lost: someone else may hold it now.
-        const lost = AbortSignal.any(held.map((l) => l.signal));
-        summary =
-          request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost, afterwards) : await restoreSql(ctx, job, request, rlog, lost);
-      } catch (err) {
-        const reason = (err as Error).message;
-        await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
-          rlog.error({ err: e.message }, 'could not record the failed restore beside its request'),
-        );
-        rlog.error({ err: reason }, 'restore failed');
-        throw err;
-      }
-      // The restore is done whether or not Redis takes the note; the job's return value has it too.
-      await ctx.restores.recordOutcome(id, { state: 'completed', summary, failedReason: null }).catch((e: Error) =>
-        rlog.error({ err: e.message }, 'could not record the completed restore beside its request'),
+      rlog.warn({ volumes: request.volumes }, 'restore started');
+      // Stop before touching live data if a lock was lost: someone else may hold it now.
+      const lost = AbortSignal.any(held.map((l) => l.signal));
+      summary = request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost) : await restoreSql(ctx, job, request, rlog, lost);
+    } catch (err) {
+      const reason = (err as Error).message;
+      await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
+        rlog.error({ err: e.message }, 'could not record the failed restore beside its request'),
       );
-      rlog.warn({ durationMs: summary.durationMs }, summary.message);
-      for (const step of afterwards) {
-        // A leftover is removed by the next recovery (it is committed); the restore stays done.
-        await step().catch((err: Error) => rlog.warn({ err: err.message }, 'could not remove the previous data yet; the recovery removes it'));
-      }
+      rlog.error({ err: reason }, 'restore failed');
+      throw err;
     } finally {
       await releaseAll();
     }
+    // The restore is done whether or not Redis takes the note; the job's return value has it too.
+    await ctx.restores.recordOutcome(id, { state: 'completed', summary, failedReason: null }).catch((e: Error) =>
+      rlog.error({ err: e.message }, 'could not record the completed restore beside its request'),
+    );
+    rlog.warn({ durationMs: summary.durationMs }, summary.message);
     return summary;
   };
 }
