@@ -10,7 +10,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { ContractChecker } from '../helpers/openapi-check.js';
-import { http, makeFixture, startService, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { exec } from '../helpers/volumes.js';
 
 const TOKEN = 'files-test-token-0123456789ab';
@@ -18,6 +19,18 @@ const ENTRIES = '/api/backups/{stamp}/archives/{volume}/entries';
 /** "Bericht_Müller.txt" in Latin-1: not UTF-8. */
 const LATIN1 = Buffer.from('Bericht_M\xfcller.txt', 'latin1');
 const key = (p: string | Buffer) => (typeof p === 'string' ? Buffer.from(p) : p).toString('base64url');
+const LATIN1_PATH = `dokumente/${LATIN1.toString('latin1')}`;
+
+/** The snapshot without the entries below `prefix` (binary-string paths as snapshotTree gives them). */
+function without(tree: Map<string, TreeEntry>, prefix: string): Map<string, TreeEntry> {
+  return new Map([...tree].filter(([p]) => p !== prefix && !p.startsWith(`${prefix}/`)));
+}
+
+/** Directories whose entries a restore renames change their mtime: compare them without it. */
+function sameExcept(actual: Map<string, TreeEntry>, expected: Map<string, TreeEntry>, dirsTouched: string[]): void {
+  const norm = (t: Map<string, TreeEntry>) => new Map([...t].map(([p, e]) => [p, dirsTouched.includes(p) ? { ...e, mtime: 0 } : e]));
+  assert.deepEqual(norm(actual), norm(expected));
+}
 
 /** A document volume: folders, a non-UTF-8 name, a symlink, a hard link, and a folder of 450 files. */
 async function makeDocuments(dir: string): Promise<void> {
@@ -137,6 +150,106 @@ describe('single-file restore', () => {
         assert.equal(r.status, 400, q);
         assert.equal(r.body.error.field, field, q);
       }
+    });
+    });
+
+  describe('restore', () => {
+    let original: Map<string, TreeEntry>;
+    const restore = async (body: Record<string, unknown>) => {
+      const req = await call('POST', '/api/restores', { stamp, volumes: ['lucindadata'], ...body });
+      contract.check('POST', '/api/restores', req.status, req.body);
+      return req;
+    };
+    const confirmAndWait = async (req: { body: any }) => {
+      const conf = await call('POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token });
+      assert.equal(conf.status, 202, JSON.stringify(conf.body));
+      const done = await waitFor(async () => {
+        const r = await call('GET', `/api/restores/${req.body.id}`);
+        return r.body.state === 'completed' || r.body.state === 'failed' ? r : undefined;
+      }, 60_000, 'the restore to finish');
+      contract.check('GET', '/api/restores/{id}', done.status, done.body);
+      assert.equal(done.body.state, 'completed', done.body.failedReason);
+      return done.body;
+    };
+
+    before(async () => {
+      original = await snapshotTree(vol());
+    });
+
+    it('refuses hostile and unknown paths with 400, naming paths', async () => {
+      for (const bad of [key('../etc/passwd'), key('/etc/passwd'), key('dokumente/../../x'), key('nichts.txt'), key('dokumente/brief.txt\0x'), 'a+b', key('.')]) {
+        const r = await restore({ paths: [bad] });
+        assert.equal(r.status, 400, `${bad}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body.error.field, 'paths', bad);
+      }
+      const two = await call('POST', '/api/restores', { stamp, volumes: ['lucindadata', 'pacsdata'], paths: [key('andere.txt')] });
+      assert.equal(two.status, 400);
+      assert.equal(two.body.error.field, 'volumes');
+    });
+
+    it('restores chosen files beside the live data, byte-exact names, nothing else touched', async () => {
+      await fs.writeFile(path.join(vol(), 'dokumente/brief.txt'), 'overwritten by mistake\n');
+      const before = await snapshotTree(vol());
+      const req = await restore({ paths: [key('dokumente/brief.txt'), key(Buffer.from(LATIN1_PATH, 'latin1')), key('original.txt')] });
+      assert.equal(req.status, 201, JSON.stringify(req.body));
+      assert.equal(req.body.into, 'beside');
+      assert.equal(req.body.target, `Wiederhergestellt-${stamp}`);
+      assert.equal(req.body.skipSafetyBackup, true, 'beside overwrites nothing: no safety backup');
+      assert.match(req.body.warning.de, /Wiederhergestellt-/);
+      assert.match(req.body.warning.de, /brief\.txt/);
+      const done = await confirmAndWait(req);
+      assert.equal(done.summary.target, `Wiederhergestellt-${stamp}`);
+      assert.equal(done.summary.files, 4, 'three chosen files and the hard link target original.txt needed');
+      assert.match(done.summary.message, /Wiederhergestellt/);
+
+      const after = await snapshotTree(vol());
+      const folder = `Wiederhergestellt-${stamp}`;
+      sameExcept(without(after, folder), before, ['.']);
+      const restored = [...after].filter(([p]) => p.startsWith(`${folder}/`)).map(([p, e]) => [p.slice(folder.length + 1), e] as const);
+      assert.deepEqual(restored.map(([p]) => p).sort(), ['dokumente', 'dokumente/brief.txt', LATIN1_PATH, 'original.txt'].sort());
+      for (const [p, e] of restored) {
+        const o = original.get(p)!;
+        assert.deepEqual({ ...e, mtime: e.type === 'dir' ? 0 : e.mtime }, { ...o, mtime: o.type === 'dir' ? 0 : o.mtime }, p);
+      }
+    });
+
+    it('restores files and a folder in place: only the chosen paths change, with a safety backup', async () => {
+      await fs.rm(path.join(vol(), `Wiederhergestellt-${stamp}`), { recursive: true });
+      await fs.rm(Buffer.concat([Buffer.from(`${vol()}/`), Buffer.from(LATIN1_PATH, 'latin1')]));
+      await fs.rm(path.join(vol(), 'dokumente/2026'), { recursive: true });
+      await fs.writeFile(path.join(vol(), 'dokumente/neu.txt'), 'written after the backup, not chosen\n');
+      await fs.writeFile(path.join(vol(), 'andere.txt'), 'changed after the backup, not chosen\n');
+      const before = await snapshotTree(vol());
+      await fx.clock.advance(60_000); // a minute without a set, for the safety backup
+      const chosen = ['dokumente/brief.txt', LATIN1_PATH, 'dokumente/2026'];
+      const req = await restore({ paths: chosen.map((p) => key(Buffer.from(p, 'latin1'))), into: 'in-place' });
+      assert.equal(req.status, 201, JSON.stringify(req.body));
+      assert.equal(req.body.skipSafetyBackup, false);
+      assert.match(req.body.warning.en, /replaced/);
+      const done = await confirmAndWait(req);
+      assert.equal(done.summary.into, 'in-place');
+      assert.equal(done.summary.safetyBackupStamp, fx.clock.stamp());
+      assert.ok((await fs.stat(path.join(fx.backupDir, `lucindadata_${fx.clock.stamp()}.tar.gz`))).isFile(), 'the safety backup is a normal archive');
+
+      const after = await snapshotTree(vol());
+      const expected = new Map(before);
+      for (const [p, e] of original) if (chosen.some((c) => p === c || p.startsWith(`${c}/`))) expected.set(p, e);
+      sameExcept(after, expected, ['.', 'dokumente']);
+      assert.equal(await fs.readFile(path.join(vol(), 'dokumente/neu.txt'), 'utf8'), 'written after the backup, not chosen\n');
+      assert.deepEqual((await fs.readdir(vol())).filter((n) => n.startsWith('.oob-restore-')), [], 'no work directory left');
+    });
+
+    it('restores from a GNU-tar-made archive beside', async () => {
+      const before = await snapshotTree(vol());
+      const req = await call('POST', '/api/restores', { stamp: gnuStamp, volumes: ['lucindadata'], paths: [key('viele/f042.txt')] });
+      assert.equal(req.status, 201, JSON.stringify(req.body));
+      await confirmAndWait(req);
+      const after = await snapshotTree(vol());
+      const folder = `Wiederhergestellt-${gnuStamp}`;
+      sameExcept(without(after, folder), before, ['.']);
+      assert.equal(await fs.readFile(path.join(vol(), folder, 'viele/f042.txt'), 'utf8'), '42\n');
+      assert.deepEqual(await fs.readdir(path.join(vol(), folder)), ['viele']);
+      assert.deepEqual(await fs.readdir(path.join(vol(), folder, 'viele')), ['f042.txt']);
     });
   });
 });

@@ -12,6 +12,8 @@ export interface Selection {
   found: Map<string, IndexType>;
   /** Hard link targets outside the chosen paths that the chosen entries need. */
   linkTargets: Set<string>;
+  /** Content bytes of the files at or below the chosen paths (what extracting them writes, about). */
+  bytes: number;
 }
 
 /** `paths` relative to the volume root (binary strings), none inside another. */
@@ -19,14 +21,16 @@ export async function selectPaths(indexFile: string, expected: ExpectedArchive, 
   const chosen = new Set(paths);
   const found = new Map<string, IndexType>();
   const linkTargets = new Set<string>();
+  let bytes = 0;
   await readIndex(indexFile, expected, (e) => {
     if (chosen.has(e.path)) found.set(e.path, e.type);
     const top = chosenAncestor(chosen, e.path);
     if (top === undefined) return;
     if (top !== e.path && !found.has(top)) found.set(top, 'd');
+    bytes += e.size;
     if (e.type === 'h' && e.link !== undefined && chosenAncestor(chosen, e.link) === undefined) linkTargets.add(e.link);
   });
-  return { found, linkTargets };
+  return { found, linkTargets, bytes };
 }
 
 /** The chosen path that `p` is or lies below, if any. */
