@@ -58,7 +58,6 @@ export async function restoreFiles(
   request: RestoreRequest,
   log: Logger,
   signal?: AbortSignal,
-  afterwards: (() => Promise<void>)[] = [],
 ): Promise<FilesRestoreSummary> {
   const started = Date.now();
   const stamp = request.stamp!;
@@ -148,7 +147,9 @@ export async function restoreFiles(
     signal?.throwIfAborted();
     const hook = ctx.config.testHooks.failSwap;
     await swapPaths(dir, request.id, paths, { failAfter: hook?.volume === volume ? hook.afterRenames : undefined });
-    afterwards.push(() => finishCommitted(dir, request.id, undefined, log));
+    // The previous versions of the chosen paths only (small, unlike a whole volume's): removed
+    // before the restore reports itself done. A crash meanwhile is finished by the recovery.
+    await finishCommitted(dir, request.id, undefined, log);
     log.warn({ volume, stamp, paths: shown }, 'paths replaced in place by the backup');
   }
 
