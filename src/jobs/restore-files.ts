@@ -67,6 +67,13 @@ export async function restoreFiles(
   const shown = paths.map(showName);
   const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, volume, ...extra }).catch(() => undefined);
   if (paths.length === 0) throw new Error('the request names no paths; nothing was done');
+  // Checked by the API already; checked again here, where the paths meet the file system.
+  for (const p of paths) {
+    if (p === '' || p.includes('\0') || p.startsWith('/') || p.split('/').some((c) => c === '' || c === '.' || c === '..')) {
+      throw new Error(`the request names the path ${quoteName(p)}, which is not a normalized path inside the volume; nothing was done`);
+    }
+    if (chosenAncestor(new Set(paths.filter((o) => o !== p)), p) !== undefined) throw new Error(`the request names ${quoteName(p)} and a folder above it; nothing was done`);
+  }
 
   progress('check');
   const set = await ctx.store.getSet(stamp);
