@@ -82,6 +82,14 @@ describe('entry index listing', () => {
     });
   }
 
+  it('pages folders known only from entries below them, with tiny pages', async () => {
+    const subs = Array.from({ length: 50 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+    const f = writeIndex(shuffled(subs.flatMap((d) => [entry('file', `./m/${d}/x`, 1), entry('file', `./m/${d}/y`, 1)]), 3));
+    const { names: got, pages } = await allPages(f, 'm', 3);
+    assert.deepEqual(got.map((e) => e.name), subs);
+    assert.equal(pages, 17);
+  });
+
   it('says found: false for a missing directory and for a file', async () => {
     assert.equal((await listDirectory(file, expected, 'nothing', { limit: 10 })).found, false);
     assert.equal((await listDirectory(file, expected, 'other.txt', { limit: 10 })).found, false);
