@@ -110,6 +110,20 @@ describe('entry index', () => {
     assert.deepEqual(again.result.entries.map((e) => e.name), ['x.txt', 'y.txt']);
   });
 
+  it('answers a listing without reading the archive', async () => {
+    const dir = await tempDir();
+    await fs.mkdir(path.join(dir, 'v'));
+    await fs.writeFile(path.join(dir, 'v/x.txt'), 'x');
+    const archive = path.join(dir, 'v.tar.gz');
+    await exec('tar', ['-C', path.join(dir, 'v'), '-czf', archive, '.']);
+    assert.equal((await list(archive)).built, true);
+    const bytes = await fs.readFile(archive);
+    await fs.writeFile(archive, Buffer.alloc(bytes.length)); // same size, no longer gzip at all
+    const r = await list(archive);
+    assert.equal(r.built, false);
+    assert.deepEqual(r.result.entries.map((e) => e.name), ['x.txt']);
+  });
+
   it('is not built for a hostile archive', async () => {
     const dir = await tempDir();
     const archive = path.join(dir, 'evil.tar.gz');
