@@ -15,6 +15,8 @@ import { listDirectory } from '../../src/engine/entry-index/list-directory.js';
 import { swapPaths } from '../../src/engine/swap/place-paths.js';
 import { recoverInterruptedRestores } from '../../src/engine/swap/recovery.js';
 import { createWorkDir, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
+import { parseArchiveName } from '../../src/core/names.js';
+import { verifyBackup } from '../../src/jobs/verify-backup.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { exec } from '../helpers/volumes.js';
 
@@ -121,6 +123,19 @@ describe('entry index', () => {
     await fs.writeFile(archive, Buffer.alloc(bytes.length)); // same size, no longer gzip at all
     const r = await list(archive);
     assert.equal(r.built, false);
+    assert.deepEqual(r.result.entries.map((e) => e.name), ['x.txt']);
+  });
+
+  it('is written by the verify job for an archive that has none', async () => {
+    const dir = await tempDir();
+    await fs.mkdir(path.join(dir, 'v'));
+    await fs.writeFile(path.join(dir, 'v/x.txt'), 'x');
+    const file = 'lucindadata_2030-01-02-0304.tar.gz';
+    await exec('tar', ['-C', path.join(dir, 'v'), '-czf', path.join(dir, file), '.']);
+    const outcome = await verifyBackup({ backupDir: dir, archive: parseArchiveName(file)!, sha256: null, testExtract: false, logger: silent });
+    assert.equal(outcome.ok, true, outcome.error);
+    const r = await list(path.join(dir, file));
+    assert.equal(r.built, false, 'the index was there already');
     assert.deepEqual(r.result.entries.map((e) => e.name), ['x.txt']);
   });
 
