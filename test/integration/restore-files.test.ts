@@ -139,6 +139,25 @@ describe('single-file restore', () => {
       assert.deepEqual(second.body.entries, first.body.entries);
     });
 
+    it('answers 401 without the token, and 422 for an archive that cannot be read safely', async () => {
+      assert.equal((await http(svc.url, 'GET', `/api/backups/${stamp}/archives/lucindadata/entries`)).status, 401);
+      const evil = path.join(fx.backupDir, 'lucindadata_2030-01-03-0304.tar.gz');
+      await exec('python3', ['-c', `
+import io, tarfile
+with tarfile.open(${JSON.stringify(evil)}, 'w:gz') as t:
+    info = tarfile.TarInfo('../../etc/cron.d/x'); data = b'x'; info.size = len(data)
+    t.addfile(info, io.BytesIO(data))
+`]);
+      try {
+        const r = await list('2030-01-03-0304');
+        assert.equal(r.status, 422, JSON.stringify(r.body));
+        assert.equal(r.body.error.code, 'archive_unreadable');
+        assert.match(r.body.error.message, /hostile/);
+      } finally {
+        await fs.rm(evil);
+      }
+    });
+
     it('answers 404 for an unknown set, volume or directory, 400 for a bad query', async () => {
       assert.equal((await list('2001-01-01-0101')).status, 404);
       const noVolume = await call('GET', `/api/backups/${stamp}/archives/pacsdata/entries`);
