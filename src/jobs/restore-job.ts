@@ -22,13 +22,14 @@ import type { AppContext } from '../runtime/context.js';
 import { RESTORE_HOLD, type RestoreJobData } from '../stores/queues.js';
 import { RestoreRequests, type RunRefusal } from '../stores/restore-requests.js';
 import type { HeldLock } from '../stores/volume-lock.js';
+import { restoreFiles, type FilesRestoreSummary } from './restore-files.js';
 import { restoreSet, type SetRestoreSummary } from './restore-set.js';
 import { restoreSql, type SqlRestoreSummary } from './restore-sql.js';
 
 const LOCK_RETRY_MS = 5000;
 
 export function makeRestoreProcessor(ctx: AppContext) {
-  return async (job: Job<RestoreJobData>, token?: string): Promise<SetRestoreSummary | SqlRestoreSummary> => {
+  return async (job: Job<RestoreJobData>, token?: string): Promise<SetRestoreSummary | SqlRestoreSummary | FilesRestoreSummary> => {
     const id = job.data?.restoreId;
     const jobId = String(job.id);
     if (typeof id !== 'string' || !RestoreRequests.isValidId(id)) {
@@ -52,7 +53,7 @@ export function makeRestoreProcessor(ctx: AppContext) {
     };
     // The hold first, so no new run starts while we wait for running archives to let go.
     let all = await take(ctx.restoreHold.acquire(RESTORE_HOLD, owner));
-    for (const v of request.kind === 'set' ? request.volumes : []) all = all && (await take(ctx.locks.acquire(v, owner)));
+    for (const v of request.kind === 'set' || request.kind === 'files' ? request.volumes : []) all = all && (await take(ctx.locks.acquire(v, owner)));
     if (request.kind === 'sql') all = all && (await take(ctx.dbLocks.acquire(ctx.config.db?.database ?? 'db', owner)));
     if (!all) {
       await releaseAll();
@@ -69,7 +70,7 @@ export function makeRestoreProcessor(ctx: AppContext) {
       await releaseAll();
       throw await refusal(ctx, id, jobId, claim, log);
     }
-    let summary: SetRestoreSummary | SqlRestoreSummary;
+    let summary: SetRestoreSummary | SqlRestoreSummary | FilesRestoreSummary;
     /** Removing the previous data: after the restore is reported done, still under the locks. */
     const afterwards: (() => Promise<void>)[] = [];
     try {
@@ -78,7 +79,11 @@ export function makeRestoreProcessor(ctx: AppContext) {
         // Stop before touching live data if a lock was lost: someone else may hold it now.
         const lost = AbortSignal.any(held.map((l) => l.signal));
         summary =
-          request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost, afterwards) : await restoreSql(ctx, job, request, rlog, lost);
+          request.kind === 'set'
+            ? await restoreSet(ctx, job, request, rlog, lost, afterwards)
+            : request.kind === 'files'
+              ? await restoreFiles(ctx, job, request, rlog, lost, afterwards)
+              : await restoreSql(ctx, job, request, rlog, lost);
       } catch (err) {
         const reason = (err as Error).message;
         await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>

@@ -36,7 +36,8 @@ export interface BackupSet {
   archives: StoredArchive[];
 }
 
-export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json'];
+/** Files beside an archive that belong to it (removed with it). `.entries.gz`: the entry index (engine/entry-index). */
+export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json', '.entries.gz'];
 
 export class BackupStore {
   constructor(

@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
+import { ContractChecker } from '../helpers/openapi-check.js';
 import { http, makeFixture, runNowAndSettle, startService, type Fixture, type Service } from '../helpers/service.js';
 import { makeVolume } from '../helpers/volumes.js';
 
@@ -79,5 +80,20 @@ describe('GET /api/volumes and POST /api/schedule/preview', { timeout: 120_000 }
     assert.equal(never.body.error.field, 'day');
     const after = (await http(svc.url, 'GET', '/api/schedule', undefined, TOKEN)).body;
     assert.deepEqual(after, before);
+  });
+
+  it('answers as GET /api/openapi.json describes it', async () => {
+    const contract = new ContractChecker((await http(svc.url, 'GET', '/api/openapi.json', undefined, TOKEN)).body);
+    const fields = { minute: '15', hour: '3', day: '*', month: '*', weekday: '1-5' };
+    const calls: [string, string, string, unknown?][] = [
+      ['GET', '/api/volumes', '/api/volumes'],
+      ['GET', '/api/backups', '/api/backups'],
+      ['POST', '/api/schedule/preview', '/api/schedule/preview', fields],
+      ['POST', '/api/schedule/preview', '/api/schedule/preview', { ...fields, hour: '24' }],
+    ];
+    for (const [method, url, template, body] of calls) {
+      const r = await http(svc.url, method, url, body, TOKEN);
+      contract.check(method, template, r.status, r.body);
+    }
   });
 });

@@ -12,11 +12,11 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { exists, fsyncDir, writeFileAtomic } from './atomic.js';
 
-export interface Sidecar {
+export type Sidecar =
   /** Appended to the final path, e.g. ".sha256". */
-  suffix: string;
-  content: string;
-}
+  | { suffix: string; content: string }
+  /** A sidecar written (and fsynced) by the caller as `file`, published by a rename. */
+  | { suffix: string; file: string };
 
 export class AlreadyExistsError extends Error {}
 
@@ -34,7 +34,8 @@ export async function publish(o: { partial: string; finalPath: string; sidecars:
     for (const s of o.sidecars) {
       const p = `${o.finalPath}${s.suffix}`;
       written.push(p);
-      await writeFileAtomic(p, s.content);
+      if ('file' in s) await rename(s.file, p);
+      else await writeFileAtomic(p, s.content);
     }
     o.beforeRename?.();
     await rename(o.partial, o.finalPath);

@@ -54,6 +54,8 @@ export interface VerifyArchiveOptions {
   extractTo?: string;
   /** The extraction's writer threads (see WriterSettings). */
   writers?: WriterSettings;
+  /** With `extractTo`: extract only these entries (single-file restore); all are verified. */
+  select?: (rel: string) => boolean;
 }
 
 /** Reads `<archive>.manifest.json`; undefined when there is none (or it is not ours). */
@@ -89,7 +91,7 @@ export async function verifyVolumeArchive(archivePath: string, o: VerifyArchiveO
   const read = (
     o.extractTo === undefined
       ? verifyArchive(archivePath, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, tee: feed })
-      : extractArchive(archivePath, o.extractTo, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, writers: o.writers, tee: feed })
+      : extractArchive(archivePath, o.extractTo, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, writers: o.writers, tee: feed, select: o.select })
   ).then(
     (r) => {
       feed.end();
