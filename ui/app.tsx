@@ -9,11 +9,13 @@ import { chooseLang, currentLang, t, type Lang, type TextKey } from './i18n';
 import { Overview } from './overview';
 import { ConfigureScreen } from './configure';
 import { RestoreScreen } from './restore';
+import { DocumentsScreen } from './documents';
 
 const SCREENS: { hash: string; label: TextKey }[] = [
   { hash: '#/', label: 'nav.overview' },
   { hash: '#/konfigurieren', label: 'nav.configure' },
   { hash: '#/wiederherstellen', label: 'nav.restore' },
+  { hash: '#/dokument', label: 'nav.documents' },
 ];
 
 type Access = 'checking' | 'in' | 'login';
@@ -73,7 +75,7 @@ export function App() {
               </a>
             ))}
           </nav>
-          <main>{screen.hash === '#/konfigurieren' ? <ConfigureScreen /> : screen.hash === '#/wiederherstellen' ? <RestoreScreen /> : <Overview />}</main>
+          <main>{screenOf(screen.hash)}</main>
         </>
       ) : access === 'login' ? (
         <Login onIn={() => setAccess('in')} />
@@ -82,6 +84,13 @@ export function App() {
       )}
     </div>
   );
+}
+
+function screenOf(hash: string) {
+  if (hash === '#/konfigurieren') return <ConfigureScreen />;
+  if (hash === '#/wiederherstellen') return <RestoreScreen />;
+  if (hash === '#/dokument') return <DocumentsScreen />;
+  return <Overview />;
 }
 
 function Login(props: { onIn: () => void }) {

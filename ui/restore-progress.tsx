@@ -11,6 +11,10 @@ import type { RestoreRequestAnswer, RestoreView } from './types';
 
 const SET_PHASES = ['check', 'extract', 'safety-backup', 'swap', 'done'];
 const SQL_PHASES = ['safety-dump', 'load'];
+/** Single files beside the live data: no safety backup (nothing is overwritten). */
+const BESIDE_PHASES = ['check', 'extract', 'swap', 'done'];
+
+export type RestoreKind = 'set' | 'sql' | 'in-place' | 'beside';
 const ENDED = new Set(['completed', 'failed', 'interrupted', 'expired']);
 
 /** The warning of a request, with the button that confirms it. `disabled`: the request is being renewed. */
@@ -42,7 +46,7 @@ export function ConfirmRestore(props: { request: RestoreRequestAnswer; onConfirm
   );
 }
 
-export function RestoreProgress(props: { id: string; kind: 'set' | 'sql' }) {
+export function RestoreProgress(props: { id: string; kind: RestoreKind }) {
   const [view, setView] = useState<RestoreView | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -58,7 +62,8 @@ export function RestoreProgress(props: { id: string; kind: 'set' | 'sql' }) {
     return () => ((stop = true), clearTimeout(timer));
   }, [props.id]);
 
-  const phases = props.kind === 'set' ? SET_PHASES : SQL_PHASES;
+  const phases = props.kind === 'sql' ? SQL_PHASES : props.kind === 'beside' ? BESIDE_PHASES : SET_PHASES;
+  const files = props.kind === 'beside' || props.kind === 'in-place';
   const phase = view?.progress?.phase;
   const at = view?.state === 'completed' ? phases.length : phase ? phases.indexOf(phase) : -1;
   const p = view?.progress;
@@ -78,7 +83,12 @@ export function RestoreProgress(props: { id: string; kind: 'set' | 'sql' }) {
       {view?.state === 'active' && p?.bytesTotal ? <ProgressBar label={`${t(`phase.${p.phase}` as TextKey)} ${p.volume ?? ''}`} done={p.bytesDone ?? 0} total={p.bytesTotal} /> : null}
       {view?.state === 'completed' ? (
         <Notice kind="ok" title={t('restore.doneTitle')}>
-          <p class="restart">{t('restore.restartNow')}</p>
+          {files ? (
+            <p class="restart">{view.summary?.target ? t('files.doneBeside', { folder: view.summary.target }) : t('files.doneInPlace')}</p>
+          ) : (
+            <p class="restart">{t('restore.restartNow')}</p>
+          )}
+          {files && view.summary?.files !== undefined ? <p>{t('files.doneCount', { files: view.summary.files })}</p> : null}
           {view.summary?.volumes?.map((v) => <p>{t('restore.doneVolume', { volume: v.volume, files: v.files })}</p>)}
           {view.summary?.safetyBackupStamp ? <p>{t('restore.safetyWas', { stamp: stampText(view.summary.safetyBackupStamp) })}</p> : null}
           {view.summary?.safetyDump ? <p>{t('restore.safetyDumpWas', { file: view.summary.safetyDump })}</p> : null}

@@ -85,11 +85,39 @@ export interface RestoreRequestAnswer {
   expiresAt: string;
 }
 
+export interface ArchiveEntry {
+  name: string;
+  path: string;
+  key: string;
+  type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
+  size: number;
+  mtime: string | null;
+  linkTarget: string | null;
+}
+
+export interface EntriesAnswer {
+  stamp: string;
+  volume: string;
+  dir: string;
+  dirKey: string;
+  parentKey: string | null;
+  entries: ArchiveEntry[];
+  nextCursor: string | null;
+}
+
 export interface RestoreView {
   id: string;
-  kind: 'set' | 'sql';
+  kind: 'set' | 'sql' | 'files';
   state: string;
   progress: { phase?: string; volume?: string; bytesDone?: number; bytesTotal?: number } | null;
-  summary: { message?: string; safetyBackupStamp?: string | null; safetyDump?: string | null; volumes?: { volume: string; files: number; bytes: number }[] } | null;
+  summary: {
+    message?: string;
+    safetyBackupStamp?: string | null;
+    safetyDump?: string | null;
+    volumes?: { volume: string; files: number; bytes: number }[];
+    /** Single files: the folder they were restored into (beside), and how many files. */
+    target?: string | null;
+    files?: number;
+  } | null;
   failedReason: string | null;
 }

@@ -3,7 +3,8 @@
  * (own queue prefix, temp BACKUP_DIR and volumes, its own MariaDB database): log in with the token,
  * save a schedule and see the API's field error, "Jetzt sichern" until its progress bars are done,
  * restore a set through the warning (the safety backup needs a second click to switch off), upload
- * a SQL file and restore the database from it, and the page in English once.
+ * a SQL file and restore the database from it, restore one document beside the live data and one
+ * file in place (single-file restore), and the page in English once.
  *
  * UI_SCREENSHOTS=<dir> keeps a PNG of each screen there (`npm run docs:screenshots` writes docs/).
  */
@@ -33,6 +34,7 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
   let svc: Service;
   let browser: BrowserContext;
   let page: Page;
+  let runStamp = '';
   const foreign: string[] = [];
 
   const shot = async (name: string, opts: { top?: boolean } = {}) => {
@@ -118,6 +120,7 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     await page.getByRole('button', { name: 'Jetzt sichern' }).click();
     const run = page.locator('.run');
     await run.getByText(/Sicherung vom .* läuft|beendet/).waitFor();
+    runStamp = (await run.getAttribute('data-stamp'))!;
     await run.getByText('Alle Sicherungen dieses Laufs sind geschrieben und geprüft.').waitFor({ timeout: 60_000 });
     const bars = run.locator('.progress');
     assert.equal(await bars.count(), VOLUMES.length + 1, 'one bar per volume and one for the database dump');
@@ -166,11 +169,49 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     await shot('restore-done');
   });
 
+  it('restores one deleted document beside the live data, then one file in place', async () => {
+    await fx.clock.advance(60_000);
+    const live = path.join(fx.volumesDir, 'lucindadata');
+    const readme = await fs.readFile(path.join(live, 'readme.txt'));
+    const data = await fs.readFile(path.join(live, 'nested/deeper/deepest/data.bin'));
+    await fs.rm(path.join(live, 'readme.txt'));
+    await fs.writeFile(path.join(live, 'nested/deeper/deepest/data.bin'), 'kaputt');
+
+    await page.getByRole('link', { name: 'Ein Dokument zurückholen' }).click();
+    await page.getByLabel('Sicherung', { exact: true }).selectOption(runStamp);
+    await page.getByLabel('Datenbestand', { exact: true }).selectOption('lucindadata');
+    await page.getByRole('checkbox', { name: 'readme.txt auswählen' }).check();
+    await page.getByRole('button', { name: 'Weiter zur Bestätigung' }).click();
+    await page.getByTestId('restore-warning').getByText(`in den neuen Ordner "Wiederhergestellt-${runStamp}"`, { exact: false }).waitFor();
+    await shot('document');
+    await page.getByRole('button', { name: 'Ja, jetzt wiederherstellen' }).click();
+    await page.getByText(`Die Dateien liegen jetzt im Ordner «Wiederhergestellt-${runStamp}».`).waitFor({ timeout: 60_000 });
+    assert.deepEqual(await fs.readFile(path.join(live, `Wiederhergestellt-${runStamp}`, 'readme.txt')), readme);
+    await assert.rejects(fs.access(path.join(live, 'readme.txt')), 'beside: the live place is left alone');
+    assert.equal(await fs.readFile(path.join(live, 'nested/deeper/deepest/data.bin'), 'utf8'), 'kaputt', 'a file not chosen is untouched');
+
+    await fx.clock.advance(60_000);
+    await page.getByRole('link', { name: 'Übersicht' }).click();
+    await page.getByRole('link', { name: 'Ein Dokument zurückholen' }).click();
+    await page.getByLabel('Sicherung', { exact: true }).selectOption(runStamp);
+    await page.getByLabel('Datenbestand', { exact: true }).selectOption('lucindadata');
+    for (const dir of ['nested', 'deeper', 'deepest']) await page.getByRole('button', { name: `Ordner ${dir} öffnen` }).click();
+    await page.getByRole('checkbox', { name: 'data.bin auswählen' }).check();
+    await page.getByRole('radio', { name: /An Ort und Stelle/ }).check();
+    assert.equal(await page.getByRole('checkbox', { name: /Sicherheitskopie der aktuellen Daten/ }).isChecked(), true, 'in place: safety backup on by default');
+    await page.getByRole('button', { name: 'Weiter zur Bestätigung' }).click();
+    await page.getByTestId('restore-warning').getByText(/Achtung: "nested\/deeper\/deepest\/data.bin" im Volume lucindadata werden durch den Stand/).waitFor();
+    await page.getByRole('button', { name: 'Ja, jetzt wiederherstellen' }).click();
+    await page.getByText('Die Dateien sind ersetzt. Nichts anderes wurde verändert.').waitFor({ timeout: 60_000 });
+    assert.deepEqual(await fs.readFile(path.join(live, 'nested/deeper/deepest/data.bin')), data);
+    await assert.rejects(fs.access(path.join(live, 'readme.txt')), 'in place touches only the chosen path');
+  });
+
   it('uploads a SQL file with a progress bar and restores the database after the confirmation', async () => {
     await fx.clock.advance(60_000);
     const file = path.join(fx.root, 'praxis.sql');
     await fs.writeFile(file, '-- mariadb-dump\nDROP TABLE IF EXISTS befund;\nCREATE TABLE befund (id INT PRIMARY KEY, text VARCHAR(100));\nINSERT INTO befund VALUES (1, \'aus der Datei\');\n');
-    await page.reload();
+    await page.getByRole('link', { name: 'Daten aus Backup wiederherstellen' }).click();
     await page.getByLabel('SQL-Datei', { exact: true }).setInputFiles(file);
     await page.getByRole('button', { name: 'Hochladen und prüfen' }).click();
     const form = page.locator('form', { has: page.getByRole('heading', { name: 'Datenbank aus SQL-Datei wiederherstellen' }) });
@@ -197,7 +238,7 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
   it('fits a tablet (820×1180) without sideways scrolling, on every screen', async () => {
     await page.setViewportSize({ width: 820, height: 1180 });
     try {
-      for (const name of ['Overview', 'Configure backups', 'Restore data from a backup']) {
+      for (const name of ['Overview', 'Configure backups', 'Restore data from a backup', 'Restore a document']) {
         await page.getByRole('link', { name }).click();
         await page.getByRole('heading', { name, level: 2 }).waitFor();
         const { scroll, width } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, width: document.documentElement.clientWidth }));
