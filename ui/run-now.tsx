@@ -7,6 +7,7 @@ import { api, ApiError } from './api';
 import { Notice, ProgressBar, type Progress } from './components';
 import { stampText } from './format';
 import { t } from './i18n';
+import { useRates } from './poll';
 import type { JobView, RunAnswer, VolumeState } from './types';
 
 export function RunNow(props: { volumes: VolumeState[]; jobs: JobView[]; onStarted: () => void }) {
@@ -60,6 +61,7 @@ export function RunNow(props: { volumes: VolumeState[]; jobs: JobView[]; onStart
 }
 
 function RunProgress(props: { run: RunAnswer; jobs: JobView[] }) {
+  const rate = useRates();
   const byId = new Map(props.jobs.map((j) => [j.id, j]));
   const rows = props.run.jobs.map((r) => {
     const archive = byId.get(r.archiveJobId);
@@ -70,20 +72,21 @@ function RunProgress(props: { run: RunAnswer; jobs: JobView[] }) {
     const step = verify?.state === 'active' || archive?.state === 'completed' ? verify : archive;
     const p = (step?.progress ?? {}) as Progress;
     const what = finished ? t('run.stepDone') : step === verify && verify ? t('run.stepVerify') : archive?.state === 'active' ? t('run.stepArchive') : t('run.stepWaiting');
-    return { r, failed, finished, p, what };
+    const speed = step?.state === 'active' && p.bytesDone !== undefined ? rate(`${step.queue}:${step.id}`, p.bytesDone) : undefined;
+    return { r, failed, finished, p, what, speed };
   });
   const done = rows.every((x) => x.finished || x.failed);
   const failures = rows.filter((x) => x.failed);
   return (
     <div class="run" aria-live="polite" data-stamp={props.run.stamp}>
       <h4>{done ? t('run.finished', { stamp: stampText(props.run.stamp) }) : t('run.running', { stamp: stampText(props.run.stamp) })}</h4>
-      {rows.map(({ r, failed, finished, p, what }) =>
+      {rows.map(({ r, failed, finished, p, what, speed }) =>
         failed ? (
           <Notice kind="error" title={`${r.volume}:`}>
             {failed.failedReason}
           </Notice>
         ) : (
-          <ProgressBar label={`${r.volume} – ${what}`} done={p.bytesDone ?? 0} total={p.bytesTotal ?? 0} finished={finished} />
+          <ProgressBar label={`${r.volume} – ${what}`} done={p.bytesDone ?? 0} total={p.bytesTotal ?? 0} rate={speed} finished={finished} />
         ),
       )}
       {done && failures.length === 0 ? <Notice kind="ok">{t('run.allDone')}</Notice> : null}

@@ -13,12 +13,14 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildUi } from '../../scripts/build-ui.js';
 import { UI_CSP } from '../../src/api/ui.js';
 import { CHROMIUM_SKIP, launchChromium } from '../helpers/chromium.js';
 import { TEST_START } from '../helpers/clock.js';
-import { DB_ENV, http, makeFixture, MARIADB_ARGS, startService, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, http, makeFixture, MARIADB_ARGS, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
 import { exec, makeVolume } from '../helpers/volumes.js';
 
 const TOKEN = 'ui-browser-token-0123456789abcdef';
@@ -85,8 +87,12 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     assert.ok(stored.session.includes(TOKEN), 'the token is in sessionStorage');
     assert.ok(!stored.local.includes(TOKEN), 'not remembered unless asked');
     assert.ok(!page.url().includes(TOKEN));
-    // Every volume is listed, also before its first backup.
-    for (const v of VOLUMES) await page.locator(`tr[data-volume="${v}"]`).getByText('noch nie gesichert').waitFor();
+    // Every volume is listed, also before its first backup, and overdue: the default schedule
+    // (Monday to Friday 03:15) ticked this morning without a backup.
+    for (const v of VOLUMES) {
+      await page.locator(`tr[data-volume="${v}"]`).getByText('noch nie gesichert').waitFor();
+      await page.getByRole('alert').filter({ hasText: `Sicherung von ${v} überfällig.` }).getByText(/Was tun: Prüfen Sie, ob der Sicherungsdienst/).waitFor();
+    }
   });
 
   it('saves a schedule, says it in words with the next runs, and shows the API\'s 400 at its field', async () => {
@@ -113,6 +119,17 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     assert.equal(await minute.getAttribute('aria-invalid'), 'true');
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'backup-minute', 'the field with the error has the focus');
     assert.equal((await http(svc.url, 'GET', '/api/schedule', undefined, TOKEN)).body.cron, '15 3 * * 1-5', 'nothing saved');
+
+    // The verify schedule, the same way (no generations).
+    const verify = page.locator('form', { has: page.getByRole('heading', { name: /Zeitplan der Prüfung/ }) });
+    assert.equal(await verify.getByLabel('Generationen', { exact: true }).count(), 0);
+    await verify.getByLabel('Minute', { exact: true }).fill('30');
+    await verify.getByLabel('Stunde', { exact: true }).fill('6');
+    await verify.getByLabel('Wochentag', { exact: true }).fill('0');
+    await page.getByTestId('verify-words').getByText(/06:30.*Sonntag/).waitFor();
+    await verify.getByRole('button', { name: 'Speichern' }).click();
+    await verify.getByText('Gespeichert.').waitFor();
+    assert.equal((await http(svc.url, 'GET', '/api/verify-schedule', undefined, TOKEN)).body.cron, '30 6 * * 0');
   });
 
   it('"Jetzt sichern" shows the run until every progress bar is done', async () => {
@@ -233,6 +250,32 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     await page.getByTestId('backup-words').getByText(/03:15.*Monday through Friday/).waitFor();
     await shot('configure-en');
     assert.deepEqual(foreign, [], 'no request left the service');
+  });
+
+  it('works from the keyboard with a visible focus, and says so when a queue is paused', async () => {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const archive = new Queue('archive', { connection: redis, prefix: fx.prefix });
+    try {
+      await archive.pause();
+      await page.getByRole('link', { name: 'Overview' }).click();
+      await page.getByRole('alert').filter({ hasText: 'The queue “archive” is paused.' }).waitFor();
+    } finally {
+      await archive.resume();
+      await archive.close();
+      redis.disconnect();
+    }
+    await page.getByRole('link', { name: 'Configure backups' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Configure backups', level: 2 }).waitFor();
+    await page.keyboard.press('Tab');
+    const focus = await page.evaluate(() => {
+      const el = document.activeElement as HTMLElement;
+      const style = getComputedStyle(el);
+      return { tag: el.tagName, outline: style.outlineStyle, width: style.outlineWidth };
+    });
+    assert.notEqual(focus.tag, 'BODY', 'Tab moves the focus on');
+    assert.equal(focus.outline, 'solid', `the focused ${focus.tag} shows a ring`);
+    assert.equal(focus.width, '3px');
   });
 
   it('fits a tablet (820×1180) without sideways scrolling, on every screen', async () => {
