@@ -58,7 +58,6 @@ export async function restoreFiles(
   request: RestoreRequest,
   log: Logger,
   signal?: AbortSignal,
-  afterwards: (() => Promise<void>)[] = [],
 ): Promise<FilesRestoreSummary> {
   const started = Date.now();
   const stamp = request.stamp!;
@@ -68,6 +67,13 @@ export async function restoreFiles(
   const shown = paths.map(showName);
   const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, volume, ...extra }).catch(() => undefined);
   if (paths.length === 0) throw new Error('the request names no paths; nothing was done');
+  // Checked by the API already; checked again here, where the paths meet the file system.
+  for (const p of paths) {
+    if (p === '' || p.includes('\0') || p.startsWith('/') || p.split('/').some((c) => c === '' || c === '.' || c === '..')) {
+      throw new Error(`the request names the path ${quoteName(p)}, which is not a normalized path inside the volume; nothing was done`);
+    }
+    if (chosenAncestor(new Set(paths.filter((o) => o !== p)), p) !== undefined) throw new Error(`the request names ${quoteName(p)} and a folder above it; nothing was done`);
+  }
 
   progress('check');
   const set = await ctx.store.getSet(stamp);
@@ -148,7 +154,9 @@ export async function restoreFiles(
     signal?.throwIfAborted();
     const hook = ctx.config.testHooks.failSwap;
     await swapPaths(dir, request.id, paths, { failAfter: hook?.volume === volume ? hook.afterRenames : undefined });
-    afterwards.push(() => finishCommitted(dir, request.id, undefined, log));
+    // The previous versions of the chosen paths only (small, unlike a whole volume's): removed
+    // before the restore reports itself done. A crash meanwhile is finished by the recovery.
+    await finishCommitted(dir, request.id, undefined, log);
     log.warn({ volume, stamp, paths: shown }, 'paths replaced in place by the backup');
   }
 

@@ -82,7 +82,7 @@ export function makeRestoreProcessor(ctx: AppContext) {
           request.kind === 'set'
             ? await restoreSet(ctx, job, request, rlog, lost, afterwards)
             : request.kind === 'files'
-              ? await restoreFiles(ctx, job, request, rlog, lost, afterwards)
+              ? await restoreFiles(ctx, job, request, rlog, lost)
               : await restoreSql(ctx, job, request, rlog, lost);
       } catch (err) {
         const reason = (err as Error).message;

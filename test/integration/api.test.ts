@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { ContractChecker } from '../helpers/openapi-check.js';
 import { http, makeFixture, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
+import { ContractChecker } from '../helpers/openapi-check.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 

@@ -10,7 +10,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { ContractChecker } from '../helpers/openapi-check.js';
-import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { Redis } from 'ioredis';
+import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { exec } from '../helpers/volumes.js';
 
@@ -185,6 +186,32 @@ describe('single-file restore', () => {
       const two = await call('POST', '/api/restores', { stamp, volumes: ['lucindadata', 'pacsdata'], paths: [key('andere.txt')] });
       assert.equal(two.status, 400);
       assert.equal(two.body.error.field, 'volumes');
+    });
+
+    it('the job itself refuses a path that leaves the volume, even when the request record was altered in Redis', async () => {
+      const req = await restore({ paths: [key('andere.txt')], into: 'in-place', skipSafetyBackup: true });
+      assert.equal(req.status, 201);
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+      try {
+        const recordKey = `${fx.prefix}:oob-restore:${req.body.id}`;
+        const record = JSON.parse((await redis.get(recordKey))!);
+        record.paths = [Buffer.from('../outside.txt').toString('hex')];
+        await redis.set(recordKey, JSON.stringify(record), 'KEEPTTL');
+      } finally {
+        redis.disconnect();
+      }
+      const before = await snapshotTree(fx.root);
+      const conf = await call('POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token });
+      assert.equal(conf.status, 202);
+      const done = await waitFor(async () => {
+        const r = await call('GET', `/api/restores/${req.body.id}`);
+        return r.body.state === 'failed' || r.body.state === 'completed' ? r.body : undefined;
+      }, 60_000, 'the restore to end');
+      assert.equal(done.state, 'failed');
+      assert.match(done.failedReason, /not a normalized path inside the volume; nothing was done/);
+      const after = await snapshotTree(fx.root);
+      const unchanged = (t: Map<string, TreeEntry>) => new Map([...t].filter(([p]) => !p.startsWith('backup') && !p.startsWith('data') && p !== 'clock'));
+      assert.deepEqual(unchanged(after), unchanged(before));
     });
 
     it('restores chosen files beside the live data, byte-exact names, nothing else touched', async () => {

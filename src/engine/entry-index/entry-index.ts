@@ -13,7 +13,7 @@ import { fsyncDir } from '../fs/atomic.js';
 import { verifyArchive } from '../extract/extract-archive.js';
 import { readSidecarSha256 } from '../verify/archive-verification.js';
 import { INDEX_SUFFIX } from './index-format.js';
-import { StaleIndexError, type ExpectedArchive } from './index-reader.js';
+import { readIndex, StaleIndexError, type ExpectedArchive } from './index-reader.js';
 import { EntryIndexWriter } from './index-writer.js';
 
 export { INDEX_SUFFIX, StaleIndexError };
@@ -51,6 +51,30 @@ export async function withEntryIndex<T>(
   }
   await job;
   return { result: await use(indexFile, await expectedArchive(archivePath)), built: true };
+}
+
+/**
+ * For a reader that goes through the whole archive anyway (the verify job): a writer for the index
+ * when the archive has none that matches it, else undefined. `publish` after a successful read.
+ */
+export async function indexWriterIfMissing(archivePath: string): Promise<{ writer: EntryIndexWriter; publish: (sha256: string) => Promise<void> } | undefined> {
+  const indexFile = `${archivePath}${INDEX_SUFFIX}`;
+  const expected = await expectedArchive(archivePath);
+  try {
+    await readIndex(indexFile, expected, () => undefined);
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof StaleIndexError)) throw err;
+  }
+  const writer = new EntryIndexWriter(`${indexFile}.${randomBytes(6).toString('hex')}.partial`);
+  return {
+    writer,
+    publish: async (sha256) => {
+      writer.finish(expected.size, sha256);
+      await fs.rename(writer.tempPath, indexFile);
+      await fsyncDir(path.dirname(indexFile));
+    },
+  };
 }
 
 async function expectedArchive(archivePath: string): Promise<ExpectedArchive> {

@@ -51,9 +51,7 @@ export async function listDirectory(
       const name = rest.slice(0, slash);
       // Its time is unknown (null) until its own entry comes, if it does.
       if (!kept.has(name) && admits(name)) kept.set(name, { type: 'd', path: prefix + name, size: 0, mtimeSec: null, link: undefined, name });
-      return;
-    }
-    if (admits(rest)) kept.set(rest, { ...e, name: rest });
+    } else if (admits(rest)) kept.set(rest, { ...e, name: rest });
     if (kept.size > 2 * o.limit + 2) shrink();
   });
   if (kind !== 'dir') return { found: false, entries: [], nextAfter: undefined };
