@@ -305,12 +305,12 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     assert.ok(!(await stored()).includes(TOKEN));
   });
 
-  it('without API_TOKEN (loopback only) the screens open without a login', async () => {
+  it('without API_TOKEN (loopback only) the screens open without a login, in the browser\'s language', async () => {
     const open = await startService('api', { ...fx.env, API_TOKEN: '' });
     try {
       const other = await browser.newPage();
       await other.goto(`${open.url}/`);
-      // Another origin (port): the language comes from the browser's again, German.
+      // Another origin (port), so no language chosen yet: the browser's (de-CH) decides again.
       await other.getByRole('heading', { name: 'Übersicht', level: 2 }).waitFor();
       await other.locator('tr[data-volume="elexisdb"]').waitFor();
       assert.equal(await other.getByLabel('API-Token').count(), 0);
