@@ -1,12 +1,12 @@
 /**
  * One directory of a volume's archive at a time (GET …/entries, paged), with a checkbox per entry:
  * folders open by their name, the path above leads back. Keys are the API's: base64url of the
- * path's bytes, so a name that is not UTF-8 is still chosen exactly; ancestors' keys are cut from
- * the directory's own key at its '/' bytes.
+ * path's bytes, so a name that is not UTF-8 is still chosen exactly (entry-keys.ts).
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api } from './api';
 import { Notice } from './components';
+import { crumbs } from './entry-keys';
 import { bytes, dateTime } from './format';
 import { t, type TextKey } from './i18n';
 import type { ArchiveEntry, EntriesAnswer } from './types';
@@ -18,34 +18,6 @@ export interface Chosen {
 }
 
 const PAGE = 100;
-
-function keyToBytes(key: string): Uint8Array {
-  const b64 = key.replace(/-/g, '+').replace(/_/g, '/');
-  const bin = atob(b64 + '='.repeat((4 - (b64.length % 4)) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
-}
-
-function bytesToKey(b: Uint8Array): string {
-  let bin = '';
-  for (const x of b) bin += String.fromCharCode(x);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-/** The volume root and every directory down to `dirKey`, each with its key and shown name. */
-function crumbs(dirKey: string): { key: string; name: string }[] {
-  const out = [{ key: '', name: '/' }];
-  if (!dirKey) return out;
-  const b = keyToBytes(dirKey);
-  const text = new TextDecoder();
-  let start = 0;
-  for (let i = 0; i <= b.length; i++) {
-    if (i === b.length || b[i] === 0x2f) {
-      out.push({ key: bytesToKey(b.subarray(0, i)), name: text.decode(b.subarray(start, i)) });
-      start = i + 1;
-    }
-  }
-  return out;
-}
 
 export function ArchiveBrowser(props: { stamp: string; volume: string; chosen: Map<string, Chosen>; onToggle: (e: Chosen, on: boolean) => void; timezone?: string }) {
   const [dirKey, setDirKey] = useState('');
