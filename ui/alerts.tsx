@@ -6,19 +6,11 @@
 import type { JSX } from 'preact';
 import { Notice } from './components';
 import { bytes, dateTime, stampText } from './format';
+import { adviceFor } from './advice';
 import { t, type TextKey } from './i18n';
 import type { JobView, VolumesAnswer } from './types';
 
 const JOB_KINDS: Record<string, TextKey> = { archive: 'kind.archive', dump: 'kind.dump', verify: 'kind.verify', prune: 'kind.prune', restore: 'kind.restore' };
-
-/** What to do about a failure, chosen by the API's reason (which is in English, for the logs). */
-function advice(reason: string): TextKey {
-  if (/ENOSPC|no space|not enough free space/i.test(reason)) return 'advice.space';
-  if (/failed verification|checksum|corrupt|sha256|unexpected end/i.test(reason)) return 'advice.corrupt';
-  if (/ENOENT|missing|does not exist|cannot read VOLUMES_DIR/i.test(reason)) return 'advice.missing';
-  if (/mariadb|database|DB_HOST/i.test(reason)) return 'advice.database';
-  return 'advice.generic';
-}
 
 /** Disk space below this share is worth a warning (a set of the practice's size may not fit). */
 const LOW_SPACE_SHARE = 0.1;
@@ -60,7 +52,7 @@ export function Alerts(props: { volumes: VolumesAnswer | undefined; jobs: JobVie
     const reason = j.failedReason ?? '';
     items.push(
       <Notice kind="error" title={t('alert.failedTitle', { what: t(JOB_KINDS[j.queue]!), volume: j.volume ?? '', when: j.stamp ? stampText(j.stamp) : dateTime(j.finishedAt, props.timezone) })}>
-        <em>{t(advice(reason))}</em> <span class="reason">({reason})</span>
+        <em>{t(adviceFor(reason))}</em> <span class="reason">({reason})</span>
       </Notice>,
     );
   }
