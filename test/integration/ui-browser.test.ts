@@ -240,6 +240,21 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     assert.equal(await sql('SELECT text FROM befund WHERE id = 1'), 'aus der Datei');
   });
 
+  it('backs up a chosen volume only, and flags an archive that shrank by half', async () => {
+    await fx.clock.advance(60_000);
+    await fs.rm(path.join(fx.volumesDir, 'elexisdb', 'nested'), { recursive: true });
+    await page.getByRole('link', { name: 'Übersicht' }).click();
+    await page.getByRole('checkbox', { name: 'lucindadata' }).uncheck();
+    await page.getByText('Nur die angekreuzten Datenbestände (ohne Datenbank-Abzug).').waitFor();
+    await page.getByRole('button', { name: 'Jetzt sichern' }).click();
+    const run = page.locator('.run');
+    await run.getByText('Alle Sicherungen dieses Laufs sind geschrieben und geprüft.').waitFor({ timeout: 60_000 });
+    assert.equal(await run.locator('.progress').count(), 1, 'one volume in this run');
+    await page.locator('tr[data-volume="elexisdb"]').getByText('viel kleiner!').waitFor();
+    await page.getByRole('alert').filter({ hasText: 'Sicherung von elexisdb viel kleiner als die vorige.' }).getByText(/Was tun: Prüfen Sie, ob Daten gelöscht/).waitFor();
+    assert.equal(await page.locator('tr[data-volume="lucindadata"]').getByText('viel kleiner!').count(), 0);
+  });
+
   it('switches to English, and stays on this origin throughout', async () => {
     await page.getByRole('button', { name: 'English' }).click();
     await page.getByRole('link', { name: 'Overview' }).click();
