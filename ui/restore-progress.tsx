@@ -3,7 +3,7 @@
  * restore's progress by phase until its summary ("Elexis jetzt neu starten") or its failure.
  */
 import { useEffect, useState } from 'preact/hooks';
-import { api } from './api';
+import { api, ApiError } from './api';
 import { Notice, ProgressBar } from './components';
 import { stampText } from './format';
 import { currentLang, t, type TextKey } from './i18n';
@@ -27,7 +27,7 @@ export function ConfirmRestore(props: { request: RestoreRequestAnswer; onConfirm
       await api('POST', `/api/restores/${props.request.id}/confirm`, { token: props.request.token });
       props.onConfirmed(props.request.id);
     } catch (err) {
-      setError((err as Error).message);
+      setError(err instanceof ApiError && err.status === 410 ? t('restore.expired') : (err as Error).message);
     } finally {
       setBusy(false);
     }

@@ -148,6 +148,7 @@ export const DE = {
   'restore.dumpItem': 'Datenbank aus dem SQL-Abzug {volume} (nur allein)',
   'restore.chooseOne': 'Kreuzen Sie mindestens einen Datenbestand an.',
   'restore.warningTitle': 'Bitte nehmen Sie diese Warnung ernst.',
+  'restore.expired': 'Diese Anfrage ist abgelaufen, weil sie zu lange nicht bestätigt wurde. Wählen Sie die Sicherung bzw. die Datei noch einmal.',
   'restore.confirm': 'Ja, jetzt wiederherstellen',
   'restore.progressTitle': 'Wiederherstellung',
   'restore.state': 'Stand: {state}',

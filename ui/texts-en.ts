@@ -150,6 +150,7 @@ export const EN: Texts = {
   'restore.dumpItem': 'Database from the SQL dump {volume} (on its own)',
   'restore.chooseOne': 'Tick at least one volume.',
   'restore.warningTitle': 'Please take this warning seriously.',
+  'restore.expired': 'This request has expired because it was not confirmed in time. Choose the backup or the file again.',
   'restore.confirm': 'Yes, restore now',
   'restore.progressTitle': 'Restore',
   'restore.state': 'State: {state}',
