@@ -3,6 +3,7 @@
  * attention, the next runs, the free space of the backup disk, running jobs with progress, and
  * "Jetzt sichern". Polls faster while something runs.
  */
+import { useEffect, useState } from 'preact/hooks';
 import { api } from './api';
 import { Alerts } from './alerts';
 import { ProgressBar, type Progress } from './components';
@@ -16,13 +17,17 @@ const BUSY = new Set(['active', 'waiting', 'waiting-children', 'prioritized']);
 const RUNNING_KIND: Record<string, TextKey> = { archive: 'kind.archive', dump: 'kind.dump', verify: 'kind.verify', prune: 'kind.prune', restore: 'kind.restore' };
 
 export function Overview() {
-  const volumes = usePoll(() => api<VolumesAnswer>('GET', '/api/volumes'), 5000);
-  const schedule = usePoll(() => api<CronView>('GET', '/api/schedule'), 30_000);
-  const jobs = usePoll(() => api<JobsAnswer>('GET', '/api/jobs?limit=30'), 1500);
+  // Fast while something runs (progress bars), slow when idle: a page left open all night costs
+  // a few small requests a minute.
+  const [busy, setBusy] = useState(false);
+  const volumes = usePoll(() => api<VolumesAnswer>('GET', '/api/volumes'), busy ? 5000 : 20_000);
+  const schedule = usePoll(() => api<CronView>('GET', '/api/schedule'), 60_000);
+  const jobs = usePoll(() => api<JobsAnswer>('GET', '/api/jobs?limit=30'), busy ? 1500 : 10_000);
   const rate = useRates();
   const tz = schedule.data?.timezone;
   const list = jobs.data?.jobs ?? [];
   const running = list.filter((j) => BUSY.has(j.state) && RUNNING_KIND[j.queue]);
+  useEffect(() => setBusy(list.some((j) => RUNNING_KIND[j.queue] !== undefined && (BUSY.has(j.state) || j.state === 'delayed'))), [jobs.data]);
   const error = volumes.error ?? jobs.error ?? schedule.error;
 
   return (
@@ -53,7 +58,7 @@ export function Overview() {
         <h3 id="running-h">{t('overview.running')}</h3>
         {running.length === 0 ? <p>{t('overview.nothingRunning')}</p> : running.map((j) => <RunningJob job={j} rate={rate} />)}
       </section>
-      <RunNow volumes={volumes.data?.volumes ?? []} jobs={list} onStarted={() => (jobs.reload(), volumes.reload())} />
+      <RunNow volumes={volumes.data?.volumes ?? []} jobs={list} onStarted={() => (setBusy(true), jobs.reload(), volumes.reload())} />
     </div>
   );
 }
