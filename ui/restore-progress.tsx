@@ -46,7 +46,8 @@ export function ConfirmRestore(props: { request: RestoreRequestAnswer; onConfirm
   );
 }
 
-export function RestoreProgress(props: { id: string; kind: RestoreKind }) {
+/** `onEnded`: called once the restore has ended (a safety backup is a new set to list). */
+export function RestoreProgress(props: { id: string; kind: RestoreKind; onEnded?: () => void }) {
   const [view, setView] = useState<RestoreView | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {
@@ -56,7 +57,9 @@ export function RestoreProgress(props: { id: string; kind: RestoreKind }) {
       api<RestoreView>('GET', `/api/restores/${props.id}`)
         .then((v) => (setView(v), setError(null), v), (e: Error) => (setError(e.message), null))
         .then((v) => {
-          if (!stop && !(v && ENDED.has(v.state))) timer = setTimeout(poll, 1000);
+          if (stop) return;
+          if (v && ENDED.has(v.state)) props.onEnded?.();
+          else timer = setTimeout(poll, 1000);
         });
     void poll();
     return () => ((stop = true), clearTimeout(timer));

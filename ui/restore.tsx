@@ -39,7 +39,7 @@ export function RestoreScreen() {
               </li>
             ))}
           </ul>
-          {set ? <SetRestore key={set.stamp} set={set} /> : null}
+          {set ? <SetRestore key={set.stamp} set={set} onEnded={sets.reload} /> : null}
         </section>
         <SqlUpload />
       </div>
@@ -47,7 +47,7 @@ export function RestoreScreen() {
   );
 }
 
-function SetRestore(props: { set: BackupSet }) {
+function SetRestore(props: { set: BackupSet; onEnded: () => void }) {
   const { set } = props;
   const volumeArchives = set.archives.filter((a) => a.kind === 'volume');
   const [volumes, setVolumes] = useState<string[]>(volumeArchives.length ? volumeArchives.map((a) => a.volume) : set.archives.map((a) => a.volume));
@@ -68,7 +68,7 @@ function SetRestore(props: { set: BackupSet }) {
     ).finally(() => n === asked.current && setPending(false));
   }, [volumes.join(','), safety]);
 
-  if (confirmed) return <RestoreProgress id={confirmed} kind={volumes.some((v) => set.archives.find((a) => a.volume === v)?.kind === 'sql') ? 'sql' : 'set'} />;
+  if (confirmed) return <RestoreProgress id={confirmed} onEnded={props.onEnded} kind={volumes.some((v) => set.archives.find((a) => a.volume === v)?.kind === 'sql') ? 'sql' : 'set'} />;
   // A dump restores on its own (through the SQL path); volumes together.
   const toggle = (volume: string, kind: string, on: boolean) => {
     if (!on) return setVolumes(volumes.filter((v) => v !== volume));

@@ -179,6 +179,9 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     const progress = page.locator('.restore-progress');
     await progress.getByText('Elexis jetzt neu starten.').waitFor({ timeout: 60_000 });
     await progress.getByText(/Die Daten von vorher sind in der Sicherung vom/).waitFor();
+    // The safety backup is a set of its own, listed first (newest) as soon as the restore ended.
+    await page.locator('button.set').nth(1).waitFor();
+    assert.ok((await page.locator('button.set').first().getAttribute('data-stamp'))! > runStamp);
     assert.equal(await progress.locator('.phase-done').count(), 5, 'every phase done');
     assert.deepEqual(await fs.readFile(path.join(live, 'readme.txt')), before);
     await assert.rejects(fs.access(path.join(live, 'neu.txt')), 'a file made after the backup is gone');
