@@ -7,6 +7,8 @@
  *   api/, jobs/, runtime/ ──> stores/ (state in Redis), db/ (MariaDB clients), engine/ (archive format, file work)
  *   stores/, db/ ──> engine/ ──> core/ (pure domain logic)
  *
+ *   ui/ (the backup screens, bundled for the browser) ──> nothing of src/: only the REST API
+ *
  * Checked in `npm test` (npm run lint:deps). The engine and the database clients know nothing of
  * queues, Redis, HTTP or the configuration: plain options in, plain results out.
  */
@@ -22,6 +24,8 @@ module.exports = {
     forbid('runtime-below-roles', 'runtime/ (config, context, process wiring) must not import api/ or jobs/', layer('runtime'), '^src/(api|jobs)/|^src/start\\.ts$'),
     forbid('api-not-jobs', 'api/ adds jobs, it never runs them: no import of jobs/', layer('api'), '^src/jobs/|^src/start\\.ts$'),
     forbid('jobs-not-api', 'jobs/ must not import api/', layer('jobs'), '^src/api/|^src/start\\.ts$'),
+    forbid('ui-knows-only-the-api', 'ui/ (the backup screens, in the browser) knows the service only through its REST API: no import of src/', '^ui/', '^src/'),
+    forbid('src-not-ui', 'src/ serves the built screens (dist/ui) as files; it imports nothing of ui/', '^src/', '^ui/'),
     forbid('engine-no-queues-redis-http', 'engine/, db/ and core/ use no BullMQ, ioredis or Express', '^src/(core|engine|db)/', '^node_modules/(bullmq|ioredis|express|@bull-board)/'),
     {
       name: 'no-circular',
@@ -35,6 +39,6 @@ module.exports = {
     doNotFollow: { path: 'node_modules' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.js'] },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'default'], extensions: ['.ts', '.tsx', '.js'] },
   },
 };

@@ -1,13 +1,16 @@
 # oob-backup image: one image for both roles (API and worker); docker-compose.yaml picks the role by
 # its command. Build: `docker build -t oob-backup .`
 
-# --- build: compile TypeScript (src/ -> dist/) with the dev dependencies ------------------------
+# --- build: compile TypeScript (src/ -> dist/), bundle the screens (ui/ -> dist/ui); dev dependencies -----
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The backup screens: bundled by esbuild into dist/ui (served by the API at /).
+COPY ui ./ui
+COPY scripts/build-ui.ts ./scripts/
 RUN npm run build
 
 # --- runtime: production dependencies, compiled JavaScript, the MariaDB clients -----------------

@@ -9,7 +9,8 @@
  * 3. the token-protected API: JSON only, bodies within HTTP_REQUEST_TIMEOUT, Redis checked before
  *    a route that needs it (503 at once instead of a hang), 405 for a known path with the wrong
  *    method, JSON 404 for the rest;
- * 4. the dashboard, then a JSON 404 for any other path;
+ * 4. the dashboard and the backup screens (`/`, `/ui/…`; static, their data comes from /api), then a
+ *    JSON 404 for any other path;
  * 5. one error middleware (errors.ts) that renders every failure as `{error: {code, message, field?}}`.
  */
 import express from 'express';
@@ -28,6 +29,7 @@ import { redisGate } from './redis-gate.js';
 import { bodyDeadline, requireJsonBody, validUrl } from './request-rules.js';
 import { API_ROUTES, UPLOAD_PATH } from './routes.js';
 import { noStore, securityHeaders } from './security.js';
+import { mountUi } from './ui.js';
 
 export function createApp(ctx: AppContext): express.Express {
   const app = express();
@@ -51,6 +53,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use((req, _res, next) => (req.method === 'OPTIONS' ? next(new HttpError(405, 'method_not_allowed', 'OPTIONS is not supported here')) : next()));
   app.use(`${DASHBOARD_PATH}/api`, redisGate(ctx.redis, { probeReads: true }), dashboardErrorShape);
   mountDashboard(app, ctx);
+  mountUi(app);
 
   app.use((req, _res, next) => next(notFound(`no such endpoint: ${req.method} ${req.path}`)));
   app.use(errorMiddleware(ctx.logger, ctx.redis));

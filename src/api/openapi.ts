@@ -47,6 +47,17 @@ const scheduleOps = (what: string, body: z.ZodType, answer: z.ZodType) => ({
 
 export const API_PATHS: ZodOpenApiPathsObject = {
   '/api/schedule': scheduleOps('backup schedule', scheduleBody, out.scheduleAnswer),
+  '/api/schedule/preview': {
+    post: op('check five crontab fields and give their next runs; nothing is saved (the settings screen asks while typing)', {
+      requestBody: { content: { 'application/json': { schema: verifyScheduleBody } } },
+      responses: { '200': json(out.verifyScheduleAnswer, 'the fields, the cron pattern and the next five runs'), '400': error('a field is invalid; field names it') },
+    }),
+  },
+  '/api/volumes': {
+    get: op("every volume (and the database dump) with its newest archive and overdue state, and the backup disk's space (the overview)", {
+      responses: { '200': json(out.volumesAnswer, 'the volumes') },
+    }),
+  },
   '/api/verify-schedule': scheduleOps('verify schedule', verifyScheduleBody, out.verifyScheduleAnswer),
   '/api/backups': {
     get: op('the backup sets, newest first (read from BACKUP_DIR)', { responses: { '200': json(out.backupSets, 'the sets') } }),

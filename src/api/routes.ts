@@ -5,7 +5,8 @@ import { listEntries } from './handlers/entries.js';
 import { getJob, listJobs } from './handlers/jobs.js';
 import { getOpenApi } from './handlers/openapi.js';
 import { confirmRestore, getRestore, requestSetRestore, requestSqlRestore } from './handlers/restores.js';
-import { deleteSchedule, getSchedule, putSchedule } from './handlers/schedule.js';
+import { deleteSchedule, getSchedule, previewSchedule, putSchedule } from './handlers/schedule.js';
+import { listVolumeStates } from './handlers/volumes.js';
 import { deleteVerifySchedule, getVerifySchedule, putVerifySchedule, verifySetNow } from './handlers/verify.js';
 
 export interface Route {
@@ -23,6 +24,8 @@ export const API_ROUTES: Route[] = [
   { method: 'get', path: '/api/schedule', handler: getSchedule },
   { method: 'put', path: '/api/schedule', handler: putSchedule },
   { method: 'delete', path: '/api/schedule', handler: deleteSchedule },
+  { method: 'post', path: '/api/schedule/preview', handler: previewSchedule, redis: false },
+  { method: 'get', path: '/api/volumes', handler: listVolumeStates },
   { method: 'get', path: '/api/backups', handler: listBackups, redis: false },
   { method: 'post', path: '/api/backups', handler: runNow },
   { method: 'get', path: '/api/backups/:stamp', handler: getBackup, redis: false },

@@ -22,6 +22,10 @@ export interface StoredArchive extends ArchiveName {
   origin: 'oob-backup' | 'external';
   /** A catch-up run's archive: the missed scheduler tick it stands in for (its stamp is when it ran). */
   catchUpFor: string | null;
+  /** Entries skipped or changed while archived (vanished, shrank, a socket), from the manifest; 0 without one. */
+  warnings: number;
+  /** The first of those warnings' texts (names escaped), as the manifest keeps them. */
+  warningMessages: string[];
 }
 
 export interface BackupSet {
@@ -69,7 +73,7 @@ export class BackupStore {
     if (!stat?.isFile()) return undefined; // vanished meanwhile (pruned), or a directory named like one
     const [verify, manifest, sha256] = await Promise.all([
       readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`),
-      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown; tool?: string }>(`${full}.manifest.json`),
+      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown; tool?: string; warnings?: unknown; warningMessages?: unknown }>(`${full}.manifest.json`),
       this.readChecksum(a.file),
     ]);
     return {
@@ -80,6 +84,8 @@ export class BackupStore {
       sizeDrop: manifest?.sizeDrop ?? null,
       origin: manifest?.tool === 'oob-backup' ? 'oob-backup' : 'external',
       catchUpFor: typeof manifest?.catchUpFor === 'string' ? manifest.catchUpFor : null,
+      warnings: typeof manifest?.warnings === 'number' ? manifest.warnings : 0,
+      warningMessages: Array.isArray(manifest?.warningMessages) ? manifest.warningMessages.filter((m): m is string => typeof m === 'string') : [],
     };
   }
 

@@ -10,6 +10,8 @@ import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { buildUi } from '../../scripts/build-ui.js';
+import { UI_CSP } from '../../src/api/ui.js';
 import { DB_ENV, makeFixture, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
 import { request, sendRaw, type RawResult } from '../helpers/raw-http.js';
 import { makeVolume } from '../helpers/volumes.js';
@@ -31,6 +33,7 @@ describe('API hardening', () => {
   const call = (r: Parameters<typeof request>[1]) => request(svc.url, r);
 
   before(async () => {
+    await buildUi();
     fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', ALLOWED_HOSTS: 'backup.praxis.local', ...DB_ENV });
     await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
     await makeVolume(path.join(fx.volumesDir, 'pacsdata'), 'pacsdata');
@@ -61,6 +64,8 @@ describe('API hardening', () => {
         ['/metrics', await call({ path: '/metrics' })],
         ['dashboard', await call({ path: '/admin/queues', headers: basic })],
         ['dashboard API', await call({ path: '/admin/queues/api/queues', headers: basic })],
+        ['backup screens', await call({ path: '/' })],
+        ['backup screens script', await call({ path: '/ui/app.js' })],
       ];
       const page = answers.find(([w]) => w === 'dashboard')![1];
       const asset = /src="(static\/js\/[^"]+)"/.exec(page.text)?.[1];
@@ -74,6 +79,13 @@ describe('API hardening', () => {
       // The page must still load its own scripts and styles.
       assert.equal(page.headers['content-security-policy'], "frame-ancestors 'none'");
       assert.equal(answers.find(([w]) => w === 'dashboard asset')![1].status, 200);
+      // The backup screens (no token needed for the static files; their data needs it) load only their own files.
+      for (const what of ['backup screens', 'backup screens script']) {
+        const r = answers.find(([w]) => w === what)![1];
+        assert.equal(r.status, 200, what);
+        assert.equal(r.headers['content-security-policy'], UI_CSP, what);
+      }
+      assert.doesNotMatch(UI_CSP, /unsafe-inline|unsafe-eval|\*/);
     });
 
     it('an answer with a restore token is never cached: Cache-Control: no-store', async () => {
@@ -185,7 +197,7 @@ describe('API hardening', () => {
       assert.equal(r.headers.allow, 'GET, PUT, DELETE, HEAD');
       assertErrorShape(await call({ method: 'OPTIONS', path: '/api/backups', headers: AUTH }), 405, 'method_not_allowed');
       assertErrorShape(await call({ method: 'DELETE', path: '/api/jobs/x', headers: AUTH }), 405, 'method_not_allowed');
-      for (const p of ['/', '/index.html', '/admin', '/admin/queues/../../etc/passwd', '/healthz/x']) {
+      for (const p of ['/index.html', '/ui/', '/ui/nope.js', '/ui/../package.json', '/admin', '/admin/queues/../../etc/passwd', '/healthz/x']) {
         assertErrorShape(await call({ path: p, headers: AUTH }), 404, 'not_found');
       }
       assertErrorShape(await call({ method: 'POST', path: '/healthz' }), 404, 'not_found');

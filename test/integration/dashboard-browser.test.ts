@@ -8,22 +8,18 @@
  * fixture's temp dir and is removed with it.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright-core';
 import { QUEUE_NAMES } from '../../src/stores/queues.js';
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_SKIP as SKIP } from '../helpers/chromium.js';
 import { http, makeFixture, startService, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { makeVolume } from '../helpers/volumes.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TOKEN = 'dashboard-token-0123456789abcdef';
 const VOLUME = 'webelexis';
 const STEP_TIMEOUT = 15_000;
-// The background-networking flags keep Chromium from calling home: the closed network refuses it.
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
-const SKIP = existsSync(CHROMIUM) ? false : `${CHROMIUM} not found: install Debian's chromium (apt-get install chromium; .ci/run does) to run the dashboard browser test`;
 
 interface BoardQueue {
   name: string;

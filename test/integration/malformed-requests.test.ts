@@ -12,6 +12,7 @@
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
+import { buildUi } from '../../scripts/build-ui.js';
 import { DB_ENV, makeFixture, startService, type Fixture, type Service } from '../helpers/service.js';
 import { sendRaw } from '../helpers/raw-http.js';
 
@@ -270,6 +271,7 @@ describe('malformed requests', () => {
   let fx: Fixture;
   let svc: Service;
   before(async () => {
+    await buildUi(); // `/` serves the backup screens (a 503 without them)
     fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', ...DB_ENV, HTTP_REQUEST_TIMEOUT: '1', HTTP_HEADERS_TIMEOUT: '1', UPLOAD_IDLE_TIMEOUT: '0.5' });
     svc = await startService('api', fx.env);
   });

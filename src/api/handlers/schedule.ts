@@ -5,7 +5,7 @@ import type { CronFields } from '../../core/cron-fields.js';
 import { pausedQueues } from '../../stores/paused-queues.js';
 import { markScheduleStart, syncRunScheduler, type Schedule } from '../../stores/schedule-store.js';
 import type { Handler } from '../handler.js';
-import { scheduleBody } from '../schemas/index.js';
+import { scheduleBody, verifyScheduleBody } from '../schemas/index.js';
 import { parseRequest } from '../validate.js';
 
 /** The crontab fields, the cron string, time zone, and the next 5 runs when enabled. */
@@ -71,4 +71,14 @@ export const deleteSchedule: Handler = async (ctx) => {
   await syncRunScheduler(ctx.queues.schedule, schedule, ctx.config.timezone);
   ctx.logger.info({ module: 'api' }, 'scheduled backups disabled');
   return { status: 200, body: await scheduleAnswer(ctx, schedule) };
+};
+
+/**
+ * POST /api/schedule/preview: the five fields checked and their next runs, nothing stored. The
+ * settings screen asks while the admin types, so what it shows comes from the same rules and the
+ * same cron library that saving and firing use (for the backup and the verify schedule alike).
+ */
+export const previewSchedule: Handler = async (ctx, req) => {
+  const fields = parseRequest(verifyScheduleBody, req.body, 'body');
+  return { status: 200, body: cronView(ctx, { ...fields, enabled: true }) };
 };

@@ -45,8 +45,27 @@ const archive = z
     sizeDrop: z.looseObject({ previousFile: z.string(), previousSize: z.number(), ratio: z.number() }).nullable(),
     origin: z.enum(['oob-backup', 'external']),
     catchUpFor: z.string().nullable(),
+    warnings: z.int().meta({ description: 'entries skipped or changed while archived (vanished, shrank, a socket); 0 without a manifest' }),
+    warningMessages: z.array(z.string()).meta({ description: 'the first of those warnings, names escaped' }),
   })
   .meta({ id: 'Archive' });
+
+export const volumesAnswer = z
+  .strictObject({
+    volumes: z.array(
+      z.strictObject({
+        name: z.string(),
+        kind: z.enum(['volume', 'sql']).meta({ description: 'sql: the logical dump of the database (with DB_HOST)' }),
+        lastArchive: archive.nullable().meta({ description: 'the newest archive; null when there is none' }),
+        overdue: z
+          .strictObject({ expectedBy: isoTime, lastSuccess: isoTime.nullable() })
+          .nullable()
+          .meta({ description: "the schedule's last tick (older than OVERDUE_GRACE) has no archive of this volume" }),
+      }),
+    ),
+    backupDir: z.strictObject({ freeBytes: z.int(), totalBytes: z.int() }).nullable().meta({ description: 'space on the disk of BACKUP_DIR' }),
+  })
+  .meta({ id: 'Volumes' });
 
 export const backupSet = z
   .looseObject({ stamp: z.string(), createdAt: isoTime, catchUpFor: z.string().nullable(), archives: z.array(archive) })

@@ -1,0 +1,18 @@
+/**
+ * What to do about a failed job, chosen by the API's reason (English, written for the logs): the
+ * text key of the advice the overview shows beside it. Order matters: a verification that failed
+ * because the disk is full is about space first.
+ */
+// No import: the unit test loads this file outside the browser bundle. The keys are in texts-de.ts.
+export type AdviceKey = 'advice.space' | 'advice.corrupt' | 'advice.missing' | 'advice.database' | 'advice.generic';
+
+const RULES: [RegExp, AdviceKey][] = [
+  [/ENOSPC|no space|not enough free space/i, 'advice.space'],
+  [/failed verification|checksum|corrupt|sha256|unexpected end/i, 'advice.corrupt'],
+  [/ENOENT|missing|does not exist|not configured any more|cannot read VOLUMES_DIR/i, 'advice.missing'],
+  [/mariadb|database|DB_HOST/i, 'advice.database'],
+];
+
+export function adviceFor(reason: string): AdviceKey {
+  return RULES.find(([pattern]) => pattern.test(reason))?.[1] ?? 'advice.generic';
+}

@@ -1,0 +1,108 @@
+/**
+ * The end of every restore: the API's warning in the page's language, the confirmation, then the
+ * restore's progress by phase until its summary ("Elexis jetzt neu starten") or its failure.
+ */
+import { useEffect, useState } from 'preact/hooks';
+import { api, ApiError } from './api';
+import { Notice, ProgressBar } from './components';
+import { stampText } from './format';
+import { currentLang, t, type TextKey } from './i18n';
+import type { RestoreRequestAnswer, RestoreView } from './types';
+
+const SET_PHASES = ['check', 'extract', 'safety-backup', 'swap', 'done'];
+const SQL_PHASES = ['safety-dump', 'load'];
+/** Single files beside the live data: no safety backup (nothing is overwritten). */
+const BESIDE_PHASES = ['check', 'extract', 'swap', 'done'];
+
+export type RestoreKind = 'set' | 'sql' | 'in-place' | 'beside';
+const ENDED = new Set(['completed', 'failed', 'interrupted', 'expired']);
+
+/** The warning of a request, with the button that confirms it. `disabled`: the request is being renewed. */
+export function ConfirmRestore(props: { request: RestoreRequestAnswer; onConfirmed: (id: string) => void; disabled?: boolean }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const confirm = async () => {
+    setBusy(true);
+    try {
+      await api('POST', `/api/restores/${props.request.id}/confirm`, { token: props.request.token });
+      props.onConfirmed(props.request.id);
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 410 ? t('restore.expired') : (err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div class="confirm">
+      <div class="notice notice-warn warning-text" role="alert" data-testid="restore-warning">
+        <strong>{t('restore.warningTitle')}</strong>
+        <p>{props.request.warning[currentLang()]}</p>
+      </div>
+      <button type="button" class="danger" onClick={confirm} disabled={busy || props.disabled}>
+        {t('restore.confirm')}
+      </button>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+    </div>
+  );
+}
+
+/** `onEnded`: called once the restore has ended (a safety backup is a new set to list). */
+export function RestoreProgress(props: { id: string; kind: RestoreKind; onEnded?: () => void }) {
+  const [view, setView] = useState<RestoreView | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout>;
+    const poll = () =>
+      api<RestoreView>('GET', `/api/restores/${props.id}`)
+        .then((v) => (setView(v), setError(null), v), (e: Error) => (setError(e.message), null))
+        .then((v) => {
+          if (stop) return;
+          if (v && ENDED.has(v.state)) props.onEnded?.();
+          else timer = setTimeout(poll, 1000);
+        });
+    void poll();
+    return () => ((stop = true), clearTimeout(timer));
+  }, [props.id]);
+
+  const phases = props.kind === 'sql' ? SQL_PHASES : props.kind === 'beside' ? BESIDE_PHASES : SET_PHASES;
+  const files = props.kind === 'beside' || props.kind === 'in-place';
+  const phase = view?.progress?.phase;
+  const at = view?.state === 'completed' ? phases.length : phase ? phases.indexOf(phase) : -1;
+  const p = view?.progress;
+  return (
+    <section class="card restore-progress" aria-live="polite" data-state={view?.state ?? 'loading'}>
+      <h3>{t('restore.progressTitle')}</h3>
+      {error ? <Notice kind="error">{error}</Notice> : null}
+      <p>{t('restore.state', { state: view ? t(`state.${view.state}` as TextKey) : '…' })}</p>
+      <ol class="phases">
+        {phases.map((ph, i) => (
+          <li class={i < at ? 'phase-done' : i === at ? 'phase-now' : 'phase-later'} aria-current={i === at ? 'step' : undefined}>
+            {t(`phase.${ph}` as TextKey)}
+            {i < at ? ` – ${t('progress.done')}` : ''}
+          </li>
+        ))}
+      </ol>
+      {view?.state === 'active' && p?.bytesTotal ? <ProgressBar label={`${t(`phase.${p.phase}` as TextKey)} ${p.volume ?? ''}`} done={p.bytesDone ?? 0} total={p.bytesTotal} /> : null}
+      {view?.state === 'completed' ? (
+        <Notice kind="ok" title={t('restore.doneTitle')}>
+          {files ? (
+            <p class="restart">{view.summary?.target ? t('files.doneBeside', { folder: view.summary.target }) : t('files.doneInPlace')}</p>
+          ) : (
+            <p class="restart">{t('restore.restartNow')}</p>
+          )}
+          {files && view.summary?.files !== undefined ? <p>{t('files.doneCount', { files: view.summary.files })}</p> : null}
+          {view.summary?.volumes?.map((v) => <p>{t('restore.doneVolume', { volume: v.volume, files: v.files })}</p>)}
+          {view.summary?.safetyBackupStamp ? <p>{t('restore.safetyWas', { stamp: stampText(view.summary.safetyBackupStamp) })}</p> : null}
+          {view.summary?.safetyDump ? <p>{t('restore.safetyDumpWas', { file: view.summary.safetyDump })}</p> : null}
+        </Notice>
+      ) : null}
+      {view && (view.state === 'failed' || view.state === 'interrupted' || view.state === 'expired') ? (
+        <Notice kind="error" title={t('restore.failedTitle')}>
+          <p>{view.failedReason}</p>
+          <p><em>{/nothing was changed|not touched|rolled back/i.test(view.failedReason ?? '') ? t('restore.failedUntouched') : t('restore.failedCheck')}</em></p>
+        </Notice>
+      ) : null}
+    </section>
+  );
+}

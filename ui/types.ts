@@ -1,0 +1,123 @@
+/** The shapes of the REST API's answers that the screens read (README, "REST API v1"). */
+export interface Verified {
+  ok: boolean;
+  at: string;
+  error?: string;
+}
+
+export interface Archive {
+  volume: string;
+  kind: 'volume' | 'sql';
+  file: string;
+  stamp: string;
+  size: number;
+  verified: Verified | null;
+  sizeDrop: { previousFile: string; previousSize: number; ratio: number } | null;
+  warnings: number;
+  warningMessages: string[];
+  catchUpFor: string | null;
+}
+
+export interface BackupSet {
+  stamp: string;
+  createdAt: string;
+  catchUpFor: string | null;
+  archives: Archive[];
+}
+
+export interface VolumeState {
+  name: string;
+  kind: 'volume' | 'sql';
+  lastArchive: Archive | null;
+  overdue: { expectedBy: string; lastSuccess: string | null } | null;
+}
+
+export interface VolumesAnswer {
+  volumes: VolumeState[];
+  backupDir: { freeBytes: number; totalBytes: number } | null;
+}
+
+export interface CronView {
+  minute: string;
+  hour: string;
+  day: string;
+  month: string;
+  weekday: string;
+  timezone: string;
+  enabled: boolean;
+  cron: string;
+  nextRuns: string[];
+  keep?: number;
+  paused?: string[];
+}
+
+export interface JobView {
+  id: string;
+  queue: string;
+  name: string;
+  volume: string | null;
+  stamp: string | null;
+  state: string;
+  progress: unknown;
+  createdAt: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  failedReason: string | null;
+}
+
+export interface JobsAnswer {
+  jobs: JobView[];
+  paused: string[];
+}
+
+export interface RunAnswer {
+  stamp: string;
+  jobs: { volume: string; kind: string; file: string; archiveJobId: string; verifyJobId: string; pruneJobId: string }[];
+}
+
+export interface RestoreRequestAnswer {
+  id: string;
+  token: string;
+  stamp?: string;
+  volumes?: string[];
+  database?: string;
+  warning: { de: string; en: string };
+  expiresAt: string;
+}
+
+export interface ArchiveEntry {
+  name: string;
+  path: string;
+  key: string;
+  type: 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
+  size: number;
+  mtime: string | null;
+  linkTarget: string | null;
+}
+
+export interface EntriesAnswer {
+  stamp: string;
+  volume: string;
+  dir: string;
+  dirKey: string;
+  parentKey: string | null;
+  entries: ArchiveEntry[];
+  nextCursor: string | null;
+}
+
+export interface RestoreView {
+  id: string;
+  kind: 'set' | 'sql' | 'files';
+  state: string;
+  progress: { phase?: string; volume?: string; bytesDone?: number; bytesTotal?: number } | null;
+  summary: {
+    message?: string;
+    safetyBackupStamp?: string | null;
+    safetyDump?: string | null;
+    volumes?: { volume: string; files: number; bytes: number }[];
+    /** Single files: the folder they were restored into (beside), and how many files. */
+    target?: string | null;
+    files?: number;
+  } | null;
+  failedReason: string | null;
+}
