@@ -12,11 +12,17 @@ import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { exists, fsyncDir, writeFileAtomic } from './atomic.js';
 
-export interface Sidecar {
-  /** Appended to the final path, e.g. ".sha256". */
-  suffix: string;
-  content: string;
-}
+export type Sidecar =
+  | {
+      /** Appended to the final path, e.g. ".sha256". */
+      suffix: string;
+      content: string;
+    }
+  | {
+      suffix: string;
+      /** A file written (and fsynced) by the caller, renamed into place: large or binary sidecars (a snapshot). */
+      fromFile: string;
+    };
 
 export class AlreadyExistsError extends Error {}
 
@@ -34,7 +40,8 @@ export async function publish(o: { partial: string; finalPath: string; sidecars:
     for (const s of o.sidecars) {
       const p = `${o.finalPath}${s.suffix}`;
       written.push(p);
-      await writeFileAtomic(p, s.content);
+      if ('content' in s) await writeFileAtomic(p, s.content);
+      else await rename(s.fromFile, p);
     }
     o.beforeRename?.();
     await rename(o.partial, o.finalPath);
