@@ -4,6 +4,7 @@ import { getBackup, listBackups, runNow } from './handlers/backups.js';
 import { getJob, listJobs } from './handlers/jobs.js';
 import { confirmRestore, getRestore, requestSetRestore, requestSqlRestore } from './handlers/restores.js';
 import { deleteSchedule, getSchedule, putSchedule } from './handlers/schedule.js';
+import { listVolumeModes, putVolumeMode } from './handlers/volumes.js';
 import { deleteVerifySchedule, getVerifySchedule, putVerifySchedule, verifySetNow } from './handlers/verify.js';
 
 export interface Route {
@@ -28,6 +29,8 @@ export const API_ROUTES: Route[] = [
   { method: 'get', path: '/api/verify-schedule', handler: getVerifySchedule },
   { method: 'put', path: '/api/verify-schedule', handler: putVerifySchedule },
   { method: 'delete', path: '/api/verify-schedule', handler: deleteVerifySchedule },
+  { method: 'get', path: '/api/volumes', handler: listVolumeModes },
+  { method: 'put', path: '/api/volumes/:name', handler: putVolumeMode },
   { method: 'get', path: '/api/jobs', handler: listJobs },
   { method: 'get', path: '/api/jobs/:id', handler: getJob },
   { method: 'post', path: '/api/restores', handler: requestSetRestore },

@@ -22,6 +22,10 @@ export interface StoredArchive extends ArchiveName {
   origin: 'oob-backup' | 'external';
   /** A catch-up run's archive: the missed scheduler tick it stands in for (its stamp is when it ran). */
   catchUpFor: string | null;
+  /** 0 for a full (either mode); 1, 2, … for the incrementals of a chain (issue 16). */
+  level: number;
+  /** The files a restore of this archive reads before it, the full first; [] for a full. */
+  basedOn: string[];
 }
 
 export interface BackupSet {
@@ -30,9 +34,12 @@ export interface BackupSet {
   /** Set when the set was made by a catch-up run: the missed tick it stands in for. */
   catchUpFor: string | null;
   archives: StoredArchive[];
+  /** Every file a restore of the whole set reads (each archive's basedOn, then the archive), by volume. */
+  restoreNeeds: string[];
 }
 
-export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json'];
+/** `.snar`: GNU tar's snapshot after an archive of incremental mode, the start of the next one. */
+export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json', '.snar'];
 
 export class BackupStore {
   constructor(
@@ -68,7 +75,7 @@ export class BackupStore {
     if (!stat?.isFile()) return undefined; // vanished meanwhile (pruned), or a directory named like one
     const [verify, manifest, sha256] = await Promise.all([
       readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`),
-      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown; tool?: string }>(`${full}.manifest.json`),
+      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown; tool?: string; level?: unknown; basedOn?: unknown }>(`${full}.manifest.json`),
       this.readChecksum(a.file),
     ]);
     return {
@@ -79,6 +86,8 @@ export class BackupStore {
       sizeDrop: manifest?.sizeDrop ?? null,
       origin: manifest?.tool === 'oob-backup' ? 'oob-backup' : 'external',
       catchUpFor: typeof manifest?.catchUpFor === 'string' ? manifest.catchUpFor : null,
+      level: typeof manifest?.level === 'number' ? manifest.level : 0,
+      basedOn: Array.isArray(manifest?.basedOn) ? manifest.basedOn.map((b: { file?: unknown }) => String(b.file)) : [],
     };
   }
 
@@ -97,6 +106,7 @@ export class BackupStore {
         createdAt: stampToDate(stamp, this.timezone).toISOString(),
         catchUpFor: archives.find((a) => a.catchUpFor !== null)?.catchUpFor ?? null,
         archives: archives.sort((x, y) => x.volume.localeCompare(y.volume)),
+        restoreNeeds: archives.flatMap((a) => [...a.basedOn, a.file]),
       }));
   }
 

@@ -36,6 +36,34 @@ describe('selectPrunable', () => {
   }
 });
 
+describe('selectPrunable with incremental chains (issue 16)', () => {
+  // Two chains: full 01 + incrementals 02, 03; full 04 + incremental 05.
+  const list = [
+    a('pacsdata_2026-12-01-0315.tar.gz'),
+    a('pacsdata_2026-12-02-0315.inc.tar.gz'),
+    a('pacsdata_2026-12-03-0315.inc.tar.gz'),
+    a('pacsdata_2026-12-04-0315.tar.gz'),
+    a('pacsdata_2026-12-05-0315.inc.tar.gz'),
+  ];
+  const chain: Record<string, string[]> = {
+    'pacsdata_2026-12-02-0315.inc.tar.gz': ['pacsdata_2026-12-01-0315.tar.gz'],
+    'pacsdata_2026-12-03-0315.inc.tar.gz': ['pacsdata_2026-12-01-0315.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz'],
+    'pacsdata_2026-12-05-0315.inc.tar.gz': ['pacsdata_2026-12-04-0315.tar.gz'],
+  };
+  const needs = (x: ArchiveName) => chain[x.file] ?? [];
+  const pruned = (keep: number) => selectPrunable(list, 'pacsdata', keep, () => false, needs).map((x) => x.file);
+
+  it('never prunes a full (or an incremental) that a kept incremental needs', () => {
+    assert.deepEqual(pruned(1), ['pacsdata_2026-12-03-0315.inc.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz', 'pacsdata_2026-12-01-0315.tar.gz']);
+    assert.deepEqual(pruned(2), ['pacsdata_2026-12-03-0315.inc.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz', 'pacsdata_2026-12-01-0315.tar.gz']);
+  });
+
+  it('keeps a whole older chain while one of its points is among the `keep` newest', () => {
+    assert.deepEqual(pruned(3), []);
+    assert.deepEqual(pruned(5), []);
+  });
+});
+
 describe('selectPrunable with size-drop flags', () => {
   const list = [
     a('elexisdb_2026-11-16-0315.tar.gz'),

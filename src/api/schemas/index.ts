@@ -6,3 +6,4 @@ export { runBackupBody, stampParams } from './backups.js';
 export { JOB_STATES, jobsQuery } from './jobs.js';
 export { confirmRestoreBody, setRestoreBody, sqlRestoreQuery } from './restores.js';
 export { scheduleBody, verifyScheduleBody } from './schedule.js';
+export { volumeModeBody, volumeParams } from './volumes.js';
