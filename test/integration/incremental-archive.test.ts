@@ -7,7 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { appendFile, mkdir, mkdtemp, readFile, rename, rm, symlink, unlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -121,6 +122,37 @@ describe('listed-incremental chain', () => {
     assertSameTree(await snapshotTree(vol), await snapshotTree(staging), { ignore: ignoreRoot });
   });
 
+  it('a device number that changed (a Docker volume mounted anew) does not make the next run a full', async () => {
+    // The snapshot as it would read had the volume been on another device when it was taken.
+    const base = await baseOf('vol_2026-12-03-0300.inc.tar.gz');
+    const dev = String((await stat(vol)).dev);
+    const snar = path.join(backup, 'vol_2026-12-03-0300.inc.tar.gz.snar');
+    const original = await readFile(snar);
+    const moved = Buffer.from(original.toString('latin1').split(`\0${dev}\0`).join(`\0${Number(dev) + 7}\0`), 'latin1');
+    assert.notDeepEqual(moved, original, 'the snapshot records the device');
+    const copy = path.join(tmp, 'moved.snar');
+    await writeFile(copy, moved);
+    // GNU tar on its own would take every directory for a new one and archive every file again …
+    await exec('tar', ['-czf', path.join(tmp, 'plain.tar.gz'), '-g', copy, '-C', vol, '.']);
+    const plain = (await exec('tar', ['-tzf', path.join(tmp, 'plain.tar.gz')])).stdout.split('\n').filter((l) => l && !l.endsWith('/'));
+    assert.ok(plain.length > 20, `plain GNU tar re-archived ${plain.length} files`);
+    // … ours compares directories by inode alone: only what changed since (the file the test of
+    // GNU tar's own chain added) is archived.
+    await writeFile(snar, moved);
+    try {
+      const sha = createHash('sha256').update(moved).digest('hex');
+      const r = await archiveIncremental({
+        volume: 'vol', volumeDir: vol, backupDir: backup, fileName: 'vol_2026-12-04-0300.inc.tar.gz', level: 3,
+        base: { ...base.link, snapshotSha256: sha }, basedOn: base.chain, gzipLevel: 1, logger: silent,
+      });
+      const { stdout } = await exec('tar', ['-tzf', r.path]);
+      assert.deepEqual(stdout.split('\n').filter((l) => l && !l.endsWith('/')), ['./pacs/new.dcm']);
+    } finally {
+      await writeFile(snar, original);
+      for (const suffix of ['', '.sha256', '.manifest.json', '.snar']) await rm(path.join(backup, `vol_2026-12-04-0300.inc.tar.gz${suffix}`), { force: true });
+    }
+  });
+
   it('a damaged snapshot or a changed base ends the chain (the next archive is a full)', async () => {
     const snarPath = path.join(backup, 'vol_2026-12-03-0300.inc.tar.gz.snar');
     const good = await readFile(snarPath);
@@ -136,5 +168,27 @@ describe('listed-incremental chain', () => {
     assert.match('reason' in changed ? changed.reason : '', /vol_2026-12-01-0300\.tar\.gz, which this archive needs, has changed/);
     await assert.rejects(restoreChainOf(backup, 'vol_2026-12-03-0300.inc.tar.gz'), /cannot be restored/);
     await writeFile(sidecar, text);
+  });
+});
+
+describe('incremental mode and what a volume should not hold', () => {
+  it('a socket is left out with a warning; a FIFO fails the archive with its name, leaving nothing behind', async () => {
+    const v = path.join(tmp, 'odd');
+    const out = path.join(tmp, 'odd-backup');
+    await mkdir(v);
+    await mkdir(out);
+    await writeFile(path.join(v, 'a.txt'), 'a');
+    await exec('python3', ['-c', 'import socket,sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', path.join(v, 'mysqld.sock')]);
+    const r = await archiveIncremental({ volume: 'odd', volumeDir: v, backupDir: out, fileName: 'odd_2026-12-01-0300.tar.gz', level: 0, basedOn: [], gzipLevel: 1, logger: silent });
+    assert.deepEqual(r.warnings, ['"./mysqld.sock": socket ignored']);
+    const manifest = JSON.parse(await readFile(`${r.path}.manifest.json`, 'utf8'));
+    assert.deepEqual([manifest.warnings, manifest.level], [1, 0]);
+
+    await exec('mkfifo', [path.join(v, 'pipe')]);
+    await assert.rejects(
+      archiveIncremental({ volume: 'odd', volumeDir: v, backupDir: out, fileName: 'odd_2026-12-02-0300.tar.gz', level: 0, basedOn: [], gzipLevel: 1, logger: silent }),
+      (err: Error) => /^volume "odd": /.test(err.message) && /pipe/.test(err.message) && /FIFO|fifo/.test(err.message),
+    );
+    assert.deepEqual((await readdir(out)).filter((n) => n.includes('12-02')), [], 'no partial archive or snapshot left');
   });
 });
