@@ -48,6 +48,13 @@ export function dumpFileName(dumpName: string, stamp: string): string {
   return `${dumpName}_${stamp}.sql.gz`;
 }
 
+/** The weekday of a stamp's local date, 0 = Sunday … 6 = Saturday (as cron counts). */
+export function stampWeekday(stamp: string): number {
+  const m = STAMP.exec(stamp);
+  if (!m) throw new Error(`not a stamp: ${stamp}`);
+  return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).getUTCDay();
+}
+
 /** Parses a file name of BACKUP_DIR; anything not exactly our naming is not ours (undefined). */
 export function parseArchiveName(file: string): ArchiveName | undefined {
   const m = ARCHIVE.exec(file);

@@ -6,12 +6,14 @@
  *     one: after a restore every file is new anyway);
  *   - its snapshot is missing or fails its checksum, a base it needs is gone or changed;
  *   - its verification failed (never build on an archive known to be bad);
- *   - the chain has reached `fullEvery` archives.
+ *   - the chain has reached `fullEvery` archives, or it is the first run on the `fullOn` weekday
+ *     (the chain's full is from an earlier day).
  * The newest archive is the base, always: a chain (each incremental holds the changes since the
  * one before), not level 1 against the full; README "Incremental archives" says why.
  */
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName } from '../core/names.js';
+import { nextLevel } from '../core/chain-plan.js';
 import { chainLinkOf, type ArchiveRef, type ChainLink } from '../engine/incremental/chain.js';
 import type { VolumeMode } from '../stores/volume-modes.js';
 
@@ -30,11 +32,12 @@ export async function planArchive(ctx: AppContext, volume: string, stamp: string
   if (newest.verified?.ok === false) return full(`the newest archive ${newest.file} failed its verification`);
   const b = await chainLinkOf(ctx.config.backupDir, newest.file);
   if ('reason' in b) return full(b.reason);
-  if (b.link.level + 1 >= setting.fullEvery) return full(`the chain of ${b.chain[0]!.file} has reached ${setting.fullEvery} archives (fullEvery)`);
+  const choice = nextLevel({ level: b.link.level, full: b.chain[0]!.file }, stamp, setting);
+  if (choice.why !== undefined) return full(choice.why);
   return {
     mode: 'incremental',
     fileName: archiveFileName(volume, stamp, true),
-    level: b.link.level + 1,
+    level: choice.level,
     base: b.link,
     basedOn: b.chain,
     why: `changes since ${newest.file}`,

@@ -17,11 +17,13 @@ export interface VolumeMode {
   mode: ArchiveMode;
   /** Incremental mode: the run that would make the chain this long starts a new full (a full + fullEvery-1 incrementals). */
   fullEvery: number;
+  /** Incremental mode: also a new full on the first run of this weekday (0 = Sunday … 6), or null. */
+  fullOn: number | null;
 }
 
 /** A week of nightly runs per chain: a restore reads at most 7 files, and a full is at most a week old. */
 export const DEFAULT_FULL_EVERY = 7;
-export const DEFAULT_VOLUME_MODE: VolumeMode = { mode: 'full', fullEvery: DEFAULT_FULL_EVERY };
+export const DEFAULT_VOLUME_MODE: VolumeMode = { mode: 'full', fullEvery: DEFAULT_FULL_EVERY, fullOn: null };
 
 export class VolumeModes {
   constructor(
@@ -53,5 +55,6 @@ function parse(raw: string | null): VolumeMode {
   return {
     mode: v.mode === 'incremental' ? 'incremental' : 'full',
     fullEvery: Number.isInteger(v.fullEvery) && v.fullEvery! >= 1 ? v.fullEvery! : DEFAULT_FULL_EVERY,
+    fullOn: Number.isInteger(v.fullOn) && v.fullOn! >= 0 && v.fullOn! <= 6 ? v.fullOn! : null,
   };
 }

@@ -43,6 +43,8 @@ describe('incremental archives through the API', () => {
       [{ mode: 'incremental', fullEvery: 0 }, 'fullEvery'],
       [{ mode: 'incremental', fullEvery: 2.5 }, 'fullEvery'],
       [{ mode: 'full', every: 3 }, 'every'],
+      [{ mode: 'incremental', fullOn: 8 }, 'fullOn'],
+      [{ mode: 'incremental', fullOn: 'Sunday' }, 'fullOn'],
     ];
     for (const [body, field] of bad) {
       const r = await api('PUT', '/api/volumes/pacsdata', body);
@@ -50,10 +52,11 @@ describe('incremental archives through the API', () => {
       assert.equal(r.body.error.field, field, JSON.stringify(r.body));
     }
     assert.equal((await api('PUT', '/api/volumes/nosuch', { mode: 'full' })).status, 404);
-    const put = await api('PUT', '/api/volumes/pacsdata', { mode: 'incremental', fullEvery: 3 });
+    // fullOn 7 is Sunday, as in the schedule; the test's runs fall on a Wednesday.
+    const put = await api('PUT', '/api/volumes/pacsdata', { mode: 'incremental', fullEvery: 3, fullOn: 7 });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     const list = await api('GET', '/api/volumes');
-    assert.deepEqual(list.body.volumes.map((v: any) => [v.name, v.mode, v.fullEvery]), [['pacsdata', 'incremental', 3]]);
+    assert.deepEqual(list.body.volumes.map((v: any) => [v.name, v.mode, v.fullEvery, v.fullOn]), [['pacsdata', 'incremental', 3, 0]]);
     assert.ok(list.body.volumes[0].size >= 30 * 16_000, `size ${list.body.volumes[0].size}`);
     const keep = await api('PUT', '/api/schedule', { minute: '15', hour: '3', day: '*', month: '*', weekday: '*', keep: 1 });
     assert.equal(keep.status, 200);

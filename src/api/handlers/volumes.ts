@@ -31,7 +31,7 @@ function lastArchive(archives: StoredArchive[], volume: string) {
 }
 
 function view(name: string, mode: VolumeMode, size: number | null, archives: StoredArchive[]) {
-  return { name, size, mode: mode.mode, fullEvery: mode.fullEvery, lastArchive: lastArchive(archives, name) };
+  return { name, size, mode: mode.mode, fullEvery: mode.fullEvery, fullOn: mode.fullOn, lastArchive: lastArchive(archives, name) };
 }
 
 async function known(ctx: AppContext): Promise<Record<string, string>> {
@@ -55,7 +55,8 @@ export const putVolumeMode: Handler = async (ctx, req) => {
   const volumes = await known(ctx);
   if (volumes[name] === undefined) throw notFound(`no volume ${name}; known: ${Object.keys(volumes).join(', ') || '(none)'}`);
   const before = await ctx.volumeModes.get(name);
-  const mode: VolumeMode = { mode: body.mode, fullEvery: body.fullEvery ?? (before.fullEvery || DEFAULT_FULL_EVERY) };
+  const fullOn = body.fullOn === undefined ? before.fullOn : body.fullOn === null ? null : body.fullOn % 7;
+  const mode: VolumeMode = { mode: body.mode, fullEvery: body.fullEvery ?? (before.fullEvery || DEFAULT_FULL_EVERY), fullOn };
   await ctx.volumeModes.put(name, mode);
   ctx.logger.info({ module: 'api', volume: name, ...mode }, 'volume archive mode saved');
   const [archives, size] = await Promise.all([ctx.store.listArchives({ shared: true }), sizeOf(volumes[name]!)]);
