@@ -74,8 +74,8 @@ export function makeArchiveProcessor(ctx: AppContext) {
       // holds the volume's data and not the restore's leftovers.
       const recovered = await recoverInterruptedRestores(dir, log);
       if (recovered.length) log.warn({ actions: recovered }, 'recovered an interrupted restore before archiving');
-      const room = await ensureRoomForArchive(ctx, volume, dir);
       const plan = await planArchive(ctx, volume, stamp, await ctx.volumeModes.get(volume));
+      const room = await ensureRoomForArchive(ctx, volume, dir, plan.mode === 'full' || plan.level === 0);
       fileName = plan.fileName;
       log.info(
         { dir, file: fileName, attempt: job.attemptsMade + 1, estimate: room.estimate, free: room.free, ...(plan.mode === 'incremental' ? { level: plan.level, why: plan.why } : {}) },

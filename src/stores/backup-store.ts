@@ -14,7 +14,8 @@ export interface StoredArchive extends ArchiveName {
   /** Result of the last verification; null until one ran. */
   verified: { ok: boolean; at: string; error?: string } | null;
   /** Set when the archive was much smaller than the volume's previous one (wipe, ransomware?). */
-  sizeDrop: { previousFile: string; previousSize: number; ratio: number } | null;
+  /** `measure: 'entries'`: compared by the volume's entry count (incremental mode), previousSize then counts entries. */
+  sizeDrop: { previousFile: string; previousSize: number; ratio: number; measure?: 'entries' } | null;
   /**
    * 'oob-backup': made by this service (it has our manifest; verification holds it against that too).
    * 'external': copied in by hand or made by an earlier OOB version; verified by reading it alone.

@@ -81,6 +81,8 @@ describe('incremental archives through the API', () => {
     const byStamp = new Map(sets.map((s: any) => [s.stamp, s]));
     const a3 = (byStamp.get(s3) as any).archives[0];
     assert.deepEqual([a3.file, a3.level, a3.basedOn, a3.verified?.ok], [inc2, 2, [full, inc1], true]);
+    // Small because little changed, not because the volume shrank: no size-drop alarm.
+    assert.deepEqual(sets.flatMap((s: any) => s.archives.map((x: any) => x.sizeDrop)), [null, null, null]);
     assert.deepEqual((byStamp.get(s3) as any).restoreNeeds, [full, inc1, inc2]);
     assert.deepEqual((byStamp.get(s1) as any).archives[0].level, 0);
     const vols = (await api('GET', '/api/volumes')).body.volumes;
@@ -106,5 +108,14 @@ describe('incremental archives through the API', () => {
     assert.deepEqual(await backupFiles(), [`pacsdata_${s4}.tar.gz`]);
     const leftovers = (await fs.readdir(fx.backupDir)).filter((n) => n.includes(s1) || n.includes(s2) || n.includes(s3));
     assert.deepEqual(leftovers, [], 'sidecars (.snar included) go with their archives');
+
+    // A wiped volume: the next incremental is small either way, so it is the volume's entry
+    // count (from the snapshot) that drops, and raises the alarm.
+    for (const n of await fs.readdir(path.join(vol, 'archive'))) if (n !== 's1.dcm') await fs.rm(path.join(vol, 'archive', n));
+    const s5 = await nextRun();
+    const wiped = (await api('GET', `/api/backups/${s5}`)).body.archives[0];
+    assert.equal(wiped.file, `pacsdata_${s5}.inc.tar.gz`);
+    assert.equal(wiped.sizeDrop?.measure, 'entries', JSON.stringify(wiped));
+    assert.ok(wiped.sizeDrop.ratio < 0.1, JSON.stringify(wiped.sizeDrop));
   });
 });

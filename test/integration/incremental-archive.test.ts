@@ -66,6 +66,7 @@ describe('listed-incremental chain', () => {
     const full = await archive('vol_2026-12-01-0300.tar.gz', 0);
     assert.equal(full.level, 0);
     trees.push(await snapshotTree(vol));
+    assert.equal(full.volumeEntries, trees[0]!.size - 1, 'the snapshot lists every entry below the root');
 
     // A night's change: new images, a modified and a deleted letter, a renamed directory.
     for (let i = 20; i < 22; i++) await writeFile(path.join(vol, 'pacs', '2026', `img${i}.dcm`), `new image ${i}`);
@@ -87,6 +88,7 @@ describe('listed-incremental chain', () => {
     const inc2 = await archive('vol_2026-12-03-0300.inc.tar.gz', 2, await baseOf(inc1.file));
     assert.deepEqual(inc2.basedOn, [full.file, inc1.file]);
     trees.push(await snapshotTree(vol));
+    assert.equal(inc2.volumeEntries, trees[2]!.size - 1, 'at every level: the whole volume, deletions counted out');
     assert.deepEqual(await restoreChainOf(backup, inc2.file), [full.file, inc1.file, inc2.file]);
     assert.ok(inc2.size < full.size / 2, `incremental ${inc2.size} bytes vs full ${full.size}`);
   });

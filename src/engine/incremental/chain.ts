@@ -110,3 +110,48 @@ export async function restoreChainOf(backupDir: string, file: string): Promise<s
   if (problem) throw new ArchiveError('checksum', `${file} cannot be restored: ${problem}`);
   return [...m.basedOn.map((b) => b.file), file];
 }
+
+/**
+ * sha256 of a GNU tar snapshot file (format 2) and the number of names its directory lists hold,
+ * which is the number of entries in the volume below its root (files, directories, links): read
+ * in one streaming pass, so memory does not grow with the volume. Format 2: a version line, the
+ * dump's time (two NUL-terminated numbers), then per directory six NUL-terminated fields (nfs,
+ * mtime s, ns, dev, ino, name) and its names, each NUL-terminated with a one-letter flag in front,
+ * ended by an empty name and one more NUL.
+ */
+export async function readSnapshot(file: string): Promise<{ sha256: string; volumeEntries: number }> {
+  const hash = createHash('sha256');
+  let inHeader = true;
+  let field = 0; // fields done in the current part: 2 for the time, then 6 per directory header
+  let inNames = false;
+  let afterNames = false;
+  let fieldLength = 0;
+  let entries = 0;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    for (const byte of chunk) {
+      if (inHeader) {
+        if (byte === 0x0a) inHeader = false;
+        continue;
+      }
+      if (byte !== 0) {
+        fieldLength++;
+        continue;
+      }
+      const empty = fieldLength === 0;
+      fieldLength = 0;
+      if (afterNames) {
+        afterNames = false; // the record's closing NUL
+        field = 2;
+      } else if (inNames) {
+        if (empty) {
+          inNames = false;
+          afterNames = true;
+        } else entries++;
+      } else if (++field === 8) {
+        inNames = true;
+      }
+    }
+  }
+  return { sha256: hash.digest('hex'), volumeEntries: entries };
+}

@@ -22,7 +22,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs, { constants as fsc } from 'node:fs';
-import { copyFile, readFile, rm, stat } from 'node:fs/promises';
+import { copyFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -33,7 +33,7 @@ import { TarConsumer } from '../extract/tar-consumer.js';
 import { progressReporter } from '../progress.js';
 import type { ArchiveProgress } from '../archive/volume-tar.js';
 import type { ArchiveResult } from '../archive/archive-volume.js';
-import { snapshotSha256, type ArchiveRef, type ChainLink } from './chain.js';
+import { readSnapshot, snapshotSha256, type ArchiveRef, type ChainLink } from './chain.js';
 
 const fsync = promisify(fs.fsync);
 
@@ -63,6 +63,8 @@ export interface IncrementalArchiveResult extends ArchiveResult {
   level: number;
   basedOn: string[];
   snapshotSha256: string;
+  /** Entries below the volume root, from the snapshot (see readSnapshot). */
+  volumeEntries: number;
 }
 
 /** Suffix of the snapshot sidecar: GNU tar's snapshot file (format 2) after this archive. */
@@ -138,13 +140,13 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
     await fsyncFile(snarPartial);
     report(progress, true);
     const sha256 = hash.digest('hex');
-    const snapSha = createHash('sha256').update(await readFile(snarPartial)).digest('hex');
+    const { sha256: snapSha, volumeEntries } = await readSnapshot(snarPartial);
     const durationMs = Date.now() - started;
     const basedOn = o.basedOn.map((l) => l.file);
     const result: IncrementalArchiveResult = {
       file: fileName, path: finalPath, size, sha256,
       entries: reader.digest.entries, entryDigest: reader.digest.digest(), contentBytes: reader.digest.contentBytes,
-      bytesRead: progress.bytesDone, durationMs, warnings, level: o.level, basedOn, snapshotSha256: snapSha,
+      bytesRead: progress.bytesDone, durationMs, warnings, level: o.level, basedOn, snapshotSha256: snapSha, volumeEntries,
     };
     const manifest = {
       volume, file: fileName, size, sha256, format: 'gnu-listed-incremental',
@@ -153,6 +155,10 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
       // was made (a replaced base is noticed even when its own sidecars were rewritten).
       basedOn: o.basedOn.map((l) => ({ file: l.file, sha256: l.sha256 })),
       snapshot: { file: `${fileName}${SNAPSHOT_SUFFIX}`, sha256: snapSha },
+      // Entries in the volume (below its root) as the snapshot lists them: at every level the size
+      // of the whole volume in entries, which the size-drop alarm compares (an incremental's own
+      // size only says how much changed).
+      volumeEntries,
       entries: result.entries, entryDigest: result.entryDigest, contentBytes: result.contentBytes,
       bytesRead: result.bytesRead, durationMs,
       startedAt: new Date(started).toISOString(), createdAt: new Date().toISOString(),
