@@ -2,13 +2,14 @@
  * Incremental archives (issue 16), side by side with GNU tar in the same run:
  *
  *   npm run bench:incremental                 1000 MiB data set, tree walk at 100,000 files
- *   npm run bench:incremental -- 200 --walk-files=100000,1000000
+ *   npm run bench:incremental -- 200 --walk-files=100000,1000000 --reps=3
  *
  * On a copy of the generated data set (bench/gen-data.ts, all its volumes as one tree): a full run
  * (our full-mode writer), a level 0 in incremental mode, then six nights of change (new PACS images
  * and documents ≈ 1 % of the bytes, a few documents modified, a few deleted), each followed by an
- * incremental run of ours and GNU tar's own `tar -czg` of the same state (a chain), plus GNU tar's
- * level 1 against the full (to compare chain and level 1). Then restores: our restore of full + 6
+ * incremental run of ours and GNU tar's own `tar -czg` of the same state (a chain; its output and
+ * snapshot fsynced inside the timing, as ours are), plus our level 1 against the full (to compare
+ * chain and level 1). Then restores: our restore of full + 6
  * incrementals (checked against the tree), GNU tar's by hand, level 1 (full + newest), and our
  * restore of one full archive of the same tree. Then the cost of the tree walk alone: an
  * incremental run with nothing changed over --walk-files empty files.
@@ -32,6 +33,7 @@ const argv = process.argv.slice(2);
 const sizeMiB = Number(argv.find((a) => /^\d+$/.test(a)) ?? 1000);
 const walkFiles = (argv.find((a) => a.startsWith('--walk-files='))?.slice(13) ?? '100000').split(',').filter(Boolean).map(Number);
 const NIGHTS = 6;
+const REPS = Number(argv.find((a) => a.startsWith('--reps='))?.slice(7) ?? 3);
 const GZIP_LEVEL = 5;
 
 interface Step {
@@ -46,11 +48,17 @@ function child(args: string[]): Step {
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as Step;
 }
 
-/** A command's wall time (and its file's size when `out` is given). */
-function timed(cmd: string, args: string[], out?: string): Step {
+/**
+ * A command's wall time (and its file's size when `out` is given). `durable`: the files are
+ * fsynced (coreutils `sync FILE…`) inside the timing, as our archive job fsyncs its archive and
+ * snapshot before it reports success; a GNU tar run without it would be timed before its data is
+ * on disk.
+ */
+function timed(cmd: string, args: string[], out?: string, durable: string[] = []): Step {
   spawnSync('sync');
   const t = process.hrtime.bigint();
   const r = spawnSync(cmd, args, { encoding: 'utf8', env: { ...process.env, TAR_OPTIONS: '' } });
+  if (durable.length) spawnSync('sync', durable);
   const seconds = Number(process.hrtime.bigint() - t) / 1e9;
   if (r.status !== 0 && !(cmd === 'tar' && r.status === 1)) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   return { seconds, ...(out ? { bytes: fs.statSync(out).size } : {}) };
@@ -136,47 +144,57 @@ async function main(): Promise<void> {
     const full = ours(['create', tree, out, 'full.tar.gz', String(GZIP_LEVEL), '1']);
     const level0 = ours(['create-inc', tree, out, 't_2026-12-00-0300.tar.gz', String(GZIP_LEVEL)]);
     const gnuSnar = path.join(gnu, 'chain.snar');
-    const gnu0 = timed('tar', ['-C', tree, '-czf', path.join(gnu, 'l0.tar.gz'), '-g', gnuSnar, '.'], path.join(gnu, 'l0.tar.gz'));
-    fs.copyFileSync(gnuSnar, path.join(gnu, 'level0.snar'));
+    const gnu0 = timed('tar', ['-C', tree, '-czf', path.join(gnu, 'l0.tar.gz'), '-g', gnuSnar, '.'], path.join(gnu, 'l0.tar.gz'), [path.join(gnu, 'l0.tar.gz'), gnuSnar]);
     console.error(`bench: full ${s(full)} s, level 0 ${s(level0)} s, GNU tar level 0 ${s(gnu0)} s`);
 
-    const nights: { change: number; inc: Step; gnuInc: Step; gnuLevel1: Step }[] = [];
+    const nights: { change: number; inc: Step; gnuInc: Step; level1: Step }[] = [];
     const chain = ['t_2026-12-00-0300.tar.gz'];
     for (let n = 1; n <= NIGHTS; n++) {
       const change = nightlyChange(tree, n, total);
       const file = `t_2026-12-0${n}-0300.inc.tar.gz`;
       const inc = ours(['create-inc', tree, out, file, String(GZIP_LEVEL), chain.at(-1)!]);
       chain.push(file);
-      const gnuInc = timed('tar', ['-C', tree, '-czf', path.join(gnu, `c${n}.tar.gz`), '-g', gnuSnar, '.'], path.join(gnu, `c${n}.tar.gz`));
-      const l1Snar = path.join(gnu, 'l1.snar');
-      fs.copyFileSync(path.join(gnu, 'level0.snar'), l1Snar);
-      const gnuLevel1 = timed('tar', ['-C', tree, '-czf', path.join(gnu, `l1-${n}.tar.gz`), '-g', l1Snar, '.'], path.join(gnu, `l1-${n}.tar.gz`));
-      if (n < NIGHTS) fs.rmSync(path.join(gnu, `l1-${n}.tar.gz`));
-      nights.push({ change, inc, gnuInc, gnuLevel1 });
-      console.error(`bench: night ${n}: change ${mb(change)} MiB, ours ${s(inc)} s ${mb(inc.bytes)} MiB, GNU tar ${s(gnuInc)} s ${mb(gnuInc.bytes)} MiB, level 1 ${mb(gnuLevel1.bytes)} MiB`);
+      const cn = path.join(gnu, `c${n}.tar.gz`);
+      const gnuInc = timed('tar', ['-C', tree, '-czf', cn, '-g', gnuSnar, '.'], cn, [cn, gnuSnar]);
+      // Level 1 instead of a chain: ours again, against the full.
+      const level1 = ours(['create-inc', tree, out, `l1_2026-12-0${n}-0300.inc.tar.gz`, String(GZIP_LEVEL), chain[0]!]);
+      if (n < NIGHTS) for (const sfx of ['', '.sha256', '.manifest.json', '.snar']) fs.rmSync(path.join(out, `l1_2026-12-0${n}-0300.inc.tar.gz${sfx}`));
+      nights.push({ change, inc, gnuInc, level1 });
+      console.error(`bench: night ${n}: change ${mb(change)} MiB, ours ${s(inc)} s ${mb(inc.bytes)} MiB, GNU tar ${s(gnuInc)} s ${mb(gnuInc.bytes)} MiB, level 1 ${s(level1)} s ${mb(level1.bytes)} MiB`);
     }
 
     const expected = await snapshotTree(tree);
     const x = path.join(work, 'x');
     fs.mkdirSync(x);
-    const chainRestore = ours(['restore-chain', path.join(x, 'chain'), ...chain.map((f) => path.join(out, f))]);
-    assertSameTree(expected, await snapshotTree(path.join(x, 'chain')), { ignore: (p) => (p === '.' ? ['mode', 'uid', 'gid', 'mtime'] : []) });
-    fs.rmSync(path.join(x, 'chain'), { recursive: true });
-    fs.mkdirSync(path.join(x, 'gnu'), { recursive: true });
-    spawnSync('sync');
-    const tGnu = process.hrtime.bigint();
-    for (const f of ['l0.tar.gz', ...Array.from({ length: NIGHTS }, (_, i) => `c${i + 1}.tar.gz`)]) {
-      const r = spawnSync('tar', ['-C', path.join(x, 'gnu'), '-xzf', path.join(gnu, f), '-g', '/dev/null']);
-      if (r.status !== 0) throw new Error(`GNU tar restore of ${f} failed`);
-    }
-    spawnSync('sync');
-    const gnuChainRestore = { seconds: Number(process.hrtime.bigint() - tGnu) / 1e9 };
-    fs.rmSync(path.join(x, 'gnu'), { recursive: true });
-    const level1Restore = ours(['restore-chain', path.join(x, 'l1'), path.join(gnu, 'l0.tar.gz'), path.join(gnu, `l1-${NIGHTS}.tar.gz`)]);
-    fs.rmSync(path.join(x, 'l1'), { recursive: true });
     const lastFull = ours(['create', tree, out, 'last-full.tar.gz', String(GZIP_LEVEL), '1']);
-    const fullRestore = ours(['extract', path.join(out, 'last-full.tar.gz'), path.join(x, 'full')]);
-    fs.rmSync(path.join(x, 'full'), { recursive: true });
+    // The restores alternate, REPS times each, on a machine whose load changes: medians.
+    const samples: Record<'chain' | 'gnu' | 'level1' | 'full', Step[]> = { chain: [], gnu: [], level1: [], full: [] };
+    for (let rep = 0; rep < REPS; rep++) {
+      const into = path.join(x, 'chain');
+      samples.chain.push(ours(['restore-chain', into, ...chain.map((f) => path.join(out, f))]));
+      if (rep === 0) assertSameTree(expected, await snapshotTree(into), { ignore: (p) => (p === '.' ? ['mode', 'uid', 'gid', 'mtime'] : []) });
+      fs.rmSync(into, { recursive: true });
+      samples.full.push(ours(['extract', path.join(out, 'last-full.tar.gz'), path.join(x, 'full')]));
+      fs.rmSync(path.join(x, 'full'), { recursive: true });
+      samples.level1.push(ours(['restore-chain', path.join(x, 'l1'), path.join(out, chain[0]!), path.join(out, `l1_2026-12-0${NIGHTS}-0300.inc.tar.gz`)]));
+      fs.rmSync(path.join(x, 'l1'), { recursive: true });
+      fs.mkdirSync(path.join(x, 'gnu'));
+      spawnSync('sync');
+      const tGnu = process.hrtime.bigint();
+      for (const f of ['l0.tar.gz', ...Array.from({ length: NIGHTS }, (_, i) => `c${i + 1}.tar.gz`)]) {
+        const r = spawnSync('tar', ['-C', path.join(x, 'gnu'), '-xzf', path.join(gnu, f), '-g', '/dev/null']);
+        if (r.status !== 0) throw new Error(`GNU tar restore of ${f} failed`);
+      }
+      spawnSync('sync');
+      samples.gnu.push({ seconds: Number(process.hrtime.bigint() - tGnu) / 1e9 });
+      fs.rmSync(path.join(x, 'gnu'), { recursive: true });
+      console.error(`bench: restores rep ${rep + 1}: chain ${s(samples.chain.at(-1)!)} s, full ${s(samples.full.at(-1)!)} s, level 1 ${s(samples.level1.at(-1)!)} s, GNU tar chain ${s(samples.gnu.at(-1)!)} s`);
+    }
+    const median = (a: Step[]): Step => [...a].sort((p, q) => p.seconds - q.seconds)[Math.floor(a.length / 2)]!;
+    const chainRestore = median(samples.chain);
+    const gnuChainRestore = median(samples.gnu);
+    const level1Restore = median(samples.level1);
+    const fullRestore = median(samples.full);
 
     const walks = walkFiles.map((count) => {
       const vol = emptyFiles(count);
@@ -186,7 +204,7 @@ async function main(): Promise<void> {
       const l1 = ours(['create-inc', vol, dir, 'w_2026-12-01-0300.inc.tar.gz', String(GZIP_LEVEL), 'w_2026-12-00-0300.tar.gz']);
       const snar = path.join(dir, 'gnu.snar');
       timed('tar', ['-C', vol, '-czf', path.join(dir, 'g0.tar.gz'), '-g', snar, '.']);
-      const g1 = timed('tar', ['-C', vol, '-czf', path.join(dir, 'g1.tar.gz'), '-g', snar, '.'], path.join(dir, 'g1.tar.gz'));
+      const g1 = timed('tar', ['-C', vol, '-czf', path.join(dir, 'g1.tar.gz'), '-g', snar, '.'], path.join(dir, 'g1.tar.gz'), [path.join(dir, 'g1.tar.gz'), snar]);
       const full1 = ours(['create', vol, dir, 'full.tar.gz', String(GZIP_LEVEL), '1']);
       fs.rmSync(dir, { recursive: true });
       return { count, l0, l1, g1, full1 };
@@ -196,7 +214,9 @@ async function main(): Promise<void> {
     const avgInc = nights.reduce((n, x) => n + x.inc.seconds, 0) / NIGHTS;
     const avgGnu = nights.reduce((n, x) => n + x.gnuInc.seconds, 0) / NIGHTS;
     const avgIncBytes = nights.reduce((n, x) => n + x.inc.bytes!, 0) / NIGHTS;
-    const l1Total = nights.reduce((n, x) => n + x.gnuLevel1.bytes!, 0);
+    const l1Total = nights.reduce((n, x) => n + x.level1.bytes!, 0);
+    const l1Time = nights.reduce((n, x) => n + x.level1.seconds, 0);
+    const chainTime = nights.reduce((n, x) => n + x.inc.seconds, 0);
     const chainTotal = nights.reduce((n, x) => n + x.inc.bytes!, 0);
     say(`## Incremental archives, ${sizeMiB} MiB data set (${new Date().toISOString().slice(0, 10)}, ${os.cpus().length} cores, load average ${loadAtStart} at the start, ${os.loadavg()[0]!.toFixed(1)} at the end)`);
     say();
@@ -208,6 +228,7 @@ async function main(): Promise<void> {
     for (const [i, n] of nights.entries()) {
       say(`| night ${i + 1} (change ${mb(n.change)} MiB): ours / GNU tar \`-czg\` | ${s(n.inc)} / ${s(n.gnuInc)} | ${mb(n.inc.bytes)} / ${mb(n.gnuInc.bytes)} | ${rss(n.inc)} / – |`);
     }
+    say(`| restores below: median of ${REPS}, alternating | | | |`);
     say(`| restore full + ${NIGHTS} incrementals, ours | ${s(chainRestore)} | | ${rss(chainRestore)} |`);
     say(`| restore full + ${NIGHTS} incrementals, GNU tar by hand | ${s(gnuChainRestore)} | | – |`);
     say(`| restore full + level 1 of night ${NIGHTS}, ours | ${s(level1Restore)} | | ${rss(level1Restore)} |`);
@@ -216,7 +237,7 @@ async function main(): Promise<void> {
     say(`- incremental run vs full run: time ${pct(avgInc, full.seconds)} (mean of ${NIGHTS} nights), bytes ${pct(avgIncBytes, full.bytes!)} (goal ≤ 5 % each)`);
     say(`- incremental run vs GNU tar's own: ${(avgInc / avgGnu).toFixed(2)}× its time (goal ≤ 1), ${(avgIncBytes / (nights.reduce((n, x) => n + x.gnuInc.bytes!, 0) / NIGHTS)).toFixed(2)}× its bytes`);
     say(`- restore full + ${NIGHTS} incrementals: ${(chainRestore.seconds / fullRestore.seconds).toFixed(2)}× one full's restore (goal ≤ 1.3)`);
-    say(`- chain vs level 1 over ${NIGHTS} nights: incrementals ${mb(chainTotal)} MiB vs ${mb(l1Total)} MiB in total; night ${NIGHTS} writes ${mb(last.inc.bytes)} vs ${mb(last.gnuLevel1.bytes)} MiB; a restore reads ${NIGHTS + 1} vs 2 files and takes ${s(chainRestore)} vs ${s(level1Restore)} s`);
+    say(`- chain vs level 1 over ${NIGHTS} nights: incrementals ${mb(chainTotal)} MiB vs ${mb(l1Total)} MiB and ${chainTime.toFixed(1)} s vs ${l1Time.toFixed(1)} s in total; night ${NIGHTS} writes ${mb(last.inc.bytes)} vs ${mb(last.level1.bytes)} MiB; a restore reads ${NIGHTS + 1} vs 2 files and takes ${s(chainRestore)} vs ${s(level1Restore)} s`);
     say(`- peak RSS: incremental run ${rss(last.inc)} MiB vs full run ${rss(full)} MiB (our process; GNU tar's own memory is its process's)`);
     say();
     say('Tree walk: an incremental run with nothing changed (empty files in directories of 1,000)');
