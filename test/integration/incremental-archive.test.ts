@@ -194,3 +194,29 @@ describe('incremental mode and what a volume should not hold', () => {
     assert.deepEqual((await readdir(out)).filter((n) => n.includes('12-02')), [], 'no partial archive or snapshot left');
   });
 });
+
+describe('a hostile incremental', () => {
+  it('rename records that point outside (../, /) stay inside the staging directory', async () => {
+    const v = path.join(tmp, 'hostile-vol');
+    const out = path.join(tmp, 'hostile-backup');
+    const area = path.join(tmp, 'hostile-area');
+    await mkdir(path.join(v, 'x'), { recursive: true });
+    await mkdir(out);
+    await mkdir(area);
+    await writeFile(path.join(v, 'x', 'f'), 'data');
+    const full = await archiveIncremental({ volume: 'h', volumeDir: v, backupDir: out, fileName: 'h_2026-12-01-0300.tar.gz', level: 0, basedOn: [], gzipLevel: 1, logger: silent });
+    // An incremental whose root dumpdir renames ./x to ../escaped and /…/abs (made by Python's tarfile).
+    const evil = path.join(out, 'h_2026-12-02-0300.inc.tar.gz');
+    const py = [
+      'import tarfile, io, sys',
+      'body = b"Dx\\0R./x\\0T../escaped\\0R./x\\0T" + sys.argv[2].encode() + b"\\0\\0"',
+      'ti = tarfile.TarInfo("./"); ti.type = b"D"; ti.size = len(body); ti.mode = 0o755',
+      't = tarfile.open(sys.argv[1], "w:gz", format=tarfile.GNU_FORMAT); t.addfile(ti, io.BytesIO(body)); t.close()',
+    ].join('\n');
+    await exec('python3', ['-c', py, evil, path.join(area, 'abs')]);
+    const staging = path.join(area, 'staging');
+    await restoreChain({ files: [full.path, evil], stagingDir: staging, logger: silent, writers: { threads: 0 } }).catch(() => undefined);
+    assert.deepEqual(await readdir(area), ['staging'], 'nothing beside the staging directory');
+    assert.deepEqual((await readdir(tmp)).filter((n) => n.includes('escaped') || n === 'abs'), []);
+  });
+});
