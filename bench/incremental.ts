@@ -3,6 +3,7 @@
  *
  *   npm run bench:incremental                 1000 MiB data set, tree walk at 100,000 files
  *   npm run bench:incremental -- 200 --walk-files=100000,1000000 --reps=3
+ *   npm run bench:incremental -- --walk-only --walk-files=1000000       the tree walk part alone
  *
  * On a copy of the generated data set (bench/gen-data.ts, all its volumes as one tree): a full run
  * (our full-mode writer), a level 0 in incremental mode, then six nights of change (new PACS images
@@ -121,7 +122,51 @@ const mb = (n: number | undefined) => (n === undefined ? '–' : (n / MiB).toFix
 const rss = (x: Step) => (x.maxRssKiB === undefined ? '–' : (x.maxRssKiB / 1024).toFixed(0));
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(1)} %`;
 
+interface WalkCost {
+  count: number;
+  l0: Step;
+  l1: Step;
+  g1: Step;
+  full1: Step;
+}
+
+/** The tree walk alone: level 0, then an incremental with nothing changed, ours and GNU tar's, and our full run, per file count. */
+function walkCosts(work: string): WalkCost[] {
+  return walkFiles.map((count) => {
+    const vol = emptyFiles(count);
+    const dir = path.join(work, `walk-${count}`);
+    fs.mkdirSync(dir, { recursive: true });
+    const l0 = ours(['create-inc', vol, dir, 'w_2026-12-00-0300.tar.gz', String(GZIP_LEVEL)]);
+    const l1 = ours(['create-inc', vol, dir, 'w_2026-12-01-0300.inc.tar.gz', String(GZIP_LEVEL), 'w_2026-12-00-0300.tar.gz']);
+    const snar = path.join(dir, 'gnu.snar');
+    timed('tar', ['-C', vol, '-czf', path.join(dir, 'g0.tar.gz'), '-g', snar, '.']);
+    const g1 = timed('tar', ['-C', vol, '-czf', path.join(dir, 'g1.tar.gz'), '-g', snar, '.'], path.join(dir, 'g1.tar.gz'), [path.join(dir, 'g1.tar.gz'), snar]);
+    const full1 = ours(['create', vol, dir, 'full.tar.gz', String(GZIP_LEVEL), '1']);
+    fs.rmSync(dir, { recursive: true });
+    console.error(`bench: walk ${count} files: level 0 ${s(l0)} s, unchanged ${s(l1)} s (GNU tar ${s(g1)} s), full ${s(full1)} s`);
+    return { count, l0, l1, g1, full1 };
+  });
+}
+
+function sayWalks(say: (l?: string) => void, walks: WalkCost[]): void {
+  say('Tree walk: an incremental run with nothing changed (empty files in directories of 1,000)');
+  say();
+  say('| files | level 0, ours | nothing changed, ours | nothing changed, GNU tar `-czg` | full run, ours | peak RSS MiB (ours, unchanged) |');
+  say('|---|---|---|---|---|---|');
+  for (const w of walks) say(`| ${w.count.toLocaleString('en')} | ${s(w.l0)} | ${s(w.l1)} | ${s(w.g1)} | ${s(w.full1)} | ${rss(w.l1)} |`);
+}
+
 async function main(): Promise<void> {
+  if (argv.includes('--walk-only')) {
+    const work = path.join(dataRoot, `incremental-${process.pid}`);
+    try {
+      console.log(`## Tree walk (${new Date().toISOString().slice(0, 10)}, load average ${os.loadavg()[0]!.toFixed(1)})\n`);
+      sayWalks((l = '') => console.log(l), walkCosts(work));
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+    return;
+  }
   const loadAtStart = os.loadavg()[0]!.toFixed(1);
   const ds = ensureDataSet(dataRoot, sizeMiB, (m) => console.error(`bench: ${m}`));
   const work = path.join(dataRoot, `incremental-${process.pid}`);
@@ -196,19 +241,7 @@ async function main(): Promise<void> {
     const level1Restore = median(samples.level1);
     const fullRestore = median(samples.full);
 
-    const walks = walkFiles.map((count) => {
-      const vol = emptyFiles(count);
-      const dir = path.join(work, `walk-${count}`);
-      fs.mkdirSync(dir);
-      const l0 = ours(['create-inc', vol, dir, 'w_2026-12-00-0300.tar.gz', String(GZIP_LEVEL)]);
-      const l1 = ours(['create-inc', vol, dir, 'w_2026-12-01-0300.inc.tar.gz', String(GZIP_LEVEL), 'w_2026-12-00-0300.tar.gz']);
-      const snar = path.join(dir, 'gnu.snar');
-      timed('tar', ['-C', vol, '-czf', path.join(dir, 'g0.tar.gz'), '-g', snar, '.']);
-      const g1 = timed('tar', ['-C', vol, '-czf', path.join(dir, 'g1.tar.gz'), '-g', snar, '.'], path.join(dir, 'g1.tar.gz'), [path.join(dir, 'g1.tar.gz'), snar]);
-      const full1 = ours(['create', vol, dir, 'full.tar.gz', String(GZIP_LEVEL), '1']);
-      fs.rmSync(dir, { recursive: true });
-      return { count, l0, l1, g1, full1 };
-    });
+    const walks = walkCosts(work);
 
     const last = nights.at(-1)!;
     const avgInc = nights.reduce((n, x) => n + x.inc.seconds, 0) / NIGHTS;
@@ -240,11 +273,7 @@ async function main(): Promise<void> {
     say(`- chain vs level 1 over ${NIGHTS} nights: incrementals ${mb(chainTotal)} MiB vs ${mb(l1Total)} MiB and ${chainTime.toFixed(1)} s vs ${l1Time.toFixed(1)} s in total; night ${NIGHTS} writes ${mb(last.inc.bytes)} vs ${mb(last.level1.bytes)} MiB; a restore reads ${NIGHTS + 1} vs 2 files and takes ${s(chainRestore)} vs ${s(level1Restore)} s`);
     say(`- peak RSS: incremental run ${rss(last.inc)} MiB vs full run ${rss(full)} MiB (our process; GNU tar's own memory is its process's)`);
     say();
-    say('Tree walk: an incremental run with nothing changed (empty files in directories of 1,000)');
-    say();
-    say('| files | level 0, ours | nothing changed, ours | nothing changed, GNU tar `-czg` | full run, ours | peak RSS MiB (ours, unchanged) |');
-    say('|---|---|---|---|---|---|');
-    for (const w of walks) say(`| ${w.count.toLocaleString('en')} | ${s(w.l0)} | ${s(w.l1)} | ${s(w.g1)} | ${s(w.full1)} | ${rss(w.l1)} |`);
+    sayWalks(say, walks);
     fs.mkdirSync(path.join(benchDir, 'results'), { recursive: true });
     fs.writeFileSync(path.join(benchDir, 'results', 'incremental.md'), `${lines.join('\n')}\n`);
   } finally {
