@@ -220,3 +220,22 @@ describe('a hostile incremental', () => {
     assert.deepEqual((await readdir(tmp)).filter((n) => n.includes('escaped') || n === 'abs'), []);
   });
 });
+
+describe('an incremental archive that is stopped', () => {
+  it('kills GNU tar, leaves no partial archive or snapshot, and the next attempt writes the archive', async () => {
+    const v = path.join(tmp, 'stopped');
+    const out = path.join(tmp, 'stopped-backup');
+    await mkdir(path.join(v, 'd'), { recursive: true });
+    await mkdir(out);
+    for (let i = 0; i < 40; i++) await writeFile(path.join(v, 'd', `f${i}`), Buffer.alloc(256 * 1024, i));
+    const abort = new AbortController();
+    const o = { volume: 's', volumeDir: v, backupDir: out, fileName: 's_2026-12-01-0300.tar.gz', level: 0, basedOn: [], gzipLevel: 1, logger: silent, gzipParallel: false };
+    await assert.rejects(
+      archiveIncremental({ ...o, signal: abort.signal, progressIntervalMs: 0, onProgress: (p) => p.bytesDone > 0 && abort.abort(new Error('shutdown')) }),
+      /aborted/,
+    );
+    assert.deepEqual(await readdir(out), [], 'nothing left behind');
+    const r = await archiveIncremental(o);
+    assert.deepEqual((await readdir(out)).sort(), [r.file, `${r.file}.manifest.json`, `${r.file}.sha256`, `${r.file}.snar`]);
+  });
+});
