@@ -161,6 +161,15 @@ describe('listed-incremental chain', () => {
     await writeFile(snarPath, Buffer.concat([good, Buffer.from('x')]));
     const damaged = await chainLinkOf(backup, 'vol_2026-12-03-0300.inc.tar.gz');
     assert.match('reason' in damaged ? damaged.reason : '', /snapshot .* does not match its checksum/);
+    // A caller holding the checksum from before gets a refusal, not an archive missing changes.
+    await writeFile(snarPath, good);
+    const link = await baseOf('vol_2026-12-03-0300.inc.tar.gz');
+    await writeFile(snarPath, Buffer.concat([good, Buffer.from('x')]));
+    await assert.rejects(
+      archive('vol_2026-12-05-0300.inc.tar.gz', 3, link),
+      /snapshot of vol_2026-12-03-0300\.inc\.tar\.gz does not match its checksum/,
+    );
+    assert.deepEqual((await readdir(backup)).filter((n) => n.includes('12-05')), []);
     await writeFile(snarPath, good);
 
     const sidecar = path.join(backup, 'vol_2026-12-01-0300.tar.gz.sha256');

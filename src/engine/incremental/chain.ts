@@ -6,7 +6,8 @@
  * or damaged since is noticed.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ArchiveError } from '../archive-errors.js';
@@ -154,4 +155,18 @@ export async function readSnapshot(file: string): Promise<{ sha256: string; volu
     }
   }
   return { sha256: hash.digest('hex'), volumeEntries: entries };
+}
+
+/**
+ * Copies `<archive>.snar` to `target` (which must not exist) and checks its sha256 on the way, in
+ * one read: resolves true when it matched `expected`; on a mismatch the copy is removed.
+ */
+export async function copySnapshotChecked(archivePath: string, target: string, expected: string): Promise<boolean> {
+  const hash = createHash('sha256');
+  const source = createReadStream(`${archivePath}.snar`);
+  source.on('data', (chunk) => hash.update(chunk as Buffer));
+  await pipeline(source, createWriteStream(target, { flags: 'wx', mode: 0o640 }));
+  if (hash.digest('hex') === expected) return true;
+  await fs.rm(target, { force: true });
+  return false;
 }

@@ -22,7 +22,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs, { constants as fsc } from 'node:fs';
-import { copyFile, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
@@ -33,7 +33,7 @@ import { TarConsumer } from '../extract/tar-consumer.js';
 import { progressReporter } from '../progress.js';
 import type { ArchiveProgress } from '../archive/volume-tar.js';
 import type { ArchiveResult } from '../archive/archive-volume.js';
-import { readSnapshot, snapshotSha256, type ArchiveRef, type ChainLink } from './chain.js';
+import { copySnapshotChecked, readSnapshot, type ArchiveRef, type ChainLink } from './chain.js';
 
 const fsync = promisify(fs.fsync);
 
@@ -96,10 +96,8 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
     if (o.base) {
       // The snapshot we start from must be the one published with the base archive: a damaged one
       // would silently leave changed files out of this archive.
-      const basePath = path.join(backupDir, o.base.file);
-      const actual = await snapshotSha256(basePath);
-      if (actual !== o.base.snapshotSha256) throw fail(`the snapshot of ${o.base.file} does not match its checksum; a full archive is needed`);
-      await copyFile(`${basePath}${SNAPSHOT_SUFFIX}`, snarPartial, fsc.COPYFILE_EXCL);
+      const matches = await copySnapshotChecked(path.join(backupDir, o.base.file), snarPartial, o.base.snapshotSha256);
+      if (!matches) throw fail(`the snapshot of ${o.base.file} does not match its checksum; a full archive is needed`);
     }
 
     const hash = createHash('sha256');
