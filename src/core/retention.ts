@@ -40,3 +40,12 @@ export function isSizeDrop(previous: number, current: number, threshold: number)
   if (threshold <= 0 || previous <= 0) return false;
   return current < previous * (1 - threshold);
 }
+
+/**
+ * What each archive needs kept for it (selectPrunable's `needs`): an incremental's chain as its
+ * manifest names it; an incremental whose manifest cannot tell (unreadable: `basedOn` empty) needs
+ * every older archive of its volume, since pruning a base by mistake loses restore points for good.
+ */
+export function chainNeeds<A extends ArchiveName & { basedOn: readonly string[] }>(all: readonly A[]): (a: A) => readonly string[] {
+  return (a) => (a.incremental && a.basedOn.length === 0 ? all.filter((x) => x.volume === a.volume && x.stamp < a.stamp).map((x) => x.file) : a.basedOn);
+}

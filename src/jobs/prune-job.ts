@@ -16,7 +16,7 @@ import path from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName, dumpFileName } from '../core/names.js';
-import { selectPrunable } from '../core/retention.js';
+import { chainNeeds, selectPrunable } from '../core/retention.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
 import type { PruneJobData } from '../stores/queues.js';
 import type { HeldLock } from '../stores/volume-lock.js';
@@ -51,8 +51,9 @@ export function makePruneProcessor(ctx: AppContext) {
         throw new Error(`not pruning ${volume}: this run's archive ${own} is missing`);
       }
       const archives = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
-      // Incremental archives: what a kept one needs stays (its manifest's chain, issue 16).
-      const doomed = selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null, (a) => a.basedOn);
+      // Incremental archives: what a kept one needs stays (its manifest's chain, issue 16). An
+      // incremental whose manifest cannot tell (unreadable) keeps everything older of its volume.
+      const doomed = selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null, chainNeeds(archives));
       for (const a of doomed) {
         await removeIfPresent(path.join(dir, a.file));
         for (const suffix of SIDECAR_SUFFIXES) await removeIfPresent(path.join(dir, a.file + suffix));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArchiveName, type ArchiveName } from '../../src/core/names.js';
-import { isSizeDrop, selectPrunable } from '../../src/core/retention.js';
+import { chainNeeds, isSizeDrop, selectPrunable } from '../../src/core/retention.js';
 
 const a = (file: string) => parseArchiveName(file) as ArchiveName;
 
@@ -56,6 +56,13 @@ describe('selectPrunable with incremental chains (issue 16)', () => {
   it('never prunes a full (or an incremental) that a kept incremental needs', () => {
     assert.deepEqual(pruned(1), ['pacsdata_2026-12-03-0315.inc.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz', 'pacsdata_2026-12-01-0315.tar.gz']);
     assert.deepEqual(pruned(2), ['pacsdata_2026-12-03-0315.inc.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz', 'pacsdata_2026-12-01-0315.tar.gz']);
+  });
+
+  it('an incremental whose manifest cannot tell what it needs keeps everything older of its volume', () => {
+    const listed = list.map((x) => ({ ...x, basedOn: x.file === 'pacsdata_2026-12-03-0315.inc.tar.gz' ? [] : (chain[x.file] ?? []) }));
+    const doomed = selectPrunable(listed, 'pacsdata', 3, () => false, chainNeeds(listed)).map((x) => x.file);
+    assert.deepEqual(doomed, []);
+    assert.deepEqual(selectPrunable(listed, 'pacsdata', 2, () => false, chainNeeds(listed)).map((x) => x.file).length, 3);
   });
 
   it('keeps a whole older chain while one of its points is among the `keep` newest', () => {
