@@ -17,6 +17,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { deleteRedisPrefix, REDIS_URL, waitFor } from '../test/helpers/service.js';
+import { WORKER_PROCESS_ENV, workerExecArgv } from '../src/runtime/worker-process.js';
 
 export const API_TOKEN = 'bench-e2e-token-0123456789abcdef';
 
@@ -158,7 +159,9 @@ export async function startBenchService(o: ServiceOptions): Promise<BenchService
   let worker: ServiceProcess | undefined;
   let api: ServiceProcess | undefined;
   try {
-    worker = await startProcess('worker', entry.worker, env, o.projectDir);
+    // Started as every deployed worker is (npm start, compose; src/runtime/worker-process.ts):
+    // otherwise its peak RSS is not the deployed one (without --expose-gc ~100 MB more).
+    worker = await startProcess('worker', [...workerExecArgv([]), ...entry.worker], { ...WORKER_PROCESS_ENV, ...env }, o.projectDir);
     api = await startProcess('api', entry.api, env, o.projectDir);
   } catch (err) {
     await worker?.stop();

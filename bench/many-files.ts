@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { WORKER_PROCESS_ENV, workerExecArgv } from '../src/runtime/worker-process.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const count = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 1_000_000);
@@ -22,7 +23,12 @@ const root = path.join(benchDir, 'data', `files-${count}`);
 const vol = path.join(root, 'vol');
 
 function child(args: string[]): { seconds: number; maxRssKiB: number; entries?: number } {
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', path.join(benchDir, 'child.ts'), ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  // Started as the worker runs in production (src/runtime/worker-process.ts).
+  const r = spawnSync(process.execPath, [...workerExecArgv(['--import', 'tsx']), path.join(benchDir, 'child.ts'), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    env: { ...WORKER_PROCESS_ENV, ...process.env },
+  });
   if (r.status !== 0) throw new Error(`child ${args[0]} failed: ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }

@@ -31,6 +31,7 @@ import { fileURLToPath } from 'node:url';
 import { RECOMMENDED_GZIP_LEVEL } from '../src/engine/gzip/parallel-gzip.js';
 import { assertSameTree, snapshotTree } from '../test/helpers/tree.js';
 import { ensureDataSet, type VolumeInfo } from './gen-data.js';
+import { WORKER_PROCESS_ENV, workerExecArgv } from '../src/runtime/worker-process.js';
 
 const MiB = 1024 * 1024;
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -116,10 +117,11 @@ interface Run {
   threadedFiles?: number;
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<{ stdout: string; seconds: number }> {
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): Promise<{ stdout: string; seconds: number }> {
   return new Promise((resolve, reject) => {
     const t = process.hrtime.bigint();
-    const child = spawn(cmd, args, { cwd: opts.cwd ?? projectDir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+    const child = spawn(cmd, args, { cwd: opts.cwd ?? projectDir, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -158,8 +160,8 @@ async function shell(commands: string[], redirectOut?: string): Promise<Run> {
   }
 }
 
-// --expose-gc as the worker runs in production (see src/engine/gzip/gc-nudge.ts).
-let childCmd: { cmd: string; args: string[]; runtime: string } = { cmd: 'node', args: ['--expose-gc', '--import', 'tsx', path.join(benchDir, 'child.ts')], runtime: 'tsx' };
+// Node flags and environment as the worker runs in production (src/runtime/worker-process.ts).
+let childCmd: { cmd: string; args: string[]; runtime: string } = { cmd: 'node', args: [...workerExecArgv(['--import', 'tsx']), path.join(benchDir, 'child.ts')], runtime: 'tsx' };
 
 /** Compile src + bench/child.ts like the Docker build does, so the child runs as production does. */
 function compileChild(): void {
@@ -180,14 +182,14 @@ function compileChild(): void {
   spawnSync(process.execPath, [tsc, '-p', tsconfig], { cwd: projectDir, stdio: 'ignore' });
   const js = path.join(buildDir, 'bench', 'child.js');
   if (fs.existsSync(js) && commandOk(process.execPath, [js, 'idle'])) {
-    childCmd = { cmd: process.execPath, args: ['--expose-gc', js], runtime: 'compiled (tsc, like the Docker image)' };
+    childCmd = { cmd: process.execPath, args: [...workerExecArgv([]), js], runtime: 'compiled (tsc, like the Docker image)' };
   } else {
     console.error('bench: compiling the child failed; running our code through tsx (its loader adds ~35 MiB RSS)');
   }
 }
 
 async function child(args: string[]): Promise<Run> {
-  const r = await run(childCmd.cmd, [...childCmd.args, ...args]);
+  const r = await run(childCmd.cmd, [...childCmd.args, ...args], { env: { ...WORKER_PROCESS_ENV, ...(process.env.MALLOC_ARENA_MAX ? { MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX } : {}) } });
   const j = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as Run;
   return j;
 }

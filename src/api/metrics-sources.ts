@@ -59,8 +59,8 @@ export function scrapeSources(ctx: MetricsDeps): ScrapeSources {
       const rows: { outcome: RestoreOutcome; kind: RestoreMetricKind; count: number }[] = [];
       for (const outcome of ['completed', 'failed'] as const) {
         const { byLabel } = await restoreCount(outcome);
-        // Always show set and sql, so the first restore is an increase from 0, not a new series.
-        for (const kind of ['set', 'sql'] as const) rows.push({ outcome, kind, count: byLabel[kind] ?? 0 });
+        // Always show every kind, so the first restore is an increase from 0, not a new series.
+        for (const kind of ['set', 'sql', 'files'] as const) rows.push({ outcome, kind, count: byLabel[kind] ?? 0 });
         if (byLabel.unknown) rows.push({ outcome, kind: 'unknown', count: byLabel.unknown });
       }
       return rows;

@@ -18,7 +18,7 @@ import type { LastArchive } from '../stores/last-archives.js';
 /** How a restore job ended (the BullMQ finished set it landed in). */
 export type RestoreOutcome = 'completed' | 'failed';
 /** `unknown`: the restore request was gone when its job was first counted (metrics off for > 30 days). */
-export type RestoreMetricKind = 'set' | 'sql' | 'unknown';
+export type RestoreMetricKind = 'set' | 'sql' | 'files' | 'unknown';
 
 /** Where render() gets its numbers; each source is optional except the queue counts. */
 export interface ScrapeSources {

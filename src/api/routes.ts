@@ -1,7 +1,9 @@
 /** The REST contract v1 in one table. */
 import type { Handler } from './handler.js';
 import { getBackup, listBackups, runNow } from './handlers/backups.js';
+import { listEntries } from './handlers/entries.js';
 import { getJob, listJobs } from './handlers/jobs.js';
+import { getOpenApi } from './handlers/openapi.js';
 import { confirmRestore, getRestore, requestSetRestore, requestSqlRestore } from './handlers/restores.js';
 import { deleteSchedule, getSchedule, putSchedule } from './handlers/schedule.js';
 import { listVolumeModes, putVolumeMode } from './handlers/volumes.js';
@@ -26,6 +28,7 @@ export const API_ROUTES: Route[] = [
   { method: 'post', path: '/api/backups', handler: runNow },
   { method: 'get', path: '/api/backups/:stamp', handler: getBackup, redis: false },
   { method: 'post', path: '/api/backups/:stamp/verify', handler: verifySetNow },
+  { method: 'get', path: '/api/backups/:stamp/archives/:volume/entries', handler: listEntries, redis: false },
   { method: 'get', path: '/api/verify-schedule', handler: getVerifySchedule },
   { method: 'put', path: '/api/verify-schedule', handler: putVerifySchedule },
   { method: 'delete', path: '/api/verify-schedule', handler: deleteVerifySchedule },
@@ -37,4 +40,5 @@ export const API_ROUTES: Route[] = [
   { method: 'post', path: `/api${UPLOAD_PATH}`, handler: requestSqlRestore },
   { method: 'post', path: '/api/restores/:id/confirm', handler: confirmRestore },
   { method: 'get', path: '/api/restores/:id', handler: getRestore },
+  { method: 'get', path: '/api/openapi.json', handler: getOpenApi, redis: false },
 ];

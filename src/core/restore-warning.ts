@@ -40,3 +40,45 @@ export function sqlRestoreWarning(database: string, safetyDump: boolean): Restor
       'Stop all Elexis and Webelexis clients in the network first, and restart Elexis afterwards.',
   };
 }
+
+/** The folder a single-file restore "beside" writes into, in the volume root. */
+export function besideFolderName(stamp: string): string {
+  return `Wiederhergestellt-${stamp}`;
+}
+
+/**
+ * Single-file restore: which paths, from which backup, and where they go. `paths` are for display.
+ * Beside overwrites nothing; in place replaces exactly the chosen paths (with a safety backup first
+ * unless skipped).
+ */
+export function filesRestoreWarning(
+  stamp: string,
+  volume: string,
+  paths: string[],
+  into: 'beside' | 'in-place',
+  safetyBackup: boolean,
+): RestoreWarning {
+  const shown = paths.slice(0, 10).map((p) => `"${p}"`).join(', ') + (paths.length > 10 ? ` (+${paths.length - 10})` : '');
+  const folder = besideFolderName(stamp);
+  if (into === 'beside') {
+    return {
+      de:
+        `${shown} aus der Sicherung vom ${stamp} werden im Volume ${volume} in den neuen Ordner "${folder}" wiederhergestellt ` +
+        '(mit ihren Unterordnern, am selben relativen Ort). Bestehende Dateien werden nicht verändert oder überschrieben.',
+      en:
+        `${shown} from the backup of ${stamp} will be restored into the new folder "${folder}" of the volume ${volume} ` +
+        '(with their subfolders, at the same relative place). No existing file is changed or overwritten.',
+    };
+  }
+  const deSafety = safetyBackup ? 'Vorher wird automatisch eine Sicherung der aktuellen Daten des Volumes erstellt.' : 'Es wird KEINE Sicherung der aktuellen Daten erstellt.';
+  const enSafety = safetyBackup ? "A backup of the volume's current data is made automatically first." : 'NO backup of the current data will be made.';
+  return {
+    de:
+      `Achtung: ${shown} im Volume ${volume} werden durch den Stand der Sicherung vom ${stamp} ersetzt; ` +
+      `was dort jetzt liegt, wird gelöscht. Alles andere im Volume bleibt unverändert. ${deSafety} ` +
+      'Schliessen Sie die betroffenen Dokumente in Elexis vorher.',
+    en:
+      `Warning: ${shown} in the volume ${volume} will be replaced by their state in the backup of ${stamp}; ` +
+      `what is there now is deleted. Nothing else in the volume changes. ${enSafety} Close the affected documents in Elexis first.`,
+  };
+}

@@ -22,13 +22,14 @@ import type { AppContext } from '../runtime/context.js';
 import { RESTORE_HOLD, type RestoreJobData } from '../stores/queues.js';
 import { RestoreRequests, type RunRefusal } from '../stores/restore-requests.js';
 import type { HeldLock } from '../stores/volume-lock.js';
+import { restoreFiles, type FilesRestoreSummary } from './restore-files.js';
 import { restoreSet, type SetRestoreSummary } from './restore-set.js';
 import { restoreSql, type SqlRestoreSummary } from './restore-sql.js';
 
 const LOCK_RETRY_MS = 5000;
 
 export function makeRestoreProcessor(ctx: AppContext) {
-  return async (job: Job<RestoreJobData>, token?: string): Promise<SetRestoreSummary | SqlRestoreSummary> => {
+  return async (job: Job<RestoreJobData>, token?: string): Promise<SetRestoreSummary | SqlRestoreSummary | FilesRestoreSummary> => {
     const id = job.data?.restoreId;
     const jobId = String(job.id);
     if (typeof id !== 'string' || !RestoreRequests.isValidId(id)) {
@@ -52,7 +53,7 @@ export function makeRestoreProcessor(ctx: AppContext) {
     };
     // The hold first, so no new run starts while we wait for running archives to let go.
     let all = await take(ctx.restoreHold.acquire(RESTORE_HOLD, owner));
-    for (const v of request.kind === 'set' ? request.volumes : []) all = all && (await take(ctx.locks.acquire(v, owner)));
+    for (const v of request.kind === 'set' || request.kind === 'files' ? request.volumes : []) all = all && (await take(ctx.locks.acquire(v, owner)));
     if (request.kind === 'sql') all = all && (await take(ctx.dbLocks.acquire(ctx.config.db?.database ?? 'db', owner)));
     if (!all) {
       await releaseAll();
@@ -69,36 +70,32 @@ export function makeRestoreProcessor(ctx: AppContext) {
       await releaseAll();
       throw await refusal(ctx, id, jobId, claim, log);
     }
-    let summary: SetRestoreSummary | SqlRestoreSummary;
-    /** Removing the previous data: after the restore is reported done, still under the locks. */
-    const afterwards: (() => Promise<void>)[] = [];
+    let summary: SetRestoreSummary | SqlRestoreSummary | FilesRestoreSummary;
     try {
-      try {
-        rlog.warn({ volumes: request.volumes }, 'restore started');
-        // Stop before touching live data if a lock was lost: someone else may hold it now.
-        const lost = AbortSignal.any(held.map((l) => l.signal));
-        summary =
-          request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost, afterwards) : await restoreSql(ctx, job, request, rlog, lost);
-      } catch (err) {
-        const reason = (err as Error).message;
-        await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
-          rlog.error({ err: e.message }, 'could not record the failed restore beside its request'),
-        );
-        rlog.error({ err: reason }, 'restore failed');
-        throw err;
-      }
-      // The restore is done whether or not Redis takes the note; the job's return value has it too.
-      await ctx.restores.recordOutcome(id, { state: 'completed', summary, failedReason: null }).catch((e: Error) =>
-        rlog.error({ err: e.message }, 'could not record the completed restore beside its request'),
+      rlog.warn({ volumes: request.volumes }, 'restore started');
+      // Stop before touching live data if a lock was lost: someone else may hold it now.
+      const lost = AbortSignal.any(held.map((l) => l.signal));
+      summary =
+        request.kind === 'set'
+          ? await restoreSet(ctx, job, request, rlog, lost)
+          : request.kind === 'files'
+            ? await restoreFiles(ctx, job, request, rlog, lost)
+            : await restoreSql(ctx, job, request, rlog, lost);
+    } catch (err) {
+      const reason = (err as Error).message;
+      await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
+        rlog.error({ err: e.message }, 'could not record the failed restore beside its request'),
       );
-      rlog.warn({ durationMs: summary.durationMs }, summary.message);
-      for (const step of afterwards) {
-        // A leftover is removed by the next recovery (it is committed); the restore stays done.
-        await step().catch((err: Error) => rlog.warn({ err: err.message }, 'could not remove the previous data yet; the recovery removes it'));
-      }
+      rlog.error({ err: reason }, 'restore failed');
+      throw err;
     } finally {
       await releaseAll();
     }
+    // The restore is done whether or not Redis takes the note; the job's return value has it too.
+    await ctx.restores.recordOutcome(id, { state: 'completed', summary, failedReason: null }).catch((e: Error) =>
+      rlog.error({ err: e.message }, 'could not record the completed restore beside its request'),
+    );
+    rlog.warn({ durationMs: summary.durationMs }, summary.message);
     return summary;
   };
 }

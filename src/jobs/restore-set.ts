@@ -27,7 +27,7 @@ import { restoreChain } from '../engine/incremental/restore-chain.js';
 import type { RootMeta } from '../engine/extract/extract-options.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
-import { finishCommitted, swapIn } from '../engine/swap/swap-volume.js';
+import { swapIn } from '../engine/swap/swap-volume.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 
 export interface SetRestoreSummary {
@@ -55,19 +55,7 @@ type Phase = 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
 
 class VerificationFailed extends Error {}
 
-/**
- * `afterwards` collects what is left once the restore is done: removing each volume's previous
- * data (its committed work directory). The caller runs it after it has reported the restore
- * completed, still holding the volumes' locks.
- */
-export async function restoreSet(
-  ctx: AppContext,
-  job: Job,
-  request: RestoreRequest,
-  log: Logger,
-  signal?: AbortSignal,
-  afterwards: (() => Promise<void>)[] = [],
-): Promise<SetRestoreSummary> {
+export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger, signal?: AbortSignal): Promise<SetRestoreSummary> {
   const started = Date.now();
   const stamp = request.stamp!;
   const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);
@@ -157,10 +145,9 @@ export async function restoreSet(
     try {
       signal?.throwIfAborted();
       await swapIn(target.dir, {
-        id: request.id, rootMeta, rootTimes: rootTimes.get(target.volume), logger: log, keepWorkDir: true,
+        id: request.id, rootMeta, rootTimes: rootTimes.get(target.volume), logger: log,
         failAfterRenames: failSwapAfter(ctx, target.volume),
       });
-      afterwards.push(() => finishCommitted(target.dir, request.id, rootMeta, log));
       swapped.push(target.volume);
       log.warn({ volume: target.volume, stamp }, 'volume replaced by the backup');
     } catch (err) {

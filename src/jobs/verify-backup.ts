@@ -18,6 +18,7 @@ import { writeFileAtomic } from '../engine/fs/atomic.js';
 import type { Logger } from '../runtime/logger.js';
 import { COMPLETION_MARK } from '../db/stream-checks.js';
 import { readManifest, verifyVolumeArchive } from '../engine/verify/archive-verification.js';
+import { indexWriterIfMissing } from '../engine/entry-index/entry-index.js';
 import { extractArchive } from '../engine/extract/extract-archive.js';
 import { removeTreeAt } from '../engine/fs/remove-tree.js';
 import { readChainManifest, restoreChainOf, snapshotSha256 } from '../engine/incremental/chain.js';
@@ -80,7 +81,18 @@ export async function readVerifyOutcome(archivePath: string): Promise<VerifyOutc
 
 async function verifyTar(file: string, o: VerifyOptions): Promise<Partial<VerifyOutcome>> {
   const chain = await checkChain(o.backupDir, o.archive.file);
-  const v = await verifyVolumeArchive(file, { logger: o.logger, onProgress: o.onProgress });
+  // An archive without a matching entry index (made by GNU tar, by hand, by earlier versions) gets
+  // one on the way, so that listing its folders later needs no pass over the archive.
+  const index = await indexWriterIfMissing(file);
+  let v;
+  try {
+    v = await verifyVolumeArchive(file, { logger: o.logger, onProgress: o.onProgress, onEntry: index && ((e) => index.writer.add(e)) });
+    await index?.publish(v.sha256);
+  } catch (err) {
+    index?.writer.abort();
+    throw err;
+  }
+  if (index) o.logger.info({ file: o.archive.file }, 'entry index written while verifying');
   const outcome = { entries: v.entries, bytes: v.bytes, origin: v.origin, gnuTar: true, ...(chain.length > 1 ? { chain } : {}) };
   if (!o.testExtract) return outcome;
   // The test extraction goes next to the archives (same disk the restore would stage from) and

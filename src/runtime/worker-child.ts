@@ -3,8 +3,8 @@
  * an archive or a restore never shares the API's event loop: while a volume is archived, the main
  * screen's requests are answered as fast as with separate containers (see BENCHMARKS.md).
  *
- * The child is forked with an IPC channel and the parent's node options (--expose-gc, or tsx's
- * loader in development). Lifetimes are tied both ways:
+ * The child is forked with an IPC channel, the parent's node options (tsx's loader in development)
+ * and the worker's own flags and environment (worker-process.ts). Lifetimes are tied both ways:
  * - the parent's shutdown (SIGTERM/SIGINT) sends SIGTERM to the child and waits for its graceful
  *   shutdown (it finishes or hands back its jobs within SHUTDOWN_TIMEOUT); the child has a process
  *   group of its own, so a terminal's Ctrl-C does not reach it twice;
@@ -18,6 +18,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
+import { WORKER_PROCESS_ENV, workerExecArgv } from './worker-process.js';
 
 /** Marks the worker process as `npm start`'s child (see exitWithParent). */
 export const CHILD_ENV = 'OOB_WORKER_CHILD';
@@ -31,8 +32,8 @@ export function startWorkerChild(redisUrl: string, logger: Logger): WorkerChild 
   const self = fileURLToPath(import.meta.url);
   const entry = path.join(path.dirname(self), '..', 'jobs', `main${path.extname(self)}`);
   const child: ChildProcess = fork(entry, [], {
-    env: { ...process.env, REDIS_URL: redisUrl, [CHILD_ENV]: '1' },
-    execArgv: process.execArgv,
+    env: { ...WORKER_PROCESS_ENV, ...process.env, REDIS_URL: redisUrl, [CHILD_ENV]: '1' },
+    execArgv: workerExecArgv(process.execArgv),
     stdio: 'inherit',
     // Its own process group: a Ctrl-C in the terminal reaches only the parent, which then stops the
     // child once (a second signal would make the child exit at once instead of handing back its jobs).

@@ -39,8 +39,12 @@ export interface BackupSet {
   restoreNeeds: string[];
 }
 
-/** `.snar`: GNU tar's snapshot after an archive of incremental mode, the start of the next one. */
-export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json', '.snar'];
+/**
+ * Files beside an archive that belong to it (removed with it). `.entries.gz`: the entry index
+ * (engine/entry-index); `.snar`: GNU tar's snapshot after an archive of incremental mode, the start
+ * of the next one.
+ */
+export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json', '.entries.gz', '.snar'];
 
 export class BackupStore {
   constructor(

@@ -65,7 +65,7 @@ local function label(id)
   local record = redis.call('GET', ARGV[4] .. restoreId)
   if not record then return 'unknown' end
   local kind = cjson.decode(record).kind
-  if kind == 'set' or kind == 'sql' then return kind end
+  if kind == 'set' or kind == 'sql' or kind == 'files' then return kind end
   return 'unknown'
 end
 local added = 0

@@ -18,7 +18,8 @@ import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
 import { tokenMatches } from '../core/tokens.js';
 
-export type RestoreKind = 'set' | 'sql';
+/** 'files': chosen paths of one volume's archive (single-file restore). */
+export type RestoreKind = 'set' | 'sql' | 'files';
 
 export interface RestoreRequest {
   id: string;
@@ -28,6 +29,10 @@ export interface RestoreRequest {
   /** For kind sql: the uploaded file in BACKUP_DIR/uploads, or a dump of the listing. */
   sqlFile: string | null;
   skipSafetyBackup: boolean;
+  /** Kind files: the chosen paths inside the volume, as hex of their bytes (none inside another). */
+  paths?: string[];
+  /** Kind files: into a new folder beside the live data, or replacing the chosen paths. */
+  into?: 'beside' | 'in-place';
   createdAt: string;
   expiresAt: string;
   state: 'pending' | 'confirmed';
@@ -94,7 +99,7 @@ export class RestoreRequests {
   }
 
   async create(
-    fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup'>,
+    fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup' | 'paths' | 'into'>,
     now = this.clock.now(),
   ): Promise<{ request: RestoreRequest; token: string }> {
     const token = randomBytes(32).toString('base64url');

@@ -21,7 +21,8 @@ import { createLogger } from '../../src/runtime/logger.js';
 import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
 import { assertSameSnapshot, buildSeededVolume, prng, prngBytes, pySnapshot, type SnapEntry } from '../helpers/faults.js';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { TEST_START } from '../helpers/clock.js';
+import { http, makeFixture, startService, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec, gnuTarArchive } from '../helpers/volumes.js';
 
 const VOLUMES = ['elexisdb', 'pacsdata'];
@@ -39,7 +40,7 @@ describe('fault: ENOSPC in BACKUP_DIR', () => {
   let exactRoom: number;
 
   before(async () => {
-    fx = await makeFixture({ SPACE_MARGIN_MB: '0', WORKER_CONCURRENCY: '1', LOG_LEVEL: 'debug' });
+    fx = await makeFixture({ SPACE_MARGIN_MB: '0', WORKER_CONCURRENCY: '1', LOG_LEVEL: 'debug' }, { clock: TEST_START });
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=32m', 'tmpfs', fx.backupDir]);
     mounted = true;
     await buildSeededVolume(path.join(fx.volumesDir, 'elexisdb'), 7, { docs: 8, docBytes: 16 * 1024, imageBytes: 256 * 1024 });
@@ -106,12 +107,11 @@ describe('fault: ENOSPC in BACKUP_DIR', () => {
 
   it('once space is freed, the next run succeeds, is verified, prunes as usual and restores exactly', async () => {
     await fs.rm(path.join(fx.backupDir, FILLER));
-    // A set per minute: the failed run's minute stays claimed, so "run now" is accepted from the next one.
-    const run = await waitFor(async () => {
-      const r = await http(svc.url, 'POST', '/api/backups', {});
-      if (r.status !== 202 && r.status !== 409) throw new Error(`run now answered ${r.status}: ${JSON.stringify(r.body)}`);
-      return r.status === 202 ? r.body : undefined;
-    }, 75_000, 'run now to be accepted in the next minute');
+    // A set per minute: the first run's minute is taken, so the service's clock moves to the next one.
+    await fx.clock.advance(60_000);
+    const r = await http(svc.url, 'POST', '/api/backups', {});
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const run = r.body;
     const jobs = await waitForJobsSettled(svc.url, undefined, 60_000);
     assert.deepEqual(jobs.filter((j) => j.stamp === run.stamp && j.state !== 'completed'), []);
     const set = (await http(svc.url, 'GET', `/api/backups/${run.stamp}`)).body;

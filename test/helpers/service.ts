@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { TestClock } from './clock.js';
+import { WORKER_PROCESS_ENV, workerExecArgv } from '../../src/runtime/worker-process.js';
 
 /**
  * Where the tests find Redis and MariaDB: the machine's own on the standard ports, or what
@@ -107,10 +108,12 @@ export interface Service {
 }
 
 export async function startService(role: keyof typeof ENTRY, env: Record<string, string>): Promise<Service> {
-  // --expose-gc as in production (package.json, Dockerfile, docker-compose.yaml): see gc-nudge.ts.
-  const proc = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', ENTRY[role]], {
+  // Started as in production: a worker as compose and `npm run start:worker` start it
+  // (src/runtime/worker-process.ts); `start` as `npm start` (its worker child adds the rest).
+  const worker = role === 'worker';
+  const proc = spawn(process.execPath, [...(worker ? workerExecArgv(['--import', 'tsx']) : ['--expose-gc', '--import', 'tsx']), ENTRY[role]], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(worker ? WORKER_PROCESS_ENV : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -4,9 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { readFileSync } from 'node:fs';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../src/runtime/worker-process.js';
 import { http, makeFixture, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
+import { ContractChecker } from '../helpers/openapi-check.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 
@@ -28,6 +31,17 @@ describe('REST API', () => {
     await scheduleQueue?.close();
     redis?.disconnect();
     await fx?.cleanup();
+  });
+
+  it("runs npm start's worker as a child process with the worker's flags and malloc arenas (worker-process.ts)", () => {
+    const line = svc.logs().split('\n').find((l) => l.includes('"msg":"worker process started"')) ?? '';
+    const pid = Number([...line.matchAll(/"pid":(\d+)/g)].at(-1)?.[1]); // the child's: pino's own pid field comes first
+    assert.ok(pid > 0, 'the parent logs the worker child it started');
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of WORKER_NODE_FLAGS) assert.ok(argv.includes(flag), `child started without ${flag}: ${argv.join(' ')}`);
+    const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    for (const [name, value] of Object.entries(WORKER_PROCESS_ENV)) assert.ok(environ.includes(`${name}=${value}`), `child without ${name}=${value}`);
+    assert.ok(!readFileSync(`/proc/${svc.proc.pid}/cmdline`, 'utf8').includes('--max-semi-space-size'), 'the API keeps V8 defaults');
   });
 
   describe('auth', () => {
@@ -181,6 +195,35 @@ describe('REST API', () => {
       const jobs = (await call('GET', '/api/jobs')).body.jobs;
       assert.deepEqual(jobs.map((j: any) => `${j.name}:${j.state}`).sort(), ['run:delayed', 'verify-newest:delayed']);
       assert.equal((await call('GET', `/api/jobs/${encodeURIComponent(jobs[0].id)}`)).body.id, jobs[0].id);
+    });
+  });
+
+  describe('OpenAPI document', () => {
+    it('is served behind the token, and the answers of the main routes match it', async () => {
+      assert.equal((await call('GET', '/api/openapi.json', undefined, '')).status, 401);
+      const doc = await call('GET', '/api/openapi.json');
+      assert.equal(doc.status, 200);
+      assert.match(doc.body.openapi, /^3\.1\./);
+      const contract = new ContractChecker(doc.body);
+      const answers: [string, string, string, unknown?][] = [
+        ['GET', '/api/schedule', '/api/schedule'],
+        ['PUT', '/api/schedule', '/api/schedule', { minute: '15', hour: '3', day: '*', month: '*', weekday: '1-5', keep: 10 }],
+        ['PUT', '/api/schedule', '/api/schedule', { minute: '60', hour: '3', day: '*', month: '*', weekday: '1-5', keep: 10 }],
+        ['GET', '/api/verify-schedule', '/api/verify-schedule'],
+        ['GET', '/api/backups', '/api/backups'],
+        ['GET', '/api/backups/2001-01-01-0101', '/api/backups/{stamp}'],
+        ['GET', '/api/jobs?limit=5', '/api/jobs'],
+        ['GET', '/api/jobs/nothing', '/api/jobs/{id}'],
+        ['POST', '/api/restores', '/api/restores', { stamp: 'x' }],
+        ['GET', '/api/restores/00000000-0000-4000-8000-000000000000', '/api/restores/{id}'],
+        ['GET', '/api/openapi.json', '/api/openapi.json'],
+      ];
+      for (const [method, url, template, body] of answers) {
+        const r = await call(method, url, body);
+        contract.check(method, template, r.status, r.body);
+      }
+      const unauthorized = await call('GET', '/api/backups', undefined, '');
+      contract.check('GET', '/api/backups', unauthorized.status, unauthorized.body);
     });
   });
 });

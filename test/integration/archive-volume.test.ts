@@ -133,7 +133,7 @@ describe('archiveVolume', () => {
     const archive = path.join(d.backup, fileName);
     assert.equal(r.file, fileName);
     assert.equal(r.path, archive);
-    assert.deepEqual(await backupFiles(d.backup), [fileName, `${fileName}.manifest.json`, `${fileName}.sha256`]);
+    assert.deepEqual(await backupFiles(d.backup), [fileName, `${fileName}.entries.gz`, `${fileName}.manifest.json`, `${fileName}.sha256`]);
     assert.equal(existsSync(partialPath(d.backup, fileName)), false);
     assert.equal((await stat(archive)).size, r.size);
     assert.equal(await hashFile(archive), r.sha256);
@@ -220,8 +220,9 @@ describe('archiveVolume', () => {
     await writeFile(path.join(d.vol, 'a.txt'), 'a');
     await writeFile(partialPath(d.backup, 'v.tar.gz'), 'half an archive');
     await writeFile(path.join(d.backup, 'v.tar.gz.sha256.0123456789ab.partial'), 'junk'); // writeFileAtomic's temp file
+    await writeFile(path.join(d.backup, 'v.tar.gz.entries.gz.0123456789ab.partial'), 'junk'); // a dead writer's entry index
     const r = await archiveVolume({ volume: 'v', volumeDir: d.vol, backupDir: d.backup, fileName: 'v.tar.gz', gzipLevel: 1, logger: silent });
-    assert.deepEqual(await backupFiles(d.backup), ['v.tar.gz', 'v.tar.gz.manifest.json', 'v.tar.gz.sha256']);
+    assert.deepEqual(await backupFiles(d.backup), ['v.tar.gz', 'v.tar.gz.entries.gz', 'v.tar.gz.manifest.json', 'v.tar.gz.sha256']);
     assert.deepEqual(await tarList(r.path), ['./', './a.txt']);
   });
 

@@ -47,11 +47,11 @@ describe('backup run over three volumes', () => {
     assert.deepEqual((await http(svc.url, 'GET', '/api/backups')).body.sets.map((s: any) => s.stamp), [run.stamp], 'no second set');
   });
 
-  it('writes three archives with sidecars (checksum, manifest, verification) and no partial file', async () => {
+  it('writes three archives with sidecars (checksum, manifest, entry index, verification) and no partial file', async () => {
     const names = (await fs.readdir(fx.backupDir)).sort();
     const expected = volumes.flatMap((v) => {
       const f = `${v}_${run.stamp}.tar.gz`;
-      return [f, `${f}.manifest.json`, `${f}.sha256`, `${f}.verify.json`];
+      return [f, `${f}.entries.gz`, `${f}.manifest.json`, `${f}.sha256`, `${f}.verify.json`];
     });
     assert.deepEqual(names, expected.sort());
   });

@@ -88,6 +88,15 @@ describe('incremental archives through the API', () => {
     const vols = (await api('GET', '/api/volumes')).body.volumes;
     assert.equal(vols[0].lastArchive.file, inc2);
 
+    // Single files (issue 15) are not taken from an incremental: it holds only what changed.
+    const listing = await api('GET', `/api/backups/${s3}/archives/pacsdata/entries`);
+    assert.equal(listing.status, 409, JSON.stringify(listing.body));
+    assert.equal(listing.body.error.code, 'incremental_archive');
+    const key = Buffer.from('archive').toString('base64url');
+    const files = await api('POST', '/api/restores', { stamp: s3, volumes: ['pacsdata'], paths: [key], into: 'in-place' });
+    assert.equal(files.status, 409, JSON.stringify(files.body));
+    assert.equal((await api('GET', `/api/backups/${s1}/archives/pacsdata/entries`)).status, 200, 'the full lists');
+
     // The volume changes again; restoring the third set brings back exactly its state.
     await fs.writeFile(path.join(vol, 'archive', 'later.dcm'), 'after the third run');
     await fs.rm(path.join(vol, 'archive', 's5.dcm'));

@@ -88,7 +88,9 @@ describe('request validation', () => {
     await refused('POST', '/api/restores', {}, 'stamp', /^stamp must be a backup stamp like 2026-11-21-0315$/);
     await refused('POST', '/api/restores', { stamp, skipSafetyBackup: 'yes' }, 'skipSafetyBackup', /^skipSafetyBackup must be true or false$/);
     await refused('POST', '/api/restores', { stamp, volumes: 'elexisdb' }, 'volumes', /^volumes must be a non-empty list/);
-    await refused('POST', '/api/restores', { stamp, paths: ['/x'] }, 'paths', /^unknown field "paths"; accepted: stamp, volumes, skipSafetyBackup$/);
+    await refused('POST', '/api/restores', { stamp, path: ['x'] }, 'path', /^unknown field "path"; accepted: stamp, volumes, skipSafetyBackup, paths, into$/);
+    await refused('POST', '/api/restores', { stamp, volumes: ['elexisdb'], paths: ['/x'] }, 'paths', /^paths must be a non-empty list .* of entry keys/);
+    await refused('POST', '/api/restores', { stamp, paths: ['eA'] }, 'volumes', /^a restore of paths needs exactly one volume/);
     // A valid body for a set that does not exist is still a 404.
     assert.equal((await call('POST', '/api/restores', { stamp })).status, 404);
   });

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { envSchema, VARIABLE_NAMES } from '../../src/runtime/config/env-schema.js';
 import { variableDocs } from '../../src/runtime/config/variables.js';
+import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../src/runtime/worker-process.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (file: string) => fs.readFileSync(path.join(root, file), 'utf8');
@@ -115,9 +116,11 @@ describe('docker-compose.yaml', () => {
     assert.match(commandArgs(service('worker').command).join(' '), /dist\/jobs\/main\.js/);
   });
 
-  it('runs compiled JavaScript, the worker with --expose-gc (src/engine/gzip/gc-nudge.ts)', () => {
+  it('runs compiled JavaScript, the worker with its flags and environment (src/runtime/worker-process.ts)', () => {
     for (const name of ['api', 'worker']) assert.doesNotMatch(commandArgs(service(name).command).join(' '), /\btsx\b/, name);
-    assert.ok(commandArgs(service('worker').command).includes('--expose-gc'), 'worker without --expose-gc');
+    const args = commandArgs(service('worker').command);
+    for (const flag of WORKER_NODE_FLAGS) assert.ok(args.includes(flag), `worker without ${flag}`);
+    for (const [name, value] of Object.entries(WORKER_PROCESS_ENV)) assert.equal(String(environment(service('worker'))[name]), value, `worker's ${name}`);
   });
 
   it('publishes the API on 3000 and runs two workers', () => {
@@ -132,7 +135,8 @@ describe('docker-compose.yaml', () => {
   it('sets only environment variables of the schema', () => {
     for (const name of ['api', 'worker']) {
       for (const variable of Object.keys(environment(service(name)))) {
-        assert.ok(known.has(variable), `${name} sets ${variable}, which the environment schema does not know`);
+        const glibc = variable in WORKER_PROCESS_ENV; // the C library's, set for the worker process
+        assert.ok(known.has(variable) || glibc, `${name} sets ${variable}, which the environment schema does not know`);
       }
     }
   });
@@ -297,7 +301,13 @@ describe('package.json', () => {
       ['start:api', 'api/main'],
       ['start:worker', 'jobs/main'],
     ] as const) {
-      const args = pkg.scripts[script]!.split(/\s+/);
+      const words = pkg.scripts[script]!.split(/\s+/);
+      const assignments = words.slice(0, words.findIndex((w) => !/^[A-Z_]+=/.test(w)));
+      const args = words.slice(assignments.length);
+      if (script === 'start:worker') {
+        for (const flag of WORKER_NODE_FLAGS) assert.ok(args.includes(flag), `${script} without ${flag}`);
+        for (const [name, value] of Object.entries(WORKER_PROCESS_ENV)) assert.ok(assignments.includes(`${name}=\${${name}:-${value}}`), `${script} without ${name}`);
+      } else assert.deepEqual(assignments, [], script); // npm start's worker child gets them from worker-child.ts
       assert.equal(args[0], 'node', script);
       assert.ok(args.includes(`dist/${entry}.js`), `${script}: ${pkg.scripts[script]}`);
       assertDistEntry(args, `npm run ${script}`);

@@ -155,7 +155,11 @@ describe('setRestoreBody (POST /api/restores)', () => {
     [{ stamp: '2026-11-21-0315', volumes: [] }, 'volumes', 'volumes must be a non-empty list of volume names like ["elexisdb", "pacsdata"]'],
     [{ stamp: '2026-11-21-0315', skipSafetyBackup: 'yes' }, 'skipSafetyBackup', 'skipSafetyBackup must be true or false'],
     [{ stamp: '2026-11-21-0315', skipSafetyBackup: null }, 'skipSafetyBackup', 'skipSafetyBackup must be true or false'],
-    [{ stamp: '2026-11-21-0315', paths: ['/x'] }, 'paths', 'unknown field "paths"; accepted: stamp, volumes, skipSafetyBackup'],
+    [{ stamp: '2026-11-21-0315', path: ['/x'] }, 'path', 'unknown field "path"; accepted: stamp, volumes, skipSafetyBackup, paths, into'],
+    [{ stamp: '2026-11-21-0315', paths: ['eA'] }, 'volumes', 'a restore of paths needs exactly one volume: volumes: ["<volume>"]'],
+    [{ stamp: '2026-11-21-0315', volumes: ['a'], paths: ['../x'] }, 'paths', 'paths must be a non-empty list (at most 1000) of entry keys from GET /api/backups/:stamp/archives/:volume/entries'],
+    [{ stamp: '2026-11-21-0315', volumes: ['a'], into: 'beside' }, 'into', 'into needs paths (a single-file restore)'],
+    [{ stamp: '2026-11-21-0315', volumes: ['a'], paths: ['eA'], into: 'over' }, 'into', 'into must be "beside" or "in-place"'],
     [undefined, 'body', 'body must be a JSON object'],
     [['2026-11-21-0315'], 'body', 'body must be a JSON object'],
   ];

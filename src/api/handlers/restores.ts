@@ -16,9 +16,14 @@ import type { ApiRequest, ApiResponse, Handler } from '../handler.js';
 import { badRequest, HttpError, notFound, unsupportedMediaType } from '../http-error.js';
 import { confirmRestoreBody, setRestoreBody, sqlRestoreQuery } from '../schemas/index.js';
 import { parseRequest } from '../validate.js';
+import { requestFilesRestore } from './restore-files.js';
 
 export const requestSetRestore: Handler = async (ctx, req) => {
-  const { stamp, volumes: requested, skipSafetyBackup } = parseRequest(setRestoreBody, req.body, 'body');
+  const { stamp, volumes: requested, skipSafetyBackup, paths, into } = parseRequest(setRestoreBody, req.body, 'body');
+  if (paths !== undefined) {
+    // The schema made sure there is exactly one volume.
+    return requestFilesRestore(ctx, { stamp, volume: requested![0]!, keys: paths, into: into ?? 'beside', skipSafetyBackup });
+  }
   const set = await ctx.store.getSet(stamp);
   if (!set) throw notFound(`no backup set ${stamp}`);
   const dump = set.archives.find((a) => a.kind === 'sql' && requested?.includes(a.volume));
@@ -175,6 +180,7 @@ async function restoreView(ctx: AppContext, r: RestoreRequest) {
     kind: r.kind,
     stamp: r.stamp,
     volumes: r.volumes,
+    ...(r.kind === 'files' ? { paths: (r.paths ?? []).map((h) => Buffer.from(h, 'hex').toString('base64url')), into: r.into } : {}),
     skipSafetyBackup: r.skipSafetyBackup,
     createdAt: r.createdAt,
     expiresAt: r.expiresAt,

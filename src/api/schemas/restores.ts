@@ -4,7 +4,20 @@ import { bodyErrors, stamp, volumeNames } from './common.js';
 
 const skipSafetyBackupMessage = 'skipSafetyBackup must be true or false';
 
-/** POST /api/restores: a set by its stamp, all its volumes or some (or its database dump alone). */
+const pathsMessage = 'paths must be a non-empty list (at most 1000) of entry keys from GET /api/backups/:stamp/archives/:volume/entries';
+
+/** An entry key: base64url of the raw bytes of a path inside a volume (names are bytes on Linux). */
+export const entryKey = z
+  .string({ error: pathsMessage })
+  .regex(/^[A-Za-z0-9_-]{1,16384}$/, { error: pathsMessage })
+  .meta({ description: "an entry's key: base64url of the raw bytes of its path inside the volume", example: 'ZG9rdW1lbnRlL2JyaWVmLnBkZg' });
+
+export const RESTORE_INTO = ['beside', 'in-place'] as const;
+
+/**
+ * POST /api/restores: a set by its stamp, all its volumes or some (or its database dump alone); or,
+ * with `paths`, chosen files and folders of one volume's archive (single-file restore).
+ */
 export const setRestoreBody = z
   .strictObject(
     {
@@ -14,10 +27,27 @@ export const setRestoreBody = z
         .default(false)
         .meta({ description: 'true: no safety backup of the current data first' }),
       volumes: volumeNames.optional(),
+      paths: z
+        .array(entryKey, { error: pathsMessage })
+        .min(1, { error: pathsMessage })
+        .max(1000, { error: pathsMessage })
+        .transform((keys) => [...new Set(keys)])
+        .optional()
+        .meta({ description: 'single-file restore: the keys of the files and folders to restore (needs exactly one volume)' }),
+      into: z
+        .enum(RESTORE_INTO, { error: 'into must be "beside" or "in-place"' })
+        .optional()
+        .meta({ description: 'with paths: "beside" (default) restores into a new folder Wiederhergestellt-<stamp> in the volume; "in-place" replaces the chosen paths' }),
     },
-    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: stamp, volumes, skipSafetyBackup`) },
+    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: stamp, volumes, skipSafetyBackup, paths, into`) },
   )
-  .meta({ id: 'SetRestoreInput', description: 'the backup set to restore, and which of its volumes' });
+  .superRefine((body, ctx) => {
+    if (body.paths === undefined && body.into !== undefined) ctx.addIssue({ code: 'custom', path: ['into'], message: 'into needs paths (a single-file restore)' });
+    if (body.paths !== undefined && body.volumes?.length !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['volumes'], message: 'a restore of paths needs exactly one volume: volumes: ["<volume>"]' });
+    }
+  }, { when: (payload) => payload.issues.length === 0 })
+  .meta({ id: 'SetRestoreInput', description: 'the backup set to restore, and which of its volumes; or chosen paths of one volume' });
 
 /** POST /api/restores/sql?skipSafetyBackup=true: the body is the file itself, so the flag is in the query. */
 export const sqlRestoreQuery = z.object({

@@ -18,7 +18,7 @@
  * The result is still one standard .tar.gz. `gzipParallel: false` writes the classic single gzip
  * member with one zlib stream.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs, { constants as fsc, type Stats } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -28,6 +28,8 @@ import { quoteName, showName } from '../../core/show-name.js';
 import { EntryDigest } from '../entry-digest.js';
 import { exists, tempFilesOf } from '../fs/atomic.js';
 import { AlreadyExistsError, publish } from '../fs/publish.js';
+import { INDEX_SUFFIX } from '../entry-index/index-format.js';
+import { EntryIndexWriter } from '../entry-index/index-writer.js';
 import { GzipChunkWriter, writevAll } from '../gzip/parallel-gzip.js';
 import { progressReporter } from '../progress.js';
 import { treeSize } from './tree-size.js';
@@ -122,12 +124,13 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
   const progress: ArchiveProgress = { bytesDone: 0, bytesTotal: 0, entries: 0 };
   const reportTo = progressReporter(o.onProgress, o.progressIntervalMs, logger.child({ volume }));
   const report = (final = false) => reportTo(progress, final);
+  let index: EntryIndexWriter | undefined;
 
   try {
     if (await exists(finalPath)) throw fail(`archive ${finalPath} already exists`);
     // Stale leftovers of a crashed attempt (never under the final name, so safe to drop): its
     // data and its sidecars' temp files. Only one writer works on this archive (the volume lock).
-    const stale = [partial, ...(await tempFilesOf(`${finalPath}.sha256`)), ...(await tempFilesOf(`${finalPath}.manifest.json`))];
+    const stale = [partial, ...(await tempFilesOf(`${finalPath}.sha256`)), ...(await tempFilesOf(`${finalPath}.manifest.json`)), ...(await tempFilesOf(`${finalPath}${INDEX_SUFFIX}`))];
     await Promise.all(stale.map((f) => rm(f, { force: true })));
     signal?.throwIfAborted();
 
@@ -148,9 +151,11 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
       },
     });
     out = fs.openSync(partial, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o640);
+    // The entry index (single-file restore lists directories from it), a sidecar published with the others.
+    index = new EntryIndexWriter(`${finalPath}${INDEX_SUFFIX}.${randomBytes(6).toString('hex')}.partial`);
     let written = 0;
     try {
-      await writeVolumeTar(z, { volumeDir, skipTop, signal, warn, digest, progress, report: () => report() });
+      await writeVolumeTar(z, { volumeDir, skipTop, signal, warn, digest, onEntry: (e) => index!.add(e), progress, report: () => report() });
       await z.end();
       written = Date.now();
       await fsync(out);
@@ -165,6 +170,7 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
       'archive: data written',
     );
     const sha256 = hash.digest('hex');
+    index.finish(size, sha256);
     const durationMs = Date.now() - started;
     const result: ArchiveResult = {
       file: fileName,
@@ -203,12 +209,18 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
       sidecars: [
         { suffix: '.sha256', content: `${sha256}  ${fileName}\n` },
         { suffix: '.manifest.json', content: `${JSON.stringify(manifest, null, 2)}\n` },
+        { suffix: INDEX_SUFFIX, file: index.tempPath },
       ],
       beforeRename: () => signal?.throwIfAborted(),
     });
     return result;
   } catch (err) {
     await rm(partial, { force: true }).catch(() => undefined);
+    try {
+      index?.abort();
+    } catch {
+      // already published or gone
+    }
     if (err instanceof AlreadyExistsError) throw fail(`archive ${finalPath} already exists`, err);
     if (err instanceof Error && err.message.startsWith(`volume "${volume}": `)) throw err;
     if (signal?.aborted) throw fail(`archiving ${volumeDir} aborted`, err);

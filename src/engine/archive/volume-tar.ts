@@ -15,7 +15,7 @@
 import fs, { constants as fsc, type Stats } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { quoteName } from '../../core/show-name.js';
-import type { EntryDigest } from '../entry-digest.js';
+import type { EntryDigest, EntryFields } from '../entry-digest.js';
 import type { EntryType } from '../entry-record.js';
 import { bin, confirmedGone, isGoneError, walkError, walkTree } from '../fs/tree-walk.js';
 import { GzipChunkWriter } from '../gzip/parallel-gzip.js';
@@ -36,6 +36,8 @@ export interface VolumeTarContext {
   /** `entry` is a binary string (shown escaped by the caller). */
   warn: (entry: string, code: string, message: string) => void;
   digest: EntryDigest;
+  /** Every entry as it goes into the digest (the entry index). */
+  onEntry?: (e: EntryFields) => void;
   progress: ArchiveProgress;
   report: () => void;
 }
@@ -45,7 +47,7 @@ const ZEROS = Buffer.alloc(2 * BLOCK);
 
 /** Writes the tar stream of `c.volumeDir` into `z`; resolves when every entry and the end-of-archive marker are in. */
 export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): Promise<void> {
-  const { volumeDir, skipTop, signal, warn, digest, progress, report } = c;
+  const { volumeDir, skipTop, signal, warn, digest, onEntry, progress, report } = c;
   let lastTurn = Date.now();
   /**
    * Back-pressure from the compressor, and a turn for the event loop at least every MAX_SYNC_MS
@@ -67,10 +69,12 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
   /** The entry's header blocks (GNU format, exact name bytes), and its line in the entry digest. */
   const header = (h: WriteHeader) => {
     z.write(encodeHeader(h));
-    digest.add({
+    const fields: EntryFields = {
       type: TYPE_OF[h.type], name: h.name, link: h.linkname, size: h.type === '0' ? h.size : 0,
       mode: h.mode, uid: h.uid, gid: h.gid, mtimeSec: h.mtime, mtimeNsec: 0,
-    });
+    };
+    digest.add(fields);
+    onEntry?.(fields);
     progress.entries++;
     report();
   };

@@ -186,6 +186,9 @@ export class DiskWriter {
 
   /** link(2) does not follow a symlink given as the target, it links the symlink itself. */
   hardlink(rel: string, target: string): void {
+    // The target may still be with a writer thread (kindAt drains them too, but is not asked when
+    // only some entries are extracted).
+    if (this.writers?.has(target)) this.writers.drain();
     const targetAbs = this.at(target);
     const abs = this.at(rel);
     this.create(rel, () => fs.linkSync(targetAbs, abs));

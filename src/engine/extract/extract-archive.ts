@@ -105,7 +105,7 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
   }
 
   const rootBin = root === null ? null : Buffer.from(root).toString('latin1');
-  const tar = new TarConsumer(rootBin, name, readUmask(), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS), logger, o.onEntry);
+  const tar = new TarConsumer(rootBin, name, readUmask(), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS), logger, o.onEntry, o.select);
   const progress = { bytesDone: 0 };
   const reportTo = progressReporter(o.onProgress, PROGRESS_INTERVAL_MS, logger.child({ archive: name }));
   const report = (final = false) => reportTo({ bytesDone: progress.bytesDone, bytesTotal: size, entries: tar.digest.entries }, final);

@@ -42,6 +42,12 @@ export interface ExtractOptions {
   tee?: { write(chunk: Buffer): Promise<void> | undefined };
   /** Every entry as read, in archive order (for comparing readers entry by entry). */
   onEntry?: (e: EntryFields) => void;
+  /**
+   * Extract only the entries whose path (relative to the archive root, a binary string) this
+   * accepts (single-file restore). Every entry is still read, checked by the same rules (a hostile
+   * entry anywhere refuses the archive) and counted in the digest; `files` counts extracted files.
+   */
+  select?: (rel: string) => boolean;
 }
 
 /**

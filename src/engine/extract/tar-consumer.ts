@@ -36,8 +36,12 @@ export class TarConsumer {
     writerSettings: WriterSettings,
     logger: Logger,
     private readonly entryHook?: (e: EntryFields) => void,
+    /** Extract only these entries (see ExtractOptions.select). */
+    private readonly select?: (rel: string) => boolean,
   ) {
-    this.rules = new EntryRules(root === null ? undefined : (rel) => this.disk!.kindAt(rel));
+    // With a selection, not every hard link target is on disk: the rules check targets from their
+    // memory of the archive, as when verifying; linking to one that was not extracted fails.
+    this.rules = new EntryRules(root === null || select ? undefined : (rel) => this.disk!.kindAt(rel));
     this.disk =
       root === null
         ? undefined
@@ -133,30 +137,32 @@ export class TarConsumer {
       this.rootMeta = { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: new Date(entry.mtimeSec * 1000 + Math.floor(entry.mtimeNsec / 1e6)) };
       return;
     }
+    const disk = this.select && !this.select(rel) ? undefined : this.disk;
     switch (entry.type) {
       case 'dir':
-        this.disk?.directory(rel, entry);
+        disk?.directory(rel, entry);
         this.rules.dir(rel);
         return;
       case 'file':
-        this.files++;
+        if (disk || !this.disk) this.files++;
         // The disk first: a file replacing a symlink must stay on this thread, which the rules'
-        // memory of that symlink ensures until the disk writer has replaced it.
-        this.disk?.file(rel, entry);
+        // memory of that symlink ensures until the disk writer has replaced it. A file not
+        // selected is not opened: its data passes to a writer that has no open file.
+        disk?.file(rel, entry);
         this.rules.file(rel);
         return;
       case 'symlink': {
         const target = entry.linkpath ?? '';
         this.rules.checkSymlink(raw, rel, target);
-        this.disk?.symlink(rel, target, entry);
+        disk?.symlink(rel, target, entry);
         this.rules.symlinkMade(rel, target);
         return;
       }
       case 'hardlink': {
         const { target, symlinkTarget } = this.rules.checkHardlink(raw, rel, entry.linkpath ?? '');
-        this.disk?.hardlink(rel, target);
+        disk?.hardlink(rel, target);
         this.rules.hardlinkMade(rel, symlinkTarget);
-        if (symlinkTarget === undefined) this.files++;
+        if (symlinkTarget === undefined && (disk || !this.disk)) this.files++;
         return;
       }
       case 'char':

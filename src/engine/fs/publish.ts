@@ -13,16 +13,10 @@ import path from 'node:path';
 import { exists, fsyncDir, writeFileAtomic } from './atomic.js';
 
 export type Sidecar =
-  | {
-      /** Appended to the final path, e.g. ".sha256". */
-      suffix: string;
-      content: string;
-    }
-  | {
-      suffix: string;
-      /** A file written (and fsynced) by the caller, renamed into place: large or binary sidecars (a snapshot). */
-      fromFile: string;
-    };
+  /** Appended to the final path, e.g. ".sha256". */
+  | { suffix: string; content: string }
+  /** A sidecar written (and fsynced) by the caller as `file`, published by a rename. */
+  | { suffix: string; file: string };
 
 export class AlreadyExistsError extends Error {}
 
@@ -40,8 +34,8 @@ export async function publish(o: { partial: string; finalPath: string; sidecars:
     for (const s of o.sidecars) {
       const p = `${o.finalPath}${s.suffix}`;
       written.push(p);
-      if ('content' in s) await writeFileAtomic(p, s.content);
-      else await rename(s.fromFile, p);
+      if ('file' in s) await rename(s.file, p);
+      else await writeFileAtomic(p, s.content);
     }
     o.beforeRename?.();
     await rename(o.partial, o.finalPath);

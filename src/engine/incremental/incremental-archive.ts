@@ -167,7 +167,7 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
       partial, finalPath,
       sidecars: [
         { suffix: '.sha256', content: `${sha256}  ${fileName}\n` },
-        { suffix: SNAPSHOT_SUFFIX, fromFile: snarPartial },
+        { suffix: SNAPSHOT_SUFFIX, file: snarPartial },
         { suffix: '.manifest.json', content: `${JSON.stringify(manifest, null, 2)}\n` },
       ],
       beforeRename: () => signal?.throwIfAborted(),

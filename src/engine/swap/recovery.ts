@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { removeTree } from '../fs/remove-tree.js';
 import { asBin, createdRootTimes, exists, ID_RE, isOurs, JOURNAL, namesIn, readJournal, SWAPPED_MARKER, WORK_PREFIX, workDirName } from './work-dir.js';
 import { finishCommitted, rollBack } from './swap-volume.js';
+import { PATHS_JOURNAL, rollBackPaths } from './place-paths.js';
 
 /**
  * Called before a restore or an archive touches a volume and at worker start. For every work
@@ -54,6 +55,11 @@ async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<s
     const rootMeta = journal?.rootMeta ? { ...journal.rootMeta, mtime: new Date(journal.rootMeta.mtime) } : undefined;
     await finishCommitted(volumeDir, id, rootMeta, log);
     return `restore ${id}: the swap had completed; removed the previous data and the staging directory`;
+  }
+  if (await exists(path.join(work, PATHS_JOURNAL))) {
+    // A single-file restore in place: roll its paths back.
+    const { putBack } = await rollBackPaths(volumeDir, id);
+    return `restore ${id}: rolled back an interrupted restore of single paths (${putBack} original entries put back)`;
   }
   const rootTimes = await createdRootTimes(work);
   if (!(await exists(path.join(work, 'old')))) {

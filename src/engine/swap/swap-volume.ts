@@ -39,13 +39,6 @@ export interface SwapOptions {
    * changed its mtime); a rollback puts them back. Defaults to the times at swap start.
    */
   rootTimes?: { atime: Date; mtime: Date };
-  /**
-   * Leave the committed work directory (with the previous data) for the caller to remove with
-   * finishCommitted, after it has reported the restore done: removing the previous data of a large
-   * volume takes a while and changes nothing of the restored data. The root's metadata is applied
-   * now (and again by finishCommitted, whose removal touches the root's mtime).
-   */
-  keepWorkDir?: boolean;
   /** Test hook: fail (and roll back) after N renames of phase 2. */
   failAfterRenames?: number;
   /**
@@ -130,8 +123,7 @@ export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved
   }
   if (o.crashAfterRenames === 'marker') throw new SimulatedCrash('simulated crash after the commit marker');
 
-  if (o.keepWorkDir) await applyRootMeta(volumeDir, o.rootMeta, log);
-  else await finishCommitted(volumeDir, id, o.rootMeta, log);
+  await finishCommitted(volumeDir, id, o.rootMeta, log);
   log.info({ volumeDir, moved: movedIn.length, removedOld: movedOut.length }, 'swap: volume replaced');
   return { moved: movedIn.length, removedOld: movedOut.length };
 }
@@ -214,11 +206,6 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
   } catch (err) {
     log.warn({ volumeDir, err: (err as Error).message }, 'swap: could not remove the previous data; it is removed at the next worker start');
   }
-  await applyRootMeta(volumeDir, rootMeta, log);
-}
-
-/** The archive root's owner, mode and time on the volume root (the restore's last touch of it). */
-async function applyRootMeta(volumeDir: string, rootMeta: RootMeta | undefined, log: Logger): Promise<void> {
   if (rootMeta) {
     try {
       if (process.geteuid?.() === 0) await fs.chown(volumeDir, rootMeta.uid, rootMeta.gid);

@@ -54,6 +54,10 @@ export interface VerifyArchiveOptions {
   extractTo?: string;
   /** The extraction's writer threads (see WriterSettings). */
   writers?: WriterSettings;
+  /** With `extractTo`: extract only these entries (single-file restore); all are verified. */
+  select?: (rel: string) => boolean;
+  /** Every entry as our reader reads it (to write the entry index on the way). */
+  onEntry?: (e: EntryFields) => void;
 }
 
 /** Reads `<archive>.manifest.json`; undefined when there is none (or it is not ours). */
@@ -88,8 +92,10 @@ export async function verifyVolumeArchive(archivePath: string, o: VerifyArchiveO
   const feed = feedGnuTarListing(path.basename(archivePath), (rec) => gnu.add(fieldsOf(rec)), { signal: o.signal });
   const read = (
     o.extractTo === undefined
-      ? verifyArchive(archivePath, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, tee: feed })
-      : extractArchive(archivePath, o.extractTo, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, writers: o.writers, tee: feed })
+      ? verifyArchive(archivePath, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, tee: feed, onEntry: o.onEntry })
+      : extractArchive(archivePath, o.extractTo, {
+          expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, writers: o.writers, tee: feed, select: o.select, onEntry: o.onEntry,
+        })
   ).then(
     (r) => {
       feed.end();

@@ -1,0 +1,153 @@
+/**
+ * What the API answers, as zod schemas: only the OpenAPI document (../openapi.ts) uses them, and
+ * the integration tests validate real answers against that document. Loose objects where an answer
+ * may carry more than the contract promises (a job's data), strict where the shape is all there is.
+ */
+import { z } from 'zod';
+
+const isoTime = z.string().meta({ description: 'ISO 8601 instant', example: '2026-11-21T02:15:00.000Z' });
+const warning = z.strictObject({ de: z.string(), en: z.string() }).meta({ id: 'RestoreWarning', description: 'what the restore will do, in German and English' });
+
+export const errorAnswer = z
+  .strictObject({
+    error: z.looseObject({
+      code: z.string().meta({ description: 'stable key, e.g. invalid_request, not_found, unauthorized' }),
+      message: z.string().meta({ description: 'what went wrong, for a person' }),
+      field: z.string().optional().meta({ description: 'the input that is wrong (body field, query parameter, path)' }),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+const cronView = {
+  minute: z.string(),
+  hour: z.string(),
+  day: z.string(),
+  month: z.string(),
+  weekday: z.string(),
+  timezone: z.string(),
+  enabled: z.boolean(),
+  cron: z.string(),
+  nextRuns: z.array(isoTime),
+};
+
+export const scheduleAnswer = z.looseObject({ ...cronView, keep: z.int(), paused: z.array(z.string()).optional() }).meta({ id: 'Schedule' });
+export const verifyScheduleAnswer = z.looseObject(cronView).meta({ id: 'VerifySchedule' });
+
+const archive = z
+  .looseObject({
+    volume: z.string(),
+    stamp: z.string(),
+    file: z.string(),
+    kind: z.enum(['volume', 'sql']),
+    size: z.int(),
+    sha256: z.string().nullable(),
+    verified: z.looseObject({ ok: z.boolean(), at: z.string(), error: z.string().optional() }).nullable(),
+    sizeDrop: z.looseObject({ previousFile: z.string(), previousSize: z.number(), ratio: z.number() }).nullable(),
+    origin: z.enum(['oob-backup', 'external']),
+    catchUpFor: z.string().nullable(),
+    incremental: z.boolean().meta({ description: 'a listed-incremental archive (.inc.tar.gz), restorable with the files of basedOn' }),
+    level: z.int().meta({ description: '0 for a full, 1, 2, … for the incrementals of a chain' }),
+    basedOn: z.array(z.string()).meta({ description: 'the files a restore of this archive reads before it, the full first' }),
+  })
+  .meta({ id: 'Archive' });
+
+export const backupSet = z
+  .looseObject({
+    stamp: z.string(),
+    createdAt: isoTime,
+    catchUpFor: z.string().nullable(),
+    archives: z.array(archive),
+    restoreNeeds: z.array(z.string()).meta({ description: 'every file a restore of the whole set reads' }),
+  })
+  .meta({ id: 'BackupSet' });
+
+const volumeMode = {
+  name: z.string(),
+  size: z.number().nullable().meta({ description: "the volume's file bytes (a walk, at most 5 minutes old); null when it cannot be read" }),
+  mode: z.enum(['full', 'incremental']),
+  fullEvery: z.int(),
+  fullOn: z.int().nullable(),
+  lastArchive: z
+    .looseObject({ file: z.string(), stamp: z.string(), size: z.int(), level: z.int(), basedOn: z.array(z.string()), verified: z.looseObject({ ok: z.boolean() }).nullable() })
+    .nullable(),
+};
+export const volumeAnswer = z.looseObject(volumeMode).meta({ id: 'Volume' });
+export const volumesAnswer = z.strictObject({ volumes: z.array(volumeAnswer) }).meta({ id: 'Volumes' });
+export const backupSets = z.strictObject({ sets: z.array(backupSet) }).meta({ id: 'BackupSets' });
+export const runStarted = z.looseObject({ stamp: z.string(), jobs: z.array(z.unknown()) }).meta({ id: 'RunStarted' });
+
+export const entryType = z.enum(['file', 'directory', 'symlink', 'hardlink', 'other']);
+export const archiveEntry = z
+  .strictObject({
+    name: z.string().meta({ description: 'the last component, for display (invalid UTF-8 shown as U+FFFD)' }),
+    path: z.string().meta({ description: 'the path inside the volume, for display (lossy when not UTF-8)' }),
+    key: z.string().meta({ description: 'base64url of the exact bytes of the path: what POST /api/restores takes in paths' }),
+    type: entryType,
+    size: z.int().meta({ description: 'content bytes of a file; 0 for anything else' }),
+    mtime: isoTime.nullable().meta({ description: 'null for a directory the archive holds only through entries below it' }),
+    linkTarget: z.string().nullable().meta({ description: 'symlink or hard link target, for display' }),
+  })
+  .meta({ id: 'ArchiveEntry' });
+export const entriesAnswer = z
+  .strictObject({
+    stamp: z.string(),
+    volume: z.string(),
+    dir: z.string().meta({ description: 'the listed directory, for display ("" = the volume root)' }),
+    dirKey: z.string().meta({ description: 'its key' }),
+    parentKey: z.string().nullable().meta({ description: "the parent directory's key; null at the root" }),
+    entries: z.array(archiveEntry).meta({ description: 'one directory level, sorted by the bytes of the name' }),
+    nextCursor: z.string().nullable(),
+    indexBuilt: z.boolean().meta({ description: "true: the archive had no (valid) entry index, and this answer read the whole archive to build it (once)" }),
+  })
+  .meta({ id: 'ArchiveEntries' });
+
+export const restoreRequested = z
+  .looseObject({
+    id: z.string(),
+    token: z.string().meta({ description: 'single-use confirmation token; shown once' }),
+    stamp: z.string().optional(),
+    volumes: z.array(z.string()).optional(),
+    paths: z.array(z.looseObject({ key: z.string(), path: z.string(), type: entryType })).optional(),
+    into: z.enum(['beside', 'in-place']).optional(),
+    target: z.string().optional().meta({ description: 'beside: the folder (in the volume) the paths are restored into' }),
+    skipSafetyBackup: z.boolean(),
+    warning,
+    expiresAt: isoTime,
+  })
+  .meta({ id: 'RestoreRequested' });
+export const restoreConfirmed = z.strictObject({ jobId: z.string() }).meta({ id: 'RestoreConfirmed' });
+export const restoreView = z
+  .looseObject({
+    id: z.string(),
+    kind: z.enum(['set', 'sql', 'files']),
+    stamp: z.string().nullable(),
+    volumes: z.array(z.string()),
+    state: z.string(),
+    jobId: z.string().nullable(),
+    startedAt: z.string().nullable(),
+    finishedAt: z.string().nullable(),
+    progress: z.unknown(),
+    summary: z.unknown(),
+    failedReason: z.string().nullable(),
+  })
+  .meta({ id: 'Restore' });
+
+const job = z
+  .looseObject({
+    id: z.string(),
+    queue: z.string(),
+    name: z.string(),
+    volume: z.string().nullable(),
+    stamp: z.string().nullable(),
+    state: z.string(),
+    failedReason: z.string().nullable(),
+  })
+  .meta({ id: 'Job' });
+export const jobAnswer = job;
+export const jobsAnswer = z
+  .looseObject({
+    jobs: z.array(job),
+    page: z.looseObject({ limit: z.int(), offset: z.int(), nextOffset: z.int().nullable() }),
+    paused: z.array(z.string()),
+  })
+  .meta({ id: 'Jobs' });

@@ -1,0 +1,192 @@
+/**
+ * Restore chosen files and folders of one volume's archive (single-file restore), in the order
+ * that can lose nothing:
+ *   1. find the chosen paths in the archive's entry index (and the hard link targets they need);
+ *      check free space for what they hold;
+ *   2. extract exactly those entries into the restore's work directory inside the volume while the
+ *      whole archive is verified as for any restore (sha256 against the sidecar, our reader and GNU
+ *      tar agreeing on every entry and with the manifest, hostile entries anywhere refusing it);
+ *      any failure discards the work directory and leaves the volume untouched;
+ *   3. beside: rename the staged tree to a new folder `Wiederhergestellt-<stamp>` (one rename,
+ *      nothing existing touched, so no safety backup); in place: a safety backup of the volume
+ *      (unless skipped), then swap only the chosen paths (place-paths.ts), rolled back on failure.
+ * Live data is touched only in step 3. The caller holds the volume's lock and the restore hold.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Job } from 'bullmq';
+import type { AppContext } from '../runtime/context.js';
+import type { Logger } from '../runtime/logger.js';
+import { archiveFileName } from '../core/names.js';
+import { besideFolderName } from '../core/restore-warning.js';
+import { quoteName, showName } from '../core/show-name.js';
+import type { RestoreRequest } from '../stores/restore-requests.js';
+import { archiveVolume } from '../engine/archive/archive-volume.js';
+import { withEntryIndex } from '../engine/entry-index/entry-index.js';
+import { chosenAncestor, selectPaths } from '../engine/entry-index/select-paths.js';
+import { requireSpace, formatBytes } from '../engine/fs/free-space.js';
+import { volumeDir } from '../engine/fs/volumes.js';
+import { placeBeside, swapPaths } from '../engine/swap/place-paths.js';
+import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
+import { finishCommitted } from '../engine/swap/swap-volume.js';
+import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
+import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
+import { claimSafetyStamp } from './safety-stamp.js';
+
+export interface FilesRestoreSummary {
+  kind: 'files';
+  stamp: string;
+  volume: string;
+  into: 'beside' | 'in-place';
+  /** Beside: the new folder in the volume that holds the restored paths. */
+  target: string | null;
+  /** The chosen paths, for display. */
+  paths: string[];
+  files: number;
+  bytes: number;
+  safetyBackupStamp: string | null;
+  durationMs: number;
+  restartRequired: false;
+  message: string;
+}
+
+type Phase = 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
+
+export async function restoreFiles(
+  ctx: AppContext,
+  job: Job,
+  request: RestoreRequest,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<FilesRestoreSummary> {
+  const started = Date.now();
+  const stamp = request.stamp!;
+  const volume = request.volumes[0]!;
+  const into = request.into ?? 'beside';
+  const paths = (request.paths ?? []).map((h) => Buffer.from(h, 'hex').toString('latin1'));
+  const shown = paths.map(showName);
+  const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, volume, ...extra }).catch(() => undefined);
+  if (paths.length === 0) throw new Error('the request names no paths; nothing was done');
+  // Checked by the API already; checked again here, where the paths meet the file system.
+  for (const p of paths) {
+    if (p === '' || p.includes('\0') || p.startsWith('/') || p.split('/').some((c) => c === '' || c === '.' || c === '..')) {
+      throw new Error(`the request names the path ${quoteName(p)}, which is not a normalized path inside the volume; nothing was done`);
+    }
+    if (chosenAncestor(new Set(paths.filter((o) => o !== p)), p) !== undefined) throw new Error(`the request names ${quoteName(p)} and a folder above it; nothing was done`);
+  }
+
+  progress('check');
+  const set = await ctx.store.getSet(stamp);
+  const archive = set?.archives.find((a) => a.kind === 'volume' && a.volume === volume);
+  if (!archive) throw new Error(`backup set ${stamp} has no archive of ${volume} any more; nothing was done`);
+  // Checked by the API already; here too, whatever queued the job (an incremental holds only what
+  // changed: a folder restored in place from it would lose every file that did not).
+  if (archive.incremental) throw new Error(`${archive.file} is an incremental archive: single files cannot be restored from it yet; nothing was done`);
+  const archivePath = path.join(ctx.config.backupDir, archive.file);
+  const dir = await volumeDir(ctx.config.volumes, volume);
+  if (!dir || !(await fs.stat(dir).catch(() => undefined))?.isDirectory()) throw new Error(`volume directory of ${volume} does not exist; nothing was done`);
+  const recovered = await recoverInterruptedRestores(dir, log);
+  if (recovered.length) log.warn({ volume, actions: recovered }, 'recovered an interrupted restore');
+
+  const { result: sel } = await withEntryIndex(archivePath, { logger: log, signal }, (file, expected) => selectPaths(file, expected, paths));
+  const missing = paths.filter((p) => !sel.found.has(p));
+  if (missing.length) throw new Error(`not in the archive ${archive.file}: ${missing.map(quoteName).join(', ')}; nothing was done`);
+  await requireSpace(dir, Math.ceil(sel.bytes * 1.05) + 1024 * 1024, `restoring ${paths.length} path(s) of ${volume} (staging copy)`);
+  if (into === 'in-place' && !request.skipSafetyBackup) {
+    const need = Math.ceil(archive.size * 1.2);
+    await requireSpace(ctx.config.backupDir, need, `the safety backup before the restore (about ${formatBytes(need)}; or request it with skipSafetyBackup)`);
+  }
+
+  // Extract the chosen paths, their parent directories and the link targets they need.
+  const chosen = new Set(paths);
+  const parentsOfChosen = new Set(paths.flatMap(parentDirs));
+  const select = (rel: string) => chosenAncestor(chosen, rel) !== undefined || parentsOfChosen.has(rel) || sel.linkTargets.has(rel);
+  const rootBefore = await fs.stat(dir);
+  const dropStaging = async () => {
+    await removeWorkDir(dir, request.id);
+    await fs.utimes(dir, rootBefore.atime, rootBefore.mtime).catch(() => undefined);
+  };
+  let files: number;
+  let rootMode = 0o755;
+  try {
+    progress('extract');
+    log.info({ volume, file: archive.file, paths: shown }, 'extracting chosen paths while verifying the archive');
+    const staging = await createWorkDir(dir, request.id);
+    const v = await verifyVolumeArchive(archivePath, {
+      logger: log, signal, extractTo: staging, select,
+      writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
+      onProgress: (p) => progress('extract', { ...p }),
+    });
+    files = v.extracted!.files;
+    rootMode = v.extracted!.rootMeta?.mode ?? rootMode;
+    log.info({ volume, files, origin: v.origin }, 'archive verified, chosen paths extracted into staging');
+  } catch (err) {
+    await dropStaging();
+    throw new Error(`archive ${archive.file} failed verification or extraction, nothing was changed: ${(err as Error).message}`, { cause: err });
+  }
+
+  let target: string | null = null;
+  let safetyBackupStamp: string | null = null;
+  if (into === 'beside') {
+    progress('swap');
+    try {
+      const extras = [...sel.linkTargets].filter((t) => chosenAncestor(chosen, t) === undefined && !parentsOfChosen.has(t));
+      target = await placeBeside(dir, request.id, { folder: besideFolderName(stamp), extras, keepDirs: parentsOfChosen, mode: rootMode });
+    } catch (err) {
+      await dropStaging();
+      throw new Error(`placing the restored paths into a new folder failed, nothing was changed: ${(err as Error).message}`, { cause: err });
+    }
+    log.warn({ volume, stamp, target, paths: shown }, 'paths restored beside the live data');
+  } else {
+    if (!request.skipSafetyBackup) {
+      try {
+        progress('safety-backup');
+        safetyBackupStamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
+        const r = await archiveVolume({
+          volume, volumeDir: dir, backupDir: ctx.config.backupDir, fileName: archiveFileName(volume, safetyBackupStamp),
+          gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], signal,
+          onProgress: (p) => progress('safety-backup', { ...p }),
+        });
+        log.info({ volume, file: r.file, size: r.size }, 'safety backup written');
+      } catch (err) {
+        await dropStaging();
+        throw new Error(`safety backup failed, nothing was changed: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    progress('swap');
+    signal?.throwIfAborted();
+    const hook = ctx.config.testHooks.failSwap;
+    await swapPaths(dir, request.id, paths, { failAfter: hook?.volume === volume ? hook.afterRenames : undefined });
+    // The previous versions of the chosen paths only (small, unlike a whole volume's): removed
+    // before the restore reports itself done. A crash meanwhile is finished by the recovery.
+    await finishCommitted(dir, request.id, undefined, log);
+    log.warn({ volume, stamp, paths: shown }, 'paths replaced in place by the backup');
+  }
+
+  progress('done');
+  const list = shown.slice(0, 10).join(', ') + (shown.length > 10 ? ` (+${shown.length - 10})` : '');
+  return {
+    kind: 'files',
+    stamp,
+    volume,
+    into,
+    target,
+    paths: shown,
+    files,
+    bytes: sel.bytes,
+    safetyBackupStamp,
+    durationMs: Date.now() - started,
+    restartRequired: false,
+    message:
+      into === 'beside'
+        ? `Restored ${list} of ${volume} from ${stamp} into the folder ${target} of the volume; nothing else was changed.`
+        : `Restored ${list} of ${volume} from ${stamp} in place; nothing else was changed.` +
+          (safetyBackupStamp ? ` The volume before the restore is in backup set ${safetyBackupStamp}.` : ''),
+  };
+}
+
+function parentDirs(rel: string): string[] {
+  const out: string[] = [];
+  for (let i = rel.indexOf('/'); i !== -1; i = rel.indexOf('/', i + 1)) out.push(rel.slice(0, i));
+  return out;
+}
