@@ -4,6 +4,9 @@
  *   child.js create <volumeDir> <backupDir> <fileName> <level> <parallel 0|1>
  *   child.js extract <archive> <stagingDir> [sha256]
  *   child.js verify <archive>        (the verify job's check: our reader and GNU tar's listing, manifest)
+ *   child.js create-inc <volumeDir> <backupDir> <fileName> <gzipLevel> [baseFile]
+ *                                    (an archive of incremental mode: level 0, or continuing baseFile)
+ *   child.js restore-chain <stagingDir> <archive>...   (the full, then the incrementals, in order)
  *   child.js idle
  *
  * Prints one JSON line: seconds (of the archiveVolume/extractArchive call, as a worker pays it),
@@ -22,6 +25,9 @@ import { pino } from 'pino';
 import { verifyVolumeArchive } from '../src/engine/verify/archive-verification.js';
 import { archiveVolume } from '../src/engine/archive/archive-volume.js';
 import { extractArchive, type ExtractOptions } from '../src/engine/extract/extract-archive.js';
+import { archiveIncremental } from '../src/engine/incremental/incremental-archive.js';
+import { chainLinkOf } from '../src/engine/incremental/chain.js';
+import { restoreChain } from '../src/engine/incremental/restore-chain.js';
 
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'silent' });
 const [cmd, ...args] = process.argv.slice(2);
@@ -69,6 +75,23 @@ async function main(): Promise<Record<string, unknown>> {
   if (cmd === 'verify') {
     const t = process.hrtime.bigint();
     const r = await verifyVolumeArchive(args[0]!, { logger });
+    return { seconds: Number(process.hrtime.bigint() - t) / 1e9, entries: r.entries, bytes: r.bytes };
+  }
+  if (cmd === 'create-inc') {
+    const [volumeDir, backupDir, fileName, level, baseFile] = args;
+    const base = baseFile ? await chainLinkOf(backupDir!, baseFile) : undefined;
+    if (base && 'reason' in base) throw new Error(base.reason);
+    const t = process.hrtime.bigint();
+    const r = await archiveIncremental({
+      volume: 'bench', volumeDir: volumeDir!, backupDir: backupDir!, fileName: fileName!, gzipLevel: Number(level), logger,
+      level: base ? base.link.level + 1 : 0, base: base?.link, basedOn: base?.chain ?? [],
+    });
+    return { seconds: Number(process.hrtime.bigint() - t) / 1e9, bytes: r.size, entries: r.entries, warnings: r.warnings.length };
+  }
+  if (cmd === 'restore-chain') {
+    const [staging, ...files] = args;
+    const t = process.hrtime.bigint();
+    const r = await restoreChain({ files, stagingDir: staging!, logger, ...restoreThreads() });
     return { seconds: Number(process.hrtime.bigint() - t) / 1e9, entries: r.entries, bytes: r.bytes };
   }
   if (cmd === 'idle') return { seconds: 0 };

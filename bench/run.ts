@@ -13,7 +13,9 @@
  * otherwise runs at the end), --no-files (skip the peak-RSS run over a volume of --files=N small files,
  * default 1,000,000, bench/many-files.ts, that otherwise runs next), --no-e2e (skip the end-to-end part
  * through the REST API, bench/e2e.ts, that otherwise runs last; --e2e-reps=N its repetitions, default
- * 2), --target=DIR (extract there instead of under bench/data, e.g. on another
+ * 2), --no-incremental (skip incremental archives against GNU tar's --listed-incremental,
+ * bench/incremental.ts, that otherwise runs at the very end; --walk-files=N,... the tree sizes of
+ * its walk-cost part, default 100000,1000000), --target=DIR (extract there instead of under bench/data, e.g. on another
  * file system; see BENCHMARKS.md), --restore-threads=auto|on|off (our restore's writer threads: as
  * by default, from the first file, or never).
  *
@@ -406,6 +408,12 @@ async function main(): Promise<void> {
     const e2eArgs = [path.join(benchDir, 'e2e.ts'), String(sizeMiB), `--reps=${flag('e2e-reps') ?? 2}`];
     const e2e = spawnSync(process.execPath, ['--import', 'tsx', ...e2eArgs], { cwd: projectDir, stdio: 'inherit' });
     if (e2e.status !== 0) throw new Error(`bench/e2e.ts failed (exit ${e2e.status})`);
+  }
+  // Incremental archives against GNU tar's --listed-incremental (issue 16): bench/incremental.ts.
+  if (!has('no-incremental')) {
+    const incArgs = [path.join(benchDir, 'incremental.ts'), String(sizeMiB), `--walk-files=${flag('walk-files') ?? '100000,1000000'}`];
+    const inc = spawnSync(process.execPath, ['--import', 'tsx', ...incArgs], { cwd: projectDir, stdio: 'inherit' });
+    if (inc.status !== 0) throw new Error(`bench/incremental.ts failed (exit ${inc.status})`);
   }
 }
 

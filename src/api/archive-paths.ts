@@ -9,7 +9,7 @@ import type { StoredArchive } from '../stores/backup-store.js';
 import { ArchiveError, HostileArchiveError } from '../engine/archive-errors.js';
 import { withEntryIndex, type IndexUse } from '../engine/entry-index/entry-index.js';
 import type { ExpectedArchive } from '../engine/entry-index/index-reader.js';
-import { badRequest, HttpError, notFound } from './http-error.js';
+import { badRequest, conflict, HttpError, notFound } from './http-error.js';
 
 export function display(bin: string): string {
   return Buffer.from(bin, 'latin1').toString('utf8');
@@ -47,7 +47,21 @@ export async function volumeArchive(ctx: AppContext, stamp: string, volume: stri
     const has = set.archives.filter((a) => a.kind === 'volume').map((a) => a.volume);
     throw notFound(`backup set ${stamp} has no archive of the volume ${volume}; it has ${has.join(', ') || 'none'}`);
   }
+  if (archive.incremental) throw incrementalRefused(archive);
   return { archive, archivePath: path.join(ctx.config.backupDir, archive.file) };
+}
+
+/**
+ * An incremental archive (issue 16) holds only what changed since the archive before it: its
+ * folders list only those entries, and a folder restored in place from it would lose every file
+ * that did not change. Until single files are taken from the whole chain, they are refused.
+ */
+export function incrementalRefused(archive: StoredArchive): HttpError {
+  return conflict(
+    'incremental_archive',
+    `${archive.file} is an incremental archive (level ${archive.level}): it holds only what changed since ${archive.basedOn.at(-1) ?? 'the archive before it'}; ` +
+      `single files cannot be browsed or restored from it yet; restore the whole set, or choose the set of its full (${archive.basedOn[0] ?? 'none'})`,
+  );
 }
 
 /** `use` on the archive's entry index (built first if it has none); an unreadable archive is 422. */

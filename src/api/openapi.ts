@@ -17,6 +17,8 @@ import {
   sqlRestoreQuery,
   stampParams,
   verifyScheduleBody,
+  volumeModeBody,
+  volumeParams,
 } from './schemas/index.js';
 import * as out from './schemas/responses.js';
 
@@ -53,11 +55,6 @@ export const API_PATHS: ZodOpenApiPathsObject = {
       responses: { '200': json(out.verifyScheduleAnswer, 'the fields, the cron pattern and the next five runs'), '400': error('a field is invalid; field names it') },
     }),
   },
-  '/api/volumes': {
-    get: op("every volume (and the database dump) with its newest archive and overdue state, and the backup disk's space (the overview)", {
-      responses: { '200': json(out.volumesAnswer, 'the volumes') },
-    }),
-  },
   '/api/verify-schedule': scheduleOps('verify schedule', verifyScheduleBody, out.verifyScheduleAnswer),
   '/api/backups': {
     get: op('the backup sets, newest first (read from BACKUP_DIR)', { responses: { '200': json(out.backupSets, 'the sets') } }),
@@ -79,8 +76,21 @@ export const API_PATHS: ZodOpenApiPathsObject = {
         '200': json(out.entriesAnswer, 'the directory level'),
         '400': error('invalid query'),
         '404': error('no such set, volume archive or directory'),
+        '409': error('an incremental archive: single files are not browsed or restored from it yet'),
         '422': error('the archive cannot be read (corrupt or hostile)'),
       },
+    }),
+  },
+  '/api/volumes': {
+    get: op("every volume (and the database dump) with its size, archive mode, newest archive and overdue state, and the backup disk's space (the overview)", {
+      responses: { '200': json(out.volumesAnswer, 'the volumes') },
+    }),
+  },
+  '/api/volumes/{name}': {
+    put: op("set a volume's archive mode: full, or incremental with a new full every fullEvery runs / on the fullOn weekday", {
+      requestParams: { path: volumeParams },
+      requestBody: { content: { 'application/json': { schema: volumeModeBody } } },
+      responses: { '200': json(out.volumeAnswer, 'the volume'), '400': error('a field is invalid; field names it'), '404': error('no such volume') },
     }),
   },
   '/api/jobs': { get: op('jobs of every queue, newest first, paged', { requestParams: { query: jobsQuery }, responses: { '200': json(out.jobsAnswer, 'jobs') } }) },
@@ -88,7 +98,12 @@ export const API_PATHS: ZodOpenApiPathsObject = {
   '/api/restores': {
     post: op('request a restore of a set, some of its volumes, or chosen paths of one volume (confirm it next)', {
       requestBody: { content: { 'application/json': { schema: setRestoreBody } } },
-      responses: { '201': json(out.restoreRequested, 'the request, its token and warning'), '400': error('invalid input; field names it'), '404': error('no such set') },
+      responses: {
+        '201': json(out.restoreRequested, 'the request, its token and warning'),
+        '400': error('invalid input; field names it'),
+        '404': error('no such set'),
+        '409': error('paths from an incremental archive'),
+      },
     }),
   },
   '/api/restores/sql': {

@@ -6,7 +6,7 @@ import { getJob, listJobs } from './handlers/jobs.js';
 import { getOpenApi } from './handlers/openapi.js';
 import { confirmRestore, getRestore, requestSetRestore, requestSqlRestore } from './handlers/restores.js';
 import { deleteSchedule, getSchedule, previewSchedule, putSchedule } from './handlers/schedule.js';
-import { listVolumeStates } from './handlers/volumes.js';
+import { listVolumes, putVolumeMode } from './handlers/volumes.js';
 import { deleteVerifySchedule, getVerifySchedule, putVerifySchedule, verifySetNow } from './handlers/verify.js';
 
 export interface Route {
@@ -25,7 +25,6 @@ export const API_ROUTES: Route[] = [
   { method: 'put', path: '/api/schedule', handler: putSchedule },
   { method: 'delete', path: '/api/schedule', handler: deleteSchedule },
   { method: 'post', path: '/api/schedule/preview', handler: previewSchedule, redis: false },
-  { method: 'get', path: '/api/volumes', handler: listVolumeStates },
   { method: 'get', path: '/api/backups', handler: listBackups, redis: false },
   { method: 'post', path: '/api/backups', handler: runNow },
   { method: 'get', path: '/api/backups/:stamp', handler: getBackup, redis: false },
@@ -34,6 +33,8 @@ export const API_ROUTES: Route[] = [
   { method: 'get', path: '/api/verify-schedule', handler: getVerifySchedule },
   { method: 'put', path: '/api/verify-schedule', handler: putVerifySchedule },
   { method: 'delete', path: '/api/verify-schedule', handler: deleteVerifySchedule },
+  { method: 'get', path: '/api/volumes', handler: listVolumes },
+  { method: 'put', path: '/api/volumes/:name', handler: putVolumeMode },
   { method: 'get', path: '/api/jobs', handler: listJobs },
   { method: 'get', path: '/api/jobs/:id', handler: getJob },
   { method: 'post', path: '/api/restores', handler: requestSetRestore },

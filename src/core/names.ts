@@ -6,7 +6,7 @@
 
 export const VOLUME_NAME = /^[a-z0-9][a-z0-9-]*$/;
 export const STAMP = /^(\d{4})-(\d{2})-(\d{2})-(\d{2})(\d{2})$/;
-const ARCHIVE = /^([a-z0-9][a-z0-9-]*)_(\d{4}-\d{2}-\d{2}-\d{4})\.(tar\.gz|sql\.gz)$/;
+const ARCHIVE = /^([a-z0-9][a-z0-9-]*)_(\d{4}-\d{2}-\d{2}-\d{4})\.(tar\.gz|inc\.tar\.gz|sql\.gz)$/;
 
 /** A volume archive (`.tar.gz`) or a logical database dump (`.sql.gz`), both in the same naming. */
 export type ArchiveKind = 'volume' | 'sql';
@@ -17,6 +17,11 @@ export interface ArchiveName {
   stamp: string;
   file: string;
   kind: ArchiveKind;
+  /**
+   * An incremental archive (`<volume>_<stamp>.inc.tar.gz`, GNU tar's listed-incremental level ≥ 1):
+   * restorable only together with the archives its manifest names. A full is `.tar.gz`.
+   */
+  incremental: boolean;
 }
 
 export function isValidVolumeName(name: string): boolean {
@@ -30,19 +35,31 @@ export function isValidStamp(stamp: string): boolean {
   return mo! >= 1 && mo! <= 12 && d! >= 1 && d! <= 31 && h! <= 23 && mi! <= 59;
 }
 
-export function archiveFileName(volume: string, stamp: string): string {
-  return `${volume}_${stamp}.tar.gz`;
+export function archiveFileName(volume: string, stamp: string, incremental = false): string {
+  return `${volume}_${stamp}.${incremental ? 'inc.' : ''}tar.gz`;
+}
+
+/** Both names a run's archive of a volume can have (full, incremental); at most one exists. */
+export function runArchiveNames(volume: string, stamp: string): [string, string] {
+  return [archiveFileName(volume, stamp), archiveFileName(volume, stamp, true)];
 }
 
 export function dumpFileName(dumpName: string, stamp: string): string {
   return `${dumpName}_${stamp}.sql.gz`;
 }
 
+/** The weekday of a stamp's local date, 0 = Sunday … 6 = Saturday (as cron counts). */
+export function stampWeekday(stamp: string): number {
+  const m = STAMP.exec(stamp);
+  if (!m) throw new Error(`not a stamp: ${stamp}`);
+  return new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]))).getUTCDay();
+}
+
 /** Parses a file name of BACKUP_DIR; anything not exactly our naming is not ours (undefined). */
 export function parseArchiveName(file: string): ArchiveName | undefined {
   const m = ARCHIVE.exec(file);
   if (!m || !isValidStamp(m[2]!)) return undefined;
-  return { volume: m[1]!, stamp: m[2]!, file, kind: m[3] === 'sql.gz' ? 'sql' : 'volume' };
+  return { volume: m[1]!, stamp: m[2]!, file, kind: m[3] === 'sql.gz' ? 'sql' : 'volume', incremental: m[3] === 'inc.tar.gz' };
 }
 
 /**

@@ -7,6 +7,10 @@
  * do not count as generations: the `keep` newest unflagged ones are kept, plus every flagged one
  * newer than the oldest of those — so a run of suspicious archives cannot push the good old
  * generations out, and a flagged archive is not deleted while it is still among the recent ones.
+ *
+ * Incremental archives (issue 16): every archive is one restorable point, so `keep` counts them
+ * like fulls; what a kept archive needs (`needs`: the full and the incrementals before it, from its
+ * manifest) is kept too, whatever its age. A full is pruned only when no kept archive needs it.
  */
 import { isValidStamp, type ArchiveName } from './names.js';
 
@@ -15,6 +19,7 @@ export function selectPrunable<A extends ArchiveName>(
   volume: string,
   keep: number,
   isFlagged: (a: A) => boolean = () => false,
+  needs: (a: A) => readonly string[] = () => [],
 ): A[] {
   if (!Number.isInteger(keep) || keep < 1) throw new Error(`keep must be an integer >= 1, got ${keep}`);
   const mine = archives
@@ -26,11 +31,21 @@ export function selectPrunable<A extends ArchiveName>(
   for (const a of mine) {
     if (isFlagged(a) && (oldestKept === undefined || good.length < keep || a.stamp > oldestKept.stamp)) kept.add(a);
   }
-  return mine.filter((a) => !kept.has(a));
+  const keptFiles = new Set([...kept].flatMap((a) => [a.file, ...needs(a)]));
+  return mine.filter((a) => !keptFiles.has(a.file));
 }
 
 /** A drop from `previous` to `current` bytes by at least `threshold` (0.5 = half). 0 disables. */
 export function isSizeDrop(previous: number, current: number, threshold: number): boolean {
   if (threshold <= 0 || previous <= 0) return false;
   return current < previous * (1 - threshold);
+}
+
+/**
+ * What each archive needs kept for it (selectPrunable's `needs`): an incremental's chain as its
+ * manifest names it; an incremental whose manifest cannot tell (unreadable: `basedOn` empty) needs
+ * every older archive of its volume, since pruning a base by mistake loses restore points for good.
+ */
+export function chainNeeds<A extends ArchiveName & { basedOn: readonly string[] }>(all: readonly A[]): (a: A) => readonly string[] {
+  return (a) => (a.incremental && a.basedOn.length === 0 ? all.filter((x) => x.volume === a.volume && x.stamp < a.stamp).map((x) => x.file) : a.basedOn);
 }

@@ -18,12 +18,14 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DelayedError, WaitingError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
-import { archiveFileName } from '../core/names.js';
+import { runArchiveNames } from '../core/names.js';
 import { tempFilesOf } from '../engine/fs/atomic.js';
 import { noteCatchUp } from '../engine/manifest-notes.js';
 import type { ArchiveJobData } from '../stores/queues.js';
 import { volumeDir } from '../engine/fs/volumes.js';
-import { archiveVolume, partialPath, type ArchiveResult } from '../engine/archive/archive-volume.js';
+import { archiveVolume, partialPath, type ArchiveProgress, type ArchiveResult } from '../engine/archive/archive-volume.js';
+import { archiveIncremental, SNAPSHOT_SUFFIX } from '../engine/incremental/incremental-archive.js';
+import { planArchive } from './archive-level.js';
 import { ensureRoomForArchive } from './space-guard.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 
@@ -37,7 +39,7 @@ export function makeArchiveProcessor(ctx: AppContext) {
     const log = ctx.logger.child({ module: 'archive', volume, stamp, jobId: job.id });
     const dir = await volumeDir(ctx.config.volumes, volume);
     if (dir === undefined) throw new Error(`volume "${volume}" is not configured any more`);
-    const fileName = archiveFileName(volume, stamp);
+    const names = runArchiveNames(volume, stamp);
 
     // One owner per attempt (BullMQ's token is new for every fetch of the job): a retry after a
     // stall must not share the lock with an earlier attempt that may still be alive and writing; it
@@ -50,12 +52,15 @@ export function makeArchiveProcessor(ctx: AppContext) {
       await job.moveToDelayed(Date.now() + Math.min(LOCK_RETRY_MS, Math.max(250, expiresIn + 100)), token);
       throw new DelayedError();
     }
+    let fileName = names[0];
     try {
-      const earlier = await finishedEarlier(ctx.config.backupDir, fileName);
-      if (earlier) {
-        log.info({ file: fileName }, 'archive was completed by an earlier attempt');
-        await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
-        return earlier;
+      for (const name of names) {
+        const earlier = await finishedEarlier(ctx.config.backupDir, name);
+        if (earlier) {
+          log.info({ file: name }, 'archive was completed by an earlier attempt');
+          await noteCatchUp(ctx.config.backupDir, name, job.data.catchUpFor);
+          return earlier;
+        }
       }
       if (job.stalledCounter > 0 || job.attemptsMade > 0) {
         // (attemptsStarted also counts the waits for a busy volume, so it says nothing here.)
@@ -63,15 +68,20 @@ export function makeArchiveProcessor(ctx: AppContext) {
       }
       // Debris of an attempt that was killed mid-write; ours to remove now that this attempt holds
       // the volume (archiveVolume would remove it too, but it must not count against free space).
-      await removeStalePartials(ctx.config.backupDir, fileName);
+      for (const name of names) await removeStalePartials(ctx.config.backupDir, name);
       // A restore of this volume that died mid-way left its work directory (and maybe half a
       // swap) in the volume: finish or roll it back now that we hold the volume, so the archive
       // holds the volume's data and not the restore's leftovers.
       const recovered = await recoverInterruptedRestores(dir, log);
       if (recovered.length) log.warn({ actions: recovered }, 'recovered an interrupted restore before archiving');
-      const room = await ensureRoomForArchive(ctx, volume, dir);
-      log.info({ dir, file: fileName, attempt: job.attemptsMade + 1, estimate: room.estimate, free: room.free }, 'archive started');
-      const result = await archiveVolume({
+      const plan = await planArchive(ctx, volume, stamp, await ctx.volumeModes.get(volume));
+      const room = await ensureRoomForArchive(ctx, volume, dir, plan.mode === 'full' || plan.level === 0);
+      fileName = plan.fileName;
+      log.info(
+        { dir, file: fileName, attempt: job.attemptsMade + 1, estimate: room.estimate, free: room.free, ...(plan.mode === 'incremental' ? { level: plan.level, why: plan.why } : {}) },
+        'archive started',
+      );
+      const common = {
         volume,
         volumeDir: dir,
         backupDir: ctx.config.backupDir,
@@ -79,10 +89,14 @@ export function makeArchiveProcessor(ctx: AppContext) {
         gzipLevel: ctx.config.gzipLevel,
         gzipParallel: ctx.config.gzipParallel,
         logger: log,
-        onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
+        onProgress: (p: ArchiveProgress) => void job.updateProgress(p).catch(() => undefined),
         // Stop (and drop the .partial) when the volume lock is lost or the shutdown hands us back.
         signal: signal ? AbortSignal.any([signal, lock.signal]) : lock.signal,
-      });
+      };
+      const result =
+        plan.mode === 'full'
+          ? await archiveVolume(common)
+          : await archiveIncremental({ ...common, level: plan.level, base: plan.base, basedOn: plan.basedOn });
       await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
       log.info(
         { file: result.file, size: result.size, entries: result.entries, durationMs: result.durationMs, warnings: result.warnings.length },
@@ -116,7 +130,8 @@ export function makeArchiveProcessor(ctx: AppContext) {
 async function removeStalePartials(backupDir: string, fileName: string): Promise<void> {
   const final = path.join(backupDir, fileName);
   const sidecarTemps = (await Promise.all(['.sha256', '.manifest.json'].map((s) => tempFilesOf(`${final}${s}`)))).flat();
-  await Promise.all([partialPath(backupDir, fileName), ...sidecarTemps].map((p) => fs.rm(p, { force: true })));
+  const snapshotTemp = `${final}${SNAPSHOT_SUFFIX}.partial`;
+  await Promise.all([partialPath(backupDir, fileName), snapshotTemp, ...sidecarTemps].map((p) => fs.rm(p, { force: true })));
 }
 
 export interface FinishedEarlier {

@@ -16,10 +16,11 @@ import path from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName, dumpFileName } from '../core/names.js';
-import { selectPrunable } from '../core/retention.js';
+import { chainNeeds, selectPrunable } from '../core/retention.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
 import type { PruneJobData } from '../stores/queues.js';
 import type { HeldLock } from '../stores/volume-lock.js';
+import { runArchiveFile } from './verify-job.js';
 
 const LOCK_RETRY_MS = 5000;
 
@@ -45,12 +46,14 @@ export function makePruneProcessor(ctx: AppContext) {
     try {
       const dir = ctx.config.backupDir;
       // Belt and braces on top of the flow: without this run's archive on disk, prune nothing.
-      const own = kind === 'sql' ? dumpFileName(volume, stamp) : archiveFileName(volume, stamp);
+      const own = kind === 'sql' ? dumpFileName(volume, stamp) : await runArchiveFile(dir, volume, stamp, archiveFileName(volume, stamp));
       if (!(await fs.stat(path.join(dir, own)).catch(() => undefined))?.isFile()) {
         throw new Error(`not pruning ${volume}: this run's archive ${own} is missing`);
       }
       const archives = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
-      const doomed = selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null);
+      // Incremental archives: what a kept one needs stays (its manifest's chain, issue 16). An
+      // incremental whose manifest cannot tell (unreadable) keeps everything older of its volume.
+      const doomed = selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null, chainNeeds(archives));
       for (const a of doomed) {
         await removeIfPresent(path.join(dir, a.file));
         for (const suffix of SIDECAR_SUFFIXES) await removeIfPresent(path.join(dir, a.file + suffix));
@@ -79,7 +82,7 @@ function writersLock(ctx: AppContext, kind: PruneJobData['kind'], volume: string
  * files older than SIDECAR_TEMP_MAX_AGE_MS, and sidecars whose archive is gone.
  */
 async function removeDebris(dir: string, volume: string, now = Date.now()): Promise<string[]> {
-  const archive = `${volume}_\\d{4}-\\d{2}-\\d{2}-\\d{4}\\.(?:tar|sql)\\.gz`;
+  const archive = `${volume}_\\d{4}-\\d{2}-\\d{2}-\\d{4}\\.(?:tar|inc\\.tar|sql)\\.gz`;
   const suffixes = SIDECAR_SUFFIXES.map((s) => s.replace(/\./g, '\\.')).join('|');
   const partial = new RegExp(`^${archive}\\.partial$`);
   // `<sidecar>.<12 hex>.partial` (writeFileAtomic), or `<sidecar>.partial` of earlier versions.

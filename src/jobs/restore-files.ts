@@ -79,6 +79,9 @@ export async function restoreFiles(
   const set = await ctx.store.getSet(stamp);
   const archive = set?.archives.find((a) => a.kind === 'volume' && a.volume === volume);
   if (!archive) throw new Error(`backup set ${stamp} has no archive of ${volume} any more; nothing was done`);
+  // Checked by the API already; here too, whatever queued the job (an incremental holds only what
+  // changed: a folder restored in place from it would lose every file that did not).
+  if (archive.incremental) throw new Error(`${archive.file} is an incremental archive: single files cannot be restored from it yet; nothing was done`);
   const archivePath = path.join(ctx.config.backupDir, archive.file);
   const dir = await volumeDir(ctx.config.volumes, volume);
   if (!dir || !(await fs.stat(dir).catch(() => undefined))?.isDirectory()) throw new Error(`volume directory of ${volume} does not exist; nothing was done`);

@@ -22,7 +22,8 @@ import type { Logger } from '../runtime/logger.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { volumeDir } from '../engine/fs/volumes.js';
 import { archiveVolume } from '../engine/archive/archive-volume.js';
-import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
+import { restoreChainOf } from '../engine/incremental/chain.js';
+import { restoreChain } from '../engine/incremental/restore-chain.js';
 import type { RootMeta } from '../engine/extract/extract-options.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
@@ -44,8 +45,10 @@ interface Target {
   dir: string;
   archive: StoredArchive;
   archivePath: string;
-  /** Uncompressed size from our manifest, when the archive has one. */
+  /** Uncompressed size from our manifest(s), when the archive has one (a chain: the sum, an upper bound). */
   contentBytes: number | undefined;
+  /** The files a restore reads: the archive itself, or for an incremental its full, the incrementals before it, itself. */
+  chain: string[];
 }
 
 type Phase = 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
@@ -93,18 +96,20 @@ export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequ
       progress('extract', { volume: t.volume });
       log.info({ volume: t.volume, file: t.archive.file }, 'extracting and verifying archive');
       const staging = await createWorkDir(t.dir, request.id);
-      const v = await verifyVolumeArchive(t.archivePath, {
-        logger: log, signal, extractTo: staging,
+      // An incremental archive: its full and the incrementals before it, in order (issue 16).
+      const r = await restoreChain({
+        files: t.chain.map((f) => path.join(ctx.config.backupDir, f)),
+        stagingDir: staging,
+        logger: log, signal,
         // The writer threads are waited for synchronously: stay well below the job lock's duration.
         writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
         onProgress: (p) => progress('extract', { volume: t.volume, ...p }),
       }).catch((err: Error) => {
         throw new VerificationFailed(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`, { cause: err });
       });
-      const r = v.extracted!;
       staged.push({ target: t, rootMeta: r.rootMeta });
       results.push({ volume: t.volume, entries: r.entries, files: r.files, bytes: r.bytes });
-      log.info({ volume: t.volume, entries: r.entries, bytes: r.bytes, origin: v.origin }, 'archive verified and extracted into staging');
+      log.info({ volume: t.volume, entries: r.entries, bytes: r.bytes, chain: t.chain }, 'archive verified and extracted into staging');
     }
   } catch (err) {
     await dropStaging(targets);
@@ -178,7 +183,10 @@ async function resolveTargets(ctx: AppContext, stamp: string, volumes: string[])
     const st = await fs.stat(dir).catch(() => undefined);
     if (!st?.isDirectory()) throw new Error(`volume directory ${dir} of ${volume} does not exist; create it (empty) to restore into it`);
     const archivePath = path.join(ctx.config.backupDir, archive.file);
-    targets.push({ volume, dir, archive, archivePath, contentBytes: await manifestBytes(archivePath) });
+    const chain = await restoreChainOf(ctx.config.backupDir, archive.file);
+    const sizes = await Promise.all(chain.map((f) => manifestBytes(path.join(ctx.config.backupDir, f))));
+    const contentBytes = sizes.every((n) => n !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
+    targets.push({ volume, dir, archive, archivePath, contentBytes, chain });
   }
   return targets;
 }

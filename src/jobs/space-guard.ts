@@ -8,9 +8,13 @@ import { formatBytes, freeBytes, NoSpaceError } from '../engine/fs/free-space.js
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { walkTree } from '../engine/fs/tree-walk.js';
 
-export async function ensureRoomForArchive(ctx: AppContext, volume: string, volumeDir: string): Promise<{ estimate: number; free: number }> {
+/**
+ * `full`: the archive will hold the whole volume, so the estimate is the newest full's size, not
+ * that of an incremental that happens to be newer (issue 16); otherwise the newest archive's.
+ */
+export async function ensureRoomForArchive(ctx: AppContext, volume: string, volumeDir: string, full = true): Promise<{ estimate: number; free: number }> {
   const previous = (await ctx.store.listArchives())
-    .filter((a) => a.volume === volume && a.kind === 'volume')
+    .filter((a) => a.volume === volume && a.kind === 'volume' && (!full || a.level === 0))
     .sort((a, b) => (a.stamp < b.stamp ? 1 : -1))[0];
   const estimate = previous ? previous.size : await treeBytes(volumeDir);
   const free = await freeBytes(ctx.config.backupDir);

@@ -9,11 +9,15 @@ import type { Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import type { VerifyJobData } from '../stores/queues.js';
 import { checkSizeDrop } from './size-drop.js';
+import { parseArchiveName, runArchiveNames } from '../core/names.js';
 import { verifyBackup, type VerifyOutcome } from './verify-backup.js';
 
 export function makeVerifyProcessor(ctx: AppContext) {
   return async (job: Job<VerifyJobData>): Promise<VerifyOutcome> => {
-    const { volume, stamp, file, kind } = job.data;
+    const { volume, stamp, kind } = job.data;
+    // The flow names the full's file; in incremental mode the archive job may have written the
+    // run's `.inc.tar.gz` instead (it decides the level when it runs).
+    const file = kind === 'volume' ? await runArchiveFile(ctx.config.backupDir, volume, stamp, job.data.file) : job.data.file;
     const log = ctx.logger.child({ module: 'verify', volume, stamp, file, jobId: job.id });
     const full = path.join(ctx.config.backupDir, file);
     if (!(await fs.stat(full).catch(() => undefined))) throw new Error(`${file} does not exist (pruned or moved away?)`);
@@ -22,7 +26,7 @@ export function makeVerifyProcessor(ctx: AppContext) {
     const sha256 = /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] ?? null;
     const outcome = await verifyBackup({
       backupDir: ctx.config.backupDir,
-      archive: { volume, stamp, file, kind },
+      archive: { volume, stamp, file, kind, incremental: parseArchiveName(file)?.incremental ?? false },
       sha256,
       testExtract: ctx.config.verifyExtract,
       restoreThreads: ctx.config.restoreThreads,
@@ -33,6 +37,13 @@ export function makeVerifyProcessor(ctx: AppContext) {
     if (job.parent) await checkSizeDrop(ctx, { volume, stamp, file }, log);
     return outcome;
   };
+}
+
+/** Which of the run's two possible archive names exists (the full's when neither does: the caller reports it missing). */
+export async function runArchiveFile(backupDir: string, volume: string, stamp: string, named: string): Promise<string> {
+  if (await fs.stat(path.join(backupDir, named)).catch(() => undefined)) return named;
+  for (const n of runArchiveNames(volume, stamp)) if (await fs.stat(path.join(backupDir, n)).catch(() => undefined)) return n;
+  return named;
 }
 
 /** Test hook (NODE_ENV=test only): simulates an archive that was damaged after it was written. */

@@ -16,6 +16,7 @@ import { createApiRedis, createRedis } from '../stores/redis.js';
 import { RestoreRequests } from '../stores/restore-requests.js';
 import { scheduleStore, verifyScheduleStore, type ScheduleStore, type VerifyScheduleStore } from '../stores/schedule-store.js';
 import { VolumeLocks } from '../stores/volume-lock.js';
+import { VolumeModes } from '../stores/volume-modes.js';
 
 export interface AppContext {
   config: Config;
@@ -28,6 +29,8 @@ export interface AppContext {
   store: BackupStore;
   schedules: ScheduleStore;
   verifySchedules: VerifyScheduleStore;
+  /** Per volume: full or incremental archives (issue 16). */
+  volumeModes: VolumeModes;
   locks: VolumeLocks;
   /** Held (name `active`) while a restore runs: scheduled and manual runs wait for it. */
   restoreHold: VolumeLocks;
@@ -65,6 +68,7 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
     store: new BackupStore(config.backupDir, config.timezone),
     schedules: scheduleStore(redis, config.queuePrefix),
     verifySchedules: verifyScheduleStore(redis, config.queuePrefix),
+    volumeModes: new VolumeModes(redis, config.queuePrefix),
     locks: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs),
     restoreHold: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs, 'restore'),
     dbLocks: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs, 'db'),

@@ -14,7 +14,8 @@ export interface StoredArchive extends ArchiveName {
   /** Result of the last verification; null until one ran. */
   verified: { ok: boolean; at: string; error?: string } | null;
   /** Set when the archive was much smaller than the volume's previous one (wipe, ransomware?). */
-  sizeDrop: { previousFile: string; previousSize: number; ratio: number } | null;
+  /** `measure: 'entries'`: compared by the volume's entry count (incremental mode), previousSize then counts entries. */
+  sizeDrop: { previousFile: string; previousSize: number; ratio: number; measure?: 'entries' } | null;
   /**
    * 'oob-backup': made by this service (it has our manifest; verification holds it against that too).
    * 'external': copied in by hand or made by an earlier OOB version; verified by reading it alone.
@@ -26,6 +27,10 @@ export interface StoredArchive extends ArchiveName {
   warnings: number;
   /** The first of those warnings' texts (names escaped), as the manifest keeps them. */
   warningMessages: string[];
+  /** 0 for a full (either mode); 1, 2, … for the incrementals of a chain (issue 16). */
+  level: number;
+  /** The files a restore of this archive reads before it, the full first; [] for a full. */
+  basedOn: string[];
 }
 
 export interface BackupSet {
@@ -34,10 +39,16 @@ export interface BackupSet {
   /** Set when the set was made by a catch-up run: the missed tick it stands in for. */
   catchUpFor: string | null;
   archives: StoredArchive[];
+  /** Every file a restore of the whole set reads (each archive's basedOn, then the archive), by volume. */
+  restoreNeeds: string[];
 }
 
-/** Files beside an archive that belong to it (removed with it). `.entries.gz`: the entry index (engine/entry-index). */
-export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json', '.entries.gz'];
+/**
+ * Files beside an archive that belong to it (removed with it). `.entries.gz`: the entry index
+ * (engine/entry-index); `.snar`: GNU tar's snapshot after an archive of incremental mode, the start
+ * of the next one.
+ */
+export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json', '.entries.gz', '.snar'];
 
 export class BackupStore {
   constructor(
@@ -73,7 +84,7 @@ export class BackupStore {
     if (!stat?.isFile()) return undefined; // vanished meanwhile (pruned), or a directory named like one
     const [verify, manifest, sha256] = await Promise.all([
       readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`),
-      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown; tool?: string; warnings?: unknown; warningMessages?: unknown }>(`${full}.manifest.json`),
+      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown; tool?: string; warnings?: unknown; warningMessages?: unknown; level?: unknown; basedOn?: unknown }>(`${full}.manifest.json`),
       this.readChecksum(a.file),
     ]);
     return {
@@ -86,6 +97,8 @@ export class BackupStore {
       catchUpFor: typeof manifest?.catchUpFor === 'string' ? manifest.catchUpFor : null,
       warnings: typeof manifest?.warnings === 'number' ? manifest.warnings : 0,
       warningMessages: Array.isArray(manifest?.warningMessages) ? manifest.warningMessages.filter((m): m is string => typeof m === 'string') : [],
+      level: typeof manifest?.level === 'number' ? manifest.level : 0,
+      basedOn: Array.isArray(manifest?.basedOn) ? manifest.basedOn.map((b: { file?: unknown }) => String(b.file)) : [],
     };
   }
 
@@ -104,6 +117,7 @@ export class BackupStore {
         createdAt: stampToDate(stamp, this.timezone).toISOString(),
         catchUpFor: archives.find((a) => a.catchUpFor !== null)?.catchUpFor ?? null,
         archives: archives.sort((x, y) => x.volume.localeCompare(y.volume)),
+        restoreNeeds: archives.flatMap((a) => [...a.basedOn, a.file]),
       }));
   }
 

@@ -4,9 +4,12 @@ import { archiveFileName, formatStamp, isValidStamp, isValidVolumeName, parseArc
 
 describe('archive names', () => {
   const cases: [string, ReturnType<typeof parseArchiveName>][] = [
-    ['elexisdb_2026-11-21-0315.tar.gz', { volume: 'elexisdb', stamp: '2026-11-21-0315', file: 'elexisdb_2026-11-21-0315.tar.gz', kind: 'volume' }],
-    ['pacs-data_2024-01-01-0000.tar.gz', { volume: 'pacs-data', stamp: '2024-01-01-0000', file: 'pacs-data_2024-01-01-0000.tar.gz', kind: 'volume' }],
-    ['elexisdb-sql_2026-11-21-0315.sql.gz', { volume: 'elexisdb-sql', stamp: '2026-11-21-0315', file: 'elexisdb-sql_2026-11-21-0315.sql.gz', kind: 'sql' }],
+    ['elexisdb_2026-11-21-0315.tar.gz', { volume: 'elexisdb', stamp: '2026-11-21-0315', file: 'elexisdb_2026-11-21-0315.tar.gz', kind: 'volume', incremental: false }],
+    ['pacs-data_2024-01-01-0000.tar.gz', { volume: 'pacs-data', stamp: '2024-01-01-0000', file: 'pacs-data_2024-01-01-0000.tar.gz', kind: 'volume', incremental: false }],
+    ['elexisdb-sql_2026-11-21-0315.sql.gz', { volume: 'elexisdb-sql', stamp: '2026-11-21-0315', file: 'elexisdb-sql_2026-11-21-0315.sql.gz', kind: 'sql', incremental: false }],
+    ['pacsdata_2026-11-22-0315.inc.tar.gz', { volume: 'pacsdata', stamp: '2026-11-22-0315', file: 'pacsdata_2026-11-22-0315.inc.tar.gz', kind: 'volume', incremental: true }],
+    ['pacsdata_2026-11-22-0315.inc.sql.gz', undefined],
+    ['pacsdata_2026-11-22-0315.inc.tar.gz.snar', undefined],
     ['elexisdb_2026-11-21-0315.sql', undefined],
     ['elexisdb_2026-11-21-0315.tar', undefined],
     ['elexisdb_2026-11-21-0315.tar.gz.partial', undefined],
@@ -24,6 +27,7 @@ describe('archive names', () => {
 
   it('builds the name earlier OOB versions used', () => {
     assert.equal(archiveFileName('elexisdb', '2026-11-21-0315'), 'elexisdb_2026-11-21-0315.tar.gz');
+    assert.equal(archiveFileName('pacsdata', '2026-11-21-0315', true), 'pacsdata_2026-11-21-0315.inc.tar.gz');
   });
 
   it('validates volume names and stamps', () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArchiveName, type ArchiveName } from '../../src/core/names.js';
-import { isSizeDrop, selectPrunable } from '../../src/core/retention.js';
+import { chainNeeds, isSizeDrop, selectPrunable } from '../../src/core/retention.js';
 
 const a = (file: string) => parseArchiveName(file) as ArchiveName;
 
@@ -34,6 +34,41 @@ describe('selectPrunable', () => {
   for (const keep of [0, -1, 1.5, Number.NaN]) {
     it(`refuses keep=${keep}`, () => assert.throws(() => selectPrunable(archives, 'elexisdb', keep), /keep/));
   }
+});
+
+describe('selectPrunable with incremental chains (issue 16)', () => {
+  // Two chains: full 01 + incrementals 02, 03; full 04 + incremental 05.
+  const list = [
+    a('pacsdata_2026-12-01-0315.tar.gz'),
+    a('pacsdata_2026-12-02-0315.inc.tar.gz'),
+    a('pacsdata_2026-12-03-0315.inc.tar.gz'),
+    a('pacsdata_2026-12-04-0315.tar.gz'),
+    a('pacsdata_2026-12-05-0315.inc.tar.gz'),
+  ];
+  const chain: Record<string, string[]> = {
+    'pacsdata_2026-12-02-0315.inc.tar.gz': ['pacsdata_2026-12-01-0315.tar.gz'],
+    'pacsdata_2026-12-03-0315.inc.tar.gz': ['pacsdata_2026-12-01-0315.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz'],
+    'pacsdata_2026-12-05-0315.inc.tar.gz': ['pacsdata_2026-12-04-0315.tar.gz'],
+  };
+  const needs = (x: ArchiveName) => chain[x.file] ?? [];
+  const pruned = (keep: number) => selectPrunable(list, 'pacsdata', keep, () => false, needs).map((x) => x.file);
+
+  it('never prunes a full (or an incremental) that a kept incremental needs', () => {
+    assert.deepEqual(pruned(1), ['pacsdata_2026-12-03-0315.inc.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz', 'pacsdata_2026-12-01-0315.tar.gz']);
+    assert.deepEqual(pruned(2), ['pacsdata_2026-12-03-0315.inc.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz', 'pacsdata_2026-12-01-0315.tar.gz']);
+  });
+
+  it('an incremental whose manifest cannot tell what it needs keeps everything older of its volume', () => {
+    const listed = list.map((x) => ({ ...x, basedOn: x.file === 'pacsdata_2026-12-03-0315.inc.tar.gz' ? [] : (chain[x.file] ?? []) }));
+    const doomed = selectPrunable(listed, 'pacsdata', 3, () => false, chainNeeds(listed)).map((x) => x.file);
+    assert.deepEqual(doomed, []);
+    assert.deepEqual(selectPrunable(listed, 'pacsdata', 2, () => false, chainNeeds(listed)).map((x) => x.file).length, 3);
+  });
+
+  it('keeps a whole older chain while one of its points is among the `keep` newest', () => {
+    assert.deepEqual(pruned(3), []);
+    assert.deepEqual(pruned(5), []);
+  });
 });
 
 describe('selectPrunable with size-drop flags', () => {

@@ -7,3 +7,4 @@ export { ENTRIES_DEFAULT_LIMIT, ENTRIES_MAX_LIMIT, entriesParams, entriesQuery }
 export { JOB_STATES, jobsQuery } from './jobs.js';
 export { confirmRestoreBody, entryKey, RESTORE_INTO, setRestoreBody, sqlRestoreQuery } from './restores.js';
 export { scheduleBody, verifyScheduleBody } from './schedule.js';
+export { volumeModeBody, volumeParams } from './volumes.js';

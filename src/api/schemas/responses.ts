@@ -47,29 +47,44 @@ const archive = z
     catchUpFor: z.string().nullable(),
     warnings: z.int().meta({ description: 'entries skipped or changed while archived (vanished, shrank, a socket); 0 without a manifest' }),
     warningMessages: z.array(z.string()).meta({ description: 'the first of those warnings, names escaped' }),
+    incremental: z.boolean().meta({ description: 'a listed-incremental archive (.inc.tar.gz), restorable with the files of basedOn' }),
+    level: z.int().meta({ description: '0 for a full, 1, 2, … for the incrementals of a chain' }),
+    basedOn: z.array(z.string()).meta({ description: 'the files a restore of this archive reads before it, the full first' }),
   })
   .meta({ id: 'Archive' });
 
+
+export const backupSet = z
+  .looseObject({
+    stamp: z.string(),
+    createdAt: isoTime,
+    catchUpFor: z.string().nullable(),
+    archives: z.array(archive),
+    restoreNeeds: z.array(z.string()).meta({ description: 'every file a restore of the whole set reads' }),
+  })
+  .meta({ id: 'BackupSet' });
+
+export const volumeAnswer = z
+  .strictObject({
+    name: z.string(),
+    kind: z.enum(['volume', 'sql']).meta({ description: 'sql: the logical dump of the database (with DB_HOST)' }),
+    size: z.number().nullable().meta({ description: "the volume's file bytes (a walk, at most 5 minutes old); null for the dump or when it cannot be read" }),
+    mode: z.enum(['full', 'incremental']).meta({ description: 'how its archives are made (issue 16); the dump is always full' }),
+    fullEvery: z.int().nullable().meta({ description: 'incremental mode: a new full after this many archives of a chain; null for the dump' }),
+    fullOn: z.int().nullable().meta({ description: 'incremental mode: the weekday (0-6, Sunday 0) whose first run makes a new full' }),
+    lastArchive: archive.nullable().meta({ description: 'the newest archive; null when there is none' }),
+    overdue: z
+      .strictObject({ expectedBy: isoTime, lastSuccess: isoTime.nullable() })
+      .nullable()
+      .meta({ description: "the schedule's last tick (older than OVERDUE_GRACE) has no archive of this volume" }),
+  })
+  .meta({ id: 'Volume' });
 export const volumesAnswer = z
   .strictObject({
-    volumes: z.array(
-      z.strictObject({
-        name: z.string(),
-        kind: z.enum(['volume', 'sql']).meta({ description: 'sql: the logical dump of the database (with DB_HOST)' }),
-        lastArchive: archive.nullable().meta({ description: 'the newest archive; null when there is none' }),
-        overdue: z
-          .strictObject({ expectedBy: isoTime, lastSuccess: isoTime.nullable() })
-          .nullable()
-          .meta({ description: "the schedule's last tick (older than OVERDUE_GRACE) has no archive of this volume" }),
-      }),
-    ),
+    volumes: z.array(volumeAnswer),
     backupDir: z.strictObject({ freeBytes: z.int(), totalBytes: z.int() }).nullable().meta({ description: 'space on the disk of BACKUP_DIR' }),
   })
   .meta({ id: 'Volumes' });
-
-export const backupSet = z
-  .looseObject({ stamp: z.string(), createdAt: isoTime, catchUpFor: z.string().nullable(), archives: z.array(archive) })
-  .meta({ id: 'BackupSet' });
 export const backupSets = z.strictObject({ sets: z.array(backupSet) }).meta({ id: 'BackupSets' });
 export const runStarted = z.looseObject({ stamp: z.string(), jobs: z.array(z.unknown()) }).meta({ id: 'RunStarted' });
 

@@ -1,0 +1,60 @@
+/**
+ * Per volume: full archives every run (the default) or GNU tar listed-incremental archives with a
+ * new full every `fullEvery` runs (issue 16). Stored in Redis like the schedule, one hash field per
+ * volume, so every API and worker process sees the same setting.
+ *
+ * Why `full` is the default for every volume, not chosen by size: the database volume must stay
+ * full (a file copy of a running MariaDB changes in most of its bytes every night, so an
+ * incremental would be nearly a full and add a restore step), and a small volume gains nothing;
+ * a large PACS or document store is the admin's one-line choice, and it changes what a restore
+ * reads, which should not happen behind their back when a volume grows past a threshold.
+ */
+import type { Redis } from 'ioredis';
+
+export type ArchiveMode = 'full' | 'incremental';
+
+export interface VolumeMode {
+  mode: ArchiveMode;
+  /** Incremental mode: the run that would make the chain this long starts a new full (a full + fullEvery-1 incrementals). */
+  fullEvery: number;
+  /** Incremental mode: also a new full on the first run of this weekday (0 = Sunday … 6), or null. */
+  fullOn: number | null;
+}
+
+/** A week of nightly runs per chain: a restore reads at most 7 files, and a full is at most a week old. */
+export const DEFAULT_FULL_EVERY = 7;
+export const DEFAULT_VOLUME_MODE: VolumeMode = { mode: 'full', fullEvery: DEFAULT_FULL_EVERY, fullOn: null };
+
+export class VolumeModes {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private get key(): string {
+    return `${this.prefix}:oob-settings:volume-modes`;
+  }
+
+  async get(volume: string): Promise<VolumeMode> {
+    return parse(await this.redis.hget(this.key, volume));
+  }
+
+  async all(volumes: string[]): Promise<Map<string, VolumeMode>> {
+    const raw = volumes.length ? await this.redis.hmget(this.key, ...volumes) : [];
+    return new Map(volumes.map((v, i) => [v, parse(raw[i] ?? null)]));
+  }
+
+  async put(volume: string, value: VolumeMode): Promise<void> {
+    await this.redis.hset(this.key, volume, JSON.stringify(value));
+  }
+}
+
+function parse(raw: string | null): VolumeMode {
+  if (raw === null) return { ...DEFAULT_VOLUME_MODE };
+  const v = JSON.parse(raw) as Partial<VolumeMode>;
+  return {
+    mode: v.mode === 'incremental' ? 'incremental' : 'full',
+    fullEvery: Number.isInteger(v.fullEvery) && v.fullEvery! >= 1 ? v.fullEvery! : DEFAULT_FULL_EVERY,
+    fullOn: Number.isInteger(v.fullOn) && v.fullOn! >= 0 && v.fullOn! <= 6 ? v.fullOn! : null,
+  };
+}
