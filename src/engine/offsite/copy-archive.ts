@@ -1,0 +1,60 @@
+/**
+ * Copies one archive (or dump) of BACKUP_DIR with its sidecars to one target, and verifies it:
+ * the archive (encrypted when recipients are given), then its manifest and plaintext checksum,
+ * and last the checksum of the uploaded object, which marks the copy complete
+ * (../../core/offsite-names.ts). An upload is checked on the target before that marker is written,
+ * so a target never lists a copy that differs from what was sent.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { completionMarker, remoteManifestName, remoteObjectName } from '../../core/offsite-names.js';
+import { putText, remotePath, type RcloneOptions } from './rclone.js';
+import { sendObject, verifyObject, type Verification } from './send.js';
+
+export interface CopyArchiveOptions {
+  rclone: RcloneOptions;
+  /** rclone `remote:path`. */
+  target: string;
+  backupDir: string;
+  file: string;
+  recipients: readonly string[];
+  signal?: AbortSignal;
+  onProgress?: (sent: number, total: number) => void;
+}
+
+export interface CopyResult {
+  target: string;
+  /** The object's name on the target. */
+  file: string;
+  size: number;
+  /** sha256 of the object on the target (of the ciphertext when encrypted): checkable without the key. */
+  sha256: string;
+  encrypted: boolean;
+  verification: Verification['method'];
+  /** Hashes a later verification can hold the remote's own against. */
+  md5: string;
+  sha1: string;
+}
+
+export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
+  const encrypted = o.recipients.length > 0;
+  const local = path.join(o.backupDir, o.file);
+  const name = remoteObjectName(o.file, encrypted);
+  const object = remotePath(o.target, name);
+  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, signal: o.signal, onProgress: o.onProgress });
+  const { method } = await verifyObject(o.rclone, object, sent, o.signal);
+  if (await exists(`${local}.manifest.json`)) {
+    const manifest = remotePath(o.target, remoteManifestName(o.file, encrypted));
+    await sendObject({ rclone: o.rclone, object: manifest, source: `${local}.manifest.json`, recipients: o.recipients, signal: o.signal });
+  }
+  if (encrypted && (await exists(`${local}.sha256`))) {
+    await putText(o.rclone, remotePath(o.target, `${o.file}.sha256`), await fs.readFile(`${local}.sha256`, 'utf8'), o.signal);
+  }
+  // Last: the marker of a complete copy, in `sha256sum -c` format.
+  await putText(o.rclone, remotePath(o.target, completionMarker(o.file, encrypted)), `${sent.sha256}  ${name}\n`, o.signal);
+  return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1 };
+}
+
+async function exists(file: string): Promise<boolean> {
+  return (await fs.stat(file).catch(() => undefined))?.isFile() ?? false;
+}

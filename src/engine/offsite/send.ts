@@ -1,0 +1,97 @@
+/**
+ * One object to a target, streamed: file → (age) → digests → `rclone rcat`. No temp file and
+ * bounded memory: `pipeline` moves 64 KiB chunks and waits whenever age or rclone (or the uplink
+ * behind it, with --bwlimit) is slower than the disk. The digests are of the bytes rclone was
+ * given, i.e. of the object as it must be on the remote.
+ */
+import fs from 'node:fs';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { encryptedSize, encryptStream } from './age.js';
+import { DigestTap, type Digests } from './digest-tap.js';
+import { cat, lsjson, rcat, type RcloneOptions } from './rclone.js';
+
+export interface SendOptions {
+  rclone: RcloneOptions;
+  /** The object's rclone path (remotePath(target, name)). */
+  object: string;
+  /** Local file to send. */
+  source: string;
+  /** age recipients; empty = the object is the plain file. */
+  recipients: readonly string[];
+  signal?: AbortSignal;
+  onProgress?: (sent: number, total: number) => void;
+}
+
+export async function sendObject(o: SendOptions): Promise<Digests> {
+  const plainSize = (await fs.promises.stat(o.source)).size;
+  const size = o.recipients.length > 0 ? encryptedSize(plainSize, o.recipients.length) : plainSize;
+  const upload = rcat(o.rclone, o.object, size, o.signal);
+  const tap = new DigestTap((n) => o.onProgress?.(n, size));
+  const input = fs.createReadStream(o.source, { highWaterMark: 256 * 1024 });
+  try {
+    if (o.recipients.length > 0) {
+      const age = encryptStream(o.recipients, o.signal);
+      try {
+        await Promise.all([pipeline(input, age.stdin), pipeline(age.stdout, tap, upload.stdin), age.done, upload.done]);
+      } finally {
+        age.kill();
+      }
+    } else {
+      await Promise.all([pipeline(input, tap, upload.stdin), upload.done]);
+    }
+  } catch (err) {
+    upload.kill();
+    // The process's own message (exit code, stderr) says more than a broken pipe.
+    const reason = await upload.done.then(() => undefined, (e: Error) => e);
+    throw reason ?? err;
+  }
+  const sent = tap.digests();
+  if (sent.size !== size) throw new Error(`upload to ${o.object}: sent ${sent.size} bytes, expected ${size}`);
+  return sent;
+}
+
+export interface Verification {
+  /** How the remote object was checked: its own hash of that type, or by reading it back. */
+  method: 'md5' | 'sha1' | 'sha256' | 'read-back';
+}
+
+/**
+ * Holds the remote object against what was sent: its size, then a hash the remote computes itself
+ * when the backend has one in common with us, else the object read back and hashed here. Throws
+ * on any difference, naming it.
+ */
+export async function verifyObject(rclone: RcloneOptions, object: string, expected: Pick<Digests, 'size' | 'sha256'> & Partial<Digests>, signal?: AbortSignal): Promise<Verification> {
+  const [entry] = await lsjson(rclone, object, { hash: true, signal });
+  if (!entry) throw new Error(`${object} is missing on the target`);
+  if (entry.Size !== expected.size) throw new Error(`${object} has ${entry.Size} bytes on the target, ${expected.size} were sent`);
+  for (const type of ['sha256', 'sha1', 'md5'] as const) {
+    const theirs = entry.Hashes?.[type];
+    const ours = expected[type];
+    if (!theirs || !ours) continue;
+    if (theirs.toLowerCase() !== ours) throw new Error(`${object}: the target's ${type} ${theirs} differs from the ${ours} that was sent`);
+    return { method: type };
+  }
+  const back = await readBack(rclone, object, signal);
+  if (back.size !== expected.size || back.sha256 !== expected.sha256) {
+    throw new Error(`${object}: read back ${back.size} bytes with sha256 ${back.sha256}, sent ${expected.size} bytes with sha256 ${expected.sha256}`);
+  }
+  return { method: 'read-back' };
+}
+
+async function readBack(rclone: RcloneOptions, object: string, signal?: AbortSignal): Promise<{ size: number; sha256: string }> {
+  const download = cat(rclone, object, signal);
+  const hash = createHash('sha256');
+  let size = 0;
+  await Promise.all([
+    pipeline(download.stdout as Readable, async (chunks: AsyncIterable<Buffer>) => {
+      for await (const c of chunks) {
+        size += c.length;
+        hash.update(c);
+      }
+    }),
+    download.done,
+  ]);
+  return { size, sha256: hash.digest('hex') };
+}

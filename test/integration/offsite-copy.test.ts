@@ -1,0 +1,124 @@
+/**
+ * The off-site engine against real targets: an OpenSSH server as an SFTP remote and `rclone serve
+ * webdav`, both started here on free ports. GNU tar writes the archive, the `age` CLI decrypts and
+ * `sha256sum -c` checks what arrived: nothing of ours reads our own output.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, execSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { encryptedSize } from '../../src/engine/offsite/age.js';
+import { copyArchive } from '../../src/engine/offsite/copy-archive.js';
+import { configSecrets, lsjson, type RcloneOptions } from '../../src/engine/offsite/rclone.js';
+import { sendObject, verifyObject } from '../../src/engine/offsite/send.js';
+import os from 'node:os';
+import { rcloneConfig, startSftpServer, startWebdavServer, type TestRemote } from '../helpers/offsite-servers.js';
+
+let work = '';
+let sftp: TestRemote;
+let dav: TestRemote;
+let rclone: RcloneOptions;
+let identity = '';
+let recipient = '';
+const FILE = 'lucindadata_2026-11-21-0315.tar.gz';
+
+before(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-offsite-'));
+  [sftp, dav] = await Promise.all([startSftpServer(work), startWebdavServer(work)]);
+  const configFile = await rcloneConfig(path.join(work, 'rclone.conf'), [sftp, dav]);
+  rclone = { configFile, secrets: await configSecrets(configFile) };
+  identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  recipient = /public key: (age1\S+)/.exec(identity)![1]!;
+  await fs.writeFile(path.join(work, 'key.txt'), identity, { mode: 0o600 });
+  // A small volume archived by GNU tar, with the sidecars the archive job writes.
+  const vol = path.join(work, 'vol');
+  await fs.mkdir(path.join(vol, 'docs'), { recursive: true });
+  await fs.writeFile(path.join(vol, 'docs', 'Bericht.txt'), 'Befund\n'.repeat(5000));
+  await fs.writeFile(path.join(vol, 'random.bin'), execFileSync('head', ['-c', '300000', '/dev/urandom']));
+  const backup = path.join(work, 'backup');
+  await fs.mkdir(backup);
+  execFileSync('tar', ['-C', vol, '-czf', path.join(backup, FILE), '.']);
+  execSync(`sha256sum ${FILE} > ${FILE}.sha256`, { cwd: backup });
+  await fs.writeFile(path.join(backup, `${FILE}.manifest.json`), JSON.stringify({ tool: 'oob-backup', entries: 4 }));
+});
+
+after(async () => {
+  await Promise.all([sftp?.stop(), dav?.stop()]);
+  if (work) await fs.rm(work, { recursive: true, force: true });
+});
+
+describe('copy of an archive to a target', () => {
+  it('encrypted to SFTP: <file>.age and sidecars arrive; age -d | tar -tz lists the volume; sha256sum -c passes', async () => {
+    const r = await copyArchive({ rclone, target: `${sftp.name}:${path.join(sftp.dir, 'offsite/practice')}`, backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] });
+    const landed = path.join(sftp.dir, 'offsite/practice');
+    const names = (await fs.readdir(landed)).sort();
+    assert.deepEqual(names, [`${FILE}.age`, `${FILE}.age.sha256`, `${FILE}.manifest.json.age`, `${FILE}.sha256`].sort());
+    assert.equal(r.file, `${FILE}.age`);
+    assert.match(r.verification, /^(md5|sha1)$/, 'SFTP hashes the object on its side (md5sum, sha1sum)');
+    execFileSync('sha256sum', ['-c', `${FILE}.age.sha256`], { cwd: landed, stdio: 'ignore' });
+    const listing = execSync(`age -d -i ${path.join(work, 'key.txt')} ${FILE}.age | tar -tzf -`, { cwd: landed, encoding: 'utf8' });
+    assert.match(listing, /\.\/docs\/Bericht\.txt/);
+    // Decrypted, it is the local archive byte for byte: its plaintext sidecar says so.
+    execSync(`age -d -i ${path.join(work, 'key.txt')} -o ${path.join(work, FILE)} ${FILE}.age`, { cwd: landed });
+    assert.equal(execSync(`sha256sum < ${path.join(work, FILE)}`, { encoding: 'utf8' }).slice(0, 64), (await fs.readFile(path.join(landed, `${FILE}.sha256`), 'utf8')).slice(0, 64));
+  });
+
+  it('plain to WebDAV: the archive itself, checked by reading it back', async () => {
+    const r = await copyArchive({ rclone, target: `${dav.name}:plain`, backupDir: path.join(work, 'backup'), file: FILE, recipients: [] });
+    assert.equal(r.file, FILE);
+    assert.equal(r.verification, 'read-back', 'rclone serve webdav has no hashes');
+    assert.deepEqual((await fs.readdir(path.join(dav.dir, 'plain'))).sort(), [FILE, `${FILE}.manifest.json`, `${FILE}.sha256`].sort());
+    execFileSync('sha256sum', ['-c', `${FILE}.sha256`], { cwd: path.join(dav.dir, 'plain'), stdio: 'ignore' });
+  });
+});
+
+describe('verification of a remote object', () => {
+  for (const which of ['sftp', 'webdav'] as const) {
+    it(`detects a corrupted object (${which})`, async () => {
+      const remote = which === 'sftp' ? sftp : dav;
+      const local = path.join(work, 'backup', FILE);
+      const object = `${remote.name}:${which === 'sftp' ? path.join(remote.dir, 'corrupt') : 'corrupt'}/x.age`;
+      const sent = await sendObject({ rclone, object, source: local, recipients: [recipient] });
+      await verifyObject(rclone, object, sent);
+      const stored = path.join(remote.dir, 'corrupt', 'x.age');
+      const bytes = await fs.readFile(stored);
+      bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x01;
+      await fs.writeFile(stored, bytes);
+      await assert.rejects(verifyObject(rclone, object, sent), /differs|read back/);
+      await fs.truncate(stored, 100);
+      await assert.rejects(verifyObject(rclone, object, sent), /has 100 bytes on the target/);
+    });
+  }
+});
+
+describe('a target that is down', () => {
+  it('fails the copy with rclone\'s reason and no secret of the config in it', async () => {
+    const down = await startWebdavServer(path.join(work, 'down'), 'davdown');
+    const configFile = await rcloneConfig(path.join(work, 'down.conf'), [down]);
+    const opts = { configFile, secrets: await configSecrets(configFile) };
+    await down.stop();
+    const err = await copyArchive({ rclone: opts, target: 'davdown:x', backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] }).then(
+      () => assert.fail('copy to a stopped server succeeded'),
+      (e: Error) => e,
+    );
+    assert.match(err.message, /upload to davdown:x\/.*rclone exited with \d/);
+    for (const s of down.secrets) assert.ok(!err.message.includes(s), 'a config value in the message');
+  });
+});
+
+describe('sizes', () => {
+  it('encryptedSize is what `age -r` writes, for one and three recipients', async () => {
+    const more = [recipient, ...[1, 2].map(() => /public key: (age1\S+)/.exec(execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1]!)];
+    for (const n of [0, 1, 65535, 65536, 65537, 200_000]) {
+      for (const rs of [[recipient], more]) {
+        const out = execFileSync('age', rs.flatMap((r) => ['-r', r]), { input: Buffer.alloc(n) });
+        assert.equal(encryptedSize(n, rs.length), out.length, `${n} bytes to ${rs.length} recipients`);
+      }
+    }
+  });
+
+  it('lsjson of a missing directory is an error, not an empty target', async () => {
+    await assert.rejects(lsjson(rclone, `${dav.name}:does-not-exist`), /listing of/);
+  });
+});
