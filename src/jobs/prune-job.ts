@@ -2,7 +2,8 @@
  * Prune one volume after its archive of the run succeeded (this job is the archive's flow parent,
  * so BullMQ starts it only then). Keeps the `keep` newest archives by the stamp in their name,
  * removes the rest with their sidecars, and removes `.partial` leftovers of dead jobs. Files that
- * do not match our naming are never touched.
+ * do not match our naming are never touched. With OFFSITE_TARGETS, an archive that has not reached
+ * every target yet is kept (and `offsite.overdue` raised): the local copy may be the only one.
  *
  * It holds the lock every writer of this kind of file holds: a volume's lock for its archives
  * (archive jobs, a restore's safety backup), the database's lock for the dumps (dump jobs, a SQL
@@ -20,6 +21,8 @@ import { selectPrunable } from '../core/retention.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
 import type { PruneJobData } from '../stores/queues.js';
 import type { HeldLock } from '../stores/volume-lock.js';
+import { makeAlert } from '../stores/notifier.js';
+import { missingTargets } from '../stores/offsite-copies.js';
 
 const LOCK_RETRY_MS = 5000;
 
@@ -50,7 +53,7 @@ export function makePruneProcessor(ctx: AppContext) {
         throw new Error(`not pruning ${volume}: this run's archive ${own} is missing`);
       }
       const archives = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
-      const doomed = selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null);
+      const doomed = await withoutUnreplicated(ctx, selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null), log);
       for (const a of doomed) {
         await removeIfPresent(path.join(dir, a.file));
         for (const suffix of SIDECAR_SUFFIXES) await removeIfPresent(path.join(dir, a.file + suffix));
@@ -66,6 +69,22 @@ export function makePruneProcessor(ctx: AppContext) {
       await lock.release();
     }
   };
+}
+
+/**
+ * The archives among `doomed` that every off-site target holds; the others are kept, logged and
+ * alerted as `offsite.overdue` (their copy failed for good, or still retries).
+ */
+async function withoutUnreplicated<A extends { file: string; volume: string; stamp: string }>(ctx: AppContext, doomed: A[], log: AppContext['logger']): Promise<A[]> {
+  const targets = ctx.config.offsite?.targets;
+  if (!targets?.length || doomed.length === 0) return doomed;
+  const records = await ctx.copies.forFiles(doomed.map((a) => a.file));
+  const held = doomed.map((a) => ({ a, missing: missingTargets(targets, records.get(a.file)) })).filter((h) => h.missing.length > 0);
+  if (held.length === 0) return doomed;
+  const files = held.map((h) => ({ file: h.a.file, missingOn: h.missing }));
+  log.warn({ files }, 'kept archives that are not on every off-site target yet');
+  ctx.notifier.notify(makeAlert({ event: 'offsite.overdue', kind: 'prune', volume: held[0]!.a.volume, reason: `${held.length} archive(s) past retention kept: not on every off-site target yet`, details: { files } }));
+  return doomed.filter((a) => !held.some((h) => h.a === a));
 }
 
 /** The lock that every writer of this volume's (or dump's) archives holds while it writes. */

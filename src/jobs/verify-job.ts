@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import type { VerifyJobData } from '../stores/queues.js';
+import { queueCopies } from '../stores/copy-jobs.js';
 import { checkSizeDrop } from './size-drop.js';
 import { verifyBackup, type VerifyOutcome } from './verify-backup.js';
 
@@ -31,6 +32,12 @@ export function makeVerifyProcessor(ctx: AppContext) {
     });
     if (!outcome.ok) throw new Error(`${file} failed verification: ${outcome.error}`);
     if (job.parent) await checkSizeDrop(ctx, { volume, stamp, file }, log);
+    // Off-site copies of this run's archive, now that it reads back; they run beside the prune.
+    const offsite = ctx.config.offsite;
+    if (job.parent && offsite) {
+      const ids = await queueCopies(ctx.queues, { volume, stamp, file, kind }, { targets: offsite.targets, attempts: offsite.copyAttempts, retryDelayMs: offsite.retryDelayMs });
+      log.info({ copyJobs: ids }, 'off-site copies queued');
+    }
     return outcome;
   };
 }

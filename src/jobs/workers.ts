@@ -18,6 +18,7 @@ import { canNudgeGc } from '../engine/gzip/gc-nudge.js';
 import { alertBackoff, makeAlertProcessor } from './alert-job.js';
 import { attachAlerts } from './alerts.js';
 import { makeArchiveProcessor } from './archive-job.js';
+import { makeCopyProcessor } from './copy-job.js';
 import { catchUpMissedRun } from './catch-up.js';
 import { makeDumpProcessor } from './dump-job.js';
 import { startOverdueChecks } from './overdue-check.js';
@@ -68,6 +69,7 @@ export function processorsFor(ctx: AppContext): Record<QueueName, Processor> {
     dump: makeDumpProcessor(ctx) as Processor,
     verify: makeVerifyProcessor(ctx) as Processor,
     prune: makePruneProcessor(ctx) as Processor,
+    copy: makeCopyProcessor(ctx) as Processor,
     restore: makeRestoreProcessor(ctx) as Processor,
     alerts: makeAlertProcessor({ urls: ctx.config.notify.webhookUrls, logger: ctx.logger.child({ module: 'notifier' }) }) as Processor,
   };

@@ -41,15 +41,15 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
   const local = path.join(o.backupDir, o.file);
   const name = remoteObjectName(o.file, encrypted);
   const object = remotePath(o.target, name);
-  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, signal: o.signal, onProgress: o.onProgress });
+  const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
+  const sourceSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
+  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, signal: o.signal, onProgress: o.onProgress });
   const { method } = await verifyObject(o.rclone, object, sent, o.signal);
   if (await exists(`${local}.manifest.json`)) {
     const manifest = remotePath(o.target, remoteManifestName(o.file, encrypted));
     await sendObject({ rclone: o.rclone, object: manifest, source: `${local}.manifest.json`, recipients: o.recipients, signal: o.signal });
   }
-  if (encrypted && (await exists(`${local}.sha256`))) {
-    await putText(o.rclone, remotePath(o.target, `${o.file}.sha256`), await fs.readFile(`${local}.sha256`, 'utf8'), o.signal);
-  }
+  if (encrypted && sidecar !== undefined) await putText(o.rclone, remotePath(o.target, `${o.file}.sha256`), sidecar, o.signal);
   // Last: the marker of a complete copy, in `sha256sum -c` format.
   await putText(o.rclone, remotePath(o.target, completionMarker(o.file, encrypted)), `${sent.sha256}  ${name}\n`, o.signal);
   return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1 };

@@ -16,22 +16,25 @@ export interface Digests {
 
 export class DigestTap extends Transform {
   private size = 0;
-  private readonly hashes: Record<'sha256' | 'md5' | 'sha1', Hash> = { sha256: createHash('sha256'), md5: createHash('md5'), sha1: createHash('sha1') };
+  private readonly hashes: Partial<Record<'sha256' | 'md5' | 'sha1', Hash>>;
   private result: Digests | undefined;
 
-  constructor(private readonly onBytes?: (total: number) => void) {
+  /** `sha256Only`: for checking what is read against its sidecar, where the other two are not needed. */
+  constructor(private readonly onBytes?: (total: number) => void, sha256Only = false) {
     super();
+    this.hashes = sha256Only ? { sha256: createHash('sha256') } : { sha256: createHash('sha256'), md5: createHash('md5'), sha1: createHash('sha1') };
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.size += chunk.length;
-    for (const h of Object.values(this.hashes)) h.update(chunk);
+    for (const h of Object.values(this.hashes)) h!.update(chunk);
     this.onBytes?.(this.size);
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
-    this.result = { size: this.size, sha256: this.hashes.sha256.digest('hex'), md5: this.hashes.md5.digest('hex'), sha1: this.hashes.sha1.digest('hex') };
+    const hex = (h: Hash | undefined) => h?.digest('hex') ?? '';
+    this.result = { size: this.size, sha256: hex(this.hashes.sha256), md5: hex(this.hashes.md5), sha1: hex(this.hashes.sha1) };
     done();
   }
 

@@ -20,6 +20,8 @@ export interface SendOptions {
   source: string;
   /** age recipients; empty = the object is the plain file. */
   recipients: readonly string[];
+  /** sha256 the local file must have (its sidecar): a file changed since it was verified fails the upload. */
+  sourceSha256?: string;
   signal?: AbortSignal;
   onProgress?: (sent: number, total: number) => void;
 }
@@ -30,11 +32,12 @@ export async function sendObject(o: SendOptions): Promise<Digests> {
   const upload = rcat(o.rclone, o.object, size, o.signal);
   const tap = new DigestTap((n) => o.onProgress?.(n, size));
   const input = fs.createReadStream(o.source, { highWaterMark: 256 * 1024 });
+  const plain = new DigestTap(undefined, true);
   try {
     if (o.recipients.length > 0) {
       const age = encryptStream(o.recipients, o.signal);
       try {
-        await Promise.all([pipeline(input, age.stdin), pipeline(age.stdout, tap, upload.stdin), age.done, upload.done]);
+        await Promise.all([pipeline(input, plain, age.stdin), pipeline(age.stdout, tap, upload.stdin), age.done, upload.done]);
       } finally {
         age.kill();
       }
@@ -48,6 +51,10 @@ export async function sendObject(o: SendOptions): Promise<Digests> {
     throw reason ?? err;
   }
   const sent = tap.digests();
+  const read = o.recipients.length > 0 ? plain.digests().sha256 : sent.sha256;
+  if (o.sourceSha256 !== undefined && read !== o.sourceSha256) {
+    throw new Error(`${o.source} changed since it was verified (sha256 ${read}, its sidecar says ${o.sourceSha256}): the copy on the target is not valid`);
+  }
   if (sent.size !== size) throw new Error(`upload to ${o.object}: sent ${sent.size} bytes, expected ${size}`);
   return sent;
 }
