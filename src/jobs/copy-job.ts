@@ -13,7 +13,7 @@ import type { AppContext } from '../runtime/context.js';
 import { copyArchive } from '../engine/offsite/copy-archive.js';
 import type { CopyJobData } from '../stores/queues.js';
 import type { CopyRecord } from '../stores/offsite-copies.js';
-import { rcloneOptions } from './offsite-rclone.js';
+import { rcloneOptions } from '../runtime/offsite-rclone.js';
 
 /** Progress is written to Redis at most this often. */
 const PROGRESS_EVERY_MS = 2000;

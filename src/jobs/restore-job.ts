@@ -17,6 +17,7 @@
  * first attempt's locks. And a stalled restore is not re-run at all (maxStalledCount 0 for this
  * queue, see ./index.ts): it fails, and the recovery (./recovery.ts) rolls its swap back or forward.
  */
+import fs from 'node:fs/promises';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { RESTORE_HOLD, type RestoreJobData } from '../stores/queues.js';
@@ -78,7 +79,7 @@ export function makeRestoreProcessor(ctx: AppContext) {
         // Stop before touching live data if a lock was lost: someone else may hold it now.
         const lost = AbortSignal.any(held.map((l) => l.signal));
         summary =
-          request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost, afterwards) : await restoreSql(ctx, job, request, rlog, lost);
+          request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost, afterwards, () => ageIdentity(ctx)) : await restoreSql(ctx, job, request, rlog, lost);
       } catch (err) {
         const reason = (err as Error).message;
         await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
@@ -101,6 +102,15 @@ export function makeRestoreProcessor(ctx: AppContext) {
     }
     return summary;
   };
+}
+
+/** The age identity for encrypted off-site copies: OFFSITE_AGE_IDENTITY_FILE, read when needed, kept in memory for this job only. */
+async function ageIdentity(ctx: AppContext): Promise<string | undefined> {
+  const file = ctx.config.offsite?.identityFile;
+  if (!file) return undefined;
+  return fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`OFFSITE_AGE_IDENTITY_FILE cannot be read (${err.code ?? err.message})`);
+  });
 }
 
 /** The error a refused job fails with: says why, and that nothing was touched. Not retried. */

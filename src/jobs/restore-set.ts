@@ -1,5 +1,6 @@
 /**
  * Restore volumes from a backup set, in the order that can lose nothing:
+ *   0. from an off-site target (`from`): fetch the archives into BACKUP_DIR (./restore-fetch.ts);
  *   1. check free space (staging in the volume, safety backup in BACKUP_DIR);
  *   2. extract each archive into a staging directory inside its volume while verifying it
  *      completely, in one pass (sha256 against the sidecar, our reader's checks, GNU tar's reading
@@ -25,6 +26,7 @@ import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
 import type { RootMeta } from '../engine/extract/extract-options.js';
 import { claimSafetyStamp } from './safety-stamp.js';
+import { fetchFromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { finishCommitted, swapIn } from '../engine/swap/swap-volume.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
@@ -48,7 +50,7 @@ interface Target {
   contentBytes: number | undefined;
 }
 
-type Phase = 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
+type Phase = 'fetch' | 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
 
 class VerificationFailed extends Error {}
 
@@ -64,11 +66,18 @@ export async function restoreSet(
   log: Logger,
   signal?: AbortSignal,
   afterwards: (() => Promise<void>)[] = [],
+  identity: () => Promise<string | undefined> = async () => undefined,
 ): Promise<SetRestoreSummary> {
   const started = Date.now();
   const stamp = request.stamp!;
   const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);
 
+  if (request.from) {
+    progress('fetch', { from: request.from });
+    await fetchFromTarget(ctx, request, identity, log, { signal, onProgress: (volume, bytesDone) => progress('fetch', { volume, bytesDone }) }).catch((err: Error) => {
+      throw new Error(`fetching the backup from ${request.from} failed, nothing was changed: ${err.message}`, { cause: err });
+    });
+  }
   progress('check');
   const targets = await resolveTargets(ctx, stamp, request.volumes);
   // A restore of these volumes that died mid-swap (this job's own earlier attempt included) is

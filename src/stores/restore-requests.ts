@@ -28,6 +28,8 @@ export interface RestoreRequest {
   /** For kind sql: the uploaded file in BACKUP_DIR/uploads, or a dump of the listing. */
   sqlFile: string | null;
   skipSafetyBackup: boolean;
+  /** Restore from this off-site target (rclone `remote:path`): its archives are fetched first. */
+  from?: string | null;
   createdAt: string;
   expiresAt: string;
   state: 'pending' | 'confirmed';
@@ -94,7 +96,7 @@ export class RestoreRequests {
   }
 
   async create(
-    fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup'>,
+    fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup' | 'from'>,
     now = this.clock.now(),
   ): Promise<{ request: RestoreRequest; token: string }> {
     const token = randomBytes(32).toString('base64url');

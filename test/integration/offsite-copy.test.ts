@@ -8,7 +8,7 @@ import { execFileSync, execSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encryptedSize } from '../../src/engine/offsite/age.js';
+import { decryptStream, encryptedSize } from '../../src/engine/offsite/age.js';
 import { copyArchive } from '../../src/engine/offsite/copy-archive.js';
 import { configSecrets, lsjson, type RcloneOptions } from '../../src/engine/offsite/rclone.js';
 import { sendObject, verifyObject } from '../../src/engine/offsite/send.js';
@@ -104,6 +104,27 @@ describe('a target that is down', () => {
     );
     assert.match(err.message, /upload to davdown:x\/.*rclone exited with \d/);
     for (const s of down.secrets) assert.ok(!err.message.includes(s), 'a config value in the message');
+  });
+});
+
+describe('decryption', () => {
+  it('decryptStream reads what age -r wrote; a wrong identity fails without showing it', async () => {
+    const plain = Buffer.from('Patientendaten\n'.repeat(10_000));
+    const cipher = execFileSync('age', ['-r', recipient], { input: plain });
+    const run = async (key: string) => {
+      const age = await decryptStream(key);
+      const chunks: Buffer[] = [];
+      age.stdout.on('data', (c: Buffer) => chunks.push(c));
+      age.stdin.on('error', () => undefined);
+      age.stdin.end(cipher);
+      await age.done;
+      return Buffer.concat(chunks);
+    };
+    assert.ok((await run(identity)).equals(plain));
+    const other = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const err = await run(other).then(() => assert.fail('decrypted with the wrong key'), (e: Error) => e);
+    assert.match(err.message, /age decryption: age exited with 1/);
+    assert.ok(!err.message.includes(other.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!));
   });
 });
 

@@ -8,11 +8,21 @@ import { selectRunVolumes, UnknownVolumeError } from '../../engine/fs/volumes.js
 import type { Handler } from '../handler.js';
 import type { BackupSet } from '../../stores/backup-store.js';
 import { listedCopy } from '../../stores/offsite-copies.js';
+import { remoteArchives, remoteOnlySets } from '../remote-sets.js';
 import { badRequest, conflict, notFound } from '../http-error.js';
 import { runBackupBody, stampParams } from '../schemas/index.js';
 import { parseRequest } from '../validate.js';
 
-export const listBackups: Handler = async (ctx) => ({ status: 200, body: { sets: await withCopies(ctx, await ctx.store.listSets({ shared: true })) } });
+export const listBackups: Handler = async (ctx) => {
+  const local = await withCopies(ctx, await ctx.store.listSets({ shared: true }));
+  if (!ctx.config.offsite) return { status: 200, body: { sets: local } };
+  // Sets found only on the targets (a new server, an empty BACKUP_DIR), marked `remote: true`.
+  const remote = await remoteArchives(ctx);
+  const sets = [...local, ...remoteOnlySets(remote.archives, new Set(local.map((s) => s.stamp)), ctx.config.timezone)].sort((a, b) =>
+    a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0,
+  );
+  return { status: 200, body: { sets, ...(remote.errors.length ? { remoteErrors: remote.errors } : {}) } };
+};
 
 export const getBackup: Handler = async (ctx, req) => {
   const { stamp } = parseRequest(stampParams, req.params, 'path');

@@ -15,10 +15,12 @@ import { volumeDir } from '../../engine/fs/volumes.js';
 import type { ApiRequest, ApiResponse, Handler } from '../handler.js';
 import { badRequest, HttpError, notFound, unsupportedMediaType } from '../http-error.js';
 import { confirmRestoreBody, setRestoreBody, sqlRestoreQuery } from '../schemas/index.js';
+import { remoteArchives } from '../remote-sets.js';
 import { parseRequest } from '../validate.js';
 
 export const requestSetRestore: Handler = async (ctx, req) => {
-  const { stamp, volumes: requested, skipSafetyBackup } = parseRequest(setRestoreBody, req.body, 'body');
+  const { stamp, volumes: requested, skipSafetyBackup, from } = parseRequest(setRestoreBody, req.body, 'body');
+  if (from !== undefined) return requestRemoteRestore(ctx, { stamp, requested, skipSafetyBackup, from });
   const set = await ctx.store.getSet(stamp);
   if (!set) throw notFound(`no backup set ${stamp}`);
   const dump = set.archives.find((a) => a.kind === 'sql' && requested?.includes(a.volume));
@@ -44,6 +46,38 @@ export const requestSetRestore: Handler = async (ctx, req) => {
     body: { id: request.id, token, stamp, volumes, skipSafetyBackup, warning: setRestoreWarning(stamp, volumes, !skipSafetyBackup), expiresAt: request.expiresAt },
   };
 };
+
+/** A restore from an off-site target: the target is listed now; the job fetches and verifies the archives. */
+async function requestRemoteRestore(ctx: AppContext, o: { stamp: string; requested?: string[]; skipSafetyBackup: boolean; from: string }): Promise<ApiResponse> {
+  const targets = ctx.config.offsite?.targets ?? [];
+  if (!targets.includes(o.from)) {
+    throw badRequest(targets.length ? `from must be one of OFFSITE_TARGETS: ${targets.join(', ')}` : 'no off-site targets are configured (OFFSITE_TARGETS)', 'from');
+  }
+  const listing = await remoteArchives(ctx, { fresh: true, targets: [o.from] });
+  if (listing.errors.length) throw new HttpError(502, 'target_unavailable', `${o.from} cannot be listed: ${listing.errors[0]!.error}`);
+  const inSet = listing.archives.filter((a) => a.stamp === o.stamp);
+  if (inSet.length === 0) throw notFound(`${o.from} holds no complete copy of backup set ${o.stamp}`);
+  const dump = inSet.find((a) => a.kind === 'sql' && o.requested?.includes(a.volume));
+  if (dump) throw badRequest(`the database dump ${dump.volume} cannot be restored from a target by the API yet; see README "Off-site copies", emergency procedure`, 'volumes');
+  const available = inSet.filter((a) => a.kind === 'volume').map((a) => a.volume);
+  const volumes = o.requested ?? available;
+  const missing = volumes.filter((v) => !available.includes(v));
+  if (missing.length) throw badRequest(`${o.from} has no copy of ${missing.join(', ')} in set ${o.stamp}; it has ${available.join(', ') || 'none'}`, 'volumes');
+  if (volumes.length === 0) throw badRequest(`${o.from} holds no volume archive of set ${o.stamp}`, 'volumes');
+  for (const v of volumes) {
+    if ((await volumeDir(ctx.config.volumes, v)) === undefined) throw badRequest(`volume ${v} of the backup is not configured on this server (VOLUMES)`, 'volumes');
+  }
+  const { request, token } = await ctx.restores.create({ kind: 'set', stamp: o.stamp, volumes, sqlFile: null, skipSafetyBackup: o.skipSafetyBackup, from: o.from });
+  ctx.logger.info({ module: 'api', restoreId: request.id, stamp: o.stamp, volumes, from: o.from }, 'restore from an off-site target requested, waiting for confirmation');
+  const encrypted = inSet.some((a) => volumes.includes(a.volume) && a.encrypted);
+  return {
+    status: 201,
+    body: {
+      id: request.id, token, stamp: o.stamp, volumes, from: o.from, encrypted, skipSafetyBackup: o.skipSafetyBackup,
+      warning: setRestoreWarning(o.stamp, volumes, !o.skipSafetyBackup), expiresAt: request.expiresAt,
+    },
+  };
+}
 
 /** How long a refused upload's remaining body is still read (and dropped) so the client sees our answer. */
 const UPLOAD_LINGER_MS = 5000;
@@ -131,7 +165,10 @@ async function sqlRestoreRequest(
 
 export const confirmRestore: Handler = async (ctx, req) => {
   const id = validId(req.params.id);
-  const { token } = parseRequest(confirmRestoreBody, req.body, 'body');
+  const { token, ageIdentity } = parseRequest(confirmRestoreBody, req.body, 'body');
+  if (ageIdentity !== undefined) {
+    throw badRequest('ageIdentity cannot be handed to the workers yet: mount the identity file and set OFFSITE_AGE_IDENTITY_FILE on the workers', 'ageIdentity');
+  }
   const jobId = `restore-${id}`;
   const outcome = await ctx.restores.confirm(id, token, jobId);
   if (!outcome.ok) throw CONFIRM_ERRORS[outcome.reason]();
@@ -176,6 +213,7 @@ async function restoreView(ctx: AppContext, r: RestoreRequest) {
     stamp: r.stamp,
     volumes: r.volumes,
     skipSafetyBackup: r.skipSafetyBackup,
+    from: r.from ?? null,
     createdAt: r.createdAt,
     expiresAt: r.expiresAt,
     state: restoreState(r, jobState, expired),

@@ -14,8 +14,13 @@ export const setRestoreBody = z
         .default(false)
         .meta({ description: 'true: no safety backup of the current data first' }),
       volumes: volumeNames.optional(),
+      from: z
+        .string({ error: 'from must be one of OFFSITE_TARGETS (rclone remote:path)' })
+        .min(1, { error: 'from must be one of OFFSITE_TARGETS (rclone remote:path)' })
+        .optional()
+        .meta({ description: 'restore from this off-site target (one of OFFSITE_TARGETS) instead of BACKUP_DIR' }),
     },
-    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: stamp, volumes, skipSafetyBackup`) },
+    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: stamp, volumes, skipSafetyBackup, from`) },
   )
   .meta({ id: 'SetRestoreInput', description: 'the backup set to restore, and which of its volumes' });
 
@@ -36,7 +41,13 @@ export const confirmRestoreBody = z
         .string({ error: 'token is required: the token of the restore request' })
         .min(1, { error: 'token is required: the token of the restore request' })
         .meta({ description: 'the token the restore request answered with' }),
+      ageIdentity: z
+        .string({ error: 'ageIdentity must be the text of an age identity file' })
+        .regex(/AGE-SECRET-KEY-1[0-9A-Z]+/, { error: 'ageIdentity must be the text of an age identity file (a line AGE-SECRET-KEY-1…)' })
+        .max(64 * 1024, { error: 'ageIdentity is too long for an age identity file' })
+        .optional()
+        .meta({ description: 'for a restore from encrypted off-site copies: the text of an age identity file; used in memory for this restore only' }),
     },
-    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: token`) },
+    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: token, ageIdentity`) },
   )
   .meta({ id: 'ConfirmRestoreInput' });

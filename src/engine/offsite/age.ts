@@ -4,10 +4,17 @@
  * CLI is the reference implementation in Go, streams in 64 KiB chunks with constant memory, and
  * runs on its own core beside the upload (see BENCHMARKS.md, "Off-site copies").
  *
- * An identity never touches the disk or the command line: it is written into a pipe that `age`
- * reads as its identity file (/dev/fd/3), so it lives only in this process's memory and age's.
+ * An identity never touches the disk or the command line: it is written into a named pipe (FIFO,
+ * in a private 0700 directory) that `age` reads as its identity file, so its bytes pass only
+ * through the kernel's pipe buffer, from this process's memory to age's. (Node's stdio pipes are
+ * socket pairs, which age cannot open as /dev/fd/N.)
  */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
+import { promisify } from 'node:util';
 import { startChild, type Child } from './child.js';
 
 /** An age X25519 recipient (public key): bech32 `age1` + 58 characters. */
@@ -37,16 +44,44 @@ export function encryptStream(recipients: readonly string[], signal?: AbortSigna
   return { ...child, stdin: child.proc.stdin!, stdout: child.proc.stdout! };
 }
 
-/** Decrypts stdin to stdout with `identity` (the text of an age identity file), handed over through a pipe. */
-export function decryptStream(identity: string, signal?: AbortSignal): Child & { stdin: Writable; stdout: Readable } {
-  const child = startChild('age', ['--decrypt', '-i', '/dev/fd/3'], {
-    stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+/** Decrypts stdin to stdout with `identity` (the text of an age identity file), handed over through a FIFO. */
+export async function decryptStream(identity: string, signal?: AbortSignal): Promise<Child & { stdin: Writable; stdout: Readable }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-age-'));
+  const fifo = path.join(dir, 'identity');
+  try {
+    await promisify(execFile)('mkfifo', ['-m', '600', fifo]);
+  } catch (err) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw new Error(`age decryption: cannot make a pipe for the identity: ${(err as Error).message}`, { cause: err });
+  }
+  const child = startChild('age', ['--decrypt', '-i', fifo], {
+    stdio: ['pipe', 'pipe', 'pipe'],
     signal,
     secrets: identity.split('\n').filter((l) => l.startsWith('AGE-SECRET-KEY-')),
     what: 'age decryption',
   });
-  const keyPipe = child.proc.stdio[3] as Writable;
-  keyPipe.on('error', () => undefined); // age exiting early is reported by `done`
-  keyPipe.end(identity);
+  // Opening the FIFO for writing waits until age opens it for reading. If age ends without opening
+  // it, that open would hold a thread of libuv's pool forever: we then open the reading end
+  // ourselves (non-blocking), which releases it, and drop what was written.
+  let handedOver = false;
+  const handOver = (async () => {
+    const fh = await fs.open(fifo, 'w');
+    try {
+      await fh.writeFile(identity);
+    } finally {
+      await fh.close();
+      handedOver = true;
+    }
+  })().catch(() => undefined);
+  void child.done
+    .catch(() => undefined)
+    .then(async () => {
+      if (!handedOver) {
+        const reader = await fs.open(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK).catch(() => undefined);
+        await handOver;
+        await reader?.close();
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+    });
   return { ...child, stdin: child.proc.stdin!, stdout: child.proc.stdout! };
 }
