@@ -20,6 +20,7 @@
 import fs from 'node:fs/promises';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
+import { decryptText } from '../engine/offsite/age.js';
 import { RESTORE_HOLD, type RestoreJobData } from '../stores/queues.js';
 import { RestoreRequests, type RunRefusal } from '../stores/restore-requests.js';
 import type { HeldLock } from '../stores/volume-lock.js';
@@ -28,7 +29,12 @@ import { restoreSql, type SqlRestoreSummary } from './restore-sql.js';
 
 const LOCK_RETRY_MS = 5000;
 
-export function makeRestoreProcessor(ctx: AppContext) {
+/** This worker's own age key pair: the private half opens identities sealed for it (stores/identity-channel.ts). */
+export interface WorkerKey {
+  identity: string;
+}
+
+export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
   return async (job: Job<RestoreJobData>, token?: string): Promise<SetRestoreSummary | SqlRestoreSummary> => {
     const id = job.data?.restoreId;
     const jobId = String(job.id);
@@ -79,7 +85,7 @@ export function makeRestoreProcessor(ctx: AppContext) {
         // Stop before touching live data if a lock was lost: someone else may hold it now.
         const lost = AbortSignal.any(held.map((l) => l.signal));
         summary =
-          request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost, afterwards, () => ageIdentity(ctx)) : await restoreSql(ctx, job, request, rlog, lost);
+          request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost, afterwards, () => ageIdentity(ctx, id, workerKey)) : await restoreSql(ctx, job, request, rlog, lost);
       } catch (err) {
         const reason = (err as Error).message;
         await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
@@ -104,8 +110,18 @@ export function makeRestoreProcessor(ctx: AppContext) {
   };
 }
 
-/** The age identity for encrypted off-site copies: OFFSITE_AGE_IDENTITY_FILE, read when needed, kept in memory for this job only. */
-async function ageIdentity(ctx: AppContext): Promise<string | undefined> {
+/**
+ * The age identity for encrypted off-site copies, kept in memory for this job only: the one given
+ * with the confirmation (sealed for this worker), else OFFSITE_AGE_IDENTITY_FILE.
+ */
+async function ageIdentity(ctx: AppContext, restoreId: string, workerKey: WorkerKey | undefined): Promise<string | undefined> {
+  const sealed = await ctx.identities.takeSealed(restoreId);
+  if (sealed !== undefined) {
+    if (!workerKey) throw new Error('this process cannot open the age identity given with the confirmation');
+    return decryptText(sealed, workerKey.identity).catch(() => {
+      throw new Error('the age identity given with the confirmation was sealed for the workers running then, and this worker started later: request the restore again and confirm it with the identity');
+    });
+  }
   const file = ctx.config.offsite?.identityFile;
   if (!file) return undefined;
   return fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {

@@ -12,6 +12,7 @@ import { BackupStore } from '../stores/backup-store.js';
 import { rateLimitedWarn, type Logger } from './logger.js';
 import { Notifier } from '../stores/notifier.js';
 import { OffsiteCopies } from '../stores/offsite-copies.js';
+import { IdentityChannel } from '../stores/identity-channel.js';
 import { openQueues, type Queues } from '../stores/queues.js';
 import { createApiRedis, createRedis } from '../stores/redis.js';
 import { RestoreRequests } from '../stores/restore-requests.js';
@@ -36,6 +37,8 @@ export interface AppContext {
   restores: RestoreRequests;
   /** Where each archive's off-site copies are (OFFSITE_TARGETS). */
   copies: OffsiteCopies;
+  /** Hands an age identity from the confirmation to the restore's worker, sealed (identity-channel.ts). */
+  identities: IdentityChannel;
   /** Webhook alerts, queued in `alerts`; does nothing when no NOTIFY_WEBHOOK_URL is configured. */
   notifier: Notifier;
   close(): Promise<void>;
@@ -73,6 +76,7 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
     dbLocks: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs, 'db'),
     restores: new RestoreRequests(redis, config.queuePrefix, config.restoreConfirmTtlMs, clock),
     copies: new OffsiteCopies(redis, config.queuePrefix),
+    identities: new IdentityChannel(redis, config.queuePrefix),
     notifier,
     async close() {
       await notifier.flush(5000);

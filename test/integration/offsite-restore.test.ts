@@ -12,7 +12,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
-import { deleteRedisPrefix, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { Redis } from 'ioredis';
+import { deleteRedisPrefix, REDIS_URL, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
 
@@ -26,10 +27,12 @@ describe('restore from an off-site target onto an empty server', () => {
   let original: Map<string, TreeEntry>;
   const volume = () => path.join(fx.volumesDir, 'lucindadata');
 
-  async function restore(body: Record<string, unknown>) {
+  let identity = '';
+  async function restore(body: Record<string, unknown>, withIdentity = true) {
     const req = await http(svc!.url, 'POST', '/api/restores', body);
     assert.equal(req.status, 201, JSON.stringify(req.body));
-    const conf = await http(svc!.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token });
+    assert.equal(req.body.encrypted, true);
+    const conf = await http(svc!.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token, ...(withIdentity ? { ageIdentity: identity } : {}) });
     assert.equal(conf.status, 202, JSON.stringify(conf.body));
     return waitFor(async () => {
       const r = (await http(svc!.url, 'GET', `/api/restores/${req.body.id}`)).body;
@@ -41,7 +44,7 @@ describe('restore from an off-site target onto an empty server', () => {
     fx = await makeFixture({}, { clock: TEST_START });
     sftp = await startSftpServer(path.join(fx.root, 'sftp'));
     target = `${sftp.name}:${path.join(sftp.dir, 'oob')}`;
-    const identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     await fs.writeFile(path.join(fx.root, 'key.txt'), identity, { mode: 0o600 });
     await makeVolume(volume(), 'lucindadata');
     env = {
@@ -63,7 +66,8 @@ describe('restore from an off-site target onto an empty server', () => {
     await deleteRedisPrefix(fx.prefix);
     await fs.rm(volume(), { recursive: true });
     await fs.mkdir(volume());
-    svc = await startService('start', { ...env, OFFSITE_AGE_IDENTITY_FILE: path.join(fx.root, 'key.txt') });
+    // No OFFSITE_AGE_IDENTITY_FILE: the key stays with the practice and comes with the confirmation.
+    svc = await startService('start', env);
   });
 
   after(async () => {
@@ -104,12 +108,37 @@ describe('restore from an off-site target onto an empty server', () => {
     }
   });
 
-  it('fetches, decrypts, verifies and restores the volume exactly', async () => {
+  it('without the identity, fails saying how to give it, and changes nothing', async () => {
+    const r = await restore({ stamp, from: target }, false);
+    assert.equal(r.state, 'failed');
+    assert.match(r.failedReason, /is encrypted: give the age identity with the confirmation \(ageIdentity\) or set OFFSITE_AGE_IDENTITY_FILE/);
+    assert.deepEqual(await fs.readdir(volume()), []);
+  });
+
+  it('fetches, decrypts (the identity given with the confirmation), verifies and restores the volume exactly', async () => {
     const r = await restore({ stamp, from: target, skipSafetyBackup: true });
     assert.equal(r.state, 'completed', r.failedReason);
     assert.equal(r.from, target);
     assertSameTree(original, await snapshotTree(volume()), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
     // The fetched archive is a local backup again, with its sidecars: sha256sum -c passes.
     execFileSync('sha256sum', ['-c', `lucindadata_${stamp}.tar.gz.sha256`], { cwd: fx.backupDir, stdio: 'ignore' });
+  });
+
+  it('keeps the identity out of logs and Redis (only sealed for the workers, and taken once)', async () => {
+    const secret = identity.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
+    assert.ok(!svc!.logs().includes(secret), 'the identity in the logs');
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = await redis.keys(`${fx.prefix}:*`);
+      assert.ok(keys.some((k) => k.includes('oob-worker-key')), 'the worker announced its key');
+      assert.ok(!keys.some((k) => k.endsWith(':sealed-identity')), 'sealed identities are taken by their job');
+      for (const k of keys) {
+        const type = await redis.type(k);
+        const value = type === 'string' ? await redis.get(k) : type === 'hash' ? JSON.stringify(await redis.hgetall(k)) : type === 'list' ? JSON.stringify(await redis.lrange(k, 0, -1)) : '';
+        assert.ok(!k.includes(secret) && !(value ?? '').includes(secret), `the identity in ${k}`);
+      }
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -88,7 +88,7 @@ describe('request validation', () => {
     await refused('POST', '/api/restores', {}, 'stamp', /^stamp must be a backup stamp like 2026-11-21-0315$/);
     await refused('POST', '/api/restores', { stamp, skipSafetyBackup: 'yes' }, 'skipSafetyBackup', /^skipSafetyBackup must be true or false$/);
     await refused('POST', '/api/restores', { stamp, volumes: 'elexisdb' }, 'volumes', /^volumes must be a non-empty list/);
-    await refused('POST', '/api/restores', { stamp, paths: ['/x'] }, 'paths', /^unknown field "paths"; accepted: stamp, volumes, skipSafetyBackup$/);
+    await refused('POST', '/api/restores', { stamp, paths: ['/x'] }, 'paths', /^unknown field "paths"; accepted: stamp, volumes, skipSafetyBackup, from$/);
     // A valid body for a set that does not exist is still a 404.
     assert.equal((await call('POST', '/api/restores', { stamp })).status, 404);
   });
@@ -96,7 +96,8 @@ describe('request validation', () => {
   it('POST /api/restores/:id/confirm names the token or an unknown field; an id that is none is 404 first', async () => {
     await refused('POST', `/api/restores/${UUID}/confirm`, {}, 'token', /^token is required: the token of the restore request$/);
     await refused('POST', `/api/restores/${UUID}/confirm`, { token: 42 }, 'token', /^token is required/);
-    await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', ageIdentity: 'k' }, 'ageIdentity', /^unknown field "ageIdentity"; accepted: token$/);
+    await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', ageIdentity: 'k' }, 'ageIdentity', /^ageIdentity must be the text of an age identity file/);
+    await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', key: 'k' }, 'key', /^unknown field "key"; accepted: token, ageIdentity$/);
     assert.equal((await call('POST', '/api/restores/not-an-id/confirm', {})).status, 404);
   });
 

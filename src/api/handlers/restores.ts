@@ -16,6 +16,7 @@ import type { ApiRequest, ApiResponse, Handler } from '../handler.js';
 import { badRequest, HttpError, notFound, unsupportedMediaType } from '../http-error.js';
 import { confirmRestoreBody, setRestoreBody, sqlRestoreQuery } from '../schemas/index.js';
 import { remoteArchives } from '../remote-sets.js';
+import { encryptText } from '../../engine/offsite/age.js';
 import { parseRequest } from '../validate.js';
 
 export const requestSetRestore: Handler = async (ctx, req) => {
@@ -166,18 +167,32 @@ async function sqlRestoreRequest(
 export const confirmRestore: Handler = async (ctx, req) => {
   const id = validId(req.params.id);
   const { token, ageIdentity } = parseRequest(confirmRestoreBody, req.body, 'body');
-  if (ageIdentity !== undefined) {
-    throw badRequest('ageIdentity cannot be handed to the workers yet: mount the identity file and set OFFSITE_AGE_IDENTITY_FILE on the workers', 'ageIdentity');
-  }
   const jobId = `restore-${id}`;
+  // Sealed for the live workers before the confirmation is spent, so the job finds it when it starts.
+  if (ageIdentity !== undefined) await sealIdentity(ctx, id, ageIdentity);
   const outcome = await ctx.restores.confirm(id, token, jobId);
-  if (!outcome.ok) throw CONFIRM_ERRORS[outcome.reason]();
+  if (!outcome.ok) {
+    if (ageIdentity !== undefined) await ctx.identities.dropSealed(id);
+    throw CONFIRM_ERRORS[outcome.reason]();
+  }
   const data: RestoreJobData = { restoreId: id };
   // One attempt: a failed restore needs a person to look, not an automatic second safety backup.
   await ctx.queues.restore.add('restore', data, { ...KEEP_HISTORY, jobId, attempts: 1 });
   ctx.logger.warn({ module: 'api', restoreId: id, jobId, kind: outcome.request.kind }, 'restore confirmed and queued');
   return { status: 202, body: { jobId } };
 };
+
+/** How long a sealed identity waits for its restore job (a restore waits for running backups first). */
+const SEALED_IDENTITY_TTL_MS = 6 * 3600 * 1000;
+
+/** Encrypts the identity to the live workers' own keys (stores/identity-channel.ts); only that ciphertext is stored. */
+async function sealIdentity(ctx: AppContext, id: string, identity: string): Promise<void> {
+  const recipients = await ctx.identities.liveRecipients();
+  if (recipients.length === 0) {
+    throw new HttpError(409, 'no_worker', 'no worker is running to take the age identity: start a worker (or mount the identity and set OFFSITE_AGE_IDENTITY_FILE), then confirm again', 'ageIdentity');
+  }
+  await ctx.identities.putSealed(id, await encryptText(identity, recipients), SEALED_IDENTITY_TTL_MS);
+}
 
 export const getRestore: Handler = async (ctx, req) => {
   const id = validId(req.params.id);

@@ -85,3 +85,32 @@ export async function decryptStream(identity: string, signal?: AbortSignal): Pro
     });
   return { ...child, stdin: child.proc.stdin!, stdout: child.proc.stdout! };
 }
+
+/** A fresh X25519 identity, made by `age-keygen` and held in memory only. */
+export async function generateIdentity(): Promise<{ identity: string; recipient: string }> {
+  const { stdout } = await promisify(execFile)('age-keygen', [], { encoding: 'utf8' });
+  const recipient = /public key: (age1\S+)/.exec(stdout)?.[1];
+  if (!recipient) throw new Error('age-keygen wrote no public key');
+  return { identity: stdout, recipient };
+}
+
+/** A short text encrypted to `recipients`, ASCII-armored. */
+export async function encryptText(text: string, recipients: readonly string[]): Promise<string> {
+  const child = startChild('age', ['--encrypt', '--armor', ...recipients.flatMap((r) => ['-r', r])], { stdio: ['pipe', 'pipe', 'pipe'], what: 'age encryption' });
+  return collect(child, text);
+}
+
+/** The text of an armored age file, decrypted with `identity`. */
+export async function decryptText(armored: string, identity: string): Promise<string> {
+  const child = await decryptStream(identity);
+  return collect(child, armored);
+}
+
+async function collect(child: Child, input: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  child.proc.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  child.proc.stdin!.on('error', () => undefined); // reported by `done`
+  child.proc.stdin!.end(input);
+  await child.done;
+  return Buffer.concat(chunks).toString('utf8');
+}
