@@ -14,6 +14,8 @@ import { copyArchive } from '../engine/offsite/copy-archive.js';
 import type { CopyJobData } from '../stores/queues.js';
 import type { CopyRecord } from '../stores/offsite-copies.js';
 import { rcloneOptions } from '../runtime/offsite-rclone.js';
+import { applyRemoteRetention } from '../engine/offsite/remote-retention.js';
+import { describePolicy } from '../core/retention-policy.js';
 
 /** Progress is written to Redis at most this often. */
 const PROGRESS_EVERY_MS = 2000;
@@ -60,10 +62,30 @@ export function makeCopyProcessor(ctx: AppContext) {
       const record: CopyRecord = { target, file: r.file, size: r.size, sha256: r.sha256, md5: r.md5, sha1: r.sha1, encrypted: r.encrypted, copiedAt: at, verifiedAt: at };
       await ctx.copies.record(file, record);
       log.info({ object: r.file, size: r.size, sha256: r.sha256, verification: r.verification, durationMs: Date.now() - started }, 'off-site copy finished and verified');
+      await remoteRetention(ctx, { volume, target, signal }, log);
       return { record };
     } catch (err) {
       log.warn({ err: (err as Error).message, attempt: job.attemptsMade + 1, attemptsMax: job.opts.attempts }, 'off-site copy failed');
       throw err;
     }
   };
+}
+
+/**
+ * The target's retention for this volume, after a verified copy (so the newest copy, just made, is
+ * always one of those kept). Never fails the copy: a refused or failed delete is logged, and the
+ * next copy to this target tries again.
+ */
+async function remoteRetention(ctx: AppContext, o: { volume: string; target: string; signal?: AbortSignal }, log: AppContext['logger']): Promise<void> {
+  const offsite = ctx.config.offsite!;
+  const policy = offsite.retention[o.target] ?? { kind: 'never' as const };
+  if (policy.kind === 'never') return;
+  try {
+    const r = await applyRemoteRetention(await rcloneOptions(offsite), o.target, o.volume, policy, o.signal);
+    for (const f of r.removed) await ctx.copies.markRemoved(f, o.target, ctx.clock.now().toISOString());
+    if (r.removed.length) log.info({ policy: describePolicy(policy), removed: r.removed }, 'off-site retention removed old copies');
+    if (r.refused.length) log.warn({ policy: describePolicy(policy), refused: r.refused }, 'the target refused to delete old copies; tried again after the next copy');
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'off-site retention failed; tried again after the next copy');
+  }
 }

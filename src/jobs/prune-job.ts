@@ -18,6 +18,8 @@ import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName, dumpFileName } from '../core/names.js';
 import { selectPrunable } from '../core/retention.js';
+import { selectByPolicy } from '../core/gfs.js';
+import { describePolicy } from '../core/retention-policy.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
 import type { PruneJobData } from '../stores/queues.js';
 import type { HeldLock } from '../stores/volume-lock.js';
@@ -53,7 +55,11 @@ export function makePruneProcessor(ctx: AppContext) {
         throw new Error(`not pruning ${volume}: this run's archive ${own} is missing`);
       }
       const archives = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
-      const doomed = await withoutUnreplicated(ctx, selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null), log);
+      // LOCAL_RETENTION=gfs:…: grandfather-father-son over the unflagged archives; flagged ones
+      // (size drop) are then kept until a person looks, as they are no generation.
+      const local = ctx.config.localRetention;
+      const byPolicy = local ? selectByPolicy(archives.filter((a) => a.sizeDrop === null), local) : selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null);
+      const doomed = await withoutUnreplicated(ctx, byPolicy, log);
       for (const a of doomed) {
         await removeIfPresent(path.join(dir, a.file));
         for (const suffix of SIDECAR_SUFFIXES) await removeIfPresent(path.join(dir, a.file + suffix));
@@ -63,7 +69,7 @@ export function makePruneProcessor(ctx: AppContext) {
       const debrisRemoved = await removeDebris(dir, volume);
       const kept = archives.map((a) => a.file).filter((f) => !doomed.some((d) => d.file === f)).sort();
       const result = { volume, kept, removed: doomed.map((a) => a.file), debrisRemoved };
-      log.info({ keep, kept: kept.length, removed: result.removed, debrisRemoved }, 'prune finished');
+      log.info({ keep: local ? describePolicy(local) : keep, kept: kept.length, removed: result.removed, debrisRemoved }, 'prune finished');
       return result;
     } finally {
       await lock.release();

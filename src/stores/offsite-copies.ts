@@ -22,6 +22,8 @@ export interface CopyRecord {
   encrypted: boolean;
   copiedAt: string;
   verifiedAt: string;
+  /** Set when the target's retention removed the copy. */
+  removedAt?: string;
 }
 
 /** What the listing shows of a copy. */
@@ -69,6 +71,15 @@ export class OffsiteCopies {
     return out;
   }
 
+  /**
+   * The copy on `target` was removed by the target's retention. The record stays (marked): the
+   * archive did reach the target, so local prune may remove it; the listing no longer shows it.
+   */
+  async markRemoved(archiveFile: string, target: string, at: string): Promise<void> {
+    const r = await this.get(archiveFile, target);
+    if (r) await this.record(archiveFile, { ...r, removedAt: at });
+  }
+
   async forget(archiveFile: string): Promise<void> {
     await this.redis.del(this.key(archiveFile));
   }
@@ -78,7 +89,12 @@ export function listedCopy(r: CopyRecord): ListedCopy {
   return { target: r.target, file: r.file, size: r.size, sha256: r.sha256, copiedAt: r.copiedAt, verifiedAt: r.verifiedAt };
 }
 
-/** The targets an archive has not reached yet. */
+/** The copies that are still on their targets. */
+export function presentCopies(records: readonly CopyRecord[] | undefined): CopyRecord[] {
+  return (records ?? []).filter((r) => !r.removedAt);
+}
+
+/** The targets an archive has not reached yet (a copy removed there since by retention did reach it). */
 export function missingTargets(targets: readonly string[], records: readonly CopyRecord[] | undefined): string[] {
   return targets.filter((t) => !records?.some((r) => r.target === t));
 }

@@ -60,8 +60,12 @@ async function stopProcess(proc: ChildProcess): Promise<void> {
   await exited;
 }
 
-/** sshd on a free port, logging in `root` with a fresh ed25519 key; files are stored under `dir`. */
-export async function startSftpServer(work: string, name = 'sftptest'): Promise<TestRemote> {
+/**
+ * sshd on a free port, logging in `root` with a fresh ed25519 key; files are stored under `dir`.
+ * `appendOnly`: its SFTP server refuses removals and renames (`internal-sftp -P`), like a backup
+ * server that only lets clients add files.
+ */
+export async function startSftpServer(work: string, name = 'sftptest', o: { appendOnly?: boolean } = {}): Promise<TestRemote> {
   const dir = path.join(work, 'sftp-root');
   await fs.mkdir(dir, { recursive: true });
   await fs.mkdir('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege separation dir
@@ -86,7 +90,7 @@ export async function startSftpServer(work: string, name = 'sftptest'): Promise<
       'KbdInteractiveAuthentication no',
       'UsePAM no',
       'StrictModes no',
-      'Subsystem sftp internal-sftp',
+      `Subsystem sftp internal-sftp${o.appendOnly ? ' -P remove,rename,rmdir,posix-rename' : ''}`,
       '',
     ].join('\n'),
   );

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decryptStream, encryptedSize } from '../../src/engine/offsite/age.js';
 import { copyArchive } from '../../src/engine/offsite/copy-archive.js';
+import { applyRemoteRetention } from '../../src/engine/offsite/remote-retention.js';
 import { configSecrets, lsjson, type RcloneOptions } from '../../src/engine/offsite/rclone.js';
 import { sendObject, verifyObject } from '../../src/engine/offsite/send.js';
 import os from 'node:os';
@@ -104,6 +105,46 @@ describe('a target that is down', () => {
     );
     assert.match(err.message, /upload to davdown:x\/.*rclone exited with \d/);
     for (const s of down.secrets) assert.ok(!err.message.includes(s), 'a config value in the message');
+  });
+});
+
+describe('remote retention', () => {
+  /** Plain copies of small stand-in archives of volume `ret` with these stamps. */
+  async function copies(target: string, stamps: string[], opts: RcloneOptions = rclone) {
+    const dir = path.join(work, 'ret-src');
+    await fs.mkdir(dir, { recursive: true });
+    for (const s of stamps) {
+      const f = `ret_${s}.tar.gz`;
+      await fs.writeFile(path.join(dir, f), `archive ${s}\n`);
+      execSync(`sha256sum ${f} > ${f}.sha256`, { cwd: dir });
+      await copyArchive({ rclone: opts, target, backupDir: dir, file: f, recipients: [] });
+    }
+  }
+  const stamps = ['2026-11-27-0315', '2026-11-28-0315', '2026-11-29-0315', '2026-11-30-0315'];
+
+  it('keep:2 removes the older copies with all their files; never removes none', async () => {
+    await copies(`${dav.name}:ret`, stamps);
+    assert.deepEqual(await applyRemoteRetention(rclone, `${dav.name}:ret`, 'ret', { kind: 'never' }), { removed: [], refused: [] });
+    const r = await applyRemoteRetention(rclone, `${dav.name}:ret`, 'ret', { kind: 'keep', keep: 2 });
+    assert.deepEqual(r, { removed: [`ret_${stamps[1]}.tar.gz`, `ret_${stamps[0]}.tar.gz`], refused: [] });
+    assert.deepEqual((await fs.readdir(path.join(dav.dir, 'ret'))).sort(), stamps.slice(2).flatMap((s) => [`ret_${s}.tar.gz`, `ret_${s}.tar.gz.sha256`]).sort());
+  });
+
+  it('a server that refuses deletes: reported per copy, nothing thrown, every copy still complete', async () => {
+    const locked = await startSftpServer(path.join(work, 'locked'), 'locked', { appendOnly: true });
+    try {
+      const configFile = await rcloneConfig(path.join(work, 'locked.conf'), [locked]);
+      const opts = { configFile, secrets: await configSecrets(configFile) };
+      const target = `locked:${path.join(locked.dir, 'ret')}`;
+      await copies(target, stamps.slice(0, 3), opts);
+      const r = await applyRemoteRetention(opts, target, 'ret', { kind: 'keep', keep: 1 }).catch((e: Error) => assert.fail(e.message));
+      assert.deepEqual(r.removed, []);
+      assert.equal(r.refused.length, 2);
+      assert.match(r.refused[0]!.error, /delete of locked:.*rclone exited/);
+      assert.equal((await fs.readdir(path.join(locked.dir, 'ret'))).length, 6, 'three copies, each with its marker');
+    } finally {
+      await locked.stop();
+    }
   });
 });
 

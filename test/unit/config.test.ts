@@ -38,6 +38,7 @@ describe('loadConfig: defaults', () => {
       gzipLevel: 5,
       archiveAttempts: 3,
       db: undefined,
+      localRetention: undefined,
       offsite: undefined,
       restoreConfirmTtlMs: 600_000,
       restoreThreads: os.availableParallelism() >= 2 ? 2 : 0,
@@ -179,6 +180,7 @@ describe('loadConfig: bad values name the variable', () => {
   /** Bad values of each variable that checks its value; the environment around it where one is needed. */
   const BAD: Record<string, (string | Record<string, string>)[]> = {
     SPACE_MARGIN_MB: ['-1', '1.5', '10000001'],
+    LOCAL_RETENTION: ['keep:3', 'never', 'gfs:0/0/0'],
     OFFSITE_TARGETS: ['no-colon', 'a:x,a:x'],
     OFFSITE_AGE_RECIPIENTS: ['age1short', 'ssh-ed25519 AAAA'],
     OFFSITE_BWLIMIT: ['fast', '10 M'],

@@ -7,7 +7,7 @@ import { RESTORE_HOLD } from '../../stores/queues.js';
 import { selectRunVolumes, UnknownVolumeError } from '../../engine/fs/volumes.js';
 import type { Handler } from '../handler.js';
 import type { BackupSet } from '../../stores/backup-store.js';
-import { listedCopy } from '../../stores/offsite-copies.js';
+import { listedCopy, presentCopies } from '../../stores/offsite-copies.js';
 import { remoteArchives, remoteOnlySets } from '../remote-sets.js';
 import { badRequest, conflict, notFound } from '../http-error.js';
 import { runBackupBody, stampParams } from '../schemas/index.js';
@@ -34,7 +34,7 @@ export const getBackup: Handler = async (ctx, req) => {
 /** Each archive with `copies`: where its off-site copies are and when each was last verified. */
 async function withCopies(ctx: Parameters<Handler>[0], sets: BackupSet[]) {
   const records = await ctx.copies.forFiles(sets.flatMap((s) => s.archives.map((a) => a.file)));
-  return sets.map((s) => ({ ...s, archives: s.archives.map((a) => ({ ...a, copies: (records.get(a.file) ?? []).map(listedCopy) })) }));
+  return sets.map((s) => ({ ...s, archives: s.archives.map((a) => ({ ...a, copies: presentCopies(records.get(a.file)).map(listedCopy) })) }));
 }
 
 export const runNow: Handler = async (ctx, req) => {

@@ -67,6 +67,8 @@ export function configFromEnv(env: EnvVariables, cwd: string) {
     volumeLockTtlMs: env.VOLUME_LOCK_TTL,
     /** Compress independent chunks on all cores (multi-member gzip); false = one sequential gzip stream. */
     gzipParallel: env.GZIP_PARALLEL,
+    /** GFS retention of BACKUP_DIR instead of the schedule's keep; undefined = keep. */
+    localRetention: env.LOCAL_RETENTION,
     /** Off-site copies; undefined when OFFSITE_TARGETS is unset. */
     offsite: offsiteConfig(env, cwd),
     /** Webhooks; `attempts` and `retryDelayMs` (first backoff, doubling) of each delivery job. */
