@@ -10,6 +10,7 @@ import type { AppContext } from '../runtime/context.js';
 import type { VerifyJobData } from '../stores/queues.js';
 import { queueCopies } from '../stores/copy-jobs.js';
 import { checkSizeDrop } from './size-drop.js';
+import { checkCopies } from './copy-check.js';
 import { verifyBackup, type VerifyOutcome } from './verify-backup.js';
 
 export function makeVerifyProcessor(ctx: AppContext) {
@@ -31,6 +32,8 @@ export function makeVerifyProcessor(ctx: AppContext) {
       onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
     });
     if (!outcome.ok) throw new Error(`${file} failed verification: ${outcome.error}`);
+    // Outside a run (verify schedule, "verify now"): its copies on the targets are checked too.
+    if (!job.parent) await checkCopies(ctx, file, log);
     if (job.parent) await checkSizeDrop(ctx, { volume, stamp, file }, log);
     // Off-site copies of this run's archive, now that it reads back; they run beside the prune.
     const offsite = ctx.config.offsite;

@@ -18,11 +18,12 @@ export function copyJobId(volume: string, stamp: string, target: string): string
   return `copy-${volume}-${stamp}-${createHash('sha256').update(target).digest('hex').slice(0, 10)}`;
 }
 
-export async function queueCopies(queues: Queues, archive: { volume: string; stamp: string; file: string; kind: ArchiveKind }, policy: CopyPolicy): Promise<string[]> {
+/** `idSuffix`: for a copy made again (its first job is done, and an id is used once). */
+export async function queueCopies(queues: Queues, archive: { volume: string; stamp: string; file: string; kind: ArchiveKind }, policy: CopyPolicy, idSuffix = ''): Promise<string[]> {
   const jobs = policy.targets.map((target) => ({
     name: 'copy',
     data: { ...archive, target } satisfies CopyJobData,
-    opts: { ...KEEP_HISTORY, jobId: copyJobId(archive.volume, archive.stamp, target), attempts: policy.attempts, backoff: { type: 'exponential', delay: policy.retryDelayMs } },
+    opts: { ...KEEP_HISTORY, jobId: copyJobId(archive.volume, archive.stamp, target) + idSuffix, attempts: policy.attempts, backoff: { type: 'exponential', delay: policy.retryDelayMs } },
   }));
   const added = await queues.copy.addBulk(jobs);
   return added.map((j) => j.id!);

@@ -80,6 +80,11 @@ export class OffsiteCopies {
     if (r) await this.record(archiveFile, { ...r, removedAt: at });
   }
 
+  /** The copy on `target` turned out bad: it no longer counts as made. */
+  async forgetTarget(archiveFile: string, target: string): Promise<void> {
+    await this.redis.hdel(this.key(archiveFile), target);
+  }
+
   async forget(archiveFile: string): Promise<void> {
     await this.redis.del(this.key(archiveFile));
   }

@@ -99,6 +99,30 @@ describe('off-site copies in the backup flow', () => {
     assert.match(metrics, new RegExp(`oob_backup_offsite_last_copy_timestamp_seconds\\{volume="lucindadata",target="${dav.name}:oob"\\} \\d+`));
   });
 
+  it('verifying the set again checks the copies: a good one gets a new verifiedAt, a damaged one is copied again', async () => {
+    const file = `lucindadata_${first}.tar.gz`;
+    const before = (await get('/api/backups')).body.sets[0].archives[0].copies as { target: string; sha256: string; verifiedAt: string }[];
+    const object = path.join(sftpDir, `${file}.age`);
+    const bytes = await fs.readFile(object);
+    bytes[100] = bytes[100]! ^ 0x01;
+    await fs.writeFile(object, bytes);
+    await fx.clock.advance(5_000);
+    const r = await http(svc.url, 'POST', `/api/backups/${first}/verify`);
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const failed = await waitFor(async () => {
+      const jobs = (await get('/api/jobs?queue=verify&state=failed')).body.jobs as { failedReason: string }[];
+      return jobs.length === 1 ? jobs : undefined;
+    }, 20_000, 'the verification to fail');
+    assert.match(failed[0]!.failedReason, new RegExp(`verified locally, but its copy on ${sftp.name}:.* is not good .*: copied again`));
+    const after = await waitFor(async () => {
+      const copies = (await get('/api/backups')).body.sets[0].archives[0].copies as { target: string; sha256: string; verifiedAt: string }[];
+      return copies.length === 2 && copies.every((c) => c.verifiedAt !== before.find((b) => b.target === c.target)!.verifiedAt) ? copies : undefined;
+    }, 20_000, 'the copy made again and the good one verified again');
+    const sftpCopy = after.find((c) => c.target.startsWith(sftp.name))!;
+    assert.notEqual(sftpCopy.sha256, before.find((c) => c.target.startsWith(sftp.name))!.sha256, 'a new encryption');
+    execFileSync('sha256sum', ['-c', `${file}.age.sha256`], { cwd: sftpDir, stdio: 'ignore' });
+  });
+
   it('a target that is down: the copy retries and alerts, the backup succeeds, prune keeps what the target lacks', async () => {
     await dav.stop();
     await fx.clock.advance(60_000);
@@ -107,8 +131,12 @@ describe('off-site copies in the backup flow', () => {
     const third = await runNow();
     // The copies of the second and third run to the stopped target fail for good (after their retry).
     await waitFor(async () => (await get('/api/jobs?queue=copy&state=failed')).body.jobs.length === 2, 20_000, 'two failed copies');
-    const jobs = (await get('/api/jobs?limit=1000')).body.jobs as { queue: string; state: string }[];
-    for (const q of ['archive', 'verify', 'prune']) assert.ok(jobs.filter((j) => j.queue === q).every((j) => j.state === 'completed'), `${q} jobs all completed`);
+    const jobs = (await get('/api/jobs?limit=1000')).body.jobs as { queue: string; state: string; stamp: string }[];
+    for (const q of ['archive', 'verify', 'prune']) {
+      const ofRuns = jobs.filter((j) => j.queue === q && [second, third].includes(j.stamp));
+      assert.equal(ofRuns.length, 2);
+      assert.ok(ofRuns.every((j) => j.state === 'completed'), `${q} jobs of the two runs completed`);
+    }
     // keep: 1. The first archive is on both targets: pruned. The second is not on WebDAV: kept.
     const local = (await fs.readdir(fx.backupDir)).filter((n) => n.endsWith('.tar.gz')).sort();
     assert.deepEqual(local, [`lucindadata_${second}.tar.gz`, `lucindadata_${third}.tar.gz`]);
