@@ -15,13 +15,13 @@ const BWLIMIT = /^(?:(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)-)?\d{2}:\d{2},)?(?:off|\
 export const offsite = {
   title: 'Off-site copies',
   variables: {
-    OFFSITE_TARGETS: variable({ doc: 'rclone targets that get a copy of every verified archive, comma-separated `remote:path` (e.g. `swiss-s3:practice-backup,nas:/backup/oob`); unset = no off-site copies' }, parseTargets),
+    OFFSITE_TARGETS: variable({ envExample: true, doc: 'rclone targets that get a copy of every verified archive, comma-separated `remote:path` (e.g. `swiss-s3:practice-backup,nas:/backup/oob`); unset = no off-site copies' }, parseTargets),
     RCLONE_CONFIG: text({ defaultText: 'rclone\'s own default', doc: 'path of rclone\'s config file, which defines the remotes (mount it as a secret; its values never appear in logs, job data or API answers)' }),
-    OFFSITE_AGE_RECIPIENTS: variable({ doc: 'age public keys (`age1…`, comma-separated): copies are encrypted to them as `<file>.age`; unset = plain copies (see "Off-site copies")' }, parseRecipients),
+    OFFSITE_AGE_RECIPIENTS: variable({ envExample: true, doc: 'age public keys (`age1…`, comma-separated): copies are encrypted to them as `<file>.age`; unset = plain copies (see "Off-site copies")' }, parseRecipients),
     OFFSITE_AGE_IDENTITY_FILE: text({ doc: 'age identity file (private key) for restores from encrypted copies; better given with the confirmation and never kept on the server' }),
-    OFFSITE_BWLIMIT: variable({ doc: 'rclone `--bwlimit` of each transfer, e.g. `2M` (bytes/s), `10M:1M`, or a timetable `08:00,512k 19:00,off`; unset = unlimited' }, (raw): Parsed<string> =>
+    OFFSITE_BWLIMIT: variable({ envExample: true, doc: 'rclone `--bwlimit` of each transfer, e.g. `2M` (bytes/s), `10M:1M`, or a timetable `08:00,512k 19:00,off`; unset = unlimited' }, (raw): Parsed<string> =>
       BWLIMIT.test(raw) ? { value: raw } : { problem: `must be an rclone bandwidth limit like 2M, 10M:1M or "08:00,512k 19:00,off", got "${raw}"` }),
-    OFFSITE_RETENTION: variable({ default: 'keep:30', doc: 'retention on the targets: `keep:N`, `gfs:DAYS/WEEKS/MONTHS` or `never` (object lock), for all targets, then `remote:path=policy` items for single ones, blank-separated' }, parseTargetRetention),
+    OFFSITE_RETENTION: variable({ default: 'keep:30', envExample: true, doc: 'retention on the targets: `keep:N`, `gfs:DAYS/WEEKS/MONTHS` or `never` (object lock), for all targets, then `remote:path=policy` items for single ones, blank-separated' }, parseTargetRetention),
     OFFSITE_COPY_ATTEMPTS: integer({ min: 1, max: 50, default: 12, doc: 'attempts per copy job (exponential backoff from `OFFSITE_RETRY_DELAY`; 12 attempts ≈ 2.8 days at the default)' }),
     OFFSITE_RETRY_DELAY: seconds({ min: 0.01, max: 86_400, fractions: true, default: 60, doc: 'seconds before a failed copy is tried again, doubling with each attempt' }),
   },
