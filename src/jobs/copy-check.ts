@@ -23,7 +23,7 @@ export async function checkCopies(ctx: AppContext, file: string, log: Logger, si
   const results = [];
   for (const r of records) {
     try {
-      const { method } = await verifyObject(rclone, remotePath(r.target, r.file), r, signal);
+      const { method } = await verifyObject(rclone, remotePath(r.target, r.file), r, signal, r.check ?? undefined);
       await ctx.copies.markVerified(file, r.target, ctx.clock.now().toISOString());
       log.info({ target: r.target, object: r.file, method }, 'off-site copy verified');
       results.push({ target: r.target, ok: true });

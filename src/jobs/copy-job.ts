@@ -59,7 +59,7 @@ export function makeCopyProcessor(ctx: AppContext) {
         },
       });
       const at = ctx.clock.now().toISOString();
-      const record: CopyRecord = { target, file: r.file, size: r.size, sha256: r.sha256, md5: r.md5, sha1: r.sha1, encrypted: r.encrypted, copiedAt: at, verifiedAt: at };
+      const record: CopyRecord = { target, file: r.file, size: r.size, sha256: r.sha256, md5: r.md5, sha1: r.sha1, check: r.check, encrypted: r.encrypted, copiedAt: at, verifiedAt: at };
       await ctx.copies.record(file, record);
       log.info({ object: r.file, size: r.size, sha256: r.sha256, verification: r.verification, durationMs: Date.now() - started }, 'off-site copy finished and verified');
       await remoteRetention(ctx, { volume, target, signal }, log);

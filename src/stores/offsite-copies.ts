@@ -19,6 +19,8 @@ export interface CopyRecord {
   sha256: string;
   md5: string;
   sha1: string;
+  /** The hash the target computes itself that the copy is checked with; null: read back. */
+  check?: 'sha256' | 'sha1' | 'md5' | null;
   encrypted: boolean;
   copiedAt: string;
   verifiedAt: string;

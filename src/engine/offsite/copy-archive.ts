@@ -8,8 +8,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { completionMarker, remoteManifestName, remoteObjectName } from '../../core/offsite-names.js';
-import { putText, remotePath, type RcloneOptions } from './rclone.js';
-import { sendObject, verifyObject, type Verification } from './send.js';
+import { backendHashes, putText, remotePath, type RcloneOptions } from './rclone.js';
+import { remoteCheck, sendObject, verifyObject, type Verification } from './send.js';
 
 export interface CopyArchiveOptions {
   rclone: RcloneOptions;
@@ -31,9 +31,10 @@ export interface CopyResult {
   sha256: string;
   encrypted: boolean;
   verification: Verification['method'];
-  /** Hashes a later verification can hold the remote's own against. */
+  /** The remote's own hash type a later verification holds against (`md5`/`sha1`; '' when not computed). */
   md5: string;
   sha1: string;
+  check: 'sha256' | 'sha1' | 'md5' | null;
 }
 
 export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
@@ -43,8 +44,9 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
   const object = remotePath(o.target, name);
   const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
   const sourceSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
-  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, signal: o.signal, onProgress: o.onProgress });
-  const { method } = await verifyObject(o.rclone, object, sent, o.signal);
+  const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
+  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, signal: o.signal, onProgress: o.onProgress });
+  const { method } = await verifyObject(o.rclone, object, sent, o.signal, check?.type);
   if (await exists(`${local}.manifest.json`)) {
     const manifest = remotePath(o.target, remoteManifestName(o.file, encrypted));
     await sendObject({ rclone: o.rclone, object: manifest, source: `${local}.manifest.json`, recipients: o.recipients, signal: o.signal });
@@ -52,7 +54,7 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
   if (encrypted && sidecar !== undefined) await putText(o.rclone, remotePath(o.target, `${o.file}.sha256`), sidecar, o.signal);
   // Last: the marker of a complete copy, in `sha256sum -c` format.
   await putText(o.rclone, remotePath(o.target, completionMarker(o.file, encrypted)), `${sent.sha256}  ${name}\n`, o.signal);
-  return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1 };
+  return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1, check: check?.type ?? null };
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -19,10 +19,14 @@ export class DigestTap extends Transform {
   private readonly hashes: Partial<Record<'sha256' | 'md5' | 'sha1', Hash>>;
   private result: Digests | undefined;
 
-  /** `sha256Only`: for checking what is read against its sidecar, where the other two are not needed. */
-  constructor(private readonly onBytes?: (total: number) => void, sha256Only = false) {
+  /**
+   * sha256 always; `also`: the remote's own hash types to compute too (each costs CPU: md5 runs at
+   * about half sha256's speed), so only the one the target can check is asked for.
+   */
+  constructor(private readonly onBytes?: (total: number) => void, also: readonly ('md5' | 'sha1')[] = []) {
     super();
-    this.hashes = sha256Only ? { sha256: createHash('sha256') } : { sha256: createHash('sha256'), md5: createHash('md5'), sha1: createHash('sha1') };
+    this.hashes = { sha256: createHash('sha256') };
+    for (const t of also) this.hashes[t] = createHash(t);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {

@@ -38,8 +38,8 @@ export async function fetchArchive(o: FetchOptions): Promise<{ file: string; siz
 
   const finalPath = path.join(o.backupDir, archive.file);
   const partial = `${finalPath}.partial`;
-  const received = new DigestTap(o.onProgress, true);
-  const written = new DigestTap(undefined, true);
+  const received = new DigestTap(o.onProgress);
+  const written = new DigestTap();
   const download = cat(o.rclone, remotePath(o.target, archive.object), o.signal);
   try {
     const out = fs.createWriteStream(partial, { flags: 'wx' });

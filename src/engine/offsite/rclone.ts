@@ -69,11 +69,31 @@ export interface RemoteEntry {
   Hashes?: Record<string, string>;
 }
 
-/** `rclone lsjson` of a directory (or one object); `hash` asks the remote for the hashes it has. */
-export async function lsjson(o: RcloneOptions, target: string, opts: { hash?: boolean; signal?: AbortSignal } = {}): Promise<RemoteEntry[]> {
-  const args = ['lsjson', ...common(o), '--files-only', ...(opts.hash ? ['--hash'] : []), target];
+/**
+ * `rclone lsjson` of a directory (or one object); `hashTypes` asks the remote for those of its
+ * hashes (each may cost it a full read of the object, so ask only for what will be compared).
+ */
+export async function lsjson(o: RcloneOptions, target: string, opts: { hashTypes?: string[]; signal?: AbortSignal } = {}): Promise<RemoteEntry[]> {
+  const args = ['lsjson', ...common(o), '--files-only', ...(opts.hashTypes ?? []).flatMap((t) => ['--hash-type', t]), target];
   const out = await output(o, args, `listing of ${target}`, opts.signal);
   return JSON.parse(out || '[]') as RemoteEntry[];
+}
+
+const hashCache = new Map<string, Promise<string[]>>();
+
+/** The hash types the target's backend computes itself (`rclone backend features`), asked once per process. */
+export function backendHashes(o: RcloneOptions, target: string, signal?: AbortSignal): Promise<string[]> {
+  const key = `${o.configFile}\u0000${target}`;
+  let known = hashCache.get(key);
+  if (!known) {
+    known = output(o, ['backend', 'features', target], `features of ${target}`, signal).then((text) => {
+      const hashes = (JSON.parse(text) as { Hashes?: unknown }).Hashes;
+      return Array.isArray(hashes) ? hashes.map(String) : [];
+    });
+    known.catch(() => hashCache.delete(key));
+    hashCache.set(key, known);
+  }
+  return known;
 }
 
 /** Deletes one object; the remote may refuse (object lock, append-only), which rejects. */

@@ -22,17 +22,27 @@ export interface SendOptions {
   recipients: readonly string[];
   /** sha256 the local file must have (its sidecar): a file changed since it was verified fails the upload. */
   sourceSha256?: string;
+  /** Hash types to compute besides sha256, for the target to check (remoteCheck). */
+  remoteHashes?: readonly ('md5' | 'sha1')[];
   signal?: AbortSignal;
   onProgress?: (sent: number, total: number) => void;
+}
+
+/** The one hash the target computes itself that a copy is checked with: sha256, else sha1, else md5; none: read back. */
+export function remoteCheck(backendHashes: readonly string[]): { type: 'sha256' | 'sha1' | 'md5'; extra: ('md5' | 'sha1')[] } | undefined {
+  for (const type of ['sha256', 'sha1', 'md5'] as const) {
+    if (backendHashes.includes(type)) return { type, extra: type === 'sha256' ? [] : [type] };
+  }
+  return undefined;
 }
 
 export async function sendObject(o: SendOptions): Promise<Digests> {
   const plainSize = (await fs.promises.stat(o.source)).size;
   const size = o.recipients.length > 0 ? encryptedSize(plainSize, o.recipients.length) : plainSize;
   const upload = rcat(o.rclone, o.object, size, o.signal);
-  const tap = new DigestTap((n) => o.onProgress?.(n, size));
+  const tap = new DigestTap((n) => o.onProgress?.(n, size), o.remoteHashes);
   const input = fs.createReadStream(o.source, { highWaterMark: 256 * 1024 });
-  const plain = new DigestTap(undefined, true);
+  const plain = new DigestTap();
   try {
     if (o.recipients.length > 0) {
       const age = encryptStream(o.recipients, o.signal);
@@ -69,16 +79,15 @@ export interface Verification {
  * when the backend has one in common with us, else the object read back and hashed here. Throws
  * on any difference, naming it.
  */
-export async function verifyObject(rclone: RcloneOptions, object: string, expected: Pick<Digests, 'size' | 'sha256'> & Partial<Digests>, signal?: AbortSignal): Promise<Verification> {
-  const [entry] = await lsjson(rclone, object, { hash: true, signal });
+export async function verifyObject(rclone: RcloneOptions, object: string, expected: Pick<Digests, 'size' | 'sha256'> & Partial<Digests>, signal?: AbortSignal, check?: 'sha256' | 'sha1' | 'md5'): Promise<Verification> {
+  // One hash type at most: a backend may compute each one it is asked for by reading the object.
+  const [entry] = await lsjson(rclone, object, { hashTypes: check && expected[check] ? [check] : [], signal });
   if (!entry) throw new Error(`${object} is missing on the target`);
   if (entry.Size !== expected.size) throw new Error(`${object} has ${entry.Size} bytes on the target, ${expected.size} were sent`);
-  for (const type of ['sha256', 'sha1', 'md5'] as const) {
-    const theirs = entry.Hashes?.[type];
-    const ours = expected[type];
-    if (!theirs || !ours) continue;
-    if (theirs.toLowerCase() !== ours) throw new Error(`${object}: the target's ${type} ${theirs} differs from the ${ours} that was sent`);
-    return { method: type };
+  const theirs = check ? entry.Hashes?.[check] : undefined;
+  if (check && theirs && expected[check]) {
+    if (theirs.toLowerCase() !== expected[check]) throw new Error(`${object}: the target's ${check} ${theirs} differs from the ${expected[check]} that was sent`);
+    return { method: check };
   }
   const back = await readBack(rclone, object, signal);
   if (back.size !== expected.size || back.sha256 !== expected.sha256) {
