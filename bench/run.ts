@@ -13,7 +13,7 @@
  * otherwise runs at the end), --no-files (skip the peak-RSS run over a volume of --files=N small files,
  * default 1,000,000, bench/many-files.ts, that otherwise runs next), --no-e2e (skip the end-to-end part
  * through the REST API, bench/e2e.ts, that otherwise runs last; --e2e-reps=N its repetitions, default
- * 2), --target=DIR (extract there instead of under bench/data, e.g. on another
+ * 2), --no-offsite (skip the off-site copy part, bench/offsite.ts, after it), --target=DIR (extract there instead of under bench/data, e.g. on another
  * file system; see BENCHMARKS.md), --restore-threads=auto|on|off (our restore's writer threads: as
  * by default, from the first file, or never).
  *
@@ -404,6 +404,11 @@ async function main(): Promise<void> {
     const e2eArgs = [path.join(benchDir, 'e2e.ts'), String(sizeMiB), `--reps=${flag('e2e-reps') ?? 2}`];
     const e2e = spawnSync(process.execPath, ['--import', 'tsx', ...e2eArgs], { cwd: projectDir, stdio: 'inherit' });
     if (e2e.status !== 0) throw new Error(`bench/e2e.ts failed (exit ${e2e.status})`);
+  }
+  // Off-site copies against rclone copy, to a local SFTP target: bench/offsite.ts.
+  if (!has('no-offsite')) {
+    const offsite = spawnSync(process.execPath, ['--import', 'tsx', path.join(benchDir, 'offsite.ts'), String(Math.min(sizeMiB, 1000))], { cwd: projectDir, stdio: 'inherit' });
+    if (offsite.status !== 0) throw new Error(`bench/offsite.ts failed (exit ${offsite.status})`);
   }
 }
 
