@@ -85,7 +85,7 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
         // Stop before touching live data if a lock was lost: someone else may hold it now.
         const lost = AbortSignal.any(held.map((l) => l.signal));
         summary =
-          request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost, afterwards, () => ageIdentity(ctx, id, workerKey)) : await restoreSql(ctx, job, request, rlog, lost);
+          request.kind === 'set' ? await restoreSet(ctx, job, request, rlog, lost, afterwards, () => ageIdentity(ctx, id, workerKey)) : await restoreSql(ctx, job, request, rlog, lost, () => ageIdentity(ctx, id, workerKey));
       } catch (err) {
         const reason = (err as Error).message;
         await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>

@@ -74,7 +74,8 @@ export async function restoreSet(
 
   if (request.from) {
     progress('fetch', { from: request.from });
-    await fetchFromTarget(ctx, request, identity, log, { signal, onProgress: (volume, bytesDone) => progress('fetch', { volume, bytesDone }) }).catch((err: Error) => {
+    const files = request.volumes.map((v) => archiveFileName(v, stamp));
+    await fetchFromTarget(ctx, request, files, identity, log, { signal, onProgress: (volume, bytesDone) => progress('fetch', { volume, bytesDone }) }).catch((err: Error) => {
       throw new Error(`fetching the backup from ${request.from} failed, nothing was changed: ${err.message}`, { cause: err });
     });
   }

@@ -13,9 +13,12 @@ import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
 import { Redis } from 'ioredis';
-import { deleteRedisPrefix, REDIS_URL, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, MARIADB_ARGS, deleteRedisPrefix, REDIS_URL, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
-import { makeVolume } from '../helpers/volumes.js';
+import { exec, makeVolume } from '../helpers/volumes.js';
+
+const DB = `oob_offsite_${process.pid}`;
+const sql = async (query: string, db = DB) => (await exec('mariadb', [...MARIADB_ARGS, '-N', '-B', db, '-e', query])).stdout.trim();
 
 describe('restore from an off-site target onto an empty server', () => {
   let fx: Fixture;
@@ -47,8 +50,12 @@ describe('restore from an off-site target onto an empty server', () => {
     identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     await fs.writeFile(path.join(fx.root, 'key.txt'), identity, { mode: 0o600 });
     await makeVolume(volume(), 'lucindadata');
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${DB}`]);
+    await sql("CREATE TABLE patient (id INT PRIMARY KEY, name VARCHAR(50)); INSERT INTO patient VALUES (1, 'Müller'), (2, 'Rossi')");
     env = {
       ...fx.env,
+      ...DB_ENV,
+      DB_NAME: DB,
       OFFSITE_TARGETS: target,
       RCLONE_CONFIG: await rcloneConfig(path.join(fx.root, 'rclone.conf'), [sftp]),
       OFFSITE_AGE_RECIPIENTS: /public key: (age1\S+)/.exec(identity)![1]!,
@@ -56,7 +63,10 @@ describe('restore from an off-site target onto an empty server', () => {
     svc = await startService('start', env);
     stamp = (await http(svc.url, 'POST', '/api/backups', {})).body.stamp;
     await waitForJobsSettled(svc.url, undefined);
-    await waitFor(async () => (await http(svc!.url, 'GET', '/api/backups')).body.sets[0]?.archives[0]?.copies?.length === 1, 20_000, 'the copy');
+    await waitFor(async () => {
+      const archives = (await http(svc!.url, 'GET', '/api/backups')).body.sets[0]?.archives as { copies: unknown[] }[] | undefined;
+      return archives?.length === 2 && archives.every((a) => a.copies.length === 1);
+    }, 20_000, 'the copies of the archive and the dump');
     original = await snapshotTree(volume());
     await svc.stop();
     svc = undefined;
@@ -66,12 +76,14 @@ describe('restore from an off-site target onto an empty server', () => {
     await deleteRedisPrefix(fx.prefix);
     await fs.rm(volume(), { recursive: true });
     await fs.mkdir(volume());
+    await sql('DROP TABLE patient');
     // No OFFSITE_AGE_IDENTITY_FILE: the key stays with the practice and comes with the confirmation.
     svc = await startService('start', env);
   });
 
   after(async () => {
     await svc?.stop();
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE IF EXISTS ${DB}`]).catch(() => undefined);
     await sftp?.stop();
     await fx?.cleanup();
   });
@@ -81,8 +93,8 @@ describe('restore from an off-site target onto an empty server', () => {
     assert.equal(sets.length, 1);
     assert.equal(sets[0].stamp, stamp);
     assert.equal(sets[0].remote, true);
-    assert.equal(sets[0].archives[0].file, `lucindadata_${stamp}.tar.gz`);
-    assert.deepEqual(sets[0].archives[0].copies.map((c: { target: string; file: string }) => [c.target, c.file]), [[target, `lucindadata_${stamp}.tar.gz.age`]]);
+    assert.deepEqual(sets[0].archives.map((a: { file: string }) => a.file), [`elexisdb-sql_${stamp}.sql.gz`, `lucindadata_${stamp}.tar.gz`]);
+    assert.deepEqual(sets[0].archives[1].copies.map((c: { target: string; file: string }) => [c.target, c.file]), [[target, `lucindadata_${stamp}.tar.gz.age`]]);
   });
 
   it('refuses a target that is not configured, naming the field', async () => {
@@ -122,6 +134,13 @@ describe('restore from an off-site target onto an empty server', () => {
     assertSameTree(original, await snapshotTree(volume()), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
     // The fetched archive is a local backup again, with its sidecars: sha256sum -c passes.
     execFileSync('sha256sum', ['-c', `lucindadata_${stamp}.tar.gz.sha256`], { cwd: fx.backupDir, stdio: 'ignore' });
+  });
+
+  it('restores the set\'s SQL dump from the target the same way', async () => {
+    const r = await restore({ stamp, from: target, volumes: ['elexisdb-sql'], skipSafetyBackup: true });
+    assert.equal(r.state, 'completed', r.failedReason);
+    assert.equal(r.kind, 'sql');
+    assert.equal(await sql('SELECT GROUP_CONCAT(name ORDER BY id) FROM patient'), 'Müller,Rossi');
   });
 
   it('keeps the identity out of logs and Redis (only sealed for the workers, and taken once)', async () => {

@@ -59,7 +59,11 @@ async function requestRemoteRestore(ctx: AppContext, o: { stamp: string; request
   const inSet = listing.archives.filter((a) => a.stamp === o.stamp);
   if (inSet.length === 0) throw notFound(`${o.from} holds no complete copy of backup set ${o.stamp}`);
   const dump = inSet.find((a) => a.kind === 'sql' && o.requested?.includes(a.volume));
-  if (dump) throw badRequest(`the database dump ${dump.volume} cannot be restored from a target by the API yet; see README "Off-site copies", emergency procedure`, 'volumes');
+  if (dump) {
+    // The set's dump restores through the SQL path; the job fetches it first.
+    if (o.requested!.length > 1) throw badRequest(`restore the database dump ${dump.volume} on its own, without volumes`, 'volumes');
+    return sqlRestoreRequest(ctx, path.join(ctx.config.backupDir, dump.file), o.skipSafetyBackup, { stamp: o.stamp, volumes: [dump.volume], from: o.from, encrypted: dump.encrypted });
+  }
   const available = inSet.filter((a) => a.kind === 'volume').map((a) => a.volume);
   const volumes = o.requested ?? available;
   const missing = volumes.filter((v) => !available.includes(v));
@@ -138,7 +142,7 @@ async function sqlRestoreRequest(
   ctx: AppContext,
   sqlFile: string,
   skipSafetyBackup: boolean,
-  extra: { upload?: { bytes: number; gzip: boolean }; stamp?: string; volumes?: string[] },
+  extra: { upload?: { bytes: number; gzip: boolean }; stamp?: string; volumes?: string[]; from?: string; encrypted?: boolean },
 ): Promise<ApiResponse> {
   const db = ctx.config.db;
   if (!db) throw new HttpError(409, 'db_not_configured', 'no database is configured (DB_HOST); SQL restores are not available');
@@ -148,6 +152,7 @@ async function sqlRestoreRequest(
     volumes: extra.volumes ?? [],
     sqlFile,
     skipSafetyBackup,
+    from: extra.from ?? null,
   });
   ctx.logger.info({ module: 'api', restoreId: request.id, file: path.basename(sqlFile) }, 'SQL restore requested, waiting for confirmation');
   return {
