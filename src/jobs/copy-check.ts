@@ -36,6 +36,7 @@ export async function checkCopies(ctx: AppContext, file: string, log: Logger, si
   if (bad.length) {
     // The bad copy no longer counts (local prune keeps the archive again) and is made anew.
     for (const b of bad) await ctx.copies.forgetTarget(file, b.target);
+    await ctx.copies.expect(file, records.map((r) => r.target));
     const archive = parseArchiveName(file);
     if (archive) {
       const policy = { targets: bad.map((b) => b.target), attempts: offsite.copyAttempts, retryDelayMs: offsite.retryDelayMs };

@@ -3,7 +3,8 @@
  * so BullMQ starts it only then). Keeps the `keep` newest archives by the stamp in their name,
  * removes the rest with their sidecars, and removes `.partial` leftovers of dead jobs. Files that
  * do not match our naming are never touched. With OFFSITE_TARGETS, an archive that has not reached
- * every target yet is kept (and `offsite.overdue` raised): the local copy may be the only one.
+ * every target it was queued for yet is kept (and `offsite.overdue` raised): the local copy may be
+ * the only one.
  *
  * It holds the lock every writer of this kind of file holds: a volume's lock for its archives
  * (archive jobs, a restore's safety backup), the database's lock for the dumps (dump jobs, a SQL
@@ -78,14 +79,18 @@ export function makePruneProcessor(ctx: AppContext) {
 }
 
 /**
- * The archives among `doomed` that every off-site target holds; the others are kept, logged and
- * alerted as `offsite.overdue` (their copy failed for good, or still retries).
+ * The archives among `doomed` that every target they were queued for holds; the others are kept,
+ * logged and alerted as `offsite.overdue` (their copy failed for good, or still retries).
  */
 async function withoutUnreplicated<A extends { file: string; volume: string; stamp: string }>(ctx: AppContext, doomed: A[], log: AppContext['logger']): Promise<A[]> {
   const targets = ctx.config.offsite?.targets;
   if (!targets?.length || doomed.length === 0) return doomed;
-  const records = await ctx.copies.forFiles(doomed.map((a) => a.file));
-  const held = doomed.map((a) => ({ a, missing: missingTargets(targets, records.get(a.file)) })).filter((h) => h.missing.length > 0);
+  const names = doomed.map((a) => a.file);
+  const [records, expected] = await Promise.all([ctx.copies.forFiles(names), ctx.copies.expectedFor(names)]);
+  // Only archives whose copies were queued wait for them (not those from before OFFSITE_TARGETS, nor safety backups).
+  const held = doomed
+    .map((a) => ({ a, missing: missingTargets((expected.get(a.file) ?? []).filter((t) => targets.includes(t)), records.get(a.file)) }))
+    .filter((h) => h.missing.length > 0);
   if (held.length === 0) return doomed;
   const files = held.map((h) => ({ file: h.a.file, missingOn: h.missing }));
   log.warn({ files }, 'kept archives that are not on every off-site target yet');

@@ -38,6 +38,7 @@ export function makeVerifyProcessor(ctx: AppContext) {
     // Off-site copies of this run's archive, now that it reads back; they run beside the prune.
     const offsite = ctx.config.offsite;
     if (job.parent && offsite) {
+      await ctx.copies.expect(file, offsite.targets);
       const ids = await queueCopies(ctx.queues, { volume, stamp, file, kind }, { targets: offsite.targets, attempts: offsite.copyAttempts, retryDelayMs: offsite.retryDelayMs });
       log.info({ copyJobs: ids }, 'off-site copies queued');
     }

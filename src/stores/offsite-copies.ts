@@ -44,6 +44,30 @@ export class OffsiteCopies {
     return `${this.prefix}:oob-copies:${file}`;
   }
 
+  private expectedKey(file: string): string {
+    return `${this.prefix}:oob-copies-expected:${file}`;
+  }
+
+  /**
+   * Notes the targets an archive's copies were queued for. Only such archives wait for their
+   * copies before local prune may remove them: archives from before OFFSITE_TARGETS was set, and
+   * safety backups, are never copied and must not be kept forever.
+   */
+  async expect(archiveFile: string, targets: readonly string[]): Promise<void> {
+    await this.redis.set(this.expectedKey(archiveFile), JSON.stringify(targets), 'EX', RECORD_TTL_S);
+  }
+
+  /** Per archive, the targets its copies were queued for (absent: none were). */
+  async expectedFor(files: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (files.length === 0) return out;
+    const values = await this.redis.mget(...files.map((f) => this.expectedKey(f)));
+    files.forEach((f, i) => {
+      if (values[i]) out.set(f, JSON.parse(values[i]!) as string[]);
+    });
+    return out;
+  }
+
   async record(archiveFile: string, r: CopyRecord): Promise<void> {
     await this.redis.multi().hset(this.key(archiveFile), r.target, JSON.stringify(r)).expire(this.key(archiveFile), RECORD_TTL_S).exec();
   }
