@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { UnrecoverableError, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { copyArchive } from '../engine/offsite/copy-archive.js';
 import type { CopyJobData } from '../stores/queues.js';
@@ -27,7 +27,8 @@ export interface CopyOutcome {
 }
 
 export function makeCopyProcessor(ctx: AppContext) {
-  return async (job: Job<CopyJobData>, _token?: string, signal?: AbortSignal): Promise<CopyOutcome> => {
+  // Three parameters: BullMQ passes its abort signal (a shutdown handing jobs back) only then.
+  return async (job: Job<CopyJobData>, token?: string, signal?: AbortSignal): Promise<CopyOutcome> => {
     const { volume, stamp, file, target } = job.data;
     const log = ctx.logger.child({ module: 'copy', volume, stamp, file, target, jobId: job.id });
     const offsite = ctx.config.offsite;
@@ -65,6 +66,13 @@ export function makeCopyProcessor(ctx: AppContext) {
       await remoteRetention(ctx, { volume, target, signal }, log);
       return { record };
     } catch (err) {
+      if (signal?.aborted) {
+        // Shutdown: not the copy's fault, so no attempt is spent; the next worker starts it again
+        // (an object half-written on the target has no completion marker and is overwritten).
+        await job.moveToWait(token);
+        log.warn('off-site copy interrupted by shutdown, job handed back to the queue');
+        throw new WaitingError();
+      }
       log.warn({ err: (err as Error).message, attempt: job.attemptsMade + 1, attemptsMax: job.opts.attempts }, 'off-site copy failed');
       throw err;
     }
