@@ -55,10 +55,6 @@ export class IdentityChannel {
     await this.redis.set(this.sealedKey(restoreId), armored, 'PX', ttlMs);
   }
 
-  async dropSealed(restoreId: string): Promise<void> {
-    await this.redis.del(this.sealedKey(restoreId));
-  }
-
   /** The sealed identity of a restore, once: it is gone from Redis after this. */
   async takeSealed(restoreId: string): Promise<string | undefined> {
     return (await this.redis.getdel(this.sealedKey(restoreId))) ?? undefined;

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { RestoreRequests } from '../../src/stores/restore-requests.js';
 import { http, makeFixture, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
 import { makeVolume } from '../helpers/volumes.js';
 
@@ -99,6 +100,25 @@ describe('request validation', () => {
     await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', ageIdentity: 'k' }, 'ageIdentity', /^ageIdentity must be the text of an age identity file/);
     await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', key: 'k' }, 'key', /^unknown field "key"; accepted: token, ageIdentity$/);
     assert.equal((await call('POST', '/api/restores/not-an-id/confirm', {})).status, 404);
+  });
+
+  it('confirm with ageIdentity and no worker to take it: 409 no_worker, and the confirmation is not spent', async () => {
+    const identity = 'AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSQW3Z5J';
+    assert.equal((await call('POST', `/api/restores/${UUID}/confirm`, { token: 'x', ageIdentity: identity })).status, 404);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const { request, token } = await new RestoreRequests(redis, fx.prefix, 600_000, { now: () => new Date() }).create({
+        kind: 'set', stamp: '2026-11-21-0315', volumes: ['pacsdata'], sqlFile: null, skipSafetyBackup: true, from: 'nas:oob',
+      });
+      const r = await call('POST', `/api/restores/${request.id}/confirm`, { token, ageIdentity: identity });
+      assert.equal(r.status, 409, JSON.stringify(r.body));
+      assert.equal(r.body.error.code, 'no_worker');
+      assert.equal(r.body.error.field, 'ageIdentity');
+      assert.ok(!JSON.stringify(r.body).includes(identity));
+      assert.equal((await call('GET', `/api/restores/${request.id}`)).body.state, 'pending', 'the token can still be used');
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('POST /api/restores/sql names a bad skipSafetyBackup and keeps no upload; 1 means true', async () => {

@@ -173,13 +173,13 @@ export const confirmRestore: Handler = async (ctx, req) => {
   const id = validId(req.params.id);
   const { token, ageIdentity } = parseRequest(confirmRestoreBody, req.body, 'body');
   const jobId = `restore-${id}`;
-  // Sealed for the live workers before the confirmation is spent, so the job finds it when it starts.
-  if (ageIdentity !== undefined) await sealIdentity(ctx, id, ageIdentity);
+  // Which workers can take an identity is asked before the confirmation is spent; the identity is
+  // sealed for them after it (only the token's holder gets that far) and before the job exists.
+  if (ageIdentity !== undefined && !(await ctx.restores.get(id))) throw CONFIRM_ERRORS.not_found();
+  const recipients = ageIdentity === undefined ? [] : await workerRecipients(ctx);
   const outcome = await ctx.restores.confirm(id, token, jobId);
-  if (!outcome.ok) {
-    if (ageIdentity !== undefined) await ctx.identities.dropSealed(id);
-    throw CONFIRM_ERRORS[outcome.reason]();
-  }
+  if (!outcome.ok) throw CONFIRM_ERRORS[outcome.reason]();
+  if (ageIdentity !== undefined) await ctx.identities.putSealed(id, await encryptText(ageIdentity, recipients), SEALED_IDENTITY_TTL_MS);
   const data: RestoreJobData = { restoreId: id };
   // One attempt: a failed restore needs a person to look, not an automatic second safety backup.
   await ctx.queues.restore.add('restore', data, { ...KEEP_HISTORY, jobId, attempts: 1 });
@@ -190,13 +190,13 @@ export const confirmRestore: Handler = async (ctx, req) => {
 /** How long a sealed identity waits for its restore job (a restore waits for running backups first). */
 const SEALED_IDENTITY_TTL_MS = 6 * 3600 * 1000;
 
-/** Encrypts the identity to the live workers' own keys (stores/identity-channel.ts); only that ciphertext is stored. */
-async function sealIdentity(ctx: AppContext, id: string, identity: string): Promise<void> {
+/** The live workers' own age keys (stores/identity-channel.ts); the identity is stored only encrypted to them. */
+async function workerRecipients(ctx: AppContext): Promise<string[]> {
   const recipients = await ctx.identities.liveRecipients();
   if (recipients.length === 0) {
     throw new HttpError(409, 'no_worker', 'no worker is running to take the age identity: start a worker (or mount the identity and set OFFSITE_AGE_IDENTITY_FILE), then confirm again', 'ageIdentity');
   }
-  await ctx.identities.putSealed(id, await encryptText(identity, recipients), SEALED_IDENTITY_TTL_MS);
+  return recipients;
 }
 
 export const getRestore: Handler = async (ctx, req) => {
