@@ -65,6 +65,26 @@ describe('copy of an archive to a target', () => {
     assert.equal(execSync(`sha256sum < ${path.join(work, FILE)}`, { encoding: 'utf8' }).slice(0, 64), (await fs.readFile(path.join(landed, `${FILE}.sha256`), 'utf8')).slice(0, 64));
   });
 
+  it('the README\'s emergency procedure by hand restores the volume from that copy', async () => {
+    const dir = path.join(work, 'by-hand');
+    const out = path.join(work, 'by-hand-volume');
+    await fs.mkdir(dir);
+    await fs.mkdir(out);
+    const stamp = '2026-11-21-0315';
+    // The lines of README "Emergency procedure by hand", with this test's remote, key and volume.
+    const script = [
+      'set -e',
+      `rclone copy ${sftp.name}:${path.join(sftp.dir, 'offsite/practice')} . --include '*_${stamp}.*'`,
+      'sha256sum -c *.age.sha256',
+      `for f in *.gz.age; do age -d -i ${path.join(work, 'key.txt')} -o "\${f%.age}" "$f"; done`,
+      'sha256sum -c *.gz.sha256',
+      `tar -C ${out} -xzpf lucindadata_${stamp}.tar.gz`,
+    ].join('\n');
+    execFileSync('bash', ['-c', script], { cwd: dir, env: { ...process.env, RCLONE_CONFIG: rclone.configFile }, stdio: 'ignore' });
+    const diff = execFileSync('diff', ['-r', path.join(work, 'vol'), out], { encoding: 'utf8' });
+    assert.equal(diff, '');
+  });
+
   it('plain to WebDAV: the archive itself, checked by reading it back', async () => {
     const r = await copyArchive({ rclone, target: `${dav.name}:plain`, backupDir: path.join(work, 'backup'), file: FILE, recipients: [] });
     assert.equal(r.file, FILE);
