@@ -19,9 +19,10 @@ FROM node:20-bookworm-slim AS runtime
 # tini: PID 1 that forwards SIGTERM to node (graceful shutdown of running jobs) and reaps the
 #   mariadb/mariadb-dump child processes.
 # mariadb-client: `mariadb-dump` and `mariadb`, used for SQL dumps and SQL restores.
+# rclone, age: off-site copies (transport and encryption, README "Off-site copies").
 # No redis-server: Redis runs as its own service (see docker-compose.yaml).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini mariadb-client ca-certificates \
+ && apt-get install -y --no-install-recommends tini mariadb-client ca-certificates rclone age \
  && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production \

@@ -15,7 +15,8 @@
  * through the REST API, bench/e2e.ts, that otherwise runs last; --e2e-reps=N its repetitions, default
  * 2), --no-incremental (skip incremental archives against GNU tar's --listed-incremental,
  * bench/incremental.ts, that otherwise runs at the very end; --walk-files=N,... the tree sizes of
- * its walk-cost part, default 100000,1000000), --target=DIR (extract there instead of under bench/data, e.g. on another
+ * its walk-cost part, default 100000,1000000), --no-offsite (skip the off-site copy part,
+ * bench/offsite.ts), --target=DIR (extract there instead of under bench/data, e.g. on another
  * file system; see BENCHMARKS.md), --restore-threads=auto|on|off (our restore's writer threads: as
  * by default, from the first file, or never).
  *
@@ -414,6 +415,11 @@ async function main(): Promise<void> {
     const incArgs = [path.join(benchDir, 'incremental.ts'), String(sizeMiB), `--walk-files=${flag('walk-files') ?? '100000,1000000'}`];
     const inc = spawnSync(process.execPath, ['--import', 'tsx', ...incArgs], { cwd: projectDir, stdio: 'inherit' });
     if (inc.status !== 0) throw new Error(`bench/incremental.ts failed (exit ${inc.status})`);
+  }
+  // Off-site copies against rclone copy, to a local SFTP target: bench/offsite.ts.
+  if (!has('no-offsite')) {
+    const offsite = spawnSync(process.execPath, ['--import', 'tsx', path.join(benchDir, 'offsite.ts'), String(Math.min(sizeMiB, 1000))], { cwd: projectDir, stdio: 'inherit' });
+    if (offsite.status !== 0) throw new Error(`bench/offsite.ts failed (exit ${offsite.status})`);
   }
 }
 

@@ -23,7 +23,22 @@ import { Metrics, type RestoreMetricKind, type RestoreOutcome, type ScrapeSource
 /** States reported by `oob_backup_queue_jobs`. */
 export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
 
-export type MetricsDeps = Pick<AppContext, 'config' | 'queues' | 'store' | 'redis' | 'logger'>;
+export type MetricsDeps = Pick<AppContext, 'config' | 'queues' | 'store' | 'redis' | 'logger' | 'copies'>;
+
+/** The newest recorded copy per volume and target, among the archives still in BACKUP_DIR. */
+async function lastCopies(ctx: MetricsDeps): Promise<{ volume: string; target: string; at: number }[]> {
+  const archives = await ctx.store.listArchives({ shared: true });
+  const records = await ctx.copies.forFiles(archives.map((a) => a.file));
+  const newest = new Map<string, { volume: string; target: string; at: number }>();
+  for (const a of archives) {
+    for (const r of records.get(a.file) ?? []) {
+      const at = Date.parse(r.copiedAt);
+      const key = `${a.volume}\u0000${r.target}`;
+      if ((newest.get(key)?.at ?? -Infinity) < at) newest.set(key, { volume: a.volume, target: r.target, at });
+    }
+  }
+  return [...newest.values()];
+}
 
 /** The scrape-time sources of one installation: BACKUP_DIR and its queues in Redis. */
 export function scrapeSources(ctx: MetricsDeps): ScrapeSources {
@@ -38,6 +53,7 @@ export function scrapeSources(ctx: MetricsDeps): ScrapeSources {
     },
     backupDirFreeBytes: () => freeBytes(ctx.config.backupDir),
     lastArchives: () => lastArchivesByVolume(ctx.store),
+    ...(ctx.config.offsite ? { lastCopies: () => lastCopies(ctx) } : {}),
     async jobFailures() {
       const byKind: Record<string, number> = { run: 0 };
       const add = (kind: string, n: number) => (byKind[kind] = (byKind[kind] ?? 0) + n);

@@ -9,7 +9,8 @@
  *
  * No authentication on /metrics: like /healthz it is for the monitoring system, and Prometheus
  * scrapers are often configured without secrets. What it exposes is deliberately non-sensitive:
- * volume names, archive sizes, durations and timestamps, job counts per queue. No file paths, no
+ * volume names, archive sizes, durations and timestamps, job counts per queue, off-site targets as
+ * `remote:path` (names from OFFSITE_TARGETS; credentials live in rclone's config). No file paths, no
  * patient data, no error messages, no job data, no host names, no configuration.
  */
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -26,6 +27,8 @@ export interface ScrapeSources {
   backupDirFreeBytes?: () => Promise<number>;
   /** Replaces the per-volume gauges set by archiveSucceeded. */
   lastArchives?: () => Promise<Record<string, LastArchive>>;
+  /** Per volume and off-site target, when its newest copy was made (Unix ms). */
+  lastCopies?: () => Promise<{ volume: string; target: string; at: number }[]>;
   /** Total failed jobs by kind; replaces what jobFailed counted. */
   jobFailures?: () => Promise<Record<string, number>>;
   /** Total finished restores; replaces what restoreFinished counted. */
@@ -40,6 +43,7 @@ export class Metrics {
   private readonly lastSuccess: Gauge<'volume'>;
   private readonly lastSize: Gauge<'volume'>;
   private readonly lastDuration: Gauge<'volume'>;
+  private readonly lastCopy: Gauge<'volume' | 'target'>;
   private readonly failures: Counter<'kind'>;
   private readonly restores: Counter<'outcome' | 'kind'>;
   private readonly queueJobs: Gauge<'queue' | 'state'>;
@@ -63,6 +67,12 @@ export class Metrics {
       name: `${p}last_archive_duration_seconds`,
       help: 'How long the newest archive of the volume took to write (absent when it has no manifest)',
       labelNames: ['volume'],
+      registers: reg,
+    });
+    this.lastCopy = new Gauge({
+      name: `${p}offsite_last_copy_timestamp_seconds`,
+      help: 'When the newest verified off-site copy of the volume reached the target (rclone remote:path; Unix seconds)',
+      labelNames: ['volume', 'target'],
       registers: reg,
     });
     this.failures = new Counter({ name: `${p}job_failures_total`, help: 'Jobs that failed for good, by kind', labelNames: ['kind'], registers: reg });
@@ -144,6 +154,14 @@ export class Metrics {
           this.lastSize.reset();
           this.lastDuration.reset();
         },
+      ),
+      step(
+        'offsite_copies',
+        collect.lastCopies,
+        (rows) => {
+          for (const r of rows) this.lastCopy.set({ volume: r.volume, target: r.target }, r.at / 1000);
+        },
+        () => this.lastCopy.reset(),
       ),
       step(
         'job_failures',

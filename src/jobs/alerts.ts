@@ -14,6 +14,13 @@ export function attachAlerts(ctx: AppContext, name: QueueName, worker: Worker): 
     if (!job) return;
     const attemptsMax = job.opts.attempts ?? 1;
     if (job.attemptsMade < attemptsMax && err.name !== 'UnrecoverableError') return; // will be retried
+    if (name === 'copy') {
+      // A failed copy leaves the local backup intact: its own event, so a receiver can rank it.
+      ctx.notifier.notify(
+        makeAlert({ event: 'offsite.failed', kind: 'copy', volume: job.data?.volume, stamp: job.data?.stamp, reason: err.message, attempt: job.attemptsMade, attemptsMax, details: { target: job.data?.target, file: job.data?.file } }),
+      );
+      return;
+    }
     ctx.notifier.notify(
       makeAlert({
         event: 'job.failed',

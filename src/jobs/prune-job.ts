@@ -2,7 +2,9 @@
  * Prune one volume after its archive of the run succeeded (this job is the archive's flow parent,
  * so BullMQ starts it only then). Keeps the `keep` newest archives by the stamp in their name,
  * removes the rest with their sidecars, and removes `.partial` leftovers of dead jobs. Files that
- * do not match our naming are never touched.
+ * do not match our naming are never touched. With OFFSITE_TARGETS, an archive that has not reached
+ * every target it was queued for yet is kept (and `offsite.overdue` raised): the local copy may be
+ * the only one.
  *
  * It holds the lock every writer of this kind of file holds: a volume's lock for its archives
  * (archive jobs, a restore's safety backup), the database's lock for the dumps (dump jobs, a SQL
@@ -17,9 +19,13 @@ import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName, dumpFileName } from '../core/names.js';
 import { chainNeeds, selectPrunable } from '../core/retention.js';
+import { selectByPolicy } from '../core/gfs.js';
+import { describePolicy } from '../core/retention-policy.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
 import type { PruneJobData } from '../stores/queues.js';
 import type { HeldLock } from '../stores/volume-lock.js';
+import { makeAlert } from '../stores/notifier.js';
+import { missingTargets } from '../stores/offsite-copies.js';
 import { runArchiveFile } from './verify-job.js';
 
 const LOCK_RETRY_MS = 5000;
@@ -53,7 +59,13 @@ export function makePruneProcessor(ctx: AppContext) {
       const archives = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
       // Incremental archives: what a kept one needs stays (its manifest's chain, issue 16). An
       // incremental whose manifest cannot tell (unreadable) keeps everything older of its volume.
-      const doomed = selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null, chainNeeds(archives));
+      const needs = chainNeeds(archives);
+      // LOCAL_RETENTION=gfs:…: grandfather-father-son over the unflagged archives; flagged ones
+      // (size drop) are then kept until a person looks, as they are no generation.
+      const local = ctx.config.localRetention;
+      const byPolicy = local ? selectByPolicy(archives.filter((a) => a.sizeDrop === null), local) : selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null, needs);
+      // An archive kept for its copies (or by the policy) keeps the chain it needs, whichever rule kept it.
+      const doomed = withoutNeeded(archives, await withoutUnreplicated(ctx, byPolicy, log), needs);
       for (const a of doomed) {
         await removeIfPresent(path.join(dir, a.file));
         for (const suffix of SIDECAR_SUFFIXES) await removeIfPresent(path.join(dir, a.file + suffix));
@@ -63,12 +75,39 @@ export function makePruneProcessor(ctx: AppContext) {
       const debrisRemoved = await removeDebris(dir, volume);
       const kept = archives.map((a) => a.file).filter((f) => !doomed.some((d) => d.file === f)).sort();
       const result = { volume, kept, removed: doomed.map((a) => a.file), debrisRemoved };
-      log.info({ keep, kept: kept.length, removed: result.removed, debrisRemoved }, 'prune finished');
+      log.info({ keep: local ? describePolicy(local) : keep, kept: kept.length, removed: result.removed, debrisRemoved }, 'prune finished');
       return result;
     } finally {
       await lock.release();
     }
   };
+}
+
+/** `doomed` less every file that an archive not doomed needs (the full and incrementals before it). */
+function withoutNeeded<A extends { file: string }>(all: A[], doomed: A[], needs: (a: A) => readonly string[]): A[] {
+  const gone = new Set(doomed.map((a) => a.file));
+  const needed = new Set(all.filter((a) => !gone.has(a.file)).flatMap((a) => needs(a)));
+  return doomed.filter((a) => !needed.has(a.file));
+}
+
+/**
+ * The archives among `doomed` that every target they were queued for holds; the others are kept,
+ * logged and alerted as `offsite.overdue` (their copy failed for good, or still retries).
+ */
+async function withoutUnreplicated<A extends { file: string; volume: string; stamp: string }>(ctx: AppContext, doomed: A[], log: AppContext['logger']): Promise<A[]> {
+  const targets = ctx.config.offsite?.targets;
+  if (!targets?.length || doomed.length === 0) return doomed;
+  const names = doomed.map((a) => a.file);
+  const [records, expected] = await Promise.all([ctx.copies.forFiles(names), ctx.copies.expectedFor(names)]);
+  // Only archives whose copies were queued wait for them (not those from before OFFSITE_TARGETS, nor safety backups).
+  const held = doomed
+    .map((a) => ({ a, missing: missingTargets((expected.get(a.file) ?? []).filter((t) => targets.includes(t)), records.get(a.file)) }))
+    .filter((h) => h.missing.length > 0);
+  if (held.length === 0) return doomed;
+  const files = held.map((h) => ({ file: h.a.file, missingOn: h.missing }));
+  log.warn({ files }, 'kept archives that are not on every off-site target yet');
+  ctx.notifier.notify(makeAlert({ event: 'offsite.overdue', kind: 'prune', volume: held[0]!.a.volume, reason: `${held.length} archive(s) past retention kept: not on every off-site target yet`, details: { files } }));
+  return doomed.filter((a) => !held.some((h) => h.a === a));
 }
 
 /** The lock that every writer of this volume's (or dump's) archives holds while it writes. */

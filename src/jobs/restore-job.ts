@@ -17,8 +17,10 @@
  * first attempt's locks. And a stalled restore is not re-run at all (maxStalledCount 0 for this
  * queue, see ./index.ts): it fails, and the recovery (./recovery.ts) rolls its swap back or forward.
  */
+import fs from 'node:fs/promises';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
+import { decryptText } from '../engine/offsite/age.js';
 import { RESTORE_HOLD, type RestoreJobData } from '../stores/queues.js';
 import { RestoreRequests, type RunRefusal } from '../stores/restore-requests.js';
 import type { HeldLock } from '../stores/volume-lock.js';
@@ -28,7 +30,12 @@ import { restoreSql, type SqlRestoreSummary } from './restore-sql.js';
 
 const LOCK_RETRY_MS = 5000;
 
-export function makeRestoreProcessor(ctx: AppContext) {
+/** This worker's own age key pair: the private half opens identities sealed for it (stores/identity-channel.ts). */
+export interface WorkerKey {
+  identity: string;
+}
+
+export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
   return async (job: Job<RestoreJobData>, token?: string): Promise<SetRestoreSummary | SqlRestoreSummary | FilesRestoreSummary> => {
     const id = job.data?.restoreId;
     const jobId = String(job.id);
@@ -75,12 +82,13 @@ export function makeRestoreProcessor(ctx: AppContext) {
       rlog.warn({ volumes: request.volumes }, 'restore started');
       // Stop before touching live data if a lock was lost: someone else may hold it now.
       const lost = AbortSignal.any(held.map((l) => l.signal));
+      const identity = () => ageIdentity(ctx, id, workerKey);
       summary =
         request.kind === 'set'
-          ? await restoreSet(ctx, job, request, rlog, lost)
+          ? await restoreSet(ctx, job, request, rlog, lost, identity)
           : request.kind === 'files'
             ? await restoreFiles(ctx, job, request, rlog, lost)
-            : await restoreSql(ctx, job, request, rlog, lost);
+            : await restoreSql(ctx, job, request, rlog, lost, identity);
     } catch (err) {
       const reason = (err as Error).message;
       await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
@@ -98,6 +106,25 @@ export function makeRestoreProcessor(ctx: AppContext) {
     rlog.warn({ durationMs: summary.durationMs }, summary.message);
     return summary;
   };
+}
+
+/**
+ * The age identity for encrypted off-site copies, kept in memory for this job only: the one given
+ * with the confirmation (sealed for this worker), else OFFSITE_AGE_IDENTITY_FILE.
+ */
+async function ageIdentity(ctx: AppContext, restoreId: string, workerKey: WorkerKey | undefined): Promise<string | undefined> {
+  const sealed = await ctx.identities.takeSealed(restoreId);
+  if (sealed !== undefined) {
+    if (!workerKey) throw new Error('this process cannot open the age identity given with the confirmation');
+    return decryptText(sealed, workerKey.identity).catch(() => {
+      throw new Error('the age identity given with the confirmation was sealed for the workers running then, and this worker started later: request the restore again and confirm it with the identity');
+    });
+  }
+  const file = ctx.config.offsite?.identityFile;
+  if (!file) return undefined;
+  return fs.readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`OFFSITE_AGE_IDENTITY_FILE cannot be read (${err.code ?? err.message})`);
+  });
 }
 
 /** The error a refused job fails with: says why, and that nothing was touched. Not retried. */

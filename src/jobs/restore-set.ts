@@ -1,5 +1,6 @@
 /**
  * Restore volumes from a backup set, in the order that can lose nothing:
+ *   0. from an off-site target (`from`): fetch the archives into BACKUP_DIR (./restore-fetch.ts);
  *   1. check free space (staging in the volume, safety backup in BACKUP_DIR);
  *   2. extract each archive into a staging directory inside its volume while verifying it
  *      completely, in one pass (sha256 against the sidecar, our reader's checks, GNU tar's reading
@@ -26,6 +27,7 @@ import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
 import type { RootMeta } from '../engine/extract/extract-options.js';
 import { claimSafetyStamp } from './safety-stamp.js';
+import { fetchFromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { swapIn } from '../engine/swap/swap-volume.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
@@ -51,15 +53,30 @@ interface Target {
   chain: string[];
 }
 
-type Phase = 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
+type Phase = 'fetch' | 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
 
 class VerificationFailed extends Error {}
 
-export async function restoreSet(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger, signal?: AbortSignal): Promise<SetRestoreSummary> {
+/** `identity`: the age identity that opens an encrypted off-site copy (a restore `from` a target). */
+export async function restoreSet(
+  ctx: AppContext,
+  job: Job,
+  request: RestoreRequest,
+  log: Logger,
+  signal?: AbortSignal,
+  identity: () => Promise<string | undefined> = async () => undefined,
+): Promise<SetRestoreSummary> {
   const started = Date.now();
   const stamp = request.stamp!;
   const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);
 
+  if (request.from) {
+    progress('fetch', { from: request.from });
+    const files = request.volumes.map((v) => archiveFileName(v, stamp));
+    await fetchFromTarget(ctx, request, files, identity, log, { signal, onProgress: (volume, bytesDone) => progress('fetch', { volume, bytesDone }) }).catch((err: Error) => {
+      throw new Error(`fetching the backup from ${request.from} failed, nothing was changed: ${err.message}`, { cause: err });
+    });
+  }
   progress('check');
   const targets = await resolveTargets(ctx, stamp, request.volumes);
   // A restore of these volumes that died mid-swap (this job's own earlier attempt included) is

@@ -16,6 +16,7 @@ import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
 import { claimSafetyStamp } from './safety-stamp.js';
+import { fetchFromTarget } from './restore-fetch.js';
 
 export interface SqlRestoreSummary {
   kind: 'sql';
@@ -34,11 +35,25 @@ export function dbSettings(ctx: AppContext): DbSettings {
 }
 
 /** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
-export async function restoreSql(ctx: AppContext, job: Job, request: RestoreRequest, log: Logger, signal?: AbortSignal): Promise<SqlRestoreSummary> {
+export async function restoreSql(
+  ctx: AppContext,
+  job: Job,
+  request: RestoreRequest,
+  log: Logger,
+  signal?: AbortSignal,
+  identity: () => Promise<string | undefined> = async () => undefined,
+): Promise<SqlRestoreSummary> {
   const started = Date.now();
   const db = dbSettings(ctx);
   const dumpName = ctx.config.db!.dumpName;
   const file = request.sqlFile!;
+  if (request.from) {
+    // A set's dump from an off-site target: fetched into BACKUP_DIR (checked against its sidecars) first.
+    void job.updateProgress({ phase: 'fetch', from: request.from }).catch(() => undefined);
+    await fetchFromTarget(ctx, request, [path.basename(file)], identity, log, { signal }).catch((err: Error) => {
+      throw new Error(`fetching the dump from ${request.from} failed, nothing was changed: ${err.message}`, { cause: err });
+    });
+  }
   const size = (await fs.stat(file).catch(() => undefined))?.size;
   if (size === undefined) throw new Error(`the SQL file ${file} is gone; upload it again`);
   const progress = (phase: string, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);

@@ -8,8 +8,10 @@ import path from 'node:path';
 import type { Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import type { VerifyJobData } from '../stores/queues.js';
+import { queueCopies } from '../stores/copy-jobs.js';
 import { checkSizeDrop } from './size-drop.js';
 import { parseArchiveName, runArchiveNames } from '../core/names.js';
+import { checkCopies } from './copy-check.js';
 import { verifyBackup, type VerifyOutcome } from './verify-backup.js';
 
 export function makeVerifyProcessor(ctx: AppContext) {
@@ -34,7 +36,16 @@ export function makeVerifyProcessor(ctx: AppContext) {
       onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
     });
     if (!outcome.ok) throw new Error(`${file} failed verification: ${outcome.error}`);
+    // Outside a run (verify schedule, "verify now"): its copies on the targets are checked too.
+    if (!job.parent) await checkCopies(ctx, file, log);
     if (job.parent) await checkSizeDrop(ctx, { volume, stamp, file }, log);
+    // Off-site copies of this run's archive, now that it reads back; they run beside the prune.
+    const offsite = ctx.config.offsite;
+    if (job.parent && offsite) {
+      await ctx.copies.expect(file, offsite.targets);
+      const ids = await queueCopies(ctx.queues, { volume, stamp, file, kind }, { targets: offsite.targets, attempts: offsite.copyAttempts, retryDelayMs: offsite.retryDelayMs });
+      log.info({ copyJobs: ids }, 'off-site copies queued');
+    }
     return outcome;
   };
 }

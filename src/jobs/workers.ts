@@ -18,6 +18,7 @@ import { canNudgeGc } from '../engine/gzip/gc-nudge.js';
 import { alertBackoff, makeAlertProcessor } from './alert-job.js';
 import { attachAlerts } from './alerts.js';
 import { makeArchiveProcessor } from './archive-job.js';
+import { makeCopyProcessor } from './copy-job.js';
 import { catchUpMissedRun } from './catch-up.js';
 import { makeDumpProcessor } from './dump-job.js';
 import { startOverdueChecks } from './overdue-check.js';
@@ -26,7 +27,8 @@ import { makeVerifyProcessor } from './verify-job.js';
 import { makePruneProcessor } from './prune-job.js';
 import { startMaintenance } from './maintenance.js';
 import { recoverAtBoot } from './recovery.js';
-import { makeRestoreProcessor } from './restore-job.js';
+import { makeRestoreProcessor, type WorkerKey } from './restore-job.js';
+import { announceWorkerKey } from './worker-key.js';
 
 export interface RunningWorkers {
   workers: Worker[];
@@ -61,14 +63,15 @@ const ALERT_CONCURRENCY = 4;
 /** After SHUTDOWN_TIMEOUT and the hand-back, how long close() still waits for jobs to let go. */
 const HAND_BACK_MS = 5000;
 
-export function processorsFor(ctx: AppContext): Record<QueueName, Processor> {
+export function processorsFor(ctx: AppContext, workerKey?: WorkerKey): Record<QueueName, Processor> {
   return {
     schedule: makeScheduleProcessor(ctx) as Processor,
     archive: makeArchiveProcessor(ctx) as Processor,
     dump: makeDumpProcessor(ctx) as Processor,
     verify: makeVerifyProcessor(ctx) as Processor,
     prune: makePruneProcessor(ctx) as Processor,
-    restore: makeRestoreProcessor(ctx) as Processor,
+    copy: makeCopyProcessor(ctx) as Processor,
+    restore: makeRestoreProcessor(ctx, workerKey) as Processor,
     alerts: makeAlertProcessor({ urls: ctx.config.notify.webhookUrls, logger: ctx.logger.child({ module: 'notifier' }) }) as Processor,
   };
 }
@@ -82,9 +85,10 @@ export function checkProcessors(processors: Record<string, Processor>): void {
 }
 
 export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
-  const processors = processorsFor(ctx);
-  checkProcessors(processors);
   const log = ctx.logger.child({ module: 'workers' });
+  const workerKey = await announceWorkerKey(ctx, log);
+  const processors = processorsFor(ctx, workerKey);
+  checkProcessors(processors);
   if (!canNudgeGc()) log.warn('node was started without --expose-gc: archives and restores may take ~40 MB more memory (see gc-nudge.ts)');
   if ((await recoverAtBoot(ctx)) === 'busy') log.info('an interrupted restore waits for its locks to expire; recovered by the maintenance check');
   await catchUpMissedRun(ctx).catch((err: Error) => log.error({ err: err.message }, 'catch-up check failed'));
@@ -136,6 +140,7 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
     async close(timeoutMs = ctx.config.shutdownTimeoutMs) {
       stopOverdueChecks();
       stopMaintenance();
+      await workerKey?.withdraw();
       const closing = Promise.all(workers.map((w) => w.close()));
       let outcome = await within(closing, timeoutMs);
       if (outcome === 'timeout') {

@@ -11,6 +11,8 @@ import type { Config } from './config.js';
 import { BackupStore } from '../stores/backup-store.js';
 import { rateLimitedWarn, type Logger } from './logger.js';
 import { Notifier } from '../stores/notifier.js';
+import { OffsiteCopies } from '../stores/offsite-copies.js';
+import { IdentityChannel } from '../stores/identity-channel.js';
 import { openQueues, type Queues } from '../stores/queues.js';
 import { createApiRedis, createRedis } from '../stores/redis.js';
 import { RestoreRequests } from '../stores/restore-requests.js';
@@ -36,6 +38,10 @@ export interface AppContext {
   restoreHold: VolumeLocks;
   dbLocks: VolumeLocks;
   restores: RestoreRequests;
+  /** Where each archive's off-site copies are (OFFSITE_TARGETS). */
+  copies: OffsiteCopies;
+  /** Hands an age identity from the confirmation to the restore's worker, sealed (identity-channel.ts). */
+  identities: IdentityChannel;
   /** Webhook alerts, queued in `alerts`; does nothing when no NOTIFY_WEBHOOK_URL is configured. */
   notifier: Notifier;
   close(): Promise<void>;
@@ -73,6 +79,8 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
     restoreHold: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs, 'restore'),
     dbLocks: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs, 'db'),
     restores: new RestoreRequests(redis, config.queuePrefix, config.restoreConfirmTtlMs, clock),
+    copies: new OffsiteCopies(redis, config.queuePrefix),
+    identities: new IdentityChannel(redis, config.queuePrefix),
     notifier,
     async close() {
       await notifier.flush(5000);

@@ -17,7 +17,7 @@ import type { Queue } from 'bullmq';
 import { KEEP_HISTORY } from './queues.js';
 import { origin } from '../core/url-origin.js';
 
-export type AlertEvent = 'job.failed' | 'run.finished' | 'backup.overdue' | 'archive.size_drop';
+export type AlertEvent = 'job.failed' | 'run.finished' | 'backup.overdue' | 'archive.size_drop' | 'offsite.failed' | 'offsite.overdue';
 
 export interface Alert {
   event: AlertEvent;

@@ -2,14 +2,14 @@
  * Queue names, job payloads and the one place queues are opened. Separate queues keep the dashboard
  * readable and let concurrency differ per kind: `schedule` (the schedulers' run and verify jobs),
  * `archive` (one job per volume and run), `dump` (the logical database dump of a run), `verify`
- * (re-reading a written archive), `prune` (the parent of each verify job), `restore` (confirmed
+ * (re-reading a written archive), `prune` (the parent of each verify job), `copy` (an archive to one off-site target), `restore` (confirmed
  * restores, one at a time) and `alerts` (webhook deliveries, see notifier.ts).
  */
 import { FlowProducer, Queue, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ArchiveKind } from '../core/names.js';
 
-export const QUEUE_NAMES = ['schedule', 'archive', 'dump', 'verify', 'prune', 'restore', 'alerts'] as const;
+export const QUEUE_NAMES = ['schedule', 'archive', 'dump', 'verify', 'prune', 'copy', 'restore', 'alerts'] as const;
 export type QueueName = (typeof QUEUE_NAMES)[number];
 
 /** The id of the one job scheduler that fires backup runs. */
@@ -55,6 +55,15 @@ export interface PruneJobData {
   kind: ArchiveKind;
 }
 
+export interface CopyJobData {
+  volume: string;
+  stamp: string;
+  file: string;
+  kind: ArchiveKind;
+  /** rclone `remote:path`, one of OFFSITE_TARGETS. */
+  target: string;
+}
+
 /** Name of the restore-hold lock a running restore takes. */
 export const RESTORE_HOLD = 'active';
 
@@ -87,6 +96,7 @@ export function openQueues(connection: Redis, prefix: string, onError: (err: Err
     dump: open('dump'),
     verify: open('verify'),
     prune: open('prune'),
+    copy: open('copy'),
     restore: open('restore'),
     alerts: open('alerts'),
     flow: new FlowProducer({ connection, prefix }),

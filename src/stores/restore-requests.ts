@@ -33,6 +33,8 @@ export interface RestoreRequest {
   paths?: string[];
   /** Kind files: into a new folder beside the live data, or replacing the chosen paths. */
   into?: 'beside' | 'in-place';
+  /** Restore from this off-site target (rclone `remote:path`): its archives are fetched first. */
+  from?: string | null;
   createdAt: string;
   expiresAt: string;
   state: 'pending' | 'confirmed';
@@ -99,7 +101,7 @@ export class RestoreRequests {
   }
 
   async create(
-    fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup' | 'paths' | 'into'>,
+    fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup' | 'paths' | 'into' | 'from'>,
     now = this.clock.now(),
   ): Promise<{ request: RestoreRequest; token: string }> {
     const token = randomBytes(32).toString('base64url');

@@ -87,7 +87,7 @@ describe('REST API', () => {
       const api = await fetch(`${svc.url}/admin/queues/api/queues`, { headers: { authorization: `Bearer ${TOKEN}` } });
       assert.equal(api.status, 200);
       const names = ((await api.json()) as { queues: { name: string }[] }).queues.map((q) => q.name).sort();
-      assert.deepEqual(names, ['alerts', 'archive', 'dump', 'prune', 'restore', 'schedule', 'verify']);
+      assert.deepEqual(names, ['alerts', 'archive', 'copy', 'dump', 'prune', 'restore', 'schedule', 'verify']);
     });
   });
 

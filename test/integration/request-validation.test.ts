@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { RestoreRequests } from '../../src/stores/restore-requests.js';
 import { http, makeFixture, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
 import { makeVolume } from '../helpers/volumes.js';
 
@@ -88,7 +89,7 @@ describe('request validation', () => {
     await refused('POST', '/api/restores', {}, 'stamp', /^stamp must be a backup stamp like 2026-11-21-0315$/);
     await refused('POST', '/api/restores', { stamp, skipSafetyBackup: 'yes' }, 'skipSafetyBackup', /^skipSafetyBackup must be true or false$/);
     await refused('POST', '/api/restores', { stamp, volumes: 'elexisdb' }, 'volumes', /^volumes must be a non-empty list/);
-    await refused('POST', '/api/restores', { stamp, path: ['x'] }, 'path', /^unknown field "path"; accepted: stamp, volumes, skipSafetyBackup, paths, into$/);
+    await refused('POST', '/api/restores', { stamp, path: ['x'] }, 'path', /^unknown field "path"; accepted: stamp, volumes, skipSafetyBackup, paths, into, from$/);
     await refused('POST', '/api/restores', { stamp, volumes: ['elexisdb'], paths: ['/x'] }, 'paths', /^paths must be a non-empty list .* of entry keys/);
     await refused('POST', '/api/restores', { stamp, paths: ['eA'] }, 'volumes', /^a restore of paths needs exactly one volume/);
     // A valid body for a set that does not exist is still a 404.
@@ -98,8 +99,28 @@ describe('request validation', () => {
   it('POST /api/restores/:id/confirm names the token or an unknown field; an id that is none is 404 first', async () => {
     await refused('POST', `/api/restores/${UUID}/confirm`, {}, 'token', /^token is required: the token of the restore request$/);
     await refused('POST', `/api/restores/${UUID}/confirm`, { token: 42 }, 'token', /^token is required/);
-    await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', ageIdentity: 'k' }, 'ageIdentity', /^unknown field "ageIdentity"; accepted: token$/);
+    await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', ageIdentity: 'k' }, 'ageIdentity', /^ageIdentity must be the text of an age identity file/);
+    await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', key: 'k' }, 'key', /^unknown field "key"; accepted: token, ageIdentity$/);
     assert.equal((await call('POST', '/api/restores/not-an-id/confirm', {})).status, 404);
+  });
+
+  it('confirm with ageIdentity and no worker to take it: 409 no_worker, and the confirmation is not spent', async () => {
+    const identity = 'AGE-SECRET-KEY-1QYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSZQGPQYQSQW3Z5J';
+    assert.equal((await call('POST', `/api/restores/${UUID}/confirm`, { token: 'x', ageIdentity: identity })).status, 404);
+    const redis = new Redis(REDIS_URL);
+    try {
+      const { request, token } = await new RestoreRequests(redis, fx.prefix, 600_000, { now: () => new Date() }).create({
+        kind: 'set', stamp: '2026-11-21-0315', volumes: ['pacsdata'], sqlFile: null, skipSafetyBackup: true, from: 'nas:oob',
+      });
+      const r = await call('POST', `/api/restores/${request.id}/confirm`, { token, ageIdentity: identity });
+      assert.equal(r.status, 409, JSON.stringify(r.body));
+      assert.equal(r.body.error.code, 'no_worker');
+      assert.equal(r.body.error.field, 'ageIdentity');
+      assert.ok(!JSON.stringify(r.body).includes(identity));
+      assert.equal((await call('GET', `/api/restores/${request.id}`)).body.state, 'pending', 'the token can still be used');
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('POST /api/restores/sql names a bad skipSafetyBackup and keeps no upload; 1 means true', async () => {

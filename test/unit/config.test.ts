@@ -38,6 +38,8 @@ describe('loadConfig: defaults', () => {
       gzipLevel: 5,
       archiveAttempts: 3,
       db: undefined,
+      localRetention: undefined,
+      offsite: undefined,
       restoreConfirmTtlMs: 600_000,
       restoreThreads: os.availableParallelism() >= 2 ? 2 : 0,
       restoreSpaceRatio: 3,
@@ -173,10 +175,18 @@ describe('loadConfig: bad values name the variable', () => {
   const ANY_TEXT = [
     'DATA_DIR', 'BACKUP_DIR', 'VOLUMES_DIR', 'REDIS_TLS_CA_FILE', 'HOST', 'TLS_CERT_FILE', 'TLS_KEY_FILE', 'DB_HOST', 'DB_USER',
     'DB_PASSWORD', 'DB_SSL_CA', 'DB_SSL_CERT', 'DB_SSL_KEY', 'NODE_ENV', 'OOB_TEST_CORRUPT_BEFORE_VERIFY',
+    'RCLONE_CONFIG', 'OFFSITE_AGE_IDENTITY_FILE',
   ];
   /** Bad values of each variable that checks its value; the environment around it where one is needed. */
   const BAD: Record<string, (string | Record<string, string>)[]> = {
     SPACE_MARGIN_MB: ['-1', '1.5', '10000001'],
+    LOCAL_RETENTION: ['keep:3', 'never', 'gfs:0/0/0'],
+    OFFSITE_TARGETS: ['no-colon', 'a:x,a:x'],
+    OFFSITE_AGE_RECIPIENTS: ['age1short', 'ssh-ed25519 AAAA'],
+    OFFSITE_BWLIMIT: ['fast', '10 M'],
+    OFFSITE_RETENTION: ['keep:0', 'gfs:1/2', 'forever'],
+    OFFSITE_COPY_ATTEMPTS: ['0', '51'],
+    OFFSITE_RETRY_DELAY: ['0', '86401'],
     VOLUMES: ['Bad=/x', 'a=/x,a=/y', 'a=', '=/x', ','],
     REDIS_URL: ['http://x', 'not a url'],
     QUEUE_PREFIX: ['a:b', 'a b'],

@@ -155,7 +155,7 @@ describe('setRestoreBody (POST /api/restores)', () => {
     [{ stamp: '2026-11-21-0315', volumes: [] }, 'volumes', 'volumes must be a non-empty list of volume names like ["elexisdb", "pacsdata"]'],
     [{ stamp: '2026-11-21-0315', skipSafetyBackup: 'yes' }, 'skipSafetyBackup', 'skipSafetyBackup must be true or false'],
     [{ stamp: '2026-11-21-0315', skipSafetyBackup: null }, 'skipSafetyBackup', 'skipSafetyBackup must be true or false'],
-    [{ stamp: '2026-11-21-0315', path: ['/x'] }, 'path', 'unknown field "path"; accepted: stamp, volumes, skipSafetyBackup, paths, into'],
+    [{ stamp: '2026-11-21-0315', path: ['/x'] }, 'path', 'unknown field "path"; accepted: stamp, volumes, skipSafetyBackup, paths, into, from'],
     [{ stamp: '2026-11-21-0315', paths: ['eA'] }, 'volumes', 'a restore of paths needs exactly one volume: volumes: ["<volume>"]'],
     [{ stamp: '2026-11-21-0315', volumes: ['a'], paths: ['../x'] }, 'paths', 'paths must be a non-empty list (at most 1000) of entry keys from GET /api/backups/:stamp/archives/:volume/entries'],
     [{ stamp: '2026-11-21-0315', volumes: ['a'], into: 'beside' }, 'into', 'into needs paths (a single-file restore)'],
@@ -193,9 +193,10 @@ describe('confirmRestoreBody (POST /api/restores/:id/confirm)', () => {
       assert.equal(err.field, 'token');
       assert.equal(err.message, 'token is required: the token of the restore request');
     }
-    const err = refusal(confirmRestoreBody, { token: 'abc', ageIdentity: 'AGE-SECRET-KEY-1' });
+    const err = refusal(confirmRestoreBody, { token: 'abc', ageIdentity: 'not a key' });
     assert.equal(err.field, 'ageIdentity');
-    assert.equal(err.message, 'unknown field "ageIdentity"; accepted: token');
+    assert.equal(err.message, 'ageIdentity must be the text of an age identity file (a line AGE-SECRET-KEY-1…)');
+    assert.equal(refusal(confirmRestoreBody, { token: 'abc', extra: 1 }).message, 'unknown field "extra"; accepted: token, ageIdentity');
     assert.equal(refusal(confirmRestoreBody, 'abc').field, 'body');
   });
 });
@@ -219,7 +220,7 @@ describe('jobsQuery (GET /api/jobs)', () => {
     [{ offset: '-1' }, 'offset', 'offset must be an integer from 0 to 9007199254740991'],
     [{ offset: '99999999999999999999' }, 'offset', 'offset must be an integer from 0 to 9007199254740991'],
     [{ state: 'sleeping' }, 'state', 'state must be one of active, waiting, waiting-children, prioritized, delayed, completed, failed'],
-    [{ queue: 'nope' }, 'queue', 'queue must be one of schedule, archive, dump, verify, prune, restore, alerts'],
+    [{ queue: 'nope' }, 'queue', 'queue must be one of schedule, archive, dump, verify, prune, copy, restore, alerts'],
     [{ limit: 'x', queue: 'nope' }, 'limit', 'limit must be an integer from 1 to 1000'],
   ];
   for (const [query, field, message] of bad) {

@@ -6,18 +6,36 @@ import { pausedQueues, runQueues } from '../../stores/paused-queues.js';
 import { RESTORE_HOLD } from '../../stores/queues.js';
 import { selectRunVolumes, UnknownVolumeError } from '../../engine/fs/volumes.js';
 import type { Handler } from '../handler.js';
+import type { BackupSet } from '../../stores/backup-store.js';
+import { listedCopy, presentCopies } from '../../stores/offsite-copies.js';
+import { remoteArchives, remoteOnlySets } from '../remote-sets.js';
 import { badRequest, conflict, notFound } from '../http-error.js';
 import { runBackupBody, stampParams } from '../schemas/index.js';
 import { parseRequest } from '../validate.js';
 
-export const listBackups: Handler = async (ctx) => ({ status: 200, body: { sets: await ctx.store.listSets({ shared: true }) } });
+export const listBackups: Handler = async (ctx) => {
+  const local = await withCopies(ctx, await ctx.store.listSets({ shared: true }));
+  if (!ctx.config.offsite) return { status: 200, body: { sets: local } };
+  // Sets found only on the targets (a new server, an empty BACKUP_DIR), marked `remote: true`.
+  const remote = await remoteArchives(ctx);
+  const sets = [...local, ...remoteOnlySets(remote.archives, new Set(local.map((s) => s.stamp)), ctx.config.timezone)].sort((a, b) =>
+    a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0,
+  );
+  return { status: 200, body: { sets, ...(remote.errors.length ? { remoteErrors: remote.errors } : {}) } };
+};
 
 export const getBackup: Handler = async (ctx, req) => {
   const { stamp } = parseRequest(stampParams, req.params, 'path');
   const set = await ctx.store.getSet(stamp, { shared: true });
   if (!set) throw notFound(`no backup set ${stamp}`);
-  return { status: 200, body: set };
+  return { status: 200, body: (await withCopies(ctx, [set]))[0] };
 };
+
+/** Each archive with `copies`: where its off-site copies are and when each was last verified. */
+async function withCopies(ctx: Parameters<Handler>[0], sets: BackupSet[]) {
+  const records = await ctx.copies.forFiles(sets.flatMap((s) => s.archives.map((a) => a.file)));
+  return sets.map((s) => ({ ...s, archives: s.archives.map((a) => ({ ...a, copies: presentCopies(records.get(a.file)).map(listedCopy) })) }));
+}
 
 export const runNow: Handler = async (ctx, req) => {
   // No body or {}: every volume, and the database.

@@ -15,15 +15,19 @@ import { volumeDir } from '../../engine/fs/volumes.js';
 import type { ApiRequest, ApiResponse, Handler } from '../handler.js';
 import { badRequest, HttpError, notFound, unsupportedMediaType } from '../http-error.js';
 import { confirmRestoreBody, setRestoreBody, sqlRestoreQuery } from '../schemas/index.js';
+import { remoteArchives } from '../remote-sets.js';
+import { encryptText } from '../../engine/offsite/age.js';
 import { parseRequest } from '../validate.js';
 import { requestFilesRestore } from './restore-files.js';
 
 export const requestSetRestore: Handler = async (ctx, req) => {
-  const { stamp, volumes: requested, skipSafetyBackup, paths, into } = parseRequest(setRestoreBody, req.body, 'body');
+  const { stamp, volumes: requested, skipSafetyBackup, paths, into, from } = parseRequest(setRestoreBody, req.body, 'body');
   if (paths !== undefined) {
+    if (from !== undefined) throw badRequest('single files are restored from BACKUP_DIR only; restore the set from the target first, or copy its archive back by hand', 'from');
     // The schema made sure there is exactly one volume.
     return requestFilesRestore(ctx, { stamp, volume: requested![0]!, keys: paths, into: into ?? 'beside', skipSafetyBackup });
   }
+  if (from !== undefined) return requestRemoteRestore(ctx, { stamp, requested, skipSafetyBackup, from });
   const set = await ctx.store.getSet(stamp);
   if (!set) throw notFound(`no backup set ${stamp}`);
   const dump = set.archives.find((a) => a.kind === 'sql' && requested?.includes(a.volume));
@@ -49,6 +53,42 @@ export const requestSetRestore: Handler = async (ctx, req) => {
     body: { id: request.id, token, stamp, volumes, skipSafetyBackup, warning: setRestoreWarning(stamp, volumes, !skipSafetyBackup), expiresAt: request.expiresAt },
   };
 };
+
+/** A restore from an off-site target: the target is listed now; the job fetches and verifies the archives. */
+async function requestRemoteRestore(ctx: AppContext, o: { stamp: string; requested?: string[]; skipSafetyBackup: boolean; from: string }): Promise<ApiResponse> {
+  const targets = ctx.config.offsite?.targets ?? [];
+  if (!targets.includes(o.from)) {
+    throw badRequest(targets.length ? `from must be one of OFFSITE_TARGETS: ${targets.join(', ')}` : 'no off-site targets are configured (OFFSITE_TARGETS)', 'from');
+  }
+  const listing = await remoteArchives(ctx, { fresh: true, targets: [o.from] });
+  if (listing.errors.length) throw new HttpError(502, 'target_unavailable', `${o.from} cannot be listed: ${listing.errors[0]!.error}`);
+  const inSet = listing.archives.filter((a) => a.stamp === o.stamp);
+  if (inSet.length === 0) throw notFound(`${o.from} holds no complete copy of backup set ${o.stamp}`);
+  const dump = inSet.find((a) => a.kind === 'sql' && o.requested?.includes(a.volume));
+  if (dump) {
+    // The set's dump restores through the SQL path; the job fetches it first.
+    if (o.requested!.length > 1) throw badRequest(`restore the database dump ${dump.volume} on its own, without volumes`, 'volumes');
+    return sqlRestoreRequest(ctx, path.join(ctx.config.backupDir, dump.file), o.skipSafetyBackup, { stamp: o.stamp, volumes: [dump.volume], from: o.from, encrypted: dump.encrypted });
+  }
+  const available = inSet.filter((a) => a.kind === 'volume').map((a) => a.volume);
+  const volumes = o.requested ?? available;
+  const missing = volumes.filter((v) => !available.includes(v));
+  if (missing.length) throw badRequest(`${o.from} has no copy of ${missing.join(', ')} in set ${o.stamp}; it has ${available.join(', ') || 'none'}`, 'volumes');
+  if (volumes.length === 0) throw badRequest(`${o.from} holds no volume archive of set ${o.stamp}`, 'volumes');
+  for (const v of volumes) {
+    if ((await volumeDir(ctx.config.volumes, v)) === undefined) throw badRequest(`volume ${v} of the backup is not configured on this server (VOLUMES)`, 'volumes');
+  }
+  const { request, token } = await ctx.restores.create({ kind: 'set', stamp: o.stamp, volumes, sqlFile: null, skipSafetyBackup: o.skipSafetyBackup, from: o.from });
+  ctx.logger.info({ module: 'api', restoreId: request.id, stamp: o.stamp, volumes, from: o.from }, 'restore from an off-site target requested, waiting for confirmation');
+  const encrypted = inSet.some((a) => volumes.includes(a.volume) && a.encrypted);
+  return {
+    status: 201,
+    body: {
+      id: request.id, token, stamp: o.stamp, volumes, from: o.from, encrypted, skipSafetyBackup: o.skipSafetyBackup,
+      warning: setRestoreWarning(o.stamp, volumes, !o.skipSafetyBackup), expiresAt: request.expiresAt,
+    },
+  };
+}
 
 /** How long a refused upload's remaining body is still read (and dropped) so the client sees our answer. */
 const UPLOAD_LINGER_MS = 5000;
@@ -108,7 +148,7 @@ async function sqlRestoreRequest(
   ctx: AppContext,
   sqlFile: string,
   skipSafetyBackup: boolean,
-  extra: { upload?: { bytes: number; gzip: boolean }; stamp?: string; volumes?: string[] },
+  extra: { upload?: { bytes: number; gzip: boolean }; stamp?: string; volumes?: string[]; from?: string; encrypted?: boolean },
 ): Promise<ApiResponse> {
   const db = ctx.config.db;
   if (!db) throw new HttpError(409, 'db_not_configured', 'no database is configured (DB_HOST); SQL restores are not available');
@@ -118,6 +158,7 @@ async function sqlRestoreRequest(
     volumes: extra.volumes ?? [],
     sqlFile,
     skipSafetyBackup,
+    from: extra.from ?? null,
   });
   ctx.logger.info({ module: 'api', restoreId: request.id, file: path.basename(sqlFile) }, 'SQL restore requested, waiting for confirmation');
   return {
@@ -136,16 +177,33 @@ async function sqlRestoreRequest(
 
 export const confirmRestore: Handler = async (ctx, req) => {
   const id = validId(req.params.id);
-  const { token } = parseRequest(confirmRestoreBody, req.body, 'body');
+  const { token, ageIdentity } = parseRequest(confirmRestoreBody, req.body, 'body');
   const jobId = `restore-${id}`;
+  // Which workers can take an identity is asked before the confirmation is spent; the identity is
+  // sealed for them after it (only the token's holder gets that far) and before the job exists.
+  if (ageIdentity !== undefined && !(await ctx.restores.get(id))) throw CONFIRM_ERRORS.not_found();
+  const recipients = ageIdentity === undefined ? [] : await workerRecipients(ctx);
   const outcome = await ctx.restores.confirm(id, token, jobId);
   if (!outcome.ok) throw CONFIRM_ERRORS[outcome.reason]();
+  if (ageIdentity !== undefined) await ctx.identities.putSealed(id, await encryptText(ageIdentity, recipients), SEALED_IDENTITY_TTL_MS);
   const data: RestoreJobData = { restoreId: id };
   // One attempt: a failed restore needs a person to look, not an automatic second safety backup.
   await ctx.queues.restore.add('restore', data, { ...KEEP_HISTORY, jobId, attempts: 1 });
   ctx.logger.warn({ module: 'api', restoreId: id, jobId, kind: outcome.request.kind }, 'restore confirmed and queued');
   return { status: 202, body: { jobId } };
 };
+
+/** How long a sealed identity waits for its restore job (a restore waits for running backups first). */
+const SEALED_IDENTITY_TTL_MS = 6 * 3600 * 1000;
+
+/** The live workers' own age keys (stores/identity-channel.ts); the identity is stored only encrypted to them. */
+async function workerRecipients(ctx: AppContext): Promise<string[]> {
+  const recipients = await ctx.identities.liveRecipients();
+  if (recipients.length === 0) {
+    throw new HttpError(409, 'no_worker', 'no worker is running to take the age identity: start a worker (or mount the identity and set OFFSITE_AGE_IDENTITY_FILE), then confirm again', 'ageIdentity');
+  }
+  return recipients;
+}
 
 export const getRestore: Handler = async (ctx, req) => {
   const id = validId(req.params.id);
@@ -182,6 +240,7 @@ async function restoreView(ctx: AppContext, r: RestoreRequest) {
     volumes: r.volumes,
     ...(r.kind === 'files' ? { paths: (r.paths ?? []).map((h) => Buffer.from(h, 'hex').toString('base64url')), into: r.into } : {}),
     skipSafetyBackup: r.skipSafetyBackup,
+    from: r.from ?? null,
     createdAt: r.createdAt,
     expiresAt: r.expiresAt,
     state: restoreState(r, jobState, expired),

@@ -38,8 +38,13 @@ export const setRestoreBody = z
         .enum(RESTORE_INTO, { error: 'into must be "beside" or "in-place"' })
         .optional()
         .meta({ description: 'with paths: "beside" (default) restores into a new folder Wiederhergestellt-<stamp> in the volume; "in-place" replaces the chosen paths' }),
+      from: z
+        .string({ error: 'from must be one of OFFSITE_TARGETS (rclone remote:path)' })
+        .min(1, { error: 'from must be one of OFFSITE_TARGETS (rclone remote:path)' })
+        .optional()
+        .meta({ description: 'restore from this off-site target (one of OFFSITE_TARGETS) instead of BACKUP_DIR' }),
     },
-    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: stamp, volumes, skipSafetyBackup, paths, into`) },
+    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: stamp, volumes, skipSafetyBackup, paths, into, from`) },
   )
   .superRefine((body, ctx) => {
     if (body.paths === undefined && body.into !== undefined) ctx.addIssue({ code: 'custom', path: ['into'], message: 'into needs paths (a single-file restore)' });
@@ -66,7 +71,13 @@ export const confirmRestoreBody = z
         .string({ error: 'token is required: the token of the restore request' })
         .min(1, { error: 'token is required: the token of the restore request' })
         .meta({ description: 'the token the restore request answered with' }),
+      ageIdentity: z
+        .string({ error: 'ageIdentity must be the text of an age identity file' })
+        .regex(/AGE-SECRET-KEY-1[0-9A-Z]+/, { error: 'ageIdentity must be the text of an age identity file (a line AGE-SECRET-KEY-1…)' })
+        .max(64 * 1024, { error: 'ageIdentity is too long for an age identity file' })
+        .optional()
+        .meta({ description: 'for a restore from encrypted off-site copies: the text of an age identity file; used in memory for this restore only' }),
     },
-    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: token`) },
+    { error: bodyErrors('body must be a JSON object', (key) => `unknown field "${key}"; accepted: token, ageIdentity`) },
   )
   .meta({ id: 'ConfirmRestoreInput' });

@@ -67,6 +67,10 @@ export function configFromEnv(env: EnvVariables, cwd: string) {
     volumeLockTtlMs: env.VOLUME_LOCK_TTL,
     /** Compress independent chunks on all cores (multi-member gzip); false = one sequential gzip stream. */
     gzipParallel: env.GZIP_PARALLEL,
+    /** GFS retention of BACKUP_DIR instead of the schedule's keep; undefined = keep. */
+    localRetention: env.LOCAL_RETENTION,
+    /** Off-site copies; undefined when OFFSITE_TARGETS is unset. */
+    offsite: offsiteConfig(env, cwd),
     /** Webhooks; `attempts` and `retryDelayMs` (first backoff, doubling) of each delivery job. */
     notify: {
       webhookUrls: env.NOTIFY_WEBHOOK_URL ?? [],
@@ -120,6 +124,22 @@ function dbConfig(env: EnvVariables) {
     /** Base name of logical dumps and safety dumps: `<dumpName>_<stamp>.sql.gz`. */
     dumpName: env.DB_DUMP_NAME,
     ssl,
+  };
+}
+
+function offsiteConfig(env: EnvVariables, cwd: string) {
+  if (!env.OFFSITE_TARGETS?.length || env.RCLONE_CONFIG === undefined) return undefined;
+  const retention = env.OFFSITE_RETENTION;
+  return {
+    targets: env.OFFSITE_TARGETS,
+    rcloneConfig: path.resolve(cwd, env.RCLONE_CONFIG),
+    recipients: env.OFFSITE_AGE_RECIPIENTS ?? [],
+    identityFile: env.OFFSITE_AGE_IDENTITY_FILE === undefined ? undefined : path.resolve(cwd, env.OFFSITE_AGE_IDENTITY_FILE),
+    bwlimit: env.OFFSITE_BWLIMIT,
+    /** Each target's remote retention. */
+    retention: Object.fromEntries(env.OFFSITE_TARGETS.map((t) => [t, retention.byTarget[t] ?? retention.all])),
+    copyAttempts: env.OFFSITE_COPY_ATTEMPTS,
+    retryDelayMs: env.OFFSITE_RETRY_DELAY,
   };
 }
 

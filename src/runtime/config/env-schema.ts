@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { alerts } from './alerts.js';
 import { database } from './database.js';
 import { http, LOOPBACK_HOSTS } from './http.js';
+import { offsite } from './offsite.js';
 import { parseFailSwap, processVariables } from './process.js';
 import { redis } from './redis.js';
 import { restore } from './restore.js';
@@ -15,7 +16,7 @@ import { schedule } from './schedule.js';
 import { storage } from './storage.js';
 import { workers } from './workers.js';
 
-export const CONCERNS = [storage, redis, http, schedule, workers, restore, database, alerts, processVariables];
+export const CONCERNS = [storage, redis, http, schedule, workers, restore, database, offsite, alerts, processVariables];
 
 const variables = {
   ...storage.variables,
@@ -25,6 +26,7 @@ const variables = {
   ...workers.variables,
   ...restore.variables,
   ...database.variables,
+  ...offsite.variables,
   ...alerts.variables,
   ...processVariables.variables,
 };
@@ -40,6 +42,10 @@ function acrossVariables(env: z.output<typeof eachVariable>, ctx: z.core.$Refine
   }
   if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) {
     problem(env.TLS_CERT_FILE === undefined ? 'TLS_CERT_FILE' : 'TLS_KEY_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  }
+  if (env.OFFSITE_TARGETS?.length && env.RCLONE_CONFIG === undefined) problem('RCLONE_CONFIG', 'must name rclone\'s config file (mounted as a secret) when OFFSITE_TARGETS is set');
+  for (const t of Object.keys(env.OFFSITE_RETENTION.byTarget)) {
+    if (!env.OFFSITE_TARGETS?.includes(t)) problem('OFFSITE_RETENTION', `names "${t}", which is not one of OFFSITE_TARGETS`);
   }
   if (env.VOLUMES !== undefined && env.VOLUMES_DIR !== undefined) problem('VOLUMES', 'set either VOLUMES or VOLUMES_DIR, not both');
   // The failure injection is read only in tests; anywhere else the variable is ignored.

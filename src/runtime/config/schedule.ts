@@ -1,5 +1,6 @@
 /** The clock of the schedule: its time zone, missed runs, and the workers' upkeep of the job schedulers. */
 import { isValidTimeZone } from '../../core/cron.js';
+import { parseRetentionPolicy, type RetentionPolicy } from '../../core/retention-policy.js';
 import { flag, seconds, variable, type Parsed } from './variables.js';
 
 export const schedule = {
@@ -10,6 +11,15 @@ export const schedule = {
       parseTimeZone,
     ),
     CATCH_UP: flag({ default: true, doc: 'run once for a scheduled tick that was missed (at start, or when the tick\'s job runs late)' }),
+    LOCAL_RETENTION: variable(
+      { defaultText: 'the schedule\'s `keep`', doc: 'local retention in `BACKUP_DIR` instead of the schedule\'s `keep`: `gfs:DAYS/WEEKS/MONTHS` (grandfather-father-son, e.g. `gfs:7/4/12`)' },
+      (raw): Parsed<RetentionPolicy> => {
+        const p = parseRetentionPolicy(raw);
+        if ('problem' in p) return p;
+        if (p.kind !== 'gfs') return { problem: `takes gfs:DAYS/WEEKS/MONTHS only (keep N is the schedule's keep; never deleting fills the disk), got "${raw}"` };
+        return { value: p };
+      },
+    ),
     MAINTENANCE_INTERVAL: seconds({
       min: 1,
       max: 3600,

@@ -1,0 +1,83 @@
+/**
+ * Off-site copy throughput (issue 14): our copy (streamed through `rclone rcat`, hashed, verified
+ * on the target; with and without age) against plain `rclone copy` of the same file, to an SFTP
+ * target on this machine (a real sshd, started here on a free port, as in the tests). The file is
+ * random data, like an archive (incompressible). Each run is timed with its own /usr/bin/time, so
+ * the peak RSS is that of the largest process of the run (node, rclone or age).
+ *
+ *   npm run bench:offsite              300 MiB, 3 repetitions
+ *   npm run bench:offsite -- 1000 --reps=2
+ *
+ * Goals: ≥ 0.9× the throughput of `rclone copy` plain, ≥ 0.8× with encryption.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { configSecrets } from '../src/engine/offsite/rclone.js';
+import { copyArchive } from '../src/engine/offsite/copy-archive.js';
+import { rcloneConfig, startSftpServer } from '../test/helpers/offsite-servers.js';
+
+const here = fileURLToPath(import.meta.url);
+
+async function child(): Promise<void> {
+  // bench/offsite.ts --child <config> <target> <dir> <file> <recipient|->
+  const [, , , configFile, target, dir, file, recipient] = process.argv;
+  const started = process.hrtime.bigint();
+  await copyArchive({ rclone: { configFile: configFile!, secrets: await configSecrets(configFile!) }, target: target!, backupDir: dir!, file: file!, recipients: recipient === '-' ? [] : [recipient!] });
+  // The copy's own time, as in a running worker (node and tsx starting are not part of a copy job).
+  console.log(JSON.stringify({ copyS: Number(process.hrtime.bigint() - started) / 1e9 }));
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): { s: number; rssMiB: number } {
+  const started = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { env, encoding: 'utf8' });
+  const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
+  const kib = Number(r.stderr.trim().split('\n').pop());
+  const own = /\{"copyS":([\d.]+)\}/.exec(r.stdout ?? '');
+  return { s: own ? Number(own[1]) : wall, rssMiB: kib / 1024 };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--child') return child();
+  const sizeMiB = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 300);
+  const reps = Number(/^--reps=(\d+)$/.exec(process.argv.slice(2).find((a) => a.startsWith('--reps=')) ?? '')?.[1] ?? 3);
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'oob-bench-offsite-'));
+  const sftp = await startSftpServer(work);
+  try {
+    const config = await rcloneConfig(path.join(work, 'rclone.conf'), [sftp]);
+    const src = path.join(work, 'src');
+    fs.mkdirSync(src);
+    const file = 'pacsdata_2026-12-01-0315.tar.gz';
+    execFileSync('sh', ['-c', `head -c ${sizeMiB}M /dev/urandom > ${file} && sha256sum ${file} > ${file}.sha256`], { cwd: src });
+    const identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const recipient = /public key: (age1\S+)/.exec(identity)![1]!;
+    const env = { ...process.env, RCLONE_CONFIG: config };
+    const runs: Record<string, { s: number; rssMiB: number }[]> = { 'rclone copy': [], ours: [], 'ours + age': [] };
+    for (let i = 0; i < reps; i++) {
+      const dest = (name: string) => `${sftp.name}:${path.join(sftp.dir, `${name}-${i}`)}`;
+      runs['rclone copy']!.push(timed('rclone', ['copy', path.join(src, file), dest('rclone')], env));
+      runs.ours!.push(timed(process.execPath, ['--import', 'tsx', here, '--child', config, dest('ours'), src, file, '-'], env));
+      runs['ours + age']!.push(timed(process.execPath, ['--import', 'tsx', here, '--child', config, dest('age'), src, file, recipient], env));
+      fs.rmSync(sftp.dir, { recursive: true, force: true });
+      fs.mkdirSync(sftp.dir);
+    }
+    const base = median(runs['rclone copy']!.map((r) => r.s));
+    console.log(`\nOff-site copy to a local SFTP target, ${sizeMiB} MiB, ${reps} repetition(s), medians; ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}, ${new Date().toISOString()}`);
+    console.log('| tool | s | MiB/s | × rclone copy | peak RSS MiB |');
+    console.log('|---|---|---|---|---|');
+    for (const [name, rs] of Object.entries(runs)) {
+      const s = median(rs.map((r) => r.s));
+      console.log(`| ${name} | ${s.toFixed(2)} | ${(sizeMiB / s).toFixed(0)} | ${(base / s).toFixed(2)} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} |`);
+    }
+  } finally {
+    await sftp.stop();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,116 @@
+/**
+ * The age format (age-encryption.org/v1) through the `age` CLI (Debian package `age`): encryption
+ * to the practice's public keys on the way out, decryption with an identity on the way back. The
+ * CLI is the reference implementation in Go, streams in 64 KiB chunks with constant memory, and
+ * runs on its own core beside the upload (see BENCHMARKS.md, "Off-site copies").
+ *
+ * An identity never touches the disk or the command line: it is written into a named pipe (FIFO,
+ * in a private 0700 directory) that `age` reads as its identity file, so its bytes pass only
+ * through the kernel's pipe buffer, from this process's memory to age's. (Node's stdio pipes are
+ * socket pairs, which age cannot open as /dev/fd/N.)
+ */
+import { execFile } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { startChild, type Child } from './child.js';
+
+/** An age X25519 recipient (public key): bech32 `age1` + 58 characters. */
+export const AGE_RECIPIENT = /^age1[ac-hj-np-z02-9]{58}$/;
+
+/** Plaintext per age payload chunk; each chunk carries a 16-byte Poly1305 tag. */
+const CHUNK = 64 * 1024;
+/** `age-encryption.org/v1\n`, `--- <mac>\n`, and one `-> X25519 <share>\n<body>\n` stanza per recipient. */
+const HEADER_FIXED = 22 + 48;
+const X25519_STANZA = 98;
+const NONCE = 16;
+const TAG = 16;
+
+/**
+ * The exact size of `age -r …` output for a plaintext of `plainSize` bytes (age 1.x writes no extra
+ * stanzas for X25519 recipients). rclone needs it to upload a stream to backends that cannot take
+ * one of unknown length; a wrong figure fails the upload and the verification, never silently.
+ */
+export function encryptedSize(plainSize: number, recipients: number): number {
+  const chunks = Math.max(1, Math.ceil(plainSize / CHUNK));
+  return HEADER_FIXED + X25519_STANZA * recipients + NONCE + plainSize + TAG * chunks;
+}
+
+export function encryptStream(recipients: readonly string[], signal?: AbortSignal): Child & { stdin: Writable; stdout: Readable } {
+  const args = recipients.flatMap((r) => ['-r', r]);
+  const child = startChild('age', ['--encrypt', ...args], { stdio: ['pipe', 'pipe', 'pipe'], signal, what: 'age encryption' });
+  return { ...child, stdin: child.proc.stdin!, stdout: child.proc.stdout! };
+}
+
+/** Decrypts stdin to stdout with `identity` (the text of an age identity file), handed over through a FIFO. */
+export async function decryptStream(identity: string, signal?: AbortSignal): Promise<Child & { stdin: Writable; stdout: Readable }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-age-'));
+  const fifo = path.join(dir, 'identity');
+  try {
+    await promisify(execFile)('mkfifo', ['-m', '600', fifo]);
+  } catch (err) {
+    await fs.rm(dir, { recursive: true, force: true });
+    throw new Error(`age decryption: cannot make a pipe for the identity: ${(err as Error).message}`, { cause: err });
+  }
+  const child = startChild('age', ['--decrypt', '-i', fifo], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    signal,
+    secrets: identity.split('\n').filter((l) => l.startsWith('AGE-SECRET-KEY-')),
+    what: 'age decryption',
+  });
+  // Opening the FIFO for writing waits until age opens it for reading. If age ends without opening
+  // it, that open would hold a thread of libuv's pool forever: we then open the reading end
+  // ourselves (non-blocking), which releases it, and drop what was written.
+  let handedOver = false;
+  const handOver = (async () => {
+    const fh = await fs.open(fifo, 'w');
+    try {
+      await fh.writeFile(identity);
+    } finally {
+      await fh.close();
+      handedOver = true;
+    }
+  })().catch(() => undefined);
+  void child.done
+    .catch(() => undefined)
+    .then(async () => {
+      if (!handedOver) {
+        const reader = await fs.open(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK).catch(() => undefined);
+        await handOver;
+        await reader?.close();
+      }
+      await fs.rm(dir, { recursive: true, force: true });
+    });
+  return { ...child, stdin: child.proc.stdin!, stdout: child.proc.stdout! };
+}
+
+/** A fresh X25519 identity, made by `age-keygen` and held in memory only. */
+export async function generateIdentity(): Promise<{ identity: string; recipient: string }> {
+  const { stdout } = await promisify(execFile)('age-keygen', [], { encoding: 'utf8' });
+  const recipient = /public key: (age1\S+)/.exec(stdout)?.[1];
+  if (!recipient) throw new Error('age-keygen wrote no public key');
+  return { identity: stdout, recipient };
+}
+
+/** A short text encrypted to `recipients`, ASCII-armored. */
+export async function encryptText(text: string, recipients: readonly string[]): Promise<string> {
+  const child = startChild('age', ['--encrypt', '--armor', ...recipients.flatMap((r) => ['-r', r])], { stdio: ['pipe', 'pipe', 'pipe'], what: 'age encryption' });
+  return collect(child, text);
+}
+
+/** The text of an armored age file, decrypted with `identity`. */
+export async function decryptText(armored: string, identity: string): Promise<string> {
+  const child = await decryptStream(identity);
+  return collect(child, armored);
+}
+
+async function collect(child: Child, input: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  child.proc.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  child.proc.stdin!.on('error', () => undefined); // reported by `done`
+  child.proc.stdin!.end(input);
+  await child.done;
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,62 @@
+/**
+ * Copies one archive (or dump) of BACKUP_DIR with its sidecars to one target, and verifies it:
+ * the archive (encrypted when recipients are given), then its manifest and plaintext checksum,
+ * and last the checksum of the uploaded object, which marks the copy complete
+ * (../../core/offsite-names.ts). An upload is checked on the target before that marker is written,
+ * so a target never lists a copy that differs from what was sent.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { completionMarker, remoteManifestName, remoteObjectName } from '../../core/offsite-names.js';
+import { backendHashes, putText, remotePath, type RcloneOptions } from './rclone.js';
+import { remoteCheck, sendObject, verifyObject, type Verification } from './send.js';
+
+export interface CopyArchiveOptions {
+  rclone: RcloneOptions;
+  /** rclone `remote:path`. */
+  target: string;
+  backupDir: string;
+  file: string;
+  recipients: readonly string[];
+  signal?: AbortSignal;
+  onProgress?: (sent: number, total: number) => void;
+}
+
+export interface CopyResult {
+  target: string;
+  /** The object's name on the target. */
+  file: string;
+  size: number;
+  /** sha256 of the object on the target (of the ciphertext when encrypted): checkable without the key. */
+  sha256: string;
+  encrypted: boolean;
+  verification: Verification['method'];
+  /** The remote's own hash type a later verification holds against (`md5`/`sha1`; '' when not computed). */
+  md5: string;
+  sha1: string;
+  check: 'sha256' | 'sha1' | 'md5' | null;
+}
+
+export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
+  const encrypted = o.recipients.length > 0;
+  const local = path.join(o.backupDir, o.file);
+  const name = remoteObjectName(o.file, encrypted);
+  const object = remotePath(o.target, name);
+  const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
+  const sourceSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
+  const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
+  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, signal: o.signal, onProgress: o.onProgress });
+  const { method } = await verifyObject(o.rclone, object, sent, o.signal, check?.type);
+  if (await exists(`${local}.manifest.json`)) {
+    const manifest = remotePath(o.target, remoteManifestName(o.file, encrypted));
+    await sendObject({ rclone: o.rclone, object: manifest, source: `${local}.manifest.json`, recipients: o.recipients, signal: o.signal });
+  }
+  if (encrypted && sidecar !== undefined) await putText(o.rclone, remotePath(o.target, `${o.file}.sha256`), sidecar, o.signal);
+  // Last: the marker of a complete copy, in `sha256sum -c` format.
+  await putText(o.rclone, remotePath(o.target, completionMarker(o.file, encrypted)), `${sent.sha256}  ${name}\n`, o.signal);
+  return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1, check: check?.type ?? null };
+}
+
+async function exists(file: string): Promise<boolean> {
+  return (await fs.stat(file).catch(() => undefined))?.isFile() ?? false;
+}

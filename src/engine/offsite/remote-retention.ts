@@ -1,0 +1,37 @@
+/**
+ * Retention on one target for one volume (OFFSITE_RETENTION): the complete copies the policy no
+ * longer keeps are removed, the completion marker first, so that a removal cut short leaves no copy
+ * that is still listed as complete. A delete the remote refuses (object lock, an append-only
+ * server) is reported, not thrown: the next copy to this target tries again, and nothing else waits.
+ */
+import { selectByPolicy } from '../../core/gfs.js';
+import { completionMarker, remoteNamesOf } from '../../core/offsite-names.js';
+import type { RetentionPolicy } from '../../core/retention-policy.js';
+import { deleteFile, remotePath, type RcloneOptions } from './rclone.js';
+import { listRemoteArchives } from './remote-listing.js';
+
+export interface RemoteRetentionResult {
+  removed: string[];
+  refused: { file: string; error: string }[];
+}
+
+export async function applyRemoteRetention(rclone: RcloneOptions, target: string, volume: string, policy: RetentionPolicy, signal?: AbortSignal): Promise<RemoteRetentionResult> {
+  const result: RemoteRetentionResult = { removed: [], refused: [] };
+  if (policy.kind === 'never') return result;
+  const mine = (await listRemoteArchives(rclone, target, signal)).filter((a) => a.volume === volume);
+  for (const a of selectByPolicy(mine, policy)) {
+    try {
+      await deleteFile(rclone, remotePath(target, completionMarker(a.file, a.encrypted)), signal);
+    } catch (err) {
+      result.refused.push({ file: a.object, error: (err as Error).message });
+      continue;
+    }
+    // The marker is gone: the copy is no longer listed. What else remains is removed as far as
+    // the remote lets us; a leftover is harmless (never listed) and goes with a later run.
+    for (const name of remoteNamesOf(a.file).filter((n) => n !== completionMarker(a.file, a.encrypted))) {
+      await deleteFile(rclone, remotePath(target, name), signal).catch(() => undefined);
+    }
+    result.removed.push(a.file);
+  }
+  return result;
+}

@@ -1,0 +1,208 @@
+/**
+ * The off-site engine against real targets: an OpenSSH server as an SFTP remote and `rclone serve
+ * webdav`, both started here on free ports. GNU tar writes the archive, the `age` CLI decrypts and
+ * `sha256sum -c` checks what arrived: nothing of ours reads our own output.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync, execSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { decryptStream, encryptedSize } from '../../src/engine/offsite/age.js';
+import { copyArchive } from '../../src/engine/offsite/copy-archive.js';
+import { applyRemoteRetention } from '../../src/engine/offsite/remote-retention.js';
+import { configSecrets, lsjson, type RcloneOptions } from '../../src/engine/offsite/rclone.js';
+import { sendObject, verifyObject } from '../../src/engine/offsite/send.js';
+import os from 'node:os';
+import { rcloneConfig, startSftpServer, startWebdavServer, type TestRemote } from '../helpers/offsite-servers.js';
+
+let work = '';
+let sftp: TestRemote;
+let dav: TestRemote;
+let rclone: RcloneOptions;
+let identity = '';
+let recipient = '';
+const FILE = 'lucindadata_2026-11-21-0315.tar.gz';
+
+before(async () => {
+  work = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-offsite-'));
+  [sftp, dav] = await Promise.all([startSftpServer(work), startWebdavServer(work)]);
+  const configFile = await rcloneConfig(path.join(work, 'rclone.conf'), [sftp, dav]);
+  rclone = { configFile, secrets: await configSecrets(configFile) };
+  identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  recipient = /public key: (age1\S+)/.exec(identity)![1]!;
+  await fs.writeFile(path.join(work, 'key.txt'), identity, { mode: 0o600 });
+  // A small volume archived by GNU tar, with the sidecars the archive job writes.
+  const vol = path.join(work, 'vol');
+  await fs.mkdir(path.join(vol, 'docs'), { recursive: true });
+  await fs.writeFile(path.join(vol, 'docs', 'Bericht.txt'), 'Befund\n'.repeat(5000));
+  await fs.writeFile(path.join(vol, 'random.bin'), execFileSync('head', ['-c', '300000', '/dev/urandom']));
+  const backup = path.join(work, 'backup');
+  await fs.mkdir(backup);
+  execFileSync('tar', ['-C', vol, '-czf', path.join(backup, FILE), '.']);
+  execSync(`sha256sum ${FILE} > ${FILE}.sha256`, { cwd: backup });
+  await fs.writeFile(path.join(backup, `${FILE}.manifest.json`), JSON.stringify({ tool: 'oob-backup', entries: 4 }));
+});
+
+after(async () => {
+  await Promise.all([sftp?.stop(), dav?.stop()]);
+  if (work) await fs.rm(work, { recursive: true, force: true });
+});
+
+describe('copy of an archive to a target', () => {
+  it('encrypted to SFTP: <file>.age and sidecars arrive; age -d | tar -tz lists the volume; sha256sum -c passes', async () => {
+    const r = await copyArchive({ rclone, target: `${sftp.name}:${path.join(sftp.dir, 'offsite/practice')}`, backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] });
+    const landed = path.join(sftp.dir, 'offsite/practice');
+    const names = (await fs.readdir(landed)).sort();
+    assert.deepEqual(names, [`${FILE}.age`, `${FILE}.age.sha256`, `${FILE}.manifest.json.age`, `${FILE}.sha256`].sort());
+    assert.equal(r.file, `${FILE}.age`);
+    assert.match(r.verification, /^(md5|sha1)$/, 'SFTP hashes the object on its side (md5sum, sha1sum)');
+    execFileSync('sha256sum', ['-c', `${FILE}.age.sha256`], { cwd: landed, stdio: 'ignore' });
+    const listing = execSync(`age -d -i ${path.join(work, 'key.txt')} ${FILE}.age | tar -tzf -`, { cwd: landed, encoding: 'utf8' });
+    assert.match(listing, /\.\/docs\/Bericht\.txt/);
+    // Decrypted, it is the local archive byte for byte: its plaintext sidecar says so.
+    execSync(`age -d -i ${path.join(work, 'key.txt')} -o ${path.join(work, FILE)} ${FILE}.age`, { cwd: landed });
+    assert.equal(execSync(`sha256sum < ${path.join(work, FILE)}`, { encoding: 'utf8' }).slice(0, 64), (await fs.readFile(path.join(landed, `${FILE}.sha256`), 'utf8')).slice(0, 64));
+  });
+
+  it('the README\'s emergency procedure by hand restores the volume from that copy', async () => {
+    const dir = path.join(work, 'by-hand');
+    const out = path.join(work, 'by-hand-volume');
+    await fs.mkdir(dir);
+    await fs.mkdir(out);
+    const stamp = '2026-11-21-0315';
+    // The lines of README "Emergency procedure by hand", with this test's remote, key and volume.
+    const script = [
+      'set -e',
+      `rclone copy ${sftp.name}:${path.join(sftp.dir, 'offsite/practice')} . --include '*_${stamp}.*'`,
+      'sha256sum -c *.age.sha256',
+      `for f in *.gz.age; do age -d -i ${path.join(work, 'key.txt')} -o "\${f%.age}" "$f"; done`,
+      'sha256sum -c *.gz.sha256',
+      `tar -C ${out} -xzpf lucindadata_${stamp}.tar.gz`,
+    ].join('\n');
+    execFileSync('bash', ['-c', script], { cwd: dir, env: { ...process.env, RCLONE_CONFIG: rclone.configFile }, stdio: 'ignore' });
+    const diff = execFileSync('diff', ['-r', path.join(work, 'vol'), out], { encoding: 'utf8' });
+    assert.equal(diff, '');
+  });
+
+  it('plain to WebDAV: the archive itself, checked by reading it back', async () => {
+    const r = await copyArchive({ rclone, target: `${dav.name}:plain`, backupDir: path.join(work, 'backup'), file: FILE, recipients: [] });
+    assert.equal(r.file, FILE);
+    assert.equal(r.verification, 'read-back', 'rclone serve webdav has no hashes');
+    assert.deepEqual((await fs.readdir(path.join(dav.dir, 'plain'))).sort(), [FILE, `${FILE}.manifest.json`, `${FILE}.sha256`].sort());
+    execFileSync('sha256sum', ['-c', `${FILE}.sha256`], { cwd: path.join(dav.dir, 'plain'), stdio: 'ignore' });
+  });
+});
+
+describe('verification of a remote object', () => {
+  for (const which of ['sftp', 'webdav'] as const) {
+    it(`detects a corrupted object (${which})`, async () => {
+      const remote = which === 'sftp' ? sftp : dav;
+      const local = path.join(work, 'backup', FILE);
+      const object = `${remote.name}:${which === 'sftp' ? path.join(remote.dir, 'corrupt') : 'corrupt'}/x.age`;
+      // SFTP checks with its own md5 (computed on the server), WebDAV by reading the object back.
+      const check = which === 'sftp' ? ('md5' as const) : undefined;
+      const sent = await sendObject({ rclone, object, source: local, recipients: [recipient], remoteHashes: check ? [check] : [] });
+      assert.equal((await verifyObject(rclone, object, sent, undefined, check)).method, check ?? 'read-back');
+      const stored = path.join(remote.dir, 'corrupt', 'x.age');
+      const bytes = await fs.readFile(stored);
+      bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x01;
+      await fs.writeFile(stored, bytes);
+      await assert.rejects(verifyObject(rclone, object, sent, undefined, check), which === 'sftp' ? /the target's md5 .* differs/ : /read back/);
+      await fs.truncate(stored, 100);
+      await assert.rejects(verifyObject(rclone, object, sent, undefined, check), /has 100 bytes on the target/);
+    });
+  }
+});
+
+describe('a target that is down', () => {
+  it('fails the copy with rclone\'s reason and no secret of the config in it', async () => {
+    const down = await startWebdavServer(path.join(work, 'down'), 'davdown');
+    const configFile = await rcloneConfig(path.join(work, 'down.conf'), [down]);
+    const opts = { configFile, secrets: await configSecrets(configFile) };
+    await down.stop();
+    const err = await copyArchive({ rclone: opts, target: 'davdown:x', backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] }).then(
+      () => assert.fail('copy to a stopped server succeeded'),
+      (e: Error) => e,
+    );
+    assert.match(err.message, /^(upload to|features of) davdown:x.*rclone exited with \d/);
+    for (const s of down.secrets) assert.ok(!err.message.includes(s), 'a config value in the message');
+  });
+});
+
+describe('remote retention', () => {
+  /** Plain copies of small stand-in archives of volume `ret` with these stamps. */
+  async function copies(target: string, stamps: string[], opts: RcloneOptions = rclone) {
+    const dir = path.join(work, 'ret-src');
+    await fs.mkdir(dir, { recursive: true });
+    for (const s of stamps) {
+      const f = `ret_${s}.tar.gz`;
+      await fs.writeFile(path.join(dir, f), `archive ${s}\n`);
+      execSync(`sha256sum ${f} > ${f}.sha256`, { cwd: dir });
+      await copyArchive({ rclone: opts, target, backupDir: dir, file: f, recipients: [] });
+    }
+  }
+  const stamps = ['2026-11-27-0315', '2026-11-28-0315', '2026-11-29-0315', '2026-11-30-0315'];
+
+  it('keep:2 removes the older copies with all their files; never removes none', async () => {
+    await copies(`${dav.name}:ret`, stamps);
+    assert.deepEqual(await applyRemoteRetention(rclone, `${dav.name}:ret`, 'ret', { kind: 'never' }), { removed: [], refused: [] });
+    const r = await applyRemoteRetention(rclone, `${dav.name}:ret`, 'ret', { kind: 'keep', keep: 2 });
+    assert.deepEqual(r, { removed: [`ret_${stamps[1]}.tar.gz`, `ret_${stamps[0]}.tar.gz`], refused: [] });
+    assert.deepEqual((await fs.readdir(path.join(dav.dir, 'ret'))).sort(), stamps.slice(2).flatMap((s) => [`ret_${s}.tar.gz`, `ret_${s}.tar.gz.sha256`]).sort());
+  });
+
+  it('a server that refuses deletes: reported per copy, nothing thrown, every copy still complete', async () => {
+    const locked = await startSftpServer(path.join(work, 'locked'), 'locked', { appendOnly: true });
+    try {
+      const configFile = await rcloneConfig(path.join(work, 'locked.conf'), [locked]);
+      const opts = { configFile, secrets: await configSecrets(configFile) };
+      const target = `locked:${path.join(locked.dir, 'ret')}`;
+      await copies(target, stamps.slice(0, 3), opts);
+      const r = await applyRemoteRetention(opts, target, 'ret', { kind: 'keep', keep: 1 }).catch((e: Error) => assert.fail(e.message));
+      assert.deepEqual(r.removed, []);
+      assert.equal(r.refused.length, 2);
+      assert.match(r.refused[0]!.error, /delete of locked:.*rclone exited/);
+      assert.equal((await fs.readdir(path.join(locked.dir, 'ret'))).length, 6, 'three copies, each with its marker');
+    } finally {
+      await locked.stop();
+    }
+  });
+});
+
+describe('decryption', () => {
+  it('decryptStream reads what age -r wrote; a wrong identity fails without showing it', async () => {
+    const plain = Buffer.from('Patientendaten\n'.repeat(10_000));
+    const cipher = execFileSync('age', ['-r', recipient], { input: plain });
+    const run = async (key: string) => {
+      const age = await decryptStream(key);
+      const chunks: Buffer[] = [];
+      age.stdout.on('data', (c: Buffer) => chunks.push(c));
+      age.stdin.on('error', () => undefined);
+      age.stdin.end(cipher);
+      await age.done;
+      return Buffer.concat(chunks);
+    };
+    assert.ok((await run(identity)).equals(plain));
+    const other = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const err = await run(other).then(() => assert.fail('decrypted with the wrong key'), (e: Error) => e);
+    assert.match(err.message, /age decryption: age exited with 1/);
+    assert.ok(!err.message.includes(other.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!));
+  });
+});
+
+describe('sizes', () => {
+  it('encryptedSize is what `age -r` writes, for one and three recipients', async () => {
+    const more = [recipient, ...[1, 2].map(() => /public key: (age1\S+)/.exec(execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }))![1]!)];
+    for (const n of [0, 1, 65535, 65536, 65537, 200_000]) {
+      for (const rs of [[recipient], more]) {
+        const out = execFileSync('age', rs.flatMap((r) => ['-r', r]), { input: Buffer.alloc(n) });
+        assert.equal(encryptedSize(n, rs.length), out.length, `${n} bytes to ${rs.length} recipients`);
+      }
+    }
+  });
+
+  it('lsjson of a missing directory is an error, not an empty target', async () => {
+    await assert.rejects(lsjson(rclone, `${dav.name}:does-not-exist`), /listing of/);
+  });
+});

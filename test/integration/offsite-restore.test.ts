@@ -1,0 +1,163 @@
+/**
+ * Disaster recovery through the API: a backup copied (encrypted) to a real SFTP target; then the
+ * server is "new": BACKUP_DIR empty, Redis without our keys, the volume wiped. The listing shows the
+ * set from the target (`remote: true`); a restore `from` the target fetches, decrypts and verifies
+ * the archive and swaps it in; the volume is the tree it was, entry for entry. A damaged copy on the
+ * target fails the restore before anything is changed.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { TEST_START } from '../helpers/clock.js';
+import { rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
+import { Redis } from 'ioredis';
+import { DB_ENV, MARIADB_ARGS, deleteRedisPrefix, REDIS_URL, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
+import { exec, makeVolume } from '../helpers/volumes.js';
+
+const DB = `oob_offsite_${process.pid}`;
+const sql = async (query: string, db = DB) => (await exec('mariadb', [...MARIADB_ARGS, '-N', '-B', db, '-e', query])).stdout.trim();
+
+describe('restore from an off-site target onto an empty server', () => {
+  let fx: Fixture;
+  let svc: Service | undefined;
+  let sftp: TestRemote;
+  let env: Record<string, string>;
+  let target = '';
+  let stamp = '';
+  let original: Map<string, TreeEntry>;
+  const volume = () => path.join(fx.volumesDir, 'lucindadata');
+
+  let identity = '';
+  async function restore(body: Record<string, unknown>, withIdentity = true) {
+    const req = await http(svc!.url, 'POST', '/api/restores', body);
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    assert.equal(req.body.encrypted, true);
+    const conf = await http(svc!.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token, ...(withIdentity ? { ageIdentity: identity } : {}) });
+    assert.equal(conf.status, 202, JSON.stringify(conf.body));
+    return waitFor(async () => {
+      const r = (await http(svc!.url, 'GET', `/api/restores/${req.body.id}`)).body;
+      return r.state === 'completed' || r.state === 'failed' ? r : undefined;
+    }, 60_000, 'the restore to finish');
+  }
+
+  before(async () => {
+    fx = await makeFixture({}, { clock: TEST_START });
+    sftp = await startSftpServer(path.join(fx.root, 'sftp'));
+    target = `${sftp.name}:${path.join(sftp.dir, 'oob')}`;
+    identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    await fs.writeFile(path.join(fx.root, 'key.txt'), identity, { mode: 0o600 });
+    await makeVolume(volume(), 'lucindadata');
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${DB}`]);
+    await sql("CREATE TABLE patient (id INT PRIMARY KEY, name VARCHAR(50)); INSERT INTO patient VALUES (1, 'Müller'), (2, 'Rossi')");
+    env = {
+      ...fx.env,
+      ...DB_ENV,
+      DB_NAME: DB,
+      OFFSITE_TARGETS: target,
+      RCLONE_CONFIG: await rcloneConfig(path.join(fx.root, 'rclone.conf'), [sftp]),
+      OFFSITE_AGE_RECIPIENTS: /public key: (age1\S+)/.exec(identity)![1]!,
+    };
+    svc = await startService('start', env);
+    stamp = (await http(svc.url, 'POST', '/api/backups', {})).body.stamp;
+    await waitForJobsSettled(svc.url, undefined);
+    await waitFor(async () => {
+      const archives = (await http(svc!.url, 'GET', '/api/backups')).body.sets[0]?.archives as { copies: unknown[] }[] | undefined;
+      return archives?.length === 2 && archives.every((a) => a.copies.length === 1);
+    }, 20_000, 'the copies of the archive and the dump');
+    original = await snapshotTree(volume());
+    await svc.stop();
+    svc = undefined;
+    // The new server: nothing of the old one but the target configuration (and the key, mounted).
+    await fs.rm(fx.backupDir, { recursive: true });
+    await fs.mkdir(fx.backupDir);
+    await deleteRedisPrefix(fx.prefix);
+    await fs.rm(volume(), { recursive: true });
+    await fs.mkdir(volume());
+    await sql('DROP TABLE patient');
+    // No OFFSITE_AGE_IDENTITY_FILE: the key stays with the practice and comes with the confirmation.
+    svc = await startService('start', env);
+  });
+
+  after(async () => {
+    await svc?.stop();
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE IF EXISTS ${DB}`]).catch(() => undefined);
+    await sftp?.stop();
+    await fx?.cleanup();
+  });
+
+  it('lists the set found on the target as remote', async () => {
+    const { sets } = (await http(svc!.url, 'GET', '/api/backups')).body;
+    assert.equal(sets.length, 1);
+    assert.equal(sets[0].stamp, stamp);
+    assert.equal(sets[0].remote, true);
+    assert.deepEqual(sets[0].archives.map((a: { file: string }) => a.file), [`elexisdb-sql_${stamp}.sql.gz`, `lucindadata_${stamp}.tar.gz`]);
+    assert.deepEqual(sets[0].archives[1].copies.map((c: { target: string; file: string }) => [c.target, c.file]), [[target, `lucindadata_${stamp}.tar.gz.age`]]);
+  });
+
+  it('refuses a target that is not configured, naming the field', async () => {
+    const r = await http(svc!.url, 'POST', '/api/restores', { stamp, from: 'elsewhere:backup' });
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.field, 'from');
+  });
+
+  it('fails before changing anything when the copy on the target is damaged', async () => {
+    const object = path.join(sftp.dir, 'oob', `lucindadata_${stamp}.tar.gz.age`);
+    const good = await fs.readFile(object);
+    const bad = Buffer.from(good);
+    bad[bad.length - 100] = bad[bad.length - 100]! ^ 0x01;
+    await fs.writeFile(object, bad);
+    try {
+      const r = await restore({ stamp, from: target });
+      assert.equal(r.state, 'failed');
+      assert.match(r.failedReason, /fetching the backup from .* failed, nothing was changed/);
+      assert.deepEqual(await fs.readdir(volume()), [], 'the volume is as it was (empty)');
+      assert.deepEqual((await fs.readdir(fx.backupDir)).filter((n) => n.includes('tar.gz')), [], 'no archive published');
+    } finally {
+      await fs.writeFile(object, good);
+    }
+  });
+
+  it('without the identity, fails saying how to give it, and changes nothing', async () => {
+    const r = await restore({ stamp, from: target }, false);
+    assert.equal(r.state, 'failed');
+    assert.match(r.failedReason, /is encrypted: give the age identity with the confirmation \(ageIdentity\) or set OFFSITE_AGE_IDENTITY_FILE/);
+    assert.deepEqual(await fs.readdir(volume()), []);
+  });
+
+  it('fetches, decrypts (the identity given with the confirmation), verifies and restores the volume exactly', async () => {
+    const r = await restore({ stamp, from: target, skipSafetyBackup: true });
+    assert.equal(r.state, 'completed', r.failedReason);
+    assert.equal(r.from, target);
+    assertSameTree(original, await snapshotTree(volume()), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+    // The fetched archive is a local backup again, with its sidecars: sha256sum -c passes.
+    execFileSync('sha256sum', ['-c', `lucindadata_${stamp}.tar.gz.sha256`], { cwd: fx.backupDir, stdio: 'ignore' });
+  });
+
+  it('restores the set\'s SQL dump from the target the same way', async () => {
+    const r = await restore({ stamp, from: target, volumes: ['elexisdb-sql'], skipSafetyBackup: true });
+    assert.equal(r.state, 'completed', r.failedReason);
+    assert.equal(r.kind, 'sql');
+    assert.equal(await sql('SELECT GROUP_CONCAT(name ORDER BY id) FROM patient'), 'Müller,Rossi');
+  });
+
+  it('keeps the identity out of logs and Redis (only sealed for the workers, and taken once)', async () => {
+    const secret = identity.split('\n').find((l) => l.startsWith('AGE-SECRET-KEY-'))!;
+    assert.ok(!svc!.logs().includes(secret), 'the identity in the logs');
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = await redis.keys(`${fx.prefix}:*`);
+      assert.ok(keys.some((k) => k.includes('oob-worker-key')), 'the worker announced its key');
+      assert.ok(!keys.some((k) => k.endsWith(':sealed-identity')), 'sealed identities are taken by their job');
+      for (const k of keys) {
+        const type = await redis.type(k);
+        const value = type === 'string' ? await redis.get(k) : type === 'hash' ? JSON.stringify(await redis.hgetall(k)) : type === 'list' ? JSON.stringify(await redis.lrange(k, 0, -1)) : '';
+        assert.ok(!k.includes(secret) && !(value ?? '').includes(secret), `the identity in ${k}`);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  });
+});
