@@ -49,3 +49,24 @@ export function isSizeDrop(previous: number, current: number, threshold: number)
 export function chainNeeds<A extends ArchiveName & { basedOn: readonly string[] }>(all: readonly A[]): (a: A) => readonly string[] {
   return (a) => (a.incremental && a.basedOn.length === 0 ? all.filter((x) => x.volume === a.volume && x.stamp < a.stamp).map((x) => x.file) : a.basedOn);
 }
+
+/**
+ * What an incremental needs where no manifest is at hand (the archives on an off-site target, whose
+ * manifests may be encrypted): every archive of its volume from the newest full before it on. A
+ * chain is contiguous: each incremental continues the newest archive, and a full starts a new one.
+ */
+export function contiguousChainNeeds<A extends ArchiveName>(all: readonly A[]): (a: A) => readonly string[] {
+  return (a) => {
+    if (!a.incremental) return [];
+    const older = all.filter((x) => x.volume === a.volume && x.stamp < a.stamp);
+    const start = older.filter((x) => !x.incremental).reduce<string>((newest, x) => (x.stamp > newest ? x.stamp : newest), '');
+    return older.filter((x) => x.stamp >= start).map((x) => x.file);
+  };
+}
+
+/** `doomed` less every archive that one not doomed needs (the full and incrementals before it). */
+export function withoutNeeded<A extends { file: string }>(all: readonly A[], doomed: readonly A[], needs: (a: A) => readonly string[]): A[] {
+  const gone = new Set(doomed.map((a) => a.file));
+  const needed = new Set(all.filter((a) => !gone.has(a.file)).flatMap((a) => needs(a)));
+  return doomed.filter((a) => !needed.has(a.file));
+}

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName, dumpFileName } from '../core/names.js';
-import { chainNeeds, selectPrunable } from '../core/retention.js';
+import { chainNeeds, selectPrunable, withoutNeeded } from '../core/retention.js';
 import { selectByPolicy } from '../core/gfs.js';
 import { describePolicy } from '../core/retention-policy.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
@@ -81,13 +81,6 @@ export function makePruneProcessor(ctx: AppContext) {
       await lock.release();
     }
   };
-}
-
-/** `doomed` less every file that an archive not doomed needs (the full and incrementals before it). */
-function withoutNeeded<A extends { file: string }>(all: A[], doomed: A[], needs: (a: A) => readonly string[]): A[] {
-  const gone = new Set(doomed.map((a) => a.file));
-  const needed = new Set(all.filter((a) => !gone.has(a.file)).flatMap((a) => needs(a)));
-  return doomed.filter((a) => !needed.has(a.file));
 }
 
 /**

@@ -5,11 +5,17 @@
  * goes on exactly like one from a local archive: verified completely while extracted into staging,
  * a safety backup, the swap. Live data is untouched until then. An archive that is already in
  * BACKUP_DIR under its name is not fetched again (the restore verifies it like any other).
+ *
+ * Incremental archives (issue 16): a volume's archive of the set may be `<volume>_<stamp>.inc.tar.gz`
+ * instead of the full's name; once it is fetched, its manifest names the full and the incrementals
+ * before it (`basedOn`), and those are fetched too, so that the restore finds the whole chain.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fetchArchive } from '../engine/offsite/fetch-archive.js';
+import { readChainManifest } from '../engine/incremental/chain.js';
 import { listRemoteArchives } from '../engine/offsite/remote-listing.js';
+import { archiveFileName, parseArchiveName } from '../core/names.js';
 import type { AppContext } from '../runtime/context.js';
 import type { Logger } from '../runtime/logger.js';
 import { rcloneOptions } from '../runtime/offsite-rclone.js';
@@ -30,19 +36,32 @@ export async function fetchFromTarget(
   const listed = await listRemoteArchives(rclone, from, o.signal);
   const fetched: string[] = [];
   let key: string | undefined;
-  for (const file of files) {
+  const queue = files.map((file) => incrementalIfOnlyThat(file, listed));
+  for (let i = 0; i < queue.length; i++) {
+    const file = queue[i]!;
     const archive = listed.find((a) => a.file === file);
-    if (!archive) throw new Error(`${from} holds no complete copy of ${file} any more; nothing was changed`);
-    if (await fs.stat(path.join(ctx.config.backupDir, file)).catch(() => undefined)) {
+    const local = path.join(ctx.config.backupDir, file);
+    if (await fs.stat(local).catch(() => undefined)) {
       log.info({ file }, 'archive is in BACKUP_DIR already: not fetched again');
-      continue;
+    } else {
+      if (!archive) throw new Error(`${from} holds no complete copy of ${file} any more; nothing was changed`);
+      if (archive.encrypted) key ??= await identity();
+      const volume = archive.volume;
+      log.info({ volume, file: archive.object, from, size: archive.size }, 'fetching archive from the off-site target');
+      const r = await fetchArchive({ rclone, target: from, archive, backupDir: ctx.config.backupDir, identity: key, signal: o.signal, onProgress: (n) => o.onProgress?.(volume, n) });
+      log.info({ volume, file: r.file, size: r.size, sha256: r.sha256 }, 'archive fetched; its checksums match the copy\'s sidecars');
+      fetched.push(r.file);
     }
-    if (archive.encrypted) key ??= await identity();
-    const volume = archive.volume;
-    log.info({ volume, file: archive.object, from, size: archive.size }, 'fetching archive from the off-site target');
-    const r = await fetchArchive({ rclone, target: from, archive, backupDir: ctx.config.backupDir, identity: key, signal: o.signal, onProgress: (n) => o.onProgress?.(volume, n) });
-    log.info({ volume, file: r.file, size: r.size, sha256: r.sha256 }, 'archive fetched; its checksums match the copy\'s sidecars');
-    fetched.push(r.file);
+    // An incremental needs its chain: the full and the incrementals before it, as its manifest names them.
+    for (const base of (await readChainManifest(local))?.basedOn ?? []) if (!queue.includes(base.file)) queue.push(base.file);
   }
   return fetched;
+}
+
+/** The set's archive of a volume is named like a full; in incremental mode it may be the `.inc.tar.gz`. */
+function incrementalIfOnlyThat(file: string, listed: { file: string }[]): string {
+  const name = parseArchiveName(file);
+  if (!name || name.kind !== 'volume' || listed.some((a) => a.file === file)) return file;
+  const incremental = archiveFileName(name.volume, name.stamp, true);
+  return listed.some((a) => a.file === incremental) ? incremental : file;
 }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArchiveName, type ArchiveName } from '../../src/core/names.js';
-import { chainNeeds, isSizeDrop, selectPrunable } from '../../src/core/retention.js';
+import { chainNeeds, contiguousChainNeeds, isSizeDrop, selectPrunable, withoutNeeded } from '../../src/core/retention.js';
 
 const a = (file: string) => parseArchiveName(file) as ArchiveName;
 
@@ -68,6 +68,32 @@ describe('selectPrunable with incremental chains (issue 16)', () => {
   it('keeps a whole older chain while one of its points is among the `keep` newest', () => {
     assert.deepEqual(pruned(3), []);
     assert.deepEqual(pruned(5), []);
+  });
+});
+
+describe('chains without manifests (an off-site target) and what a kept archive needs', () => {
+  const list = [
+    a('pacsdata_2026-12-01-0315.tar.gz'),
+    a('pacsdata_2026-12-02-0315.inc.tar.gz'),
+    a('pacsdata_2026-12-03-0315.inc.tar.gz'),
+    a('pacsdata_2026-12-04-0315.tar.gz'),
+    a('pacsdata_2026-12-05-0315.inc.tar.gz'),
+    a('lucindadata_2026-12-01-0315.tar.gz'),
+  ];
+  const needs = contiguousChainNeeds(list);
+
+  it('an incremental needs every archive of its volume from the newest full before it on', () => {
+    assert.deepEqual(needs(list[2]!), ['pacsdata_2026-12-01-0315.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz']);
+    assert.deepEqual(needs(list[4]!), ['pacsdata_2026-12-04-0315.tar.gz']);
+    assert.deepEqual(needs(list[3]!), [], 'a full needs nothing');
+  });
+
+  it('keeps what a kept archive needs out of the doomed ones, whichever rule chose them', () => {
+    // A policy that keeps only the newest (05) and, say, 03 for its copies: 01 and 02 stay for 03.
+    const doomed = list.filter((x) => ['pacsdata_2026-12-01-0315.tar.gz', 'pacsdata_2026-12-02-0315.inc.tar.gz', 'pacsdata_2026-12-04-0315.tar.gz'].includes(x.file));
+    assert.deepEqual(withoutNeeded(list, doomed, needs).map((x) => x.file), []);
+    const older = list.filter((x) => x.volume === 'pacsdata' && x.stamp < '2026-12-04');
+    assert.deepEqual(withoutNeeded(list, older, needs).map((x) => x.file), older.map((x) => x.file), 'a whole older chain goes when nothing kept needs it');
   });
 });
 

@@ -3,8 +3,10 @@
  * longer keeps are removed, the completion marker first, so that a removal cut short leaves no copy
  * that is still listed as complete. A delete the remote refuses (object lock, an append-only
  * server) is reported, not thrown: the next copy to this target tries again, and nothing else waits.
+ * What a kept incremental needs (the full and the incrementals before it) is kept with it.
  */
 import { selectByPolicy } from '../../core/gfs.js';
+import { contiguousChainNeeds, withoutNeeded } from '../../core/retention.js';
 import { completionMarker, remoteNamesOf } from '../../core/offsite-names.js';
 import type { RetentionPolicy } from '../../core/retention-policy.js';
 import { deleteFile, remotePath, type RcloneOptions } from './rclone.js';
@@ -19,7 +21,8 @@ export async function applyRemoteRetention(rclone: RcloneOptions, target: string
   const result: RemoteRetentionResult = { removed: [], refused: [] };
   if (policy.kind === 'never') return result;
   const mine = (await listRemoteArchives(rclone, target, signal)).filter((a) => a.volume === volume);
-  for (const a of selectByPolicy(mine, policy)) {
+  // Incremental archives (issue 16): a kept one keeps its chain on the target, or it restores nothing.
+  for (const a of withoutNeeded(mine, selectByPolicy(mine, policy), contiguousChainNeeds(mine))) {
     try {
       await deleteFile(rclone, remotePath(target, completionMarker(a.file, a.encrypted)), signal);
     } catch (err) {
