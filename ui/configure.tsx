@@ -2,7 +2,8 @@
  * Datensicherung konfigurieren: the five crontab fields and "Generationen", as the OOB
  * documentation shows them, the schedule in words while typing (cronstrue, German or English) and
  * its next five runs (asked from the API, which checks with the same rules as when saving), the
- * API's 400 at the field it names. Below it the verify schedule, the same way without generations.
+ * API's 400 at the field it names. Below it the verify schedule, the same way without generations,
+ * and the archive mode of each volume (volume-modes.tsx).
  */
 import cronstrue from 'cronstrue';
 import 'cronstrue/locales/de';
@@ -12,6 +13,7 @@ import { Notice } from './components';
 import { dateTime } from './format';
 import { currentLang, t, type TextKey } from './i18n';
 import type { CronView } from './types';
+import { VolumeModes } from './volume-modes';
 
 const FIELDS = ['minute', 'hour', 'day', 'month', 'weekday'] as const;
 type Field = (typeof FIELDS)[number] | 'keep';
@@ -32,6 +34,7 @@ export function ConfigureScreen() {
       </details>
       <CronForm kind="backup" path="/api/schedule" />
       <CronForm kind="verify" path="/api/verify-schedule" />
+      <VolumeModes />
     </div>
   );
 }

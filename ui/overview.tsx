@@ -1,5 +1,5 @@
 /**
- * Übersicht: per volume its last backup (when, size, verified, warnings, size drop), what needs
+ * Übersicht: per volume its archive mode and last backup (when, size, verified, warnings, size drop), what needs
  * attention, the next runs, the free space of the backup disk, running jobs with progress, and
  * "Jetzt sichern". Polls faster while something runs.
  */
@@ -12,6 +12,7 @@ import { t, type TextKey } from './i18n';
 import { usePoll, useRates } from './poll';
 import { RunNow } from './run-now';
 import type { CronView, JobsAnswer, JobView, VolumesAnswer, VolumeState } from './types';
+import { modeText } from './volume-mode-text';
 
 const BUSY = new Set(['active', 'waiting', 'waiting-children', 'prioritized']);
 const RUNNING_KIND: Record<string, TextKey> = { archive: 'kind.archive', dump: 'kind.dump', verify: 'kind.verify', prune: 'kind.prune', restore: 'kind.restore' };
@@ -71,6 +72,12 @@ function RunningJob(props: { job: JobView; rate: (id: string, done: number) => n
   return <ProgressBar label={label} done={done} total={p.bytesTotal ?? 0} rate={job.state === 'active' ? props.rate(`${job.queue}:${job.id}`, done) : undefined} />;
 }
 
+/** "vollständig", or "inkrementell, Stufe 3" with the level of the newest archive. */
+function modeWords(v: VolumeState): string {
+  const m = modeText(v);
+  return t(m.key, m.n === undefined ? {} : { n: m.n });
+}
+
 function VolumeTable(props: { volumes: VolumeState[] | undefined }) {
   if (!props.volumes) return <p aria-busy="true">{t('app.loading')}</p>;
   if (props.volumes.length === 0) return <p>{t('overview.noVolumes')}</p>;
@@ -90,7 +97,10 @@ function VolumeTable(props: { volumes: VolumeState[] | undefined }) {
           const a = v.lastArchive;
           return (
             <tr data-volume={v.name}>
-              <th scope="row">{v.kind === 'sql' ? `${v.name} (${t('kind.dump')})` : v.name}</th>
+              <th scope="row">
+                {v.kind === 'sql' ? `${v.name} (${t('kind.dump')})` : v.name}
+                {v.kind === 'volume' ? <span class="hint mode-of" data-testid={`mode-${v.name}`}>{modeWords(v)}</span> : null}
+              </th>
               <td>{a ? stampText(a.stamp) : <span class="bad">{t('overview.never')}</span>}</td>
               <td class="num">
                 {a ? bytes(a.size) : '–'}

@@ -16,6 +16,8 @@ export interface Archive {
   warnings: number;
   warningMessages: string[];
   catchUpFor: string | null;
+  /** 0 for a full, 1, 2, … for the incrementals of a chain. */
+  level?: number;
 }
 
 export interface BackupSet {
@@ -25,9 +27,15 @@ export interface BackupSet {
   archives: Archive[];
 }
 
+export type VolumeMode = 'full' | 'incremental';
+
 export interface VolumeState {
   name: string;
   kind: 'volume' | 'sql';
+  size: number | null;
+  mode: VolumeMode;
+  fullEvery: number | null;
+  fullOn: number | null;
   lastArchive: Archive | null;
   overdue: { expectedBy: string; lastSuccess: string | null } | null;
 }

@@ -132,6 +132,41 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     assert.equal((await http(svc.url, 'GET', '/api/verify-schedule', undefined, TOKEN)).body.cron, '30 6 * * 0');
   });
 
+  it('sets a volume to incremental with a full every 3 runs, kept after a reload; fullEvery 0 is shown at its field', async () => {
+    const form = () => page.locator('form[data-volume-mode="lucindadata"]');
+    assert.equal(await page.locator('form[data-volume-mode]').count(), VOLUMES.length, 'one form per volume, none for the dump');
+    await form().getByLabel('Inkrementell').check();
+    await form().getByLabel('Vollsicherung alle N Läufe').fill('3');
+    await form().getByLabel('Neue Vollsicherung zusätzlich am').selectOption({ label: 'Sonntag' });
+    await form().getByRole('button', { name: 'Speichern (lucindadata)' }).click();
+    await form().getByText('Gespeichert.').waitFor();
+    await page.reload();
+    assert.ok(await form().getByLabel('Inkrementell').isChecked(), 'the mode is kept');
+    assert.equal(await form().getByLabel('Vollsicherung alle N Läufe').inputValue(), '3');
+    assert.equal(await form().getByLabel('Neue Vollsicherung zusätzlich am').inputValue(), '0');
+    assert.ok(await page.locator('form[data-volume-mode="elexisdb"]').getByLabel('Vollständig').isChecked(), 'the other volume is untouched');
+
+    await form().getByLabel('Vollsicherung alle N Läufe').fill('0');
+    await form().getByRole('button', { name: 'Speichern (lucindadata)' }).click();
+    await page.locator('#mode-lucindadata-fullEvery-error').getByText(/Ungültig: .*fullEvery.*1 to 366/).waitFor();
+    assert.equal(await form().getByLabel('Vollsicherung alle N Läufe').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.evaluate(() => document.activeElement?.id), 'mode-lucindadata-fullEvery', 'the field with the error has the focus');
+    const kept = (await http(svc.url, 'GET', '/api/volumes', undefined, TOKEN)).body.volumes.find((v: { name: string }) => v.name === 'lucindadata');
+    assert.deepEqual([kept.mode, kept.fullEvery, kept.fullOn], ['incremental', 3, 0], 'nothing saved');
+    await shot('configure-modes');
+
+    await page.getByRole('link', { name: 'Übersicht' }).click();
+    await page.getByTestId('mode-lucindadata').getByText('inkrementell').waitFor();
+    assert.equal(await page.getByTestId('mode-elexisdb').textContent(), 'vollständig');
+    // Back to full, so the tests below see today's archives.
+    await page.getByRole('link', { name: 'Datensicherung konfigurieren' }).click();
+    await form().getByLabel('Vollständig').check();
+    await form().getByRole('button', { name: 'Speichern (lucindadata)' }).click();
+    await form().getByText('Gespeichert.').waitFor();
+    assert.equal((await http(svc.url, 'GET', '/api/volumes', undefined, TOKEN)).body.volumes.find((v: { name: string }) => v.name === 'lucindadata').mode, 'full');
+    await page.getByRole('link', { name: 'Übersicht' }).click();
+  });
+
   it('"Jetzt sichern" shows the run until every progress bar is done', async () => {
     await page.getByRole('link', { name: 'Übersicht' }).click();
     await page.getByRole('button', { name: 'Jetzt sichern' }).click();
