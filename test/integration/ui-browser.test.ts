@@ -145,6 +145,8 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     assert.equal(await form().getByLabel('Vollsicherung alle N Läufe').inputValue(), '3');
     assert.equal(await form().getByLabel('Neue Vollsicherung zusätzlich am').inputValue(), '0');
     assert.ok(await page.locator('form[data-volume-mode="elexisdb"]').getByLabel('Vollständig').isChecked(), 'the other volume is untouched');
+    if (SHOTS) await page.locator('#modes-h').evaluate((h) => h.scrollIntoView());
+    await shot('configure-modes');
 
     await form().getByLabel('Vollsicherung alle N Läufe').fill('0');
     await form().getByRole('button', { name: 'Speichern (lucindadata)' }).click();
@@ -153,7 +155,6 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     assert.equal(await page.evaluate(() => document.activeElement?.id), 'mode-lucindadata-fullEvery', 'the field with the error has the focus');
     const kept = (await http(svc.url, 'GET', '/api/volumes', undefined, TOKEN)).body.volumes.find((v: { name: string }) => v.name === 'lucindadata');
     assert.deepEqual([kept.mode, kept.fullEvery, kept.fullOn], ['incremental', 3, 0], 'nothing saved');
-    await shot('configure-modes');
 
     await page.getByRole('link', { name: 'Übersicht' }).click();
     await page.getByTestId('mode-lucindadata').getByText('inkrementell').waitFor();
