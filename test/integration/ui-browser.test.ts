@@ -20,7 +20,7 @@ import { buildUi } from '../../scripts/build-ui.js';
 import { UI_CSP } from '../../src/api/ui.js';
 import { CHROMIUM_SKIP, launchChromium } from '../helpers/chromium.js';
 import { TEST_START } from '../helpers/clock.js';
-import { DB_ENV, http, makeFixture, MARIADB_ARGS, REDIS_URL, startService, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, http, makeFixture, MARIADB_ARGS, REDIS_URL, runNowAndSettle, startService, type Fixture, type Service } from '../helpers/service.js';
 import { exec, makeVolume } from '../helpers/volumes.js';
 
 const TOKEN = 'ui-browser-token-0123456789abcdef';
@@ -292,6 +292,20 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     await page.locator('tr[data-volume="elexisdb"]').getByText('viel kleiner!').waitFor();
     await page.getByRole('alert').filter({ hasText: 'Sicherung von elexisdb viel kleiner als die vorige.' }).getByText(/Was tun: Prüfen Sie, ob Daten gelöscht/).waitFor();
     assert.equal(await page.locator('tr[data-volume="lucindadata"]').getByText('viel kleiner!').count(), 0);
+  });
+
+  it('names the mode and the newest archive\'s level in the overview for an incremental volume', async () => {
+    assert.equal((await http(svc.url, 'PUT', '/api/volumes/lucindadata', { mode: 'incremental', fullEvery: 3 }, TOKEN)).status, 200);
+    const expected = ['inkrementell, Stufe 0 (Vollsicherung)', 'inkrementell, Stufe 1'];
+    for (const words of expected) {
+      await fx.clock.advance(60_000);
+      await fs.writeFile(path.join(fx.volumesDir, 'lucindadata', `neu-${words.length}.txt`), words);
+      await runNowAndSettle(svc.url, TOKEN, { volumes: ['lucindadata'] });
+      await page.reload();
+      await page.getByTestId('mode-lucindadata').getByText(words, { exact: true }).waitFor();
+    }
+    assert.ok((await fs.readdir(fx.backupDir)).some((f) => f.startsWith('lucindadata_') && f.endsWith('.inc.tar.gz')), 'an incremental archive was written');
+    assert.equal((await http(svc.url, 'PUT', '/api/volumes/lucindadata', { mode: 'full' }, TOKEN)).status, 200);
   });
 
   it('switches to English, and stays on this origin throughout', async () => {
