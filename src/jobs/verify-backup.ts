@@ -20,7 +20,7 @@ import { COMPLETION_MARK } from '../db/stream-checks.js';
 import { readManifest, verifyVolumeArchive } from '../engine/verify/archive-verification.js';
 import { indexWriterIfMissing } from '../engine/entry-index/entry-index.js';
 import { extractArchive } from '../engine/extract/extract-archive.js';
-import { removeTreeAt } from '../engine/fs/remove-tree.js';
+import { removeTreeAtAsync } from '../engine/fs/remove-tree.js';
 import { readChainManifest, restoreChainOf, snapshotSha256 } from '../engine/incremental/chain.js';
 
 export interface VerifyOutcome {
@@ -108,7 +108,7 @@ async function verifyTar(file: string, o: VerifyOptions): Promise<Partial<Verify
     }
     return { ...outcome, extracted: true };
   } finally {
-    removeTreeAt(dir);
+    await removeTreeAtAsync(dir);
   }
 }
 

@@ -17,7 +17,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { quoteName } from '../../core/show-name.js';
 import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
-import { removeTree } from '../fs/remove-tree.js';
+import { removeTreeAsync } from '../fs/remove-tree.js';
 import { asBin, exists, isOurs, SWAPPED_MARKER, workDirName } from './work-dir.js';
 
 export const PATHS_JOURNAL = 'paths.json';
@@ -66,7 +66,7 @@ export async function placeBeside(volumeDir: string, id: string, o: { folder: st
     }
     await fs.rename(tree, target);
     await fsyncDir(volumeDir);
-    removeTree(asBin(work));
+    await removeTreeAsync(asBin(work));
     await fsyncDir(volumeDir);
     return name;
   }
@@ -181,7 +181,7 @@ export async function rollBackPaths(volumeDir: string, id: string): Promise<{ pu
   await fsyncDir(volumeDir);
   if (problems.length) throw new Error(problems.join('; '));
   if ((await exists(old)) && (await holdsFiles(old))) throw new Error(`${old} still holds original data`);
-  removeTree(asBin(work));
+  await removeTreeAsync(asBin(work));
   await fsyncDir(volumeDir);
   return { putBack };
 }

@@ -5,7 +5,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { removeTree } from '../fs/remove-tree.js';
+import { removeTreeAsync } from '../fs/remove-tree.js';
 import { asBin, createdRootTimes, exists, ID_RE, isOurs, JOURNAL, namesIn, readJournal, SWAPPED_MARKER, WORK_PREFIX, workDirName } from './work-dir.js';
 import { finishCommitted, rollBack } from './swap-volume.js';
 import { PATHS_JOURNAL, rollBackPaths } from './place-paths.js';
@@ -63,7 +63,7 @@ async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<s
   }
   const rootTimes = await createdRootTimes(work);
   if (!(await exists(path.join(work, 'old')))) {
-    removeTree(asBin(work));
+    await removeTreeAsync(asBin(work));
     if (rootTimes) await fs.utimes(volumeDir, rootTimes.atime, rootTimes.mtime).catch(() => undefined);
     return `restore ${id}: removed the staging directory of an extraction that never reached the swap`;
   }

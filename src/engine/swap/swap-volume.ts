@@ -21,7 +21,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { quoteName } from '../../core/show-name.js';
-import { removeTree } from '../fs/remove-tree.js';
+import { removeTreeAsync } from '../fs/remove-tree.js';
 import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
 import type { RootMeta } from '../extract/extract-options.js';
 import { asBin, child, exists, isOurs, JOURNAL, namesIn, OWNER_FILE, SWAPPED_MARKER, workDirName, type Journal } from './work-dir.js';
@@ -184,7 +184,7 @@ export async function rollBack(
   if (problems.length > 0) throw new Error(problems.join('; '));
 
   if (await exists(old)) await fs.rmdir(old); // fails rather than delete anything if old is not empty
-  removeTree(asBin(work)); // the marker files and the restored (not swapped in) data
+  await removeTreeAsync(asBin(work)); // the marker files and the restored (not swapped in) data
   await fsyncDir(volumeDir);
   if (rootTimes) await fs.utimes(volumeDir, rootTimes.atime, rootTimes.mtime).catch(() => undefined);
   return { unstaged, putBack };
@@ -200,9 +200,9 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
     // journal stays too: it holds the root's metadata, which the next start applies after a crash.
     for (const n of await namesIn(work)) {
       const s = n.toString('latin1');
-      if (s !== SWAPPED_MARKER && s !== OWNER_FILE && s !== JOURNAL) removeTree(asBin(child(work, n)));
+      if (s !== SWAPPED_MARKER && s !== OWNER_FILE && s !== JOURNAL) await removeTreeAsync(asBin(child(work, n)));
     }
-    removeTree(asBin(work));
+    await removeTreeAsync(asBin(work));
   } catch (err) {
     log.warn({ volumeDir, err: (err as Error).message }, 'swap: could not remove the previous data; it is removed at the next worker start');
   }

@@ -12,7 +12,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { removeTree } from '../fs/remove-tree.js';
+import { removeTreeAsync } from '../fs/remove-tree.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 
 /** The work directory of restore <id> is `<WORK_PREFIX><id>`. */
@@ -62,7 +62,7 @@ export async function createWorkDir(volumeDir: string, id: string): Promise<stri
 export async function removeWorkDir(volumeDir: string, id: string): Promise<void> {
   const work = path.join(volumeDir, workDirName(id));
   if (!(await isOurs(work, id))) return;
-  removeTree(asBin(work));
+  await removeTreeAsync(asBin(work));
 }
 
 export interface Journal {

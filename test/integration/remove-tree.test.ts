@@ -1,0 +1,71 @@
+/**
+ * removeTreeAsync, which removes a volume's previous data after a restore: names as bytes, paths
+ * beyond PATH_MAX, directories larger than one listing batch, symlinks removed and never followed,
+ * and the event loop free meanwhile (the restore's job locks are renewed from it).
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { removeTreeAsync } from '../../src/engine/fs/remove-tree.js';
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'oob-remove-tree-'));
+const latin1 = (p: string) => Buffer.from(p).toString('latin1');
+
+describe('removeTreeAsync', () => {
+  after(() => fs.rmSync(root, { recursive: true, force: true }));
+
+  it('removes names that are not UTF-8, paths beyond PATH_MAX and 5,000 files in one directory', async () => {
+    const tree = path.join(root, 'tree');
+    // Built by bash and Python, independent of the code under test.
+    execFileSync('python3', ['-c', `
+import os, sys
+t = sys.argv[1]
+os.makedirs(os.path.join(t, 'many'))
+for i in range(5000): open(os.path.join(t, 'many', 'f%05d' % i), 'w').close()
+os.makedirs(os.path.join(t.encode(), b'Bericht_M\\xfcller'))
+open(os.path.join(t.encode(), b'Bericht_M\\xfcller', b'\\xe4rztlich.txt'), 'w').write('x')
+`, tree]);
+    execFileSync('bash', ['-c', `cd "$1" && for i in $(seq 1 25); do d=$(printf 'd%.0s' $(seq 1 200)); mkdir "$d" && cd "$d"; done && echo deep > file`, 'bash', tree]);
+    await removeTreeAsync(latin1(tree));
+    assert.equal(fs.existsSync(tree), false);
+  });
+
+  it('removes a symlink, never what it points to', async () => {
+    const outside = path.join(root, 'outside');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'keep.txt'), 'still here');
+    const tree = path.join(root, 'links');
+    fs.mkdirSync(path.join(tree, 'sub'), { recursive: true });
+    fs.symlinkSync(outside, path.join(tree, 'sub', 'to-outside'));
+    fs.symlinkSync(path.join(outside, 'keep.txt'), path.join(tree, 'file-link'));
+    await removeTreeAsync(latin1(tree));
+    assert.equal(fs.existsSync(tree), false);
+    assert.equal(fs.readFileSync(path.join(outside, 'keep.txt'), 'utf8'), 'still here');
+  });
+
+  it('leaves the event loop free while it removes (a synchronous removal runs no callback until done)', async () => {
+    const tree = path.join(root, 'busy');
+    execFileSync('python3', ['-c', `
+import os, sys
+for d in range(20):
+    p = os.path.join(sys.argv[1], 'd%02d' % d); os.makedirs(p)
+    for i in range(200): open(os.path.join(p, 'f%03d' % i), 'w').close()
+`, tree]);
+    let turns = 0;
+    const tick = setInterval(() => turns++, 0);
+    try {
+      await removeTreeAsync(latin1(tree));
+    } finally {
+      clearInterval(tick);
+    }
+    assert.equal(fs.existsSync(tree), false);
+    assert.ok(turns > 0, 'timers ran while 4,000 files were removed');
+  });
+
+  it('does nothing for a path that does not exist', async () => {
+    await removeTreeAsync(latin1(path.join(root, 'never-was')));
+  });
+});
