@@ -6,7 +6,7 @@
  * descriptors (see tree-walk.ts). Symlinks are removed, never followed.
  */
 import fs, { constants as fsc } from 'node:fs';
-import fsp from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { quoteName } from '../../core/show-name.js';
 import { bin, PATH_REBASE } from './tree-walk.js';
 
@@ -73,102 +73,64 @@ function emptyDir(dirPath: string): void {
   }
 }
 
-/** Unlinks (and directory removals) in flight at once: libuv's threads overlap them across directories. */
-const REMOVE_CONCURRENCY = 16;
+/** Removals between two turns of the event loop: a few milliseconds even on a slow disk. */
+const REMOVALS_PER_TURN = 256;
 
 /**
- * removeTree without blocking the event loop: a restore removes the previous data of a volume
+ * removeTree without holding the event loop: a restore removes the previous data of a volume
  * (hundreds of thousands of files in a PACS store) while it holds job locks that the event loop
- * must keep renewing. Every call goes through libuv's threads, several at a time, which on 2
- * cores also removes faster than one synchronous loop. Same rules: names as bytes, long paths
- * through directory descriptors, symlinks removed and never followed.
+ * must keep renewing. The same synchronous calls and rules (names as bytes, long paths through
+ * directory descriptors, symlinks removed and never followed), with a turn of the event loop after
+ * every REMOVALS_PER_TURN removals. (16 asynchronous removals in flight on libuv's threads were
+ * slower on the VM's disk: 6.9 s for the bench's 20,000 documents, against 3.9 s synchronously.)
  */
 export async function removeTreeAsync(target: string): Promise<void> {
   let st: fs.Stats;
   try {
-    st = await fsp.lstat(bin(target));
+    st = fs.lstatSync(bin(target));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
     throw err;
   }
-  const slots = new Slots(REMOVE_CONCURRENCY);
-  if (st.isDirectory()) await emptyDirAsync(target, slots);
-  await removeOne(target, st.isDirectory());
+  const pace = { count: 0 };
+  if (st.isDirectory()) await emptyDirPaced(target, pace);
+  removeOne(target, st.isDirectory());
 }
 
-async function removeOne(target: string, directory: boolean): Promise<void> {
+function removeOne(target: string, directory: boolean): void {
   try {
-    if (directory) await fsp.rmdir(bin(target));
-    else await fsp.unlink(bin(target));
+    if (directory) fs.rmdirSync(bin(target));
+    else fs.unlinkSync(bin(target));
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot remove ${quoteName(target)}: ${(err as Error).message}`, { cause: err });
   }
 }
 
-async function emptyDirAsync(dirPath: string, slots: Slots): Promise<void> {
-  let handle: fsp.FileHandle | undefined;
+async function emptyDirPaced(dirPath: string, pace: { count: number }): Promise<void> {
+  let fd: number | undefined;
   if (dirPath.length > PATH_REBASE) {
-    handle = await fsp.open(bin(dirPath), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
-    dirPath = `/proc/self/fd/${handle.fd}`;
+    fd = fs.openSync(bin(dirPath), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    dirPath = `/proc/self/fd/${fd}`;
   }
   try {
-    if (process.geteuid?.() !== 0) await fsp.chmod(bin(dirPath), 0o700);
+    if (process.geteuid?.() !== 0) fs.chmodSync(bin(dirPath), 0o700);
     for (;;) {
-      const dir = await fsp.opendir(bin(dirPath) as unknown as string, { encoding: 'buffer' as BufferEncoding });
-      const pending: Promise<void>[] = [];
-      let failure: unknown;
+      const dir = fs.opendirSync(bin(dirPath) as unknown as string, { encoding: 'buffer' as BufferEncoding });
+      let removed = 0;
       try {
-        for (let d = await dir.read(); d !== null && pending.length < 4096 && failure === undefined; d = await dir.read()) {
+        for (let d = dir.readSync(); d !== null && removed < 4096; d = dir.readSync()) {
           const child = `${dirPath}/${(d.name as unknown as Buffer).toString('latin1')}`;
-          if (d.isDirectory()) {
-            // Subdirectories one after another (their own files run in parallel): bounded fds.
-            await emptyDirAsync(child, slots);
-            await slots.run(() => removeOne(child, true));
-          } else {
-            pending.push(slots.start(() => removeOne(child, false)).catch((err: unknown) => void (failure ??= err)));
-            await slots.free();
-          }
+          if (d.isDirectory()) await emptyDirPaced(child, pace);
+          removeOne(child, d.isDirectory());
+          removed++;
+          if (++pace.count % REMOVALS_PER_TURN === 0) await nextTurn();
         }
       } finally {
-        await Promise.all(pending);
-        await dir.close();
+        dir.closeSync();
       }
-      if (failure !== undefined) throw failure;
-      if (pending.length === 0 && !(await hasEntries(dirPath))) return;
+      if (removed === 0) return;
     }
   } finally {
-    await handle?.close();
-  }
-}
-
-async function hasEntries(dirPath: string): Promise<boolean> {
-  const dir = await fsp.opendir(bin(dirPath) as unknown as string, { encoding: 'buffer' as BufferEncoding });
-  try {
-    return (await dir.read()) !== null;
-  } finally {
-    await dir.close();
-  }
-}
-
-/** At most `size` operations in flight. */
-class Slots {
-  private active = 0;
-  private readonly waiters: (() => void)[] = [];
-  constructor(private readonly size: number) {}
-  /** Resolves when a slot is free. */
-  async free(): Promise<void> {
-    while (this.active >= this.size) await new Promise<void>((resolve) => this.waiters.push(resolve));
-  }
-  /** Starts `fn` in a slot now (call after free()). */
-  start(fn: () => Promise<void>): Promise<void> {
-    this.active++;
-    return fn().finally(() => {
-      this.active--;
-      this.waiters.shift()?.();
-    });
-  }
-  async run(fn: () => Promise<void>): Promise<void> {
-    await this.free();
-    await this.start(fn);
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
