@@ -11,6 +11,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
+import { ContractChecker } from '../helpers/openapi-check.js';
 import { rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
 import { Redis } from 'ioredis';
 import { DB_ENV, MARIADB_ARGS, deleteRedisPrefix, REDIS_URL, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
@@ -95,6 +96,19 @@ describe('restore from an off-site target onto an empty server', () => {
     assert.equal(sets[0].remote, true);
     assert.deepEqual(sets[0].archives.map((a: { file: string }) => a.file), [`elexisdb-sql_${stamp}.sql.gz`, `lucindadata_${stamp}.tar.gz`]);
     assert.deepEqual(sets[0].archives[1].copies.map((c: { target: string; file: string }) => [c.target, c.file]), [[target, `lucindadata_${stamp}.tar.gz.age`]]);
+  });
+
+  it('answers GET /api/backups/:stamp for the set known only from the target, as the listing shows it', async () => {
+    const one = await http(svc!.url, 'GET', `/api/backups/${stamp}`);
+    assert.equal(one.status, 200, JSON.stringify(one.body));
+    assert.equal(one.body.remote, true);
+    const list = await http(svc!.url, 'GET', '/api/backups');
+    assert.deepEqual(one.body, list.body.sets[0]);
+    assert.equal((await http(svc!.url, 'GET', '/api/backups/2001-01-01-0000')).status, 404);
+    // Both answers as the OpenAPI document describes them (a remote set has no local sizes or checks).
+    const contract = new ContractChecker((await http(svc!.url, 'GET', '/api/openapi.json')).body);
+    contract.check('GET', '/api/backups/{stamp}', 200, one.body);
+    contract.check('GET', '/api/backups', 200, list.body);
   });
 
   it('refuses a target that is not configured, naming the field', async () => {

@@ -27,8 +27,11 @@ export const listBackups: Handler = async (ctx) => {
 export const getBackup: Handler = async (ctx, req) => {
   const { stamp } = parseRequest(stampParams, req.params, 'path');
   const set = await ctx.store.getSet(stamp, { shared: true });
-  if (!set) throw notFound(`no backup set ${stamp}`);
-  return { status: 200, body: (await withCopies(ctx, [set]))[0] };
+  if (set) return { status: 200, body: (await withCopies(ctx, [set]))[0] };
+  // Not in BACKUP_DIR: a set known only from the off-site targets (disaster recovery), as the listing shows it.
+  const remote = ctx.config.offsite ? remoteOnlySets((await remoteArchives(ctx)).archives, new Set(), ctx.config.timezone).find((s) => s.stamp === stamp) : undefined;
+  if (!remote) throw notFound(`no backup set ${stamp}`);
+  return { status: 200, body: remote };
 };
 
 /** Each archive with `copies`: where its off-site copies are and when each was last verified. */

@@ -54,15 +54,42 @@ const archive = z
   .meta({ id: 'Archive' });
 
 
-export const backupSet = z
+const copy = z.looseObject({
+  target: z.string(),
+  file: z.string().meta({ description: 'the object on the target (<file>.age when encrypted)' }),
+  size: z.number(),
+  sha256: z.string().nullable(),
+  copiedAt: z.string(),
+  verifiedAt: z.string().nullable(),
+});
+
+/** An archive known only from the off-site targets (its local sizes and checks do not exist here). */
+const remoteArchive = z
+  .looseObject({
+    volume: z.string(),
+    kind: z.enum(['volume', 'sql']),
+    stamp: z.string(),
+    file: z.string(),
+    remote: z.literal(true),
+    copies: z.array(copy),
+  })
+  .meta({ id: 'RemoteArchive' });
+
+const localSet = z
   .looseObject({
     stamp: z.string(),
     createdAt: isoTime,
     catchUpFor: z.string().nullable(),
-    archives: z.array(archive),
+    archives: z.array(archive.extend({ copies: z.array(copy).optional().meta({ description: 'off-site copies (with OFFSITE_TARGETS)' }) })),
     restoreNeeds: z.array(z.string()).meta({ description: 'every file a restore of the whole set reads' }),
   })
   .meta({ id: 'BackupSet' });
+
+const remoteSet = z
+  .looseObject({ stamp: z.string(), createdAt: isoTime, catchUpFor: z.null(), remote: z.literal(true), archives: z.array(remoteArchive) })
+  .meta({ id: 'RemoteBackupSet', description: 'a set found only on the off-site targets (restore it with from)' });
+
+export const backupSet = z.union([localSet, remoteSet]);
 
 export const volumeAnswer = z
   .strictObject({
