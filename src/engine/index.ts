@@ -19,6 +19,6 @@ export { swapIn } from './swap/swap-volume.js';
 export { recoverInterruptedRestores } from './swap/recovery.js';
 export { createWorkDir, removeWorkDir } from './swap/work-dir.js';
 export { walkTree } from './fs/tree-walk.js';
-export { removeTree } from './fs/remove-tree.js';
+export { removeTreeAsync, removeTreeAtAsync } from './fs/remove-tree.js';
 export { publish } from './fs/publish.js';
 export { listWithGnuTar } from './gnu-tar/list-archive.js';

@@ -3,7 +3,7 @@ import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
-import { removeTreeAt } from '../../src/engine/fs/remove-tree.js';
+import { removeTreeAtAsync } from '../../src/engine/fs/remove-tree.js';
 
 export interface CaseDirs {
   /** A new empty directory for one case. */
@@ -21,7 +21,7 @@ export function caseDirs(prefix: string): CaseDirs {
   });
   after(async () => {
     // Not fs.rm: it lists directories as UTF-8 and cannot remove Latin-1 names or paths beyond PATH_MAX.
-    if (root) removeTreeAt(root);
+    if (root) await removeTreeAtAsync(root);
   });
   return {
     async caseDir() {

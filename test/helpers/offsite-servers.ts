@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { deleteRedisPrefix, type Fixture } from './service.js';
 
 export interface TestRemote {
   /** The rclone remote's name in the config file. */
@@ -125,4 +126,18 @@ export async function startWebdavServer(work: string, name = 'davtest'): Promise
 export async function rcloneConfig(file: string, remotes: TestRemote[]): Promise<string> {
   await fs.writeFile(file, remotes.map((r) => r.section).join('\n'), { mode: 0o600 });
   return file;
+}
+
+/**
+ * The disaster: a new server with nothing of the old one but the target configuration. BACKUP_DIR
+ * emptied, the fixture's Redis keys gone, the given volume directories emptied (kept as mount points).
+ */
+export async function newEmptyServer(fx: Fixture, volumeDirs: string[]): Promise<void> {
+  await fs.rm(fx.backupDir, { recursive: true });
+  await fs.mkdir(fx.backupDir);
+  await deleteRedisPrefix(fx.prefix);
+  for (const dir of volumeDirs) {
+    await fs.rm(dir, { recursive: true });
+    await fs.mkdir(dir);
+  }
 }

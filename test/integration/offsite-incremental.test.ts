@@ -10,8 +10,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
-import { rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
-import { deleteRedisPrefix, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { newEmptyServer, rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
+import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
 
@@ -53,11 +53,7 @@ describe('off-site copies of an incremental chain, restored on an empty server',
     second = await snapshotTree(volume());
     await svc.stop();
     svc = undefined;
-    await fs.rm(fx.backupDir, { recursive: true });
-    await fs.mkdir(fx.backupDir);
-    await deleteRedisPrefix(fx.prefix);
-    await fs.rm(volume(), { recursive: true });
-    await fs.mkdir(volume());
+    await newEmptyServer(fx, [volume()]);
     svc = await startService('start', env);
   });
 

@@ -12,9 +12,9 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { ContractChecker } from '../helpers/openapi-check.js';
-import { rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
+import { newEmptyServer, rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
 import { Redis } from 'ioredis';
-import { DB_ENV, MARIADB_ARGS, deleteRedisPrefix, REDIS_URL, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, MARIADB_ARGS, REDIS_URL, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { exec, makeVolume } from '../helpers/volumes.js';
 
@@ -72,11 +72,7 @@ describe('restore from an off-site target onto an empty server', () => {
     await svc.stop();
     svc = undefined;
     // The new server: nothing of the old one but the target configuration (and the key, mounted).
-    await fs.rm(fx.backupDir, { recursive: true });
-    await fs.mkdir(fx.backupDir);
-    await deleteRedisPrefix(fx.prefix);
-    await fs.rm(volume(), { recursive: true });
-    await fs.mkdir(volume());
+    await newEmptyServer(fx, [volume()]);
     await sql('DROP TABLE patient');
     // No OFFSITE_AGE_IDENTITY_FILE: the key stays with the practice and comes with the confirmation.
     svc = await startService('start', env);

@@ -6,21 +6,14 @@
 import assert from 'node:assert/strict';
 import os from 'node:os';
 import { describe, it } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/runtime/config.js';
+import { type ConfigError, loadConfig } from '../../src/runtime/config.js';
+import { configRefusal } from '../helpers/config-refusal.js';
 import { VARIABLE_NAMES, envSchema } from '../../src/runtime/config/env-schema.js';
 import { variableDocs } from '../../src/runtime/config/variables.js';
 
 const base = { TZ: 'Europe/Zurich' };
 
-function refusal(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig({ ...base, ...env });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err;
-  }
-  assert.fail(`${JSON.stringify(env)} was accepted`);
-}
+const refusal = (env: Record<string, string>): ConfigError => configRefusal({ ...base, ...env });
 
 describe('loadConfig: defaults', () => {
   it('has zero-configuration defaults under ./data, loopback without a token', () => {

@@ -2,20 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseRetentionPolicy } from '../../src/core/retention-policy.js';
-import { ConfigError, loadConfig } from '../../src/runtime/config.js';
+import { type ConfigError, loadConfig } from '../../src/runtime/config.js';
+import { configRefusal } from '../helpers/config-refusal.js';
 
 const KEY = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
 const base = { TZ: 'Europe/Zurich', RCLONE_CONFIG: '/run/secrets/rclone.conf' };
 
-function refused(env: Record<string, string>): ConfigError {
-  try {
-    loadConfig({ ...base, ...env });
-  } catch (err) {
-    assert.ok(err instanceof ConfigError, String(err));
-    return err;
-  }
-  assert.fail(`${JSON.stringify(env)} was accepted`);
-}
+const refused = (env: Record<string, string>): ConfigError => configRefusal({ ...base, ...env });
 
 describe('off-site configuration', () => {
   it('reads targets, recipients, bandwidth limit and per-target retention', () => {

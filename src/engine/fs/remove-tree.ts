@@ -10,78 +10,20 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { quoteName } from '../../core/show-name.js';
 import { bin, PATH_REBASE } from './tree-walk.js';
 
-/** Removes `target` (a binary-string path) and everything below it; nothing to do when it does not exist. */
-export function removeTree(target: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.lstatSync(bin(target));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-    throw err;
-  }
-  if (st.isDirectory()) emptyDir(target);
-  try {
-    if (st.isDirectory()) fs.rmdirSync(bin(target));
-    else fs.unlinkSync(bin(target));
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`cannot remove ${quoteName(target)}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/** A plain string path (from config or path.join) as the binary string removeTree takes. */
-export function removeTreeAt(p: string): void {
-  removeTree(Buffer.from(p).toString('latin1'));
-}
-
-/** removeTreeAsync of a plain string path. */
+/** removeTreeAsync of a plain string path (from config or path.join). */
 export function removeTreeAtAsync(p: string): Promise<void> {
   return removeTreeAsync(Buffer.from(p).toString('latin1'));
-}
-
-function emptyDir(dirPath: string): void {
-  let fd: number | undefined;
-  if (dirPath.length > PATH_REBASE) {
-    fd = fs.openSync(bin(dirPath), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
-    dirPath = `/proc/self/fd/${fd}`;
-  }
-  try {
-    // A directory we may not write into (a read-only directory of a restored tree, when not root).
-    if (process.geteuid?.() !== 0) fs.chmodSync(bin(dirPath), 0o700);
-    for (;;) {
-      // Listed in batches and re-listed until empty: memory stays bounded for huge directories.
-      // (A Buffer path needs Node >= 20.8: 20.1-20.7 throw ERR_INVALID_ARG_TYPE on the first read.)
-      const dir = fs.opendirSync(bin(dirPath) as unknown as string, { encoding: 'buffer' as BufferEncoding });
-      let removed = 0;
-      try {
-        for (let d = dir.readSync(); d !== null && removed < 4096; d = dir.readSync()) {
-          const child = `${dirPath}/${(d.name as unknown as Buffer).toString('latin1')}`;
-          if (d.isDirectory()) {
-            emptyDir(child);
-            fs.rmdirSync(bin(child));
-          } else {
-            fs.unlinkSync(bin(child));
-          }
-          removed++;
-        }
-      } finally {
-        dir.closeSync();
-      }
-      if (removed === 0) return;
-    }
-  } finally {
-    if (fd !== undefined) fs.closeSync(fd);
-  }
 }
 
 /** Removals between two turns of the event loop: a few milliseconds even on a slow disk. */
 const REMOVALS_PER_TURN = 256;
 
 /**
- * removeTree without holding the event loop: a restore removes the previous data of a volume
- * (hundreds of thousands of files in a PACS store) while it holds job locks that the event loop
- * must keep renewing. The same synchronous calls and rules (names as bytes, long paths through
- * directory descriptors, symlinks removed and never followed), with a turn of the event loop after
- * every REMOVALS_PER_TURN removals. (16 asynchronous removals in flight on libuv's threads were
+ * Removes `target` (a binary-string path) and everything below it; nothing to do when it does not
+ * exist. Without holding the event loop: a restore removes the previous data of a volume (hundreds
+ * of thousands of files in a PACS store) while it holds job locks that the event loop must keep
+ * renewing, so synchronous calls with a turn of the event loop after every REMOVALS_PER_TURN
+ * removals. (16 asynchronous removals in flight on libuv's threads were
  * slower on the VM's disk: 6.9 s for the bench's 20,000 documents, against 3.9 s synchronously.)
  */
 export async function removeTreeAsync(target: string): Promise<void> {
