@@ -12,6 +12,7 @@ import { describe, it } from 'node:test';
 import { BEGIN_MARKER, configTables, docOf, END_MARKER, README, withConfigTables } from '../../scripts/config-docs.js';
 import { loadConfig } from '../../src/runtime/config.js';
 import { envSchema, VARIABLE_NAMES } from '../../src/runtime/config/env-schema.js';
+import { WORKER_PROCESS_ENV } from '../../src/runtime/worker-process.js';
 
 const root = path.dirname(README);
 const readme = fs.readFileSync(README, 'utf8');
@@ -36,8 +37,9 @@ describe('README configuration tables', () => {
 
   it('names no variable the service does not read', () => {
     // Backquoted names with an underscore, like `GZIP_LEVEL` or `CATCH_UP=false`, anywhere in the README.
-    // Variables of the test runner (test/run.ts) and the fault suite, not of the service.
-    const NOT_CONFIG = ['TEST_REDIS_URL', 'TEST_MARIADB_HOST', 'TEST_MARIADB_PORT', 'FAULT_SEED'];
+    // Variables of the test runner (test/run.ts) and the fault suite, and the C library's that workers
+    // start with (src/runtime/worker-process.ts), not of the service.
+    const NOT_CONFIG = ['TEST_REDIS_URL', 'TEST_MARIADB_HOST', 'TEST_MARIADB_PORT', 'FAULT_SEED', ...Object.keys(WORKER_PROCESS_ENV)];
     for (const m of readme.matchAll(/`([A-Z][A-Z0-9]*_[A-Z0-9_]*)[`=]/g)) {
       const name = m[1]!;
       assert.ok((VARIABLE_NAMES as string[]).includes(name) || NOT_CONFIG.includes(name), `README.md names ${name}, which the schema does not know`);
