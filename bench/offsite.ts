@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { configSecrets } from '../src/engine/offsite/rclone.js';
+import { backendHashes, configSecrets } from '../src/engine/offsite/rclone.js';
 import { copyArchive } from '../src/engine/offsite/copy-archive.js';
 import { rcloneConfig, startSftpServer } from '../test/helpers/offsite-servers.js';
 
@@ -24,8 +24,11 @@ const here = fileURLToPath(import.meta.url);
 async function child(): Promise<void> {
   // bench/offsite.ts --child <config> <target> <dir> <file> <recipient|->
   const [, , , configFile, target, dir, file, recipient] = process.argv;
+  const rclone = { configFile: configFile!, secrets: await configSecrets(configFile!) };
+  // A worker asks each target for its hash types once, at its start (probeTargets in jobs/copy-job.ts).
+  await backendHashes(rclone, target!);
   const started = process.hrtime.bigint();
-  await copyArchive({ rclone: { configFile: configFile!, secrets: await configSecrets(configFile!) }, target: target!, backupDir: dir!, file: file!, recipients: recipient === '-' ? [] : [recipient!] });
+  await copyArchive({ rclone, target: target!, backupDir: dir!, file: file!, recipients: recipient === '-' ? [] : [recipient!] });
   // The copy's own time, as in a running worker (node and tsx starting are not part of a copy job).
   console.log(JSON.stringify({ copyS: Number(process.hrtime.bigint() - started) / 1e9 }));
 }

@@ -15,6 +15,7 @@ import type { CopyJobData } from '../stores/queues.js';
 import type { CopyRecord } from '../stores/offsite-copies.js';
 import { rcloneOptions } from '../runtime/offsite-rclone.js';
 import { applyRemoteRetention } from '../engine/offsite/remote-retention.js';
+import { backendHashes } from '../engine/offsite/rclone.js';
 import { describePolicy } from '../core/retention-policy.js';
 
 /** Progress is written to Redis at most this often. */
@@ -24,6 +25,25 @@ export interface CopyOutcome {
   record: CopyRecord;
   /** Already on the target (a retry or second run of this job found its record). */
   copiedEarlier?: true;
+}
+
+/**
+ * At a worker's start, asks each target which hashes it computes (a copy needs to know before its
+ * first byte, and asks only once per process): the first copy does not wait for it, and a target
+ * that does not answer is in the log from the start, not only at the first night's copy.
+ */
+export function probeTargets(ctx: AppContext): void {
+  const offsite = ctx.config.offsite;
+  if (!offsite) return;
+  const log = ctx.logger.child({ module: 'copy' });
+  for (const target of offsite.targets) {
+    void rcloneOptions(offsite)
+      .then((rclone) => backendHashes(rclone, target))
+      .then(
+        (hashes) => log.info({ target, hashes }, 'off-site target answers'),
+        (err: Error) => log.warn({ target, err: err.message }, 'off-site target does not answer at start; copies will retry'),
+      );
+  }
 }
 
 export function makeCopyProcessor(ctx: AppContext) {

@@ -18,7 +18,7 @@ import { canNudgeGc } from '../engine/gzip/gc-nudge.js';
 import { alertBackoff, makeAlertProcessor } from './alert-job.js';
 import { attachAlerts } from './alerts.js';
 import { makeArchiveProcessor } from './archive-job.js';
-import { makeCopyProcessor } from './copy-job.js';
+import { makeCopyProcessor, probeTargets } from './copy-job.js';
 import { catchUpMissedRun } from './catch-up.js';
 import { makeDumpProcessor } from './dump-job.js';
 import { startOverdueChecks } from './overdue-check.js';
@@ -94,6 +94,7 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
   await catchUpMissedRun(ctx).catch((err: Error) => log.error({ err: err.message }, 'catch-up check failed'));
   const stopOverdueChecks = startOverdueChecks(ctx);
   const stopMaintenance = startMaintenance(ctx);
+  probeTargets(ctx);
   const connections = QUEUE_NAMES.map(() => createRedis(ctx.redisUrl, {}, ctx.config.redisTlsCaFile));
   const workers = QUEUE_NAMES.map((name, i) => {
     const worker = new Worker(name, processors[name], {

@@ -44,6 +44,13 @@ export function encryptStream(recipients: readonly string[], signal?: AbortSigna
   return { ...child, stdin: child.proc.stdin!, stdout: child.proc.stdout! };
 }
 
+/** Encrypts a file, which age reads itself (one copy fewer than through its stdin), to stdout. */
+export function encryptFile(recipients: readonly string[], file: string, signal?: AbortSignal): Child & { stdout: Readable } {
+  const args = recipients.flatMap((r) => ['-r', r]);
+  const child = startChild('age', ['--encrypt', ...args, '--', file], { stdio: ['ignore', 'pipe', 'pipe'], signal, what: 'age encryption' });
+  return { ...child, stdout: child.proc.stdout! };
+}
+
 /** Decrypts stdin to stdout with `identity` (the text of an age identity file), handed over through a FIFO. */
 export async function decryptStream(identity: string, signal?: AbortSignal): Promise<Child & { stdin: Writable; stdout: Readable }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-age-'));

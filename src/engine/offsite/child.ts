@@ -24,14 +24,29 @@ export interface ChildOptions {
   signal?: AbortSignal;
   /** What the process does, for the message ("upload to s3:bucket"). */
   what: string;
+  /**
+   * Sees each line of stderr before it is kept for the message: returns the text to keep, or
+   * undefined to drop the line (e.g. rclone's JSON progress lines, read for the job's progress).
+   */
+  stderrLine?: (line: string) => string | undefined;
 }
 
 export function startChild(command: string, args: string[], o: ChildOptions): Child {
   const proc = spawn(command, args, { env: o.env ?? process.env, stdio: o.stdio ?? ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
+  let partial = '';
   proc.stderr?.setEncoding('utf8');
   proc.stderr?.on('data', (chunk: string) => {
-    stderr = (stderr + chunk).slice(-STDERR_KEEP);
+    if (!o.stderrLine) {
+      stderr = (stderr + chunk).slice(-STDERR_KEEP);
+      return;
+    }
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!.slice(-STDERR_KEEP);
+    for (const line of lines) {
+      const kept = o.stderrLine(line);
+      if (kept !== undefined) stderr = `${stderr}${kept}\n`.slice(-STDERR_KEEP);
+    }
   });
   const kill = () => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
@@ -43,6 +58,7 @@ export function startChild(command: string, args: string[], o: ChildOptions): Ch
     proc.once('close', (code, signal) => {
       o.signal?.removeEventListener('abort', onAbort);
       if (code === 0) return resolve();
+      if (partial && o.stderrLine) stderr += o.stderrLine(partial) ?? '';
       const tail = redact(lastLines(stderr, 3), o.secrets ?? []);
       reject(new Error(`${o.what}: ${command} ${signal ? `was stopped (${signal})` : `exited with ${code}`}${tail ? `: ${tail}` : ''}`));
     });

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { completionMarker, remoteManifestName, remoteObjectName } from '../../core/offsite-names.js';
 import { backendHashes, putText, remotePath, type RcloneOptions } from './rclone.js';
 import { remoteCheck, sendObject, verifyObject, type Verification } from './send.js';
+import type { Digests } from './digest-tap.js';
 
 export interface CopyArchiveOptions {
   rclone: RcloneOptions;
@@ -45,16 +46,38 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
   const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
   const sourceSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
   const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
-  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, signal: o.signal, onProgress: o.onProgress });
-  const { method } = await verifyObject(o.rclone, object, sent, o.signal, check?.type);
-  if (await exists(`${local}.manifest.json`)) {
-    const manifest = remotePath(o.target, remoteManifestName(o.file, encrypted));
-    await sendObject({ rclone: o.rclone, object: manifest, source: `${local}.manifest.json`, recipients: o.recipients, signal: o.signal });
+  // The sidecars go up beside the archive (their rclone starts and SSH handshakes overlap with its
+  // upload); a target holds a copy as complete only by its marker, written after both.
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  let sent: Digests;
+  let method: Verification['method'];
+  try {
+    [{ sent, method }] = await Promise.all([
+      (async () => {
+        const digests = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, signal, onProgress: o.onProgress });
+        return { sent: digests, method: (await verifyObject(o.rclone, object, digests, signal, check?.type)).method };
+      })(),
+      sendSidecars(o, local, encrypted, sidecar, signal),
+    ]);
+  } finally {
+    stop.abort();
   }
-  if (encrypted && sidecar !== undefined) await putText(o.rclone, remotePath(o.target, `${o.file}.sha256`), sidecar, o.signal);
   // Last: the marker of a complete copy, in `sha256sum -c` format.
   await putText(o.rclone, remotePath(o.target, completionMarker(o.file, encrypted)), `${sent.sha256}  ${name}\n`, o.signal);
   return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1, check: check?.type ?? null };
+}
+
+async function sendSidecars(o: CopyArchiveOptions, local: string, encrypted: boolean, sidecar: string | undefined, signal: AbortSignal): Promise<void> {
+  const manifest = async () => {
+    if (!(await exists(`${local}.manifest.json`))) return;
+    await sendObject({ rclone: o.rclone, object: remotePath(o.target, remoteManifestName(o.file, encrypted)), source: `${local}.manifest.json`, recipients: o.recipients, signal });
+  };
+  // Encrypted: the plaintext's checksum too, which the emergency procedure checks after `age -d`.
+  const checksum = async () => {
+    if (encrypted && sidecar !== undefined) await putText(o.rclone, remotePath(o.target, `${o.file}.sha256`), sidecar, signal);
+  };
+  await Promise.all([manifest(), checksum()]);
 }
 
 async function exists(file: string): Promise<boolean> {

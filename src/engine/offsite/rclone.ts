@@ -55,6 +55,41 @@ export function rcat(o: RcloneOptions, object: string, size: number, signal?: Ab
   return { ...child, stdin: child.proc.stdin! };
 }
 
+/**
+ * `rclone copyto` of a local file to an object: rclone reads the file itself, so no byte passes
+ * through this process or a pipe, and a failed transfer can be retried by rclone (a file can be
+ * read again, a stream cannot). `--ignore-times`: an object left by an earlier, failed attempt is
+ * replaced even when its size and time match. `--ignore-checksum`: the caller checks the object
+ * with the one hash it computed itself (send.ts), so the target does not hash it twice.
+ * `onBytes` gets rclone's own count of bytes sent, from its JSON stats every second.
+ */
+export function copyTo(o: RcloneOptions, source: string, object: string, opts: { signal?: AbortSignal; onBytes?: (sent: number) => void } = {}): Child {
+  const args = ['copyto', ...common(o), '--ignore-times', '--ignore-checksum', '--use-json-log', '--stats', '1s', '--stats-log-level', 'NOTICE', source, object];
+  return startChild('rclone', args, {
+    env: env(o),
+    stdio: ['ignore', 'ignore', 'pipe'],
+    secrets: o.secrets,
+    signal: opts.signal,
+    what: `upload to ${object}`,
+    stderrLine: (line) => jsonLogLine(line, opts.onBytes),
+  });
+}
+
+/** One line of rclone's --use-json-log: stats go to `onBytes` and are dropped, other lines keep their message. */
+function jsonLogLine(line: string, onBytes?: (sent: number) => void): string | undefined {
+  let entry: { msg?: unknown; stats?: { bytes?: unknown } };
+  try {
+    entry = JSON.parse(line) as typeof entry;
+  } catch {
+    return line || undefined;
+  }
+  if (entry.stats && typeof entry.stats === 'object') {
+    if (typeof entry.stats.bytes === 'number') onBytes?.(entry.stats.bytes);
+    return undefined;
+  }
+  return typeof entry.msg === 'string' ? entry.msg : line;
+}
+
 /** `rclone cat`: the object's bytes on stdout. */
 export function cat(o: RcloneOptions, object: string, signal?: AbortSignal): Child & { stdout: Readable } {
   const child = startChild('rclone', ['cat', ...common(o), object], { env: env(o), stdio: ['ignore', 'pipe', 'pipe'], secrets: o.secrets, signal, what: `download of ${object}` });

@@ -1,16 +1,20 @@
 /**
- * One object to a target, streamed: file → (age) → digests → `rclone rcat`. No temp file and
- * bounded memory: `pipeline` moves 64 KiB chunks and waits whenever age or rclone (or the uplink
- * behind it, with --bwlimit) is slower than the disk. The digests are of the bytes rclone was
- * given, i.e. of the object as it must be on the remote.
+ * One object to a target, streamed, without a temp file, in bounded memory. Plain: rclone reads
+ * the file itself (`copyto`) while this process reads it too and hashes it; the page cache serves
+ * the second reader. Encrypted: age reads the file and its ciphertext flows through the digests
+ * into `rclone rcat`, waiting whenever rclone (or the uplink behind it, with --bwlimit) is slower.
+ * Either way the digests are of the object as it must be on the remote, and the target's own hash
+ * of it, compared afterwards (verifyObject), proves that it holds exactly those bytes.
+ * (Everything through this process and two pipes, as before, took ~2 s more per GiB on 2 cores.)
  */
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
-import { encryptedSize, encryptStream } from './age.js';
+import { Writable, type Readable } from 'node:stream';
+import { encryptedSize, encryptFile } from './age.js';
+import type { Child } from './child.js';
 import { DigestTap, type Digests } from './digest-tap.js';
-import { cat, lsjson, rcat, type RcloneOptions } from './rclone.js';
+import { cat, copyTo, lsjson, rcat, type RcloneOptions } from './rclone.js';
 
 export interface SendOptions {
   rclone: RcloneOptions;
@@ -38,35 +42,58 @@ export function remoteCheck(backendHashes: readonly string[]): { type: 'sha256' 
 
 export async function sendObject(o: SendOptions): Promise<Digests> {
   const plainSize = (await fs.promises.stat(o.source)).size;
-  const size = o.recipients.length > 0 ? encryptedSize(plainSize, o.recipients.length) : plainSize;
-  const upload = rcat(o.rclone, o.object, size, o.signal);
-  const tap = new DigestTap((n) => o.onProgress?.(n, size), o.remoteHashes);
-  const input = fs.createReadStream(o.source, { highWaterMark: 256 * 1024 });
-  const plain = new DigestTap();
+  const encrypted = o.recipients.length > 0;
+  const size = encrypted ? encryptedSize(plainSize, o.recipients.length) : plainSize;
+  const onBytes = (n: number) => o.onProgress?.(n, size);
+  // Stops whatever still runs when one part fails (the hashing reader, age, rclone).
+  const stop = new AbortController();
+  const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
+  let result: { sent: Digests; plainSha256: string };
   try {
-    if (o.recipients.length > 0) {
-      const age = encryptStream(o.recipients, o.signal);
-      try {
-        await Promise.all([pipeline(input, plain, age.stdin), pipeline(age.stdout, tap, upload.stdin), age.done, upload.done]);
-      } finally {
-        age.kill();
-      }
-    } else {
-      await Promise.all([pipeline(input, tap, upload.stdin), upload.done]);
-    }
-  } catch (err) {
-    upload.kill();
-    // The process's own message (exit code, stderr) says more than a broken pipe.
-    const reason = await upload.done.then(() => undefined, (e: Error) => e);
-    throw reason ?? err;
+    result = encrypted ? await sendEncrypted(o, size, signal, onBytes) : await sendPlain(o, signal, onBytes);
+  } finally {
+    stop.abort();
   }
-  const sent = tap.digests();
-  const read = o.recipients.length > 0 ? plain.digests().sha256 : sent.sha256;
-  if (o.sourceSha256 !== undefined && read !== o.sourceSha256) {
-    throw new Error(`${o.source} changed since it was verified (sha256 ${read}, its sidecar says ${o.sourceSha256}): the copy on the target is not valid`);
+  const { sent, plainSha256 } = result;
+  if (o.sourceSha256 !== undefined && plainSha256 !== o.sourceSha256) {
+    throw new Error(`${o.source} changed since it was verified (sha256 ${plainSha256}, its sidecar says ${o.sourceSha256}): the copy on the target is not valid`);
   }
   if (sent.size !== size) throw new Error(`upload to ${o.object}: sent ${sent.size} bytes, expected ${size}`);
   return sent;
+}
+
+async function sendPlain(o: SendOptions, signal: AbortSignal, onBytes: (n: number) => void): Promise<{ sent: Digests; plainSha256: string }> {
+  const upload = copyTo(o.rclone, o.source, o.object, { signal, onBytes });
+  const sent = await settle(hashFile(o.source, o.remoteHashes, signal), upload);
+  return { sent, plainSha256: sent.sha256 };
+}
+
+async function sendEncrypted(o: SendOptions, size: number, signal: AbortSignal, onBytes: (n: number) => void): Promise<{ sent: Digests; plainSha256: string }> {
+  const age = encryptFile(o.recipients, o.source, signal);
+  const upload = rcat(o.rclone, o.object, size, signal);
+  const tap = new DigestTap(onBytes, o.remoteHashes);
+  const [plain] = await settle(Promise.all([hashFile(o.source, [], signal), pipeline(age.stdout, tap, upload.stdin), age.done]), upload);
+  return { sent: tap.digests(), plainSha256: plain.sha256 };
+}
+
+/** Waits for the parts and the upload; on a failure, the upload's own message (exit code, stderr) says more than a broken pipe. */
+async function settle<T>(work: Promise<T>, upload: Child): Promise<T> {
+  try {
+    const [result] = await Promise.all([work, upload.done]);
+    return result;
+  } catch (err) {
+    upload.kill();
+    const reason = await upload.done.then(() => undefined, (e: Error) => e);
+    throw reason ?? err;
+  }
+}
+
+/** Reads a file and hashes it (sha256 plus `also`), discarding the bytes. */
+async function hashFile(file: string, also: readonly ('md5' | 'sha1')[] = [], signal?: AbortSignal): Promise<Digests> {
+  const tap = new DigestTap(undefined, also);
+  const sink = new Writable({ write: (_chunk, _enc, done) => done() });
+  await pipeline(fs.createReadStream(file, { highWaterMark: 256 * 1024 }), tap, sink, { signal });
+  return tap.digests();
 }
 
 export interface Verification {
