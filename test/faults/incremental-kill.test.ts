@@ -68,6 +68,18 @@ describe('fault: kill -9 during an incremental archive', () => {
     await fs.mkdir(path.join(vol(), dir), { recursive: true });
     for (let i = 0; i < n; i++) await fs.writeFile(path.join(vol(), dir, `image-${i}.dcm`), prngBytes(rand, 16 * 1024 * 1024));
   };
+  /**
+   * The run's flow finished (its prune, the flow's root, completed or failed: awaited by id, since
+   * GET /api/jobs reads the queues' states one after another and can miss a job moving between two),
+   * then every job settled.
+   */
+  const runSettled = async (stamp: string, timeoutMs = 60_000) => {
+    await waitFor(async () => {
+      const r = await http(api.url, 'GET', `/api/jobs/prune-${VOLUME}-${stamp}`);
+      return r.status === 200 && (r.body.state === 'completed' || r.body.state === 'failed');
+    }, timeoutMs, `the prune of ${stamp} to finish`);
+    return waitForJobsSettled(api.url, undefined, timeoutMs);
+  };
   const setOf = async (stamp: string) => (await http(api.url, 'GET', `/api/backups/${stamp}`)).body;
 
   before(async () => {
@@ -79,7 +91,7 @@ describe('fault: kill -9 during an incremental archive', () => {
 
     // 1. The full.
     const r1 = await startRun();
-    await waitForJobsSettled(api.url, undefined);
+    await runSettled(r1.stamp);
     full = `${VOLUME}_${r1.stamp}.tar.gz`;
     assert.equal((await setOf(r1.stamp)).archives[0]?.verified?.ok, true);
     fullSnarBefore = await hashFile(path.join(fx.backupDir, `${full}.snar`));
@@ -107,7 +119,7 @@ describe('fault: kill -9 during an incremental archive', () => {
       }
     })();
     try {
-      settled2 = await waitForJobsSettled(api.url, undefined, 120_000);
+      settled2 = await runSettled(r2.stamp, 120_000);
     } finally {
       watching = false;
       await watcher;
@@ -164,7 +176,7 @@ describe('fault: kill -9 during an incremental archive', () => {
     const tars = stdout.split('\n').filter(Boolean);
     assert.equal(tars.length, 1, `one GNU tar child of the worker: ${stdout}`);
     process.kill(Number(tars[0]), 'SIGKILL');
-    const jobs = await waitForJobsSettled(api.url, undefined);
+    const jobs = await runSettled(r3.stamp);
     const archive = jobs.find((j) => j.id === r3.archiveJobId);
     assert.equal(archive?.state, 'failed', JSON.stringify(archive));
     assert.match(archive.failedReason, /GNU tar failed \(signal SIGKILL\)/);
@@ -180,7 +192,7 @@ describe('fault: kill -9 during an incremental archive', () => {
     for (const n of await fs.readdir(path.join(vol(), 'series/3'))) if (n.endsWith('.dcm')) await fs.rm(path.join(vol(), 'series/3', n));
     await fs.writeFile(path.join(vol(), 'bilder/after.dcm'), prngBytes(rand, 64 * 1024));
     const r4 = await startRun();
-    await waitForJobsSettled(api.url, undefined);
+    await runSettled(r4.stamp);
     const inc2 = `${VOLUME}_${r4.stamp}.inc.tar.gz`;
     const set = await setOf(r4.stamp);
     assert.deepEqual([set.archives[0]?.file, set.archives[0]?.level, set.archives[0]?.basedOn, set.archives[0]?.verified?.ok], [inc2, 2, [full, inc1], true]);
