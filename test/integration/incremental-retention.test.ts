@@ -218,12 +218,14 @@ describe('remote retention on an SFTP target keeps the objects of a kept chain',
     assert.deepEqual(await archivesIn(fx.backupDir), runs.map((r) => r.file).sort());
   });
 
-  it('on a new, empty server the newest set restores from the target exactly', async () => {
+  it('on a new, empty server the newest set restores from the target exactly', async (t) => {
     const newest = runs[3]!;
+    const t0 = Date.now();
     await svc!.stop();
     svc = undefined;
     await newEmptyServer(fx, [vol()]);
     svc = await startService('start', env);
+    const t1 = Date.now();
     const req = await http(svc.url, 'POST', '/api/restores', { stamp: newest.stamp, from: target, skipSafetyBackup: true });
     assert.equal(req.status, 201, JSON.stringify(req.body));
     const conf = await http(svc.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token });
@@ -232,6 +234,7 @@ describe('remote retention on an SFTP target keeps the objects of a kept chain',
       const x = (await http(svc!.url, 'GET', `/api/restores/${req.body.id}`)).body;
       return x.state === 'completed' || x.state === 'failed' ? x : undefined;
     }, 60_000, 'the restore to finish');
+    t.diagnostic(`new server started in ${t1 - t0} ms, restore from the target took ${Date.now() - t1} ms`);
     assert.equal(r.state, 'completed', r.failedReason);
     assertSameTree(newest.tree, await snapshotTree(vol()), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
     assert.deepEqual(await archivesIn(fx.backupDir), [runs[2]!.file, newest.file], 'the full was fetched for the incremental');
