@@ -179,14 +179,22 @@ export async function http(base: string, method: string, url: string, body?: unk
 
 /**
  * Jobs of the API's list once none is waiting, active, delayed or waiting for children; the
- * scheduler's next run, always waiting in the delayed set, does not count.
+ * scheduler's next run, always waiting in the delayed set, does not count. The API reads each
+ * state's list one after another (src/api/handlers/jobs.ts), so a job that moves between two of
+ * them can be missing from one answer: settled means two answers in a row list the same jobs in
+ * the same final states.
  */
 export async function waitForJobsSettled(base: string, token: string | undefined, timeoutMs = 60_000): Promise<any[]> {
+  let previous = '';
   return waitFor(
     async () => {
       const r = await http(base, 'GET', '/api/jobs?limit=1000', undefined, token);
-      const jobs = (r.body.jobs as { state: string; queue: string }[]).filter((j) => !(j.queue === 'schedule' && j.state === 'delayed'));
-      return jobs.length > 0 && jobs.every((j) => j.state === 'completed' || j.state === 'failed') ? jobs : undefined;
+      const jobs = (r.body.jobs as { id: string; state: string; queue: string }[]).filter((j) => !(j.queue === 'schedule' && j.state === 'delayed'));
+      const settled = jobs.length > 0 && jobs.every((j) => j.state === 'completed' || j.state === 'failed');
+      const seen = settled ? jobs.map((j) => `${j.queue}/${j.id}/${j.state}`).sort().join(' ') : '';
+      const same = settled && seen === previous;
+      previous = seen;
+      return same ? jobs : undefined;
     },
     timeoutMs,
     'all jobs to finish',
