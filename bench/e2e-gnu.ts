@@ -40,10 +40,12 @@ export interface GnuTools {
   /** `tar -C <vol> -cf - . | pigz > <out>` */
   pigzCreate(volumeDir: string, out: string): Promise<number>;
   /**
-   * `tar -C <dest> -xzf <archive>` into a fresh directory, which is removed afterwards (not timed);
-   * `sync`: the `sync` right after it (our restore has its data on disk before it says completed).
+   * `tar -C <dest> -xzf <archive>` into a fresh directory; `sync`: the `sync` right after it (our
+   * restore has its data on disk before it says completed); `remove`: `rm -rf` of that directory
+   * afterwards, which is what deleting a volume's previous data of the same shape costs — a
+   * restore by hand onto a volume (README, emergency procedure) is rm -rf + tar -xzf + sync.
    */
-  tarExtract(archive: string, dest: string): Promise<{ extract: number; sync: number }>;
+  tarExtract(archive: string, dest: string): Promise<{ extract: number; sync: number; remove: number }>;
   /** `tar -tzf <archive> >/dev/null` and `sha256sum <archive>`, one after the other: both seconds. */
   tarVerify(archive: string): Promise<{ list: number; sha256: number }>;
 }
@@ -61,7 +63,8 @@ export function gnuTools(nice: number): GnuTools {
       fs.mkdirSync(dest, { recursive: true });
       try {
         const extract = await run(`tar -C ${q(dest)} -xzf ${q(archive)}`);
-        return { extract, sync: await timed('sync', 0) };
+        const sync = await timed('sync', 0);
+        return { extract, sync, remove: await timed(`rm -rf ${q(dest)}`, nice) };
       } finally {
         fs.rmSync(dest, { recursive: true, force: true });
         syncDisk();

@@ -58,7 +58,7 @@ export function wholeSetTable(s: Samples, r: ReportInput): string {
     ['archive, run now → every archive verified (the verify job after each archive)', `${sec(s.median('ours.archive.verified'))}${s.range('ours.archive.verified')}`],
     [
       'restore, confirm → job completed (safety backup skipped)',
-      `${sec(s.median('ours.restore'))}${s.range('ours.restore')}: ${times(s.median('gnu.extract.total'), s.median('ours.restore'))} \`tar -xzf\` (${sec(s.median('gnu.extract.total'))}; ${sec(s.median('gnu.extract-sync.total'))} with a \`sync\` after each)`,
+      `${sec(s.median('ours.restore'))}${s.range('ours.restore')}: ${times(s.median('gnu.extract.total'), s.median('ours.restore'))} \`tar -xzf\` (${sec(s.median('gnu.extract.total'))}; ${sec(s.median('gnu.extract-sync.total'))} with a \`sync\` after each); ${times(s.median('gnu.replace.total'), s.median('ours.restore'))} \`rm -rf\` of the previous data + \`tar -xzf\` + \`sync\` (${sec(s.median('gnu.replace.total'))}), the same work by hand`,
     ],
     [
       'safety backup: restore with it, confirm → completed',
@@ -81,7 +81,7 @@ export function perVolumeTable(s: Samples, r: ReportInput): string {
   const head = [
     'volume', 'MiB', 'files',
     'archive job', '× tar -czf', ...(r.pigz ? ['× tar \\| pigz'] : []), 'verify after archive',
-    'restore (extract+verify / swap)', '× tar -xzf', 'safety backup',
+    'restore (extract+verify / swap)', '× tar -xzf', '× rm -rf + tar -xzf + sync', 'safety backup',
     'verify job', '× tar -tzf + sha256sum',
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map((_, i) => (i === 0 ? '---' : '--:')).join('|')}|`];
@@ -100,6 +100,7 @@ export function perVolumeTable(s: Samples, r: ReportInput): string {
         sec(m('ours.verify-after-archive')),
         `${sec(restore)} (${sec(m('ours.extract'))} / ${sec(m('ours.swap'))})`,
         times(m('gnu.extract'), restore),
+        times(m('gnu.replace'), restore),
         sec(m('ours.safety')),
         sec(m('ours.verify-job')),
         `${times(m('gnu.verify'), m('ours.verify-job'))} (${sec(m('gnu.verify'))})`,

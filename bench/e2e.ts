@@ -187,13 +187,16 @@ async function main(): Promise<void> {
         async () => {
           const x: { volume: string; seconds: number }[] = [];
           const sync: { volume: string; seconds: number }[] = [];
+          const replace: { volume: string; seconds: number }[] = [];
           for (const v of volumes) {
             const r = await gnu.tarExtract(archiveOf(v.name), path.join(work, 'x', v.name));
             x.push({ volume: v.name, seconds: r.extract });
             sync.push({ volume: v.name, seconds: r.extract + r.sync });
+            replace.push({ volume: v.name, seconds: r.remove + r.extract + r.sync });
           }
           addPerVolume(s, 'gnu.extract', x);
           addPerVolume(s, 'gnu.extract-sync', sync);
+          addPerVolume(s, 'gnu.replace', replace);
           log(`rep ${rep} tar -xzf ${x.reduce((n, t) => n + t.seconds, 0).toFixed(2)} s`);
         },
       );

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import type { VerifyJobData } from '../stores/queues.js';
 import { queueCopies } from '../stores/copy-jobs.js';
@@ -13,10 +13,15 @@ import { checkSizeDrop } from './size-drop.js';
 import { parseArchiveName, runArchiveNames } from '../core/names.js';
 import { checkCopies } from './copy-check.js';
 import { verifyBackup, type VerifyOutcome } from './verify-backup.js';
+import { ARCHIVES_FIRST_POLL_MS, waitForArchives } from './archives-first.js';
 
 export function makeVerifyProcessor(ctx: AppContext) {
-  return async (job: Job<VerifyJobData>): Promise<VerifyOutcome> => {
+  return async (job: Job<VerifyJobData>, token?: string): Promise<VerifyOutcome> => {
     const { volume, stamp, kind } = job.data;
+    if (await waitForArchives(ctx, job)) {
+      await job.moveToDelayed(Date.now() + ARCHIVES_FIRST_POLL_MS, token);
+      throw new DelayedError();
+    }
     // The flow names the full's file; in incremental mode the archive job may have written the
     // run's `.inc.tar.gz` instead (it decides the level when it runs).
     const file = kind === 'volume' ? await runArchiveFile(ctx.config.backupDir, volume, stamp, job.data.file) : job.data.file;

@@ -96,6 +96,18 @@ describe('backup run over three volumes', () => {
     assert.equal(job.body.progress.bytesDone, job.body.progress.bytesTotal);
     assert.ok(job.body.progress.bytesTotal > 200_000);
   });
+
+  it('archives first: no verify of the run starts before its last archive finished (src/jobs/archives-first.ts)', async () => {
+    const jobs = (await http(svc.url, 'GET', '/api/jobs?limit=1000')).body.jobs as { queue: string; stamp: string; startedAt: string; finishedAt: string }[];
+    const ofRun = jobs.filter((j) => j.stamp === run.stamp);
+    const archives = ofRun.filter((j) => j.queue === 'archive');
+    const verifies = ofRun.filter((j) => j.queue === 'verify');
+    assert.equal(archives.length, 3);
+    assert.equal(verifies.length, 3);
+    const lastArchive = Math.max(...archives.map((j) => Date.parse(j.finishedAt)));
+    // startedAt is the start of the attempt that ran: the waiting ones before it were delayed.
+    for (const v of verifies) assert.ok(Date.parse(v.startedAt) >= lastArchive, `a verify started at ${v.startedAt}, before the last archive finished at ${new Date(lastArchive).toISOString()}`);
+  });
 });
 
 describe('retention and failures', () => {
