@@ -11,6 +11,10 @@
  * - `MALLOC_ARENA_MAX=2`: zlib runs on libuv's threads, and glibc gives each thread a malloc arena
  *   of its own that keeps freed memory; with two arenas a restore after an archive peaked at 129 MB
  *   instead of 148 MB. An admin's own MALLOC_ARENA_MAX wins.
+ * Tried and not kept: `MALLOC_MMAP_THRESHOLD_` (blocks above it mapped and unmapped on their own,
+ * so a worker gives memory back between jobs). 1000 MiB set: peaks 134-140 MB instead of 142-154,
+ * but the verification took 10.0 s instead of 5.2 s and the extraction 1.5× as long (page faults
+ * of ever new mappings); at 1 MiB (300 MiB set) still 45 % slower verification. BENCHMARKS.md.
  */
 export const WORKER_NODE_FLAGS: readonly string[] = ['--expose-gc', '--max-semi-space-size=2'];
 
