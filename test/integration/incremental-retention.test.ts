@@ -34,12 +34,17 @@ interface Run {
   tree: Map<string, TreeEntry>;
 }
 
-/** GET /api/jobs/:id until the job is completed or failed. */
+/** GET /api/jobs/:id until the job is completed or failed; a timeout says where the job stands (a failed attempt's reason). */
 async function jobFinished(base: string, id: string): Promise<any> {
-  return waitFor(async () => {
-    const r = await http(base, 'GET', `/api/jobs/${id}`);
-    return r.status === 200 && (r.body.state === 'completed' || r.body.state === 'failed') ? r.body : undefined;
-  }, 60_000, `job ${id} to finish`);
+  try {
+    return await waitFor(async () => {
+      const r = await http(base, 'GET', `/api/jobs/${id}`);
+      return r.status === 200 && (r.body.state === 'completed' || r.body.state === 'failed') ? r.body : undefined;
+    }, 60_000, `job ${id} to finish`);
+  } catch (err) {
+    const job = (await http(base, 'GET', `/api/jobs/${id}`)).body;
+    throw new Error(`${(err as Error).message}; the job: ${JSON.stringify({ state: job.state, attemptsMade: job.attemptsMade, failedReason: job.failedReason, progress: job.progress })}`, { cause: err });
+  }
 }
 
 /**
@@ -181,6 +186,9 @@ describe('remote retention on an SFTP target keeps the objects of a kept chain',
       OFFSITE_TARGETS: target,
       OFFSITE_RETENTION: `never ${target}=keep:2`,
       RCLONE_CONFIG: await rcloneConfig(path.join(fx.root, 'rclone.conf'), [sftp]),
+      // A copy attempt that fails on the loaded test machine is tried again in a second, not in the
+      // default minute (which the 60 s wait for the copy would not see).
+      OFFSITE_RETRY_DELAY: '1',
     };
     svc = await startService('start', env);
     assert.equal((await http(svc.url, 'PUT', `/api/volumes/${VOLUME}`, { mode: 'incremental', fullEvery: 2 })).status, 200);
