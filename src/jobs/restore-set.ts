@@ -27,6 +27,7 @@ import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
 import type { RootMeta } from '../engine/extract/extract-options.js';
 import { claimSafetyStamp } from './safety-stamp.js';
+import { collectBetweenPhases } from '../engine/gzip/gc-nudge.js';
 import { fetchFromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { swapIn } from '../engine/swap/swap-volume.js';
@@ -138,6 +139,7 @@ export async function restoreSet(
   // out exactly this restore's own work directory (marked as ours), nothing else.
   let safetyBackupStamp: string | null = null;
   if (!request.skipSafetyBackup) {
+    collectBetweenPhases();
     try {
       safetyBackupStamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
       for (const t of targets) {

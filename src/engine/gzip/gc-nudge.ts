@@ -48,3 +48,12 @@ export function gcNudger(every = 8 * 1024 * 1024, limit = 40 * 1024 * 1024): (by
     if (process.memoryUsage().arrayBuffers > limit) gc();
   };
 }
+
+/**
+ * One full collection now, between two phases of a job that each turn over a lot of buffers (a
+ * restore's extraction, then its safety backup): the first phase's dead Buffers go back to malloc
+ * before the second allocates, so it reuses their memory instead of adding to it.
+ */
+export function collectBetweenPhases(): void {
+  exposedGc()?.();
+}

@@ -76,7 +76,11 @@ async function sendEncrypted(o: SendOptions, size: number, signal: AbortSignal, 
   return { sent: tap.digests(), plainSha256: plain.sha256 };
 }
 
-/** Waits for the parts and the upload; on a failure, the upload's own message (exit code, stderr) says more than a broken pipe. */
+/**
+ * Waits for the parts and the upload. On a failure, rclone's own message (exit code, stderr) says
+ * more than the broken pipe it left, unless rclone only ended because we stopped it: then the
+ * part that failed (age, the file) has the reason.
+ */
 async function settle<T>(work: Promise<T>, upload: Child): Promise<T> {
   try {
     const [result] = await Promise.all([work, upload.done]);
@@ -84,7 +88,7 @@ async function settle<T>(work: Promise<T>, upload: Child): Promise<T> {
   } catch (err) {
     upload.kill();
     const reason = await upload.done.then(() => undefined, (e: Error) => e);
-    throw reason ?? err;
+    throw reason && upload.proc.signalCode !== 'SIGTERM' ? reason : err;
   }
 }
 
