@@ -128,6 +128,15 @@ describe('a target that is down', () => {
     assert.match(err.message, /^(upload to|features of) davdown:x.*rclone exited with \d/);
     for (const s of down.secrets) assert.ok(!err.message.includes(s), 'a config value in the message');
   });
+
+  it('a failure of age is told by age, not by the rclone it stopped', async () => {
+    const bad = `age1${'q'.repeat(58)}`; // the form of a recipient, with a wrong checksum
+    const err = await sendObject({ rclone, object: `${sftp.name}:${path.join(sftp.dir, 'bad-age')}/x.age`, source: path.join(work, 'backup', FILE), recipients: [bad] }).then(
+      () => assert.fail('an upload with a malformed recipient succeeded'),
+      (e: Error) => e,
+    );
+    assert.match(err.message, /^age encryption: age exited with 1: .*malformed recipient/);
+  });
 });
 
 describe('remote retention', () => {
