@@ -15,18 +15,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { assertSameSnapshot, prng, prngBytes, pySnapshot } from '../helpers/faults.js';
+import { assertNeverListedHalf, assertSameSnapshot, prng, prngBytes, pySnapshot, watchBackups, type BackupSample } from '../helpers/faults.js';
 import { logLines } from '../helpers/logs.js';
 import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec, gnuTarArchive } from '../helpers/volumes.js';
 
 const VOLUME = 'pacsdata';
 const OLD = ['2024-01-01-0315', '2024-01-02-0315'].map((s) => `${VOLUME}_${s}.tar.gz`);
-
-interface Sample {
-  names: string[];
-  listed: { file: string; size: number; sha256: string | null }[];
-}
 
 describe('fault: kill -9 of a worker during an archive', () => {
   let fx: Fixture;
@@ -39,7 +34,7 @@ describe('fault: kill -9 of a worker during an archive', () => {
   let archiveJobId: string;
   let partialAtKill: boolean;
   let settled: { id: string; queue: string; name: string; state: string; result: any; processedOn?: number; finishedOn?: number }[];
-  const samples: Sample[] = [];
+  let samples: BackupSample[] = [];
   let recoveredMs: number;
   const vol = () => path.join(fx.volumesDir, VOLUME);
 
@@ -76,20 +71,12 @@ describe('fault: kill -9 of a worker during an archive', () => {
     const killedAt = Date.now();
     partialAtKill = (await fs.readdir(fx.backupDir)).includes(`${file}.partial`);
 
-    let watching = true;
-    const watcher = (async () => {
-      while (watching) {
-        const names = await fs.readdir(fx.backupDir);
-        const sets = (await http(api.url, 'GET', '/api/backups')).body.sets as { archives: Sample['listed'] }[];
-        samples.push({ names, listed: sets.flatMap((s) => s.archives) });
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    })();
+    const watch = watchBackups(fx.backupDir, api.url);
+    samples = watch.samples;
     try {
       settled = await waitForJobsSettled(api.url, undefined, 120_000);
     } finally {
-      watching = false;
-      await watcher;
+      await watch.stop();
     }
     recoveredMs = Date.now() - killedAt;
   });
@@ -108,15 +95,8 @@ describe('fault: kill -9 of a worker during an archive', () => {
   });
 
   it('never listed a .partial or a half archive, and left none', async () => {
-    const st = await fs.stat(path.join(fx.backupDir, file));
-    const sum = (await fs.readFile(path.join(fx.backupDir, `${file}.sha256`), 'utf8')).slice(0, 64);
-    assert.ok(samples.length > 0);
-    for (const s of samples) {
-      assert.deepEqual(s.listed.filter((a) => !a.file.endsWith('.tar.gz')), []);
-      for (const a of s.listed.filter((x) => x.file === file)) assert.deepEqual([a.size, a.sha256], [st.size, sum], 'a listed archive of the run is complete');
-    }
+    await assertNeverListedHalf(fx.backupDir, file, samples);
     assert.ok(samples.some((s) => s.names.includes(`${file}.partial`) || !s.names.includes(file)), 'the watch began before the archive was complete');
-    assert.deepEqual((await fs.readdir(fx.backupDir)).filter((n) => n.includes('.partial')), []);
   });
 
   it('pruned nothing on the way: the oldest generation went once, only after the new archive was verified', () => {

@@ -1,7 +1,8 @@
 /**
  * Shared parts of the fault suite (test/faults): a seeded PRNG, deterministic volume content, the
  * byte-exact tree snapshot of test/helpers/tree-snapshot.py (an independent reader, names as bytes),
- * a throwaway redis-server on a free port, and the two steps of a restore through the API.
+ * a throwaway redis-server on a free port, the two steps of a restore through the API, and a watch
+ * of what BACKUP_DIR and the listing showed while a fault was recovered from.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -176,4 +177,46 @@ export async function buildSeededVolume(dir: string, seed: number, o: { docs?: n
   for (const [i, f] of files.entries()) await fs.utimes(path.join(dir, f), T0, new Date(T0.getTime() + i * 1000));
   await fs.lutimes(path.join(dir, 'latest'), T0, T0);
   for (const d of ['docs/2024/03', 'docs/2024', 'docs', 'images', 'empty', '.']) await fs.utimes(path.join(dir, d), T0, T0);
+}
+
+/** What BACKUP_DIR held and what GET /api/backups listed at one moment. */
+export interface BackupSample {
+  names: string[];
+  listed: { file: string; size: number; sha256: string | null }[];
+}
+
+/**
+ * Looks at BACKUP_DIR and the API's listing every 25 ms until `stop()`: what an admin could have
+ * seen while the service recovered from a fault.
+ */
+export function watchBackups(backupDir: string, apiUrl: string): { samples: BackupSample[]; stop(): Promise<void> } {
+  const samples: BackupSample[] = [];
+  let watching = true;
+  const loop = (async () => {
+    while (watching) {
+      const names = await fs.readdir(backupDir);
+      const sets = (await http(apiUrl, 'GET', '/api/backups')).body.sets as { archives: BackupSample['listed'] }[];
+      samples.push({ names, listed: sets.flatMap((set) => set.archives) });
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      watching = false;
+      await loop;
+    },
+  };
+}
+
+/** No sample listed anything but a whole `.tar.gz`, every listing of `file` had its final size and sha256, and no `.partial` is left. */
+export async function assertNeverListedHalf(backupDir: string, file: string, samples: readonly BackupSample[]): Promise<void> {
+  const st = await fs.stat(path.join(backupDir, file));
+  const sum = (await fs.readFile(path.join(backupDir, `${file}.sha256`), 'utf8')).slice(0, 64);
+  assert.ok(samples.length > 0);
+  for (const s of samples) {
+    assert.deepEqual(s.listed.filter((a) => !a.file.endsWith('.tar.gz')), []);
+    for (const a of s.listed.filter((x) => x.file === file)) assert.deepEqual([a.size, a.sha256], [st.size, sum], 'a listed archive of the run is complete');
+  }
+  assert.deepEqual((await fs.readdir(backupDir)).filter((n) => n.includes('.partial')), []);
 }

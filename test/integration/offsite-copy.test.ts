@@ -85,9 +85,12 @@ describe('copy of an archive to a target', () => {
     assert.equal(diff, '');
   });
 
-  it('plain to WebDAV: the archive itself, checked by reading it back', async () => {
-    const r = await copyArchive({ rclone, target: `${dav.name}:plain`, backupDir: path.join(work, 'backup'), file: FILE, recipients: [] });
+  it('plain to WebDAV: the archive itself, checked by reading it back; progress from rclone\'s own count', async () => {
+    const progress: [number, number][] = [];
+    const r = await copyArchive({ rclone, target: `${dav.name}:plain`, backupDir: path.join(work, 'backup'), file: FILE, recipients: [], onProgress: (sent, total) => progress.push([sent, total]) });
     assert.equal(r.file, FILE);
+    // rclone copyto reads the file itself; its JSON stats (the last one at its exit) are the job's progress.
+    assert.deepEqual(progress.at(-1), [r.size, r.size]);
     assert.equal(r.verification, 'read-back', 'rclone serve webdav has no hashes');
     assert.deepEqual((await fs.readdir(path.join(dav.dir, 'plain'))).sort(), [FILE, `${FILE}.manifest.json`, `${FILE}.sha256`].sort());
     execFileSync('sha256sum', ['-c', `${FILE}.sha256`], { cwd: path.join(dav.dir, 'plain'), stdio: 'ignore' });

@@ -10,7 +10,6 @@ import path from 'node:path';
 import { completionMarker, remoteManifestName, remoteObjectName } from '../../core/offsite-names.js';
 import { backendHashes, putText, remotePath, type RcloneOptions } from './rclone.js';
 import { remoteCheck, sendObject, verifyObject, type Verification } from './send.js';
-import type { Digests } from './digest-tap.js';
 
 export interface CopyArchiveOptions {
   rclone: RcloneOptions;
@@ -50,19 +49,11 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
   // upload); a target holds a copy as complete only by its marker, written after both.
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-  let sent: Digests;
-  let method: Verification['method'];
-  try {
-    [{ sent, method }] = await Promise.all([
-      (async () => {
-        const digests = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, signal, onProgress: o.onProgress });
-        return { sent: digests, method: (await verifyObject(o.rclone, object, digests, signal, check?.type)).method };
-      })(),
-      sendSidecars(o, local, encrypted, sidecar, signal),
-    ]);
-  } finally {
-    stop.abort();
-  }
+  const sendAndCheck = async () => {
+    const digests = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, signal, onProgress: o.onProgress });
+    return { sent: digests, method: (await verifyObject(o.rclone, object, digests, signal, check?.type)).method };
+  };
+  const [{ sent, method }] = await Promise.all([sendAndCheck(), sendSidecars(o, local, encrypted, sidecar, signal)]).finally(() => stop.abort());
   // Last: the marker of a complete copy, in `sha256sum -c` format.
   await putText(o.rclone, remotePath(o.target, completionMarker(o.file, encrypted)), `${sent.sha256}  ${name}\n`, o.signal);
   return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1, check: check?.type ?? null };

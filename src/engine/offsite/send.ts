@@ -48,13 +48,7 @@ export async function sendObject(o: SendOptions): Promise<Digests> {
   // Stops whatever still runs when one part fails (the hashing reader, age, rclone).
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-  let result: { sent: Digests; plainSha256: string };
-  try {
-    result = encrypted ? await sendEncrypted(o, size, signal, onBytes) : await sendPlain(o, signal, onBytes);
-  } finally {
-    stop.abort();
-  }
-  const { sent, plainSha256 } = result;
+  const { sent, plainSha256 } = await (encrypted ? sendEncrypted(o, size, signal, onBytes) : sendPlain(o, signal, onBytes)).finally(() => stop.abort());
   if (o.sourceSha256 !== undefined && plainSha256 !== o.sourceSha256) {
     throw new Error(`${o.source} changed since it was verified (sha256 ${plainSha256}, its sidecar says ${o.sourceSha256}): the copy on the target is not valid`);
   }
