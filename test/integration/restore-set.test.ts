@@ -126,8 +126,15 @@ describe('restore a backup set', () => {
     await fx.clock.advance(60_000);
     const result = await finished(svc, id);
     assert.equal(result.state, 'completed', result.failedReason);
-    assertSameTree(await snapshotTree(vol('elexisdb')), original.elexisdb);
-    assertSameTree(await snapshotTree(vol('lucindadata')), original.lucindadata);
+    for (const v of ['elexisdb', 'lucindadata'] as const) {
+      const restored = await snapshotTree(vol(v));
+      // The root's mtime is the archive's "." (what a restore promises), compared with the archive
+      // itself: the snapshot taken before can differ by a second when the root was written to after
+      // the backup (seen twice under the full suite's load, cause not found; stop 20's note).
+      assertSameTree(restored, original[v], { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+      const archived = (await tarTree(path.join(fx.backupDir, `${v}_${stamp}.tar.gz`))).get('.');
+      assert.equal(restored.get('.')?.mtime, archived?.mtime, `${v}: the root's mtime is the archive's`);
+    }
     assert.equal(result.summary.restartRequired, true);
     assert.match(result.summary.message, /Restart/);
 
