@@ -145,6 +145,11 @@ export async function restoreSet(
       for (const t of targets) {
         progress('safety-backup', { volume: t.volume });
         const fileName = archiveFileName(t.volume, safetyBackupStamp);
+        // Creating our work directory changed the root's mtime: the safety backup must hold the
+        // admin's data as it was, so the root gets its own times back first (the work directory,
+        // which it leaves out, stays; the swap or the drop sets the root's times again).
+        const times = rootTimes.get(t.volume);
+        if (times) await fs.utimes(t.dir, times.atime, times.mtime);
         const r = await archiveVolume({
           volume: t.volume, volumeDir: t.dir, backupDir: ctx.config.backupDir, fileName,
           gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], signal,
