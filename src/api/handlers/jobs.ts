@@ -116,9 +116,16 @@ export const listJobs: Handler = async (ctx, req) => {
 };
 
 export const getJob: Handler = async (ctx, req) => {
-  const found = await findJob(ctx, req.params.id ?? '');
-  if (!found) throw notFound(`no job ${req.params.id}`);
-  return { status: 200, body: await view(found.queue, found.job) };
+  const id = req.params.id ?? '';
+  const found = await findJob(ctx, id);
+  if (!found) throw notFound(`no job ${id}`);
+  // The state first, then the job's data again: a job that finished between reading its data and
+  // its state would otherwise show "completed" with no result (seen: a client polling for the
+  // prune's result got null). A finished job's data no longer changes, so what is read after its
+  // state is final; one that was removed in between keeps what was read first.
+  const state = await found.job.getState();
+  const job = (await ctx.queues[found.queue].getJob(id)) ?? found.job;
+  return { status: 200, body: await view(found.queue, job, state) };
 };
 
 async function findJob(ctx: AppContext, id: string): Promise<{ queue: QueueName; job: Job } | undefined> {
