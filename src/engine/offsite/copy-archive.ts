@@ -47,9 +47,13 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
   const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
   // The sidecars follow the archive, not beside it: rclone processes that start at once race to
   // create a new target directory, and on SFTP the loser fails (seen under the test suite's load).
-  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, signal: o.signal, onProgress: o.onProgress });
-  const { method } = await verifyObject(o.rclone, object, sent, o.signal, check?.type);
-  await sendSidecars(o, local, encrypted, sidecar, o.signal);
+  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, callerChecks: true, signal: o.signal, onProgress: o.onProgress });
+  // Once the archive is there, so is the directory: the sidecars go up while the target hashes the
+  // archive for its check (0.3-0.5 s less per copy). A failed check is the reason given first.
+  const [checked, sidecars] = await Promise.allSettled([verifyObject(o.rclone, object, sent, o.signal, check?.type), sendSidecars(o, local, encrypted, sidecar, o.signal)]);
+  if (checked.status === 'rejected') throw checked.reason;
+  if (sidecars.status === 'rejected') throw sidecars.reason;
+  const { method } = checked.value;
   // Last: the marker of a complete copy, in `sha256sum -c` format.
   await putText(o.rclone, remotePath(o.target, completionMarker(o.file, encrypted)), `${sent.sha256}  ${name}\n`, o.signal);
   return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1, check: check?.type ?? null };

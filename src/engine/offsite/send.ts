@@ -28,6 +28,11 @@ export interface SendOptions {
   sourceSha256?: string;
   /** Hash types to compute besides sha256, for the target to check (remoteCheck). */
   remoteHashes?: readonly ('md5' | 'sha1')[];
+  /**
+   * The caller holds the object against the returned digests itself (verifyObject), so rclone skips
+   * its own check; without it, rclone checks the upload (the only check a small sidecar gets).
+   */
+  callerChecks?: boolean;
   signal?: AbortSignal;
   onProgress?: (sent: number, total: number) => void;
 }
@@ -57,14 +62,14 @@ export async function sendObject(o: SendOptions): Promise<Digests> {
 }
 
 async function sendPlain(o: SendOptions, signal: AbortSignal, onBytes: (n: number) => void): Promise<{ sent: Digests; plainSha256: string }> {
-  const upload = copyTo(o.rclone, o.source, o.object, { signal, onBytes });
+  const upload = copyTo(o.rclone, o.source, o.object, { signal, onBytes, callerChecks: o.callerChecks });
   const sent = await settle(hashFile(o.source, o.remoteHashes, signal), upload);
   return { sent, plainSha256: sent.sha256 };
 }
 
 async function sendEncrypted(o: SendOptions, size: number, signal: AbortSignal, onBytes: (n: number) => void): Promise<{ sent: Digests; plainSha256: string }> {
   const age = encryptFile(o.recipients, o.source, signal);
-  const upload = rcat(o.rclone, o.object, size, signal);
+  const upload = rcat(o.rclone, o.object, size, signal, { callerChecks: o.callerChecks });
   const tap = new DigestTap(onBytes, o.remoteHashes);
   const [plain] = await settle(Promise.all([hashFile(o.source, [], signal), pipeline(age.stdout, tap, upload.stdin), age.done]), upload);
   return { sent: tap.digests(), plainSha256: plain.sha256 };
