@@ -34,16 +34,28 @@ async function child(): Promise<void> {
   console.log(JSON.stringify({ copyS: Number(process.hrtime.bigint() - started) / 1e9 }));
 }
 
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): { s: number; rssMiB: number } {
+/**
+ * CPU time of the whole machine so far (seconds, all cores): the SFTP server runs on the same two
+ * cores, so what a copy costs in CPU (ours, rclone's, age's, sshd's) is what limits it here.
+ */
+function busyCoreSeconds(): number {
+  const ticks = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.split(/\s+/).slice(1).map(Number);
+  const idle = ticks[3]! + ticks[4]!;
+  return (ticks.reduce((a, b) => a + b, 0) - idle) / 100;
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): { s: number; rssMiB: number; coreS: number } {
   // The previous run's gigabyte still being written back would slow this one down: flush it first.
   execFileSync('sync');
+  const busy = busyCoreSeconds();
   const started = process.hrtime.bigint();
   const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { env, encoding: 'utf8' });
   const wall = Number(process.hrtime.bigint() - started) / 1e9;
+  const coreS = busyCoreSeconds() - busy;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed: ${r.stderr}`);
   const kib = Number(r.stderr.trim().split('\n').pop());
   const own = /\{"copyS":([\d.]+)\}/.exec(r.stdout ?? '');
-  return { s: own ? Number(own[1]) : wall, rssMiB: kib / 1024 };
+  return { s: own ? Number(own[1]) : wall, rssMiB: kib / 1024, coreS };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -65,7 +77,7 @@ async function main(): Promise<void> {
     const env = { ...process.env, RCLONE_CONFIG: config };
     // By hand, an encrypted copy is age piped into rclone (no check of the object on the target).
     const encryptedSize = execFileSync('sh', ['-c', `age -r ${recipient} ${file} | wc -c`], { cwd: src, encoding: 'utf8' }).trim();
-    const runs: Record<string, { s: number; rssMiB: number }[]> = { 'rclone copy': [], ours: [], 'age, then rclone rcat (by hand)': [], 'ours + age': [] };
+    const runs: Record<string, { s: number; rssMiB: number; coreS: number }[]> = { 'rclone copy': [], ours: [], 'age, then rclone rcat (by hand)': [], 'ours + age': [] };
     for (let i = 0; i < reps; i++) {
       const dest = (name: string) => `${sftp.name}:${path.join(sftp.dir, `${name}-${i}`)}`;
       runs['rclone copy']!.push(timed('rclone', ['copy', path.join(src, file), dest('rclone')], env));
@@ -77,11 +89,13 @@ async function main(): Promise<void> {
     }
     const base = median(runs['rclone copy']!.map((r) => r.s));
     console.log(`\nOff-site copy to a local SFTP target, ${sizeMiB} MiB, ${reps} repetition(s), medians; ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}, ${new Date().toISOString()}`);
-    console.log('| tool | s | MiB/s | × rclone copy | peak RSS MiB |');
-    console.log('|---|---|---|---|---|');
+    // CPU s: the whole machine's (both cores, the SFTP server's included), median per run.
+    console.log('| tool | s | MiB/s | × rclone copy | CPU s (machine) | runs s | peak RSS MiB |');
+    console.log('|---|---|---|---|---|---|---|');
     for (const [name, rs] of Object.entries(runs)) {
       const s = median(rs.map((r) => r.s));
-      console.log(`| ${name} | ${s.toFixed(2)} | ${(sizeMiB / s).toFixed(0)} | ${(base / s).toFixed(2)} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} |`);
+      const all = rs.map((r) => r.s.toFixed(1)).join(' ');
+      console.log(`| ${name} | ${s.toFixed(2)} | ${(sizeMiB / s).toFixed(0)} | ${(base / s).toFixed(2)} | ${median(rs.map((r) => r.coreS)).toFixed(1)} | ${all} | ${Math.max(...rs.map((r) => r.rssMiB)).toFixed(0)} |`);
     }
   } finally {
     await sftp.stop();
