@@ -20,9 +20,11 @@ FROM node:20-bookworm-slim AS runtime
 #   mariadb/mariadb-dump child processes.
 # mariadb-client: `mariadb-dump` and `mariadb`, used for SQL dumps and SQL restores.
 # rclone, age: off-site copies (transport and encryption, README "Off-site copies").
+# findutils: `xargs`, which hands a large tree's directories to parallel `rm -rf` after a restore
+#   (src/engine/fs/remove-tree.ts; without it the removal is sequential, and slower).
 # No redis-server: Redis runs as its own service (see docker-compose.yaml).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini mariadb-client ca-certificates rclone age \
+ && apt-get install -y --no-install-recommends tini mariadb-client ca-certificates rclone age findutils \
  && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production \

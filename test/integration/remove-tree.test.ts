@@ -1,7 +1,9 @@
 /**
  * removeTreeAsync, which removes a volume's previous data after a restore: names as bytes, paths
  * beyond PATH_MAX, directories larger than one listing batch, symlinks removed and never followed,
- * and the event loop free meanwhile (the restore's job locks are renewed from it).
+ * and the event loop free meanwhile (the restore's job locks are renewed from it). A tree of many
+ * directories is shared out among several `rm -rf` (through `xargs -0`); without xargs the removal
+ * of its own does all of it.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -63,6 +65,69 @@ for d in range(20):
     }
     assert.equal(fs.existsSync(tree), false);
     assert.ok(turns > 0, 'timers ran while 4,000 files were removed');
+  });
+
+  /** A tree of 40 directories with a name that is not UTF-8 and symlinks to a directory outside. */
+  function manyDirs(tree: string, outside: string): void {
+    execFileSync('python3', ['-c', `
+import os, sys
+t, outside = sys.argv[1].encode(), sys.argv[2].encode()
+for d in range(40):
+    p = os.path.join(t, b'd%02d' % d); os.makedirs(p)
+    for i in range(50): open(os.path.join(p, b'f%02d' % i), 'w').close()
+os.makedirs(os.path.join(t, b'd07', b'Bericht_M\\xfcller'))
+open(os.path.join(t, b'd07', b'Bericht_M\\xfcller', b'\\xe4rztlich.txt'), 'w').write('x')
+os.symlink(outside, os.path.join(t, b'd03', b'to-outside'))
+os.symlink(outside, os.path.join(t, b'top-link'))
+os.makedirs(os.path.join(t, b'Ordner_\\xe9'))
+open(os.path.join(t, b'Ordner_\\xe9', b'f'), 'w').close()
+`, tree, outside]);
+  }
+
+  /** Runs `fn` with PATH set to `dirs` first (the test file is its own process: nothing else spawns meanwhile). */
+  async function withPath<T>(dirs: string, fn: () => Promise<T>): Promise<T> {
+    const saved = process.env.PATH;
+    process.env.PATH = dirs;
+    try {
+      return await fn();
+    } finally {
+      process.env.PATH = saved;
+    }
+  }
+
+  it('shares a tree of many directories out among several rm -rf, names as bytes, symlinks not followed', async () => {
+    const outside = path.join(root, 'outside-lanes');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'keep.txt'), 'still here');
+    const tree = path.join(root, 'lanes');
+    manyDirs(tree, outside);
+    // An xargs that notes each start and the paths it is given, then runs the real one.
+    const bin = path.join(root, 'bin-logging');
+    const log = path.join(root, 'xargs.log');
+    const input = path.join(root, 'xargs.input');
+    fs.mkdirSync(bin);
+    fs.writeFileSync(path.join(bin, 'xargs'), `#!/bin/sh\necho started >> '${log}'\ntee -a '${input}' | /usr/bin/xargs "$@"\n`, { mode: 0o755 });
+    await withPath(`${bin}:${process.env.PATH}`, () => removeTreeAsync(latin1(tree)));
+    assert.equal(fs.existsSync(tree), false);
+    assert.equal(fs.readFileSync(path.join(outside, 'keep.txt'), 'utf8'), 'still here');
+    const starts = fs.readFileSync(log, 'utf8').trim().split('\n').length;
+    assert.ok(starts >= 2 && starts <= 8, `${starts} xargs started, expected 2 to 8 lanes`);
+    // The name that is not UTF-8 reached rm as its bytes (the removal after the lanes would hide a mangled one).
+    const given = fs.readFileSync(input);
+    assert.ok(given.includes(Buffer.concat([Buffer.from(`${tree}/Ordner_`), Buffer.of(0xe9, 0)])), 'the Latin-1 name went to rm byte for byte');
+  });
+
+  it('removes the whole tree on its own when xargs cannot be started', async () => {
+    const outside = path.join(root, 'outside-no-xargs');
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'keep.txt'), 'still here');
+    const tree = path.join(root, 'no-xargs');
+    manyDirs(tree, outside);
+    const empty = path.join(root, 'bin-empty');
+    fs.mkdirSync(empty);
+    await withPath(empty, () => removeTreeAsync(latin1(tree)));
+    assert.equal(fs.existsSync(tree), false);
+    assert.equal(fs.readFileSync(path.join(outside, 'keep.txt'), 'utf8'), 'still here');
   });
 
   it('does nothing for a path that does not exist', async () => {
