@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import fs, { constants as fsc } from 'node:fs';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { quoteName } from '../../core/show-name.js';
-import { bin, PATH_REBASE } from './tree-walk.js';
+import { bin, isGoneError, PATH_REBASE } from './tree-walk.js';
 
 /** removeTreeAsync of a plain string path (from config or path.join). */
 export function removeTreeAtAsync(p: string): Promise<void> {
@@ -130,7 +130,20 @@ function removeOne(target: string, directory: boolean): void {
   }
 }
 
+/**
+ * A directory that is gone by the time we open it was removed by someone else: an `rm -rf` that a
+ * worker killed mid-removal left running, while the recovery removes the same tree. Its parent's
+ * rmdir still tells whether everything went.
+ */
 async function emptyDirPaced(dirPath: string, pace: { count: number }): Promise<void> {
+  try {
+    await emptyDirPacedOrThrow(dirPath, pace);
+  } catch (err) {
+    if (!isGoneError(err)) throw err;
+  }
+}
+
+async function emptyDirPacedOrThrow(dirPath: string, pace: { count: number }): Promise<void> {
   let fd: number | undefined;
   if (dirPath.length > PATH_REBASE) {
     fd = fs.openSync(bin(dirPath), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
