@@ -53,7 +53,7 @@ describe('scheduled runs', () => {
     const ticks = runs.map((j) => {
       const scheduledAt = Number(/^repeat:backup-run:(\d+)$/.exec(String(j.id))?.[1]);
       assert.ok(scheduledAt > 0, `scheduler job id carries its scheduled time: ${j.id}`);
-      return { minute: formatStamp(new Date(scheduledAt), 'Europe/Zurich'), scheduledAt, result: j.returnvalue };
+      return { minute: formatStamp(new Date(scheduledAt), 'Europe/Zurich'), scheduledAt, processedMinute: formatStamp(new Date(j.processedOn ?? 0), 'Europe/Zurich'), result: j.returnvalue };
     }).sort((a, b) => a.scheduledAt - b.scheduledAt);
     const made = ticks.filter((t) => !t.result?.skipped);
     assert.ok(made.length >= 1, JSON.stringify(ticks));
@@ -62,7 +62,13 @@ describe('scheduled runs', () => {
     assert.equal(new Set(made.map((t) => t.minute)).size, made.length, 'one set per minute');
     const sameMinute = ticks.filter((t) => t.result?.skipped && made.some((m) => m.minute === t.minute));
     assert.ok(sameMinute.length >= 1, `later ticks of a minute with a set were skipped: ${JSON.stringify(ticks)}`);
-    for (const t of sameMinute) assert.match(t.result.reason, /stands in for the tick/);
+    // A tick that a loaded worker only took up in the next minute is late, and CATCH_UP is off in
+    // the fixture: it is skipped as missed (seen once under CI's load). Every other one stands in.
+    for (const t of sameMinute) {
+      if (/was missed and CATCH_UP is off/.test(t.result.reason)) assert.ok(t.processedMinute > t.minute, `a tick skipped as missed ran after its minute: ${JSON.stringify(t)}`);
+      else assert.match(t.result.reason, /stands in for the tick/);
+    }
+    assert.ok(sameMinute.some((t) => /stands in for the tick/.test(t.result.reason)), `a tick on time in a minute with a set stands aside: ${JSON.stringify(ticks)}`);
 
     const archives = (await fs.readdir(fx.backupDir)).filter((n) => n.endsWith('.tar.gz')).sort();
     assert.deepEqual(archives, made.flatMap((t) => [`elexisdb_${t.minute}.tar.gz`, `webelexisdata_${t.minute}.tar.gz`]).sort());
