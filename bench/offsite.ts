@@ -1,9 +1,11 @@
 /**
- * Off-site copy throughput (issue 14): our copy (streamed through `rclone rcat`, hashed, verified
- * on the target; with and without age) against plain `rclone copy` of the same file, to an SFTP
+ * Off-site copy throughput (issue 14): our copy (plain: `rclone copyto` reads the file while we
+ * hash it; encrypted: age's output through our hashes into `rclone rcat`; verified on the target
+ * either way) against plain `rclone copy` of the same file, to an SFTP
  * target on this machine (a real sshd, started here on a free port, as in the tests). The file is
  * random data, like an archive (incompressible). Each run is timed with its own /usr/bin/time, so
- * the peak RSS is that of the largest process of the run (node, rclone or age).
+ * the peak RSS is that of the largest process of the run (node, rclone or age). CPU s: the whole
+ * machine's CPU time during the run (/proc/stat), the SFTP server's included.
  *
  *   npm run bench:offsite              300 MiB, 3 repetitions
  *   npm run bench:offsite -- 1000 --reps=2

@@ -67,8 +67,15 @@ for d in range(20):
     assert.ok(turns > 0, 'timers ran while 4,000 files were removed');
   });
 
-  /** A tree of 40 directories with a name that is not UTF-8 and symlinks to a directory outside. */
-  function manyDirs(tree: string, outside: string): void {
+  /**
+   * `name`: a tree of 40 directories with names that are not UTF-8 and symlinks to a directory
+   * outside it, which holds keep.txt.
+   */
+  function manyDirs(name: string): { tree: string; outside: string } {
+    const tree = path.join(root, name);
+    const outside = path.join(root, `outside-${name}`);
+    fs.mkdirSync(outside);
+    fs.writeFileSync(path.join(outside, 'keep.txt'), 'still here');
     execFileSync('python3', ['-c', `
 import os, sys
 t, outside = sys.argv[1].encode(), sys.argv[2].encode()
@@ -82,6 +89,7 @@ os.symlink(outside, os.path.join(t, b'top-link'))
 os.makedirs(os.path.join(t, b'Ordner_\\xe9'))
 open(os.path.join(t, b'Ordner_\\xe9', b'f'), 'w').close()
 `, tree, outside]);
+    return { tree, outside };
   }
 
   /** Runs `fn` with PATH set to `dirs` first (the test file is its own process: nothing else spawns meanwhile). */
@@ -96,11 +104,7 @@ open(os.path.join(t, b'Ordner_\\xe9', b'f'), 'w').close()
   }
 
   it('shares a tree of many directories out among several rm -rf, names as bytes, symlinks not followed', async () => {
-    const outside = path.join(root, 'outside-lanes');
-    fs.mkdirSync(outside);
-    fs.writeFileSync(path.join(outside, 'keep.txt'), 'still here');
-    const tree = path.join(root, 'lanes');
-    manyDirs(tree, outside);
+    const { tree, outside } = manyDirs('lanes');
     // An xargs that notes each start and the paths it is given, then runs the real one.
     const bin = path.join(root, 'bin-logging');
     const log = path.join(root, 'xargs.log');
@@ -118,11 +122,7 @@ open(os.path.join(t, b'Ordner_\\xe9', b'f'), 'w').close()
   });
 
   it('removes the whole tree on its own when xargs cannot be started', async () => {
-    const outside = path.join(root, 'outside-no-xargs');
-    fs.mkdirSync(outside);
-    fs.writeFileSync(path.join(outside, 'keep.txt'), 'still here');
-    const tree = path.join(root, 'no-xargs');
-    manyDirs(tree, outside);
+    const { tree, outside } = manyDirs('no-xargs');
     const empty = path.join(root, 'bin-empty');
     fs.mkdirSync(empty);
     await withPath(empty, () => removeTreeAsync(latin1(tree)));

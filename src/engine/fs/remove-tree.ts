@@ -84,7 +84,7 @@ async function removeInLanes(root: string): Promise<void> {
     }
     frontier = next;
   }
-  subtrees.push(...frontier.filter((d) => d !== root));
+  subtrees.push(...frontier); // the root itself is never in it: the loop opens it first
   if (subtrees.length < 2) return;
   const groups: Buffer[][] = Array.from({ length: LANES }, () => []);
   subtrees.forEach((p, i) => groups[i % LANES]!.push(bin(p), Buffer.of(0)));
