@@ -50,25 +50,57 @@ export interface BackupSet {
  */
 export const SIDECAR_SUFFIXES = ['.sha256', '.manifest.json', '.verify.json', '.entries.gz', '.snar'];
 
+/** How old a shared listing may be when BACKUP_DIR looks unchanged (see BackupStore.listArchives). */
+export const SHARED_LISTING_MAX_AGE_MS = 1000;
+
 export class BackupStore {
   constructor(
     readonly dir: string,
     private readonly timezone: string,
+    /** See listArchives; the tests set 0 to read every shared listing anew. */
+    private readonly sharedMaxAgeMs = SHARED_LISTING_MAX_AGE_MS,
   ) {}
 
   /** A listing being read for readers that may share one (see listArchives). */
   private reading: Promise<StoredArchive[]> | undefined;
+  /** The last shared listing, with the directory's change stamp before it was read (see listArchives). */
+  private recent: { archives: StoredArchive[]; dirStamp: string; readAt: number } | undefined;
 
   /**
    * Every archive whose name is ours, with its size and recorded checksum, read now. With
-   * `shared`, a caller joins a read that is already under way: for the API and the metrics, where
-   * the main screens of several users poll at once and a listing a few milliseconds old is fine;
-   * never for the jobs that decide what to prune or restore.
+   * `shared`, for the API and the metrics, where the main screens of several users poll at once:
+   * - a caller joins a read that is already under way;
+   * - a listing read less than SHARED_LISTING_MAX_AGE_MS ago is answered again while BACKUP_DIR
+   *   itself is unchanged (its mtime, ctime and inode). Every writer of ours publishes by a rename
+   *   into the directory (archives, sidecars, `.verify.json`, prunes), which changes its mtime, so
+   *   a new archive or verification shows at once. What a rename cannot show — an archive an
+   *   admin is still copying in by hand, a sidecar edited in place, a change within the clock tick
+   *   of the directory's stat — shows at the latest after that second.
+   * Why: a listing reads a stat and three sidecars per archive (13 file-system calls on libuv's
+   * four threads); 50 polling clients during an archive made that the slowest request of the API
+   * (BENCHMARKS.md). Never for the jobs that decide what to prune or restore: they read now.
    */
-  listArchives(o: { shared?: boolean } = {}): Promise<StoredArchive[]> {
+  async listArchives(o: { shared?: boolean } = {}): Promise<StoredArchive[]> {
     if (!o.shared) return this.readArchives();
-    this.reading ??= this.readArchives().finally(() => (this.reading = undefined));
-    return this.reading;
+    const dirStamp = await this.dirStamp();
+    const recent = this.recent;
+    if (recent && dirStamp !== undefined && recent.dirStamp === dirStamp && performance.now() - recent.readAt < this.sharedMaxAgeMs) {
+      return [...recent.archives];
+    }
+    this.reading ??= (async () => {
+      const readAt = performance.now();
+      const stampBefore = await this.dirStamp();
+      const archives = await this.readArchives();
+      this.recent = stampBefore === undefined ? undefined : { archives, dirStamp: stampBefore, readAt };
+      return archives;
+    })().finally(() => (this.reading = undefined));
+    return [...(await this.reading)];
+  }
+
+  /** BACKUP_DIR's change stamp; undefined when it cannot be read (then nothing is reused). */
+  private async dirStamp(): Promise<string | undefined> {
+    const st = await fs.stat(this.dir, { bigint: true }).catch(() => undefined);
+    return st ? `${st.ino}:${st.mtimeNs}:${st.ctimeNs}` : undefined;
   }
 
   private async readArchives(): Promise<StoredArchive[]> {

@@ -89,7 +89,8 @@ export const listJobs: Handler = async (ctx, req) => {
   const { limit, offset, state, queue } = parseRequest(jobsQuery, req.query, 'query');
   const types: JobType[] = state === undefined ? [...JOB_STATES] : [state];
   const names = queue === undefined ? QUEUE_NAMES : [queue];
-  const pages = await Promise.all(names.map((name) => queuePage(ctx, name, types, offset, limit)));
+  // The paused flags are read beside the pages, not after them: one Redis round trip less.
+  const [pages, paused] = await Promise.all([Promise.all(names.map((name) => queuePage(ctx, name, types, offset, limit))), pausedQueues(ctx.queues)]);
   const views: JobView[] = [];
   const seen = new Set<string>();
   for (const { name, lists } of pages) {
@@ -110,7 +111,7 @@ export const listJobs: Handler = async (ctx, req) => {
       jobs: views,
       page: { limit, offset, nextOffset: more ? offset + limit : null, queues: Object.fromEntries(pages.map((p) => [p.name, { total: p.total }])) },
       // Jobs of a paused queue wait forever; the main screen says why.
-      paused: await pausedQueues(ctx.queues),
+      paused,
     },
   };
 };
