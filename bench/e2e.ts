@@ -24,6 +24,11 @@
  * the service through tsx instead of compiling it). Prints the tables (markdown) and writes
  * bench/results/e2e-latest.json and e2e-latest.md. Everything it makes (backup dir, build, Redis keys of
  * its prefix, extractions) is removed at the end.
+ *
+ * The data set and all it writes live under bench/data, on one file system, which the report names.
+ * A practice server's data disk has a journal; a VM's root may not (slow file creation after large
+ * deletions, BENCHMARKS.md): mount a journaled ext4 at bench/data to measure there, e.g.
+ *   truncate -s 12G /work/jfs.img && mkfs.ext4 -q /work/jfs.img && mount -o loop /work/jfs.img bench/data
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,6 +38,7 @@ import { fileURLToPath } from 'node:url';
 import { archiveViaApi, prepareService, restoreViaApi, verifyViaApi, type RestoreRun } from './e2e-api.js';
 import { assertSameFingerprint, fingerprint } from './e2e-fingerprint.js';
 import { gnuTools, havePigz, syncDisk } from './e2e-gnu.js';
+import { fileSystemOf } from './file-system.js';
 import { perVolumeTable, Samples, wholeSetTable, type ReportInput } from './e2e-report.js';
 import { rssMiB, serviceRuntime, startBenchService, type BenchService } from './e2e-service.js';
 import { ensureDataSet } from './gen-data.js';
@@ -90,8 +96,10 @@ async function main(): Promise<void> {
     tar: spawnSync('tar', ['--version'], { encoding: 'utf8' }).stdout.split('\n')[0],
     pigz: havePigz ? 'installed' : 'not installed (its rows are left out)',
     loadavgAtStart: load(),
+    // Where the volumes, the backup directory and GNU tar's extractions are (one file system).
+    fileSystem: fileSystemOf(dataRoot),
   };
-  log(`${sizeMiB} MiB, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}`);
+  log(`${sizeMiB} MiB, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}; data on ${machine.fileSystem}`);
 
   const work = path.join(dataRoot, `e2e-${process.pid}`);
   const gnuDir = path.join(work, 'gnu');
@@ -258,7 +266,7 @@ async function main(): Promise<void> {
   const cpuPressure = stall === undefined || Number.isNaN(stall) ? 'n/a' : `${(stall * 100).toFixed(0)} %`;
   const result = { machine: { ...machine, loadavgAtEnd: load(), cpuPressure }, sizeMiB, reps, nice, runtime: serviceRuntime(tsx), minutes: (Date.now() - started) / 60000, dataSet: input.volumes, samples: s.all };
   const md = [
-    `End to end through the API, ${sizeMiB} MiB, ${reps} repetition(s), medians (min-max); ${machine.nproc} cores (${machine.cpu}), ${machine.date}; load average ${machine.loadavgAtStart} → ${result.machine.loadavgAtEnd}, some task (ours too) waiting for a CPU ${cpuPressure} of the time (/proc/pressure/cpu); worker and commands at nice ${nice}; service ${serviceRuntime(tsx)}.`,
+    `End to end through the API, ${sizeMiB} MiB, ${reps} repetition(s), medians (min-max); ${machine.nproc} cores (${machine.cpu}), ${machine.date}; load average ${machine.loadavgAtStart} → ${result.machine.loadavgAtEnd}, some task (ours too) waiting for a CPU ${cpuPressure} of the time (/proc/pressure/cpu); worker and commands at nice ${nice}; service ${serviceRuntime(tsx)}; data on ${machine.fileSystem}.`,
     '',
     wholeSetTable(s, input),
     '',

@@ -33,6 +33,7 @@ import { RECOMMENDED_GZIP_LEVEL } from '../src/engine/gzip/parallel-gzip.js';
 import { assertSameTree, snapshotTree } from '../test/helpers/tree.js';
 import { ensureDataSet, type VolumeInfo } from './gen-data.js';
 import { WORKER_PROCESS_ENV, workerExecArgv } from '../src/runtime/worker-process.js';
+import { fileSystemOf } from './file-system.js';
 
 const MiB = 1024 * 1024;
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -71,22 +72,6 @@ const haveTar = commandOk('tar', ['--version']);
 function firstLine(cmd: string, args: string[]): string {
   const r = spawnSync(cmd, args, { encoding: 'utf8' });
   return r.status === 0 ? ((r.stdout || r.stderr).split('\n')[0] ?? '').trim() : 'n/a';
-}
-
-/** The file system a directory is on: device, type, size, disk kind and (ext4) whether it has a journal. */
-function fileSystemOf(dir: string): string {
-  const df = spawnSync('df', ['-hT', dir], { encoding: 'utf8' }).stdout.split('\n')[1]?.trim().split(/\s+/) ?? [];
-  const dev = df[0] ?? '';
-  const devName = path.basename(dev);
-  let rotational = 'n/a';
-  try {
-    rotational = fs.readFileSync(`/sys/block/${devName}/queue/rotational`, 'utf8').trim() === '1' ? 'rotational (or virtual disk reporting so)' : 'non-rotational';
-  } catch {
-    // not a plain block device
-  }
-  // ext4 without a journal skips recently deleted inodes when it allocates new ones (see BENCHMARKS.md).
-  const journal = df[1] === 'ext4' ? (fs.existsSync(`/proc/fs/jbd2/${devName}-8`) ? ', with journal' : ', without journal') : '';
-  return `${dev} ${df[1] ?? ''} ${df[2] ?? ''} (${rotational}${journal})`;
 }
 
 function machine(): Record<string, string | number> {

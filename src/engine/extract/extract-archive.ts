@@ -43,6 +43,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ArchiveError, HostileArchiveError, type ArchiveErrorKind } from '../archive-errors.js';
 import { GzipDataError } from '../gzip/gzip-members.js';
+import { WRITEBACK_EVERY_BYTES, WritebackStarter } from '../fs/writeback.js';
 import { readGzipFile } from '../gzip/parallel-gunzip.js';
 import { progressReporter } from '../progress.js';
 import type { ExtractOptions, ExtractResult, WriterSettings } from './extract-options.js';
@@ -109,16 +110,19 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
   const progress = { bytesDone: 0 };
   const reportTo = progressReporter(o.onProgress, PROGRESS_INTERVAL_MS, logger.child({ archive: name }));
   const report = (final = false) => reportTo({ bytesDone: progress.bytesDone, bytesTotal: size, entries: tar.digest.entries }, final);
+  // The kernel writes the staged files while we extract more (why: writeback.ts).
+  const writeback = root === null ? undefined : new WritebackStarter(root, o.writebackEveryBytes ?? WRITEBACK_EVERY_BYTES, logger);
   let sha256: string;
   try {
-    sha256 = await consume(archivePath, tar, { ...o, size, report, progress });
+    sha256 = await consume(archivePath, tar, { ...o, size, report, progress, writeback });
     if (expected !== undefined && sha256 !== expected) {
       throw new ArchiveError('checksum', `checksum mismatch: expected ${expected}, got ${sha256} (${name})`);
     }
     tar.finish();
   } finally {
-    // Whatever happened: no writer thread writes into the staging directory after we return.
-    await tar.release();
+    // Whatever happened: no writer thread writes into the staging directory after we return, and
+    // no flush of ours still runs.
+    await Promise.all([tar.release(), writeback?.settle()]);
   }
   report(true);
 
@@ -145,7 +149,7 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
 async function consume(
   archivePath: string,
   tar: TarConsumer,
-  o: ExtractOptions & { size: number; report: () => void; progress: { bytesDone: number } },
+  o: ExtractOptions & { size: number; report: () => void; progress: { bytesDone: number }; writeback?: WritebackStarter },
 ): Promise<string> {
   const name = path.basename(archivePath);
   const maxRatio = o.maxDecompressionRatio ?? 0;
@@ -173,6 +177,7 @@ async function consume(
       onData: (chunk) => {
         const err = tar.feed(chunk, checkRatio);
         if (err) throw err;
+        o.writeback?.progress(tar.tarBytes);
         pending = o.tee?.write(chunk);
       },
       backpressure: () => {

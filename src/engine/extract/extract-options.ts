@@ -36,6 +36,11 @@ export interface ExtractOptions {
   /** Writer threads for small files; see WriterSettings. Not used by verifyArchive. */
   writers?: WriterSettings;
   /**
+   * Extracted bytes between two early flushes of the staging directory's file system
+   * (src/engine/fs/writeback.ts); 0: none. Default WRITEBACK_EVERY_BYTES. Not used by verifyArchive.
+   */
+  writebackEveryBytes?: number;
+  /**
    * A second consumer of the decoded tar stream (GNU tar's listing through a pipe): gets every
    * byte our reader gets, in order; a returned promise makes the read wait for it.
    */

@@ -1,0 +1,84 @@
+/**
+ * The extraction's early flushes (src/engine/fs/writeback.ts): `sync -f <staging>` every so many
+ * extracted bytes, one at a time, none still running when the extraction returns, and a `sync`
+ * that fails never fails the extraction. A wrapper named `sync` first on PATH records every call
+ * (start and end) and then runs the real one, or fails.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import { pino } from 'pino';
+import { caseDirs } from '../helpers/case-dirs.js';
+import { assertSameTree, ignoreRoot, snapshotTree } from '../helpers/tree.js';
+import { gnuTarArchive } from '../helpers/volumes.js';
+import { extractArchive } from '../../src/engine/extract/extract-archive.js';
+
+const silent = pino({ level: 'silent' });
+const { caseDir } = caseDirs('oob-writeback-');
+const MiB = 1024 * 1024;
+
+/** PATH with a `sync` that logs "start <args>" and "end" around the real one (or exits 1), in `dir`. */
+function syncWrapper(dir: string, log: string, fail: boolean): string {
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin, { recursive: true });
+  const realSync = ['/usr/bin/sync', '/bin/sync'].find((p) => fs.existsSync(p))!;
+  const tail = fail ? 'exit 1' : `${realSync} "$@"; rc=$?; sleep 0.2; echo end >> ${log}; exit $rc`;
+  fs.writeFileSync(path.join(bin, 'sync'), `#!/bin/sh\necho "start $*" >> ${log}\n${tail}\n`, { mode: 0o755 });
+  return `${bin}:${process.env.PATH ?? ''}`;
+}
+
+/** A volume of `files` incompressible files of 1 MiB, archived by GNU tar. */
+async function archiveOf(dir: string, files: number): Promise<{ vol: string; archive: string }> {
+  const vol = path.join(dir, 'vol');
+  fs.mkdirSync(path.join(vol, 'sub'), { recursive: true });
+  for (let i = 0; i < files; i++) fs.writeFileSync(path.join(vol, 'sub', `f${i}.bin`), randomBytes(MiB));
+  const archive = path.join(dir, 'vol.tar.gz');
+  await gnuTarArchive(vol, archive);
+  return { vol, archive };
+}
+
+describe('extraction: early flushes of the staging directory', () => {
+  const PATH = process.env.PATH;
+  after(() => {
+    process.env.PATH = PATH;
+  });
+
+  it('flushes the staging file system every writebackEveryBytes, one flush at a time, none left running on return', async () => {
+    const dir = await caseDir();
+    const log = path.join(dir, 'sync.log');
+    process.env.PATH = syncWrapper(dir, log, false);
+    const { vol, archive } = await archiveOf(dir, 6);
+    const staging = path.join(dir, 'staging');
+    await extractArchive(archive, staging, { logger: silent, writebackEveryBytes: MiB });
+    const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
+    const starts = lines.filter((l) => l.startsWith('start '));
+    assert.ok(starts.length >= 1, `at least one flush for 6 MiB at 1 MiB steps: ${lines.join(' | ')}`);
+    for (const s of starts) assert.equal(s, `start -f ${staging}`);
+    // One at a time: every start is followed by its end before the next start; the last end is
+    // there when extractArchive returned (the wrapper sleeps before it writes "end").
+    assert.deepEqual(lines, starts.flatMap(() => ['start -f ' + staging, 'end']));
+    assertSameTree(await snapshotTree(vol), await snapshotTree(staging), { ignore: ignoreRoot });
+  });
+
+  it('a failing sync stops the flushes, not the extraction', async () => {
+    const dir = await caseDir();
+    const log = path.join(dir, 'sync.log');
+    process.env.PATH = syncWrapper(dir, log, true);
+    const { vol, archive } = await archiveOf(dir, 6);
+    const staging = path.join(dir, 'staging');
+    await extractArchive(archive, staging, { logger: silent, writebackEveryBytes: MiB });
+    assert.deepEqual(fs.readFileSync(log, 'utf8').trim().split('\n'), [`start -f ${staging}`]);
+    assertSameTree(await snapshotTree(vol), await snapshotTree(staging), { ignore: ignoreRoot });
+  });
+
+  it('writebackEveryBytes 0 never flushes', async () => {
+    const dir = await caseDir();
+    const log = path.join(dir, 'sync.log');
+    process.env.PATH = syncWrapper(dir, log, false);
+    const { archive } = await archiveOf(dir, 3);
+    await extractArchive(archive, path.join(dir, 'staging'), { logger: silent, writebackEveryBytes: 0 });
+    assert.equal(fs.existsSync(log), false);
+  });
+});
