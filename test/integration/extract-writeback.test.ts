@@ -29,14 +29,20 @@ function syncWrapper(dir: string, log: string, fail: boolean): string {
   return `${bin}:${process.env.PATH ?? ''}`;
 }
 
-/** A volume of `files` incompressible files of 1 MiB, archived by GNU tar. */
-async function archiveOf(dir: string, files: number): Promise<{ vol: string; archive: string }> {
+/**
+ * A case: the `sync` wrapper first on PATH (logging to `log`), and a volume of `files`
+ * incompressible files of 1 MiB archived by GNU tar; `staging` does not exist yet.
+ */
+async function setUp(files: number, failingSync: boolean): Promise<{ log: string; vol: string; archive: string; staging: string }> {
+  const dir = await caseDir();
+  const log = path.join(dir, 'sync.log');
+  process.env.PATH = syncWrapper(dir, log, failingSync);
   const vol = path.join(dir, 'vol');
   fs.mkdirSync(path.join(vol, 'sub'), { recursive: true });
   for (let i = 0; i < files; i++) fs.writeFileSync(path.join(vol, 'sub', `f${i}.bin`), randomBytes(MiB));
   const archive = path.join(dir, 'vol.tar.gz');
   await gnuTarArchive(vol, archive);
-  return { vol, archive };
+  return { log, vol, archive, staging: path.join(dir, 'staging') };
 }
 
 describe('extraction: early flushes of the staging directory', () => {
@@ -46,11 +52,7 @@ describe('extraction: early flushes of the staging directory', () => {
   });
 
   it('flushes the staging file system every writebackEveryBytes, one flush at a time, none left running on return', async () => {
-    const dir = await caseDir();
-    const log = path.join(dir, 'sync.log');
-    process.env.PATH = syncWrapper(dir, log, false);
-    const { vol, archive } = await archiveOf(dir, 6);
-    const staging = path.join(dir, 'staging');
+    const { log, vol, archive, staging } = await setUp(6, false);
     await extractArchive(archive, staging, { logger: silent, writebackEveryBytes: MiB });
     const lines = fs.readFileSync(log, 'utf8').trim().split('\n');
     const starts = lines.filter((l) => l.startsWith('start '));
@@ -63,22 +65,15 @@ describe('extraction: early flushes of the staging directory', () => {
   });
 
   it('a failing sync stops the flushes, not the extraction', async () => {
-    const dir = await caseDir();
-    const log = path.join(dir, 'sync.log');
-    process.env.PATH = syncWrapper(dir, log, true);
-    const { vol, archive } = await archiveOf(dir, 6);
-    const staging = path.join(dir, 'staging');
+    const { log, vol, archive, staging } = await setUp(6, true);
     await extractArchive(archive, staging, { logger: silent, writebackEveryBytes: MiB });
     assert.deepEqual(fs.readFileSync(log, 'utf8').trim().split('\n'), [`start -f ${staging}`]);
     assertSameTree(await snapshotTree(vol), await snapshotTree(staging), { ignore: ignoreRoot });
   });
 
   it('writebackEveryBytes 0 never flushes', async () => {
-    const dir = await caseDir();
-    const log = path.join(dir, 'sync.log');
-    process.env.PATH = syncWrapper(dir, log, false);
-    const { archive } = await archiveOf(dir, 3);
-    await extractArchive(archive, path.join(dir, 'staging'), { logger: silent, writebackEveryBytes: 0 });
+    const { log, archive, staging } = await setUp(3, false);
+    await extractArchive(archive, staging, { logger: silent, writebackEveryBytes: 0 });
     assert.equal(fs.existsSync(log), false);
   });
 });
