@@ -71,9 +71,12 @@ describe('extraction: early flushes of the staging directory', () => {
     assertSameTree(await snapshotTree(vol), await snapshotTree(staging), { ignore: ignoreRoot });
   });
 
-  it('writebackEveryBytes 0 never flushes', async () => {
+  it('writebackEveryBytes 0 never flushes, nor does a single-file restore (it writes a few files)', async () => {
     const { log, archive, staging } = await setUp(3, false);
     await extractArchive(archive, staging, { logger: silent, writebackEveryBytes: 0 });
+    const one = `${staging}-one`;
+    await extractArchive(archive, one, { logger: silent, writebackEveryBytes: MiB, select: (rel) => rel === 'sub/f0.bin' });
     assert.equal(fs.existsSync(log), false);
+    assert.equal(fs.statSync(path.join(one, 'sub', 'f0.bin')).size, MiB);
   });
 });

@@ -110,8 +110,9 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
   const progress = { bytesDone: 0 };
   const reportTo = progressReporter(o.onProgress, PROGRESS_INTERVAL_MS, logger.child({ archive: name }));
   const report = (final = false) => reportTo({ bytesDone: progress.bytesDone, bytesTotal: size, entries: tar.digest.entries }, final);
-  // The kernel writes the staged files while we extract more (why: writeback.ts).
-  const writeback = root === null ? undefined : new WritebackStarter(root, o.writebackEveryBytes ?? WRITEBACK_EVERY_BYTES, logger);
+  // The kernel writes the staged files while we extract more (why: writeback.ts). Not for a
+  // single-file restore (`select`): it reads the whole archive but writes a few files.
+  const writeback = root === null || o.select ? undefined : new WritebackStarter(root, o.writebackEveryBytes ?? WRITEBACK_EVERY_BYTES, logger);
   let sha256: string;
   try {
     sha256 = await consume(archivePath, tar, { ...o, size, report, progress, writeback });
