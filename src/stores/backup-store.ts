@@ -82,18 +82,19 @@ export class BackupStore {
    */
   async listArchives(o: { shared?: boolean } = {}): Promise<StoredArchive[]> {
     if (!o.shared) return this.readArchives();
+    const readAt = performance.now();
     const dirStamp = await this.dirStamp();
     const recent = this.recent;
-    if (recent && dirStamp !== undefined && recent.dirStamp === dirStamp && performance.now() - recent.readAt < this.sharedMaxAgeMs) {
+    if (recent && dirStamp !== undefined && recent.dirStamp === dirStamp && readAt - recent.readAt < this.sharedMaxAgeMs) {
       return [...recent.archives];
     }
-    this.reading ??= (async () => {
-      const readAt = performance.now();
-      const stampBefore = await this.dirStamp();
-      const archives = await this.readArchives();
-      this.recent = stampBefore === undefined ? undefined : { archives, dirStamp: stampBefore, readAt };
-      return archives;
-    })().finally(() => (this.reading = undefined));
+    // The stamp was taken before the read: a change during it makes the next caller read again.
+    this.reading ??= this.readArchives()
+      .then((archives) => {
+        this.recent = dirStamp === undefined ? undefined : { archives, dirStamp, readAt };
+        return archives;
+      })
+      .finally(() => (this.reading = undefined));
     return [...(await this.reading)];
   }
 

@@ -14,7 +14,15 @@
  * counts is the swap's own flush, which does not depend on these.
  */
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { Logger } from 'pino';
+
+const execFileP = promisify(execFile);
+
+/** `sync -f <dir>` (coreutils): syncfs of the file system `dir` is on; rejects when it fails. */
+export async function syncFileSystemOf(dir: string): Promise<void> {
+  await execFileP('sync', ['-f', dir]);
+}
 
 /** Default distance between two flushes, in extracted bytes. */
 export const WRITEBACK_EVERY_BYTES = 64 * 1024 * 1024;
@@ -22,7 +30,7 @@ export const WRITEBACK_EVERY_BYTES = 64 * 1024 * 1024;
 export class WritebackStarter {
   private running: Promise<void> | undefined;
   private lastAt = 0;
-  private off = false;
+  private off: boolean;
 
   /** `everyBytes` 0: never flushes. */
   constructor(
@@ -37,16 +45,12 @@ export class WritebackStarter {
   progress(written: number): void {
     if (this.off || this.running || written - this.lastAt < this.everyBytes) return;
     this.lastAt = written;
-    this.running = new Promise<void>((resolve) => {
-      execFile('sync', ['-f', this.dir], (err) => {
-        if (err) {
-          this.off = true;
-          this.logger.debug({ dir: this.dir, err: err.message }, 'writeback: sync -f failed; no more early flushes for this extraction');
-        }
-        this.running = undefined;
-        resolve();
-      });
-    });
+    this.running = syncFileSystemOf(this.dir)
+      .catch((err: Error) => {
+        this.off = true;
+        this.logger.debug({ dir: this.dir, err: err.message }, 'writeback: sync -f failed; no more early flushes for this extraction');
+      })
+      .finally(() => (this.running = undefined));
   }
 
   /** Resolves when no flush of ours runs any more (none outlives the extraction). */

@@ -23,6 +23,7 @@ import type { Logger } from 'pino';
 import { quoteName } from '../../core/show-name.js';
 import { removeTreeAsync } from '../fs/remove-tree.js';
 import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
+import { syncFileSystemOf } from '../fs/writeback.js';
 import type { RootMeta } from '../extract/extract-options.js';
 import { asBin, child, exists, isOurs, JOURNAL, namesIn, OWNER_FILE, SWAPPED_MARKER, workDirName, type Journal } from './work-dir.js';
 
@@ -221,7 +222,7 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
 /** Make everything written to the volume's file system so far durable (syncfs via coreutils). */
 async function syncFilesystem(dir: string, log: Logger): Promise<void> {
   try {
-    await execFileP('sync', ['-f', dir]);
+    await syncFileSystemOf(dir);
   } catch (err) {
     try {
       await execFileP('sync', []);
