@@ -9,13 +9,12 @@
  * a file under the final name. An existing final file is never overwritten. Dumps name no database
  * (no --databases), so a dump goes into whichever database it is loaded into.
  */
-import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import type { Logger } from 'pino';
-import { exists, fsyncDir, fsyncFile, writeFileAtomic } from '../engine/fs/atomic.js';
+import { createNewFileStream, exists, fsyncDir, fsyncFile, writeFileAtomic } from '../engine/fs/atomic.js';
 import { progressReporter } from '../engine/progress.js';
 import { abortError, assertDbName, commandError, DbCommandError, DUMP_BIN, MAX_ALLOWED_PACKET, runClient } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
@@ -96,7 +95,7 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
       const run = runClient(DUMP_BIN, clientArgs(defaultsFile, dumpArgs(db.database)), ['ignore', 'pipe', 'pipe'], signal);
       let streamErr: unknown;
       try {
-        await pipeline(run.child.stdout!, tail, createGzip({ level: gzipLevel }), hasher, createWriteStream(partial, { flags: 'wx', mode: 0o640 }));
+        await pipeline(run.child.stdout!, tail, createGzip({ level: gzipLevel }), hasher, await createNewFileStream(partial));
       } catch (err) {
         streamErr = err;
         run.kill(); // e.g. ENOSPC: the client would block forever on a full stdout pipe

@@ -11,13 +11,12 @@
  * The file is named by what its first bytes say (gzip magic 1f 8b), not by what the client claims,
  * and anything that fails is removed.
  */
-import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { formatBytes, freeBytes } from '../engine/fs/free-space.js';
-import { fsyncFile } from '../engine/fs/atomic.js';
+import { createNewFileStream, fsyncFile } from '../engine/fs/atomic.js';
 import { SNIFF_BYTES, sniffSql } from '../core/sql-sniff.js';
 
 export class UploadError extends Error {
@@ -76,13 +75,15 @@ export async function receiveUpload(body: Readable, dir: string, id: string, lim
   // The request is piped in, not made part of the pipeline: a pipeline destroys its source on an
   // error, and destroying an unfinished request destroys its socket, so the client would get a
   // reset instead of our 4xx. The caller discards the rest of the body (discardRest).
-  const written = pipeline(counter, sniffer, createWriteStream(partial, { flags: 'wx', mode: 0o600 }));
   const clientGone = (err?: Error) => counter.destroy(err ?? new Error('the client closed the connection before the upload was complete'));
   body.once('error', clientGone);
   body.once('close', () => body.readableEnded || clientGone());
-  body.pipe(counter);
-  const stopWatching = watchProgress(body, counter, () => bytes, limits.idleTimeoutMs);
+  let stopWatching = () => {};
   try {
+    // The file exists before a byte flows, so the removal below cannot run ahead of its creation.
+    const written = pipeline(counter, sniffer, await createNewFileStream(partial, 0o600));
+    body.pipe(counter);
+    stopWatching = watchProgress(body, counter, () => bytes, limits.idleTimeoutMs);
     await written;
     stopWatching();
     if (bytes === 0) throw new UploadError(400, 'empty_upload', 'the upload is empty; send the .sql or .sql.gz file as the request body');

@@ -3,6 +3,7 @@
  * fsynced after, so after a power loss a reader sees either the old file or the complete new one.
  */
 import { randomBytes } from 'node:crypto';
+import type { WriteStream } from 'node:fs';
 import { lstat, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -14,6 +15,17 @@ export async function fsyncFile(file: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * A write stream on a new file (never an existing one) that exists once this resolves. With
+ * `fs.createWriteStream(path)` the file is created asynchronously after the stream exists: a pipeline
+ * that fails at once (a refused upload, a missing decryptor) could remove the partial file before
+ * that open had created it, and the file would then appear after its cleanup, left behind.
+ */
+export async function createNewFileStream(file: string, mode = 0o640): Promise<WriteStream> {
+  const fh = await open(file, 'wx', mode);
+  return fh.createWriteStream();
 }
 
 /** Make a rename/create/unlink inside `dir` durable (the entry lives in the directory, not the file). */

@@ -6,11 +6,12 @@
  * or damaged since is noticed.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { ArchiveError } from '../archive-errors.js';
+import { createNewFileStream } from '../fs/atomic.js';
 
 /** One archive of a chain as the next one refers to it. */
 export interface ChainLink {
@@ -165,7 +166,7 @@ export async function copySnapshotChecked(archivePath: string, target: string, e
   const hash = createHash('sha256');
   const source = createReadStream(`${archivePath}.snar`);
   source.on('data', (chunk) => hash.update(chunk as Buffer));
-  await pipeline(source, createWriteStream(target, { flags: 'wx', mode: 0o640 }));
+  await pipeline(source, await createNewFileStream(target));
   if (hash.digest('hex') === expected) return true;
   await fs.rm(target, { force: true });
   return false;

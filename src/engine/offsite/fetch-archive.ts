@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { completionMarker, remoteManifestName, type RemoteArchive } from '../../core/offsite-names.js';
+import { createNewFileStream } from '../fs/atomic.js';
 import { publish, type Sidecar } from '../fs/publish.js';
 import { decryptStream } from './age.js';
 import { DigestTap } from './digest-tap.js';
@@ -41,8 +42,9 @@ export async function fetchArchive(o: FetchOptions): Promise<{ file: string; siz
   const received = new DigestTap(o.onProgress);
   const written = new DigestTap();
   const download = cat(o.rclone, remotePath(o.target, archive.object), o.signal);
+  let out: fs.WriteStream | undefined;
   try {
-    const out = fs.createWriteStream(partial, { flags: 'wx' });
+    out = await createNewFileStream(partial);
     if (archive.encrypted) {
       const age = await decryptStream(o.identity!, o.signal);
       try {
@@ -63,6 +65,7 @@ export async function fetchArchive(o: FetchOptions): Promise<{ file: string; siz
     return { file: archive.file, size: written.digests().size, sha256: plainSha };
   } catch (err) {
     download.kill();
+    out?.destroy(); // not yet in a pipeline when the decryptor failed to start
     await fs.promises.rm(partial, { force: true });
     throw err;
   }
