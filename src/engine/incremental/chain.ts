@@ -164,9 +164,11 @@ export async function readSnapshot(file: string): Promise<{ sha256: string; volu
  */
 export async function copySnapshotChecked(archivePath: string, target: string, expected: string): Promise<boolean> {
   const hash = createHash('sha256');
+  // The target first: the 'data' listener sets the source flowing at once.
+  const out = await createNewFileStream(target);
   const source = createReadStream(`${archivePath}.snar`);
   source.on('data', (chunk) => hash.update(chunk as Buffer));
-  await pipeline(source, await createNewFileStream(target));
+  await pipeline(source, out);
   if (hash.digest('hex') === expected) return true;
   await fs.rm(target, { force: true });
   return false;
