@@ -121,7 +121,10 @@ export interface VolumeSteps {
   /** Extracted into staging while verified (one pass). */
   extract: number;
   safetyBackup: number;
-  /** Swapped in, old entries removed. */
+  /**
+   * Swapped in, plus the removal of its previous data (which runs beside the other volumes'
+   * removals once every volume is swapped in, so the volumes' figures overlap there).
+   */
   swap: number;
 }
 
@@ -151,15 +154,16 @@ export function restoreViaApi(svc: BenchService, stamp: string, volumes: string[
 /**
  * Each volume's steps from the worker's log lines of this restore (src/jobs/restore-set.ts): its
  * extraction from "extracting and verifying archive" to "… extracted into staging"; its safety
- * backup and its swap from the previous step's end to "safety backup written" / "volume replaced".
+ * backup and its swap from the previous step's end to "safety backup written" / "volume replaced",
+ * and the removal of its previous data as "previous data removed" reports it.
  */
 function restoreSteps(logs: string, restoreId: string, volumes: string[]): VolumeSteps[] {
-  const events: { msg: string; volume?: string; at: number }[] = [];
+  const events: { msg: string; volume?: string; at: number; durationMs?: number }[] = [];
   for (const line of logs.split('\n')) {
     if (!line.includes(restoreId)) continue;
     try {
-      const j = JSON.parse(line) as { msg: string; volume?: string; time: string; restoreId?: string };
-      if (j.restoreId === restoreId) events.push({ msg: j.msg, volume: j.volume, at: Date.parse(j.time) });
+      const j = JSON.parse(line) as { msg: string; volume?: string; time: string; restoreId?: string; durationMs?: number };
+      if (j.restoreId === restoreId) events.push({ msg: j.msg, volume: j.volume, at: Date.parse(j.time), durationMs: j.durationMs });
     } catch {
       // not a log line of ours
     }
@@ -171,7 +175,8 @@ function restoreSteps(logs: string, restoreId: string, volumes: string[]): Volum
     const s = e.volume ? steps.get(e.volume) : undefined;
     if (s && e.msg === 'archive verified and extracted into staging') s.extract = (e.at - at('extracting and verifying archive', s.volume)!) / 1000;
     if (s && last !== undefined && e.msg === 'safety backup written') s.safetyBackup = (e.at - last) / 1000;
-    if (s && last !== undefined && e.msg === 'volume replaced by the backup') s.swap = (e.at - last) / 1000;
+    if (s && last !== undefined && e.msg === 'volume replaced by the backup') s.swap += (e.at - last) / 1000;
+    if (s && e.msg === 'previous data removed') s.swap += (e.durationMs ?? 0) / 1000;
     if (['archive verified and extracted into staging', 'safety backup written', 'volume replaced by the backup'].includes(e.msg)) last = e.at;
   }
   const missing = volumes.filter((v) => !steps.get(v)!.extract || !steps.get(v)!.swap);

@@ -7,7 +7,8 @@
  *      of it and its manifest all agreeing: archive-verification.ts); any failure discards staging;
  *   3. make a safety backup of the current data (a normal archive with the current minute's stamp,
  *      leaving out exactly this restore's work directory);
- *   4. swap staged and current entries by renames, rolling back on any failure.
+ *   4. swap staged and current entries by renames, rolling back on any failure; once every volume
+ *      is swapped, remove their previous data side by side.
  * Live data is touched only in step 4, after everything before it succeeded. The caller holds the
  * locks of all volumes and the restore hold; `signal` aborts when one of them is lost (Redis away
  * for a lock's TTL: someone else may hold it now), and then nothing more is written or swapped.
@@ -30,7 +31,7 @@ import { claimSafetyStamp } from './safety-stamp.js';
 import { collectBetweenPhases } from '../engine/gzip/gc-nudge.js';
 import { fetchFromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
-import { swapIn } from '../engine/swap/swap-volume.js';
+import { commitSwap, finishCommitted } from '../engine/swap/swap-volume.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 
 export interface SetRestoreSummary {
@@ -163,26 +164,42 @@ export async function restoreSet(
     }
   }
 
-  const swapped: string[] = [];
-  for (const { target, rootMeta } of staged) {
+  // Every volume is swapped in (committed) before any previous data is removed: the volumes change
+  // within a few renames of each other, not one removal of 20,000 documents apart, and the removals
+  // then run side by side. A crash in between leaves committed work directories, which the
+  // recovery finishes; a swap that fails is rolled back and the committed ones are finished.
+  const swapped: typeof staged = [];
+  const removePrevious = () =>
+    Promise.all(
+      swapped.map(async ({ target, rootMeta }) => {
+        const started = Date.now();
+        await finishCommitted(target.dir, request.id, rootMeta, log);
+        log.info({ volume: target.volume, durationMs: Date.now() - started }, 'previous data removed');
+      }),
+    );
+  for (const s of staged) {
+    const { target, rootMeta } = s;
     progress('swap', { volume: target.volume });
     try {
       signal?.throwIfAborted();
-      await swapIn(target.dir, {
+      await commitSwap(target.dir, {
         id: request.id, rootMeta, rootTimes: rootTimes.get(target.volume), logger: log,
         failAfterRenames: failSwapAfter(ctx, target.volume),
       });
-      swapped.push(target.volume);
+      swapped.push(s);
       log.warn({ volume: target.volume, stamp }, 'volume replaced by the backup');
     } catch (err) {
-      const rest = staged.filter((s) => !swapped.includes(s.target.volume));
-      await dropStaging(rest.map((s) => s.target));
-      const done = swapped.length ? ` Already restored: ${swapped.join(', ')}.` : '';
+      const rest = staged.filter((x) => !swapped.includes(x));
+      await dropStaging(rest.map((x) => x.target));
+      await removePrevious();
+      const done = swapped.length ? ` Already restored: ${swapped.map((x) => x.target.volume).join(', ')}.` : '';
       throw new Error(`replacing ${target.volume} failed and was rolled back: ${(err as Error).message}.${done}`, { cause: err });
     }
   }
-
+  // 'done' is the main screen's last step, "Aufräumen" (cleaning up): the removal of the previous data.
   progress('done');
+  await removePrevious();
+
   return {
     kind: 'set',
     stamp,
@@ -190,7 +207,7 @@ export async function restoreSet(
     safetyBackupStamp,
     durationMs: Date.now() - started,
     restartRequired: true,
-    message: `Restored ${swapped.join(', ')} from ${stamp}. Restart Elexis-OOB (and Elexis) now.` +
+    message: `Restored ${swapped.map((x) => x.target.volume).join(', ')} from ${stamp}. Restart Elexis-OOB (and Elexis) now.` +
       (safetyBackupStamp ? ` The data before the restore is in backup set ${safetyBackupStamp}.` : ''),
   };
 }

@@ -146,6 +146,12 @@ describe('restore a backup set', () => {
     assert.deepEqual(listed.archives.map((a: any) => a.volume), ['elexisdb', 'lucindadata']);
     const names = await fs.readdir(vol('elexisdb'));
     assert.ok(!names.some((n) => n.startsWith('.oob-restore')), names.join());
+    // Both volumes were swapped in before either's previous data was removed (restore-set.ts).
+    const steps = logLines(svc.logs())
+      .filter((l) => l.restoreId === id && ['volume replaced by the backup', 'previous data removed'].includes(l.msg as string))
+      .map((l) => `${l.msg} ${l.volume}`);
+    assert.deepEqual(steps.slice(0, 2), ['volume replaced by the backup elexisdb', 'volume replaced by the backup lucindadata']);
+    assert.deepEqual(steps.slice(2).sort(), ['previous data removed elexisdb', 'previous data removed lucindadata']);
   });
 
   for (const damage of ['corrupted', 'truncated'] as const) {

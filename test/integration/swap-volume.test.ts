@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { recoverInterruptedRestores } from '../../src/engine/swap/recovery.js';
-import { SimulatedCrash, swapIn } from '../../src/engine/swap/swap-volume.js';
+import { commitSwap, finishCommitted, SimulatedCrash, swapIn } from '../../src/engine/swap/swap-volume.js';
 import { createWorkDir, JOURNAL, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
 import { assertSameTree, ignoreRoot, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
@@ -89,6 +89,18 @@ describe('names', () => {
 });
 
 describe('swapIn', () => {
+  it('commitSwap makes the staged content live and committed; the previous data waits for finishCommitted', async () => {
+    const { vol, old, a, b } = await setup();
+    assert.deepEqual(await commitSwap(vol, { id: ID, rootMeta, logger: silent }), { moved: 10, removedOld: 11 });
+    assertSameTree(b, withoutReserved(await snapshotTree(vol)), { ignore: ignoreRoot });
+    assertSameTree(a, await snapshotTree(old), { ignore: ignoreRoot });
+    await stat(path.join(vol, workDirName(ID), SWAPPED_MARKER)); // committed: a crash now is finished, not rolled back
+    await finishCommitted(vol, ID, rootMeta, silent);
+    assertSameTree(b, await snapshotTree(vol), { ignore: ignoreRoot });
+    assert.deepEqual(await reservedNames(vol), []);
+    await assertRootMeta(vol); // applied after the removal, which changed the root's mtime
+  });
+
   it('replaces the volume content by the staged content', async () => {
     const { vol, b } = await setup();
     const r = await swapIn(vol, { id: ID, rootMeta, logger: silent });

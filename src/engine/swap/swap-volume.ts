@@ -6,7 +6,8 @@
  *            write the journal (names being staged, root metadata);
  *   phase 2  move every top-level entry of tree/ into the volume root;
  *   commit   write the marker `swapped` (fsynced): from here on the swap is done;
- *   cleanup  remove the work directory (with the previous data), apply the archive root's metadata.
+ *   cleanup  remove the work directory (with the previous data), apply the archive root's metadata
+ *            (finishCommitted; a restore of several volumes runs it after every volume committed).
  *
  * Before the commit marker exists, any failure (or a crash, through recovery.ts at the next start)
  * rolls back: entries from tree/ go back into tree/, the originals back into the root; an original
@@ -54,7 +55,20 @@ export class SimulatedCrash extends Error {
   override name = 'SimulatedCrash';
 }
 
+/** The whole swap of one volume: commitSwap, then finishCommitted (the previous data removed, the root's metadata applied). */
 export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved: number; removedOld: number }> {
+  const r = await commitSwap(volumeDir, o);
+  await finishCommitted(volumeDir, o.id, o.rootMeta, o.logger);
+  return r;
+}
+
+/**
+ * Phases 1 and 2 and the commit marker: the restored data is live and durable, the previous data
+ * waits in the work directory until finishCommitted (or, after a crash, the recovery) removes it.
+ * A restore of several volumes commits every volume first and then removes all previous data, so
+ * the volumes change within a few renames of each other rather than one removal apart.
+ */
+export async function commitSwap(volumeDir: string, o: SwapOptions): Promise<{ moved: number; removedOld: number }> {
   const { id, logger: log } = o;
   const workName = workDirName(id);
   const work = path.join(volumeDir, workName);
@@ -124,8 +138,7 @@ export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved
   }
   if (o.crashAfterRenames === 'marker') throw new SimulatedCrash('simulated crash after the commit marker');
 
-  await finishCommitted(volumeDir, id, o.rootMeta, log);
-  log.info({ volumeDir, moved: movedIn.length, removedOld: movedOut.length }, 'swap: volume replaced');
+  log.info({ volumeDir, moved: movedIn.length, previousEntries: movedOut.length }, 'swap: volume replaced');
   return { moved: movedIn.length, removedOld: movedOut.length };
 }
 
@@ -191,7 +204,11 @@ export async function rollBack(
   return { unstaged, putBack };
 }
 
-/** The swap committed: drop the work directory (with the previous data), give the root the archive's metadata. */
+/**
+ * The swap committed: drop the work directory (with the previous data), give the root the archive's
+ * metadata (after the removal, which changes the root's mtime). Never throws: what it could not
+ * remove, the next start removes.
+ */
 export async function finishCommitted(volumeDir: string, id: string, rootMeta: RootMeta | undefined, log: Logger): Promise<void> {
   const work = path.join(volumeDir, workDirName(id));
   // The restore succeeded; a failure from here on leaves a leftover that the next start removes.
