@@ -19,9 +19,10 @@ export async function fsyncFile(file: string): Promise<void> {
 
 /**
  * A write stream on a new file (never an existing one) that exists once this resolves. With
- * `fs.createWriteStream(path)` the file is created asynchronously after the stream exists: a pipeline
- * that fails at once (a refused upload, a missing decryptor) could remove the partial file before
- * that open had created it, and the file would then appear after its cleanup, left behind.
+ * `fs.createWriteStream(path)` the file is created asynchronously after the stream exists, and
+ * `pipeline()` rejects as soon as one stream fails, without waiting for the file stream to open or
+ * close: a caller that then removes its partial file (a refused upload) could do so before the
+ * open created it, and the file appeared after the cleanup, left behind (seen in CI).
  */
 export async function createNewFileStream(file: string, mode = 0o640): Promise<WriteStream> {
   const fh = await open(file, 'wx', mode);
