@@ -6,7 +6,7 @@
  *   2. "run now" → first byte: the same from `POST /api/backups`.
  *   3. The API under load while that run archives the data set: `--clients` concurrent clients
  *      (default 50) repeat what the OOB main screen asks — `GET /api/backups`, `GET /api/schedule`,
- *      `GET /api/jobs`, `POST /api/backups` — each pausing `--think` ms (default 1000, jittered
+ *      `GET /api/jobs`, `GET /api/volumes`, `POST /api/backups` — each pausing `--think` ms (default 1000, jittered
  *      ±50 %) between requests, until that run's archives are all written (at most `--seconds`,
  *      default 30); latency percentiles per request. `--think=0` is a stress test instead: every
  *      client asks again as soon as it has its answer, so latency is queueing behind the others.
@@ -69,6 +69,8 @@ const REQUESTS: { kind: string; method: string; url: string; body?: unknown }[] 
   { kind: 'GET /api/backups', method: 'GET', url: '/api/backups' },
   { kind: 'GET /api/schedule', method: 'GET', url: '/api/schedule' },
   { kind: 'GET /api/jobs', method: 'GET', url: '/api/jobs?limit=50' },
+  // The main screen's volume list (ui/overview.tsx polls it every 5 s while a job runs).
+  { kind: 'GET /api/volumes', method: 'GET', url: '/api/volumes' },
   { kind: 'POST /api/backups', method: 'POST', url: '/api/backups', body: {} },
 ];
 
