@@ -91,7 +91,7 @@ describe('names', () => {
 describe('swapIn', () => {
   it('commitSwap makes the staged content live and committed; the previous data waits for finishCommitted', async () => {
     const { vol, old, a, b } = await setup();
-    assert.deepEqual(await commitSwap(vol, { id: ID, rootMeta, logger: silent }), { moved: 10, removedOld: 11 });
+    assert.deepEqual(await commitSwap(vol, { id: ID, rootMeta, logger: silent }), { moved: 10, previousEntries: 11 });
     assertSameTree(b, withoutReserved(await snapshotTree(vol)), { ignore: ignoreRoot });
     assertSameTree(a, await snapshotTree(old), { ignore: ignoreRoot });
     await stat(path.join(vol, workDirName(ID), SWAPPED_MARKER)); // committed: a crash now is finished, not rolled back
@@ -104,7 +104,7 @@ describe('swapIn', () => {
   it('replaces the volume content by the staged content', async () => {
     const { vol, b } = await setup();
     const r = await swapIn(vol, { id: ID, rootMeta, logger: silent });
-    assert.deepEqual(r, { moved: 10, removedOld: 11 }); // top-level entries of B and A
+    assert.deepEqual(r, { moved: 10, previousEntries: 11 }); // top-level entries of B and A
     assertSameTree(b, await snapshotTree(vol), { ignore: ignoreRoot });
     assert.deepEqual(await reservedNames(vol), []);
     await assertRootMeta(vol);

@@ -56,7 +56,7 @@ export class SimulatedCrash extends Error {
 }
 
 /** The whole swap of one volume: commitSwap, then finishCommitted (the previous data removed, the root's metadata applied). */
-export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved: number; removedOld: number }> {
+export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved: number; previousEntries: number }> {
   const r = await commitSwap(volumeDir, o);
   await finishCommitted(volumeDir, o.id, o.rootMeta, o.logger);
   return r;
@@ -68,7 +68,7 @@ export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved
  * A restore of several volumes commits every volume first and then removes all previous data, so
  * the volumes change within a few renames of each other rather than one removal apart.
  */
-export async function commitSwap(volumeDir: string, o: SwapOptions): Promise<{ moved: number; removedOld: number }> {
+export async function commitSwap(volumeDir: string, o: SwapOptions): Promise<{ moved: number; previousEntries: number }> {
   const { id, logger: log } = o;
   const workName = workDirName(id);
   const work = path.join(volumeDir, workName);
@@ -139,7 +139,7 @@ export async function commitSwap(volumeDir: string, o: SwapOptions): Promise<{ m
   if (o.crashAfterRenames === 'marker') throw new SimulatedCrash('simulated crash after the commit marker');
 
   log.info({ volumeDir, moved: movedIn.length, previousEntries: movedOut.length }, 'swap: volume replaced');
-  return { moved: movedIn.length, removedOld: movedOut.length };
+  return { moved: movedIn.length, previousEntries: movedOut.length };
 }
 
 /**
