@@ -122,6 +122,7 @@ export async function restoreSet(
         logger: log, signal,
         // The writer threads are waited for synchronously: stay well below the job lock's duration.
         writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
+        writebackEveryBytes: ctx.config.restoreWritebackBytes,
         onProgress: (p) => progress('extract', { volume: t.volume, ...p }),
       }).catch((err: Error) => {
         throw new VerificationFailed(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`, { cause: err });

@@ -14,6 +14,7 @@ import { caseDirs } from '../helpers/case-dirs.js';
 import { assertSameTree, ignoreRoot, snapshotTree } from '../helpers/tree.js';
 import { gnuTarArchive } from '../helpers/volumes.js';
 import { extractArchive } from '../../src/engine/extract/extract-archive.js';
+import { restoreChain } from '../../src/engine/incremental/restore-chain.js';
 
 const silent = pino({ level: 'silent' });
 const { caseDir } = caseDirs('oob-writeback-');
@@ -78,5 +79,15 @@ describe('extraction: early flushes of the staging directory', () => {
     await extractArchive(archive, one, { logger: silent, writebackEveryBytes: MiB, select: (rel) => rel === 'sub/f0.bin' });
     assert.equal(fs.existsSync(log), false);
     assert.equal(fs.statSync(path.join(one, 'sub', 'f0.bin')).size, MiB);
+  });
+
+  it('a restore passes its interval on (RESTORE_WRITEBACK_MIB → restoreChain → the extraction)', async () => {
+    const { log, vol, archive, staging } = await setUp(6, false);
+    await restoreChain({ files: [archive], stagingDir: `${staging}-off`, logger: silent, writebackEveryBytes: 0 });
+    assert.equal(fs.existsSync(log), false, 'no flush with 0');
+    await restoreChain({ files: [archive], stagingDir: staging, logger: silent, writebackEveryBytes: MiB });
+    const starts = fs.readFileSync(log, 'utf8').trim().split('\n').filter((l) => l.startsWith('start '));
+    assert.ok(starts.length >= 1 && starts.every((l) => l === `start -f ${staging}`), starts.join(' | '));
+    assertSameTree(await snapshotTree(vol), await snapshotTree(staging), { ignore: ignoreRoot });
   });
 });

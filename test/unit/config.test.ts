@@ -35,6 +35,7 @@ describe('loadConfig: defaults', () => {
       offsite: undefined,
       restoreConfirmTtlMs: 600_000,
       restoreThreads: os.availableParallelism() >= 2 ? 2 : 0,
+      restoreWritebackBytes: 256 * 1024 * 1024,
       restoreSpaceRatio: 3,
       maxUploadBytes: 20 * 1024 ** 3,
       uploadIdleTimeoutMs: 60_000,
@@ -87,6 +88,11 @@ describe('loadConfig: defaults', () => {
     assert.equal(loadConfig(base).restoreThreads, os.availableParallelism() >= 2 ? 2 : 0);
     assert.equal(loadConfig({ ...base, RESTORE_THREADS: '0' }).restoreThreads, 0);
     assert.equal(loadConfig({ ...base, WORKER_NICE: '0' }).workerNice, 0);
+  });
+
+  it('takes RESTORE_WRITEBACK_MIB in MiB, 0 for no early flushes', () => {
+    assert.equal(loadConfig({ ...base, RESTORE_WRITEBACK_MIB: '64' }).restoreWritebackBytes, 64 * 1024 * 1024);
+    assert.equal(loadConfig({ ...base, RESTORE_WRITEBACK_MIB: '0' }).restoreWritebackBytes, 0);
   });
 
   it('takes the system time zone without TZ, and a glibc ":Zone"', () => {
@@ -207,6 +213,7 @@ describe('loadConfig: bad values name the variable', () => {
     RESTORE_CONFIRM_TTL: ['0', '86401'],
     RESTORE_SPACE_RATIO: ['0.5', 'x'],
     RESTORE_THREADS: ['9', 'two'],
+    RESTORE_WRITEBACK_MIB: ['-1', '0.5', '65537'],
     DB_PORT: ['0', 'mysql'],
     DB_NAME: ['elexis; drop', 'elexis-db'],
     DB_DUMP_NAME: ['Dump', 'a_b'],

@@ -32,6 +32,8 @@ export interface RestoreChainOptions {
   logger: Logger;
   signal?: AbortSignal;
   writers?: WriterSettings;
+  /** The full's extraction: bytes between two early flushes (ExtractOptions.writebackEveryBytes). */
+  writebackEveryBytes?: number;
   onProgress?: (p: ExtractProgress & { file: string }) => void;
   tarCommand?: string;
 }
@@ -50,7 +52,7 @@ export async function restoreChain(o: RestoreChainOptions): Promise<RestoreChain
   const [full, ...incrementals] = o.files;
   if (full === undefined) throw new Error('a restore needs at least one archive');
   const first = await verifyVolumeArchive(full, {
-    logger: o.logger, signal: o.signal, extractTo: o.stagingDir, writers: o.writers,
+    logger: o.logger, signal: o.signal, extractTo: o.stagingDir, writers: o.writers, writebackEveryBytes: o.writebackEveryBytes,
     onProgress: (p) => o.onProgress?.({ ...p, file: path.basename(full) }),
   });
   const x = first.extracted!;

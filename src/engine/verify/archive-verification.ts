@@ -54,6 +54,8 @@ export interface VerifyArchiveOptions {
   extractTo?: string;
   /** The extraction's writer threads (see WriterSettings). */
   writers?: WriterSettings;
+  /** With `extractTo`: bytes between two early flushes (ExtractOptions.writebackEveryBytes). */
+  writebackEveryBytes?: number;
   /** With `extractTo`: extract only these entries (single-file restore); all are verified. */
   select?: (rel: string) => boolean;
   /** Every entry as our reader reads it (to write the entry index on the way). */
@@ -95,6 +97,7 @@ export async function verifyVolumeArchive(archivePath: string, o: VerifyArchiveO
       ? verifyArchive(archivePath, { expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, tee: feed, onEntry: o.onEntry })
       : extractArchive(archivePath, o.extractTo, {
           expectedSha256: sidecar, logger: o.logger, onProgress: o.onProgress, signal: o.signal, writers: o.writers, tee: feed, select: o.select, onEntry: o.onEntry,
+          writebackEveryBytes: o.writebackEveryBytes,
         })
   ).then(
     (r) => {

@@ -37,6 +37,8 @@ export function configFromEnv(env: EnvVariables, cwd: string) {
     restoreConfirmTtlMs: env.RESTORE_CONFIRM_TTL,
     /** Writer threads a restore may start for small files when creating files is slow (0: never). */
     restoreThreads: env.RESTORE_THREADS ?? (os.availableParallelism() >= 2 ? 2 : 0),
+    /** Extracted bytes between two early flushes of a restore's staging directory (0: none). */
+    restoreWritebackBytes: env.RESTORE_WRITEBACK_MIB * 1024 * 1024,
     /** Free space a restore needs in a volume, as a multiple of the archive size when no manifest says more. */
     restoreSpaceRatio: env.RESTORE_SPACE_RATIO,
     maxUploadBytes: env.MAX_UPLOAD_BYTES,

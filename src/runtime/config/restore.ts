@@ -20,5 +20,13 @@ export const restore = {
       defaultText: '`2` (`0` on 1 core)',
       doc: 'writer threads a restore (and a verify\'s test extraction) starts for small files once creating files proves slow (its `open()` calls average > 50 µs); `0` writes everything on the job\'s own thread',
     }),
+    // Why an interval and why this default: src/engine/fs/writeback.ts and BENCHMARKS.md.
+    RESTORE_WRITEBACK_MIB: integer({
+      min: 0,
+      max: 65_536,
+      default: 256,
+      envExample: true,
+      doc: 'MiB a restore extracts between two flushes (`sync -f`) of its staging directory, so that the disk writes while it extracts; `0`: one flush before the swap only (best where flushes are dear and the disk is fast)',
+    }),
   },
 };
