@@ -145,6 +145,8 @@ export async function startBenchService(o: ServiceOptions): Promise<BenchService
     WORKER_NICE: String(o.workerNice),
     NODE_ENV: 'test',
     OOB_TEST_CLOCK: `file:${clockFile}`,
+    // A restore's early flushes (README, Restore), to compare settings on one disk.
+    ...(process.env.RESTORE_WRITEBACK_MIB !== undefined ? { RESTORE_WRITEBACK_MIB: process.env.RESTORE_WRITEBACK_MIB } : {}),
   };
   const entry: Entry = o.tsx
     ? { api: ['--import', 'tsx', 'src/api/main.ts'], worker: ['--import', 'tsx', 'src/jobs/main.ts'] }

@@ -19,6 +19,9 @@
  *      `sha256sum` of the same archives.
  * The worker's peak RSS (VmHWM, reset before each step through /proc/<pid>/clear_refs) per step.
  *
+ * RESTORE_WRITEBACK_MIB in the environment is handed to the worker (the restore's early flushes:
+ * `RESTORE_WRITEBACK_MIB=0 npm run bench:e2e` measures the restore without them).
+ *
  * Options: --reps=N (2), --nice=N (WORKER_NICE of the worker and niceness of the commands; 0, so
  * that on a shared machine both get the same share: docker-compose's worker runs at 10), --tsx (run
  * the service through tsx instead of compiling it). Prints the tables (markdown) and writes
@@ -27,8 +30,11 @@
  *
  * The data set and all it writes live under bench/data, on one file system, which the report names.
  * A practice server's data disk has a journal; a VM's root may not (slow file creation after large
- * deletions, BENCHMARKS.md): mount a journaled ext4 at bench/data to measure there, e.g.
- *   truncate -s 12G /work/jfs.img && mkfs.ext4 -q /work/jfs.img && mount -o loop /work/jfs.img bench/data
+ * deletions, BENCHMARKS.md): mount a journaled ext4 at bench/data to measure there, in a loop
+ * device with direct I/O (without it every write also goes through the host file system's page
+ * cache, which doubled the kernel's time per written byte), e.g.
+ *   truncate -s 12G /work/jfs.img && mkfs.ext4 -q /work/jfs.img &&
+ *   mount "$(losetup --direct-io=on -f --show /work/jfs.img)" bench/data
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -99,7 +105,7 @@ async function main(): Promise<void> {
     // Where the volumes, the backup directory and GNU tar's extractions are (one file system).
     fileSystem: fileSystemOf(dataRoot),
   };
-  log(`${sizeMiB} MiB, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}; data on ${machine.fileSystem}`);
+  log(`${sizeMiB} MiB, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}; data on ${machine.fileSystem}; RESTORE_WRITEBACK_MIB ${process.env.RESTORE_WRITEBACK_MIB ?? "default"}`);
 
   const work = path.join(dataRoot, `e2e-${process.pid}`);
   const gnuDir = path.join(work, 'gnu');

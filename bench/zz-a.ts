@@ -1,0 +1,13 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pino from 'pino';
+import { archiveVolume } from '../src/engine/archive/archive-volume.js';
+const logger = pino({ level: 'warn' });
+const v = process.argv[2] ?? 'lucinda';
+const out = path.resolve('bench/data/zz-a');
+fs.rmSync(out, { recursive: true, force: true }); fs.mkdirSync(out);
+const u0 = process.cpuUsage(); const t = performance.now();
+const r = await archiveVolume({ volume: v, volumeDir: path.resolve('bench/data/1000mib', v), backupDir: out, fileName: `${v}.tar.gz`, gzipLevel: 5, logger });
+const u = process.cpuUsage(u0);
+console.log(`${v}: ${((performance.now() - t) / 1000).toFixed(2)} s wall, user ${(u.user / 1e6).toFixed(2)} sys ${(u.system / 1e6).toFixed(2)}, size ${r.size}`);
+fs.rmSync(out, { recursive: true, force: true });
