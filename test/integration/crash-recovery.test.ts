@@ -43,8 +43,11 @@ describe('crash recovery: kill -9 of a worker mid-archive', () => {
   let redis: Redis;
 
   before(async () => {
-    // One sequential gzip stream over random data (~30 MB/s): slow enough to kill mid-way.
-    fx = await makeFixture({ LOCK_DURATION: '2', STALLED_INTERVAL: '1', VOLUME_LOCK_TTL: '3', WORKER_CONCURRENCY: '1', GZIP_PARALLEL: 'false' });
+    // One sequential gzip stream over random data (~30 MB/s): slow enough to kill mid-way. The lock
+    // is short so that the killed attempt is taken over soon, but not so short that the survivor's
+    // own renewal (every LOCK_DURATION / 2) can miss it when another test file loads both cores:
+    // with 2 s its attempt was once taken for stalled too and started a second time.
+    fx = await makeFixture({ LOCK_DURATION: '4', STALLED_INTERVAL: '1', VOLUME_LOCK_TTL: '5', WORKER_CONCURRENCY: '1', GZIP_PARALLEL: 'false' });
     const dir = path.join(fx.volumesDir, VOLUME);
     await fs.mkdir(dir);
     await writeRandomFile(path.join(dir, 'ibdata1'), 160 * 1024 * 1024);
@@ -107,7 +110,7 @@ describe('crash recovery: kill -9 of a worker mid-archive', () => {
     const finished = [victim, survivor].flatMap((w) => logLines(w.logs(), 'archive finished'));
     assert.equal(finished.length, 1);
     assert.equal(finished[0]!.pid, survivor.proc.pid);
-    // LOCK_DURATION 2 s + STALLED_INTERVAL 1 s + one archive of 160 MiB; generous for slow machines.
+    // LOCK_DURATION 4 s + STALLED_INTERVAL 1 s + one archive of 160 MiB; generous for slow machines.
     assert.ok(recoveredInMs < 60_000, `recovered in ${recoveredInMs} ms`);
   });
 
