@@ -14,8 +14,8 @@
  * to empty its cache, and the extraction's own writes slow down meanwhile. How much depends on the
  * disk: on the Intel machine a flush every 64 MiB took the whole restore from 0.85-0.90× to
  * 1.03-1.17× `tar -xzf`; on the AMD machine (a disk that writes 1 GB in 1.2 s but flushes dearly)
- * the same made it 2.2 s slower than no early flush at all (10.9 s against 8.7 s; every 256 MiB:
- * 10.0 s). The default, every 256 MiB, keeps the disk busy during a large restore with a quarter of
+ * the same made it 1.8-2.2 s slower than no early flush at all (10.9 s against 8.7-9.1 s; every
+ * 256 MiB: 10.0-10.4 s). The default, every 256 MiB, keeps the disk busy during a large restore with a quarter of
  * the flushes; RESTORE_WRITEBACK_MIB sets it (0: none, the swap's flush writes everything).
  *
  * A flush that fails or cannot start (no `sync`) only stops the next ones: the durability that
