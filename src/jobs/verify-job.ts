@@ -28,6 +28,7 @@ export function makeVerifyProcessor(ctx: AppContext) {
     const log = ctx.logger.child({ module: 'verify', volume, stamp, file, jobId: job.id });
     const full = path.join(ctx.config.backupDir, file);
     if (!(await fs.stat(full).catch(() => undefined))) throw new Error(`${file} does not exist (pruned or moved away?)`);
+    log.info({ attempt: job.attemptsMade + 1 }, 'verify started');
     if (job.parent && job.attemptsMade === 0 && ctx.config.testHooks.corruptBeforeVerify === volume) await flipMiddleByte(full);
     const sidecar = await fs.readFile(`${full}.sha256`, 'utf8').catch(() => '');
     const sha256 = /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] ?? null;
