@@ -105,7 +105,7 @@ async function main(): Promise<void> {
     // Where the volumes, the backup directory and GNU tar's extractions are (one file system).
     fileSystem: fileSystemOf(dataRoot),
   };
-  log(`${sizeMiB} MiB, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}; data on ${machine.fileSystem}; RESTORE_WRITEBACK_MIB ${process.env.RESTORE_WRITEBACK_MIB ?? "default"}`);
+  log(`${sizeMiB} MiB, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}; data on ${machine.fileSystem}; RESTORE_WRITEBACK_MIB ${process.env.RESTORE_WRITEBACK_MIB ?? 'default'}`);
 
   const work = path.join(dataRoot, `e2e-${process.pid}`);
   const gnuDir = path.join(work, 'gnu');

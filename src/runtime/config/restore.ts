@@ -1,4 +1,5 @@
 /** Restores: how long a request waits for its confirmation, what space it needs, how it writes. */
+import { WRITEBACK_EVERY_BYTES } from '../../engine/fs/writeback.js';
 import { decimal, integer, seconds } from './variables.js';
 
 export const restore = {
@@ -24,7 +25,7 @@ export const restore = {
     RESTORE_WRITEBACK_MIB: integer({
       min: 0,
       max: 65_536,
-      default: 256,
+      default: WRITEBACK_EVERY_BYTES / (1024 * 1024),
       envExample: true,
       doc: 'MiB a restore extracts between two flushes (`sync -f`) of its staging directory, so that the disk writes while it extracts; `0`: one flush before the swap only (best where flushes are dear and the disk is fast)',
     }),
