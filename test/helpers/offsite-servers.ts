@@ -54,11 +54,27 @@ async function waitForPort(port: number, proc: ChildProcess, what: string): Prom
   throw new Error(`${what} did not listen on ${port}`);
 }
 
+/**
+ * Waits until the server listens; one that does not is killed before the error is thrown, so that
+ * a failed start leaves nothing running (a live child keeps the test file's process from ending).
+ */
+async function listening(port: number, proc: ChildProcess, what: string): Promise<void> {
+  try {
+    await waitForPort(port, proc, what);
+  } catch (err) {
+    proc.kill('SIGKILL');
+    throw err;
+  }
+}
+
+/** SIGTERM; a server still there after 10 s is killed (a test server, not what is under test). */
 async function stopProcess(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null || proc.signalCode !== null) return;
   const exited = new Promise((r) => proc.once('exit', r));
   proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
   await exited;
+  clearTimeout(timer);
 }
 
 /**
@@ -96,7 +112,7 @@ export async function startSftpServer(work: string, name = 'sftptest', o: { appe
     ].join('\n'),
   );
   const proc = spawn('/usr/sbin/sshd', ['-D', '-e', '-f', config], { stdio: ['ignore', 'ignore', 'ignore'] });
-  await waitForPort(port, proc, 'sshd');
+  await listening(port, proc, 'sshd');
   const keyPem = (await fs.readFile(clientKey, 'utf8')).trim();
   // The key goes into the config inline (key_pem), so that it is a config value a test can grep for.
   const keyLine = keyPem.split('\n').join('\\n');
@@ -111,13 +127,14 @@ export async function startWebdavServer(work: string, name = 'davtest'): Promise
   await fs.mkdir(dir, { recursive: true });
   const port = await freePort();
   const user = 'oob';
-  const pass = randomBytes(18).toString('base64url');
-  const proc = spawn('rclone', ['serve', 'webdav', dir, '--addr', `127.0.0.1:${port}`, '--user', user, '--pass', pass, '--dir-cache-time', '0s', '--poll-interval', '0'], {
+  // Hex: a base64url password may start with '-', which rclone's command line reads as an option.
+  const pass = randomBytes(18).toString('hex');
+  const obscured = execFileSync('rclone', ['obscure', '--', pass], { encoding: 'utf8' }).trim();
+  const proc = spawn('rclone', ['serve', 'webdav', dir, '--addr', `127.0.0.1:${port}`, '--user', user, `--pass=${pass}`, '--dir-cache-time', '0s', '--poll-interval', '0'], {
     stdio: ['ignore', 'ignore', 'ignore'],
     env: { ...process.env, RCLONE_CONFIG: '/dev/null' },
   });
-  await waitForPort(port, proc, 'rclone serve webdav');
-  const obscured = execFileSync('rclone', ['obscure', pass], { encoding: 'utf8' }).trim();
+  await listening(port, proc, 'rclone serve webdav');
   const section = [`[${name}]`, 'type = webdav', `url = http://127.0.0.1:${port}/`, 'vendor = other', `user = ${user}`, `pass = ${obscured}`, ''].join('\n');
   return { name, section, secrets: [pass, obscured], dir, stop: () => stopProcess(proc) };
 }

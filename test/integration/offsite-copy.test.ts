@@ -26,7 +26,9 @@ const FILE = 'lucindadata_2026-11-21-0315.tar.gz';
 
 before(async () => {
   work = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-offsite-'));
-  [sftp, dav] = await Promise.all([startSftpServer(work), startWebdavServer(work)]);
+  // One after the other: each is assigned before the next can fail, so that `after` stops it.
+  sftp = await startSftpServer(work);
+  dav = await startWebdavServer(work);
   const configFile = await rcloneConfig(path.join(work, 'rclone.conf'), [sftp, dav]);
   rclone = { configFile, secrets: await configSecrets(configFile) };
   identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -121,9 +123,13 @@ describe('verification of a remote object', () => {
 describe('a target that is down', () => {
   it('fails the copy with rclone\'s reason and no secret of the config in it', async () => {
     const down = await startWebdavServer(path.join(work, 'down'), 'davdown');
-    const configFile = await rcloneConfig(path.join(work, 'down.conf'), [down]);
+    let configFile: string;
+    try {
+      configFile = await rcloneConfig(path.join(work, 'down.conf'), [down]);
+    } finally {
+      await down.stop();
+    }
     const opts = { configFile, secrets: await configSecrets(configFile) };
-    await down.stop();
     const err = await copyArchive({ rclone: opts, target: 'davdown:x', backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] }).then(
       () => assert.fail('copy to a stopped server succeeded'),
       (e: Error) => e,

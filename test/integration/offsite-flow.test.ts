@@ -45,7 +45,9 @@ describe('off-site copies in the backup flow', () => {
   before(async () => {
     receiver = await startReceiver();
     fx = await makeFixture({}, { clock: TEST_START });
-    [sftp, dav] = await Promise.all([startSftpServer(path.join(fx.root, 'sftp')), startWebdavServer(path.join(fx.root, 'dav'))]);
+    // One after the other: each is assigned before the next can fail, so that `after` stops it.
+    sftp = await startSftpServer(path.join(fx.root, 'sftp'));
+    dav = await startWebdavServer(path.join(fx.root, 'dav'));
     sftpDir = path.join(sftp.dir, 'oob');
     const config = await rcloneConfig(path.join(fx.root, 'rclone.conf'), [sftp, dav]);
     identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });

@@ -180,7 +180,7 @@ describe('loadConfig: bad values name the variable', () => {
   const BAD: Record<string, (string | Record<string, string>)[]> = {
     SPACE_MARGIN_MB: ['-1', '1.5', '10000001'],
     LOCAL_RETENTION: ['keep:3', 'never', 'gfs:0/0/0'],
-    OFFSITE_TARGETS: ['no-colon', 'a:x,a:x'],
+    OFFSITE_TARGETS: ['no-colon', 'a:x,a:x', '-a:x'],
     OFFSITE_AGE_RECIPIENTS: ['age1short', 'ssh-ed25519 AAAA'],
     OFFSITE_BWLIMIT: ['fast', '10 M'],
     OFFSITE_RETENTION: ['keep:0', 'gfs:1/2', 'forever'],

@@ -31,6 +31,7 @@ describe('off-site configuration', () => {
 
   for (const [env, variable, message] of [
     [{ OFFSITE_TARGETS: 'no-colon' }, 'OFFSITE_TARGETS', /remote:path/],
+    [{ OFFSITE_TARGETS: '--config:/etc' }, 'OFFSITE_TARGETS', /remote:path/],
     [{ OFFSITE_TARGETS: 'a:x,a:x' }, 'OFFSITE_TARGETS', /listed twice/],
     [{ OFFSITE_TARGETS: 'a:x', RCLONE_CONFIG: '' }, 'RCLONE_CONFIG', /OFFSITE_TARGETS/],
     [{ OFFSITE_AGE_RECIPIENTS: `${KEY},age1short` }, 'OFFSITE_AGE_RECIPIENTS', /entry 2/],

@@ -7,7 +7,9 @@ import { parseRetentionPolicy, type RetentionPolicy } from '../../core/retention
 import { integer, seconds, text, variable, type Parsed } from './variables.js';
 
 /** An rclone remote name (letters, digits, `_ - . +` and blanks, not first) and a path after the colon. */
-const TARGET = /^[\w.+@-][\w.+@ -]*:[^,]*$/;
+// A remote's name never starts with '-' (rclone's rule too): it goes on rclone's command line,
+// where it would be read as an option.
+const TARGET = /^[\w.+@][\w.+@ -]*:[^,]*$/;
 const AGE_RECIPIENT = /^age1[ac-hj-np-z02-9]{58}$/;
 /** rclone's --bwlimit: a rate (`4M`, `512k`, `off`), upload:download (`10M:1M`), or a timetable of `HH:MM,rate` items. */
 const BWLIMIT = /^(?:(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)-)?\d{2}:\d{2},)?(?:off|\d+(?:\.\d+)?[BKMGTP]?(?::\d+(?:\.\d+)?[BKMGTP]?)?)(?:\s+(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)-)?\d{2}:\d{2},(?:off|\d+(?:\.\d+)?[BKMGTP]?(?::\d+(?:\.\d+)?[BKMGTP]?)?))*$/i;
