@@ -4,7 +4,7 @@
  * helpers/test-services.ts), runs `node --import tsx --test <args>` with their addresses in the
  * environment, stops what it started, and exits with the test run's code.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { ensureTestServices, MissingServiceError, type TestServices } from './helpers/test-services.js';
 
 const args = process.argv.slice(2);
@@ -17,12 +17,43 @@ try {
 }
 for (const n of services.notes) process.stderr.write(`test/run.ts: ${n}\n`);
 
+// Its own process group, so that whatever a test left running (a service, a test server, an
+// rclone) can be found and stopped afterwards instead of living on after the run.
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', ...args], {
-  stdio: 'inherit',
+  stdio: ['ignore', 'inherit', 'inherit'],
   env: { ...process.env, ...services.env },
+  detached: true,
 });
-// Ctrl-C reaches the test runner too (same process group); we only wait for it, then clean up.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+const group = -child.pid!;
+// Ctrl-C and CI's SIGTERM reach the whole run; we only wait for it, then clean up.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => signalGroup(signal));
 const code = await new Promise<number>((resolve) => child.once('exit', (c, s) => resolve(c ?? (s ? 1 : 0))));
+const left = leftovers(child.pid!);
+if (left.length) {
+  process.stderr.write(`test/run.ts: ${left.length} processes the tests left running, killed now:\n${left.join('\n')}\n`);
+  signalGroup('SIGKILL');
+}
 await services.stop();
 process.exit(code);
+
+function signalGroup(signal: NodeJS.Signals): void {
+  try {
+    process.kill(group, signal);
+  } catch {
+    /* the group is gone */
+  }
+}
+
+/** `pid elapsed command` of each live process still in the test run's group. */
+function leftovers(pgid: number): string[] {
+  try {
+    const out = execFileSync('ps', ['-eo', 'pgid=,stat=,pid=,etime=,args='], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .map((l) => l.trim().split(/\s+/))
+      .filter(([g, stat]) => g === String(pgid) && !stat!.startsWith('Z')) // a zombie is dead already
+      .map(([, , ...rest]) => rest.join(' '));
+  } catch {
+    return [];
+  }
+}

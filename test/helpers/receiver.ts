@@ -24,5 +24,10 @@ export async function startReceiver(): Promise<Receiver> {
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/hook`, alerts, close: () => new Promise((r) => server.close(() => r())) };
+  const close = () =>
+    new Promise<void>((r) => {
+      server.close(() => r());
+      server.closeAllConnections(); // a sender's request still open must not keep the test waiting
+    });
+  return { url: `http://127.0.0.1:${port}/hook`, alerts, close };
 }

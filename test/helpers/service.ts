@@ -122,7 +122,7 @@ export async function startService(role: keyof typeof ENTRY, env: Record<string,
   const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
   const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
-    return exited;
+    return boundedExit(proc, exited, `the ${role} process`, signal, () => out);
   };
   const ready = role === 'worker' ? /"msg":"workers started"/ : /"msg":"API listening".*?"port":(\d+)|"port":(\d+)[^\n]*"msg":"API listening"/;
   try {
@@ -135,6 +135,23 @@ export async function startService(role: keyof typeof ENTRY, env: Record<string,
     await stop('SIGKILL');
     throw err;
   }
+}
+
+/**
+ * The service ends on its own after a signal (SIGTERM: within SHUTDOWN_TIMEOUT plus its grace).
+ * One that does not is a failure of the test that says so, not a test run that hangs until CI
+ * gives up: killed, and the end of its log shown.
+ */
+export const STOP_LIMIT_MS = 90_000;
+
+async function boundedExit<T>(proc: ChildProcess, exited: Promise<T>, what: string, signal: string, logs: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_LIMIT_MS)));
+  const first = await Promise.race([exited, late]).finally(() => clearTimeout(timer));
+  if (first !== 'late') return first;
+  proc.kill('SIGKILL');
+  await exited;
+  throw new Error(`${what} did not exit within ${STOP_LIMIT_MS / 1000} s of ${signal}; killed. Its log ends:\n${logs().slice(-4000)}`);
 }
 
 function fatal(out: string): never {
@@ -166,7 +183,8 @@ export async function http(base: string, method: string, url: string, body?: unk
   const headers: Record<string, string> = {};
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (token) headers.authorization = `Bearer ${token}`;
-  const res = await fetch(base + url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  // Bounded, so that a service that stops answering fails the test instead of hanging the run.
+  const res = await fetch(base + url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(120_000) });
   const text = await res.text();
   let parsed: unknown = text;
   try {
