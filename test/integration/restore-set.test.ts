@@ -3,6 +3,8 @@
  * like afterwards — including the failures that must leave them exactly as they were.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,6 +14,7 @@ import { logLines } from '../helpers/logs.js';
 import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
+import { workDirName } from '../../src/engine/swap/work-dir.js';
 
 const TOKEN = 'restore-test-token-0123456789';
 
@@ -48,10 +51,19 @@ describe('restore a backup set', () => {
   let fx: Fixture;
   let svc: Service;
   let stamp: string;
+  let syncLog = '';
   const vol = (v: string) => path.join(fx.volumesDir, v);
 
   before(async () => {
-    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', NODE_ENV: 'test', OOB_TEST_FAIL_SWAP: 'pacsdata:2' }, { clock: TEST_START });
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', NODE_ENV: 'test', OOB_TEST_FAIL_SWAP: 'pacsdata:2', RESTORE_WRITEBACK_MIB: '1' }, { clock: TEST_START });
+    // A `sync` first on the service's PATH that notes its arguments and runs the real one: the
+    // restore's early flushes (RESTORE_WRITEBACK_MIB) show in syncLog.
+    const bin = path.join(fx.root, 'bin');
+    syncLog = path.join(fx.root, 'sync.log');
+    await fs.mkdir(bin);
+    const realSync = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p))!;
+    await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$*" >> ${syncLog}\nexec ${realSync} "$@"\n`, { mode: 0o755 });
+    fx.env.PATH = `${bin}:${process.env.PATH ?? ''}`;
     await makeVolume(vol('elexisdb'), 'elexisdb');
     await makeVolume(vol('lucindadata'), 'lucindadata');
     await makeVolume(vol('pacsdata'), 'pacsdata');
@@ -186,16 +198,22 @@ describe('restore a backup set', () => {
 
   // That our restore of GNU tar's archives is exact is proven in exact-archives.test.ts, and that
   // such sets are listed (sha256 null) in backup-run.test.ts; here: the restore flow takes them.
-  it('restores a set made by hand with GNU tar (earlier OOB versions: no checksum, no manifest)', async () => {
+  it('restores a set made by hand with GNU tar (earlier OOB versions: no checksum, no manifest); flushes every RESTORE_WRITEBACK_MIB', async () => {
     const handmade = path.join(fx.root, 'handmade');
     await makeVolume(handmade, 'handmade');
     await fs.writeFile(path.join(handmade, 'only-in-handmade.txt'), 'x');
+    await fs.writeFile(path.join(handmade, 'scan.bin'), randomBytes(3 * 1024 * 1024));
     await gnuTarArchive(handmade, path.join(fx.backupDir, 'elexisdb_2024-01-01-0315.tar.gz'));
     await fs.writeFile(path.join(vol('elexisdb'), 'only-in-the-volume.txt'), 'gone after the restore\n');
-    const result = await restoreAndWait(svc, { stamp: '2024-01-01-0315', skipSafetyBackup: true });
+    await fs.rm(syncLog, { force: true });
+    const id = await confirm(svc, { stamp: '2024-01-01-0315', skipSafetyBackup: true });
+    const result = await finished(svc, id);
     assert.equal(result.state, 'completed', result.failedReason);
     assert.deepEqual((await fs.readdir(vol('elexisdb'))).sort(), (await fs.readdir(handmade)).sort());
     assert.equal(await fs.readFile(path.join(vol('elexisdb'), 'readme.txt'), 'utf8'), 'volume handmade\n'.repeat(100));
+    // 3 MiB extracted at 1 MiB steps: early flushes of the staging directory, before the swap's own.
+    const flushes = (await fs.readFile(syncLog, 'utf8')).split('\n').filter((l) => l.startsWith(`-f ${path.join(vol('elexisdb'), workDirName(id))}`));
+    assert.ok(flushes.length >= 2, `early flushes of the staging directory: ${flushes.join(' | ')}`);
   });
 
   it('refuses a hostile archive and writes nothing outside the volume', async () => {
