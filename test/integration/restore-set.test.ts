@@ -211,9 +211,10 @@ describe('restore a backup set', () => {
     assert.equal(result.state, 'completed', result.failedReason);
     assert.deepEqual((await fs.readdir(vol('elexisdb'))).sort(), (await fs.readdir(handmade)).sort());
     assert.equal(await fs.readFile(path.join(vol('elexisdb'), 'readme.txt'), 'utf8'), 'volume handmade\n'.repeat(100));
-    // 3 MiB extracted at 1 MiB steps: early flushes of the staging directory, before the swap's own.
+    // 3 MiB extracted at 1 MiB steps: early flushes of the staging directory (the swap's own flush
+    // names the volume). How many depends on the disk: none starts while one still runs.
     const flushes = (await fs.readFile(syncLog, 'utf8')).split('\n').filter((l) => l.startsWith(`-f ${path.join(vol('elexisdb'), workDirName(id))}`));
-    assert.ok(flushes.length >= 2, `early flushes of the staging directory: ${flushes.join(' | ')}`);
+    assert.ok(flushes.length >= 1, `an early flush of the staging directory: ${(await fs.readFile(syncLog, 'utf8')).trim()}`);
   });
 
   it('refuses a hostile archive and writes nothing outside the volume', async () => {
