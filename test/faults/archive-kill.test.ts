@@ -17,7 +17,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { assertNeverListedHalf, assertSameSnapshot, prng, prngBytes, pySnapshot, watchBackups, type BackupSample } from '../helpers/faults.js';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec, gnuTarArchive } from '../helpers/volumes.js';
 
 const VOLUME = 'pacsdata';
@@ -50,7 +50,7 @@ describe('fault: kill -9 of a worker during an archive', () => {
     await fs.writeFile(path.join(old, 'old.txt'), 'an older generation\n');
     for (const f of OLD) await gnuTarArchive(old, path.join(fx.backupDir, f));
 
-    [api, ...workers] = await Promise.all([startService('api', fx.env), startService('worker', fx.env), startService('worker', fx.env)]);
+    [api, ...workers] = await startServices(['api', fx.env], ['worker', fx.env], ['worker', fx.env]);
     const put = await http(api.url, 'PUT', '/api/schedule', { minute: '15', hour: '3', day: '*', month: '*', weekday: '*', keep: 2 });
     assert.equal(put.status, 200, JSON.stringify(put.body));
 

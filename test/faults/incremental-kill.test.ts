@@ -24,7 +24,7 @@ import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { assertNeverListedHalf, assertSameSnapshot, buildSeededVolume, prng, prngBytes, pySnapshot, requestAndConfirm, restoreFinished, watchBackups, type BackupSample, type SnapEntry } from '../helpers/faults.js';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { hashFile } from '../helpers/tree.js';
 
 const execFileP = promisify(execFile);
@@ -81,7 +81,7 @@ describe('fault: kill -9 during an incremental archive', () => {
     // One sequential gzip stream over incompressible data: slow enough to kill mid-way.
     fx = await makeFixture({ LOCK_DURATION: '2', STALLED_INTERVAL: '1', VOLUME_LOCK_TTL: '3', GZIP_PARALLEL: 'false' }, { clock: TEST_START });
     await buildSeededVolume(vol(), 1612, { docs: 10, docBytes: 16 * 1024, imageBytes: 256 * 1024 });
-    [api, ...workers] = await Promise.all([startService('api', fx.env), startService('worker', fx.env), startService('worker', fx.env)]);
+    [api, ...workers] = await startServices(['api', fx.env], ['worker', fx.env], ['worker', fx.env]);
     assert.equal((await http(api.url, 'PUT', `/api/volumes/${VOLUME}`, { mode: 'incremental', fullEvery: 7 })).status, 200);
 
     // 1. The full.

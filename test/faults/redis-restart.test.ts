@@ -21,7 +21,7 @@ import { RUN_SCHEDULER_ID } from '../../src/stores/queues.js';
 import { freePort, prng, prngBytes, startOwnRedis } from '../helpers/faults.js';
 import { logLines } from '../helpers/logs.js';
 import { TEST_START } from '../helpers/clock.js';
-import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec, makeVolume } from '../helpers/volumes.js';
 
 const VOLUMES = ['elexisdb', 'lucindadata', 'pacsdata'];
@@ -60,7 +60,7 @@ describe('fault: Redis stopped and restarted under a running service', () => {
     await fs.writeFile(path.join(fx.volumesDir, 'elexisdb/ibdata1'), prngBytes(prng(99), 128 * 1024 * 1024));
     await makeVolume(path.join(fx.volumesDir, 'lucindadata'), 'lucindadata');
     await makeVolume(path.join(fx.volumesDir, 'pacsdata'), 'pacsdata');
-    [api, worker] = await Promise.all([startService('api', fx.env), startService('worker', fx.env)]);
+    [api, worker] = await startServices(['api', fx.env], ['worker', fx.env]);
     client = new Redis(`redis://127.0.0.1:${port}`, { maxRetriesPerRequest: null });
     client.on('error', () => undefined);
     assert.equal((await http(api.url, 'PUT', '/api/schedule', SCHEDULE)).status, 200);

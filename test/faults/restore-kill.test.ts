@@ -25,7 +25,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { assertSameSnapshot, prng, prngBytes, pySnapshot, requestAndConfirm, type SnapEntry } from '../helpers/faults.js';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, REDIS_URL, startService, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 
 const VOLUME = 'elexisdb';
 const TOP_LEVEL = 4000;
@@ -113,7 +113,7 @@ describe('fault: kill -9 of a worker during a restore', () => {
     for (let i = 0; i < TOP_LEVEL; i++) await fs.writeFile(path.join(vol(), `f${String(i).padStart(5, '0')}.dat`), `${i}\n`);
     await fs.mkdir(path.join(vol(), 'mysql'));
     await fs.writeFile(path.join(vol(), 'mysql/user.MYD'), 'users\n');
-    [api, worker] = await Promise.all([startService('api', fx.env), startService('worker', fx.env)]);
+    [api, worker] = await startServices(['api', fx.env], ['worker', fx.env]);
     workers.push(worker);
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     queue = new Queue('restore', { connection: redis, prefix: fx.prefix });

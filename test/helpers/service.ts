@@ -138,6 +138,20 @@ export async function startService(role: keyof typeof ENTRY, env: Record<string,
 }
 
 /**
+ * Several services started side by side. If one fails to start, the others are killed before the
+ * error is thrown: a service nobody holds any more would keep the test file's process alive.
+ */
+export async function startServices<T extends [keyof typeof ENTRY, Record<string, string>][]>(...specs: T): Promise<{ [K in keyof T]: Service }> {
+  const started = await Promise.allSettled(specs.map(([role, env]) => startService(role, env)));
+  const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failed) {
+    await Promise.all(started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.stop('SIGKILL')] : [])));
+    throw failed.reason;
+  }
+  return started.map((s) => (s as PromiseFulfilledResult<Service>).value) as { [K in keyof T]: Service };
+}
+
+/**
  * The service ends on its own after a signal (SIGTERM: within SHUTDOWN_TIMEOUT plus its grace).
  * One that does not is a failure of the test that says so, not a test run that hangs until CI
  * gives up: killed, and the end of its log shown.

@@ -12,7 +12,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { TEST_START } from '../helpers/clock.js';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, REDIS_URL, startService, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { makeVolume } from '../helpers/volumes.js';
 
 const archivesIn = async (dir: string) => (await fs.readdir(dir)).filter((n) => n.endsWith('.tar.gz')).sort();
@@ -46,7 +46,7 @@ describe('catch-up at start of a missed scheduled run', () => {
   });
 
   it('runs once, even with two processes starting, stamped with the minute it ran and catchUpFor the missed tick', async () => {
-    const [a, b] = await Promise.all([startService('start', fx.env), startService('worker', fx.env)]);
+    const [a, b] = await startServices(['start', fx.env], ['worker', fx.env]);
     services.push(a!, b!);
     const missed = '2030-01-01-0000';
     await waitFor(async () => (await archivesIn(fx.backupDir)).length > 0, 30_000, 'the catch-up archive');

@@ -11,7 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, REDIS_URL, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec, gnuTarArchive } from '../helpers/volumes.js';
 
 const VOLUME = 'elexisdb';
@@ -58,7 +58,7 @@ describe('crash recovery: kill -9 of a worker mid-archive', () => {
     await fs.writeFile(path.join(old, 'old.txt'), 'old generation\n');
     for (const f of OLD) await gnuTarArchive(old, path.join(fx.backupDir, f));
 
-    [api, ...workers] = await Promise.all([startService('api', fx.env), startService('worker', fx.env), startService('worker', fx.env)]);
+    [api, ...workers] = await startServices(['api', fx.env], ['worker', fx.env], ['worker', fx.env]);
     const put = await http(api.url, 'PUT', '/api/schedule', { minute: '15', hour: '3', day: '*', month: '*', weekday: '1-5', keep: 2 });
     assert.equal(put.status, 200, JSON.stringify(put.body));
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });

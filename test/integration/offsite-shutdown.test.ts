@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { logLines } from '../helpers/logs.js';
 import { rcloneConfig, startWebdavServer, type TestRemote } from '../helpers/offsite-servers.js';
-import { http, makeFixture, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, startService, startServices, waitFor, type Fixture, type Service } from '../helpers/service.js';
 
 describe('shutdown during an off-site copy', () => {
   let fx: Fixture;
@@ -27,7 +27,7 @@ describe('shutdown during an off-site copy', () => {
     await fs.mkdir(path.join(fx.volumesDir, 'pacsdata'));
     await fs.writeFile(path.join(fx.volumesDir, 'pacsdata', 'image.bin'), randomBytes(3 * 1024 * 1024));
     const env = { ...fx.env, OFFSITE_TARGETS: `${dav.name}:oob`, RCLONE_CONFIG: await rcloneConfig(path.join(fx.root, 'rclone.conf'), [dav]), OFFSITE_BWLIMIT: '256k' };
-    [api, first] = await Promise.all([startService('api', env), startService('worker', env)]);
+    [api, first] = await startServices(['api', env], ['worker', env]);
     assert.equal((await http(api.url, 'POST', '/api/backups', {})).status, 202);
     copyJob = await waitFor(async () => {
       const jobs = (await http(api.url, 'GET', '/api/jobs?queue=copy&state=active')).body.jobs as { id: string }[];

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, REDIS_URL, startService, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 
 const VOLUME = 'pacsdata';
@@ -36,7 +36,7 @@ describe('restore: kill -9 of its worker mid-extraction', () => {
     const fh = await fs.open(path.join(vol(), 'images.bin'), 'w');
     for (let i = 0; i < 12; i++) await fh.write(randomBytes(16 * 1024 * 1024));
     await fh.close();
-    [api, victim] = await Promise.all([startService('api', fx.env), startService('worker', fx.env)]);
+    [api, victim] = await startServices(['api', fx.env], ['worker', fx.env]);
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     const run = await http(api.url, 'POST', '/api/backups', {});
     assert.equal(run.status, 202, JSON.stringify(run.body));

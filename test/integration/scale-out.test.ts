@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, startService, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, startServices, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec } from '../helpers/volumes.js';
 
 describe('scale-out: one API, two workers', () => {
@@ -31,7 +31,7 @@ describe('scale-out: one API, two workers', () => {
       await fs.writeFile(path.join(dir, 'sub/big.bin'), randomBytes(24 * 1024 * 1024));
       await fs.writeFile(path.join(dir, 'small.txt'), `volume ${v}\n`);
     }
-    [api, ...workers] = await Promise.all([startService('api', fx.env), startService('worker', fx.env), startService('worker', fx.env)]);
+    [api, ...workers] = await startServices(['api', fx.env], ['worker', fx.env], ['worker', fx.env]);
     const r = await http(api.url, 'POST', '/api/backups', {});
     assert.equal(r.status, 202, JSON.stringify(r.body));
     run = r.body;

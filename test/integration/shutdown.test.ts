@@ -12,7 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, REDIS_URL, startService, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec } from '../helpers/volumes.js';
 
 const VOLUME = 'pacsdata';
@@ -40,7 +40,7 @@ describe('graceful shutdown of a busy worker', () => {
     for (let i = 0; i < 12; i++) await fh.write(randomBytes(16 * 1024 * 1024));
     await fh.close();
 
-    [api, first] = await Promise.all([startService('api', fx.env), startService('worker', fx.env)]);
+    [api, first] = await startServices(['api', fx.env], ['worker', fx.env]);
     const r = await http(api.url, 'POST', '/api/backups', {});
     assert.equal(r.status, 202, JSON.stringify(r.body));
     archiveJobId = r.body.jobs[0].archiveJobId;
