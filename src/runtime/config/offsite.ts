@@ -17,7 +17,7 @@ const BWLIMIT = /^(?:(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)-)?\d{2}:\d{2},)?(?:off|\
 export const offsite = {
   title: 'Off-site copies',
   variables: {
-    OFFSITE_TARGETS: variable({ envExample: true, doc: 'rclone targets that get a copy of every verified archive, comma-separated `remote:path` (e.g. `swiss-s3:practice-backup,nas:/backup/oob`); unset = no off-site copies' }, parseTargets),
+    OFFSITE_TARGETS: variable({ envExample: true, doc: 'rclone targets that get a copy of every verified archive, comma-separated `remote:path` (e.g. `swiss-s3:practice-backup,nas:/backup/oob`; a remote name never starts with `-`); unset = no off-site copies' }, parseTargets),
     RCLONE_CONFIG: text({ defaultText: 'rclone\'s own default', doc: 'path of rclone\'s config file, which defines the remotes (mount it as a secret; its values never appear in logs, job data or API answers)' }),
     OFFSITE_AGE_RECIPIENTS: variable({ envExample: true, doc: 'age public keys (`age1…`, comma-separated): copies are encrypted to them as `<file>.age`; unset = plain copies (see "Off-site copies")' }, parseRecipients),
     OFFSITE_AGE_IDENTITY_FILE: text({ doc: 'age identity file (private key) for restores from encrypted copies; better given with the confirmation and never kept on the server' }),
