@@ -155,7 +155,8 @@ export function restoreViaApi(svc: BenchService, stamp: string, volumes: string[
  * Each volume's steps from the worker's log lines of this restore (src/jobs/restore-set.ts): its
  * extraction from "extracting and verifying archive" to "… extracted into staging"; its safety
  * backup and its swap from the previous step's end to "safety backup written" / "volume replaced",
- * and the removal of its previous data as "previous data removed" reports it.
+ * and the removal of its previous data as "previous data removed" reports it. The one flush of
+ * all volumes' file systems before the first swap counts in the first volume's swap.
  */
 function restoreSteps(logs: string, restoreId: string, volumes: string[]): VolumeSteps[] {
   const events: { msg: string; volume?: string; at: number; durationMs?: number }[] = [];

@@ -31,7 +31,7 @@ import { claimSafetyStamp } from './safety-stamp.js';
 import { collectBetweenPhases } from '../engine/gzip/gc-nudge.js';
 import { fetchFromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
-import { commitSwap, finishCommitted } from '../engine/swap/swap-volume.js';
+import { commitSwap, finishCommitted, flushFileSystems } from '../engine/swap/swap-volume.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 
 export interface SetRestoreSummary {
@@ -178,13 +178,21 @@ export async function restoreSet(
         log.info({ volume: target.volume, durationMs: Date.now() - started }, 'previous data removed');
       }),
     );
+  // Every staged tree is on disk before the first volume changes, by one flush per file system.
+  if (staged.length > 0) progress('swap', { volume: staged[0]!.target.volume });
+  const flushStarted = Date.now();
+  await flushFileSystems(staged.map((s) => s.target.dir), log).catch(async (err: Error) => {
+    await dropStaging(targets);
+    throw new Error(`flushing the restored data to disk failed, nothing was changed: ${err.message}`, { cause: err });
+  });
+  log.info({ volumes: staged.map((s) => s.target.volume), durationMs: Date.now() - flushStarted }, 'restored data flushed to disk');
   for (const s of staged) {
     const { target, rootMeta } = s;
     progress('swap', { volume: target.volume });
     try {
       signal?.throwIfAborted();
       await commitSwap(target.dir, {
-        id: request.id, rootMeta, rootTimes: rootTimes.get(target.volume), logger: log,
+        id: request.id, rootMeta, rootTimes: rootTimes.get(target.volume), logger: log, flushed: true,
         failAfterRenames: failSwapAfter(ctx, target.volume),
       });
       swapped.push(s);

@@ -127,6 +127,7 @@ describe('restore a backup set', () => {
 
     // This minute holds the previous test's safety backup: the safety backup waits for the next one.
     const taken = fx.clock.stamp();
+    await fs.rm(syncLog, { force: true });
     const id = await confirm(svc, { stamp, volumes: ['elexisdb', 'lucindadata'] });
     await waitFor(() => logLines(svc.logs(), 'safety backup waits for the next minute: this one has a set').find((l) => l.stamp === taken), 30_000, 'the safety backup to wait');
     assert.equal((await http(svc.url, 'GET', `/api/restores/${id}`, undefined, TOKEN)).body.state, 'active', 'nothing restored while it waits');
@@ -164,6 +165,11 @@ describe('restore a backup set', () => {
       .map((l) => `${l.msg} ${l.volume}`);
     assert.deepEqual(steps.slice(0, 2), ['volume replaced by the backup elexisdb', 'volume replaced by the backup lucindadata']);
     assert.deepEqual(steps.slice(2).sort(), ['previous data removed elexisdb', 'previous data removed lucindadata']);
+    // Before the first rename, one flush for both volumes: they share a file system.
+    const volumeFlushes = (await fs.readFile(syncLog, 'utf8')).split('\n').filter((l) => l === `-f ${vol('elexisdb')}` || l === `-f ${vol('lucindadata')}`);
+    assert.equal(volumeFlushes.length, 1, volumeFlushes.join(' | '));
+    const order = logLines(svc.logs()).filter((l) => l.restoreId === id).map((l) => l.msg as string);
+    assert.ok(order.indexOf('restored data flushed to disk') >= 0 && order.indexOf('restored data flushed to disk') < order.indexOf('volume replaced by the backup'), order.join(' | '));
   });
 
   for (const damage of ['corrupted', 'truncated'] as const) {

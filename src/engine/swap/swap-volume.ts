@@ -41,6 +41,12 @@ export interface SwapOptions {
    * changed its mtime); a rollback puts them back. Defaults to the times at swap start.
    */
   rootTimes?: { atime: Date; mtime: Date };
+  /**
+   * The caller has flushed the volume's file system since the extraction into the work directory
+   * ended (flushFileSystems: a restore of several volumes flushes each file system once, not once
+   * per volume); without it the swap flushes first.
+   */
+  flushed?: boolean;
   /** Test hook: fail (and roll back) after N renames of phase 2. */
   failAfterRenames?: number;
   /**
@@ -84,7 +90,7 @@ export async function commitSwap(volumeDir: string, o: SwapOptions): Promise<{ m
   const staged = await namesIn(tree);
   const rootBefore = o.rootTimes ?? (await fs.stat(volumeDir));
 
-  await syncFilesystem(volumeDir, log);
+  if (!o.flushed) await syncFilesystem(volumeDir, log);
 
   let renames = 0;
   const crashPoint = () => {
@@ -234,6 +240,20 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
     }
   }
   await fsyncDir(volumeDir).catch(() => undefined);
+}
+
+/**
+ * Flushes the file systems of these volumes, each once and side by side: volumes usually share one
+ * file system (Docker's volumes directory), and every flush costs a journal commit and a flush of
+ * the disk's cache even when little is left to write. Then `commitSwap(…, { flushed: true })`.
+ */
+export async function flushFileSystems(volumeDirs: readonly string[], log: Logger): Promise<void> {
+  const byDevice = new Map<number, string>();
+  for (const dir of volumeDirs) {
+    const { dev } = await fs.stat(dir);
+    if (!byDevice.has(dev)) byDevice.set(dev, dir);
+  }
+  await Promise.all([...byDevice.values()].map((dir) => syncFilesystem(dir, log)));
 }
 
 /** Make everything written to the volume's file system so far durable (syncfs via coreutils). */
