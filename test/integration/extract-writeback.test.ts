@@ -1,8 +1,8 @@
 /**
  * The extraction's early flushes (src/engine/fs/writeback.ts): `sync -f <staging>` every so many
  * extracted bytes, one at a time, none still running when the extraction returns, and a `sync`
- * that fails never fails the extraction. A wrapper named `sync` first on PATH records every call
- * (start and end) and then runs the real one, or fails.
+ * that fails never fails the extraction. A wrapper named `sync` first on PATH (helpers/sync-wrapper.ts)
+ * records every call (start and end) and then runs the real one, or fails.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +12,7 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { caseDirs } from '../helpers/case-dirs.js';
 import { assertSameTree, ignoreRoot, snapshotTree } from '../helpers/tree.js';
+import { syncWrapperPath } from '../helpers/sync-wrapper.js';
 import { gnuTarArchive } from '../helpers/volumes.js';
 import { extractArchive } from '../../src/engine/extract/extract-archive.js';
 import { restoreChain } from '../../src/engine/incremental/restore-chain.js';
@@ -20,16 +21,6 @@ const silent = pino({ level: 'silent' });
 const { caseDir } = caseDirs('oob-writeback-');
 const MiB = 1024 * 1024;
 
-/** PATH with a `sync` that logs "start <args>" and "end" around the real one (or exits 1), in `dir`. */
-function syncWrapper(dir: string, log: string, fail: boolean): string {
-  const bin = path.join(dir, 'bin');
-  fs.mkdirSync(bin, { recursive: true });
-  const realSync = ['/usr/bin/sync', '/bin/sync'].find((p) => fs.existsSync(p))!;
-  const tail = fail ? 'exit 1' : `${realSync} "$@"; rc=$?; sleep 0.2; echo end >> ${log}; exit $rc`;
-  fs.writeFileSync(path.join(bin, 'sync'), `#!/bin/sh\necho "start $*" >> ${log}\n${tail}\n`, { mode: 0o755 });
-  return `${bin}:${process.env.PATH ?? ''}`;
-}
-
 /**
  * A case: the `sync` wrapper first on PATH (logging to `log`), and a volume of `files`
  * incompressible files of 1 MiB archived by GNU tar; `staging` does not exist yet.
@@ -37,7 +28,7 @@ function syncWrapper(dir: string, log: string, fail: boolean): string {
 async function setUp(files: number, failingSync: boolean): Promise<{ log: string; vol: string; archive: string; staging: string }> {
   const dir = await caseDir();
   const log = path.join(dir, 'sync.log');
-  process.env.PATH = syncWrapper(dir, log, failingSync);
+  process.env.PATH = syncWrapperPath(dir, log, { fail: failingSync, pauseSeconds: 0.2 });
   const vol = path.join(dir, 'vol');
   fs.mkdirSync(path.join(vol, 'sub'), { recursive: true });
   for (let i = 0; i < files; i++) fs.writeFileSync(path.join(vol, 'sub', `f${i}.bin`), randomBytes(MiB));

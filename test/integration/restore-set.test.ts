@@ -4,7 +4,6 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import { TEST_START } from '../helpers/clock.js';
 import { logLines } from '../helpers/logs.js';
 import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
+import { syncWrapperPath } from '../helpers/sync-wrapper.js';
 import { exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 import { workDirName } from '../../src/engine/swap/work-dir.js';
 
@@ -56,14 +56,10 @@ describe('restore a backup set', () => {
 
   before(async () => {
     fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', NODE_ENV: 'test', OOB_TEST_FAIL_SWAP: 'pacsdata:2', RESTORE_WRITEBACK_MIB: '1' }, { clock: TEST_START });
-    // A `sync` first on the service's PATH that notes its arguments and runs the real one: the
-    // restore's early flushes (RESTORE_WRITEBACK_MIB) show in syncLog.
-    const bin = path.join(fx.root, 'bin');
+    // A `sync` first on the service's PATH that notes its calls and runs the real one: the
+    // restore's flushes (RESTORE_WRITEBACK_MIB, the one before the swap) show in syncLog.
     syncLog = path.join(fx.root, 'sync.log');
-    await fs.mkdir(bin);
-    const realSync = ['/usr/bin/sync', '/bin/sync'].find((p) => existsSync(p))!;
-    await fs.writeFile(path.join(bin, 'sync'), `#!/bin/sh\necho "$*" >> ${syncLog}\nexec ${realSync} "$@"\n`, { mode: 0o755 });
-    fx.env.PATH = `${bin}:${process.env.PATH ?? ''}`;
+    fx.env.PATH = syncWrapperPath(fx.root, syncLog);
     await makeVolume(vol('elexisdb'), 'elexisdb');
     await makeVolume(vol('lucindadata'), 'lucindadata');
     await makeVolume(vol('pacsdata'), 'pacsdata');
@@ -166,7 +162,7 @@ describe('restore a backup set', () => {
     assert.deepEqual(steps.slice(0, 2), ['volume replaced by the backup elexisdb', 'volume replaced by the backup lucindadata']);
     assert.deepEqual(steps.slice(2).sort(), ['previous data removed elexisdb', 'previous data removed lucindadata']);
     // Before the first rename, one flush for both volumes: they share a file system.
-    const volumeFlushes = (await fs.readFile(syncLog, 'utf8')).split('\n').filter((l) => l === `-f ${vol('elexisdb')}` || l === `-f ${vol('lucindadata')}`);
+    const volumeFlushes = (await fs.readFile(syncLog, 'utf8')).split('\n').filter((l) => l === `start -f ${vol('elexisdb')}` || l === `start -f ${vol('lucindadata')}`);
     assert.equal(volumeFlushes.length, 1, volumeFlushes.join(' | '));
     const order = logLines(svc.logs()).filter((l) => l.restoreId === id).map((l) => l.msg as string);
     assert.ok(order.indexOf('restored data flushed to disk') >= 0 && order.indexOf('restored data flushed to disk') < order.indexOf('volume replaced by the backup'), order.join(' | '));
@@ -219,7 +215,7 @@ describe('restore a backup set', () => {
     assert.equal(await fs.readFile(path.join(vol('elexisdb'), 'readme.txt'), 'utf8'), 'volume handmade\n'.repeat(100));
     // 3 MiB extracted at 1 MiB steps: early flushes of the staging directory (the swap's own flush
     // names the volume). How many depends on the disk: none starts while one still runs.
-    const flushes = (await fs.readFile(syncLog, 'utf8')).split('\n').filter((l) => l.startsWith(`-f ${path.join(vol('elexisdb'), workDirName(id))}`));
+    const flushes = (await fs.readFile(syncLog, 'utf8')).split('\n').filter((l) => l.startsWith(`start -f ${path.join(vol('elexisdb'), workDirName(id))}`));
     assert.ok(flushes.length >= 1, `an early flush of the staging directory: ${(await fs.readFile(syncLog, 'utf8')).trim()}`);
   });
 
