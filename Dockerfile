@@ -3,9 +3,17 @@
 
 # --- build: compile TypeScript (src/ -> dist/), bundle the screens (ui/ -> dist/ui); dev dependencies -----
 FROM node:20-bookworm-slim AS build
+# python3, make, g++, libdeflate-dev: node-gyp builds the libdeflate binding (native/libdeflate),
+# which inflates archives on restore and verification, during `npm ci` (scripts/build-native.mjs;
+# OOB_REQUIRE_LIBDEFLATE=1: a failed build fails the image instead of falling back to zlib).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ libdeflate-dev \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY scripts/build-native.mjs ./scripts/
+COPY native ./native
+RUN OOB_REQUIRE_LIBDEFLATE=1 npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 # The backup screens: bundled by esbuild into dist/ui (served by the API at /).
@@ -20,21 +28,27 @@ FROM node:20-bookworm-slim AS runtime
 #   mariadb/mariadb-dump child processes.
 # mariadb-client: `mariadb-dump` and `mariadb`, used for SQL dumps and SQL restores.
 # rclone, age: off-site copies (transport and encryption, README "Off-site copies").
+# libdeflate0: the library the libdeflate binding (built in the build stage) links.
 # findutils: `xargs`, which hands a large tree's directories to parallel `rm -rf` after a restore
 #   (src/engine/fs/remove-tree.ts; without it the removal is sequential, and slower).
 # No redis-server: Redis runs as its own service (see docker-compose.yaml).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini mariadb-client ca-certificates rclone age findutils \
+ && apt-get install -y --no-install-recommends tini mariadb-client ca-certificates rclone age libdeflate0 findutils \
  && rm -rf /var/lib/apt/lists/*
 
+# GZIP_INFLATE=libdeflate: the image has the binding, so a worker that cannot load it refuses to start.
 ENV NODE_ENV=production \
+    GZIP_INFLATE=libdeflate \
     BACKUP_DIR=/backup \
     VOLUMES_DIR=/mnt \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: no compiler here; the binding comes from the build stage (msgpackr-extract, the
+# other package with an install script, loads its prebuilt optional package either way).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/native/libdeflate/build/Release/oob_libdeflate.node ./native/libdeflate/build/Release/
 
 # A fresh named volume mounted on /backup takes over this directory's owner, so the API (user node)
 # can write SQL uploads and pass its readiness check.

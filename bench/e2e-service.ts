@@ -145,6 +145,9 @@ export async function startBenchService(o: ServiceOptions): Promise<BenchService
     WORKER_NICE: String(o.workerNice),
     NODE_ENV: 'test',
     OOB_TEST_CLOCK: `file:${clockFile}`,
+    // libdeflate unless GZIP_INFLATE says otherwise: a worker that cannot load it refuses to start,
+    // so a run never measures zlib while saying libdeflate.
+    GZIP_INFLATE: process.env.GZIP_INFLATE ?? 'libdeflate',
     // A restore's early flushes (README, Restore), to compare settings on one disk.
     ...(process.env.RESTORE_WRITEBACK_MIB !== undefined ? { RESTORE_WRITEBACK_MIB: process.env.RESTORE_WRITEBACK_MIB } : {}),
   };

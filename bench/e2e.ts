@@ -19,8 +19,9 @@
  *      `sha256sum` of the same archives.
  * The worker's peak RSS (VmHWM, reset before each step through /proc/<pid>/clear_refs) per step.
  *
- * RESTORE_WRITEBACK_MIB in the environment is handed to the worker (the restore's early flushes:
- * `RESTORE_WRITEBACK_MIB=0 npm run bench:e2e` measures the restore without them).
+ * RESTORE_WRITEBACK_MIB and GZIP_INFLATE in the environment are handed to the worker (the restore's
+ * early flushes: `RESTORE_WRITEBACK_MIB=0 npm run bench:e2e` measures the restore without them;
+ * `GZIP_INFLATE=zlib` restores and verifies with zlib instead of libdeflate).
  *
  * Options: --reps=N (2), --nice=N (WORKER_NICE of the worker and niceness of the commands; 0, so
  * that on a shared machine both get the same share: docker-compose's worker runs at 10), --tsx (run
@@ -104,8 +105,10 @@ async function main(): Promise<void> {
     loadavgAtStart: load(),
     // Where the volumes, the backup directory and GNU tar's extractions are (one file system).
     fileSystem: fileSystemOf(dataRoot),
+    // What the worker inflates archives with: GZIP_INFLATE as handed to it (e2e-service.ts).
+    inflate: process.env.GZIP_INFLATE ?? 'libdeflate',
   };
-  log(`${sizeMiB} MiB, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}; data on ${machine.fileSystem}; RESTORE_WRITEBACK_MIB ${process.env.RESTORE_WRITEBACK_MIB ?? 'default'}`);
+  log(`${sizeMiB} MiB, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}; data on ${machine.fileSystem}; RESTORE_WRITEBACK_MIB ${process.env.RESTORE_WRITEBACK_MIB ?? 'default'}; inflated by ${machine.inflate}`);
 
   const work = path.join(dataRoot, `e2e-${process.pid}`);
   const gnuDir = path.join(work, 'gnu');
@@ -272,7 +275,7 @@ async function main(): Promise<void> {
   const cpuPressure = stall === undefined || Number.isNaN(stall) ? 'n/a' : `${(stall * 100).toFixed(0)} %`;
   const result = { machine: { ...machine, loadavgAtEnd: load(), cpuPressure }, sizeMiB, reps, nice, runtime: serviceRuntime(tsx), minutes: (Date.now() - started) / 60000, dataSet: input.volumes, samples: s.all };
   const md = [
-    `End to end through the API, ${sizeMiB} MiB, ${reps} repetition(s), medians (min-max); ${machine.nproc} cores (${machine.cpu}), ${machine.date}; load average ${machine.loadavgAtStart} → ${result.machine.loadavgAtEnd}, some task (ours too) waiting for a CPU ${cpuPressure} of the time (/proc/pressure/cpu); worker and commands at nice ${nice}; service ${serviceRuntime(tsx)}; data on ${machine.fileSystem}.`,
+    `End to end through the API, ${sizeMiB} MiB, ${reps} repetition(s), medians (min-max); ${machine.nproc} cores (${machine.cpu}), ${machine.date}; load average ${machine.loadavgAtStart} → ${result.machine.loadavgAtEnd}, some task (ours too) waiting for a CPU ${cpuPressure} of the time (/proc/pressure/cpu); worker and commands at nice ${nice}; service ${serviceRuntime(tsx)}; data on ${machine.fileSystem}; archives inflated by ${machine.inflate}.`,
     '',
     wholeSetTable(s, input),
     '',

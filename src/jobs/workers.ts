@@ -15,6 +15,7 @@ import { within } from '../runtime/boot.js';
 import { rateLimitedWarn } from '../runtime/logger.js';
 import { createRedis } from '../stores/redis.js';
 import { canNudgeGc } from '../engine/gzip/gc-nudge.js';
+import { chooseInflateEngine, inflateEngine } from '../engine/gzip/libdeflate.js';
 import { alertBackoff, makeAlertProcessor } from './alert-job.js';
 import { attachAlerts } from './alerts.js';
 import { makeArchiveProcessor } from './archive-job.js';
@@ -89,6 +90,10 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
   const workerKey = await announceWorkerKey(ctx, log);
   const processors = processorsFor(ctx, workerKey);
   checkProcessors(processors);
+  chooseInflateEngine(ctx.config.gzipInflate);
+  const inflater = inflateEngine();
+  if (inflater.name === 'libdeflate') log.info({ libdeflate: inflater.version }, 'archives are inflated by libdeflate');
+  else if (ctx.config.gzipInflate === 'auto') log.warn({ why: inflater.why }, 'archives are inflated by zlib, about half as fast as libdeflate (README "Installation")');
   if (!canNudgeGc()) log.warn('node was started without --expose-gc: archives and restores may take ~40 MB more memory (see gc-nudge.ts)');
   if ((await recoverAtBoot(ctx)) === 'busy') log.info('an interrupted restore waits for its locks to expire; recovered by the maintenance check');
   await catchUpMissedRun(ctx).catch((err: Error) => log.error({ err: err.message }, 'catch-up check failed'));

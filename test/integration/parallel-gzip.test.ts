@@ -14,6 +14,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { INDEXED_HEADER_LENGTH, parseIndexedHeader } from '../../src/engine/gzip/gzip-members.js';
 import { looksIncompressible } from '../../src/engine/gzip/incompressible.js';
+import { chooseInflateEngine } from '../../src/engine/gzip/libdeflate.js';
 import { readGzipFile } from '../../src/engine/gzip/parallel-gunzip.js';
 import { GzipChunkWriter } from '../../src/engine/gzip/parallel-gzip.js';
 import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
@@ -218,7 +219,10 @@ describe('readGzipFile', () => {
     return { data: Buffer.concat(out), sha: hash.digest('hex'), ...r };
   }
 
-  it('reads indexed members concurrently, plain members by streaming, and a mix of both', async () => {
+  for (const engine of ['libdeflate', 'zlib'] as const)
+  it(`reads indexed members concurrently (${engine}), plain members by streaming, and a mix of both`, async (t) => {
+    chooseInflateEngine(engine);
+    t.after(() => chooseInflateEngine('auto'));
     const d = await caseDir();
     const a = Buffer.concat([text(400 * KiB), randomBytes(100 * KiB)]);
     const parts: Buffer[] = [];
@@ -344,7 +348,10 @@ describe('archive and restore with the parallel gzip', () => {
     }
   });
 
-  it('refuses damaged indexed archives with the usual errors', async () => {
+  for (const engine of ['libdeflate', 'zlib'] as const)
+  it(`refuses damaged indexed archives with the usual errors (${engine})`, async (t) => {
+    chooseInflateEngine(engine);
+    t.after(() => chooseInflateEngine('auto'));
     const d = await caseDir();
     const vol = path.join(d, 'vol');
     await mkdir(vol);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { BINDING } from '../../src/engine/gzip/libdeflate.js';
 import { envSchema, VARIABLE_NAMES } from '../../src/runtime/config/env-schema.js';
 import { variableDocs } from '../../src/runtime/config/variables.js';
 import { WORKER_NODE_FLAGS, WORKER_PROCESS_ENV } from '../../src/runtime/worker-process.js';
@@ -245,12 +246,32 @@ describe('Dockerfile', () => {
     assert.match(runs, /npm run build/);
   });
 
-  it('installs tini and the MariaDB clients, not redis', () => {
-    const apt = instr('RUN').find((l) => l.includes('apt-get install'));
+  it('installs tini, the MariaDB clients and libdeflate at runtime, not redis', () => {
+    const apt = instr('RUN').filter((l) => l.includes('apt-get install')).at(-1);
     assert.ok(apt, 'no apt-get install');
     assert.match(apt, /--no-install-recommends/);
-    for (const pkg of ['tini', 'mariadb-client', 'ca-certificates']) assert.match(apt, new RegExp(`\\b${pkg}\\b`));
+    for (const pkg of ['tini', 'mariadb-client', 'ca-certificates', 'libdeflate0']) assert.match(apt, new RegExp(`\\b${pkg}\\b`));
     assert.doesNotMatch(apt, /redis/);
+  });
+
+  it('builds the libdeflate binding in the build stage and copies it into the runtime image', () => {
+    const buildStage = text.slice(0, text.indexOf('AS runtime'));
+    const runtimeStage = text.slice(text.indexOf('AS runtime'));
+    assert.match(buildStage, /apt-get install[^\n]*\blibdeflate-dev\b/);
+    for (const pkg of ['python3', 'make', 'g\\+\\+']) assert.match(buildStage, new RegExp(`apt-get install[^\\n]*\\s${pkg}\\s`));
+    assert.match(buildStage, /COPY native \.\/native/);
+    assert.match(buildStage, /COPY scripts\/build-native\.mjs /);
+    assert.match(buildStage, /OOB_REQUIRE_LIBDEFLATE=1 npm ci/);
+    // The runtime has no compiler: its npm ci must not try to build; the binding comes from the build stage.
+    assert.match(runtimeStage, /npm ci --omit=dev --ignore-scripts/);
+    const copy = instr('COPY').find((l) => l.includes('oob_libdeflate.node'));
+    assert.equal(copy, 'COPY --from=build /app/native/libdeflate/build/Release/oob_libdeflate.node ./native/libdeflate/build/Release/');
+    // Where src/engine/gzip/libdeflate.ts looks for it: from the project's root (WORKDIR /app, with package.json).
+    assert.equal(path.posix.join('/app', BINDING), '/app/native/libdeflate/build/Release/oob_libdeflate.node');
+    assert.ok(instr('WORKDIR').every((w) => w === 'WORKDIR /app'));
+    assert.match(text, /GZIP_INFLATE=libdeflate/);
+    const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.install, 'node scripts/build-native.mjs');
   });
 
   it('runs node under tini with a health check', () => {

@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import zlib from 'node:zlib';
 import { gcNudger } from './gc-nudge.js';
 import { DEFAULT_CHUNK_SIZE, GzipDataError, INDEXED_HEADER_LENGTH, parseIndexedHeader } from './gzip-members.js';
+import { libdeflateInflater } from './libdeflate.js';
 import { defaultInFlight, MAX_SYNC_MS, ZlibSlot } from './zlib-slots.js';
 
 /** Decoded data goes to the consumer in pieces of this size, with an event loop turn every MAX_SYNC_MS. */
@@ -62,6 +63,25 @@ export async function readGzipFile(file: string, o: GzipReadOptions): Promise<Gz
   const freeSlots: ZlibSlot[] = [];
   const memberPool: Buffer[] = [];
   const nudge = gcNudger();
+  /** One indexed member's data: by libdeflate when it is built (twice as fast), else on a zlib slot. */
+  const libdeflate = libdeflateInflater();
+  const inflate = async (member: Buffer, rawLength: number): Promise<Buffer[]> => {
+    if (libdeflate) return [await libdeflate(member, rawLength)];
+    const slot = freeSlots.pop() ?? new ZlibSlot('gunzip', { chunkSize: DEFAULT_CHUNK_SIZE + 1024 });
+    if (!slots.includes(slot)) slots.push(slot);
+    let parts: Buffer[];
+    try {
+      parts = await slot.inflate(member, rawLength);
+    } catch (err) {
+      if (err instanceof GzipDataError) throw err;
+      throw new GzipDataError((err as Error).message, (err as NodeJS.ErrnoException).code ?? 'Z_DATA_ERROR', { cause: err });
+    }
+    freeSlots.push(slot);
+    let got = 0;
+    for (const p of parts) got += p.length;
+    if (got !== rawLength) throw new GzipDataError('member length does not match its index', 'Z_DATA_ERROR');
+    return parts;
+  };
   let lastYield = Date.now();
   /**
    * Hand the data over in pieces and give the event loop a turn every couple of milliseconds: a
@@ -136,24 +156,12 @@ export async function readGzipFile(file: string, o: GzipReadOptions): Promise<Gz
       ahead.catch(() => undefined);
       bytesRead += member.length;
       o.onCompressed(member);
-      const slot = freeSlots.pop() ?? new ZlibSlot('gunzip', { chunkSize: DEFAULT_CHUNK_SIZE + 1024 });
-      if (!slots.includes(slot)) slots.push(slot);
       const rawLength = next.rawLength;
       const pooled = buf;
-      const job = slot.inflate(member, rawLength).then(
-        (parts) => {
-          freeSlots.push(slot);
-          if (memberPool.length <= maxInFlight) memberPool.push(pooled);
-          let got = 0;
-          for (const p of parts) got += p.length;
-          if (got !== rawLength) throw new GzipDataError('member length does not match its index', 'Z_DATA_ERROR');
-          return parts;
-        },
-        (err: Error) => {
-          if (err instanceof GzipDataError) throw err;
-          throw new GzipDataError(err.message, (err as NodeJS.ErrnoException).code ?? 'Z_DATA_ERROR', { cause: err });
-        },
-      );
+      const job = inflate(member, rawLength).then((parts) => {
+        if (memberPool.length <= maxInFlight) memberPool.push(pooled);
+        return parts;
+      });
       // Handled when it reaches the head of the queue; until then a failure must not count as unhandled.
       job.then(
         () => finished.add(job),

@@ -30,6 +30,8 @@ export function configFromEnv(env: EnvVariables, cwd: string) {
     /** Niceness of a worker process (start:worker): backups yield the CPU to the practice's services. */
     workerNice: env.WORKER_NICE,
     gzipLevel: env.GZIP_LEVEL,
+    /** Who inflates archive members: libdeflate when built (auto), or as GZIP_INFLATE says. */
+    gzipInflate: env.GZIP_INFLATE,
     archiveAttempts: env.ARCHIVE_ATTEMPTS,
     /** The Elexis database, for SQL restores and dumps; undefined when DB_HOST is unset. */
     db: dbConfig(env),

@@ -1,6 +1,6 @@
 /** How a worker process runs archive jobs: how many at once, how nicely, how compressed, how it notices a crash. */
 import { RECOMMENDED_GZIP_LEVEL } from '../../engine/gzip/parallel-gzip.js';
-import { flag, integer, seconds } from './variables.js';
+import { flag, integer, oneOf, seconds } from './variables.js';
 
 export const workers = {
   title: 'Workers and archives',
@@ -19,6 +19,10 @@ export const workers = {
       max: 9,
       default: RECOMMENDED_GZIP_LEVEL,
       doc: '0–9; 5 is within 1 % of `gzip -6` on practice data and ~15 % faster (see BENCHMARKS.md)',
+    }),
+    GZIP_INFLATE: oneOf(['auto', 'libdeflate', 'zlib'] as const, {
+      default: 'auto',
+      doc: 'what inflates our archives\' gzip members on restore and verification: `auto` = libdeflate when its binding was built (about twice as fast), else zlib; `libdeflate` = refuse to start without it; `zlib`',
     }),
     GZIP_PARALLEL: flag({ default: true, doc: 'compress on all cores (multi-member gzip); `0` = one sequential gzip stream' }),
     ARCHIVE_ATTEMPTS: integer({ min: 1, max: 20, default: 3, doc: 'attempts per archive job (exponential backoff from 10 s)' }),

@@ -1,0 +1,87 @@
+/**
+ * libdeflate (native/libdeflate, a small N-API binding built by `npm ci`) inflates our archives'
+ * gzip members: it works on whole buffers, which is what an indexed member is (gzip-members.ts:
+ * its lengths are known before it is read), and inflates about twice as fast as zlib on the
+ * benchmark's data (BENCHMARKS.md). It checks each member's CRC-32 and length like zlib does.
+ *
+ * Compression stays with zlib: Node's zlib makes smaller members than libdeflate at every level
+ * up to libdeflate's 9 on database pages (measured on the benchmark's data), and "no larger than
+ * today's archives" is a rule.
+ *
+ * The binding is optional: without it (built without libdeflate-dev, say) every member is inflated
+ * by zlib, with the same results and errors, and the worker logs why at its start. GZIP_INFLATE
+ * chooses: `auto` (libdeflate when built), `libdeflate` (refuse to start without it), `zlib`.
+ */
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GzipDataError } from './gzip-members.js';
+
+interface Binding {
+  gzipDecompress(member: Buffer, output: Buffer): Promise<void>;
+  version: string;
+}
+
+export type InflateEngineChoice = 'auto' | 'libdeflate' | 'zlib';
+
+/** Where the build puts the binding, from the project's root (the Docker image's /app). */
+export const BINDING = 'native/libdeflate/build/Release/oob_libdeflate.node';
+
+/**
+ * The project's root: the nearest directory above this file with a package.json (this file runs
+ * from src/engine/gzip/, dist/engine/gzip/ or a benchmark's build directory inside the project).
+ */
+function projectRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+}
+
+let loaded: { binding?: Binding; error?: string } | undefined;
+let choice: InflateEngineChoice = 'auto';
+
+function load(): { binding?: Binding; error?: string } {
+  if (!loaded) {
+    try {
+      loaded = { binding: createRequire(import.meta.url)(path.join(projectRoot(), BINDING)) as Binding };
+    } catch (err) {
+      loaded = { error: (err as Error).message.split('\n')[0] };
+    }
+  }
+  return loaded;
+}
+
+/**
+ * Which inflater the process uses (the worker sets it from GZIP_INFLATE at its start). Throws for
+ * `libdeflate` when the binding cannot be loaded.
+ */
+export function chooseInflateEngine(c: InflateEngineChoice): void {
+  if (c === 'libdeflate' && !load().binding) throw new Error(`GZIP_INFLATE=libdeflate, but the libdeflate binding cannot be loaded: ${load().error}`);
+  choice = c;
+}
+
+/** The inflater in use, with its version or why libdeflate is not used. */
+export function inflateEngine(): { name: 'libdeflate'; version: string } | { name: 'zlib'; why: string } {
+  if (choice === 'zlib') return { name: 'zlib', why: 'GZIP_INFLATE=zlib' };
+  const { binding, error } = load();
+  return binding ? { name: 'libdeflate', version: binding.version } : { name: 'zlib', why: `the libdeflate binding is not built (${error})` };
+}
+
+/** libdeflate's member inflater when it is the one in use, else undefined (use zlib). */
+export function libdeflateInflater(): ((member: Buffer, rawLength: number) => Promise<Buffer>) | undefined {
+  if (choice === 'zlib') return undefined;
+  const binding = load().binding;
+  if (!binding) return undefined;
+  return async (member, rawLength) => {
+    const out = Buffer.allocUnsafe(rawLength);
+    try {
+      await binding.gzipDecompress(member, out);
+    } catch (err) {
+      // Damaged data is a GzipDataError like zlib's; anything else (out of memory) is not the archive's fault.
+      if ((err as NodeJS.ErrnoException).code === 'Z_DATA_ERROR') throw new GzipDataError((err as Error).message, 'Z_DATA_ERROR', { cause: err });
+      throw err;
+    }
+    return out;
+  };
+}
