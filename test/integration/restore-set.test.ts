@@ -159,7 +159,7 @@ describe('restore a backup set', () => {
     const steps = logLines(svc.logs())
       .filter((l) => l.restoreId === id && ['volume replaced by the backup', 'previous data removed'].includes(l.msg as string))
       .map((l) => `${l.msg} ${l.volume}`);
-    assert.deepEqual(steps.slice(0, 2), ['volume replaced by the backup elexisdb', 'volume replaced by the backup lucindadata']);
+    assert.deepEqual(steps.slice(0, 2).sort(), ['volume replaced by the backup elexisdb', 'volume replaced by the backup lucindadata']);
     assert.deepEqual(steps.slice(2).sort(), ['previous data removed elexisdb', 'previous data removed lucindadata']);
     // Before the first rename, one flush for both volumes: they share a file system.
     const volumeFlushes = (await fs.readFile(syncLog, 'utf8')).split('\n').filter((l) => l === `start -f ${vol('elexisdb')}` || l === `start -f ${vol('lucindadata')}`);
@@ -196,6 +196,18 @@ describe('restore a backup set', () => {
     assert.match(result.failedReason, /rolled back/);
     assertSameTree(await snapshotTree(vol('pacsdata')), before);
     assert.ok(!(await fs.readdir(vol('pacsdata'))).some((n) => n.startsWith('.oob-restore')));
+  });
+
+  it('volumes are committed side by side: one that fails is rolled back, the other stays restored, the error names both', async () => {
+    await fs.writeFile(path.join(vol('pacsdata'), 'image-after-backup.dcm'), 'new image\n');
+    await fs.writeFile(path.join(vol('elexisdb'), 'after-backup.txt'), 'gone after the restore\n');
+    const pacsBefore = await snapshotTree(vol('pacsdata'));
+    const result = await restoreAndWait(svc, { stamp, volumes: ['elexisdb', 'pacsdata'], skipSafetyBackup: true });
+    assert.equal(result.state, 'failed');
+    assert.match(result.failedReason, /^replacing pacsdata failed and was rolled back: .*\. Already restored: elexisdb\.$/);
+    assertSameTree(await snapshotTree(vol('pacsdata')), pacsBefore);
+    assertSameTree(await snapshotTree(vol('elexisdb')), await tarTree(path.join(fx.backupDir, `elexisdb_${stamp}.tar.gz`)));
+    for (const v of ['elexisdb', 'pacsdata']) assert.ok(!(await fs.readdir(vol(v))).some((n) => n.startsWith('.oob-restore')), v);
   });
 
   // That our restore of GNU tar's archives is exact is proven in exact-archives.test.ts, and that
