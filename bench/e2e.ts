@@ -21,7 +21,8 @@
  *
  * RESTORE_WRITEBACK_MIB and GZIP_INFLATE in the environment are handed to the worker (the restore's
  * early flushes: `RESTORE_WRITEBACK_MIB=0 npm run bench:e2e` measures the restore without them;
- * `GZIP_INFLATE=zlib` restores and verifies with zlib instead of libdeflate).
+ * `GZIP_INFLATE=zlib` restores and verifies with zlib instead of libdeflate). BENCH_LOG_DIR=<dir>
+ * keeps the API's and the worker's logs there.
  *
  * Options: --reps=N (2), --nice=N (WORKER_NICE of the worker and niceness of the commands; 0, so
  * that on a shared machine both get the same share: docker-compose's worker runs at 10), --tsx (run

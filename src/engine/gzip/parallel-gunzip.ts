@@ -1,6 +1,7 @@
 /**
  * Reading a gzip file on all cores: members with our index (gzip-members.ts) are read whole and
- * inflated concurrently in the threadpool; everything from the first member without one (archives
+ * inflated concurrently in the threadpool (by libdeflate when its binding is built, libdeflate.ts;
+ * else by zlib); everything from the first member without one (archives
  * of GNU tar, gzip, pigz) is decoded by one streaming gunzip that runs ahead of the consumer. The
  * decoded bytes and the errors are the same as a plain `zlib.createGunzip()` over the whole file
  * would give. Restores and verification read every archive through here.
