@@ -28,7 +28,7 @@ import { requireSpace, formatBytes } from '../engine/fs/free-space.js';
 import { volumeDir } from '../engine/fs/volumes.js';
 import { placeBeside, swapPaths } from '../engine/swap/place-paths.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
-import { finishCommitted } from '../engine/swap/swap-volume.js';
+import { finishCommitted, flushFileSystems } from '../engine/swap/swap-volume.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
 import { claimSafetyStamp } from './safety-stamp.js';
@@ -125,10 +125,19 @@ export async function restoreFiles(
     throw new Error(`archive ${archive.file} failed verification or extraction, nothing was changed: ${(err as Error).message}`, { cause: err });
   }
 
+  // The staged paths are on disk before they replace anything (in place, the previous versions are
+  // deleted right after) or appear as a folder (whole or not at all, also after a crash).
+  const flushStaged = async () => {
+    await flushFileSystems([dir]).catch(async (err: Error) => {
+      await dropStaging();
+      throw new Error(`flushing the restored paths to disk failed, nothing was changed: ${err.message}`, { cause: err });
+    });
+  };
   let target: string | null = null;
   let safetyBackupStamp: string | null = null;
   if (into === 'beside') {
     progress('swap');
+    await flushStaged();
     try {
       const extras = [...sel.linkTargets].filter((t) => chosenAncestor(chosen, t) === undefined && !parentsOfChosen.has(t));
       target = await placeBeside(dir, request.id, { folder: besideFolderName(stamp), extras, keepDirs: parentsOfChosen, mode: rootMode });
@@ -155,6 +164,7 @@ export async function restoreFiles(
     }
     progress('swap');
     signal?.throwIfAborted();
+    await flushStaged();
     const hook = ctx.config.testHooks.failSwap;
     await swapPaths(dir, request.id, paths, { failAfter: hook?.volume === volume ? hook.afterRenames : undefined });
     // The previous versions of the chosen paths only (small, unlike a whole volume's): removed

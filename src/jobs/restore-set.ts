@@ -181,7 +181,7 @@ export async function restoreSet(
   // Every staged tree is on disk before the first volume changes, by one flush per file system.
   progress('swap');
   const flushStarted = Date.now();
-  await flushFileSystems(staged.map((s) => s.target.dir), log).catch(async (err: Error) => {
+  await flushFileSystems(staged.map((s) => s.target.dir)).catch(async (err: Error) => {
     await dropStaging(targets);
     throw new Error(`flushing the restored data to disk failed, nothing was changed: ${err.message}`, { cause: err });
   });

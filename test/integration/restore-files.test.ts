@@ -11,8 +11,9 @@ import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { ContractChecker } from '../helpers/openapi-check.js';
 import { Redis } from 'ioredis';
+import { syncWrapperPath } from '../helpers/sync-wrapper.js';
 import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
-import { snapshotTree, type TreeEntry } from '../helpers/tree.js';
+import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { exec } from '../helpers/volumes.js';
 
 const TOKEN = 'files-test-token-0123456789ab';
@@ -54,6 +55,7 @@ describe('single-file restore', () => {
   let contract: ContractChecker;
   const gnuStamp = '2030-01-02-0304';
   const vol = () => path.join(fx.volumesDir, 'lucindadata');
+  const syncFails = () => path.join(fx.root, 'sync-fails');
   const call = (method: string, url: string, body?: unknown) => http(svc.url, method, url, body, TOKEN);
   const list = async (stampOf: string, query = '') => {
     const r = await call('GET', `/api/backups/${stampOf}/archives/lucindadata/entries${query}`);
@@ -63,6 +65,8 @@ describe('single-file restore', () => {
 
   before(async () => {
     fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', NODE_ENV: 'test' }, { clock: TEST_START });
+    // The service's `sync` fails while the file syncFails() exists (the flush before the swap).
+    fx.env.PATH = syncWrapperPath(fx.root, path.join(fx.root, 'sync.log'), { failWhile: syncFails() });
     await makeDocuments(vol());
     // A set made by GNU tar alone, as an admin or an earlier OOB version made them: no sidecars.
     await exec('tar', ['-C', vol(), '-czf', path.join(fx.backupDir, `lucindadata_${gnuStamp}.tar.gz`), '.']);
@@ -180,7 +184,7 @@ with tarfile.open(${JSON.stringify(evil)}, 'w:gz') as t:
       contract.check('POST', '/api/restores', req.status, req.body);
       return req;
     };
-    const confirmAndWait = async (req: { body: any }) => {
+    const confirmAndFinish = async (req: { body: any }) => {
       const conf = await call('POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token });
       assert.equal(conf.status, 202, JSON.stringify(conf.body));
       const done = await waitFor(async () => {
@@ -188,8 +192,12 @@ with tarfile.open(${JSON.stringify(evil)}, 'w:gz') as t:
         return r.body.state === 'completed' || r.body.state === 'failed' ? r : undefined;
       }, 60_000, 'the restore to finish');
       contract.check('GET', '/api/restores/{id}', done.status, done.body);
-      assert.equal(done.body.state, 'completed', done.body.failedReason);
       return done.body;
+    };
+    const confirmAndWait = async (req: { body: any }) => {
+      const done = await confirmAndFinish(req);
+      assert.equal(done.state, 'completed', done.failedReason);
+      return done;
     };
 
     before(async () => {
@@ -283,6 +291,25 @@ with tarfile.open(${JSON.stringify(evil)}, 'w:gz') as t:
       sameExcept(after, expected, ['.', 'dokumente']);
       assert.equal(await fs.readFile(path.join(vol(), 'dokumente/neu.txt'), 'utf8'), 'written after the backup, not chosen\n');
       assert.deepEqual((await fs.readdir(vol())).filter((n) => n.startsWith('.oob-restore-')), [], 'no work directory left');
+    });
+
+    it('a flush of the staged paths that fails changes nothing, in place and beside', async () => {
+      await fs.writeFile(path.join(vol(), 'dokumente/brief.txt'), 'changed after the backup\n');
+      const before = await snapshotTree(vol());
+      await fs.writeFile(syncFails(), '');
+      try {
+        for (const into of ['in-place', 'beside'] as const) {
+          const req = await restore({ paths: [key('dokumente/brief.txt')], into, skipSafetyBackup: true });
+          assert.equal(req.status, 201, JSON.stringify(req.body));
+          const done = await confirmAndFinish(req);
+          assert.equal(done.state, 'failed', into);
+          assert.match(done.failedReason, /^flushing the restored paths to disk failed, nothing was changed: flushing the file system of .* failed \(sync -f\)/, into);
+          assertSameTree(await snapshotTree(vol()), before);
+        }
+      } finally {
+        await fs.rm(syncFails(), { force: true });
+      }
+      assert.equal(await fs.readFile(path.join(vol(), 'dokumente/brief.txt'), 'utf8'), 'changed after the backup\n');
     });
 
     it('restores from a GNU-tar-made archive beside', async () => {

@@ -52,6 +52,8 @@ describe('restore a backup set', () => {
   let svc: Service;
   let stamp: string;
   let syncLog = '';
+  /** While this file exists, the service's `sync` fails (the flush before the swap, below). */
+  const syncFails = () => path.join(fx.root, 'sync-fails');
   const vol = (v: string) => path.join(fx.volumesDir, v);
 
   before(async () => {
@@ -59,7 +61,7 @@ describe('restore a backup set', () => {
     // A `sync` first on the service's PATH that notes its calls and runs the real one: the
     // restore's flushes (RESTORE_WRITEBACK_MIB, the one before the swap) show in syncLog.
     syncLog = path.join(fx.root, 'sync.log');
-    fx.env.PATH = syncWrapperPath(fx.root, syncLog);
+    fx.env.PATH = syncWrapperPath(fx.root, syncLog, { failWhile: syncFails() });
     await makeVolume(vol('elexisdb'), 'elexisdb');
     await makeVolume(vol('lucindadata'), 'lucindadata');
     await makeVolume(vol('pacsdata'), 'pacsdata');
@@ -196,6 +198,23 @@ describe('restore a backup set', () => {
     assert.match(result.failedReason, /rolled back/);
     assertSameTree(await snapshotTree(vol('pacsdata')), before);
     assert.ok(!(await fs.readdir(vol('pacsdata'))).some((n) => n.startsWith('.oob-restore')));
+  });
+
+  it('a flush before the swap that fails changes nothing: every staging directory is dropped, the volumes are as before', async () => {
+    await fs.writeFile(path.join(vol('elexisdb'), 'after-backup.txt'), 'still here after the failed restore\n');
+    const before = { elexisdb: await snapshotTree(vol('elexisdb')), pacsdata: await snapshotTree(vol('pacsdata')) };
+    await fs.writeFile(syncFails(), '');
+    try {
+      const result = await restoreAndWait(svc, { stamp, volumes: ['elexisdb', 'pacsdata'], skipSafetyBackup: true });
+      assert.equal(result.state, 'failed');
+      assert.match(result.failedReason, /^flushing the restored data to disk failed, nothing was changed: /);
+    } finally {
+      await fs.rm(syncFails(), { force: true });
+    }
+    for (const v of ['elexisdb', 'pacsdata'] as const) {
+      assertSameTree(await snapshotTree(vol(v)), before[v]);
+      assert.ok(!(await fs.readdir(vol(v))).some((n) => n.startsWith('.oob-restore')), v);
+    }
   });
 
   it('volumes are committed side by side: one that fails is rolled back, the other stays restored, the error names both', async () => {

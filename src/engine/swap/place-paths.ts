@@ -11,7 +11,9 @@
  *           start), before the marker rolls every path back; after it, old/ is removed. Live
  *           parent directories must be real directories: a symlink among them could lead the
  *           rename out of the volume, so it is refused before anything moves.
- * Paths are binary strings (one char per byte), used as Buffers at every syscall.
+ * Paths are binary strings (one char per byte), used as Buffers at every syscall. The caller flushes
+ * the volume's file system first (restore-files.ts, flushFileSystems): the staged data must be on
+ * disk before it replaces anything or appears as a folder.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';

@@ -14,12 +14,11 @@
  * whose name is taken stays in old/ (and the rollback says so). Names are bytes (directories are
  * read as Buffers). The extraction writes without fsync (one fsync per file would make restoring
  * many small files very slow); swapIn flushes the file system (`sync -f`) before it touches the
- * volume, so the restored data is on disk before the originals can be deleted.
+ * volume, so the restored data is on disk before the originals can be deleted, and a flush that
+ * fails (the disk's I/O error) stops it before anything moved.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import type { Logger } from 'pino';
 import { quoteName } from '../../core/show-name.js';
 import { removeTreeAsync } from '../fs/remove-tree.js';
@@ -28,8 +27,6 @@ import { syncFileSystemOf } from '../fs/writeback.js';
 import type { RootMeta } from '../extract/extract-options.js';
 import { asBin, child, exists, isOurs, JOURNAL, namesIn, OWNER_FILE, SWAPPED_MARKER, workDirName, type Journal } from './work-dir.js';
 
-
-const execFileP = promisify(execFile);
 
 export interface SwapOptions {
   id: string;
@@ -90,7 +87,7 @@ export async function commitSwap(volumeDir: string, o: SwapOptions): Promise<{ m
   const staged = await namesIn(tree);
   const rootBefore = o.rootTimes ?? (await fs.stat(volumeDir));
 
-  if (!o.flushed) await syncFilesystem(volumeDir, log);
+  if (!o.flushed) await syncFilesystem(volumeDir);
 
   let renames = 0;
   const crashPoint = () => {
@@ -246,26 +243,26 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
  * Flushes the file systems of these volumes, each once and side by side: volumes usually share one
  * file system (Docker's volumes directory), and every flush costs a journal commit and a flush of
  * the disk's cache even when little is left to write. Then `commitSwap(…, { flushed: true })`.
+ * Rejects when a flush fails: the restored data may not be on disk (a failing `sync -f` reports the
+ * disk's I/O error), so the caller must not swap it in and delete what the volume holds. (A plain
+ * `sync` is no fallback: it cannot report an error.)
  */
-export async function flushFileSystems(volumeDirs: readonly string[], log: Logger): Promise<void> {
+export async function flushFileSystems(volumeDirs: readonly string[]): Promise<void> {
   const byDevice = new Map<number, string>();
   for (const dir of volumeDirs) {
     const { dev } = await fs.stat(dir);
     if (!byDevice.has(dev)) byDevice.set(dev, dir);
   }
-  await Promise.all([...byDevice.values()].map((dir) => syncFilesystem(dir, log)));
+  await Promise.all([...byDevice.values()].map((dir) => syncFilesystem(dir)));
 }
 
-/** Make everything written to the volume's file system so far durable (syncfs via coreutils). */
-async function syncFilesystem(dir: string, log: Logger): Promise<void> {
+/** Make everything written to the volume's file system so far durable (syncfs through coreutils' `sync -f`). */
+async function syncFilesystem(dir: string): Promise<void> {
   try {
     await syncFileSystemOf(dir);
   } catch (err) {
-    try {
-      await execFileP('sync', []);
-    } catch {
-      log.warn({ dir, err: (err as Error).message }, 'swap: could not flush the file system before the swap');
-    }
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    const why = e.code === 'ENOENT' ? 'the `sync` command was not found' : (e.stderr?.trim() || e.message);
+    throw new Error(`flushing the file system of ${dir} failed (sync -f): ${why}`, { cause: err });
   }
 }
-
