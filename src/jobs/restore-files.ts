@@ -103,7 +103,9 @@ export async function restoreFiles(
   const select = (rel: string) => chosenAncestor(chosen, rel) !== undefined || parentsOfChosen.has(rel) || sel.linkTargets.has(rel);
   const rootBefore = await fs.stat(dir);
   const dropStaging = async () => {
-    await removeWorkDir(dir, request.id);
+    if (!(await removeWorkDir(dir, request.id))) {
+      log.error({ volume }, 'originals that a failed swap could not put back stay in the work directory; the recovery puts them back (the next maintenance check or worker start)');
+    }
     await fs.utimes(dir, rootBefore.atime, rootBefore.mtime).catch(() => undefined);
   };
   let files: number;

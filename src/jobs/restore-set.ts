@@ -101,7 +101,9 @@ export async function restoreSet(
   const dropStaging = (list: Target[]) =>
     Promise.all(
       list.map(async (t) => {
-        await removeWorkDir(t.dir, request.id);
+        if (!(await removeWorkDir(t.dir, request.id))) {
+          log.error({ volume: t.volume }, 'originals that a failed swap could not put back stay in the work directory; the recovery puts them back (the next maintenance check or worker start)');
+        }
         const times = rootTimes.get(t.volume);
         if (times) await fs.utimes(t.dir, times.atime, times.mtime).catch(() => undefined);
       }),

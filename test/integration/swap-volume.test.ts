@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { recoverInterruptedRestores } from '../../src/engine/swap/recovery.js';
 import { commitSwap, finishCommitted, SimulatedCrash, swapIn } from '../../src/engine/swap/swap-volume.js';
-import { createWorkDir, JOURNAL, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
+import { createWorkDir, JOURNAL, removeWorkDir, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
 import { assertSameTree, ignoreRoot, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
 
@@ -85,6 +85,17 @@ describe('names', () => {
   it('fails loudly when the work directory name is taken', async () => {
     const { vol } = await setup();
     await assert.rejects(createWorkDir(vol, ID), /already exists; it is not overwritten/);
+  });
+
+  it('removeWorkDir drops a staging directory, but never a work directory whose old/ holds originals', async () => {
+    const { vol, old } = await setup();
+    await mkdir(old);
+    await writeFile(path.join(old, 'original.txt'), 'the only copy\n');
+    assert.equal(await removeWorkDir(vol, ID), false);
+    assert.equal(await readFile(path.join(old, 'original.txt'), 'utf8'), 'the only copy\n');
+    await rm(path.join(old, 'original.txt'));
+    assert.equal(await removeWorkDir(vol, ID), true);
+    assert.deepEqual(await reservedNames(vol), []);
   });
 });
 
@@ -196,6 +207,10 @@ describe('recoverInterruptedRestores', () => {
     assert.equal(await readFile(path.join(old, 'only-in-a.txt'), 'utf8'), 'A\n');
     // Everything else is back already; the staging directory is kept until the old one is gone.
     assert.ok((await reservedNames(vol)).includes(workDirName(ID)));
+
+    // A failed job drops its staging with removeWorkDir: never while old/ holds an original.
+    assert.equal(await removeWorkDir(vol, ID), false);
+    assert.equal(await readFile(path.join(old, 'only-in-a.txt'), 'utf8'), 'A\n');
 
     await rm(path.join(vol, 'only-in-a.txt'));
     const actions = await recoverInterruptedRestores(vol, silent);

@@ -58,11 +58,19 @@ export async function createWorkDir(volumeDir: string, id: string): Promise<stri
   return path.join(work, 'tree');
 }
 
-/** Remove the work directory of restore <id> (only if it is ours), whatever it holds. */
-export async function removeWorkDir(volumeDir: string, id: string): Promise<void> {
+/**
+ * Remove the work directory of restore <id> (only if it is ours) with its staging tree — unless its
+ * `old/` holds entries: those are the volume's originals, left there by a swap whose rollback could
+ * not put them all back; the recovery at the next start (recovery.ts) puts them back, so they are
+ * never deleted here. False when it was kept for that reason.
+ */
+export async function removeWorkDir(volumeDir: string, id: string): Promise<boolean> {
   const work = path.join(volumeDir, workDirName(id));
-  if (!(await isOurs(work, id))) return;
+  if (!(await isOurs(work, id))) return true;
+  const originals = await fs.readdir(path.join(work, 'old')).catch(() => []);
+  if (originals.length > 0) return false;
   await removeTreeAsync(asBin(work));
+  return true;
 }
 
 export interface Journal {
