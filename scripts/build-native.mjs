@@ -2,7 +2,7 @@
 // (native/libdeflate) with node-gyp, which npm puts on the PATH of its scripts. A failed build does
 // not fail the install: the service then inflates archives with zlib (about half as fast) and its
 // worker logs why at start. Set OOB_REQUIRE_LIBDEFLATE=1 to make a failed build fail the install.
-// Needs Debian's libdeflate-dev, python3, make and a C compiler (README "Installation").
+// Needs Debian's libdeflate-dev, python3, make and a C compiler (README "Quick start").
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 

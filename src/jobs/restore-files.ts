@@ -103,9 +103,7 @@ export async function restoreFiles(
   const select = (rel: string) => chosenAncestor(chosen, rel) !== undefined || parentsOfChosen.has(rel) || sel.linkTargets.has(rel);
   const rootBefore = await fs.stat(dir);
   const dropStaging = async () => {
-    if (!(await removeWorkDir(dir, request.id))) {
-      log.error({ volume }, 'originals that a failed swap could not put back stay in the work directory; the recovery puts them back (the next maintenance check or worker start)');
-    }
+    await removeWorkDir(dir, request.id, log);
     await fs.utimes(dir, rootBefore.atime, rootBefore.mtime).catch(() => undefined);
   };
   let files: number;

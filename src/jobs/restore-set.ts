@@ -101,9 +101,7 @@ export async function restoreSet(
   const dropStaging = (list: Target[]) =>
     Promise.all(
       list.map(async (t) => {
-        if (!(await removeWorkDir(t.dir, request.id))) {
-          log.error({ volume: t.volume }, 'originals that a failed swap could not put back stay in the work directory; the recovery puts them back (the next maintenance check or worker start)');
-        }
+        await removeWorkDir(t.dir, request.id, log);
         const times = rootTimes.get(t.volume);
         if (times) await fs.utimes(t.dir, times.atime, times.mtime).catch(() => undefined);
       }),
@@ -195,8 +193,8 @@ export async function restoreSet(
   // The volumes are committed side by side: each commit is a few renames and about eight fsyncs,
   // which a journaled file system then commits together instead of one volume after the other
   // (on the benchmark's journaled disk a small volume's swap alone took 0.35-0.42 s; side by side
-  // the four commits took 0.085 s, BENCHMARKS.md). Each commit is all or nothing for its volume; one that fails is rolled back by
-  // commitSwap, the others stay restored, and the error names both.
+  // the four commits took 0.085 s, BENCHMARKS.md). Each commit is all or nothing for its volume:
+  // one that fails is rolled back by commitSwap, the others stay restored, the error names both.
   const commits = await Promise.allSettled(
     staged.map(async (s) => {
       await commitSwap(s.target.dir, {

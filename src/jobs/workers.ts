@@ -93,7 +93,7 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
   chooseInflateEngine(ctx.config.gzipInflate);
   const inflater = inflateEngine();
   if (inflater.name === 'libdeflate') log.info({ libdeflate: inflater.version }, 'archives are inflated by libdeflate');
-  else if (ctx.config.gzipInflate === 'auto') log.warn({ why: inflater.why }, 'archives are inflated by zlib, about half as fast as libdeflate (README "Installation")');
+  else if (ctx.config.gzipInflate === 'auto') log.warn({ why: inflater.why }, 'archives are inflated by zlib, about half as fast as libdeflate (README "Quick start")');
   if (!canNudgeGc()) log.warn('node was started without --expose-gc: archives and restores may take ~40 MB more memory (see gc-nudge.ts)');
   if ((await recoverAtBoot(ctx)) === 'busy') log.info('an interrupted restore waits for its locks to expire; recovered by the maintenance check');
   await catchUpMissedRun(ctx).catch((err: Error) => log.error({ err: err.message }, 'catch-up check failed'));

@@ -91,10 +91,10 @@ describe('names', () => {
     const { vol, old } = await setup();
     await mkdir(old);
     await writeFile(path.join(old, 'original.txt'), 'the only copy\n');
-    assert.equal(await removeWorkDir(vol, ID), false);
+    assert.equal(await removeWorkDir(vol, ID, silent), false);
     assert.equal(await readFile(path.join(old, 'original.txt'), 'utf8'), 'the only copy\n');
     await rm(path.join(old, 'original.txt'));
-    assert.equal(await removeWorkDir(vol, ID), true);
+    assert.equal(await removeWorkDir(vol, ID, silent), true);
     assert.deepEqual(await reservedNames(vol), []);
   });
 });
@@ -209,7 +209,7 @@ describe('recoverInterruptedRestores', () => {
     assert.ok((await reservedNames(vol)).includes(workDirName(ID)));
 
     // A failed job drops its staging with removeWorkDir: never while old/ holds an original.
-    assert.equal(await removeWorkDir(vol, ID), false);
+    assert.equal(await removeWorkDir(vol, ID, silent), false);
     assert.equal(await readFile(path.join(old, 'only-in-a.txt'), 'utf8'), 'A\n');
 
     await rm(path.join(vol, 'only-in-a.txt'));

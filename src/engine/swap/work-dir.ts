@@ -12,6 +12,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { Logger } from 'pino';
 import { removeTreeAsync } from '../fs/remove-tree.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 
@@ -61,14 +62,17 @@ export async function createWorkDir(volumeDir: string, id: string): Promise<stri
 /**
  * Remove the work directory of restore <id> (only if it is ours) with its staging tree — unless its
  * `old/` holds entries: those are the volume's originals, left there by a swap whose rollback could
- * not put them all back; the recovery at the next start (recovery.ts) puts them back, so they are
- * never deleted here. False when it was kept for that reason.
+ * not put them all back; the recovery (recovery.ts, at the next maintenance check or worker start)
+ * puts them back, so they are never deleted here, and the error is logged. False when it was kept.
  */
-export async function removeWorkDir(volumeDir: string, id: string): Promise<boolean> {
+export async function removeWorkDir(volumeDir: string, id: string, log: Logger): Promise<boolean> {
   const work = path.join(volumeDir, workDirName(id));
   if (!(await isOurs(work, id))) return true;
   const originals = await fs.readdir(path.join(work, 'old')).catch(() => []);
-  if (originals.length > 0) return false;
+  if (originals.length > 0) {
+    log.error({ volumeDir, work, originals: originals.length }, 'originals that a failed swap could not put back stay in the work directory; the recovery puts them back');
+    return false;
+  }
   await removeTreeAsync(asBin(work));
   return true;
 }
