@@ -10,6 +10,9 @@
  *     inflates one complete gzip member, which must fill `output` exactly and end exactly at the end
  *     of `member`; libdeflate checks the CRC-32 and the length in the trailer.
  *
+ *   mallocTrim() -> boolean | undefined
+ *     glibc's malloc_trim(0) (below): not libdeflate's, but this is the project's one binding.
+ *
  * (Compression stays with Node's zlib, which makes smaller members on database pages.) JavaScript
  * must not touch the buffers until the promise settles; they are referenced meanwhile, so the
  * garbage collector cannot free them. No state is shared between calls but a decompressor per
@@ -19,6 +22,9 @@
 #include <libdeflate.h>
 #include <stdint.h>
 #include <stdlib.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 /* Outcomes of the threadpool part beyond libdeflate's own results. */
 enum { OK = 0, NO_MEMORY = -1, LENGTH_MISMATCH = -2 };
@@ -121,11 +127,28 @@ static napi_value gzip_decompress(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/*
+ * mallocTrim() -> boolean | undefined: glibc's malloc_trim(0), which gives the free pages of every
+ * malloc arena back to the kernel, also those between chunks still in use (why:
+ * releaseFreedMemory in src/engine/gzip/gc-nudge.ts). undefined where the C library is not glibc.
+ */
+static napi_value malloc_trim_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+#ifdef __GLIBC__
+  napi_get_boolean(env, malloc_trim(0) == 1, &result);
+#else
+  napi_get_undefined(env, &result);
+#endif
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value version;
   napi_create_string_utf8(env, LIBDEFLATE_VERSION_STRING, NAPI_AUTO_LENGTH, &version);
   napi_property_descriptor props[] = {
     { "gzipDecompress", NULL, gzip_decompress, NULL, NULL, NULL, napi_enumerable, NULL },
+    { "mallocTrim", NULL, malloc_trim_js, NULL, NULL, NULL, napi_enumerable, NULL },
     { "version", NULL, NULL, NULL, NULL, version, napi_enumerable, NULL },
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -22,6 +22,7 @@ import { besideFolderName } from '../core/restore-warning.js';
 import { quoteName, showName } from '../core/show-name.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { archiveVolume } from '../engine/archive/archive-volume.js';
+import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { withEntryIndex } from '../engine/entry-index/entry-index.js';
 import { chosenAncestor, selectPaths } from '../engine/entry-index/select-paths.js';
 import { requireSpace, formatBytes } from '../engine/fs/free-space.js';
@@ -148,6 +149,8 @@ export async function restoreFiles(
     log.warn({ volume, stamp, target, paths: shown }, 'paths restored beside the live data');
   } else {
     if (!request.skipSafetyBackup) {
+      // The extraction's buffers go back to the system before the safety backup allocates its own.
+      await releaseFreedMemory();
       try {
         progress('safety-backup');
         safetyBackupStamp = await claimSafetyStamp(ctx, `restore-${request.id}`);

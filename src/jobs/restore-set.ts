@@ -28,7 +28,7 @@ import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
 import type { RootMeta } from '../engine/extract/extract-options.js';
 import { claimSafetyStamp } from './safety-stamp.js';
-import { collectBetweenPhases } from '../engine/gzip/gc-nudge.js';
+import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { fetchFromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { commitSwap, finishCommitted, flushFileSystems } from '../engine/swap/swap-volume.js';
@@ -112,6 +112,8 @@ export async function restoreSet(
   // untouched; a failure discards every staging directory and leaves the volumes as they were.
   try {
     for (const t of targets) {
+      // Each volume starts from the worker's idle size, not on top of the last one's freed buffers.
+      await releaseFreedMemory();
       progress('extract', { volume: t.volume });
       log.info({ volume: t.volume, file: t.archive.file }, 'extracting and verifying archive');
       const staging = await createWorkDir(t.dir, request.id);
@@ -141,10 +143,12 @@ export async function restoreSet(
   // out exactly this restore's own work directory (marked as ours), nothing else.
   let safetyBackupStamp: string | null = null;
   if (!request.skipSafetyBackup) {
-    collectBetweenPhases();
     try {
       safetyBackupStamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
       for (const t of targets) {
+        // The buffers of the extraction and of the volume before go back to the system first: one
+        // job archives every volume here, where archive jobs would each start afresh (workers.ts).
+        await releaseFreedMemory();
         progress('safety-backup', { volume: t.volume });
         const fileName = archiveFileName(t.volume, safetyBackupStamp);
         // Creating our work directory changed the root's mtime: the safety backup must hold the

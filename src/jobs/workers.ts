@@ -14,7 +14,7 @@ import { QUEUE_NAMES, type QueueName } from '../stores/queues.js';
 import { within } from '../runtime/boot.js';
 import { rateLimitedWarn } from '../runtime/logger.js';
 import { createRedis } from '../stores/redis.js';
-import { canNudgeGc } from '../engine/gzip/gc-nudge.js';
+import { canNudgeGc, releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { chooseInflateEngine, inflateEngine } from '../engine/gzip/libdeflate.js';
 import { alertBackoff, makeAlertProcessor } from './alert-job.js';
 import { attachAlerts } from './alerts.js';
@@ -58,6 +58,13 @@ export function workerTiming(config: Pick<AppContext['config'], 'jobLockMs' | 's
   return { lockDuration: config.jobLockMs, stalledInterval: config.stalledIntervalMs, maxStalledCount: queue === 'restore' ? 0 : 2 };
 }
 
+/**
+ * Queues whose jobs move a volume's data through Buffers: after each of their jobs the worker gives
+ * the freed memory back (releaseFreedMemory, gc-nudge.ts), so that the next job starts from the
+ * worker's idle size instead of on top of what glibc kept of the last one.
+ */
+const DATA_QUEUES: ReadonlySet<QueueName> = new Set(['archive', 'dump', 'verify', 'copy', 'restore']);
+
 /** Webhook deliveries one worker process makes at once. */
 const ALERT_CONCURRENCY = 4;
 
@@ -76,6 +83,8 @@ export function processorsFor(ctx: AppContext, workerKey?: WorkerKey): Record<Qu
     alerts: makeAlertProcessor({ urls: ctx.config.notify.webhookUrls, logger: ctx.logger.child({ module: 'notifier' }) }) as Processor,
   };
 }
+
+const mib = (bytes: number) => Math.round(bytes / 1048576);
 
 export function checkProcessors(processors: Record<string, Processor>): void {
   const missing = QUEUE_NAMES.filter((q) => typeof processors[q] !== 'function');
@@ -120,6 +129,15 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
         log.error({ queue: name, jobId: job?.id, volume: job?.data?.volume, attempt: job?.attemptsMade, err: err.message }, 'job failed'),
       );
       attachAlerts(ctx, name, worker);
+    }
+    if (DATA_QUEUES.has(name)) {
+      const release = (job: { id?: string } | undefined) =>
+        void releaseFreedMemory().then(
+          (m) => log.info({ queue: name, jobId: job?.id, rssMiB: mib(m.rssBefore), rssAfterMiB: mib(m.rssAfter), trimmed: m.trimmed }, 'freed memory given back after the job'),
+          (err: Error) => log.warn({ queue: name, err: err.message }, 'giving freed memory back failed'),
+        );
+      worker.on('completed', release);
+      worker.on('failed', release);
     }
     const warn = rateLimitedWarn(log, 'worker error (Redis unreachable?)');
     worker.on('error', (err) => warn(err, { queue: name }));

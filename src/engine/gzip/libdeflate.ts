@@ -20,6 +20,8 @@ import { GzipDataError } from './gzip-members.js';
 
 interface Binding {
   gzipDecompress(member: Buffer, output: Buffer): Promise<void>;
+  /** glibc's malloc_trim(0); undefined on another C library. Missing in a build older than this file. */
+  mallocTrim?: () => boolean | undefined;
   version: string;
 }
 
@@ -84,4 +86,13 @@ export function libdeflateInflater(): ((member: Buffer, rawLength: number) => Pr
     }
     return out;
   };
+}
+
+/**
+ * glibc's `malloc_trim(0)` through the same binding (releaseFreedMemory in gc-nudge.ts says why):
+ * true when it gave memory back, false when there was none to give, undefined without the binding
+ * or without glibc. Independent of GZIP_INFLATE.
+ */
+export function trimMalloc(): boolean | undefined {
+  return load().binding?.mallocTrim?.();
 }
