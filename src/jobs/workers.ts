@@ -96,10 +96,11 @@ export function checkProcessors(processors: Record<string, Processor>): void {
 
 export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
   const log = ctx.logger.child({ module: 'workers' });
+  // First: a worker that must not run (GZIP_INFLATE=libdeflate without the binding) leaves no trace in Redis.
+  chooseInflateEngine(ctx.config.gzipInflate);
   const workerKey = await announceWorkerKey(ctx, log);
   const processors = processorsFor(ctx, workerKey);
   checkProcessors(processors);
-  chooseInflateEngine(ctx.config.gzipInflate);
   const inflater = inflateEngine();
   if (inflater.name === 'libdeflate') log.info({ libdeflate: inflater.version }, 'archives are inflated by libdeflate');
   else if (ctx.config.gzipInflate === 'auto') log.warn({ why: inflater.why }, 'archives are inflated by zlib, about half as fast as libdeflate (README "Quick start")');
