@@ -67,8 +67,10 @@ export function gcNudger(every = 8 * 1024 * 1024, limit = 40 * 1024 * 1024): (by
  * Called by the worker after every job that moved data (workers.ts), and inside a restore of a
  * set, which is one job for all volumes, before each volume's extraction and each volume's safety
  * backup (restore-set.ts; a single-path restore before its safety backup). With it the 4 GiB
- * restore with safety backup peaked at 137 MiB instead of 154-165. One macrotask between the collection and the trim: V8 may free the collected
- * ArrayBuffers' memory a moment after `gc()` returns. Returns the RSS before and after, for the log.
+ * restore with safety backup peaked at 137 MiB instead of 154-165.
+ *
+ * One macrotask between the collection and the trim: V8 may free the collected ArrayBuffers'
+ * memory a moment after `gc()` returns. Returns the RSS before and after, for the log.
  */
 export async function releaseFreedMemory(): Promise<{ rssBefore: number; rssAfter: number; trimmed: boolean | undefined }> {
   const rssBefore = process.memoryUsage.rss();
