@@ -61,7 +61,8 @@ export function workerTiming(config: Pick<AppContext['config'], 'jobLockMs' | 's
 /**
  * Queues whose jobs move a volume's data through Buffers: after each of their jobs the worker gives
  * the freed memory back (releaseFreedMemory, gc-nudge.ts), so that the next job starts from the
- * worker's idle size instead of on top of what glibc kept of the last one.
+ * worker's idle size instead of on top of what glibc kept of the last one. (Another job of this
+ * worker may still run meanwhile: it waits the collection's few milliseconds, nothing more.)
  */
 const DATA_QUEUES: ReadonlySet<QueueName> = new Set(['archive', 'dump', 'verify', 'copy', 'restore']);
 

@@ -107,12 +107,13 @@ export interface Service {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export async function startService(role: keyof typeof ENTRY, env: Record<string, string>): Promise<Service> {
+/** `opts.cwd`: run from another copy of the project (default: this one). */
+export async function startService(role: keyof typeof ENTRY, env: Record<string, string>, opts: { cwd?: string } = {}): Promise<Service> {
   // Started as in production: a worker as compose and `npm run start:worker` start it
   // (src/runtime/worker-process.ts); `start` as `npm start` (its worker child adds the rest).
   const worker = role === 'worker';
   const proc = spawn(process.execPath, [...(worker ? workerExecArgv(['--import', 'tsx']) : ['--expose-gc', '--import', 'tsx']), ENTRY[role]], {
-    cwd: ROOT,
+    cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(worker ? WORKER_PROCESS_ENV : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
