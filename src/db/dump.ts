@@ -107,6 +107,7 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
       if (!tail.text().includes(COMPLETION_MARK)) {
         throw new DbCommandError(
           `dump of database ${db.database} is incomplete: ${DUMP_BIN} exited 0 but its output lacks the "${COMPLETION_MARK}" line` +
+            ` (${progress.bytesDone} bytes received, ending ${JSON.stringify(tail.lastLine(120))})` +
             (exit.stderr ? `: ${exit.stderr}` : ''),
           exit.code,
           exit.stderr,

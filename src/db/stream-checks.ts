@@ -40,6 +40,11 @@ export class TailKeeper extends Transform {
   text(): string {
     return this.tail.toString('latin1');
   }
+  /** The last non-empty line kept, at most `max` characters (its end): says where a cut-off dump stopped. */
+  lastLine(max: number): string {
+    const line = this.text().trimEnd().split('\n').pop() ?? '';
+    return line.length > max ? `…${line.slice(-max)}` : line;
+  }
 }
 
 /** Pass-through that hashes and counts the bytes on their way to disk. */

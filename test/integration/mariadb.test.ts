@@ -341,6 +341,29 @@ describe('dumpDatabase failures leave nothing behind', () => {
     assert.deepEqual(await readdir(dir), []);
   });
 
+  it('a dump that ends without the completion line but exits 0 is refused, saying where it stopped; nothing is left', async () => {
+    // A stand-in mariadb-dump first on PATH (this test process only): the real one's first lines, then
+    // it stops mid-INSERT and exits 0, as a client cut off by a lost connection can.
+    const dir = await newDir();
+    const bin = await newDir();
+    const cut = "INSERT INTO `t` VALUES (1,'cut her";
+    await writeFile(path.join(bin, 'mariadb-dump'), `#!/bin/sh\nprintf '%s\\n\\n%s' '-- MariaDB dump 10.19' "${cut.replace(/`/g, '\\`')}"\nexit 0\n`, { mode: 0o755 });
+    const pathBefore = process.env.PATH;
+    process.env.PATH = `${bin}:${pathBefore}`;
+    try {
+      await assert.rejects(
+        dumpDatabase(root(DB), { dir, fileName: 'cut.sql.gz', logger: silent }),
+        (e: unknown) =>
+          e instanceof DbCommandError &&
+          e.message.includes('lacks the "-- Dump completed" line') &&
+          e.message.includes(`(${23 + cut.length} bytes received, ending ${JSON.stringify(cut)})`),
+      );
+    } finally {
+      process.env.PATH = pathBefore;
+    }
+    assert.deepEqual(await readdir(dir), []);
+  });
+
   it('abort kills the client and removes the .partial', async () => {
     const dir = await newDir();
     const lock = await holdWriteLock(DB_PW, 't');
