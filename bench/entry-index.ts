@@ -5,6 +5,13 @@
  * comparison). A volume of N documents (default 20,000, 100 per folder, 1-40 KiB each, half of them
  * random bytes like scanned PDFs, half text).
  *
+ * Then the same volume in incremental mode (a level 0 and six nights, each adding a folder of 100
+ * new documents, changing 20 and deleting 20; on the third night a folder with 100 unchanged
+ * documents is renamed): listing a folder as it was at the newest incremental (point-entries.ts:
+ * its names from the newest snapshot, its unchanged documents from the archives before), finding
+ * one path there (the check before a single-file restore), and what a single-file restore from it
+ * costs at least: restoring the whole chain (restore-chain.ts), against extracting the full.
+ *
  *   npm run bench:index                20,000 files
  *   npm run bench:index -- 100000      more
  */
@@ -18,6 +25,11 @@ import { archiveVolume } from '../src/engine/archive/archive-volume.js';
 import { buildEntryIndex } from '../src/engine/entry-index/entry-index.js';
 import { listDirectory } from '../src/engine/entry-index/list-directory.js';
 import { verifyArchive } from '../src/engine/extract/extract-archive.js';
+import { chainLinkOf, restoreChainOf } from '../src/engine/incremental/chain.js';
+import { archiveIncremental } from '../src/engine/incremental/incremental-archive.js';
+import { findPointPaths, listPointDirectory } from '../src/engine/incremental/point-entries.js';
+import { restoreChain } from '../src/engine/incremental/restore-chain.js';
+import { verifyVolumeArchive } from '../src/engine/verify/archive-verification.js';
 
 const count = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 20_000);
 const logger = pino({ level: 'silent' });
@@ -62,6 +74,43 @@ try {
   const gnu = await median(3, async () => execFileSync('tar', ['-tzf', archivePath], { maxBuffer: 1 << 30 }));
   fs.rmSync(indexFile);
   const build = await median(1, () => buildEntryIndex(archivePath, expected, { logger }));
+
+  // Incremental mode: a level 0, then six nights of change.
+  const inc = path.join(root, 'inc');
+  fs.mkdirSync(inc);
+  let newest = '';
+  const folders = Math.ceil(count / 100);
+  for (let night = 0; night <= 6; night++) {
+    if (night > 0) {
+      const d = path.join(vol, `night-${night}`);
+      fs.mkdirSync(d);
+      for (let i = 0; i < 100; i++) fs.writeFileSync(path.join(d, `neu-${i}.pdf`), noise.subarray(i * 100, i * 100 + 20_000));
+      const f = path.join(vol, `patient-${String((night * 7) % folders).padStart(5, '0')}`);
+      const names = fs.readdirSync(f).sort();
+      for (const n of names.slice(0, 20)) fs.appendFileSync(path.join(f, n), ' Nachtrag.');
+      for (const n of names.slice(20, 40)) fs.rmSync(path.join(f, n));
+      if (night === 3) fs.renameSync(path.join(vol, dir), path.join(vol, `${dir}-archiviert`));
+    }
+    const fileName = `docs_2026-12-0${night + 1}-0315${night === 0 ? '' : '.inc'}.tar.gz`;
+    const base = night === 0 ? undefined : await chainLinkOf(inc, newest);
+    if (base && 'reason' in base) throw new Error(base.reason);
+    await archiveIncremental({ volume: 'docs', volumeDir: vol, backupDir: inc, fileName, level: night, base: base?.link, basedOn: base?.chain ?? [], gzipLevel: 5, logger });
+    newest = fileName;
+  }
+  const chain = await restoreChainOf(inc, newest);
+  const renamed = `${dir}-archiviert`;
+  const page = await listPointDirectory(inc, chain, renamed, { limit: 200, logger });
+  if (page.entries.length !== 100) throw new Error(`the renamed folder lists ${page.entries.length} entries, not 100`);
+  const pointList = await median(9, () => listPointDirectory(inc, chain, renamed, { limit: 200, logger }));
+  const pointChanged = await median(9, () => listPointDirectory(inc, chain, `patient-${String(21 % folders).padStart(5, '0')}`, { limit: 200, logger }));
+  const pointFind = await median(9, () => findPointPaths(inc, chain, [`${renamed}/${page.entries[0]!.name}`], { logger }));
+  const chainTo = (n: number) => path.join(root, `restored-${n}`);
+  let runs = 0;
+  const restoreChainMs = await median(3, () => restoreChain({ files: chain.map((f) => path.join(inc, f)), stagingDir: chainTo(runs++), logger }).then(() => fs.rmSync(chainTo(runs - 1), { recursive: true })));
+  const restoreFullMs = await median(3, () =>
+    verifyVolumeArchive(path.join(inc, chain[0]!), { logger, extractTo: chainTo(runs++) }).then(() => fs.rmSync(chainTo(runs - 1), { recursive: true })),
+  );
+
   const report = {
     files: count,
     archiveMiB: +(a.size / 2 ** 20).toFixed(1),
@@ -71,6 +120,12 @@ try {
     listWithoutIndexOurReaderMs: +ours.toFixed(0),
     listWithoutIndexGnuTarMs: +gnu.toFixed(0),
     buildMissingIndexMs: +build.toFixed(0),
+    incrementalChain: chain.length,
+    listRenamedFolderAtNewestIncrementalMs: +pointList.toFixed(1),
+    listChangedFolderAtNewestIncrementalMs: +pointChanged.toFixed(1),
+    findOnePathAtNewestIncrementalMs: +pointFind.toFixed(1),
+    restoreWholeChainMs: +restoreChainMs.toFixed(0),
+    extractItsFullMs: +restoreFullMs.toFixed(0),
     cores: os.availableParallelism(),
     load: os.loadavg().map((l) => +l.toFixed(2)),
   };

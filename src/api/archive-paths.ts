@@ -8,8 +8,9 @@ import type { AppContext } from '../runtime/context.js';
 import type { StoredArchive } from '../stores/backup-store.js';
 import { ArchiveError, HostileArchiveError } from '../engine/archive-errors.js';
 import { withEntryIndex, type IndexUse } from '../engine/entry-index/entry-index.js';
+import { restoreChainOf } from '../engine/incremental/chain.js';
 import type { ExpectedArchive } from '../engine/entry-index/index-reader.js';
-import { badRequest, conflict, HttpError, notFound } from './http-error.js';
+import { badRequest, HttpError, notFound } from './http-error.js';
 
 export function display(bin: string): string {
   return Buffer.from(bin, 'latin1').toString('utf8');
@@ -38,8 +39,11 @@ export function fromKey(key: string, field: string): string {
   return bin;
 }
 
-/** The volume archive of set `stamp`, or 404. */
-export async function volumeArchive(ctx: AppContext, stamp: string, volume: string): Promise<{ archive: StoredArchive; archivePath: string }> {
+/**
+ * The volume archive of set `stamp`, or 404. For an incremental archive (issue 16), `chain` is every
+ * archive its restore reads, the full first and it last: its entries are the volume as it was then.
+ */
+export async function volumeArchive(ctx: AppContext, stamp: string, volume: string): Promise<{ archive: StoredArchive; archivePath: string; chain: string[] | undefined }> {
   const set = await ctx.store.getSet(stamp, { shared: true });
   if (!set) throw notFound(`no backup set ${stamp}`);
   const archive = set.archives.find((a) => a.kind === 'volume' && a.volume === volume);
@@ -47,32 +51,28 @@ export async function volumeArchive(ctx: AppContext, stamp: string, volume: stri
     const has = set.archives.filter((a) => a.kind === 'volume').map((a) => a.volume);
     throw notFound(`backup set ${stamp} has no archive of the volume ${volume}; it has ${has.join(', ') || 'none'}`);
   }
-  if (archive.incremental) throw incrementalRefused(archive);
-  return { archive, archivePath: path.join(ctx.config.backupDir, archive.file) };
-}
-
-/**
- * An incremental archive (issue 16) holds only what changed since the archive before it: its
- * folders list only those entries, and a folder restored in place from it would lose every file
- * that did not change. Until single files are taken from the whole chain, they are refused.
- */
-export function incrementalRefused(archive: StoredArchive): HttpError {
-  return conflict(
-    'incremental_archive',
-    `${archive.file} is an incremental archive (level ${archive.level}): it holds only what changed since ${archive.basedOn.at(-1) ?? 'the archive before it'}; ` +
-      `single files cannot be browsed or restored from it yet; restore the whole set, or choose the set of its full (${archive.basedOn[0] ?? 'none'})`,
-  );
+  const chain = archive.incremental ? await readable(archive, () => restoreChainOf(ctx.config.backupDir, archive.file)) : undefined;
+  return { archive, archivePath: path.join(ctx.config.backupDir, archive.file), chain };
 }
 
 /** `use` on the archive's entry index (built first if it has none); an unreadable archive is 422. */
-export async function usingIndex<T>(
+export function usingIndex<T>(
   ctx: AppContext,
   archive: StoredArchive,
   archivePath: string,
   use: (indexFile: string, expected: ExpectedArchive) => Promise<T>,
 ): Promise<IndexUse<T>> {
+  return readable(archive, () => withEntryIndex(archivePath, { logger: archiveLogger(ctx, archive) }, use));
+}
+
+export function archiveLogger(ctx: AppContext, archive: StoredArchive) {
+  return ctx.logger.child({ module: 'api', volume: archive.volume, stamp: archive.stamp });
+}
+
+/** `read` of an archive (or of its chain): an unreadable or damaged one is 422, a vanished one 404. */
+export async function readable<T>(archive: StoredArchive, read: () => Promise<T>): Promise<T> {
   try {
-    return await withEntryIndex(archivePath, { logger: ctx.logger.child({ module: 'api', volume: archive.volume, stamp: archive.stamp }) }, use);
+    return await read();
   } catch (err) {
     if (err instanceof ArchiveError || err instanceof HostileArchiveError) {
       throw new HttpError(422, 'archive_unreadable', `the archive ${archive.file} cannot be read: ${err.message}`);

@@ -70,13 +70,12 @@ export const API_PATHS: ZodOpenApiPathsObject = {
     post: op('verify every archive of a set now', { requestParams: { path: stampParams }, responses: { '202': json(out.runStarted, 'verify jobs queued'), '404': error('no such set') } }),
   },
   '/api/backups/{stamp}/archives/{volume}/entries': {
-    get: op("one directory of a volume's archive, paged (for restoring single files)", {
+    get: op("one directory of a volume's archive, paged (for restoring single files); of an incremental archive, the volume as it was at that point", {
       requestParams: { path: entriesParams, query: entriesQuery },
       responses: {
         '200': json(out.entriesAnswer, 'the directory level'),
         '400': error('invalid query'),
         '404': error('no such set, volume archive or directory'),
-        '409': error('an incremental archive: single files are not browsed or restored from it yet'),
         '422': error('the archive cannot be read (corrupt or hostile)'),
       },
     }),
@@ -102,7 +101,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
         '201': json(out.restoreRequested, 'the request, its token and warning'),
         '400': error('invalid input; field names it'),
         '404': error('no such set'),
-        '409': error('paths from an incremental archive'),
+        '422': error('the archive (or one its chain needs) cannot be read'),
       },
     }),
   },

@@ -6,7 +6,11 @@
  *   2. extract exactly those entries into the restore's work directory inside the volume while the
  *      whole archive is verified as for any restore (sha256 against the sidecar, our reader and GNU
  *      tar agreeing on every entry and with the manifest, hostile entries anywhere refusing it);
- *      any failure discards the work directory and leaves the volume untouched;
+ *      any failure discards the work directory and leaves the volume untouched.
+ *      An incremental archive holds only what changed since the archive before it, so there the
+ *      whole chain is restored (restore-chain.ts, verified the same way, GNU tar replaying its
+ *      deletions and renames) into the work directory and the chosen paths are taken from it
+ *      (take-paths.ts): exact, at the cost of the volume's size in staging space and time;
  *   3. beside: rename the staged tree to a new folder `Wiederhergestellt-<stamp>` (one rename,
  *      nothing existing touched, so no safety backup); in place: a safety backup of the volume
  *      (unless skipped), then swap only the chosen paths (place-paths.ts), rolled back on failure.
@@ -24,6 +28,10 @@ import type { RestoreRequest } from '../stores/restore-requests.js';
 import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { withEntryIndex } from '../engine/entry-index/entry-index.js';
+import { restoreChainOf } from '../engine/incremental/chain.js';
+import { restoreChain } from '../engine/incremental/restore-chain.js';
+import { takeChosenPaths } from '../engine/incremental/take-paths.js';
+import { removeTreeAtAsync } from '../engine/fs/remove-tree.js';
 import { chosenAncestor, selectPaths } from '../engine/entry-index/select-paths.js';
 import { requireSpace, formatBytes } from '../engine/fs/free-space.js';
 import { volumeDir } from '../engine/fs/volumes.js';
@@ -32,6 +40,7 @@ import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { finishCommitted, flushFileSystems } from '../engine/swap/swap-volume.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
+import { manifestBytes } from './restore-set.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 
 export interface FilesRestoreSummary {
@@ -80,51 +89,28 @@ export async function restoreFiles(
   const set = await ctx.store.getSet(stamp);
   const archive = set?.archives.find((a) => a.kind === 'volume' && a.volume === volume);
   if (!archive) throw new Error(`backup set ${stamp} has no archive of ${volume} any more; nothing was done`);
-  // Checked by the API already; here too, whatever queued the job (an incremental holds only what
-  // changed: a folder restored in place from it would lose every file that did not).
-  if (archive.incremental) throw new Error(`${archive.file} is an incremental archive: single files cannot be restored from it yet; nothing was done`);
   const archivePath = path.join(ctx.config.backupDir, archive.file);
   const dir = await volumeDir(ctx.config.volumes, volume);
   if (!dir || !(await fs.stat(dir).catch(() => undefined))?.isDirectory()) throw new Error(`volume directory of ${volume} does not exist; nothing was done`);
   const recovered = await recoverInterruptedRestores(dir, log);
   if (recovered.length) log.warn({ volume, actions: recovered }, 'recovered an interrupted restore');
 
-  const { result: sel } = await withEntryIndex(archivePath, { logger: log, signal }, (file, expected) => selectPaths(file, expected, paths));
-  const missing = paths.filter((p) => !sel.found.has(p));
-  if (missing.length) throw new Error(`not in the archive ${archive.file}: ${missing.map(quoteName).join(', ')}; nothing was done`);
-  await requireSpace(dir, Math.ceil(sel.bytes * 1.05) + 1024 * 1024, `restoring ${paths.length} path(s) of ${volume} (staging copy)`);
   if (into === 'in-place' && !request.skipSafetyBackup) {
     const need = Math.ceil(archive.size * 1.2);
     await requireSpace(ctx.config.backupDir, need, `the safety backup before the restore (about ${formatBytes(need)}; or request it with skipSafetyBackup)`);
   }
-
-  // Extract the chosen paths, their parent directories and the link targets they need.
-  const chosen = new Set(paths);
-  const parentsOfChosen = new Set(paths.flatMap(parentDirs));
-  const select = (rel: string) => chosenAncestor(chosen, rel) !== undefined || parentsOfChosen.has(rel) || sel.linkTargets.has(rel);
   const rootBefore = await fs.stat(dir);
   const dropStaging = async () => {
     await removeWorkDir(dir, request.id, log);
     await fs.utimes(dir, rootBefore.atime, rootBefore.mtime).catch(() => undefined);
   };
-  let files: number;
-  let rootMode = 0o755;
-  try {
-    progress('extract');
-    log.info({ volume, file: archive.file, paths: shown }, 'extracting chosen paths while verifying the archive');
-    const staging = await createWorkDir(dir, request.id);
-    const v = await verifyVolumeArchive(archivePath, {
-      logger: log, signal, extractTo: staging, select,
-      writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
-      onProgress: (p) => progress('extract', { ...p }),
-    });
-    files = v.extracted!.files;
-    rootMode = v.extracted!.rootMeta?.mode ?? rootMode;
-    log.info({ volume, files, origin: v.origin }, 'archive verified, chosen paths extracted into staging');
-  } catch (err) {
-    await dropStaging();
-    throw new Error(`archive ${archive.file} failed verification or extraction, nothing was changed: ${(err as Error).message}`, { cause: err });
-  }
+  progress('extract');
+  const staged = archive.incremental
+    ? await stageFromChain(ctx, archive.file, dir, request.id, paths, { log, signal, progress, dropStaging })
+    : await stageFromArchive(ctx, archivePath, dir, request.id, paths, { log, signal, progress, dropStaging });
+  const { files, rootMode, linkTargets, bytes } = staged;
+  const chosen = new Set(paths);
+  const parentsOfChosen = new Set(paths.flatMap(parentDirs));
 
   // The staged paths are on disk before they replace anything (in place, the previous versions are
   // deleted right after) or appear as a folder (whole or not at all, also after a crash).
@@ -140,7 +126,7 @@ export async function restoreFiles(
     progress('swap');
     await flushStaged();
     try {
-      const extras = [...sel.linkTargets].filter((t) => chosenAncestor(chosen, t) === undefined && !parentsOfChosen.has(t));
+      const extras = [...linkTargets].filter((t) => chosenAncestor(chosen, t) === undefined && !parentsOfChosen.has(t));
       target = await placeBeside(dir, request.id, { folder: besideFolderName(stamp), extras, keepDirs: parentsOfChosen, mode: rootMode });
     } catch (err) {
       await dropStaging();
@@ -186,7 +172,7 @@ export async function restoreFiles(
     target,
     paths: shown,
     files,
-    bytes: sel.bytes,
+    bytes,
     safetyBackupStamp,
     durationMs: Date.now() - started,
     restartRequired: false,
@@ -197,6 +183,87 @@ export async function restoreFiles(
           (safetyBackupStamp ? ` The volume before the restore is in backup set ${safetyBackupStamp}.` : ''),
   };
 }
+
+interface Staged {
+  files: number;
+  bytes: number;
+  rootMode: number;
+  /** Hard link targets outside the chosen paths that were staged only for the links' sake. */
+  linkTargets: Set<string>;
+}
+
+interface StageContext {
+  log: Logger;
+  signal?: AbortSignal;
+  progress: (phase: Phase, extra?: Record<string, unknown>) => void;
+  dropStaging: () => Promise<void>;
+}
+
+/** A full: exactly the chosen entries (and what they need) from one pass over the verified archive. */
+async function stageFromArchive(ctx: AppContext, archivePath: string, dir: string, id: string, paths: string[], s: StageContext): Promise<Staged> {
+  const file = path.basename(archivePath);
+  const { result: sel } = await withEntryIndex(archivePath, { logger: s.log, signal: s.signal }, (f, expected) => selectPaths(f, expected, paths));
+  const missing = paths.filter((p) => !sel.found.has(p));
+  if (missing.length) throw new Error(`not in the archive ${file}: ${missing.map(quoteName).join(', ')}; nothing was done`);
+  await requireSpace(dir, Math.ceil(sel.bytes * 1.05) + 1024 * 1024, `restoring ${paths.length} path(s) (staging copy)`);
+
+  // Extract the chosen paths, their parent directories and the link targets they need.
+  const chosen = new Set(paths);
+  const parentsOfChosen = new Set(paths.flatMap(parentDirs));
+  const select = (rel: string) => chosenAncestor(chosen, rel) !== undefined || parentsOfChosen.has(rel) || sel.linkTargets.has(rel);
+  try {
+    s.log.info({ file, paths: paths.map(showName) }, 'extracting chosen paths while verifying the archive');
+    const staging = await createWorkDir(dir, id);
+    const v = await verifyVolumeArchive(archivePath, {
+      logger: s.log, signal: s.signal, extractTo: staging, select,
+      writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
+      onProgress: (p) => s.progress('extract', { ...p }),
+    });
+    s.log.info({ files: v.extracted!.files, origin: v.origin }, 'archive verified, chosen paths extracted into staging');
+    return { files: v.extracted!.files, bytes: sel.bytes, rootMode: v.extracted!.rootMeta?.mode ?? 0o755, linkTargets: sel.linkTargets };
+  } catch (err) {
+    await s.dropStaging();
+    throw new Error(`archive ${file} failed verification or extraction, nothing was changed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * An incremental: the whole chain restored into `<work>/chain` (verified archive by archive), the
+ * chosen paths moved from there into `<work>/tree`, the rest removed.
+ */
+async function stageFromChain(ctx: AppContext, file: string, dir: string, id: string, paths: string[], s: StageContext): Promise<Staged> {
+  const chain = await restoreChainOf(ctx.config.backupDir, file);
+  const files = chain.map((f) => path.join(ctx.config.backupDir, f));
+  const sizes = await Promise.all(files.map(manifestBytes));
+  const content = sizes.every((n) => n !== undefined) ? sizes.reduce((a, b) => a! + b!, 0)! : undefined;
+  const archiveBytes = (await Promise.all(files.map((f) => fs.stat(f)))).reduce((n, st) => n + st.size, 0);
+  const need = Math.ceil((content ?? archiveBytes * ctx.config.restoreSpaceRatio) * 1.05) + 1024 * 1024;
+  await requireSpace(dir, need, `restoring ${paths.length} path(s) from the incremental ${file}, which restores its whole chain first (staging copy)`);
+  let chainDir: string | undefined;
+  try {
+    s.log.info({ file, chain, paths: paths.map(showName) }, 'restoring the chain of an incremental archive to take chosen paths from it');
+    const staging = await createWorkDir(dir, id);
+    chainDir = path.join(path.dirname(staging), 'chain');
+    await restoreChain({
+      files, stagingDir: chainDir, logger: s.log, signal: s.signal,
+      writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
+      onProgress: (p) => s.progress('extract', { ...p }),
+    });
+    const taken = await takeChosenPaths(chainDir, staging, paths);
+    await removeTreeAtAsync(chainDir);
+    if (taken.missing.length) {
+      throw new NotInBackup(`not in the backup of ${file} (its chain ${chain.join(', ')}): ${taken.missing.map(quoteName).join(', ')}; nothing was done`);
+    }
+    s.log.info({ files: taken.files, bytes: taken.bytes }, 'chain verified and restored, chosen paths taken into staging');
+    return { files: taken.files, bytes: taken.bytes, rootMode: taken.rootMode, linkTargets: new Set() };
+  } catch (err) {
+    await s.dropStaging();
+    if (err instanceof NotInBackup) throw err;
+    throw new Error(`the chain of ${file} failed verification or extraction, nothing was changed: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+class NotInBackup extends Error {}
 
 function parentDirs(rel: string): string[] {
   const out: string[] = [];

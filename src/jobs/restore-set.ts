@@ -269,7 +269,8 @@ async function checkSpace(ctx: AppContext, targets: Target[], safetyBackup: bool
   }
 }
 
-async function manifestBytes(archivePath: string): Promise<number | undefined> {
+/** Content bytes an archive's manifest records (what extracting it writes), if it says. */
+export async function manifestBytes(archivePath: string): Promise<number | undefined> {
   try {
     const m = JSON.parse(await fs.readFile(`${archivePath}.manifest.json`, 'utf8')) as { bytesRead?: unknown; contentBytes?: unknown };
     if (typeof m.contentBytes === 'number') return m.contentBytes;

@@ -1,8 +1,9 @@
 /**
  * Incremental mode through the REST API (issue 16): the volume's mode set and refused with 400s
  * naming the field, the archive job choosing full / incremental levels (fullEvery), the listing's
- * level, basedOn and restoreNeeds, retention keeping the whole chain, and a restore of an
- * incremental set applying the chain.
+ * level, basedOn and restoreNeeds, retention keeping the whole chain, single files browsed and
+ * restored from an incremental as the volume was then, and a restore of an incremental set
+ * applying the chain.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -88,18 +89,71 @@ describe('incremental archives through the API', () => {
     const vols = (await api('GET', '/api/volumes')).body.volumes;
     assert.equal(vols[0].lastArchive.file, inc2);
 
-    // Single files (issue 15) are not taken from an incremental: it holds only what changed.
-    const listing = await api('GET', `/api/backups/${s3}/archives/pacsdata/entries`);
-    assert.equal(listing.status, 409, JSON.stringify(listing.body));
-    assert.equal(listing.body.error.code, 'incremental_archive');
-    const key = Buffer.from('archive').toString('base64url');
-    const files = await api('POST', '/api/restores', { stamp: s3, volumes: ['pacsdata'], paths: [key], into: 'in-place' });
-    assert.equal(files.status, 409, JSON.stringify(files.body));
-    assert.equal((await api('GET', `/api/backups/${s1}/archives/pacsdata/entries`)).status, 200, 'the full lists');
+    // Single files from an incremental: browsed and restored as the volume was at that point (the
+    // whole chain: s3's folder "archive" is the full's "studies", renamed, with files unchanged since
+    // the full, one deleted and two new).
+    const list = async (dir: string) => {
+      const r = await api('GET', `/api/backups/${s3}/archives/pacsdata/entries?dir=${encodeURIComponent(dir)}&limit=10`);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const all = [...r.body.entries];
+      for (let cursor = r.body.nextCursor; cursor; ) {
+        const next = await api('GET', `/api/backups/${s3}/archives/pacsdata/entries?dir=${encodeURIComponent(dir)}&limit=10&cursor=${cursor}`);
+        all.push(...next.body.entries);
+        cursor = next.body.nextCursor;
+      }
+      return all;
+    };
+    assert.deepEqual((await list('')).map((e: any) => [e.name, e.type]), [['archive', 'directory']]);
+    const listed = await list('archive');
+    const want = [...atS3.entries()].filter(([p]) => p.startsWith('archive/')).sort(([a], [b]) => (a < b ? -1 : 1));
+    assert.deepEqual(
+      listed.map((e: any) => [e.path, e.type, e.size, e.mtime]),
+      want.map(([p, e]) => [p, 'file', e.size, new Date(e.mtime * 1000).toISOString()]),
+    );
+    const gone = await api('GET', `/api/backups/${s3}/archives/pacsdata/entries?dir=studies`);
+    assert.equal(gone.status, 404, 'renamed away before the third run');
+    const key = (p: string) => Buffer.from(p).toString('base64url');
+    const notThere = await api('POST', '/api/restores', { stamp: s3, volumes: ['pacsdata'], paths: [key('studies/s1.dcm')] });
+    assert.equal(notThere.status, 400, JSON.stringify(notThere.body));
+    assert.equal(notThere.body.error.field, 'paths');
+    assert.equal((await api('GET', `/api/backups/${s1}/archives/pacsdata/entries?dir=studies`)).status, 200, 'the full lists its own state');
 
-    // The volume changes again; restoring the third set brings back exactly its state.
+    // In place: a file deleted since, stored only in the full (under the folder's old name), comes
+    // back exactly; what was added since stays.
     await fs.writeFile(path.join(vol, 'archive', 'later.dcm'), 'after the third run');
     await fs.rm(path.join(vol, 'archive', 's5.dcm'));
+    await fs.writeFile(path.join(vol, 'archive', 'new2.dcm'), 'changed after the third run');
+    const restoreFiles = async (paths: string[], into: string) => {
+      const r = await api('POST', '/api/restores', { stamp: s3, volumes: ['pacsdata'], paths: paths.map(key), into, skipSafetyBackup: true });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      assert.equal((await api('POST', `/api/restores/${r.body.id}/confirm`, { token: r.body.token })).status, 202);
+      return waitFor(async () => {
+        const x = (await api('GET', `/api/restores/${r.body.id}`)).body;
+        return x.state === 'completed' || x.state === 'failed' ? x : undefined;
+      }, 60_000, 'the single-file restore');
+    };
+    const inPlace = await restoreFiles(['archive/s5.dcm', 'archive/new2.dcm'], 'in-place');
+    assert.equal(inPlace.state, 'completed', JSON.stringify(inPlace));
+    assert.deepEqual([inPlace.summary.files, inPlace.summary.bytes], [2, want.filter(([p]) => p === 'archive/s5.dcm' || p === 'archive/new2.dcm').reduce((n, [, e]) => n + e.size, 0)]);
+    const now = await snapshotTree(vol);
+    for (const p of ['archive/s5.dcm', 'archive/new2.dcm']) assert.deepEqual(now.get(p), atS3.get(p), p);
+    assert.equal(await fs.readFile(path.join(vol, 'archive', 'later.dcm'), 'utf8'), 'after the third run');
+    assert.deepEqual((await fs.readdir(vol)).filter((n) => n.startsWith('.oob-restore-')), [], 'the work directory (and the chain in it) is gone');
+    // Beside: the folder as it was, in a new folder; nothing live touched.
+    const beside = await restoreFiles(['archive'], 'beside');
+    assert.equal(beside.state, 'completed', JSON.stringify(beside));
+    const folder = path.join(vol, `Wiederhergestellt-${s3}`);
+    const besideTree = await snapshotTree(folder);
+    assertSameTree(
+      new Map([...atS3].filter(([p]) => p === '.' || p.startsWith('archive'))),
+      besideTree,
+      { ignore: (p) => (p === '.' ? ['mode', 'uid', 'gid', 'mtime'] : []) },
+    );
+    assert.equal(await fs.readFile(path.join(vol, 'archive', 'later.dcm'), 'utf8'), 'after the third run');
+    await fs.rm(folder, { recursive: true });
+
+    // The volume changes again; restoring the third set brings back exactly its state.
+    await fs.rm(path.join(vol, 'archive', 's7.dcm'));
     const req = await api('POST', '/api/restores', { stamp: s3, skipSafetyBackup: true });
     assert.equal(req.status, 201, JSON.stringify(req.body));
     assert.equal((await api('POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token })).status, 202);

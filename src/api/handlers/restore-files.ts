@@ -1,15 +1,17 @@
 /**
  * POST /api/restores with `paths`: a single-file restore request. Checks what it can before anything
  * is queued — the set and the volume's archive exist, every key is a path inside the volume and is
- * in the archive (from its entry index) — and answers like a set restore: a warning that says which
- * paths go where, and the token to confirm with.
+ * in the archive (from its entry index; of an incremental archive: in the volume as it was then) —
+ * and answers like a set restore: a warning that says which paths go where, and the token to
+ * confirm with.
  */
 import type { AppContext } from '../../runtime/context.js';
 import { besideFolderName, filesRestoreWarning } from '../../core/restore-warning.js';
 import { TYPE_NAME } from '../../engine/entry-index/index-format.js';
 import { chosenAncestor, selectPaths } from '../../engine/entry-index/select-paths.js';
 import { volumeDir } from '../../engine/fs/volumes.js';
-import { display, fromKey, keyOf, usingIndex, volumeArchive, volumePath } from '../archive-paths.js';
+import { findPointPaths } from '../../engine/incremental/point-entries.js';
+import { archiveLogger, display, fromKey, keyOf, readable, usingIndex, volumeArchive, volumePath } from '../archive-paths.js';
 import type { ApiResponse } from '../handler.js';
 import { badRequest } from '../http-error.js';
 
@@ -24,12 +26,14 @@ export interface FilesRestoreInput {
 export async function requestFilesRestore(ctx: AppContext, input: FilesRestoreInput): Promise<ApiResponse> {
   const { stamp, volume, into } = input;
   const paths = chosenPaths(input.keys);
-  const { archive, archivePath } = await volumeArchive(ctx, stamp, volume);
+  const { archive, archivePath, chain } = await volumeArchive(ctx, stamp, volume);
   if ((await volumeDir(ctx.config.volumes, volume)) === undefined) {
     throw badRequest(`volume ${volume} of the backup is not configured on this server (VOLUMES)`, 'volumes');
   }
-  const { result: selection } = await usingIndex(ctx, archive, archivePath, (file, expected) => selectPaths(file, expected, paths));
-  const missing = paths.filter((p) => !selection.found.has(p));
+  const found = chain
+    ? await readable(archive, () => findPointPaths(ctx.config.backupDir, chain, paths, { logger: archiveLogger(ctx, archive) }))
+    : (await usingIndex(ctx, archive, archivePath, (file, expected) => selectPaths(file, expected, paths))).result.found;
+  const missing = paths.filter((p) => !found.has(p));
   if (missing.length) {
     throw badRequest(`not in the archive ${archive.file}: ${missing.slice(0, 5).map((p) => JSON.stringify(display(p))).join(', ')}${missing.length > 5 ? ` (+${missing.length - 5})` : ''}`, 'paths');
   }
@@ -53,7 +57,7 @@ export async function requestFilesRestore(ctx: AppContext, input: FilesRestoreIn
       token,
       stamp,
       volumes: [volume],
-      paths: paths.map((p) => ({ key: keyOf(p), path: display(p), type: TYPE_NAME[selection.found.get(p)!] })),
+      paths: paths.map((p) => ({ key: keyOf(p), path: display(p), type: TYPE_NAME[found.get(p)!] })),
       into,
       ...(into === 'beside' ? { target: besideFolderName(stamp) } : {}),
       skipSafetyBackup,
