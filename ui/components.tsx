@@ -3,6 +3,7 @@ import type { ComponentChildren } from 'preact';
 import { useState } from 'preact/hooks';
 import { t } from './i18n';
 import { bytes, duration, percent } from './format';
+import { progressText } from './progress-text';
 
 export interface Progress {
   bytesDone?: number;
@@ -12,18 +13,19 @@ export interface Progress {
 
 /**
  * A real <progress> (screen readers announce it) with its numbers in words beside it: bytes done of
- * total, and, when the caller knows them, the rate and the time left.
+ * total (or so far, without a total: progress-text.ts), and, when the caller knows them, the rate
+ * and the time left.
  */
 export function ProgressBar(props: { label: string; done: number; total: number; rate?: number; finished?: boolean; id?: string }) {
   const { label, done, total, rate, finished } = props;
-  const value = finished ? 1 : total > 0 ? Math.min(1, done / total) : undefined;
+  const { key, value } = progressText(done, total, finished);
   const left = rate && rate > 0 && total > done ? (total - done) / rate : undefined;
   return (
     <div class="progress" data-finished={finished ? 'true' : 'false'} id={props.id}>
       <div class="progress-label">
         <span>{label}</span>
         <span class="progress-numbers">
-          {finished ? t('progress.done') : total > 0 ? t('progress.of', { done: bytes(done), total: bytes(total), pct: percent(done, total) }) : t('progress.waiting')}
+          {t(key, { done: bytes(done), total: bytes(total), pct: percent(done, total) })}
           {!finished && rate ? ` · ${bytes(rate)}/s` : ''}
           {!finished && left !== undefined ? ` · ${t('progress.left', { time: duration(left) })}` : ''}
         </span>

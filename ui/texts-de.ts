@@ -92,6 +92,7 @@ export const DE = {
   'progress.done': 'fertig',
   'progress.waiting': 'wartet',
   'progress.of': '{done} von {total} ({pct} %)',
+  'progress.sofar': '{done} bisher',
   'progress.left': 'noch etwa {time}',
   'run.title': 'Jetzt sichern',
   'run.which': 'Was soll gesichert werden?',

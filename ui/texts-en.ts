@@ -94,6 +94,7 @@ export const EN: Texts = {
   'progress.done': 'done',
   'progress.waiting': 'waiting',
   'progress.of': '{done} of {total} ({pct} %)',
+  'progress.sofar': '{done} so far',
   'progress.left': 'about {time} left',
   'run.title': 'Back up now',
   'run.which': 'What should be backed up?',
