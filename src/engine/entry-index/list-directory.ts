@@ -6,6 +6,7 @@
  */
 import type { IndexEntry } from './index-format.js';
 import { readIndex, type ExpectedArchive } from './index-reader.js';
+import { PageCollector } from './page-collector.js';
 
 /** A child of the listed directory; mtimeSec null for a directory the archive does not list itself. */
 export type Listed = Omit<IndexEntry, 'mtimeSec'> & { name: string; mtimeSec: number | null };
@@ -27,16 +28,7 @@ export async function listDirectory(
 ): Promise<DirectoryPage> {
   const prefix = dir === '' ? '' : `${dir}/`;
   let kind: 'dir' | 'other' | undefined = dir === '' ? 'dir' : undefined;
-  const kept = new Map<string, Listed>();
-  /** Names above this cannot be on the page: skipped, but they mean more pages follow. */
-  let ceiling: string | undefined;
-  let more = false;
-  const shrink = () => {
-    const names = [...kept.keys()].sort(byBytes);
-    for (const n of names.slice(o.limit + 1)) kept.delete(n);
-    ceiling = names[o.limit];
-    more = true;
-  };
+  const page = new PageCollector<Listed>(o.after, o.limit);
   await readIndex(indexFile, expected, (e) => {
     if (e.path === dir) {
       kind = e.type === 'd' ? 'dir' : 'other';
@@ -50,27 +42,10 @@ export async function listDirectory(
       kind ??= 'dir';
       const name = rest.slice(0, slash);
       // Its time is unknown (null) until its own entry comes, if it does.
-      if (!kept.has(name) && admits(name)) kept.set(name, { type: 'd', path: prefix + name, size: 0, mtimeSec: null, link: undefined, name });
-    } else if (admits(rest)) kept.set(rest, { ...e, name: rest });
-    if (kept.size > 2 * o.limit + 2) shrink();
+      if (!page.has(name)) page.offer(name, { type: 'd', path: prefix + name, size: 0, mtimeSec: null, link: undefined, name });
+    } else page.offer(rest, { ...e, name: rest });
   });
   if (kind !== 'dir') return { found: false, entries: [], nextAfter: undefined };
-  const names = [...kept.keys()].sort(byBytes);
-  const page = names.slice(0, o.limit).map((n) => kept.get(n)!);
-  const hasMore = more || names.length > o.limit;
-  return { found: true, entries: page, nextAfter: hasMore && page.length > 0 ? page[page.length - 1]!.name : undefined };
-
-  function admits(name: string): boolean {
-    if (o.after !== undefined && byBytes(name, o.after) <= 0) return false;
-    if (ceiling !== undefined && byBytes(name, ceiling) > 0) {
-      more = true;
-      return false;
-    }
-    return true;
-  }
-}
-
-/** Binary strings compare by their char codes, which are the bytes. */
-function byBytes(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  const entries = page.take().map(([, e]) => e);
+  return { found: true, entries, nextAfter: page.more && entries.length > 0 ? entries[entries.length - 1]!.name : undefined };
 }

@@ -36,6 +36,7 @@ import { withEntryIndex } from '../entry-index/entry-index.js';
 import type { IndexEntry, IndexType } from '../entry-index/index-format.js';
 import { readIndex } from '../entry-index/index-reader.js';
 import type { DirectoryPage, Listed } from '../entry-index/list-directory.js';
+import { PageCollector } from '../entry-index/page-collector.js';
 import { readChainManifest } from './chain.js';
 import { scanSnapshot, type NameSink, type SnapshotRecord } from './snapshot-scan.js';
 
@@ -56,7 +57,7 @@ export async function listPointDirectory(
 ): Promise<DirectoryPage> {
   const r = new ChainReader(backupDir, chain, o);
   const top = r.top;
-  const first = new PageCollector(o.after, o.limit);
+  const first = new PageCollector<string>(o.after, o.limit);
   let [place] = await r.locate(top, [dir], { dir, page: first });
   if (place?.kind === 'step') [place] = await r.follow([place], true);
   if (place?.kind !== 'dir') return { found: false, entries: [], nextAfter: undefined };
@@ -150,7 +151,7 @@ class ChainReader {
    * there, or the step (parent record, name, flag) at the first component without one. `page`
    * also collects the names of the record of `page.dir`, if it has one.
    */
-  async locate(level: number, paths: string[], page?: { dir: string; page: PageCollector }): Promise<Array<Step | Outcome>> {
+  async locate(level: number, paths: string[], page?: { dir: string; page: PageCollector<string> }): Promise<Array<Step | Outcome>> {
     const wanted = new Map<string, { rec?: SnapshotRecord; flags: Map<string, string | undefined> }>();
     const want = (p: string) => {
       let w = wanted.get(p);
@@ -173,7 +174,7 @@ class ChainReader {
       if (w) w.rec = rec;
       return (flag, name) => {
         if (w?.flags.has(name)) w.flags.set(name, flag);
-        collect?.offer(flag, name);
+        collect?.offer(name, flag);
       };
     });
     return parts.map((comps): Step | Outcome => {
@@ -289,9 +290,9 @@ class ChainReader {
   }
 
   /** The names of a directory record after `after`, a page's worth (one pass over its snapshot). */
-  async collectPage(where: DirPlace, after: string | undefined, limit: number): Promise<PageCollector> {
-    const page = new PageCollector(after, limit);
-    await this.scanSnapshot(where.level, (rec) => (rec.path === where.path ? (flag, name) => page.offer(flag, name) : undefined));
+  async collectPage(where: DirPlace, after: string | undefined, limit: number): Promise<PageCollector<string>> {
+    const page = new PageCollector<string>(after, limit);
+    await this.scanSnapshot(where.level, (rec) => (rec.path === where.path ? (flag, name) => page.offer(name, flag) : undefined));
     return page;
   }
 
@@ -333,46 +334,6 @@ class ChainReader {
       this.snapshotSha256.set(level, (expected = manifest.snapshot.sha256));
     }
     await scanSnapshot(archivePath, expected, onRecord, this.o.signal);
-  }
-}
-
-/**
- * A page's worth of a record's names, from after `after` on, in one pass: the smallest names so
- * far, at most about twice the page (as listDirectory keeps them), with their flags.
- */
-class PageCollector {
-  private readonly kept = new Map<string, string>();
-  /** Names above this cannot be on the page: skipped, but they mean more names follow. */
-  private ceiling: string | undefined;
-  more = false;
-
-  constructor(
-    private readonly after: string | undefined,
-    private readonly limit: number,
-  ) {}
-
-  offer(flag: string, name: string): void {
-    if (this.after !== undefined && name <= this.after) return;
-    if (this.ceiling !== undefined && name > this.ceiling) {
-      this.more = true;
-      return;
-    }
-    this.kept.set(name, flag);
-    if (this.kept.size > 2 * this.limit + 2) this.shrink();
-  }
-
-  /** The page: names sorted by bytes (binary strings compare by char codes, which are the bytes), with flags. */
-  take(): Array<[string, string]> {
-    const names = [...this.kept.keys()].sort();
-    if (names.length > this.limit) this.more = true;
-    return names.slice(0, Math.max(0, this.limit)).map((n) => [n, this.kept.get(n)!]);
-  }
-
-  private shrink(): void {
-    const names = [...this.kept.keys()].sort();
-    for (const n of names.slice(this.limit + 1)) this.kept.delete(n);
-    this.ceiling = names[this.limit];
-    this.more = true;
   }
 }
 
