@@ -40,7 +40,7 @@ import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { finishCommitted, flushFileSystems } from '../engine/swap/swap-volume.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
-import { manifestBytes } from './restore-set.js';
+import { chainSpace, safetyBackupNeed, stagingNeed } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 
 export interface FilesRestoreSummary {
@@ -95,8 +95,11 @@ export async function restoreFiles(
   const recovered = await recoverInterruptedRestores(dir, log);
   if (recovered.length) log.warn({ volume, actions: recovered }, 'recovered an interrupted restore');
 
+  // What a restore of the archive reads: itself, or for an incremental its whole chain.
+  const chain = await restoreChainOf(ctx.config.backupDir, archive.file);
+  const space = await chainSpace(ctx.config.backupDir, chain);
   if (into === 'in-place' && !request.skipSafetyBackup) {
-    const need = Math.ceil(archive.size * 1.2);
+    const need = safetyBackupNeed(space.archives);
     await requireSpace(ctx.config.backupDir, need, `the safety backup before the restore (about ${formatBytes(need)}; or request it with skipSafetyBackup)`);
   }
   const rootBefore = await fs.stat(dir);
@@ -106,7 +109,7 @@ export async function restoreFiles(
   };
   progress('extract');
   const staged = archive.incremental
-    ? await stageFromChain(ctx, archive.file, dir, request.id, paths, { log, signal, progress, dropStaging })
+    ? await stageFromChain(ctx, chain, stagingNeed(space, ctx.config.restoreSpaceRatio), dir, request.id, paths, { log, signal, progress, dropStaging })
     : await stageFromArchive(ctx, archivePath, dir, request.id, paths, { log, signal, progress, dropStaging });
   const { files, rootMode, linkTargets, bytes } = staged;
   const chosen = new Set(paths);
@@ -231,14 +234,10 @@ async function stageFromArchive(ctx: AppContext, archivePath: string, dir: strin
  * An incremental: the whole chain restored into `<work>/chain` (verified archive by archive), the
  * chosen paths moved from there into `<work>/tree`, the rest removed.
  */
-async function stageFromChain(ctx: AppContext, file: string, dir: string, id: string, paths: string[], s: StageContext): Promise<Staged> {
-  const chain = await restoreChainOf(ctx.config.backupDir, file);
+async function stageFromChain(ctx: AppContext, chain: string[], need: number, dir: string, id: string, paths: string[], s: StageContext): Promise<Staged> {
+  const file = chain.at(-1)!;
   const files = chain.map((f) => path.join(ctx.config.backupDir, f));
-  const sizes = await Promise.all(files.map(manifestBytes));
-  const content = sizes.every((n) => n !== undefined) ? sizes.reduce((a, b) => a! + b!, 0)! : undefined;
-  const archiveBytes = (await Promise.all(files.map((f) => fs.stat(f)))).reduce((n, st) => n + st.size, 0);
-  const need = Math.ceil((content ?? archiveBytes * ctx.config.restoreSpaceRatio) * 1.05) + 1024 * 1024;
-  await requireSpace(dir, need, `restoring ${paths.length} path(s) from the incremental ${file}, which restores its whole chain first (staging copy)`);
+  await requireSpace(dir, need + 1024 * 1024, `restoring ${paths.length} path(s) from the incremental ${file}, which restores its whole chain first (staging copy)`);
   let chainDir: string | undefined;
   try {
     s.log.info({ file, chain, paths: paths.map(showName) }, 'restoring the chain of an incremental archive to take chosen paths from it');

@@ -27,6 +27,7 @@ import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
 import type { RootMeta } from '../engine/extract/extract-options.js';
+import { chainSpace, safetyBackupNeed, stagingNeed, type ChainSpace } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { fetchFromTarget } from './restore-fetch.js';
@@ -49,8 +50,8 @@ interface Target {
   dir: string;
   archive: StoredArchive;
   archivePath: string;
-  /** Uncompressed size from our manifest(s), when the archive has one (a chain: the sum, an upper bound). */
-  contentBytes: number | undefined;
+  /** Content and compressed bytes of the chain (restore-space.ts). */
+  space: ChainSpace;
   /** The files a restore reads: the archive itself, or for an incremental its full, the incrementals before it, itself. */
   chain: string[];
 }
@@ -246,37 +247,24 @@ async function resolveTargets(ctx: AppContext, stamp: string, volumes: string[])
     if (!st?.isDirectory()) throw new Error(`volume directory ${dir} of ${volume} does not exist; create it (empty) to restore into it`);
     const archivePath = path.join(ctx.config.backupDir, archive.file);
     const chain = await restoreChainOf(ctx.config.backupDir, archive.file);
-    const sizes = await Promise.all(chain.map((f) => manifestBytes(path.join(ctx.config.backupDir, f))));
-    const contentBytes = sizes.every((n) => n !== undefined) ? sizes.reduce((a, b) => a! + b!, 0) : undefined;
-    targets.push({ volume, dir, archive, archivePath, contentBytes, chain });
+    targets.push({ volume, dir, archive, archivePath, space: await chainSpace(ctx.config.backupDir, chain), chain });
   }
   return targets;
 }
 
 /**
- * Staging needs the uncompressed size in the volume (from the manifest, else archive size ×
- * RESTORE_SPACE_RATIO); the safety backup needs about the archive's size again in BACKUP_DIR.
+ * Staging needs the uncompressed size in the volume, the safety backup about the archives' size
+ * again in BACKUP_DIR (restore-space.ts).
  * Checked per directory, summed over the volumes that share it (they often share one disk).
  */
 async function checkSpace(ctx: AppContext, targets: Target[], safetyBackup: boolean): Promise<void> {
   for (const t of targets) {
-    const need = Math.ceil((t.contentBytes ?? t.archive.size * ctx.config.restoreSpaceRatio) * 1.05);
+    const need = stagingNeed(t.space, ctx.config.restoreSpaceRatio);
     await requireSpace(t.dir, need, `restoring ${t.volume} (staging copy)`);
   }
   if (safetyBackup) {
-    const need = Math.ceil(targets.reduce((n, t) => n + t.archive.size, 0) * 1.2);
+    const need = safetyBackupNeed(targets.reduce((n, t) => n + t.space.archives, 0));
     await requireSpace(ctx.config.backupDir, need, `the safety backup before the restore (about ${formatBytes(need)}; or request it with skipSafetyBackup)`);
-  }
-}
-
-/** Content bytes an archive's manifest records (what extracting it writes), if it says. */
-export async function manifestBytes(archivePath: string): Promise<number | undefined> {
-  try {
-    const m = JSON.parse(await fs.readFile(`${archivePath}.manifest.json`, 'utf8')) as { bytesRead?: unknown; contentBytes?: unknown };
-    if (typeof m.contentBytes === 'number') return m.contentBytes;
-    return typeof m.bytesRead === 'number' ? m.bytesRead : undefined;
-  } catch {
-    return undefined;
   }
 }
 
