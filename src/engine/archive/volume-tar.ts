@@ -18,6 +18,7 @@ import { quoteName } from '../../core/show-name.js';
 import type { EntryDigest, EntryFields } from '../entry-digest.js';
 import type { EntryType } from '../entry-record.js';
 import { bin, confirmedGone, isGoneError, walkError, walkTree } from '../fs/tree-walk.js';
+import { heapNudger } from '../gzip/gc-nudge.js';
 import { GzipChunkWriter } from '../gzip/parallel-gzip.js';
 import { MAX_SYNC_MS } from '../gzip/zlib-slots.js';
 import { encodeHeader, type WriteHeader, type WriteType } from '../tar/header.js';
@@ -202,8 +203,10 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
     await entry(rel, p, changed, true);
   };
 
+  const nudge = heapNudger();
   for (const { rel, path: p, stat: st } of walkTree(volumeDir, { signal, skipTop, statFiles: false, onVanished: vanished })) {
     signal?.throwIfAborted();
+    nudge();
     await entry(rel, p, st);
     await pace();
   }

@@ -7,6 +7,7 @@
  * All work happens synchronously inside the reader's callbacks; the first problem is kept in
  * `failure`, and nothing more is written after it.
  */
+import { heapNudger } from '../gzip/gc-nudge.js';
 import type { Logger } from 'pino';
 import { quoteName } from '../../core/show-name.js';
 import { ArchiveError, HostileArchiveError } from '../archive-errors.js';
@@ -27,6 +28,8 @@ export class TarConsumer {
   private readonly rules: EntryRules;
   /** Undefined when only verifying. */
   private readonly disk: DiskWriter | undefined;
+  /** A volume of a million small files makes its garbage per entry, not per buffer (gc-nudge.ts). */
+  private readonly nudge = heapNudger();
 
   constructor(
     /** The staging directory as a binary string, or null to verify only. */
@@ -114,6 +117,7 @@ export class TarConsumer {
   }
 
   private onEntry(entry: TarEntry): void {
+    this.nudge();
     const fields: EntryFields = {
       type: entry.type, name: entry.path, link: entry.linkpath, size: entry.size,
       mode: entry.mode, uid: entry.uid, gid: entry.gid, mtimeSec: entry.mtimeSec, mtimeNsec: entry.mtimeNsec,
