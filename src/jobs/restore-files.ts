@@ -238,11 +238,10 @@ async function stageFromChain(ctx: AppContext, chain: string[], need: number, di
   const file = chain.at(-1)!;
   const files = chain.map((f) => path.join(ctx.config.backupDir, f));
   await requireSpace(dir, need + 1024 * 1024, `restoring ${paths.length} path(s) from the incremental ${file}, which restores its whole chain first (staging copy)`);
-  let chainDir: string | undefined;
   try {
     s.log.info({ file, chain, paths: paths.map(showName) }, 'restoring the chain of an incremental archive to take chosen paths from it');
     const staging = await createWorkDir(dir, id);
-    chainDir = path.join(path.dirname(staging), 'chain');
+    const chainDir = path.join(path.dirname(staging), 'chain');
     await restoreChain({
       files, stagingDir: chainDir, logger: s.log, signal: s.signal,
       writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
