@@ -41,6 +41,8 @@ const mib = (m: number) => (Number.isNaN(m) ? 'n/a' : `${Math.round(m)}`);
 
 export interface ReportInput {
   sizeMiB: number;
+  /** The data set in words for the table's head (default `<sizeMiB> MiB`). */
+  label?: string;
   reps: number;
   volumes: { name: string; MiB: number; files: number }[];
   pigz: boolean;
@@ -73,7 +75,7 @@ export function wholeSetTable(s: Samples, r: ReportInput): string {
       `${['archive', 'restore', 'restore-safety', 'verify'].map((p) => `${mib(s.max(`rss.${p}`))} (${mib(s.max(`rss-start.${p}`))})`).join(' / ')}; idle after start: ${mib(s.max('rss.idle'))}`,
     ],
   ];
-  return [`| | ${r.sizeMiB} MiB |`, '|---|---|', ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join('\n');
+  return [`| | ${r.label ?? `${r.sizeMiB} MiB`} |`, '|---|---|', ...rows.map(([a, b]) => `| ${a} | ${b} |`)].join('\n');
 }
 
 /** Per volume: our jobs (timestamps of GET /api/jobs; restore steps from the worker's log) against the commands. */

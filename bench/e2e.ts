@@ -6,6 +6,7 @@
  *
  *   npm run bench:e2e                  1000 MiB data set (the one `npm run bench` uses), 2 repetitions
  *   npm run bench:e2e -- 300 --reps=3
+ *   npm run bench:e2e -- --files=1000000 --reps=1     one volume of 1,000,000 empty files (bench:files' data set)
  *
  * Per repetition, ours and the commands alternate (who goes first changes with the repetition, so
  * that neither always finds a warm cache), each step after a `sync`:
@@ -50,6 +51,7 @@ import { fileSystemOf } from './file-system.js';
 import { perVolumeTable, Samples, wholeSetTable, type ReportInput } from './e2e-report.js';
 import { rssMiB, serviceRuntime, startBenchService, type BenchService } from './e2e-service.js';
 import { ensureDataSet } from './gen-data.js';
+import { ensureManyFiles } from './many-files-data.js';
 
 const MiB = 1024 * 1024;
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
@@ -58,10 +60,13 @@ const dataRoot = path.join(benchDir, 'data');
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 const sizeMiB = Number(argv.find((a) => /^\d+$/.test(a)) ?? 1000);
+/** --files=N: the many-files data set instead (memory with many entries, issue 13). */
+const manyFiles = flag('files') === undefined ? undefined : Number(flag('files'));
 const reps = Number(flag('reps') ?? 2);
 const nice = Number(flag('nice') ?? 0);
 const tsx = argv.includes('--tsx');
 if (!Number.isInteger(sizeMiB) || sizeMiB < 10) throw new Error(`size must be at least 10 MiB, got ${sizeMiB}`);
+if (manyFiles !== undefined && (!Number.isInteger(manyFiles) || manyFiles < 1)) throw new Error('--files must be a positive integer');
 if (!Number.isInteger(reps) || reps < 1) throw new Error('--reps must be a positive integer');
 if (!Number.isInteger(nice) || nice < 0 || nice > 19) throw new Error('--nice must be 0-19');
 
@@ -93,7 +98,8 @@ function addRss(s: Samples, step: string, r: Rss): void {
 async function main(): Promise<void> {
   const started = Date.now();
   const stallAtStart = cpuStallMicros();
-  const ds = ensureDataSet(dataRoot, sizeMiB, log);
+  const ds = manyFiles === undefined ? ensureDataSet(dataRoot, sizeMiB, log) : ensureManyFiles(dataRoot, manyFiles, log);
+  const what = manyFiles === undefined ? `${sizeMiB} MiB` : `${manyFiles} empty files`;
   const volumes = ds.volumes.map((v) => ({ name: v.name, dir: v.dir }));
   const names = volumes.map((v) => v.name);
   const machine = {
@@ -109,7 +115,7 @@ async function main(): Promise<void> {
     // What the worker inflates archives with: GZIP_INFLATE as handed to it (e2e-service.ts).
     inflate: process.env.GZIP_INFLATE ?? 'libdeflate',
   };
-  log(`${sizeMiB} MiB, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}; data on ${machine.fileSystem}; RESTORE_WRITEBACK_MIB ${process.env.RESTORE_WRITEBACK_MIB ?? 'default'}; inflated by ${machine.inflate}`);
+  log(`${what}, ${reps} repetition(s), nice ${nice}, pigz ${havePigz ? 'found' : 'not installed'}; load average ${machine.loadavgAtStart}; data on ${machine.fileSystem}; RESTORE_WRITEBACK_MIB ${process.env.RESTORE_WRITEBACK_MIB ?? 'default'}; inflated by ${machine.inflate}`);
 
   const work = path.join(dataRoot, `e2e-${process.pid}`);
   const gnuDir = path.join(work, 'gnu');
@@ -268,6 +274,7 @@ async function main(): Promise<void> {
 
   const input: ReportInput = {
     sizeMiB,
+    label: what,
     reps,
     pigz: havePigz,
     volumes: ds.volumes.map((v) => ({ name: v.name, MiB: Math.round((v.bytes / MiB) * 10) / 10, files: v.files })),
@@ -276,7 +283,7 @@ async function main(): Promise<void> {
   const cpuPressure = stall === undefined || Number.isNaN(stall) ? 'n/a' : `${(stall * 100).toFixed(0)} %`;
   const result = { machine: { ...machine, loadavgAtEnd: load(), cpuPressure }, sizeMiB, reps, nice, runtime: serviceRuntime(tsx), minutes: (Date.now() - started) / 60000, dataSet: input.volumes, samples: s.all };
   const md = [
-    `End to end through the API, ${sizeMiB} MiB, ${reps} repetition(s), medians (min-max); ${machine.nproc} cores (${machine.cpu}), ${machine.date}; load average ${machine.loadavgAtStart} → ${result.machine.loadavgAtEnd}, some task (ours too) waiting for a CPU ${cpuPressure} of the time (/proc/pressure/cpu); worker and commands at nice ${nice}; service ${serviceRuntime(tsx)}; data on ${machine.fileSystem}; archives inflated by ${machine.inflate}.`,
+    `End to end through the API, ${what}, ${reps} repetition(s), medians (min-max); ${machine.nproc} cores (${machine.cpu}), ${machine.date}; load average ${machine.loadavgAtStart} → ${result.machine.loadavgAtEnd}, some task (ours too) waiting for a CPU ${cpuPressure} of the time (/proc/pressure/cpu); worker and commands at nice ${nice}; service ${serviceRuntime(tsx)}; data on ${machine.fileSystem}; archives inflated by ${machine.inflate}.`,
     '',
     wholeSetTable(s, input),
     '',

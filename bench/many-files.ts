@@ -15,12 +15,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WORKER_PROCESS_ENV, workerExecArgv } from '../src/runtime/worker-process.js';
+import { ensureManyFiles, FILES_PER_DIR } from './many-files-data.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const count = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 1_000_000);
-const perDir = 1000;
-const root = path.join(benchDir, 'data', `files-${count}`);
-const vol = path.join(root, 'vol');
+const perDir = FILES_PER_DIR;
+const dataRoot = path.join(benchDir, 'data');
 
 function child(args: string[]): { seconds: number; maxRssKiB: number; entries?: number } {
   // Started as the worker runs in production (src/runtime/worker-process.ts).
@@ -33,22 +33,8 @@ function child(args: string[]): { seconds: number; maxRssKiB: number; entries?: 
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!);
 }
 
-if (!fs.existsSync(path.join(root, '.complete'))) {
-  console.error(`bench: making ${count} files in ${vol} (once)`);
-  fs.rmSync(root, { recursive: true, force: true });
-  const py = `
-import os, sys
-vol, count, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-for d in range((count + per - 1) // per):
-    dp = os.path.join(vol, 'study-%05d' % d)
-    os.makedirs(dp)
-    for i in range(min(per, count - d * per)):
-        os.close(os.open(os.path.join(dp, 'IM%06d.dcm' % i), os.O_CREAT | os.O_WRONLY, 0o644))
-`;
-  const r = spawnSync('python3', ['-c', py, vol, String(count), String(perDir)], { stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('making the data set failed');
-  fs.writeFileSync(path.join(root, '.complete'), '');
-}
+const vol = ensureManyFiles(dataRoot, count, (m) => console.error(`bench: ${m}`)).volumes[0]!.dir;
+const root = path.dirname(vol);
 
 const out = path.join(root, 'out');
 fs.rmSync(out, { recursive: true, force: true });
