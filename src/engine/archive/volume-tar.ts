@@ -107,7 +107,7 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
       // Describe the file we actually opened (it may have changed since it was listed).
       const before = fs.fstatSync(fd);
       if (!before.isFile()) return before;
-      const meta = metaOf(before);
+      const meta = metaOf(before, () => fs.fstatSync(fd, { bigint: true }));
       const first = before.nlink > 1 ? links.get(`${before.dev}:${before.ino}`) : undefined;
       if (first !== undefined) {
         header({ name: rel, type: '1', linkname: first, size: 0, ...meta });
@@ -140,8 +140,11 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
         z.zeros(size - pos);
       } else {
         const after = fs.fstatSync(fd);
-        if (after.size !== size || after.mtimeMs !== before.mtimeMs) {
-          warn(rel, 'ECHANGED', `changed while being read (size ${size} → ${after.size}), archived copy may be inconsistent`);
+        // ctime too, as GNU tar does: a file rewritten in place with its mtime put back (cp -p,
+        // rsync --inplace -t) keeps size and mtime, but not its ctime.
+        if (after.size !== size || after.mtimeMs !== before.mtimeMs || after.ctimeMs !== before.ctimeMs) {
+          const what = after.size !== size ? `size ${size} → ${after.size}` : after.mtimeMs !== before.mtimeMs ? 'modified' : 'status changed: rewritten with its old mtime put back, or its owner, mode or links changed';
+          warn(rel, 'ECHANGED', `changed while being read (${what}), archived copy may be inconsistent`);
         }
       }
       z.write(ZEROS.subarray(0, (BLOCK - (size % BLOCK)) % BLOCK));
@@ -179,7 +182,16 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
       if (code === 'EINVAL') return lstatOrGone(rel, p); // no longer a symlink
       throw walkError(rel, 'read the symlink', err);
     }
-    header({ name: rel, type: '2', linkname: target, size: 0, ...metaOf(st) });
+    const meta = metaOf(st, () => fs.lstatSync(bin(p), { bigint: true }));
+    // A hard link to a symlink (one inode, two names) stays one, as GNU tar keeps it.
+    const key = `${st.dev}:${st.ino}`;
+    const first = st.nlink > 1 ? links.get(key) : undefined;
+    if (first !== undefined) {
+      header({ name: rel, type: '1', linkname: first, size: 0, ...meta });
+      return undefined;
+    }
+    header({ name: rel, type: '2', linkname: target, size: 0, ...meta });
+    if (st.nlink > 1) links.set(key, rel);
     return undefined;
   };
 
@@ -191,7 +203,7 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
   const entry = async (rel: string, p: string, st: Stats | undefined, again = false): Promise<void> => {
     let changed: Stats | undefined;
     if (st === undefined || st.isFile()) changed = await fileEntry(rel, p);
-    else if (st.isDirectory()) header({ name: rel === '.' ? './' : `${rel}/`, type: '5', size: 0, ...metaOf(st) });
+    else if (st.isDirectory()) header({ name: rel === '.' ? './' : `${rel}/`, type: '5', size: 0, ...metaOf(st, () => fs.lstatSync(bin(p), { bigint: true })) });
     else if (st.isSymbolicLink()) changed = symlinkEntry(rel, p, st);
     // Sockets, FIFOs and devices hold no data, and a restore refuses FIFOs and devices (a device
     // node in a data volume is a way into the server's disks), so they are left out, loudly.
@@ -204,7 +216,7 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
   };
 
   const nudge = heapNudger();
-  for (const { rel, path: p, stat: st } of walkTree(volumeDir, { signal, skipTop, statFiles: false, onVanished: vanished })) {
+  for (const { rel, path: p, stat: st } of walkTree(volumeDir, { signal, skipTop, statFiles: false, onVanished: vanished, onChanged: (rel, m) => warn(rel, 'ECHANGED', m) })) {
     signal?.throwIfAborted();
     nudge();
     await entry(rel, p, st);
@@ -218,9 +230,20 @@ const TYPE_OF: Record<WriteType, EntryType> = { '0': 'file', '1': 'hardlink', '2
 /**
  * Owner, permission bits and mtime as GNU tar stores them: numeric ids (names would need NSS), the
  * mtime in whole seconds rounded toward minus infinity (also before 1970), as GNU format holds it.
+ * `exact` is the same stat in nanoseconds, asked for only when the millisecond double is within a
+ * microsecond above a whole second: it has ~240 ns of precision at today's dates, so x.999999999 s
+ * can arrive as (x+1).000 and would be archived a second late.
  */
-function metaOf(st: Stats): Pick<WriteHeader, 'mode' | 'uid' | 'gid' | 'mtime'> {
-  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: Math.floor(st.mtimeMs / 1000) };
+function metaOf(st: Stats, exact: () => fs.BigIntStats): Pick<WriteHeader, 'mode' | 'uid' | 'gid' | 'mtime'> {
+  let mtime = Math.floor(st.mtimeMs / 1000);
+  if (st.mtimeMs - mtime * 1000 < 0.001) mtime = floorSeconds(exact().mtimeNs);
+  return { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime };
+}
+
+/** Whole seconds of a nanosecond time, toward minus infinity (BigInt division truncates toward zero). */
+export function floorSeconds(ns: bigint): number {
+  const s = ns / 1_000_000_000n;
+  return Number(ns < 0n && s * 1_000_000_000n !== ns ? s - 1n : s);
 }
 
 function kindOf(st: Stats): string {

@@ -7,10 +7,14 @@
  * opened and archived under its exact bytes. (String APIs would turn it into U+FFFD, and the file
  * would then "vanish" with ENOENT.)
  *
- * Paths longer than PATH_MAX: each entry comes with a `path` that the kernel accepts. Below a
- * depth where the full path would come near PATH_MAX, the walker opens the directory and continues
- * from `/proc/self/fd/<fd>/…` (the kernel resolves it like openat(2) from that descriptor), so a
- * tree of any depth is walked with one extra descriptor per deep level, closed on the way back.
+ * Every directory is opened once (O_DIRECTORY, and O_NOFOLLOW below the root), its descriptor
+ * checked against the lstat that described it, and read and looked into only through
+ * `/proc/self/fd/<fd>/…` (the kernel resolves that like openat(2) from the descriptor). So what the
+ * walk reads is always inside the directory it described, as GNU tar's openat walk does: a
+ * directory swapped for a symlink to somewhere else while the walk runs (someone with write access
+ * to a share, racing the backup that runs as root) cannot lead it out of the volume; the swap is a
+ * warning (`onChanged`) and that directory's contents stay out of the archive. Paths stay short at
+ * any depth (no PATH_MAX limit); the cost is one descriptor per level of the current path.
  *
  * A live tree (a running database) changes while it is walked. An entry that cannot be read is a
  * warning (`onVanished`) only when a fresh lstat confirms it is gone; any other failure (EACCES,
@@ -25,7 +29,11 @@ import { quoteName } from '../../core/show-name.js';
 export interface WalkEntry {
   /** As stored in a tar made with `tar -C root .`: "." for the root, then "./a", "./a/b" (binary string). */
   rel: string;
-  /** A path the kernel accepts for this entry (binary string; `/proc/self/fd/N/name` below deep levels). */
+  /**
+   * A path the kernel accepts for this entry (binary string): `/proc/self/fd/N/name`, relative to
+   * its directory's descriptor, valid until the walk moves past the entry (the descriptor is closed
+   * then, and its number may be reused): use it before asking for the next entry.
+   */
   path: string;
   /**
    * lstat of the entry; undefined for what readdir reported as a regular file when `statFiles` is
@@ -44,6 +52,8 @@ export interface WalkOptions {
   skipTop?: ReadonlySet<string>;
   /** An entry listed by readdir was confirmed gone when we looked at it. */
   onVanished?: (rel: string, code: string) => void;
+  /** A directory was replaced (by a symlink, a file or another directory) between its lstat and its opening; its contents were left out. */
+  onChanged?: (rel: string, message: string) => void;
   signal?: AbortSignal;
 }
 
@@ -89,21 +99,14 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkE
   yield { rel: '.', path: rootPath, stat: rootStat };
   if (rootStat.isDirectory()) yield* walkDir(rootPath, '.', rootStat);
 
+  /** The names in the directory open as `dirPath` (a descriptor's /proc path, so nothing can be swapped in between). */
   function* names(dirPath: string, rel: string, st: Stats): Generator<Dirent<Buffer>> {
-    const fail = (err: unknown, what: string) => {
-      if (rel !== '.' && isGoneError(err) && confirmedGone(dirPath)) {
-        opts.onVanished?.(rel, (err as NodeJS.ErrnoException).code ?? 'ENOENT');
-        return;
-      }
-      throw walkError(rel, what, err);
-    };
     if (st.size <= READDIR_WHOLE_MAX) {
       let list: Dirent<Buffer>[];
       try {
         list = fs.readdirSync(bin(dirPath), { withFileTypes: true, encoding: 'buffer' });
       } catch (err) {
-        fail(err, 'read directory');
-        return;
+        throw walkError(rel, 'read directory', err);
       }
       yield* list;
       return;
@@ -112,8 +115,7 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkE
     try {
       dir = fs.opendirSync(bin(dirPath) as unknown as string, { encoding: 'buffer' as BufferEncoding });
     } catch (err) {
-      fail(err, 'open directory');
-      return;
+      throw walkError(rel, 'open directory', err);
     }
     try {
       for (let d = dir.readSync(); d !== null; d = dir.readSync()) yield d as unknown as Dirent<Buffer>;
@@ -124,28 +126,51 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkE
     }
   }
 
-  function* walkDir(dirPath: string, rel: string, dirStat: Stats): Generator<WalkEntry> {
-    // Near PATH_MAX: continue from a descriptor of this directory, opened without following a
-    // symlink that may have replaced it since its lstat.
-    let fd: number | undefined;
-    if (dirPath.length > PATH_REBASE) {
-      try {
-        fd = fs.openSync(bin(dirPath), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
-      } catch (err) {
-        if (isGoneError(err) && confirmedGone(dirPath)) {
-          opts.onVanished?.(rel, (err as NodeJS.ErrnoException).code ?? 'ENOENT');
-          return;
-        }
-        throw walkError(rel, 'open directory', err);
-      }
-      dirPath = `/proc/self/fd/${fd}`;
-    }
+  /**
+   * A descriptor of the directory at `dirPath` that is the one `described` (same device and inode),
+   * or undefined (with a warning) when it vanished or was replaced since. The root is opened like
+   * `tar -C`: following a symlink.
+   */
+  function openDescribed(dirPath: string, rel: string, described: Stats): number | undefined {
+    let fd: number;
     try {
-      for (const dirent of names(dirPath, rel, dirStat)) {
+      fd = fs.openSync(bin(dirPath), fsc.O_RDONLY | fsc.O_DIRECTORY | (rel === '.' ? 0 : fsc.O_NOFOLLOW));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (rel === '.' || !(isGoneError(err) || code === 'ELOOP')) throw walkError(rel, 'open directory', err);
+      let now: Stats;
+      try {
+        now = fs.lstatSync(bin(dirPath));
+      } catch (again) {
+        if (isGoneError(again)) {
+          opts.onVanished?.(rel, (again as NodeJS.ErrnoException).code ?? 'ENOENT');
+          return undefined;
+        }
+        throw walkError(rel, 'read', again);
+      }
+      if (now.isDirectory()) throw walkError(rel, 'open directory', err);
+      opts.onChanged?.(rel, `was replaced by a ${now.isSymbolicLink() ? 'symlink' : 'non-directory'} while being archived; its contents are not in this archive`);
+      return undefined;
+    }
+    const st = fs.fstatSync(fd);
+    if (st.dev !== described.dev || st.ino !== described.ino) {
+      fs.closeSync(fd);
+      opts.onChanged?.(rel, 'was replaced by another directory while being archived; its contents are not in this archive');
+      return undefined;
+    }
+    return fd;
+  }
+
+  function* walkDir(dirPath: string, rel: string, dirStat: Stats): Generator<WalkEntry> {
+    const fd = openDescribed(dirPath, rel, dirStat);
+    if (fd === undefined) return;
+    const at = `/proc/self/fd/${fd}`;
+    try {
+      for (const dirent of names(at, rel, dirStat)) {
         opts.signal?.throwIfAborted();
         const name = dirent.name.toString('latin1');
         if (rel === '.' && opts.skipTop?.has(name)) continue;
-        const childPath = `${dirPath}/${name}`;
+        const childPath = `${at}/${name}`;
         const childRel = `${rel}/${name}`;
         if (!statFiles && dirent.isFile()) {
           yield { rel: childRel, path: childPath, stat: undefined };
@@ -166,7 +191,7 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkE
         if (st.isDirectory()) yield* walkDir(childPath, childRel, st);
       }
     } finally {
-      if (fd !== undefined) fs.closeSync(fd);
+      fs.closeSync(fd);
     }
   }
 }
