@@ -9,7 +9,7 @@
  * symlink. Large files are written with their zero blocks left as holes, sparse entries at their
  * offsets (hole-writer.ts).
  */
-import fs from 'node:fs';
+import fs, { constants as fsc } from 'node:fs';
 import type { Logger } from 'pino';
 import { quoteName } from '../../core/show-name.js';
 import { HostileArchiveError } from '../archive-errors.js';
@@ -40,10 +40,13 @@ export class DiskWriter {
   /** Started when creating files is slow (see WriterSettings). */
   private writers: ExtractWriters | undefined;
   private readonly slowOpens: SlowOpenDetector;
+  private readonly rootFd: number;
+  /** The staging directory as its descriptor's path: what every path here is built on. */
+  private readonly base: string;
 
   constructor(
-    /** The staging directory as a binary string. */
-    private readonly root: string,
+    /** The staging directory as a binary string (it exists: extractArchive made it). */
+    root: string,
     private readonly archiveName: string,
     /** Known umask: files whose mode it leaves alone are created with that mode (no fchmod). */
     private readonly umask: number | undefined,
@@ -54,7 +57,13 @@ export class DiskWriter {
     /** Told when an earlier non-directory of the same name was replaced. */
     private readonly onReplaced: (rel: string) => void,
   ) {
-    this.deep = new DeepPaths(root);
+    // The staging directory through a descriptor opened once, as `/proc/self/fd/<fd>` (the kernel
+    // resolves it like openat): if the directory is removed meanwhile (the recovery of another
+    // worker took this restore for dead while this one was frozen), nothing here can create it
+    // again in the live volume, and nothing put in its place (a symlink) is followed.
+    this.rootFd = fs.openSync(bin(root), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+    this.base = `/proc/self/fd/${this.rootFd}`;
+    this.deep = new DeepPaths(this.base);
     this.slowOpens = new SlowOpenDetector(settings.slowOpenMicros);
   }
 
@@ -208,6 +217,7 @@ export class DiskWriter {
       await w?.close();
     } finally {
       this.deep.close();
+      fs.closeSync(this.rootFd);
     }
   }
 
@@ -229,7 +239,7 @@ export class DiskWriter {
   }
 
   private startWriters(): void {
-    this.writers = new ExtractWriters(this.settings.threads, this.root, this.settings.stallMs ?? DEFAULT_STALL_MS, (e) => this.writerError(e));
+    this.writers = new ExtractWriters(this.settings.threads, this.base, this.settings.stallMs ?? DEFAULT_STALL_MS, (e) => this.writerError(e));
     if (this.settings.waitUntilReady) this.writers.waitUntilReady();
   }
 

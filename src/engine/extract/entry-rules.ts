@@ -1,13 +1,13 @@
 /**
  * The checks a restore makes on every entry before anything is created for it, and what they need
- * to remember of the archive so far: the symlinks it made (no entry may go below one, none may lead
- * outside, also through chains of them) and, when only verifying (nothing on disk to look at), the
- * non-directory names for hard link targets. Paths are binary strings (one char per byte).
+ * to remember of the archive so far: the symlinks it made (no entry may go below one, so nothing is
+ * written through one, wherever it points) and, when only verifying (nothing on disk to look at),
+ * the non-directory names for hard link targets. Paths are binary strings (one char per byte).
  */
 import { quoteName } from '../../core/show-name.js';
 import { HostileArchiveError } from '../archive-errors.js';
 import { PathHashSet } from './path-hash-set.js';
-import { checkSymlinkTarget, resolvesOutside, safeRelative } from './path-safety.js';
+import { checkSymlinkTarget, safeRelative } from './path-safety.js';
 
 /** What is at a hard link's target, as far as the rules care. */
 export type TargetKind = 'none' | 'dir' | 'symlink' | 'other';
@@ -45,8 +45,8 @@ export class EntryRules {
   }
 
   /** Checked before the symlink is created; `symlinkMade` after. */
-  checkSymlink(raw: string, rel: string, target: string): void {
-    checkSymlinkTarget(raw, rel, target);
+  checkSymlink(raw: string, target: string): void {
+    checkSymlinkTarget(raw, target);
   }
 
   symlinkMade(rel: string, target: string): void {
@@ -61,40 +61,26 @@ export class EntryRules {
 
   /**
    * Checks a hard link before it is made: its target is an archive path (relative to the archive
-   * root, not to the link) extracted before it, not a directory, not below a symlink; a hard link
-   * to a symlink is a second symlink with the same text, checked like one. Returns the target's
-   * relative path and, for a symlink, its text.
+   * root, not to the link) extracted before it, not a directory, not below a symlink. Returns the
+   * target's relative path, for a symlink its text, and `same` for a link to its own name, which
+   * GNU tar writes when a path was named twice on its command line (`tar -czf x dir dir/file`) and
+   * which leaves the file as it is.
    */
-  checkHardlink(raw: string, rel: string, rawTarget: string): { target: string; symlinkTarget: string | undefined } {
+  checkHardlink(raw: string, rel: string, rawTarget: string): { target: string; symlinkTarget: string | undefined; same: boolean } {
     const target = safeRelative(raw, rawTarget, 'hard link target');
     if (target === '') throw new HostileArchiveError(raw, 'is a hard link to the archive root');
-    if (target === rel) throw new HostileArchiveError(raw, 'is a hard link to itself');
     this.refuseBelowSymlink(raw, target, 'is a hard link whose target goes through the symlink');
     const kind: TargetKind = this.onDisk ? this.onDisk(target) : this.nonDirs!.has(target) ? (this.symlinks.has(target) ? 'symlink' : 'other') : 'none';
     if (kind === 'none') throw new HostileArchiveError(raw, `is a hard link to ${quoteName(rawTarget)}, which was not extracted before it`);
     if (kind === 'dir') throw new HostileArchiveError(raw, `is a hard link to the directory ${quoteName(rawTarget)}`);
     const symlinkTarget = kind === 'symlink' ? this.symlinks.get(target) : undefined;
-    if (symlinkTarget !== undefined) checkSymlinkTarget(raw, rel, symlinkTarget);
-    return { target, symlinkTarget };
+    return { target, symlinkTarget, same: target === rel };
   }
 
   hardlinkMade(rel: string, symlinkTarget: string | undefined): void {
     if (symlinkTarget !== undefined) this.symlinks.set(rel, symlinkTarget);
     else this.symlinks.delete(rel);
     this.nonDirs?.add(rel);
-  }
-
-  /**
-   * Each symlink was checked when it was created, but only on its own; a chain of symlinks
-   * (`d -> .`, `e -> d/..`) can still lead out, and a later symlink can change where an earlier
-   * one points. Now that all are known, resolve each one the way the kernel would.
-   */
-  finish(): void {
-    for (const [rel, target] of this.symlinks) {
-      if (resolvesOutside(this.symlinks, rel, target)) {
-        throw new HostileArchiveError(rel, `is a symlink to ${quoteName(target)}, which through other symlinks of the archive points outside it`);
-      }
-    }
   }
 
   private refuseBelowSymlink(raw: string, rel: string, what: string): void {

@@ -99,7 +99,6 @@ export class TarConsumer {
   /** Checks that need the whole stream; then directory metadata (after their contents were written). */
   finish(): void {
     if (this.failure) throw this.failure;
-    this.rules.finish();
     this.disk?.finish();
   }
 
@@ -157,13 +156,14 @@ export class TarConsumer {
         return;
       case 'symlink': {
         const target = entry.linkpath ?? '';
-        this.rules.checkSymlink(raw, rel, target);
+        this.rules.checkSymlink(raw, target);
         disk?.symlink(rel, target, entry);
         this.rules.symlinkMade(rel, target);
         return;
       }
       case 'hardlink': {
-        const { target, symlinkTarget } = this.rules.checkHardlink(raw, rel, entry.linkpath ?? '');
+        const { target, symlinkTarget, same } = this.rules.checkHardlink(raw, rel, entry.linkpath ?? '');
+        if (same) return;
         disk?.hardlink(rel, target);
         this.rules.hardlinkMade(rel, symlinkTarget);
         if (symlinkTarget === undefined && (disk || !this.disk)) this.files++;

@@ -42,13 +42,14 @@ export class DeepPaths {
     return `${access}/${last}`;
   }
 
-  /** `mkdir -p` of `<root>/<rel>` with new directories in `mode` (deep paths created one level at a time). */
+  /**
+   * `mkdir -p` of `<root>/<rel>` with new directories in `mode`, one level at a time from the root
+   * down, never the root itself: a root that is gone stays gone (ENOENT). (Node's recursive mkdir
+   * would climb above the root, and on a root reached through a descriptor of a removed directory
+   * it loops forever.)
+   */
   mkdirs(rel: string, mode: number): void {
-    const full = `${this.root}/${rel}`;
-    if (full.length <= PATH_REBASE) {
-      fs.mkdirSync(bin(full), { recursive: true, mode });
-      return;
-    }
+    if (rel === '') return;
     const parts = rel.split('/');
     for (let i = 1; i <= parts.length; i++) {
       try {
