@@ -3,8 +3,8 @@
  * (the caller filters with parseArchiveName), so an admin's own files in BACKUP_DIR are never touched.
  * Stamps sort chronologically as strings (YYYY-MM-DD-HHmm).
  *
- * Archives flagged for a size drop (much smaller than the one before: a wiped volume, ransomware)
- * do not count as generations: the `keep` newest unflagged ones are kept, plus every flagged one
+ * Archives flagged for a size drop (much smaller than the one before: a wiped volume, ransomware),
+ * or whose verification failed, do not count as generations: the `keep` newest unflagged ones are kept, plus every flagged one
  * newer than the oldest of those — so a run of suspicious archives cannot push the good old
  * generations out, and a flagged archive is not deleted while it is still among the recent ones.
  *
@@ -33,6 +33,15 @@ export function selectPrunable<A extends ArchiveName>(
   }
   const keptFiles = new Set([...kept].flatMap((a) => [a.file, ...needs(a)]));
   return mine.filter((a) => !keptFiles.has(a.file));
+}
+
+/**
+ * An archive that must not count as one of the `keep` generations (selectPrunable's `isFlagged`):
+ * flagged for a size drop (a wiped or encrypted volume), or one whose verification failed (a bad
+ * new archive must never push a good old one out). Kept while recent, for a person to look at.
+ */
+export function notAGeneration(a: { sizeDrop: unknown; verified: { ok: boolean } | null }): boolean {
+  return a.sizeDrop !== null || a.verified?.ok === false;
 }
 
 /** A drop from `previous` to `current` bytes by at least `threshold` (0.5 = half). 0 disables. */

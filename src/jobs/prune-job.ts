@@ -15,10 +15,10 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName, dumpFileName } from '../core/names.js';
-import { chainNeeds, selectPrunable, withoutNeeded } from '../core/retention.js';
+import { chainNeeds, notAGeneration, selectPrunable, withoutNeeded } from '../core/retention.js';
 import { selectByPolicy } from '../core/gfs.js';
 import { describePolicy } from '../core/retention-policy.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
@@ -57,13 +57,23 @@ export function makePruneProcessor(ctx: AppContext) {
         throw new Error(`not pruning ${volume}: this run's archive ${own} is missing`);
       }
       const archives = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
+      // The flow starts this job only after the run's verification passed; but a prune retried
+      // from the dashboard, or added there, must not prune after a failed one either: the rule
+      // lives here, whatever started the job.
+      const verified = archives.find((a) => a.file === own)?.verified;
+      if (!verified?.ok) {
+        // Unrecoverable: a retry cannot make the archive good; a new run makes a new one.
+        throw new UnrecoverableError(
+          `not pruning ${volume}: this run's archive ${own} ${verified ? `failed its verification (${verified.error ?? 'no reason recorded'})` : 'has not been verified'}; no older archive was deleted`,
+        );
+      }
       // Incremental archives: what a kept one needs stays (its manifest's chain, issue 16). An
       // incremental whose manifest cannot tell (unreadable) keeps everything older of its volume.
       const needs = chainNeeds(archives);
       // LOCAL_RETENTION=gfs:…: grandfather-father-son over the unflagged archives; flagged ones
-      // (size drop) are then kept until a person looks, as they are no generation.
+      // (size drop, failed verification) are then kept until a person looks, as they are no generation.
       const local = ctx.config.localRetention;
-      const byPolicy = local ? selectByPolicy(archives.filter((a) => a.sizeDrop === null), local) : selectPrunable(archives, volume, keep, (a) => a.sizeDrop !== null, needs);
+      const byPolicy = local ? selectByPolicy(archives.filter((a) => !notAGeneration(a)), local) : selectPrunable(archives, volume, keep, notAGeneration, needs);
       // An archive kept for its copies (or by the policy) keeps the chain it needs, whichever rule kept it.
       const doomed = withoutNeeded(archives, await withoutUnreplicated(ctx, byPolicy, log), needs);
       for (const a of doomed) {

@@ -46,6 +46,20 @@ describe('verification', () => {
     for (const s of older) assert.ok(names.includes(`pacsdata_${s}.tar.gz`), `older generation ${s} survived`);
   });
 
+  it('a failed prune retried from the dashboard still prunes nothing: the rule is in the prune job itself', async () => {
+    const jobs = (await http(svc.url, 'GET', '/api/jobs?limit=1000')).body.jobs as any[];
+    const prune = jobs.find((j) => j.name === 'prune' && j.volume === 'pacsdata');
+    const retried = await http(svc.url, 'PUT', `/admin/queues/api/queues/prune/${encodeURIComponent(prune.id)}/retry`);
+    assert.ok(retried.status >= 200 && retried.status < 300, `${retried.status} ${JSON.stringify(retried.body)}`);
+    const again = await waitFor(async () => {
+      const j = ((await http(svc.url, 'GET', '/api/jobs?limit=1000')).body.jobs as any[]).find((x) => x.id === prune.id);
+      return j?.state === 'failed' && j.attemptsMade > prune.attemptsMade ? j : undefined;
+    }, 30_000, 'the retried prune');
+    assert.match(again.failedReason, /not pruning pacsdata: this run's archive pacsdata_.*\.tar\.gz failed its verification .*no older archive was deleted/);
+    const names = await fs.readdir(fx.backupDir);
+    for (const s of older) assert.ok(names.includes(`pacsdata_${s}.tar.gz`), `older generation ${s} survived the retry`);
+  });
+
   it('POST /api/backups/:stamp/verify re-reads a set on request; a truncated archive is flagged in the listing', async () => {
     const file = path.join(fx.backupDir, `pacsdata_${older[0]}.tar.gz`);
     const data = await fs.readFile(file);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArchiveName, type ArchiveName } from '../../src/core/names.js';
-import { chainNeeds, contiguousChainNeeds, isSizeDrop, selectPrunable, withoutNeeded } from '../../src/core/retention.js';
+import { chainNeeds, contiguousChainNeeds, isSizeDrop, notAGeneration, selectPrunable, withoutNeeded } from '../../src/core/retention.js';
 
 const a = (file: string) => parseArchiveName(file) as ArchiveName;
 
@@ -121,6 +121,13 @@ describe('selectPrunable with size-drop flags', () => {
       selectPrunable(list, 'elexisdb', 2, (x) => old.has(x.stamp)).map((x) => x.stamp),
       ['2026-11-18-0315', '2026-11-17-0315', '2026-11-16-0315'],
     );
+  });
+
+  it('an archive whose verification failed is no generation: keep=2 after two good and one bad keeps both good ones', () => {
+    const listed = list.slice(2).map((x) => ({ ...x, sizeDrop: null, verified: x.stamp === '2026-11-20-0315' ? { ok: false } : { ok: true } }));
+    assert.deepEqual(selectPrunable(listed, 'elexisdb', 2, notAGeneration), []);
+    assert.equal(notAGeneration({ sizeDrop: null, verified: null }), false, 'not verified yet (or by an earlier version) still counts');
+    assert.equal(notAGeneration({ sizeDrop: { from: 1, to: 0 }, verified: { ok: true } }), true);
   });
 
   it('keeps everything when there are fewer than `keep` unflagged archives', () => {
