@@ -43,6 +43,8 @@ describe('prune of the database dumps and the dump lock', () => {
     for (const s of stamps) {
       await fs.writeFile(path.join(fx.backupDir, dump(s)), `dump ${s}`);
       await fs.writeFile(path.join(fx.backupDir, `${dump(s)}.sha256`), `${'0'.repeat(64)}  ${dump(s)}\n`);
+      // Verified, as the run's flow makes sure before its prune (the prune checks it too).
+      await fs.writeFile(path.join(fx.backupDir, `${dump(s)}.verify.json`), JSON.stringify({ ok: true, at: '2024-01-03T03:20:00.000Z' }));
     }
     // A dump being written right now (a SQL restore's safety dump, say), holding the database lock.
     const writing = path.join(fx.backupDir, `${dump('2024-01-04-0315')}.partial`);
