@@ -241,7 +241,7 @@ function metaOf(st: Stats, exact: () => fs.BigIntStats): Pick<WriteHeader, 'mode
 }
 
 /** Whole seconds of a nanosecond time, toward minus infinity (BigInt division truncates toward zero). */
-export function floorSeconds(ns: bigint): number {
+function floorSeconds(ns: bigint): number {
   const s = ns / 1_000_000_000n;
   return Number(ns < 0n && s * 1_000_000_000n !== ns ? s - 1n : s);
 }

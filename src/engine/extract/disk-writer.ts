@@ -41,8 +41,7 @@ export class DiskWriter {
   private writers: ExtractWriters | undefined;
   private readonly slowOpens: SlowOpenDetector;
   private readonly rootFd: number;
-  /** The staging directory as its descriptor's path: what every path here is built on. */
-  private readonly base: string;
+  private readonly base: string; // the staging directory as its descriptor's path
 
   constructor(
     /** The staging directory as a binary string (it exists: extractArchive made it). */
@@ -57,10 +56,8 @@ export class DiskWriter {
     /** Told when an earlier non-directory of the same name was replaced. */
     private readonly onReplaced: (rel: string) => void,
   ) {
-    // The staging directory through a descriptor opened once, as `/proc/self/fd/<fd>` (the kernel
-    // resolves it like openat): if the directory is removed meanwhile (the recovery of another
-    // worker took this restore for dead while this one was frozen), nothing here can create it
-    // again in the live volume, and nothing put in its place (a symlink) is followed.
+    // Through a descriptor (`/proc/self/fd/N`, resolved like openat): a staging directory removed
+    // meanwhile (a recovery took this frozen restore for dead) is never made again, nor followed.
     this.rootFd = fs.openSync(bin(root), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
     this.base = `/proc/self/fd/${this.rootFd}`;
     this.deep = new DeepPaths(this.base);
