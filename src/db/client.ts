@@ -11,6 +11,19 @@ const STDERR_KEEP = 2000;
 const KILL_GRACE_MS = 5000;
 /** Client-side limit for one row/statement; the server's own max_allowed_packet still applies. */
 export const MAX_ALLOWED_PACKET = '1G';
+/**
+ * Every `mariadb` run that reads SQL gets these: the file is SQL for the server, never commands for
+ * the client. Without them a line `\! id`, `system …`, `\. file`, `source …` or `tee …` in an
+ * uploaded (or tampered) dump runs on the worker, as root in the image. `--binary-mode` turns off
+ * every client command but `\C` and `DELIMITER` in non-interactive input (the others become
+ * "Unknown command", word forms like `system` a SQL syntax error) and keeps `\r\n` and NUL bytes
+ * as they are; `--sandbox` refuses whatever still touches files or runs programs ("Not allowed in
+ * the sandbox mode"). mariadb-dump's own output (routines and triggers with DELIMITER,
+ * `--hex-blob`, escaped `\r` and `\0` in strings) loads the same (test/integration/mariadb.test.ts).
+ * `--sandbox` came with MariaDB 10.5.25, 10.6.18, 10.11.8 and 11.0.6 (MDEV-33727, 2024); an older
+ * client refuses the option before it runs anything (see `clientTooOld`).
+ */
+export const SAFE_CLIENT_ARGS: readonly string[] = ['--binary-mode', '--sandbox'];
 const DB_NAME_RE = /^[A-Za-z0-9_]+$/;
 
 /** A MariaDB client exited non-zero, was killed, or produced an incomplete dump. */

@@ -16,7 +16,7 @@ import { createGzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import { createNewFileStream, exists, fsyncDir, fsyncFile, writeFileAtomic } from '../engine/fs/atomic.js';
 import { progressReporter } from '../engine/progress.js';
-import { abortError, assertDbName, commandError, DbCommandError, DUMP_BIN, MAX_ALLOWED_PACKET, runClient } from './client.js';
+import { abortError, assertDbName, commandError, DbCommandError, DUMP_BIN, MAX_ALLOWED_PACKET, runClient, type ClientRun } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
 import { COMPLETION_MARK, HashingCounter, TailKeeper } from './stream-checks.js';
 
@@ -92,10 +92,19 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
     });
     const hasher = new HashingCounter();
     await withDefaultsFile(db, async (defaultsFile) => {
-      const run = runClient(DUMP_BIN, clientArgs(defaultsFile, dumpArgs(db.database)), ['ignore', 'pipe', 'pipe'], signal);
+      // The file first: the client's output must be piped on before the client can exit. Node
+      // discards a child's unread stdout when it exits (a short dump then arrived as 0 bytes).
+      const out = await createNewFileStream(partial);
+      let run: ClientRun;
+      try {
+        run = runClient(DUMP_BIN, clientArgs(defaultsFile, dumpArgs(db.database)), ['ignore', 'pipe', 'pipe'], signal);
+      } catch (err) {
+        out.destroy();
+        throw err;
+      }
       let streamErr: unknown;
       try {
-        await pipeline(run.child.stdout!, tail, createGzip({ level: gzipLevel }), hasher, await createNewFileStream(partial));
+        await pipeline(run.child.stdout!, tail, createGzip({ level: gzipLevel }), hasher, out);
       } catch (err) {
         streamErr = err;
         run.kill(); // e.g. ENOSPC: the client would block forever on a full stdout pipe

@@ -11,6 +11,11 @@
  * 64 KiB of the SQL for such statements naming another database and log a warning, but do not fail
  * (restoring into the original name can be intended). Dumps written by `dumpDatabase` name no
  * database and always load into `db.database`.
+ *
+ * The file is SQL for the server only: both client runs get SAFE_CLIENT_ARGS (`--binary-mode
+ * --sandbox`, see ./client.ts), so client commands in the file (`\! …`, `\. file`, `system`,
+ * `source`, `tee`) are refused and the load fails at that line, like at a SQL error. The prep run
+ * has them too: a client without `--sandbox` then fails before the database is dropped.
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
@@ -19,7 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
 import { progressReporter } from '../engine/progress.js';
-import { abortError, assertDbName, CLIENT_BIN, commandError, MAX_ALLOWED_PACKET, runClient } from './client.js';
+import { abortError, assertDbName, CLIENT_BIN, commandError, DbCommandError, MAX_ALLOWED_PACKET, runClient, SAFE_CLIENT_ARGS, type ClientExit } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
 import { Counter, DatabaseSniffer } from './stream-checks.js';
 
@@ -36,8 +41,30 @@ export interface LoadOptions {
 }
 
 /** The client's arguments (after the option file) for loading SQL from stdin into `database`. */
-function loadArgs(database: string): string[] {
-  return ['--batch', '--default-character-set=utf8mb4', `--max-allowed-packet=${MAX_ALLOWED_PACKET}`, database];
+export function loadArgs(database: string): string[] {
+  return ['--batch', ...SAFE_CLIENT_ARGS, '--default-character-set=utf8mb4', `--max-allowed-packet=${MAX_ALLOWED_PACKET}`, database];
+}
+
+/** The client's arguments for the statements that recreate the database. */
+export function prepArgs(sql: string): string[] {
+  return ['--batch', ...SAFE_CLIENT_ARGS, '-e', sql];
+}
+
+/** A client that does not know SAFE_CLIENT_ARGS (older than MariaDB 10.5.25/10.6.18/10.11.8/11.0.6). */
+function clientTooOld(exit: ClientExit): DbCommandError | undefined {
+  if (!/unknown (option|variable)\b.*(sandbox|binary[-_]mode)/i.test(exit.stderr)) return undefined;
+  return new DbCommandError(
+    `the ${CLIENT_BIN} client on this worker is too old for a safe SQL restore: it lacks --sandbox, which keeps commands in the file ` +
+      `from running programs (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 or newer); the database was not changed: ${exit.stderr}`,
+    exit.code, exit.stderr, CLIENT_BIN,
+  );
+}
+
+/** The client stopped at a client command in the file (`\! …`, `\. file`, `tee …`): say what that means. */
+function clientCommandHint(exit: ClientExit): string {
+  return /Not allowed in the sandbox mode|Unknown command '\\/.test(exit.stderr)
+    ? ' (the file contains a command for the mariadb client, not SQL; a restore refuses client commands: a dump made by mariadb-dump or mysqldump has none)'
+    : '';
 }
 
 /** Whether the file starts with the gzip magic bytes 1f 8b (whatever its name). */
@@ -70,10 +97,10 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
       // (1) A clean database. No user input reaches the SQL: the name was validated above.
       const q = `\`${db.database}\``;
       const sql = `DROP DATABASE IF EXISTS ${q}; CREATE DATABASE ${q} CHARACTER SET utf8mb4`;
-      const prep = runClient(CLIENT_BIN, clientArgs(defaultsFile, ['--batch', '-e', sql]), ['ignore', 'ignore', 'pipe'], signal);
+      const prep = runClient(CLIENT_BIN, clientArgs(defaultsFile, prepArgs(sql)), ['ignore', 'ignore', 'pipe'], signal);
       const prepExit = await prep.done;
       signal?.throwIfAborted();
-      if (prepExit.code !== 0) throw commandError(CLIENT_BIN, prepExit, `recreating database ${db.database} failed`);
+      if (prepExit.code !== 0) throw clientTooOld(prepExit) ?? commandError(CLIENT_BIN, prepExit, `recreating database ${db.database} failed`);
 
       // (2) The file into `mariadb <database>`.
       const counter = new Counter((n) => {
@@ -103,7 +130,7 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
       }
       const exit = await run.done;
       signal?.throwIfAborted();
-      if (exit.code !== 0 && !(exit.killedByUs && streamErr)) throw commandError(CLIENT_BIN, exit, `loading ${file} into database ${db.database} failed`);
+      if (exit.code !== 0 && !(exit.killedByUs && streamErr)) throw commandError(CLIENT_BIN, exit, `loading ${file} into database ${db.database} failed${clientCommandHint(exit)}`);
       if (streamErr) throw new Error(`loading ${file} into database ${db.database} failed: ${(streamErr as Error).message}`, { cause: streamErr });
       if (exit.stderr) log.warn({ database: db.database, stderr: exit.stderr }, `${CLIENT_BIN} reported warnings`);
     });

@@ -18,7 +18,7 @@ import { gzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import { DbCommandError } from '../../src/db/client.js';
 import { dumpArgs, dumpDatabase } from '../../src/db/dump.js';
-import { isGzipFile, loadSqlFile } from '../../src/db/load.js';
+import { isGzipFile, loadArgs, loadSqlFile, prepArgs } from '../../src/db/load.js';
 import { clientArgs, optionFileContent, type DbSettings } from '../../src/db/option-file.js';
 import { databaseNamesIn } from '../../src/db/stream-checks.js';
 import { MARIADB } from '../helpers/service.js';
@@ -32,6 +32,7 @@ const DB = `oob_test_${suffix}`;
 const DB_PW = `oob_test_pw_${suffix}`;
 const DB_OTHER = `oob_test_other_${suffix}`;
 const DB_WARN = `oob_test_warn_${suffix}`;
+const DB_CMD = `oob_test_cmd_${suffix}`;
 const USER = `oob_u_${suffix}`;
 const PASSWORD = 'p#ss \'w"d\\x';
 
@@ -138,9 +139,13 @@ before(async () => {
     CREATE TABLE notes (id INT PRIMARY KEY, txt TEXT CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, edits INT NOT NULL DEFAULT 0) ENGINE=InnoDB;
     CREATE TRIGGER notes_bu BEFORE UPDATE ON notes FOR EACH ROW SET NEW.edits = OLD.edits + 1;
     CREATE PROCEDURE count_docs(OUT n INT) SELECT COUNT(*) INTO n FROM docs;
+    DELIMITER //
+    CREATE FUNCTION note_len(n INT) RETURNS INT READS SQL DATA BEGIN DECLARE l INT; SELECT CHAR_LENGTH(txt) INTO l FROM notes WHERE id = n; RETURN l; END//
+    DELIMITER ;
     CREATE EVENT purge_nothing ON SCHEDULE EVERY 1 DAY DISABLE DO DELETE FROM notes WHERE id < 0;
     INSERT INTO docs (name, data) VALUES ('empty', X''), ('null', NULL), ('random', X'${BLOB.toString('hex')}'), ('edge', X'00FF5C27220A0D1A00');
-    INSERT INTO notes (id, txt) VALUES (1, 'Zürich 🙂'), (2, ${sqlString('O\'Brien "quoted" \\ backslash')}), (3, 'Grüezi\\nzweite Zeile');
+    INSERT INTO notes (id, txt) VALUES (1, 'Zürich 🙂'), (2, ${sqlString('O\'Brien "quoted" \\ backslash')}), (3, 'Grüezi\\nzweite Zeile'),
+      (4, CONCAT('CR', CHAR(13), 'CRLF', CHAR(13, 10), 'NUL', CHAR(0), 'Ende ✓'));
     UPDATE notes SET txt = CONCAT(txt, ' ✓') WHERE id = 1;
 
     CREATE DATABASE \`${DB_PW}\` CHARACTER SET utf8mb4;
@@ -163,6 +168,7 @@ after(async () => {
     DROP DATABASE IF EXISTS \`${DB_PW}\`;
     DROP DATABASE IF EXISTS \`${DB_OTHER}\`;
     DROP DATABASE IF EXISTS \`${DB_WARN}\`;
+    DROP DATABASE IF EXISTS \`${DB_CMD}\`;
     DROP USER IF EXISTS '${USER}'@'%';
     DROP USER IF EXISTS '${USER}'@'localhost';
   `).catch((err) => console.error('cleanup failed:', err));
@@ -245,6 +251,8 @@ describe('dumpDatabase + loadSqlFile', () => {
     assert.equal((await sql(`SELECT COUNT(*) FROM information_schema.EVENTS WHERE EVENT_SCHEMA = '${DB}' AND EVENT_NAME = 'purge_nothing'`)).trim(), '1');
     // ... and they work.
     assert.equal((await sql(`CALL count_docs(@n); SELECT @n;`, DB)).trim(), '4');
+    // A routine of several statements (written with DELIMITER ;; in the dump), on the note with CR, LF and NUL.
+    assert.equal((await sql(`SELECT note_len(4)`, DB)).trim(), String('CR\rCRLF\r\nNUL\0Ende ✓'.length));
     await sql(`UPDATE notes SET txt = txt WHERE id = 2`, DB);
     assert.equal((await sql(`SELECT edits FROM notes WHERE id = 2`, DB)).trim(), '1');
   });
@@ -266,6 +274,17 @@ describe('dumpDatabase + loadSqlFile', () => {
     await sql(`DELETE FROM docs`, DB);
     await loadSqlFile(root(DB), gz, { logger: silent });
     assert.deepEqual(await checksums(DB, TABLES), original);
+  });
+
+  it('loads the dump with CRLF line ends (a copy that went through Windows) to the same rows', async () => {
+    const dir = await newDir();
+    const crlf = path.join(dir, 'crlf.sql');
+    const { stdout } = await exec('sh', ['-c', 'gzip -dc "$1"', 'sh', dumpPath], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' });
+    await writeFile(crlf, Buffer.from(stdout.toString('latin1').replace(/\n/g, '\r\n'), 'latin1'));
+    await sql(`DELETE FROM docs; DELETE FROM notes`, DB);
+    await loadSqlFile(root(DB), crlf, { logger: silent });
+    assert.deepEqual(await checksums(DB, TABLES), original);
+    assert.equal((await sql(`CALL count_docs(@n); SELECT @n;`, DB)).trim(), '4');
   });
 
   it('rejects a SQL syntax error with the client message and line', async () => {
@@ -315,6 +334,69 @@ describe('dumpDatabase + loadSqlFile', () => {
     await assert.rejects(loadSqlFile(root('x`; DROP DATABASE y'), dumpPath, { logger: silent }), /invalid database name/);
     await assert.rejects(dumpDatabase(root('a-b'), { dir, fileName: 'f.sql.gz', logger: silent }), /invalid database name/);
     assert.deepEqual(await readdir(dir), []);
+  });
+});
+
+describe('a SQL file is SQL only: client commands in it are refused', () => {
+  it('both client runs get --binary-mode and --sandbox', () => {
+    for (const args of [loadArgs(DB_CMD), prepArgs('SELECT 1')]) {
+      assert.ok(args.includes('--binary-mode') && args.includes('--sandbox'), args.join(' '));
+    }
+  });
+
+  // Each file: a statement, the client command, a statement. The client stops at the command, as at
+  // a SQL error: the database was recreated, holds what came before the command, nothing after.
+  const cases: { name: string; command: (marker: string, other: string) => string; error: RegExp }[] = [
+    { name: '\\! (shell)', command: (marker) => `\\! touch ${marker}`, error: /ERROR at line 3: Unknown command '\\!'/ },
+    { name: '\\. (source a file)', command: (_marker, other) => `\\. ${other}`, error: /ERROR at line 3: Unknown command '\\\.'/ },
+    { name: 'system', command: (marker) => `system touch ${marker}`, error: /ERROR 1064 \(42000\) at line 3: .*near 'system touch/ },
+    { name: 'source', command: (_marker, other) => `source ${other}`, error: /ERROR 1064 \(42000\) at line 3: .*near 'source / },
+    { name: 'tee', command: (marker) => `tee ${marker}`, error: /ERROR 1064 \(42000\) at line 3: .*near 'tee / },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: nothing runs on this machine, the load fails with the client's message`, async () => {
+      const dir = await newDir();
+      const marker = path.join(dir, 'ran-a-command');
+      const other = path.join(dir, 'other.sql');
+      await writeFile(other, `CREATE TABLE sourced (id INT);\n\\! touch ${marker}\n`);
+      await sql(`DROP DATABASE IF EXISTS \`${DB_CMD}\`; CREATE DATABASE \`${DB_CMD}\`; CREATE TABLE \`${DB_CMD}\`.old_data (id INT)`);
+      const file = path.join(dir, 'evil.sql');
+      await writeFile(file, `-- MariaDB dump 10.19\nCREATE TABLE before_cmd (id INT); INSERT INTO before_cmd VALUES (1);\n${c.command(marker, other)}\nCREATE TABLE after_cmd (id INT);\n`);
+      const err = await loadSqlFile(root(DB_CMD), file, { logger: silent }).catch((e: unknown) => e);
+      assert.ok(err instanceof DbCommandError, String(err));
+      assert.match(err.message, c.error);
+      if (c.name.startsWith('\\')) assert.match(err.message, /the file contains a command for the mariadb client, not SQL; a restore refuses client commands/);
+      assert.equal(existsSync(marker), false, 'the command ran');
+      const tables = (await sql(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB_CMD}' ORDER BY 1`)).trim();
+      assert.equal(tables, 'before_cmd', 'recreated, loaded up to the command, nothing after it');
+      assert.equal((await sql('SELECT COUNT(*) FROM before_cmd', DB_CMD)).trim(), '1');
+    });
+  }
+
+  it('--sandbox alone refuses a client command too ("Not allowed in the sandbox mode"): the second lock', async () => {
+    // Shown with the client itself, without --binary-mode: what a load would say if that flag were dropped.
+    const dir = await newDir();
+    const marker = path.join(dir, 'ran-a-command');
+    const { stderr } = await exec('sh', ['-c', `printf '%s\\n' "\\\\! touch $1" | mariadb -h "$2" -P "$3" -uroot --batch --sandbox; true`, 'sh', marker, HOST, String(PORT)]);
+    assert.match(stderr, /Not allowed in the sandbox mode/);
+    assert.equal(existsSync(marker), false);
+  });
+
+  it('a client without --sandbox fails before the database is dropped, saying it is too old', async () => {
+    // A stand-in mariadb first on PATH (this test process only) that answers like a client older than 10.11.8.
+    const bin = await newDir();
+    await writeFile(path.join(bin, 'mariadb'), `#!/bin/sh\necho "mariadb: unknown option '--sandbox'" >&2\nexit 7\n`, { mode: 0o755 });
+    await sql(`DROP DATABASE IF EXISTS \`${DB_CMD}\`; CREATE DATABASE \`${DB_CMD}\`; CREATE TABLE \`${DB_CMD}\`.kept (id INT)`);
+    const file = path.join(await newDir(), 'ok.sql');
+    await writeFile(file, 'CREATE TABLE t (id INT);\n');
+    const pathBefore = process.env.PATH;
+    process.env.PATH = `${bin}:${pathBefore}`;
+    try {
+      await assert.rejects(loadSqlFile(root(DB_CMD), file, { logger: silent }), /client on this worker is too old for a safe SQL restore: it lacks --sandbox.*the database was not changed/);
+    } finally {
+      process.env.PATH = pathBefore;
+    }
+    assert.equal((await sql(`SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB_CMD}'`)).trim(), 'kept');
   });
 });
 

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -92,6 +93,40 @@ describe('restore the database from a SQL file', () => {
     const back = await upload(svc, safety, '?skipSafetyBackup=true');
     const restored = await confirmAndWait(svc, back.body);
     assert.equal(restored.state, 'completed', restored.failedReason);
+    assert.equal(await sql('CHECKSUM TABLE patient'), stateBefore);
+  });
+
+  it('a file with client commands fails the job, and none of them runs on the worker; the safety dump holds the state before', async () => {
+    await fx.clock.advance(60_000); // the previous test's safety dump holds the current minute
+    await sql(`UPDATE patient SET name = 'state before the forged dump' WHERE id = 3`);
+    const stateBefore = await sql('CHECKSUM TABLE patient');
+    const marker = (what: string) => path.join(fx.root, `ran-${what}`);
+    const other = path.join(fx.root, 'other.sql');
+    await fs.writeFile(other, `CREATE TABLE sourced (id INT);\n\\! touch ${marker('sourced')}\n`);
+    const forged = (command: string) => Buffer.from(`-- MariaDB dump 10.19\nCREATE TABLE before_cmd (id INT);\n${command}\nCREATE TABLE after_cmd (id INT);\n-- Dump completed\n`);
+
+    const up = await upload(svc, forged(`\\! touch ${marker('shell')}`));
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    const result = await confirmAndWait(svc, up.body);
+    assert.equal(result.state, 'failed');
+    assert.match(result.failedReason, /Unknown command '\\!'/);
+    assert.match(result.failedReason, /the file contains a command for the mariadb client, not SQL; a restore refuses client commands/);
+    assert.equal(existsSync(marker('shell')), false, 'the shell command ran on the worker');
+    // What a failed load promises: the database was recreated and holds what came before the failing line.
+    assert.equal(await sql(`SELECT GROUP_CONCAT(TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB}'`), 'before_cmd');
+    const m = /(elexisdb-sql_\d{4}-\d{2}-\d{2}-\d{4}\.sql\.gz)/.exec(result.failedReason);
+    assert.ok(m, `failure names the safety dump: ${result.failedReason}`);
+
+    for (const [command, error] of [[`\\. ${other}`, /Unknown command '\\\.'/], [`system touch ${marker('system')}`, /ERROR 1064 .*near 'system touch/]] as const) {
+      const r = await confirmAndWait(svc, (await upload(svc, forged(command), '?skipSafetyBackup=true')).body);
+      assert.equal(r.state, 'failed');
+      assert.match(r.failedReason, error);
+    }
+    for (const what of ['sourced', 'system']) assert.equal(existsSync(marker(what)), false, `${what}: a command ran on the worker`);
+    assert.equal(await sql(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB}' AND TABLE_NAME = 'sourced'`), '0');
+
+    const back = await confirmAndWait(svc, (await upload(svc, await fs.readFile(path.join(fx.backupDir, m[1]!)), '?skipSafetyBackup=true')).body);
+    assert.equal(back.state, 'completed', back.failedReason);
     assert.equal(await sql('CHECKSUM TABLE patient'), stateBefore);
   });
 
