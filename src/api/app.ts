@@ -4,7 +4,8 @@
  * import: jobs/ (checked by `npm run lint`, .dependency-cruiser.cjs).
  *
  * The Express app, in the order a request meets it:
- * 1. rules for every request: security headers, the Host check (DNS rebinding), a valid URL;
+ * 1. rules for every request: security headers, the Host check (DNS rebinding), a valid URL, and
+ *    for a request that changes something, that a browser did not send it from another site (CSRF);
  * 2. health probes and metrics (no auth, they reveal nothing);
  * 3. the token-protected API: JSON only, bodies within HTTP_REQUEST_TIMEOUT, Redis checked before
  *    a route that needs it (503 at once instead of a hang), 405 for a known path with the wrong
@@ -26,6 +27,7 @@ import { healthz, readyz } from './handlers/health.js';
 import { hostCheck } from './host-check.js';
 import { HttpError, notFound } from './http-error.js';
 import { redisGate } from './redis-gate.js';
+import { sameOrigin } from './same-origin.js';
 import { bodyDeadline, requireJsonBody, validUrl } from './request-rules.js';
 import { API_ROUTES, UPLOAD_PATH } from './routes.js';
 import { noStore, securityHeaders } from './security.js';
@@ -39,6 +41,7 @@ export function createApp(ctx: AppContext): express.Express {
   app.use(securityHeaders(DASHBOARD_PATH));
   app.use(hostCheck(ctx.config.allowedHosts));
   app.use(validUrl);
+  app.use(sameOrigin);
 
   app.get('/healthz', adapt(ctx, healthz));
   app.get('/readyz', adapt(ctx, readyz));

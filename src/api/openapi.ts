@@ -34,23 +34,31 @@ const COMMON = {
   '503': error('Redis is away; nothing was done'),
 };
 
+/** What every request that changes something (POST, PUT, DELETE) can get besides (same-origin.ts). */
+const crossSite = error('cross_site_request: a browser sent it from another site (Sec-Fetch-Site or Origin); nothing was done');
+
 function op(summary: string, o: Omit<Operation, 'summary'>): Operation {
   return { summary, ...o, responses: { ...COMMON, ...o.responses } };
 }
 
+/** `op` of a POST, PUT or DELETE. */
+function change(summary: string, o: Omit<Operation, 'summary'>): Operation {
+  return op(summary, { ...o, responses: { '403': crossSite, ...o.responses } });
+}
+
 const scheduleOps = (what: string, body: z.ZodType, answer: z.ZodType) => ({
   get: op(`the ${what}`, { responses: { '200': json(answer, `the ${what}`) } }),
-  put: op(`save the ${what}`, {
+  put: change(`save the ${what}`, {
     requestBody: { content: { 'application/json': { schema: body } } },
     responses: { '200': json(answer, `the saved ${what}`), '400': error('a field is invalid; field names it') },
   }),
-  delete: op(`turn the ${what} off`, { responses: { '200': json(answer, `the ${what}, enabled: false`) } }),
+  delete: change(`turn the ${what} off`, { responses: { '200': json(answer, `the ${what}, enabled: false`) } }),
 });
 
 export const API_PATHS: ZodOpenApiPathsObject = {
   '/api/schedule': scheduleOps('backup schedule', scheduleBody, out.scheduleAnswer),
   '/api/schedule/preview': {
-    post: op('check five crontab fields and give their next runs; nothing is saved (the settings screen asks while typing)', {
+    post: change('check five crontab fields and give their next runs; nothing is saved (the settings screen asks while typing)', {
       requestBody: { content: { 'application/json': { schema: verifyScheduleBody } } },
       responses: { '200': json(out.verifyScheduleAnswer, 'the fields, the cron pattern and the next five runs'), '400': error('a field is invalid; field names it') },
     }),
@@ -58,7 +66,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
   '/api/verify-schedule': scheduleOps('verify schedule', verifyScheduleBody, out.verifyScheduleAnswer),
   '/api/backups': {
     get: op('the backup sets, newest first (read from BACKUP_DIR)', { responses: { '200': json(out.backupSets, 'the sets') } }),
-    post: op('run a backup now', {
+    post: change('run a backup now', {
       requestBody: { content: { 'application/json': { schema: runBackupBody } } },
       responses: { '202': json(out.runStarted, 'the run started'), '400': error('invalid volumes'), '409': error('that minute has a set, a restore runs, or a queue is paused') },
     }),
@@ -67,7 +75,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
     get: op('one backup set', { requestParams: { path: stampParams }, responses: { '200': json(out.backupSet, 'the set'), '404': error('no such set') } }),
   },
   '/api/backups/{stamp}/verify': {
-    post: op('verify every archive of a set now', { requestParams: { path: stampParams }, responses: { '202': json(out.runStarted, 'verify jobs queued'), '404': error('no such set') } }),
+    post: change('verify every archive of a set now', { requestParams: { path: stampParams }, responses: { '202': json(out.runStarted, 'verify jobs queued'), '404': error('no such set') } }),
   },
   '/api/backups/{stamp}/archives/{volume}/entries': {
     get: op("one directory of a volume's archive, paged (for restoring single files); of an incremental archive, the volume as it was at that point", {
@@ -86,7 +94,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
     }),
   },
   '/api/volumes/{name}': {
-    put: op("set a volume's archive mode: full, or incremental with a new full every fullEvery runs / on the fullOn weekday", {
+    put: change("set a volume's archive mode: full, or incremental with a new full every fullEvery runs / on the fullOn weekday", {
       requestParams: { path: volumeParams },
       requestBody: { content: { 'application/json': { schema: volumeModeBody } } },
       responses: { '200': json(out.volumeAnswer, 'the volume'), '400': error('a field is invalid; field names it'), '404': error('no such volume') },
@@ -95,7 +103,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
   '/api/jobs': { get: op('jobs of every queue, newest first, paged', { requestParams: { query: jobsQuery }, responses: { '200': json(out.jobsAnswer, 'jobs') } }) },
   '/api/jobs/{id}': { get: op('one job', { requestParams: { path: idParams('job id') }, responses: { '200': json(out.jobAnswer, 'the job'), '404': error('no such job') } }) },
   '/api/restores': {
-    post: op('request a restore of a set, some of its volumes, or chosen paths of one volume (confirm it next)', {
+    post: change('request a restore of a set, some of its volumes, or chosen paths of one volume (confirm it next)', {
       requestBody: { content: { 'application/json': { schema: setRestoreBody } } },
       responses: {
         '201': json(out.restoreRequested, 'the request, its token and warning'),
@@ -106,7 +114,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
     }),
   },
   '/api/restores/sql': {
-    post: op('upload a SQL dump (raw body, plain or gzip) to restore the database', {
+    post: change('upload a SQL dump (raw body, plain or gzip) to restore the database', {
       requestParams: { query: sqlRestoreQuery },
       requestBody: { content: { 'application/octet-stream': { schema: z.string().meta({ format: 'binary' }) } } },
       responses: {
@@ -119,12 +127,12 @@ export const API_PATHS: ZodOpenApiPathsObject = {
     }),
   },
   '/api/restores/{id}/confirm': {
-    post: op('confirm a restore request with its token: queues the restore', {
+    post: change('confirm a restore request with its token: queues the restore', {
       requestParams: { path: idParams('restore request id') },
       requestBody: { content: { 'application/json': { schema: confirmRestoreBody } } },
       responses: {
         '202': json(out.restoreConfirmed, 'the restore job is queued'),
-        '403': error('wrong token'),
+        '403': error('wrong token (wrong_token), or a cross-site request from a browser (cross_site_request)'),
         '404': error('no such request'),
         '409': error('confirmed already'),
         '410': error('expired'),
@@ -149,7 +157,8 @@ export function openApiDocument(): object {
       version: '1',
       description:
         'Backup service of Elexis-OOB. Every /api call needs `Authorization: Bearer <API_TOKEN>` when a token is configured. ' +
-        'Errors are `{"error": {"code", "message", "field"?}}`.',
+        'Errors are `{"error": {"code", "message", "field"?}}`. ' +
+        'A POST, PUT or DELETE that a browser sends from another site (its Sec-Fetch-Site or Origin header says so) is refused with 403 `cross_site_request`.',
     },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],

@@ -2,13 +2,17 @@
  * The bull-board dashboard as an operator sees it: the real all-in-one process after a real backup
  * run, opened in headless Chromium (the Debian package; playwright-core never downloads a browser).
  * Without credentials the browser gets the 401 Basic challenge; logged in with the token as Basic
- * password it renders every queue, the finished archive job and the board's own JSON API.
+ * password it renders every queue, the finished archive job and the board's own JSON API. The
+ * board's page can change a queue; a form of another site that the logged-in browser submits
+ * (re-sending its Basic credentials) is refused (src/api/same-origin.ts).
  *
  * Set DASHBOARD_SCREENSHOT=/some/file.png to keep the screenshot; otherwise it goes to the
  * fixture's temp dir and is removed with it.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
+import http_ from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type BrowserContext, type Page, type Response } from 'playwright-core';
@@ -134,5 +138,39 @@ describe('dashboard in headless Chromium', { skip: SKIP, timeout: 180_000 }, () 
     const archive = got.body.queues.find((q) => q.name === 'archive')!;
     assert.ok((archive.counts.completed ?? 0) >= 1, `archive counts: ${JSON.stringify(archive.counts)}`);
     assert.equal(archive.counts.failed ?? 0, 0);
+  });
+
+  it("changes a queue from the board's own page, but a form of another site submitted by the logged-in browser is refused", async () => {
+    const paused = async () => (await http(svc!.url, 'GET', '/api/jobs', undefined, TOKEN)).body.paused as string[];
+    const archiveJobs = async () => (await http(svc!.url, 'GET', '/api/jobs?queue=archive', undefined, TOKEN)).body.jobs.length as number;
+    // The board's own calls: Chromium sends its Origin and Sec-Fetch-Site: same-origin.
+    if (!page.url().startsWith(dashboard)) await page.goto(dashboard);
+    const put = (what: string) => page.evaluate(async (url) => (await fetch(url, { method: 'PUT' })).status, `${dashboard}/api/queues/verify/${what}`);
+    assert.equal(await put('pause'), 200);
+    assert.deepEqual(await paused(), ['verify']);
+    assert.equal(await put('resume'), 200);
+    assert.deepEqual(await paused(), []);
+
+    // A page of another site (localhost is another site than 127.0.0.1) whose form posts itself.
+    const jobsBefore = await archiveJobs();
+    const evil = http_.createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(`<form method="post" action="${dashboard}/api/queues/archive/add"><input name="name" value="evil"></form><script>document.forms[0].submit()</script>`);
+    });
+    await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+    try {
+      const evilPage = await authed.newPage();
+      const answered = evilPage.waitForResponse((r) => r.url() === `${dashboard}/api/queues/archive/add`);
+      await evilPage.goto(`http://localhost:${(evil.address() as AddressInfo).port}/`);
+      const res = await answered;
+      assert.equal(res.status(), 403);
+      const sent = await res.request().allHeaders();
+      assert.equal(sent['sec-fetch-site'], 'cross-site', JSON.stringify(sent));
+      assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'cross_site_request');
+      await evilPage.close();
+    } finally {
+      evil.close();
+    }
+    assert.equal(await archiveJobs(), jobsBefore, 'no job was added');
   });
 });

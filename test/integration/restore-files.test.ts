@@ -133,6 +133,27 @@ describe('single-file restore', () => {
       assert.equal(new Set(seen).size, 450);
     });
 
+    it('answers 400 for a cursor it did not issue for this listing', async () => {
+      const first = await list(stamp, '?dir=viele&limit=200');
+      const cursor: string = first.body.nextCursor;
+      assert.equal((await list(stamp, `?dir=viele&cursor=${cursor}`)).status, 200);
+      const changed = `${cursor.slice(0, -1)}${cursor.endsWith('A') ? 'B' : 'A'}`;
+      const bogus = [
+        ['zzzz', 'well-formed base64url'],
+        [key('viele/f199.txt'), 'a bare key'],
+        [key('f199.txt'), 'a bare name'],
+        [changed, 'changed'],
+        [cursor.slice(0, 11), 'cut short'],
+      ];
+      for (const [c, what] of bogus) {
+        const r = await list(stamp, `?dir=viele&cursor=${c}`);
+        assert.equal(r.status, 400, `${what}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.body.error.field, 'cursor', what);
+        assert.match(r.body.error.message, /not a nextCursor of this listing/, what);
+      }
+      for (const q of [`?dir=dokumente&cursor=${cursor}`, `?cursor=${cursor}`]) assert.equal((await list(stamp, q)).status, 400, `another folder: ${q}`);
+    });
+
     it('lists a GNU-tar-made archive: builds its index once, then reads only the index', async () => {
       const first = await list(gnuStamp, '?dir=dokumente');
       assert.equal(first.status, 200, JSON.stringify(first.body));
@@ -169,7 +190,7 @@ with tarfile.open(${JSON.stringify(evil)}, 'w:gz') as t:
       contract.check('GET', ENTRIES, 404, noVolume.body);
       assert.equal((await list(stamp, '?dir=nirgends')).status, 404);
       assert.equal((await list(stamp, '?dir=andere.txt')).status, 404, 'a file is no directory');
-      for (const [q, field] of [['?dir=../etc', 'dir'], ['?dir=/etc', 'dir'], ['?limit=0', 'limit'], ['?limit=1001', 'limit'], ['?cursor=%2F%2F', 'cursor'], ['?dir=a&dirKey=YQ', 'dirKey']]) {
+      for (const [q, field] of [['?dir=../etc', 'dir'], ['?dir=/etc', 'dir'], ['?limit=0', 'limit'], ['?limit=1001', 'limit'], ['?cursor=%2F%2F', 'cursor'], ['?cursor=zzzz', 'cursor'], ['?dir=a&dirKey=YQ', 'dirKey']]) {
         const r = await list(stamp, q);
         assert.equal(r.status, 400, q);
         assert.equal(r.body.error.field, field, q);

@@ -20,6 +20,18 @@ function get(url: string, ca: Buffer | undefined, token?: string): Promise<{ sta
   });
 }
 
+function send(url: string, ca: Buffer, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method: 'POST', ca, headers }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 describe('HTTPS', () => {
   let fx: Fixture;
   let svc: Service;
@@ -45,6 +57,15 @@ describe('HTTPS', () => {
     assert.equal(r.status, 200);
     assert.equal(JSON.parse(r.body).cron, '15 3 * * 1-5');
     assert.equal((await get(`${url}/api/schedule`, cert)).status, 401);
+  });
+
+  it("takes https://<host> as its own origin: its own page is accepted, the same host over http is another origin", async () => {
+    const url = svc.url.replace('http://', 'https://');
+    const preview = (origin: string) => send(`${url}/api/schedule/preview`, cert, { origin, authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, '{"minute":"0","hour":"3","day":"*","month":"*","weekday":"*"}');
+    assert.equal((await preview(url)).status, 200);
+    const other = await preview(svc.url);
+    assert.equal(other.status, 403, other.body);
+    assert.equal(JSON.parse(other.body).error.code, 'cross_site_request');
   });
 
   it('does not answer plain HTTP on the same port', async () => {

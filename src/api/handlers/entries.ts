@@ -8,6 +8,7 @@ import { listDirectory } from '../../engine/entry-index/list-directory.js';
 import { listPointDirectory } from '../../engine/incremental/point-entries.js';
 import { TYPE_NAME } from '../../engine/entry-index/index-format.js';
 import { archiveLogger, display, fromKey, keyOf, readable, usingIndex, volumeArchive, volumePath } from '../archive-paths.js';
+import { cursorAfter, nameOfCursor } from '../entries-cursor.js';
 import type { Handler } from '../handler.js';
 import { notFound } from '../http-error.js';
 import { entriesParams, entriesQuery } from '../schemas/index.js';
@@ -18,7 +19,7 @@ export const listEntries: Handler = async (ctx, req) => {
   const q = parseRequest(entriesQuery, req.query, 'query');
   const dir =
     q.dirKey !== undefined ? volumePath(fromKey(q.dirKey, 'dirKey'), 'dirKey', 'dir') : volumePath(Buffer.from(q.dir ?? '', 'utf8').toString('latin1'), 'dir', 'dir');
-  const after = q.cursor === undefined ? undefined : fromKey(q.cursor, 'cursor');
+  const after = q.cursor === undefined ? undefined : nameOfCursor({ stamp, volume, dir }, q.cursor);
   const { archive, archivePath, chain } = await volumeArchive(ctx, stamp, volume);
   const { result: page, built } = chain
     ? {
@@ -45,7 +46,7 @@ export const listEntries: Handler = async (ctx, req) => {
         mtime: e.mtimeSec === null ? null : new Date(e.mtimeSec * 1000).toISOString(),
         linkTarget: e.link === undefined ? null : display(e.link),
       })),
-      nextCursor: page.nextAfter === undefined ? null : keyOf(page.nextAfter),
+      nextCursor: page.nextAfter === undefined ? null : cursorAfter({ stamp, volume, dir }, page.nextAfter),
       indexBuilt: built,
     },
   };

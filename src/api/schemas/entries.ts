@@ -32,7 +32,7 @@ export const entriesQuery = z.object({
     .string({ error: 'cursor must be the nextCursor of the previous page' })
     .regex(/^[A-Za-z0-9_-]{1,16384}$/, { error: 'cursor must be the nextCursor of the previous page' })
     .optional()
-    .meta({ description: 'nextCursor of the previous page' }),
+    .meta({ description: 'nextCursor of the previous page of this listing (opaque; any other value is a 400)' }),
   limit: z
     .string({ error: limitMessage })
     .regex(/^\d{1,4}$/, { error: limitMessage })

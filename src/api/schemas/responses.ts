@@ -135,7 +135,7 @@ export const entriesAnswer = z
     dirKey: z.string().meta({ description: 'its key' }),
     parentKey: z.string().nullable().meta({ description: "the parent directory's key; null at the root" }),
     entries: z.array(archiveEntry).meta({ description: 'one directory level, sorted by the bytes of the name' }),
-    nextCursor: z.string().nullable(),
+    nextCursor: z.string().nullable().meta({ description: 'opaque: give it as cursor for the next page of this listing; null on the last page' }),
     indexBuilt: z.boolean().meta({ description: "true: the archive had no (valid) entry index, and this answer read the whole archive to build it (once)" }),
   })
   .meta({ id: 'ArchiveEntries' });
