@@ -32,7 +32,7 @@ export function makeRunProcessor(ctx: AppContext) {
       await job.moveToDelayed(Date.now() + HOLD_RETRY_MS, token);
       throw new DelayedError();
     }
-    const { volumes, skipped } = await listVolumes(ctx.config.volumes);
+    const { volumes, skipped } = await listVolumes(ctx.config.volumes, log);
     if (skipped.length > 0) log.warn({ skipped }, 'directories skipped: not valid volume names');
     if (Object.keys(volumes).length === 0) {
       throw new Error(`no volumes to back up: ${describeSource(ctx)} holds no volume directory`);

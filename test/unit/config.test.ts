@@ -111,6 +111,8 @@ describe('loadConfig: derived values', () => {
   it('parses VOLUMES as name=path pairs, paths against the working directory', () => {
     const c = loadConfig({ ...base, VOLUMES: 'elexisdb=/mnt/elexisdb, pacsdata=pacs' }, '/srv');
     assert.deepEqual(c.volumes, { kind: 'list', volumes: { elexisdb: '/mnt/elexisdb', pacsdata: '/srv/pacs' } });
+    // Names that a plain object already "has" through its prototype are volumes like any other.
+    assert.deepEqual(loadConfig({ ...base, VOLUMES: 'constructor=/c' }, '/srv').volumes, { kind: 'list', volumes: { constructor: '/c' } });
     assert.deepEqual(loadConfig({ ...base, DATA_DIR: 'd', BACKUP_DIR: '/b' }, '/srv').volumes, { kind: 'dir', dir: '/srv/d/volumes' });
     assert.equal(loadConfig({ ...base, DATA_DIR: 'd', BACKUP_DIR: '/b' }, '/srv').backupDir, '/b');
   });

@@ -41,7 +41,8 @@ interface Listed {
 
 /** Every volume, then the database dump (DB_HOST set). */
 async function listed(ctx: AppContext): Promise<Listed[]> {
-  const { volumes } = await volumeDirs(ctx.config.volumes);
+  // The logger: an entry of VOLUMES_DIR that is no volume is named in the log (once per process).
+  const { volumes } = await volumeDirs(ctx.config.volumes, ctx.logger);
   return [
     ...Object.entries(volumes).map(([name, dir]) => ({ name, kind: 'volume' as const, dir })),
     ...(ctx.config.db ? [{ name: ctx.config.db.dumpName, kind: 'sql' as const }] : []),

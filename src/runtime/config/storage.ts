@@ -9,7 +9,7 @@ export const storage = {
     BACKUP_DIR: text({ defaultText: '`./data/backup`', doc: 'where archives go (`/backup` in Docker)' }),
     VOLUMES_DIR: text({
       defaultText: '`./data/volumes`',
-      doc: 'every subdirectory with a valid name (`[a-z0-9][a-z0-9-]*`) is a volume (`/mnt` in Docker)',
+      doc: 'every subdirectory with a valid name (`[a-z0-9][a-z0-9-]*`), or symlink there to a directory, is a volume (`/mnt` in Docker)',
     }),
     VOLUMES: variable({ doc: 'alternative to `VOLUMES_DIR`: `elexisdb=/mnt/elexisdb,pacsdata=/mnt/pacsdata`' }, parseVolumeList),
     SPACE_MARGIN_MB: integer({ min: 0, max: 10_000_000, default: 256, doc: 'free space kept in `BACKUP_DIR` on top of an archive\'s estimate' }),
@@ -24,7 +24,7 @@ function parseVolumeList(list: string): Parsed<Record<string, string>> {
     const name = eq > 0 ? item.slice(0, eq).trim() : '';
     const dir = eq > 0 ? item.slice(eq + 1).trim() : '';
     if (!isValidVolumeName(name) || dir === '') return { problem: `expected name=path with name like elexisdb ([a-z0-9-]), got "${item}"` };
-    if (volumes[name] !== undefined) return { problem: `volume "${name}" is listed twice` };
+    if (Object.hasOwn(volumes, name)) return { problem: `volume "${name}" is listed twice` };
     volumes[name] = dir;
   }
   if (Object.keys(volumes).length === 0) return { problem: 'lists no volume' };
