@@ -38,7 +38,7 @@ export async function catchUpMissedRun(ctx: AppContext, now = ctx.clock.now()): 
   if (newest !== undefined && newest >= tick) return undefined;
   const { volumes } = await listVolumes(ctx.config.volumes);
   if (Object.keys(volumes).length === 0) return undefined;
-  return startCatchUpRun(ctx, { tick, volumes, keep: schedule.keep, trigger: 'catch-up', owner: `catch-up-${randomUUID()}`, now });
+  return startCatchUpRun(ctx, { tick, volumes, trigger: 'catch-up', owner: `catch-up-${randomUUID()}`, now });
 }
 
 /**
@@ -47,7 +47,7 @@ export async function catchUpMissedRun(ctx: AppContext, now = ctx.clock.now()): 
  */
 export async function startCatchUpRun(
   ctx: AppContext,
-  o: { tick: string; volumes: Record<string, string>; keep: number; trigger: RunTrigger; owner: string; now?: Date; stamp?: string },
+  o: { tick: string; volumes: Record<string, string>; trigger: RunTrigger; owner: string; now?: Date; stamp?: string },
 ): Promise<CatchUpOutcome> {
   const log = ctx.logger.child({ module: 'catch-up' });
   if ((await claimTick(ctx.redis, ctx.config.queuePrefix, o.tick, o.owner)) === 'taken') {
@@ -57,7 +57,7 @@ export async function startCatchUpRun(
   try {
     const run = await startRun(
       { redis: ctx.redis, prefix: ctx.config.queuePrefix, queues: ctx.queues, store: ctx.store, archiveAttempts: ctx.config.archiveAttempts },
-      { stamp, volumes: o.volumes, keep: o.keep, trigger: o.trigger, owner: o.owner, catchUpFor: o.tick, dumpName: ctx.config.db?.dumpName },
+      { stamp, volumes: o.volumes, trigger: o.trigger, owner: o.owner, catchUpFor: o.tick, dumpName: ctx.config.db?.dumpName },
     );
     log.warn({ stamp, catchUpFor: o.tick, volumes: Object.keys(o.volumes), trigger: o.trigger }, 'catch-up run started for a scheduled run that was missed');
     return run;

@@ -42,7 +42,9 @@ export interface PruneResult {
 
 export function makePruneProcessor(ctx: AppContext) {
   return async (job: Job<PruneJobData>, token?: string): Promise<PruneResult> => {
-    const { volume, stamp, keep, kind = 'volume' } = job.data;
+    // `keep` is read from the stored schedule, never from the job's data: a prune edited or added
+    // in bull-board must not choose how many generations are deleted (issue: job data is not trusted).
+    const { volume, stamp, kind = 'volume' } = job.data;
     const log = ctx.logger.child({ module: 'prune', volume, stamp, jobId: job.id });
     const lock = await writersLock(ctx, kind, volume, `${job.id}@${token ?? 'no-token'}`);
     if (!lock) {
@@ -57,6 +59,7 @@ export function makePruneProcessor(ctx: AppContext) {
         throw new Error(`not pruning ${volume}: this run's archive ${own} is missing`);
       }
       const archives = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
+      const { keep } = await ctx.schedules.get();
       // The flow starts this job only after the run's verification passed; but a prune retried
       // from the dashboard, or added there, must not prune after a failed one either: the rule
       // lives here, whatever started the job.

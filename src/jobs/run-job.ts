@@ -38,7 +38,6 @@ export function makeRunProcessor(ctx: AppContext) {
       throw new Error(`no volumes to back up: ${describeSource(ctx)} holds no volume directory`);
     }
     const schedule = await ctx.schedules.get();
-    const { keep } = schedule;
     const owner = `job-${job.id}`;
     if (catchUpFor) {
       if (!ctx.config.catchUp) {
@@ -52,7 +51,7 @@ export function makeRunProcessor(ctx: AppContext) {
       // stamped with the retry's minute: the first attempt's stamp is kept in the job's data.
       const lateStamp = job.data.lateStamp ?? stamp;
       if (!job.data.lateStamp) await job.updateData({ ...job.data, lateStamp });
-      const r = await startCatchUpRun(ctx, { tick, volumes, keep, trigger: job.data.trigger ?? 'schedule', owner, stamp: lateStamp });
+      const r = await startCatchUpRun(ctx, { tick, volumes, trigger: job.data.trigger ?? 'schedule', owner, stamp: lateStamp });
       if ('skipped' in r) log.info({ tick, reason: r.reason }, 'late scheduled run skipped');
       return r;
     }
@@ -64,7 +63,7 @@ export function makeRunProcessor(ctx: AppContext) {
     try {
       const run = await startRun(
         { redis: ctx.redis, prefix: ctx.config.queuePrefix, queues: ctx.queues, store: ctx.store, archiveAttempts: ctx.config.archiveAttempts },
-        { stamp, volumes, keep, trigger: job.data.trigger ?? 'schedule', owner, dumpName: ctx.config.db?.dumpName },
+        { stamp, volumes, trigger: job.data.trigger ?? 'schedule', owner, dumpName: ctx.config.db?.dumpName },
       );
       log.info({ stamp, volumes: Object.keys(volumes), trigger: job.data.trigger }, 'backup run started');
       return run;

@@ -22,7 +22,6 @@ export interface RunRequest {
   stamp: string;
   /** Volume name → directory, already resolved and validated by the caller. */
   volumes: Record<string, string>;
-  keep: number;
   trigger: RunTrigger;
   /** The logical dump's name when a database is configured (DB_HOST); it gets its own flow. */
   dumpName?: string;
@@ -101,7 +100,7 @@ function backupFlow(volume: string, kind: ArchiveKind, req: RunRequest, attempts
   const retry = { ...KEEP_HISTORY, backoff: { type: 'exponential', delay: 10_000 } };
   const make: ArchiveJobData | DumpJobData = { volume, stamp: req.stamp, trigger: req.trigger, ...(req.catchUpFor ? { catchUpFor: req.catchUpFor } : {}) };
   const verify: VerifyJobData = { volume, stamp: req.stamp, file, kind };
-  const prune: PruneJobData = { volume, stamp: req.stamp, keep: req.keep, kind };
+  const prune: PruneJobData = { volume, stamp: req.stamp, kind };
   const root: FlowJob = {
     name: 'prune',
     queueName: 'prune',

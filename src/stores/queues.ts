@@ -51,7 +51,11 @@ export interface VerifyJobData {
 export interface PruneJobData {
   volume: string;
   stamp: string;
-  keep: number;
+  /**
+   * Ignored (jobs queued by earlier versions carry it): prune reads `keep` from the stored schedule
+   * when it runs, so a job edited or added in bull-board cannot choose how much is deleted.
+   */
+  keep?: number;
   kind: ArchiveKind;
 }
 

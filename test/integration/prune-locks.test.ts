@@ -3,7 +3,8 @@
  * dump job and a SQL restore's safety dump hold while they write), so the prune of `elexisdb-sql`
  * never deletes a dump that is being written. It waits while a writer holds the lock, and then
  * removes a dead writer's `.partial` — but a sidecar's temp file only once it is old (verify jobs
- * write `.verify.json` without that lock).
+ * write `.verify.json` without that lock). How many it keeps comes from the stored schedule, never
+ * from the job's data (which bull-board lets an operator edit).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { PruneJobData } from '../../src/stores/queues.js';
-import { DB_ENV, makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, http, makeFixture, REDIS_URL, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 
 const DB = 'oob_prune_locks_test';
 const DUMP = 'elexisdb-sql';
@@ -28,6 +29,8 @@ describe('prune of the database dumps and the dump lock', () => {
     // DB_HOST makes dumps part of the service; no dump runs here (the test plays the writer).
     fx = await makeFixture({ ...DB_ENV, DB_NAME: DB });
     svc = await startService('start', fx.env);
+    const put = await http(svc.url, 'PUT', '/api/schedule', { minute: '15', hour: '3', day: '*', month: '*', weekday: '*', keep: 2 });
+    assert.equal(put.status, 200);
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     queue = new Queue('prune', { connection: redis, prefix: fx.prefix });
   });
@@ -59,7 +62,9 @@ describe('prune of the database dumps and the dump lock', () => {
     const twoHoursAgo = new Date(Date.now() - 2 * 3600 * 1000);
     await fs.utimes(oldTemp, twoHoursAgo, twoHoursAgo);
 
-    const data: PruneJobData = { volume: DUMP, stamp: stamps[2]!, keep: 2, kind: 'sql' };
+    // keep 1 in the job's data, as someone editing the job in bull-board could set it: ignored, the
+    // prune keeps what the stored schedule says (2).
+    const data: PruneJobData = { volume: DUMP, stamp: stamps[2]!, keep: 1, kind: 'sql' };
     const job = await queue.add('prune', data, { jobId: 'prune-test' });
     try {
       await waitFor(async () => {
@@ -77,7 +82,7 @@ describe('prune of the database dumps and the dump lock', () => {
       return j?.finishedOn ? j : undefined;
     }, 30_000, 'the prune to finish');
     assert.equal(done.failedReason ?? '', '');
-    assert.deepEqual(done.returnvalue.removed, [dump(stamps[0]!)]);
+    assert.deepEqual(done.returnvalue.removed, [dump(stamps[0]!)], 'the schedule\'s keep (2), not the job data\'s (1)');
     assert.deepEqual(done.returnvalue.debrisRemoved.sort(), [path.basename(oldTemp), path.basename(writing)].sort());
     const left = (await fs.readdir(fx.backupDir)).sort();
     assert.ok(left.includes(path.basename(freshTemp)), 'a fresh sidecar temp file may belong to a live verify job');

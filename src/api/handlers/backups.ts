@@ -44,12 +44,11 @@ export const runNow: Handler = async (ctx, req) => {
   // No body or {}: every volume, and the database.
   const requested = parseRequest(runBackupBody, req.body, 'body')?.volumes;
   const stamp = formatStamp(ctx.clock.now(), ctx.config.timezone);
-  // The three reads are independent: asked at once, so that a click waits for one round trip, not
-  // three (in the all-in-one process every await also waits for the archive's share of the loop).
-  const [selected, restoring, { keep }, paused] = await Promise.all([
+  // The reads are independent: asked at once, so that a click waits for one round trip, not
+  // several (in the all-in-one process every await also waits for the archive's share of the loop).
+  const [selected, restoring, paused] = await Promise.all([
     selectRunVolumes(ctx.config.volumes, requested).catch((err: unknown) => err as Error),
     ctx.restoreHold.holder(RESTORE_HOLD),
-    ctx.schedules.get(),
     pausedQueues(ctx.queues),
   ]);
   if (selected instanceof UnknownVolumeError) throw badRequest(selected.message, 'volumes');
@@ -64,7 +63,7 @@ export const runNow: Handler = async (ctx, req) => {
   try {
     const run = await startRun(
       { redis: ctx.redis, prefix: ctx.config.queuePrefix, queues: ctx.queues, store: ctx.store, archiveAttempts: ctx.config.archiveAttempts },
-      { stamp, volumes, keep, trigger: 'manual', owner: `manual-${randomUUID()}`, dumpName: requested ? undefined : ctx.config.db?.dumpName },
+      { stamp, volumes, trigger: 'manual', owner: `manual-${randomUUID()}`, dumpName: requested ? undefined : ctx.config.db?.dumpName },
     );
     ctx.logger.info({ module: 'api', stamp, volumes: Object.keys(volumes) }, 'backup run started by request');
     return { status: 202, body: run };
