@@ -28,6 +28,7 @@ import { archiveIncremental, SNAPSHOT_SUFFIX } from '../engine/incremental/incre
 import { planArchive } from './archive-level.js';
 import { ensureRoomForArchive } from './space-guard.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
+import { checkRunJobData } from './job-data.js';
 
 const LOCK_RETRY_MS = 5000;
 
@@ -35,6 +36,7 @@ export function makeArchiveProcessor(ctx: AppContext) {
   // Three parameters: BullMQ passes the abort signal only to processors that declare it. It fires
   // when a shutdown hands the job back (see close() in ./index.ts).
   return async (job: Job<ArchiveJobData>, token?: string, signal?: AbortSignal): Promise<ArchiveResult | FinishedEarlier> => {
+    checkRunJobData(job.data); // names files: not trusted (job-data.ts)
     const { volume, stamp } = job.data;
     const log = ctx.logger.child({ module: 'archive', volume, stamp, jobId: job.id });
     const dir = await volumeDir(ctx.config.volumes, volume);

@@ -17,6 +17,7 @@ import { rcloneOptions } from '../runtime/offsite-rclone.js';
 import { applyRemoteRetention } from '../engine/offsite/remote-retention.js';
 import { backendHashes } from '../engine/offsite/rclone.js';
 import { describePolicy } from '../core/retention-policy.js';
+import { checkRunJobData } from './job-data.js';
 
 /** Progress is written to Redis at most this often. */
 const PROGRESS_EVERY_MS = 2000;
@@ -49,6 +50,7 @@ export function probeTargets(ctx: AppContext): void {
 export function makeCopyProcessor(ctx: AppContext) {
   // Three parameters: BullMQ passes its abort signal (a shutdown handing jobs back) only then.
   return async (job: Job<CopyJobData>, token?: string, signal?: AbortSignal): Promise<CopyOutcome> => {
+    checkRunJobData(job.data); // names files: not trusted (job-data.ts)
     const { volume, stamp, file, target } = job.data;
     const log = ctx.logger.child({ module: 'copy', volume, stamp, file, target, jobId: job.id });
     const offsite = ctx.config.offsite;

@@ -12,11 +12,13 @@ import { dumpDatabase, type DumpResult } from '../db/dump.js';
 import { noteCatchUp } from '../engine/manifest-notes.js';
 import type { DumpJobData } from '../stores/queues.js';
 import { dbSettings } from './restore-sql.js';
+import { checkRunJobData } from './job-data.js';
 
 const LOCK_RETRY_MS = 5000;
 
 export function makeDumpProcessor(ctx: AppContext) {
   return async (job: Job<DumpJobData>, token?: string): Promise<DumpResult | { file: string; completedEarlier: true }> => {
+    checkRunJobData(job.data); // names files: not trusted (job-data.ts)
     const { volume, stamp } = job.data;
     const log = ctx.logger.child({ module: 'dump', volume, stamp, jobId: job.id });
     const db = dbSettings(ctx);

@@ -27,6 +27,7 @@ import type { HeldLock } from '../stores/volume-lock.js';
 import { makeAlert } from '../stores/notifier.js';
 import { missingTargets } from '../stores/offsite-copies.js';
 import { runArchiveFile } from './verify-job.js';
+import { checkRunJobData } from './job-data.js';
 
 const LOCK_RETRY_MS = 5000;
 
@@ -44,6 +45,7 @@ export function makePruneProcessor(ctx: AppContext) {
   return async (job: Job<PruneJobData>, token?: string): Promise<PruneResult> => {
     // `keep` is read from the stored schedule, never from the job's data: a prune edited or added
     // in bull-board must not choose how many generations are deleted (issue: job data is not trusted).
+    checkRunJobData(job.data); // names files: not trusted (job-data.ts)
     const { volume, stamp, kind = 'volume' } = job.data;
     const log = ctx.logger.child({ module: 'prune', volume, stamp, jobId: job.id });
     const lock = await writersLock(ctx, kind, volume, `${job.id}@${token ?? 'no-token'}`);

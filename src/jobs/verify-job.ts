@@ -14,9 +14,11 @@ import { parseArchiveName, runArchiveNames } from '../core/names.js';
 import { checkCopies } from './copy-check.js';
 import { verifyBackup, type VerifyOutcome } from './verify-backup.js';
 import { ARCHIVES_FIRST_POLL_MS, waitForArchives } from './archives-first.js';
+import { checkRunJobData } from './job-data.js';
 
 export function makeVerifyProcessor(ctx: AppContext) {
   return async (job: Job<VerifyJobData>, token?: string): Promise<VerifyOutcome> => {
+    checkRunJobData(job.data); // names files: not trusted (job-data.ts)
     const { volume, stamp, kind } = job.data;
     if (await waitForArchives(ctx, job)) {
       await job.moveToDelayed(Date.now() + ARCHIVES_FIRST_POLL_MS, token);

@@ -60,6 +60,32 @@ describe('verification', () => {
     for (const s of older) assert.ok(names.includes(`pacsdata_${s}.tar.gz`), `older generation ${s} survived the retry`);
   });
 
+  it('jobs added in the dashboard with data that names files outside BACKUP_DIR are refused before anything is touched', async () => {
+    // A real archive beside BACKUP_DIR, which a verify job trusting its data would read and write
+    // its .verify.json beside; an archive job trusting its stamp would write `../outside-2.tar.gz`.
+    await gnuTarArchive(path.join(fx.volumesDir, 'pacsdata'), path.join(fx.root, 'outside.tar.gz'));
+    const before = (await fs.readdir(fx.root)).sort();
+    const add = async (queue: string, data: object) => {
+      const r = await http(svc.url, 'POST', `/admin/queues/api/queues/${queue}/add`, { name: queue, data });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      return r.body.job.id as string;
+    };
+    const ids = {
+      verify: await add('verify', { volume: 'pacsdata', stamp: older[0], file: '../outside.tar.gz', kind: 'volume' }),
+      archive: await add('archive', { volume: 'pacsdata', stamp: '../../outside-2', trigger: 'manual' }),
+      prune: await add('prune', { volume: '../pacsdata', stamp: older[1], kind: 'volume' }),
+    };
+    for (const [queue, id] of Object.entries(ids)) {
+      const job = await waitFor(async () => {
+        const j = (await http(svc.url, 'GET', `/admin/queues/api/queues/${queue}/${id}`)).body.job;
+        return j?.finishedOn ? j : undefined;
+      }, 30_000, `the ${queue} job added in the dashboard`);
+      assert.match(job.failedReason, /^job data refused, nothing was done: (file|stamp|volume) /, queue);
+    }
+    assert.deepEqual((await fs.readdir(fx.root)).sort(), before, 'nothing written beside BACKUP_DIR');
+    for (const s of older) assert.ok((await fs.readdir(fx.backupDir)).includes(`pacsdata_${s}.tar.gz`));
+  });
+
   it('POST /api/backups/:stamp/verify re-reads a set on request; a truncated archive is flagged in the listing', async () => {
     const file = path.join(fx.backupDir, `pacsdata_${older[0]}.tar.gz`);
     const data = await fs.readFile(file);
