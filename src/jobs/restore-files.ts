@@ -40,6 +40,7 @@ import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { finishCommitted, flushFileSystems } from '../engine/swap/swap-volume.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
+import { isWriteFailure, writeFailureHint } from '../engine/extract/write-failure.js';
 import { chainSpace, safetyBackupNeed, stagingNeed } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 
@@ -58,6 +59,8 @@ export interface FilesRestoreSummary {
   durationMs: number;
   restartRequired: false;
   message: string;
+  /** What the restore could not finish although the paths are restored (previous versions left behind). */
+  warnings: string[];
 }
 
 type Phase = 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
@@ -70,6 +73,7 @@ export async function restoreFiles(
   signal?: AbortSignal,
 ): Promise<FilesRestoreSummary> {
   const started = Date.now();
+  const warnings: string[] = [];
   const stamp = request.stamp!;
   const volume = request.volumes[0]!;
   const into = request.into ?? 'beside';
@@ -161,7 +165,8 @@ export async function restoreFiles(
     await swapPaths(dir, request.id, paths, { failAfter: hook?.volume === volume ? hook.afterRenames : undefined });
     // The previous versions of the chosen paths only (small, unlike a whole volume's): removed
     // before the restore reports itself done. A crash meanwhile is finished by the recovery.
-    await finishCommitted(dir, request.id, undefined, log);
+    const leftover = await finishCommitted(dir, request.id, undefined, log);
+    if (leftover) warnings.push(`${volume}: ${leftover}`);
     log.warn({ volume, stamp, paths: shown }, 'paths replaced in place by the backup');
   }
 
@@ -180,10 +185,12 @@ export async function restoreFiles(
     durationMs: Date.now() - started,
     restartRequired: false,
     message:
-      into === 'beside'
+      (into === 'beside'
         ? `Restored ${list} of ${volume} from ${stamp} into the folder ${target} of the volume; nothing else was changed.`
         : `Restored ${list} of ${volume} from ${stamp} in place; nothing else was changed.` +
-          (safetyBackupStamp ? ` The volume before the restore is in backup set ${safetyBackupStamp}.` : ''),
+          (safetyBackupStamp ? ` The volume before the restore is in backup set ${safetyBackupStamp}.` : '')) +
+      warnings.map((w) => ` Warning: ${w}.`).join(''),
+    warnings,
   };
 }
 
@@ -226,7 +233,7 @@ async function stageFromArchive(ctx: AppContext, archivePath: string, dir: strin
     return { files: v.extracted!.files, bytes: sel.bytes, rootMode: v.extracted!.rootMeta?.mode ?? 0o755, linkTargets: sel.linkTargets };
   } catch (err) {
     await s.dropStaging();
-    throw new Error(`archive ${file} failed verification or extraction, nothing was changed: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${failedWhat(`archive ${file}`, err)}, nothing was changed: ${(err as Error).message}`, { cause: err });
   }
 }
 
@@ -257,11 +264,16 @@ async function stageFromChain(ctx: AppContext, chain: string[], need: number, di
   } catch (err) {
     await s.dropStaging();
     if (err instanceof NotInBackup) throw err;
-    throw new Error(`the chain of ${file} failed verification or extraction, nothing was changed: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${failedWhat(`the chain of ${file}`, err)}, nothing was changed: ${(err as Error).message}`, { cause: err });
   }
 }
 
 class NotInBackup extends Error {}
+
+/** Whether the archive or the volume's file system is to blame (write-failure.ts). */
+function failedWhat(archive: string, err: unknown): string {
+  return isWriteFailure(err) ? `writing the restored paths into the volume failed, not ${archive}${writeFailureHint(err)}` : `${archive} failed verification or extraction`;
+}
 
 function parentDirs(rel: string): string[] {
   const out: string[] = [];

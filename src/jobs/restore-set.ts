@@ -27,6 +27,7 @@ import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
 import type { RootMeta } from '../engine/extract/extract-options.js';
+import { isWriteFailure, writeFailureHint } from '../engine/extract/write-failure.js';
 import { chainSpace, safetyBackupNeed, stagingNeed, type ChainSpace } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
@@ -43,6 +44,8 @@ export interface SetRestoreSummary {
   durationMs: number;
   restartRequired: true;
   message: string;
+  /** What the restore could not finish although the volumes are restored (previous data left behind). */
+  warnings: string[];
 }
 
 interface Target {
@@ -128,6 +131,9 @@ export async function restoreSet(
         writebackEveryBytes: ctx.config.restoreWritebackBytes,
         onProgress: (p) => progress('extract', { volume: t.volume, ...p }),
       }).catch((err: Error) => {
+        if (isWriteFailure(err)) {
+          throw new Error(`writing the restored data into ${t.volume} failed, not the archive${writeFailureHint(err)}: ${err.message}`, { cause: err });
+        }
         throw new VerificationFailed(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`, { cause: err });
       });
       staged.push({ target: t, rootMeta: r.rootMeta });
@@ -175,12 +181,14 @@ export async function restoreSet(
   // then run side by side. A crash in between leaves committed work directories, which the
   // recovery finishes; a swap that fails is rolled back and the committed ones are finished.
   const swapped: typeof staged = [];
+  const warnings: string[] = [];
   const removePrevious = () =>
     Promise.all(
       swapped.map(async ({ target, rootMeta }) => {
         const started = Date.now();
-        await finishCommitted(target.dir, request.id, rootMeta, log);
-        log.info({ volume: target.volume, durationMs: Date.now() - started }, 'previous data removed');
+        const leftover = await finishCommitted(target.dir, request.id, rootMeta, log);
+        if (leftover) warnings.push(`${target.volume}: ${leftover}`);
+        else log.info({ volume: target.volume, durationMs: Date.now() - started }, 'previous data removed');
       }),
     );
   // Every staged tree is on disk before the first volume changes, by one flush per file system.
@@ -214,7 +222,7 @@ export async function restoreSet(
   if (failed.length > 0) {
     await dropStaging(failed.map((f) => f.s.target));
     await removePrevious();
-    const done = swapped.length ? ` Already restored: ${swapped.map((x) => x.target.volume).join(', ')}.` : '';
+    const done = (swapped.length ? ` Already restored: ${swapped.map((x) => x.target.volume).join(', ')}.` : '') + warnings.map((w) => ` ${w}.`).join('');
     const what = failed.map((f) => `replacing ${f.s.target.volume} failed and was rolled back: ${f.err.message}`).join('; ');
     throw new Error(`${what}.${done}`, { cause: failed[0]!.err });
   }
@@ -230,7 +238,9 @@ export async function restoreSet(
     durationMs: Date.now() - started,
     restartRequired: true,
     message: `Restored ${swapped.map((x) => x.target.volume).join(', ')} from ${stamp}. Restart Elexis-OOB (and Elexis) now.` +
-      (safetyBackupStamp ? ` The data before the restore is in backup set ${safetyBackupStamp}.` : ''),
+      (safetyBackupStamp ? ` The data before the restore is in backup set ${safetyBackupStamp}.` : '') +
+      warnings.map((w) => ` Warning: ${w}.`).join(''),
+    warnings,
   };
 }
 

@@ -183,6 +183,25 @@ describe('listed-incremental chain', () => {
 });
 
 describe('incremental mode and what a volume should not hold', () => {
+  it('leaves out exactly the top-level names it is told to, with a warning (a restore\'s leftover)', async () => {
+    const v = path.join(tmp, 'leftover');
+    const out = path.join(tmp, 'leftover-backup');
+    await mkdir(path.join(v, '.oob-restore-r1', 'old'), { recursive: true });
+    await mkdir(path.join(v, 'sub', '.oob-restore-r1'), { recursive: true });
+    await writeFile(path.join(v, '.oob-restore-r1', 'old', 'replaced.txt'), 'previous data');
+    await writeFile(path.join(v, 'sub', '.oob-restore-r1', 'kept.txt'), 'the admin\'s own folder of that name');
+    await mkdir(out);
+    const why = 'left out: the previous data that restore r1 replaced and could not remove';
+    const r = await archiveIncremental({
+      volume: 'leftover', volumeDir: v, backupDir: out, fileName: 'leftover_2026-12-01-0300.tar.gz', level: 0, basedOn: [], gzipLevel: 1, logger: silent,
+      leaveOut: [{ name: '.oob-restore-r1', why }],
+    });
+    assert.deepEqual(r.warnings, [`".oob-restore-r1": ${why} (ELEFTOUT)`]);
+    const { stdout } = await exec('tar', ['-tzf', r.path]);
+    const files = stdout.split('\n').filter((l) => l && !l.endsWith('/'));
+    assert.deepEqual(files, ['./sub/.oob-restore-r1/kept.txt']);
+  });
+
   it('a socket is left out with a warning; a FIFO fails the archive with its name, leaving nothing behind', async () => {
     const v = path.join(tmp, 'odd');
     const out = path.join(tmp, 'odd-backup');

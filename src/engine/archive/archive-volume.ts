@@ -58,6 +58,11 @@ export interface ArchiveVolumeOptions {
    * marked as ours) while its safety backup runs. Everything else is archived.
    */
   skipTopNames?: string[];
+  /**
+   * Top-level names left out with a warning that says why: the work directory of a finished
+   * restore that could not remove the previous data (see LeaveOut).
+   */
+  leaveOut?: LeaveOut[];
   /** Throttled to one call per progressIntervalMs, plus a final one. Exceptions are logged, not fatal. */
   onProgress?: (p: ArchiveProgress) => void;
   /** Default 500 ms. 0 reports after every entry and every chunk read (tests, fine-grained UIs). */
@@ -65,6 +70,12 @@ export interface ArchiveVolumeOptions {
   logger: Logger;
   /** Abort → stop, remove the .partial, reject. */
   signal?: AbortSignal;
+}
+
+/** A top-level name an archive leaves out, and the warning it records for it. */
+export interface LeaveOut {
+  name: string;
+  why: string;
 }
 
 export interface ArchiveResult {
@@ -134,7 +145,9 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
     await Promise.all(stale.map((f) => rm(f, { force: true })));
     signal?.throwIfAborted();
 
-    const skipTop = new Set((o.skipTopNames ?? []).map((n) => Buffer.from(n).toString('latin1')));
+    const leaveOut = o.leaveOut ?? [];
+    const skipTop = new Set([...(o.skipTopNames ?? []), ...leaveOut.map((l) => l.name)].map((n) => Buffer.from(n).toString('latin1')));
+    for (const l of leaveOut) warn(Buffer.from(l.name).toString('latin1'), 'ELEFTOUT', l.why);
     progress.bytesTotal = await treeSize(volumeDir, signal, skipTop);
     const walked = Date.now();
 

@@ -32,7 +32,8 @@ import { GzipChunkWriter, writevAll } from '../gzip/parallel-gzip.js';
 import { TarConsumer } from '../extract/tar-consumer.js';
 import { progressReporter } from '../progress.js';
 import type { ArchiveProgress } from '../archive/volume-tar.js';
-import type { ArchiveResult } from '../archive/archive-volume.js';
+import type { ArchiveResult, LeaveOut } from '../archive/archive-volume.js';
+import { quoteName } from '../../core/show-name.js';
 import { copySnapshotChecked, readSnapshot, type ArchiveRef, type ChainLink } from './chain.js';
 
 const fsync = promisify(fs.fsync);
@@ -55,6 +56,8 @@ export interface IncrementalArchiveOptions {
   progressIntervalMs?: number;
   logger: Logger;
   signal?: AbortSignal;
+  /** Top-level names left out with a warning (ArchiveVolumeOptions.leaveOut): GNU tar's --exclude. */
+  leaveOut?: LeaveOut[];
   /** The GNU tar executable (default `tar` from PATH). */
   tarCommand?: string;
 }
@@ -86,6 +89,11 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
   if (!st.isDirectory()) throw fail(`${volumeDir} is not a directory`);
 
   const warnings: string[] = [];
+  for (const l of o.leaveOut ?? []) {
+    // Worded as the full archive words it (archive-volume.ts).
+    warnings.push(`${quoteName(Buffer.from(l.name).toString('latin1'))}: ${l.why} (ELEFTOUT)`);
+    logger.warn({ volume, path: l.name, code: 'ELEFTOUT' }, `archive: ${l.name}: ${l.why}`);
+  }
   const progress: ArchiveProgress = { bytesDone: 0, bytesTotal: 0, entries: 0 };
   const report = progressReporter(o.onProgress, o.progressIntervalMs, logger.child({ volume }));
   let out = -1;
@@ -194,6 +202,8 @@ async function runGnuTar(o: IncrementalArchiveOptions, snapshot: string, onData:
   const child = spawn(o.tarCommand ?? 'tar', [
     '--create', '--format=gnu', '--numeric-owner', '--no-check-device', '--quoting-style=c',
     '--no-xattrs', '--no-acls', '--no-selinux', '--force-local',
+    // Exact names at the top only: anchored, no wildcards (a work directory's name has none anyway).
+    ...(o.leaveOut ?? []).flatMap((l) => ['--anchored', '--no-wildcards', `--exclude=./${l.name}`]),
     `--listed-incremental=${snapshot}`, '--file=-', '--directory', o.volumeDir, '.',
   ], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const errText: Buffer[] = [];

@@ -53,7 +53,8 @@ async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<s
   const journal = await readJournal(path.join(work, JOURNAL));
   if (await exists(path.join(work, SWAPPED_MARKER))) {
     const rootMeta = journal?.rootMeta ? { ...journal.rootMeta, mtime: new Date(journal.rootMeta.mtime) } : undefined;
-    await finishCommitted(volumeDir, id, rootMeta, log);
+    const leftover = await finishCommitted(volumeDir, id, rootMeta, log);
+    if (leftover) return `restore ${id}: the swap had completed; ${leftover}`;
     return `restore ${id}: the swap had completed; removed the previous data and the staging directory`;
   }
   if (await exists(path.join(work, PATHS_JOURNAL))) {

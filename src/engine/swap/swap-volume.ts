@@ -58,11 +58,14 @@ export class SimulatedCrash extends Error {
   override name = 'SimulatedCrash';
 }
 
-/** The whole swap of one volume: commitSwap, then finishCommitted (the previous data removed, the root's metadata applied). */
-export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved: number; previousEntries: number }> {
+/**
+ * The whole swap of one volume: commitSwap, then finishCommitted (the previous data removed, the
+ * root's metadata applied). `leftover` says what of the previous data could not be removed.
+ */
+export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved: number; previousEntries: number; leftover?: string }> {
   const r = await commitSwap(volumeDir, o);
-  await finishCommitted(volumeDir, o.id, o.rootMeta, o.logger);
-  return r;
+  const leftover = await finishCommitted(volumeDir, o.id, o.rootMeta, o.logger);
+  return leftover ? { ...r, leftover } : r;
 }
 
 /**
@@ -209,12 +212,14 @@ export async function rollBack(
 
 /**
  * The swap committed: drop the work directory (with the previous data), give the root the archive's
- * metadata (after the removal, which changes the root's mtime). Never throws: what it could not
- * remove, the next start removes.
+ * metadata (after the removal, which changes the root's mtime). Never throws: the restore itself
+ * succeeded. Returns what could not be removed (an immutable file, a mount point in the old data),
+ * as a sentence for the restore's summary; the recovery tries again at every maintenance check, and
+ * archives leave the committed work directory out with a warning (leftoverWorkDirs) until it is gone.
  */
-export async function finishCommitted(volumeDir: string, id: string, rootMeta: RootMeta | undefined, log: Logger): Promise<void> {
+export async function finishCommitted(volumeDir: string, id: string, rootMeta: RootMeta | undefined, log: Logger): Promise<string | undefined> {
   const work = path.join(volumeDir, workDirName(id));
-  // The restore succeeded; a failure from here on leaves a leftover that the next start removes.
+  let leftover: string | undefined;
   try {
     // Everything but the marker first: a crash in the middle must leave the work directory
     // recognisably committed, or the next start would put the rest of the previous data back. The
@@ -225,7 +230,9 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
     }
     await removeTreeAsync(asBin(work));
   } catch (err) {
-    log.warn({ volumeDir, err: (err as Error).message }, 'swap: could not remove the previous data; it is removed at the next worker start');
+    const why = (err as Error).message;
+    leftover = `the previous data could not be removed completely (${why}); what is left is in ${work}: remove it by hand`;
+    log.error({ volumeDir, work, err: why }, 'swap: could not remove the previous data; the recovery tries again, archives leave it out');
   }
   if (rootMeta) {
     try {
@@ -237,6 +244,7 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
     }
   }
   await fsyncDir(volumeDir).catch(() => undefined);
+  return leftover;
 }
 
 /**

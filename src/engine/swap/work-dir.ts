@@ -128,15 +128,24 @@ export function asBin(p: string | Buffer): string {
   return (typeof p === 'string' ? Buffer.from(p) : p).toString('latin1');
 }
 
-/** Whether the volume holds a work directory of ours (a restore that is running or was interrupted). */
-export async function hasWorkDirs(volumeDir: string): Promise<boolean> {
+/** The work directories of ours in the volume root (restores running, interrupted, or finished with leftovers). */
+export async function ourWorkDirs(volumeDir: string): Promise<{ name: string; id: string; committed: boolean }[]> {
   const names = await namesIn(volumeDir).catch(() => [] as Buffer[]);
+  const ours: { name: string; id: string; committed: boolean }[] = [];
   for (const raw of names) {
     const n = raw.toString('latin1');
     const id = n.slice(WORK_PREFIX.length);
-    if (n.startsWith(WORK_PREFIX) && ID_RE.test(id) && (await isOurs(path.join(volumeDir, n), id))) return true;
+    const work = path.join(volumeDir, n);
+    if (n.startsWith(WORK_PREFIX) && ID_RE.test(id) && (await isOurs(work, id))) {
+      ours.push({ name: n, id, committed: await exists(path.join(work, SWAPPED_MARKER)) });
+    }
   }
-  return false;
+  return ours;
+}
+
+/** Whether the volume holds a work directory of ours (a restore that is running or was interrupted). */
+export async function hasWorkDirs(volumeDir: string): Promise<boolean> {
+  return (await ourWorkDirs(volumeDir)).length > 0;
 }
 
 export async function exists(p: string | Buffer): Promise<boolean> {
