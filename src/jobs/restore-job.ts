@@ -21,9 +21,11 @@ import fs from 'node:fs/promises';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { decryptText } from '../engine/offsite/age.js';
+import { parseArchiveName } from '../core/names.js';
 import { RESTORE_HOLD, type RestoreJobData } from '../stores/queues.js';
 import { RestoreRequests, type RunRefusal } from '../stores/restore-requests.js';
 import type { HeldLock } from '../stores/volume-lock.js';
+import { enqueueSetVerification } from '../stores/verify-runs.js';
 import { restoreFiles, type FilesRestoreSummary } from './restore-files.js';
 import { restoreSet, type SetRestoreSummary } from './restore-set.js';
 import { restoreSql, type SqlRestoreSummary } from './restore-sql.js';
@@ -104,8 +106,27 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
       rlog.error({ err: e.message }, 'could not record the completed restore beside its request'),
     );
     rlog.warn({ durationMs: summary.durationMs }, summary.message);
+    const safety = summary.kind === 'sql' ? (summary.safetyDump ? parseArchiveName(summary.safetyDump)?.stamp : undefined) : summary.safetyBackupStamp;
+    await verifySafetyBackup(ctx, safety ?? null, rlog);
     return summary;
   };
+}
+
+/**
+ * The safety backup is the only copy of the data from before the restore: it is read back like
+ * every archive of a run (a verify job each, so the restore's own result does not wait for it and
+ * the listing shows `verified`). A failure to queue is logged; the restore is done either way.
+ */
+async function verifySafetyBackup(ctx: AppContext, stamp: string | null, log: AppContext['logger']): Promise<void> {
+  if (!stamp) return;
+  try {
+    const set = await ctx.store.getSet(stamp);
+    if (!set) throw new Error(`backup set ${stamp} is not listed`);
+    const jobs = await enqueueSetVerification(ctx.queues, set);
+    log.info({ stamp, verifyJobs: jobs.map((j) => j.jobId) }, 'safety backup queued for verification');
+  } catch (err) {
+    log.error({ stamp, err: (err as Error).message }, 'could not queue the verification of the safety backup');
+  }
 }
 
 /**

@@ -155,6 +155,12 @@ describe('restore a backup set', () => {
     }
     const listed = (await http(svc.url, 'GET', `/api/backups/${safety}`, undefined, TOKEN)).body;
     assert.deepEqual(listed.archives.map((a: any) => a.volume), ['elexisdb', 'lucindadata']);
+    // The only copy of the data from before is read back like any run's archive (verify jobs).
+    const verified = await waitFor(async () => {
+      const archives = (await http(svc.url, 'GET', `/api/backups/${safety}`, undefined, TOKEN)).body.archives as any[];
+      return archives.every((a) => a.verified) ? archives.map((a) => a.verified.ok) : undefined;
+    }, 30_000, 'the safety backup\'s verification');
+    assert.deepEqual(verified, [true, true]);
     const names = await fs.readdir(vol('elexisdb'));
     assert.ok(!names.some((n) => n.startsWith('.oob-restore')), names.join());
     // Both volumes were swapped in before either's previous data was removed (restore-set.ts).
