@@ -94,6 +94,6 @@ export async function restoreSql(
     const back = safetyDump
       ? ` The database before the restore is in ${safetyDump}; restore it with POST /api/restores/sql.`
       : ' No safety dump was made (skipSafetyBackup).';
-    throw new Error(`loading the SQL file into ${db.database} failed: ${(err as Error).message}.${back}`, { cause: err });
+    throw new Error(`loading the SQL file into ${db.database} failed: ${(err as Error).message.replace(/\.+$/, '')}.${back}`, { cause: err });
   }
 }

@@ -141,7 +141,7 @@ function offsiteConfig(env: EnvVariables, cwd: string) {
     identityFile: env.OFFSITE_AGE_IDENTITY_FILE === undefined ? undefined : path.resolve(cwd, env.OFFSITE_AGE_IDENTITY_FILE),
     bwlimit: env.OFFSITE_BWLIMIT,
     /** Each target's remote retention. */
-    retention: Object.fromEntries(env.OFFSITE_TARGETS.map((t) => [t, retention.byTarget[t] ?? retention.all])),
+    retention: Object.fromEntries(env.OFFSITE_TARGETS.map((t) => [t, (Object.hasOwn(retention.byTarget, t) ? retention.byTarget[t] : undefined) ?? retention.all])),
     copyAttempts: env.OFFSITE_COPY_ATTEMPTS,
     retryDelayMs: env.OFFSITE_RETRY_DELAY,
   };
