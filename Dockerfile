@@ -6,6 +6,7 @@ FROM node:20-bookworm-slim AS build
 # python3, make, g++, libdeflate-dev: node-gyp builds the libdeflate binding (native/libdeflate),
 # which inflates archives on restore and verification, during `npm ci` (scripts/build-native.mjs;
 # OOB_REQUIRE_LIBDEFLATE=1: a failed build fails the image instead of falling back to zlib).
+# The same build makes the file times binding (restores set mtimes to the nanosecond).
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ libdeflate-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -49,6 +50,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/native/libdeflate/build/Release/oob_libdeflate.node ./native/libdeflate/build/Release/
+COPY --from=build /app/native/libdeflate/build/Release/oob_file_times.node ./native/libdeflate/build/Release/
 
 # A fresh named volume mounted on /backup takes over this directory's owner, so the API (user node)
 # can write SQL uploads and pass its readiness check.

@@ -16,6 +16,7 @@ import { rateLimitedWarn } from '../runtime/logger.js';
 import { createRedis } from '../stores/redis.js';
 import { canNudgeGc, releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { chooseInflateEngine, inflateEngine } from '../engine/gzip/libdeflate.js';
+import { fileTimesEngine } from '../engine/fs/file-times.js';
 import { alertBackoff, makeAlertProcessor } from './alert-job.js';
 import { attachAlerts } from './alerts.js';
 import { makeArchiveProcessor } from './archive-job.js';
@@ -105,6 +106,8 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
   const inflater = inflateEngine();
   if (inflater.name === 'libdeflate') log.info({ libdeflate: inflater.version }, 'archives are inflated by libdeflate');
   else if (ctx.config.gzipInflate === 'auto') log.warn({ why: inflater.why }, 'archives are inflated by zlib, about half as fast as libdeflate (README "Quick start")');
+  const times = fileTimesEngine();
+  if (!times.exact) log.warn({ why: times.why }, 'restores set file times to the millisecond, not to the nanosecond as GNU tar does (README "Exactness")');
   if (!canNudgeGc()) log.warn('node was started without --expose-gc: archives and restores may take ~40 MB more memory (see gc-nudge.ts)');
   if ((await recoverAtBoot(ctx)) === 'busy') log.info('an interrupted restore waits for its locks to expire; recovered by the maintenance check');
   await catchUpMissedRun(ctx).catch((err: Error) => log.error({ err: err.message }, 'catch-up check failed'));

@@ -1,10 +1,10 @@
 /**
- * A worker where the native binding (native/libdeflate) was not built, e.g. `npm ci` without
- * libdeflate-dev: with GZIP_INFLATE=auto it starts, says it inflates with zlib, and still archives
- * and verifies (the verification reads with zlib); with GZIP_INFLATE=libdeflate it refuses to start,
- * saying why. The binding is found from the project's root (src/engine/gzip/libdeflate.ts), so the
- * worker runs from a copy of the project without it: package.json, tsconfig.json and src/ copied,
- * node_modules linked.
+ * A worker where the native bindings (native/libdeflate) were not built, e.g. `npm ci` without a
+ * C compiler: with GZIP_INFLATE=auto it starts, says it inflates with zlib and sets restored file
+ * times to the millisecond, and still archives and verifies (the verification reads with zlib);
+ * with GZIP_INFLATE=libdeflate it refuses to start, saying why. The bindings are found from the
+ * project's root (src/engine/native-binding.ts), so the worker runs from a copy of the project
+ * without them: package.json, tsconfig.json and src/ copied, node_modules linked.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -51,6 +51,10 @@ describe('a worker without the native binding', () => {
     const said = logLines(worker.logs()).filter((l) => String(l.msg).startsWith('archives are inflated by zlib'));
     assert.equal(said.length, 1);
     assert.match(String(said[0]!.why), /the libdeflate binding is not built/);
+    // Nor the file times binding: restores set times to the millisecond, and the worker says so.
+    const times = logLines(worker.logs()).filter((l) => String(l.msg).startsWith('restores set file times to the millisecond'));
+    assert.equal(times.length, 1);
+    assert.match(String(times[0]!.why), /oob_file_times\.node/);
     const run = await http(api.url, 'POST', '/api/backups', {});
     assert.equal(run.status, 202, JSON.stringify(run.body));
     const jobs = await waitForJobsSettled(api.url, undefined);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { FILE_TIMES_BINDING } from '../../src/engine/fs/file-times.js';
 import { BINDING } from '../../src/engine/gzip/libdeflate.js';
 import { envSchema, VARIABLE_NAMES } from '../../src/runtime/config/env-schema.js';
 import { variableDocs } from '../../src/runtime/config/variables.js';
@@ -254,7 +255,7 @@ describe('Dockerfile', () => {
     assert.doesNotMatch(apt, /redis/);
   });
 
-  it('builds the libdeflate binding in the build stage and copies it into the runtime image', () => {
+  it('builds the native bindings in the build stage and copies them into the runtime image', () => {
     const buildStage = text.slice(0, text.indexOf('AS runtime'));
     const runtimeStage = text.slice(text.indexOf('AS runtime'));
     assert.match(buildStage, /apt-get install[^\n]*\blibdeflate-dev\b/);
@@ -268,6 +269,9 @@ describe('Dockerfile', () => {
     assert.equal(copy, 'COPY --from=build /app/native/libdeflate/build/Release/oob_libdeflate.node ./native/libdeflate/build/Release/');
     // Where src/engine/gzip/libdeflate.ts looks for it: from the project's root (WORKDIR /app, with package.json).
     assert.equal(path.posix.join('/app', BINDING), '/app/native/libdeflate/build/Release/oob_libdeflate.node');
+    // The file times binding (src/engine/fs/file-times.ts) comes from the same build.
+    assert.ok(instr('COPY').includes('COPY --from=build /app/native/libdeflate/build/Release/oob_file_times.node ./native/libdeflate/build/Release/'));
+    assert.equal(path.posix.join('/app', FILE_TIMES_BINDING), '/app/native/libdeflate/build/Release/oob_file_times.node');
     assert.ok(instr('WORKDIR').every((w) => w === 'WORKDIR /app'));
     assert.match(text, /GZIP_INFLATE=libdeflate/);
     const pkg = JSON.parse(read('package.json')) as { scripts: Record<string, string> };

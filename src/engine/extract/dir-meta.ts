@@ -4,7 +4,7 @@
  */
 import fs, { constants as fsc } from 'node:fs';
 import { quoteName } from '../../core/show-name.js';
-import { asTime } from './extract-file.js';
+import { setMtime, setMtimeNoFollow } from '../fs/file-times.js';
 import { needsChown } from './owner.js';
 
 export interface DirMeta {
@@ -13,9 +13,9 @@ export interface DirMeta {
   modeSet: boolean;
   uid: number;
   gid: number;
-  /** Seconds since the epoch. */
-  atime: number;
-  mtime: number;
+  /** As the archive has it (the atime is left alone, as GNU tar leaves it). */
+  mtimeSec: number;
+  mtimeNsec: number;
 }
 
 /** The directory entries of an archive (binary-string paths below the staging directory). */
@@ -40,15 +40,15 @@ export class DirMetaList {
         const abs = at(rel);
         if (m.modeSet && !chown) {
           // It is the directory we made: a directory is never replaced (create() refuses that)
-          // and nothing lies below a symlink, so the path leads there; lutimes follows nothing.
-          fs.lutimesSync(abs, asTime(m.atime), asTime(m.mtime));
+          // and nothing lies below a symlink, so the path leads there; this follows nothing.
+          setMtimeNoFollow(abs, m.mtimeSec, m.mtimeNsec);
           continue;
         }
         fd = fs.openSync(abs, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
         // We created it, so it is ours already unless the archive says otherwise.
         if (chown) fs.fchownSync(fd, m.uid, m.gid);
         fs.fchmodSync(fd, m.mode);
-        fs.futimesSync(fd, asTime(m.atime), asTime(m.mtime));
+        setMtime(fd, m.mtimeSec, m.mtimeNsec);
       } catch (err) {
         throw new Error(`cannot set owner, mode or time of directory ${quoteName(rel)}: ${(err as Error).message}`, { cause: err });
       } finally {

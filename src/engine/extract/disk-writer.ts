@@ -14,11 +14,12 @@ import type { Logger } from 'pino';
 import { quoteName } from '../../core/show-name.js';
 import { HostileArchiveError } from '../archive-errors.js';
 import { DeepPaths } from '../fs/deep-paths.js';
+import { setMtimeNoFollow } from '../fs/file-times.js';
 import { bin } from '../fs/tree-walk.js';
 import type { TarEntry } from '../tar/reader.js';
 import { DirMetaList } from './dir-meta.js';
 import type { TargetKind } from './entry-rules.js';
-import { applyFileMeta, asTime, CREATE_FLAGS, writeAll, type OpenFile } from './extract-file.js';
+import { applyFileMeta, CREATE_FLAGS, writeAll, type OpenFile } from './extract-file.js';
 import type { WriterSettings } from './extract-options.js';
 import { DEFAULT_STALL_MS, ExtractWriters, MAX_POOLED_FILE, type WriterFailure } from './extract-writers.js';
 import { writeSkippingZeros } from './hole-writer.js';
@@ -97,14 +98,12 @@ export class DiskWriter {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || !fs.lstatSync(abs).isDirectory()) throw err;
       }
     });
-    const mtime = entry.mtimeSec + entry.mtimeNsec / 1e9;
-    this.dirs.set(rel, { mode, modeSet: final && created, uid: entry.uid, gid: entry.gid, atime: mtime, mtime });
+    this.dirs.set(rel, { mode, modeSet: final && created, uid: entry.uid, gid: entry.gid, mtimeSec: entry.mtimeSec, mtimeNsec: entry.mtimeNsec });
   }
 
   /** Start a regular file; its content follows through `data`, then `endFile`. */
   file(rel: string, entry: TarEntry): void {
     const mode = entry.mode;
-    const mtime = entry.mtimeSec + entry.mtimeNsec / 1e9;
     // Fewer syscalls per file: create it with its final mode when the umask cannot change that mode
     // (no setuid/setgid/sticky bit, which open() does not reliably set and fchown would clear), and
     // chown only when the owner differs from ours (during extraction no directory is setgid, so a
@@ -112,7 +111,7 @@ export class DiskWriter {
     // staging directory is 0700.
     const finalModeAtCreate = this.umask !== undefined && (mode & 0o7000) === 0 && (mode & this.umask) === 0;
     const f: OpenFile = {
-      raw: entry.path, rel, mode, uid: entry.uid, gid: entry.gid, atime: mtime, mtime,
+      raw: entry.path, rel, mode, uid: entry.uid, gid: entry.gid, mtimeSec: entry.mtimeSec, mtimeNsec: entry.mtimeNsec,
       createMode: finalModeAtCreate ? mode : 0o600,
       chmod: !finalModeAtCreate,
       chown: needsChown(entry.uid, entry.gid),
@@ -186,8 +185,7 @@ export class DiskWriter {
     const abs = this.at(rel);
     this.create(rel, () => fs.symlinkSync(bin(target), abs));
     if (IS_ROOT) fs.lchownSync(abs, entry.uid, entry.gid);
-    const mtime = asTime(entry.mtimeSec + entry.mtimeNsec / 1e9);
-    fs.lutimesSync(abs, mtime, mtime);
+    setMtimeNoFollow(abs, entry.mtimeSec, entry.mtimeNsec);
   }
 
   /** link(2) does not follow a symlink given as the target, it links the symlink itself. */

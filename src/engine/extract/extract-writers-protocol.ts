@@ -33,7 +33,7 @@ export interface WriterData {
   root: string;
 }
 
-/** What a record says about its file (content follows it). Times in seconds since the epoch. */
+/** What a record says about its file (content follows it). The mtime as whole seconds since the epoch and nanoseconds. */
 export interface FileRecord {
   /** Binary strings (one char per byte): the path below the staging directory, and as the archive names it. */
   rel: string;
@@ -42,8 +42,8 @@ export interface FileRecord {
   createMode: number;
   uid: number;
   gid: number;
-  atime: number;
-  mtime: number;
+  mtimeSec: number;
+  mtimeNsec: number;
   chmod: boolean;
   chown: boolean;
 }
@@ -58,8 +58,8 @@ export interface WriterFailure {
   replacesDir: boolean;
 }
 
-// relLen u16, rawLen u16, atime f64, mtime f64, mode u32, createMode u32, uid i32, gid i32, flags u8, len u32
-const HEADER = 2 + 2 + 8 + 8 + 4 + 4 + 4 + 4 + 1 + 4;
+// relLen u16, rawLen u16, mtimeSec f64 (any safe integer), mtimeNsec u32, mode u32, createMode u32, uid i32, gid i32, flags u8, len u32
+const HEADER = 2 + 2 + 8 + 4 + 4 + 4 + 4 + 4 + 1 + 4;
 const CHMOD = 1;
 const CHOWN = 2;
 
@@ -75,8 +75,8 @@ export function encodeRecord(slot: Buffer, off: number, f: FileRecord, len: numb
   const rawLen = slot.write(f.raw, p + HEADER + relLen, 'latin1');
   p = slot.writeUInt16LE(relLen, p);
   p = slot.writeUInt16LE(rawLen, p);
-  p = slot.writeDoubleLE(f.atime, p);
-  p = slot.writeDoubleLE(f.mtime, p);
+  p = slot.writeDoubleLE(f.mtimeSec, p);
+  p = slot.writeUInt32LE(f.mtimeNsec, p);
   p = slot.writeUInt32LE(f.mode, p);
   p = slot.writeUInt32LE(f.createMode, p);
   p = slot.writeInt32LE(f.uid, p);
@@ -92,18 +92,18 @@ export function decodeRecord(slot: Buffer, off: number): { file: FileRecord; con
   const relLen = slot.readUInt16LE(p);
   const rawLen = slot.readUInt16LE(p + 2);
   p += 4;
-  const atime = slot.readDoubleLE(p);
-  const mtime = slot.readDoubleLE(p + 8);
-  const mode = slot.readUInt32LE(p + 16);
-  const createMode = slot.readUInt32LE(p + 20);
-  const uid = slot.readInt32LE(p + 24);
-  const gid = slot.readInt32LE(p + 28);
-  const flags = slot.readUInt8(p + 32);
-  const len = slot.readUInt32LE(p + 33);
+  const mtimeSec = slot.readDoubleLE(p);
+  const mtimeNsec = slot.readUInt32LE(p + 8);
+  const mode = slot.readUInt32LE(p + 12);
+  const createMode = slot.readUInt32LE(p + 16);
+  const uid = slot.readInt32LE(p + 20);
+  const gid = slot.readInt32LE(p + 24);
+  const flags = slot.readUInt8(p + 28);
+  const len = slot.readUInt32LE(p + 29);
   p = off + HEADER;
   const rel = slot.toString('latin1', p, p + relLen);
   const raw = slot.toString('latin1', p + relLen, p + relLen + rawLen);
   const content = p + relLen + rawLen;
-  const file = { rel, raw, mode, createMode, uid, gid, atime, mtime, chmod: (flags & CHMOD) !== 0, chown: (flags & CHOWN) !== 0 };
+  const file = { rel, raw, mode, createMode, uid, gid, mtimeSec, mtimeNsec, chmod: (flags & CHMOD) !== 0, chown: (flags & CHOWN) !== 0 };
   return { file, content, len, next: content + len };
 }

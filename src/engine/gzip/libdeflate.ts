@@ -12,10 +12,7 @@
  * by zlib, with the same results and errors, and the worker logs why at its start. GZIP_INFLATE
  * chooses: `auto` (libdeflate when built), `libdeflate` (refuse to start without it), `zlib`.
  */
-import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadBinding } from '../native-binding.js';
 import { GzipDataError } from './gzip-members.js';
 
 interface Binding {
@@ -30,27 +27,11 @@ export type InflateEngineChoice = 'auto' | 'libdeflate' | 'zlib';
 /** Where the build puts the binding, from the project's root (the Docker image's /app). */
 export const BINDING = 'native/libdeflate/build/Release/oob_libdeflate.node';
 
-/**
- * The project's root: the nearest directory above this file with a package.json (this file runs
- * from src/engine/gzip/, dist/engine/gzip/ or a benchmark's build directory inside the project).
- */
-function projectRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
-  return dir;
-}
-
 let loaded: { binding?: Binding; error?: string } | undefined;
 let choice: InflateEngineChoice = 'auto';
 
 function load(): { binding?: Binding; error?: string } {
-  if (!loaded) {
-    try {
-      loaded = { binding: createRequire(import.meta.url)(path.join(projectRoot(), BINDING)) as Binding };
-    } catch (err) {
-      loaded = { error: (err as Error).message.split('\n')[0] };
-    }
-  }
+  loaded ??= loadBinding<Binding>(BINDING);
   return loaded;
 }
 
