@@ -17,6 +17,8 @@ import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { extractArchive, type ExtractOptions } from '../../src/engine/extract/extract-archive.js';
 import { fileTimesEngine, useFileTimesBinding } from '../../src/engine/fs/file-times.js';
+import { swapIn } from '../../src/engine/swap/swap-volume.js';
+import { createWorkDir } from '../../src/engine/swap/work-dir.js';
 import { caseDirs } from '../helpers/case-dirs.js';
 
 const exec = promisify(execFile);
@@ -148,6 +150,24 @@ describe('sub-second times of foreign pax archives, restored as GNU tar restores
     const ours = await times(out);
     assert.deepEqual(mtimes(ours), mtimes(gnuTimes));
     assertAtimesOfRestore(ours, startSec);
+  });
+
+  it("the volume root gets the archive's ./ mtime to the nanosecond through the swap", async () => {
+    const src = path.join(d, 'root-src');
+    await mkdir(src);
+    await exec('sh', ['-c', 'echo x > "$1/a" && touch -d @1700000000.1 "$1/a" && touch -d @1690000002.333333333 "$1"', 'sh', src]);
+    const archive = path.join(d, 'root.tar.gz');
+    await exec('tar', ['-C', src, '--format=posix', '-czf', archive, '.']);
+    await gnuExtract(archive, path.join(d, 'root-gnu'));
+    const volume = path.join(d, 'root-volume');
+    await mkdir(volume);
+    const staging = await createWorkDir(volume, 'r1');
+    const r = await extractArchive(archive, staging, { logger: silent, writers: { threads: 0 } });
+    assert.equal(r.rootMeta?.mtimeNsec, 333333333);
+    await swapIn(volume, { id: 'r1', rootMeta: r.rootMeta, logger: silent });
+    const rootTime = async (dir: string) => (await exec('stat', ['--format=%y', dir], UTC)).stdout.trim();
+    assert.equal(await rootTime(volume), await rootTime(path.join(d, 'root-gnu')));
+    assert.equal(await rootTime(volume), '2023-07-22 04:26:42.333333333 +0000');
   });
 
   it("Python tarfile's pax archive (float times, before 1970, a pax atime): as GNU tar restores it", async () => {

@@ -6,7 +6,10 @@ export interface RootMeta {
   mode: number;
   uid: number;
   gid: number;
+  /** To the millisecond (rounded down); `mtimeNsec`, when given, has the sub-second part exactly. */
   mtime: Date;
+  /** 0 … 999,999,999: the nanoseconds of the mtime's second (a pax `mtime` has them). */
+  mtimeNsec?: number;
 }
 
 export interface ExtractProgress {

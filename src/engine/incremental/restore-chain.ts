@@ -69,8 +69,10 @@ export async function restoreChain(o: RestoreChainOptions): Promise<RestoreChain
   }
   if (incrementals.length > 0) {
     // GNU tar gave the staging root the newest archive's "./" metadata; the swap puts it on the volume root.
-    const st = await lstat(o.stagingDir);
-    result.rootMeta = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtime: st.mtime };
+    const st = await lstat(o.stagingDir, { bigint: true });
+    const ns = st.mtimeNs % 1_000_000_000n;
+    const nsec = Number(ns < 0n ? ns + 1_000_000_000n : ns);
+    result.rootMeta = { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), mtime: st.mtime, mtimeNsec: nsec };
   }
   return result;
 }

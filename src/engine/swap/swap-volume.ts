@@ -17,6 +17,7 @@
  * volume, so the restored data is on disk before the originals can be deleted, and a flush that
  * fails (the disk's I/O error) stops it before anything moved.
  */
+import { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -24,6 +25,7 @@ import { quoteName } from '../../core/show-name.js';
 import { removeTreeAsync } from '../fs/remove-tree.js';
 import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
 import { syncFileSystemOf } from '../fs/writeback.js';
+import { setMtime } from '../fs/file-times.js';
 import type { RootMeta } from '../extract/extract-options.js';
 import { asBin, child, exists, isOurs, JOURNAL, namesIn, OWNER_FILE, SWAPPED_MARKER, workDirName, type Journal } from './work-dir.js';
 
@@ -238,13 +240,25 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
     try {
       if (process.geteuid?.() === 0) await fs.chown(volumeDir, rootMeta.uid, rootMeta.gid);
       await fs.chmod(volumeDir, rootMeta.mode & 0o7777);
-      await fs.utimes(volumeDir, rootMeta.mtime, rootMeta.mtime);
+      await setRootMtime(volumeDir, rootMeta);
     } catch (err) {
       log.warn({ volumeDir, err: (err as Error).message }, 'swap: could not apply owner, mode or time to the volume root');
     }
   }
   await fsyncDir(volumeDir).catch(() => undefined);
   return leftover;
+}
+
+/** The root's mtime to the nanosecond (file-times.ts); the atime is left, as GNU tar leaves it. */
+async function setRootMtime(volumeDir: string, m: RootMeta): Promise<void> {
+  const ms = m.mtime.getTime();
+  const sec = Math.floor(ms / 1000);
+  const fh = await fs.open(volumeDir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    setMtime(fh.fd, sec, m.mtimeNsec ?? (ms - sec * 1000) * 1e6);
+  } finally {
+    await fh.close();
+  }
 }
 
 /**

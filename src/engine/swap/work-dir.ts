@@ -81,7 +81,7 @@ export interface Journal {
   id: string;
   /** Names moved (or to be moved) from tree/ into the root, as hex bytes. */
   staged: string[];
-  rootMeta?: { mode: number; uid: number; gid: number; mtime: string };
+  rootMeta?: { mode: number; uid: number; gid: number; mtime: string; mtimeNsec?: number };
 }
 
 export async function readJournal(file: string): Promise<Journal | undefined> {
