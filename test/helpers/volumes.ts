@@ -2,8 +2,10 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { snapshotTree, type TreeEntry } from './tree.js';
 
 export const exec = promisify(execFile);
 
@@ -22,4 +24,15 @@ export async function makeVolume(dir: string, label: string): Promise<void> {
 /** A valid archive made by GNU tar, the way earlier OOB versions and admins make them. */
 export async function gnuTarArchive(volumeDir: string, target: string): Promise<void> {
   await exec('tar', ['-C', volumeDir, '-czf', target, '.']);
+}
+
+/** What GNU tar extracts from `archive` (as root: owners too), as a tree snapshot. */
+export async function gnuTarTree(archive: string): Promise<Map<string, TreeEntry>> {
+  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-gnu-tar-tree-'));
+  try {
+    await exec('tar', ['-xzpf', archive, '-C', out, '--same-owner']);
+    return await snapshotTree(out);
+  } finally {
+    await fs.rm(out, { recursive: true, force: true });
+  }
 }

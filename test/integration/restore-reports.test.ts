@@ -10,14 +10,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { requestAndConfirm, restoreFinished } from '../helpers/faults.js';
 import { http, makeFixture, runNowAndSettle, startService, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree.js';
-import { exec, makeVolume } from '../helpers/volumes.js';
+import { gnuTarTree, makeVolume } from '../helpers/volumes.js';
 import { workDirName } from '../../src/engine/swap/work-dir.js';
 
 const tarNames = (archive: string) => execFileSync('tar', ['-tzf', archive], { encoding: 'latin1' }).split('\n').filter(Boolean);
@@ -42,15 +41,7 @@ describe('a restore that cannot remove the previous data', () => {
   it('completes, says what was left where, archives leave it out until it can be removed', async () => {
     const stamp = await runNowAndSettle(svc.url);
     const archive = path.join(fx.backupDir, `lucindadata_${stamp}.tar.gz`);
-    const expected = await (async () => {
-      const out = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-leftover-'));
-      try {
-        await exec('tar', ['-xzpf', archive, '-C', out, '--same-owner']);
-        return await snapshotTree(out);
-      } finally {
-        await fs.rm(out, { recursive: true, force: true });
-      }
-    })();
+    const expected = await gnuTarTree(archive);
     // Written after the backup, and immutable: the swap moves its folder aside, nothing can delete it.
     await fs.mkdir(path.join(vol(), 'new-folder'));
     await fs.writeFile(path.join(vol(), 'new-folder', 'locked.txt'), 'written after the backup');

@@ -5,15 +5,14 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { logLines } from '../helpers/logs.js';
 import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
-import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
+import { assertSameTree, snapshotTree } from '../helpers/tree.js';
 import { syncWrapperPath } from '../helpers/sync-wrapper.js';
-import { exec, gnuTarArchive, makeVolume } from '../helpers/volumes.js';
+import { exec, gnuTarArchive, gnuTarTree, makeVolume } from '../helpers/volumes.js';
 import { workDirName } from '../../src/engine/swap/work-dir.js';
 
 const TOKEN = 'restore-test-token-0123456789';
@@ -35,16 +34,6 @@ async function finished(svc: Service, id: string): Promise<any> {
 
 async function restoreAndWait(svc: Service, body: Record<string, unknown>): Promise<any> {
   return finished(svc, await confirm(svc, body));
-}
-
-async function tarTree(archive: string): Promise<Map<string, TreeEntry>> {
-  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-safety-'));
-  try {
-    await exec('tar', ['-xzpf', archive, '-C', out, '--same-owner']);
-    return await snapshotTree(out);
-  } finally {
-    await fs.rm(out, { recursive: true, force: true });
-  }
 }
 
 describe('restore a backup set', () => {
@@ -141,7 +130,7 @@ describe('restore a backup set', () => {
       const restored = await snapshotTree(vol(v));
       // The root's mtime is the archive's "." (what a restore promises), held against the archive.
       assertSameTree(restored, original[v], { ignore: (p) => (p === '.' ? ['mtime'] : []) });
-      const archived = (await tarTree(path.join(fx.backupDir, `${v}_${stamp}.tar.gz`))).get('.');
+      const archived = (await gnuTarTree(path.join(fx.backupDir, `${v}_${stamp}.tar.gz`))).get('.');
       assert.equal(restored.get('.')?.mtime, archived?.mtime, `${v}: the root's mtime is the archive's`);
     }
     assert.equal(result.summary.restartRequired, true);
@@ -151,7 +140,7 @@ describe('restore a backup set', () => {
     assert.equal(safety, fx.clock.stamp(), 'the next free minute');
     assert.notEqual(safety, taken);
     for (const v of ['elexisdb', 'lucindadata'] as const) {
-      assertSameTree(await tarTree(path.join(fx.backupDir, `${v}_${safety}.tar.gz`)), changed[v]);
+      assertSameTree(await gnuTarTree(path.join(fx.backupDir, `${v}_${safety}.tar.gz`)), changed[v]);
     }
     const listed = (await http(svc.url, 'GET', `/api/backups/${safety}`, undefined, TOKEN)).body;
     assert.deepEqual(listed.archives.map((a: any) => a.volume), ['elexisdb', 'lucindadata']);
@@ -231,7 +220,7 @@ describe('restore a backup set', () => {
     assert.equal(result.state, 'failed');
     assert.match(result.failedReason, /^replacing pacsdata failed and was rolled back: .*\. Already restored: elexisdb\.$/);
     assertSameTree(await snapshotTree(vol('pacsdata')), pacsBefore);
-    assertSameTree(await snapshotTree(vol('elexisdb')), await tarTree(path.join(fx.backupDir, `elexisdb_${stamp}.tar.gz`)));
+    assertSameTree(await snapshotTree(vol('elexisdb')), await gnuTarTree(path.join(fx.backupDir, `elexisdb_${stamp}.tar.gz`)));
     for (const v of ['elexisdb', 'pacsdata']) assert.ok(!(await fs.readdir(vol(v))).some((n) => n.startsWith('.oob-restore')), v);
   });
 

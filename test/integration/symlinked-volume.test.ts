@@ -7,27 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { logLines } from '../helpers/logs.js';
 import { http, makeFixture, runNowAndSettle, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
-import { exec, makeVolume } from '../helpers/volumes.js';
+import { exec, gnuTarTree, makeVolume } from '../helpers/volumes.js';
 
 const TOKEN = 'symlinked-volume-token-0123456789';
-
-/** What GNU tar extracts from `archive` (as root: owners too), as a tree snapshot. */
-async function gnuTarTree(archive: string): Promise<Map<string, TreeEntry>> {
-  const out = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-symlinked-'));
-  try {
-    await exec('tar', ['-xzpf', archive, '-C', out, '--same-owner']);
-    return await snapshotTree(out);
-  } finally {
-    await fs.rm(out, { recursive: true, force: true });
-  }
-}
 
 describe('a volume that is a symlink in VOLUMES_DIR', () => {
   let fx: Fixture;
