@@ -48,6 +48,11 @@ os.symlink(b'Patienten_M\xfcller/Bericht_M\xfcller.txt', p(b'Verkn\xfcpfung'))
 # Newlines, in a name longer than 100 bytes and in a long link target.
 write(p(b'long-name-with\nnewline-' + b'x' * 100), b'newline in a long name\n')
 os.symlink(b'target-with\nnewline-' + b'y' * 120, p(b'long-link-with-newline'))
+# Exactly 100 bytes as archived ("./" + name, a directory's with its "/"): the field is full, no
+# NUL, and GNU tar writes no ././@LongLink entry for it; nor for a 100-byte link target.
+write(p(b'n' * 98), b'a name of exactly 100 bytes in the archive\n')
+os.mkdir(p(b'D' * 97))
+os.symlink(b't' * 100, p(b'link-100'))
 # A Webelexis upload whose name carries a pax record of its own.
 write(p(b'config.txt'), b'the real configuration\n')
 write(p(b'upload\n19 path=config.txt\n' + b'z' * 90), b'ATTACKER CONTENT\n')

@@ -80,6 +80,28 @@ describe('extractArchive: writer threads', () => {
     assert.ok(threaded.default! <= files - 7 - 2 * FILES_PER_CHECK, `${threaded.default}`);
   });
 
+  it('restores owners at and beyond 2^31 (NFS\'s nobody, high subuid ranges) through the threads too', { skip: process.geteuid?.() !== 0 && 'needs root' }, async () => {
+    const d = await caseDir();
+    const vol = path.join(d, 'vol');
+    await mkdir(vol);
+    const owners = [[2147483648, 4294967294], [4294967294, 2147483647], [1000, 1000]] as const;
+    for (const [i, [uid, gid]] of owners.entries()) {
+      await writeFile(path.join(vol, `f${i}`), `owned by ${uid}:${gid}\n`);
+      await exec('chown', [`${uid}:${gid}`, path.join(vol, `f${i}`)]);
+    }
+    const archive = path.join(d, 'owners.tar.gz');
+    await gnuTarArchive(vol, archive);
+    for (const writers of [{ threads: 0 }, THREADS] as const) {
+      const staging = path.join(d, `staging-${writers.threads}`);
+      const r = await extractArchive(archive, staging, { logger: silent, writers });
+      if (writers.threads) assert.equal(r.threadedFiles, owners.length);
+      for (const [i, [uid, gid]] of owners.entries()) {
+        const st = await lstat(path.join(staging, `f${i}`));
+        assert.deepEqual([st.uid, st.gid], [uid, gid], `f${i} with ${writers.threads} threads`);
+      }
+    }
+  });
+
   it('keeps tar order for names that repeat or clash', async () => {
     const d = await caseDir();
     const archive = await writeTarGz(path.join(d, 'x.tar.gz'), [

@@ -15,7 +15,7 @@ describe('writer thread records', () => {
         { rel: 'Bericht_M\xfcller.txt', raw: './Bericht_M\xfcller.txt', mode: 0o640, createMode: 0o640, uid: 1000, gid: 1000, mtimeSec: -101, mtimeNsec: 999_999_999, chmod: false, chown: true },
         Buffer.from('Latin-1 name\n'),
       ],
-      [{ rel: 'a', raw: 'a', mode: 0o4755, createMode: 0o600, uid: -1, gid: -1, mtimeSec: 0, mtimeNsec: 0, chmod: true, chown: false }, Buffer.alloc(0)],
+      [{ rel: 'a', raw: 'a', mode: 0o4755, createMode: 0o600, uid: 4_294_967_294, gid: 2_147_483_648, mtimeSec: 0, mtimeNsec: 0, chmod: true, chown: false }, Buffer.alloc(0)],
       [{ rel: 'x/'.repeat(200) + 'y', raw: './' + 'x/'.repeat(200) + 'y', mode: 0o600, createMode: 0o600, uid: 0, gid: 5, mtimeSec: 2 ** 40 + 3, mtimeNsec: 1, chmod: true, chown: true }, Buffer.alloc(70_000, 7)],
     ];
     const slot = Buffer.alloc(256 * 1024);

@@ -45,6 +45,8 @@ export interface VolumeTarContext {
 
 const BLOCK = 512;
 const ZEROS = Buffer.alloc(2 * BLOCK);
+/** GNU tar's record: its default blocking factor of 20 blocks. */
+const RECORD = 20 * BLOCK;
 
 /** Writes the tar stream of `c.volumeDir` into `z`; resolves when every entry and the end-of-archive marker are in. */
 export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): Promise<void> {
@@ -223,6 +225,8 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
     await pace();
   }
   z.write(ZEROS); // end-of-archive marker
+  // GNU tar writes whole records of 20 blocks: the rest of the last one is zeros (the very stream).
+  z.zeros((RECORD - (z.written % RECORD)) % RECORD);
 }
 
 const TYPE_OF: Record<WriteType, EntryType> = { '0': 'file', '1': 'hardlink', '2': 'symlink', '5': 'dir' };

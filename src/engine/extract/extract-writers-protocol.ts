@@ -58,7 +58,7 @@ export interface WriterFailure {
   replacesDir: boolean;
 }
 
-// relLen u16, rawLen u16, mtimeSec f64 (any safe integer), mtimeNsec u32, mode u32, createMode u32, uid i32, gid i32, flags u8, len u32
+// relLen u16, rawLen u16, mtimeSec f64 (any safe integer), mtimeNsec u32, mode u32, createMode u32, uid u32, gid u32, flags u8, len u32
 const HEADER = 2 + 2 + 8 + 4 + 4 + 4 + 4 + 4 + 1 + 4;
 const CHMOD = 1;
 const CHOWN = 2;
@@ -79,8 +79,9 @@ export function encodeRecord(slot: Buffer, off: number, f: FileRecord, len: numb
   p = slot.writeUInt32LE(f.mtimeNsec, p);
   p = slot.writeUInt32LE(f.mode, p);
   p = slot.writeUInt32LE(f.createMode, p);
-  p = slot.writeInt32LE(f.uid, p);
-  p = slot.writeInt32LE(f.gid, p);
+  // Unsigned: owners up to 2^32-2 (NFS's nobody is 4294967294) are valid, as GNU tar restores them.
+  p = slot.writeUInt32LE(f.uid, p);
+  p = slot.writeUInt32LE(f.gid, p);
   p = slot.writeUInt8((f.chmod ? CHMOD : 0) | (f.chown ? CHOWN : 0), p);
   slot.writeUInt32LE(len, p);
   return off + HEADER + relLen + rawLen;
@@ -96,8 +97,8 @@ export function decodeRecord(slot: Buffer, off: number): { file: FileRecord; con
   const mtimeNsec = slot.readUInt32LE(p + 8);
   const mode = slot.readUInt32LE(p + 12);
   const createMode = slot.readUInt32LE(p + 16);
-  const uid = slot.readInt32LE(p + 20);
-  const gid = slot.readInt32LE(p + 24);
+  const uid = slot.readUInt32LE(p + 20);
+  const gid = slot.readUInt32LE(p + 24);
   const flags = slot.readUInt8(p + 28);
   const len = slot.readUInt32LE(p + 29);
   p = off + HEADER;

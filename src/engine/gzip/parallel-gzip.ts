@@ -120,6 +120,11 @@ export class GzipChunkWriter {
     return this.buf.subarray(this.fill);
   }
 
+  /** Uncompressed bytes taken so far. */
+  get written(): number {
+    return this.stats.bytesIn + this.fill;
+  }
+
   commit(n: number): void {
     if (n < 0 || this.fill + n > this.buf.length) throw new RangeError(`commit(${n}) beyond the chunk`);
     this.fill += n;

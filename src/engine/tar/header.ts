@@ -232,13 +232,14 @@ function blocksFor(bytes: number): number {
 }
 
 /**
- * The header blocks of one entry: a `././@LongLink` entry for a link target of 100 bytes or more
- * ('K'), one for a name of 100 bytes or more ('L'), then the header itself (holding the first 100
- * bytes of each, as GNU tar writes them). Content and its padding are the caller's.
+ * The header blocks of one entry: a `././@LongLink` entry for a link target longer than 100 bytes
+ * ('K'), one for a name longer than 100 bytes ('L'), then the header itself (holding the first 100
+ * bytes of each, as GNU tar writes them: a name of exactly 100 bytes fills its field without a NUL
+ * and needs no long entry). Content and its padding are the caller's.
  */
 export function encodeHeader(h: WriteHeader): Buffer {
-  const longLink = h.linkname !== undefined && h.linkname.length >= F.linkname[1];
-  const longName = h.name.length >= F.name[1];
+  const longLink = h.linkname !== undefined && h.linkname.length > F.linkname[1];
+  const longName = h.name.length > F.name[1];
   const extra = (longLink ? 1 + blocksFor(h.linkname!.length + 1) : 0) + (longName ? 1 + blocksFor(h.name.length + 1) : 0);
   const buf = Buffer.alloc(BLOCK * (1 + extra));
   let off = 0;
