@@ -129,6 +129,13 @@ describe('TarReader', () => {
     assert.deepEqual(read(tarBuffer(entries, { eof: false })), expected);
   });
 
+  it('ends at a lone zero block, as GNU tar does: what follows (more entries, junk) is not read', () => {
+    const body = tarBuffer(entries, { eof: false });
+    const more = tarBuffer([{ path: 'after-the-zero-block.txt', type: 'File', body: 'not listed by GNU tar' }]);
+    assert.deepEqual(read(Buffer.concat([body, Buffer.alloc(512), more])), expected);
+    assert.deepEqual(read(Buffer.concat([body, Buffer.alloc(512), Buffer.from('uncleared padding'.padEnd(512, 'x'))])), expected);
+  });
+
   it('reports a stream cut inside an entry or inside a block as truncated', () => {
     const noEof = tarBuffer(entries, { eof: false });
     const oddContent = noEof.indexOf('o'.repeat(513));

@@ -35,7 +35,7 @@ type State = 'header' | 'body' | 'meta' | 'skip' | 'sparse-ext' | 'sparse-map';
 const META_TYPES = new Set(['x', 'g', 'X', 'L', 'K']);
 
 export class TarReader {
-  /** Bytes fed so far; two zero blocks seen (the archive ended, what follows is record padding); the last entry's path. */
+  /** Bytes fed so far; a zero block seen (the archive ended, what follows is ignored); the last entry's path. */
   bytes = 0;
   sawEof = false;
   lastEntry = '';
@@ -46,7 +46,6 @@ export class TarReader {
   private pad = 0;
   private readonly held = Buffer.alloc(BLOCK);
   private heldBytes = 0;
-  private sawNullBlock = false;
   private sawHeader = false;
   private next: Overrides = {};
   private global: PaxRecord[] = [];
@@ -136,11 +135,13 @@ export class TarReader {
       return;
     }
     if (isZeroBlock(buf, off)) {
-      if (this.sawNullBlock) this.sawEof = true;
-      this.sawNullBlock = true;
+      // The end, as for GNU tar: its reader stops at the first zero block, whatever follows (the
+      // second zero block, record padding, or a lone zero block before more data, which GNU tar
+      // only warns about: "A lone zero block"). Reading on would list and restore entries that GNU
+      // tar does not, or fail on padding it ignores.
+      this.sawEof = true;
       return;
     }
-    this.sawNullBlock = false;
     let h: RawHeader;
     try {
       h = decodeHeader(buf, off);
