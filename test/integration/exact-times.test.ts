@@ -168,6 +168,21 @@ describe('sub-second times of foreign pax archives, restored as GNU tar restores
     const rootTime = async (dir: string) => (await exec('stat', ['--format=%y', dir], UTC)).stdout.trim();
     assert.equal(await rootTime(volume), await rootTime(path.join(d, 'root-gnu')));
     assert.equal(await rootTime(volume), '2023-07-22 04:26:42.333333333 +0000');
+
+    // A ./ beyond what a Date holds (10^13 s): GNU tar restores it (the file system clamps it).
+    const far = path.join(d, 'root-far.tar.gz');
+    await exec('python3', ['-c', `import tarfile, sys
+with tarfile.open(sys.argv[1], 'w:gz', format=tarfile.GNU_FORMAT) as t:
+    i = tarfile.TarInfo('./'); i.type = tarfile.DIRTYPE; i.mode = 0o755; i.mtime = 10**13; t.addfile(i)
+    i = tarfile.TarInfo('./a'); i.mtime = 1700000000; t.addfile(i)`, far]);
+    await gnuExtract(far, path.join(d, 'root-far-gnu'));
+    const farVolume = path.join(d, 'root-far-volume');
+    await mkdir(farVolume);
+    const farStaging = await createWorkDir(farVolume, 'r2');
+    const rf = await extractArchive(far, farStaging, { logger: silent, writers: { threads: 0 } });
+    assert.equal(rf.rootMeta?.mtimeSec, 10 ** 13);
+    await swapIn(farVolume, { id: 'r2', rootMeta: rf.rootMeta, logger: silent });
+    assert.equal(await rootTime(farVolume), await rootTime(path.join(d, 'root-far-gnu')));
   });
 
   it("Python tarfile's pax archive (float times, before 1970, a pax atime): as GNU tar restores it", async () => {

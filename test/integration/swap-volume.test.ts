@@ -66,13 +66,13 @@ async function reservedNames(vol: string): Promise<string[]> {
   return (await readdir(vol)).filter((n) => n === workDirName(ID));
 }
 
-const rootMeta = { mode: 0o751, uid: 1234, gid: 5678, mtime: new Date('2020-05-06T07:08:09Z') };
+const rootMeta = { mode: 0o751, uid: 1234, gid: 5678, mtimeSec: Date.parse('2020-05-06T07:08:09Z') / 1000, mtimeNsec: 250_000_000 };
 
 async function assertRootMeta(vol: string): Promise<void> {
   const st = await stat(vol);
   assert.equal(st.mode & 0o7777, rootMeta.mode);
   if (isRoot) assert.deepEqual([st.uid, st.gid], [rootMeta.uid, rootMeta.gid]);
-  assert.equal(st.mtimeMs, rootMeta.mtime.getTime());
+  assert.equal(st.mtimeMs, rootMeta.mtimeSec * 1000 + 250);
 }
 
 describe('names', () => {
@@ -195,6 +195,18 @@ describe('recoverInterruptedRestores', () => {
     assertSameTree(b, await snapshotTree(vol), { ignore: ignoreRoot });
     assert.deepEqual(await reservedNames(vol), []);
     await assertRootMeta(vol); // from the journal
+  });
+
+  it('completes a swap killed after its commit marker from a journal of an earlier version (mtime as an ISO date)', async () => {
+    const { vol } = await setup();
+    await assert.rejects(swapIn(vol, { id: ID, rootMeta, logger: silent, crashAfterRenames: 'marker' }), SimulatedCrash);
+    const journalFile = path.join(vol, workDirName(ID), JOURNAL);
+    const journal = JSON.parse(await readFile(journalFile, 'utf8'));
+    const { mtimeSec, mtimeNsec, ...rest } = journal.rootMeta;
+    journal.rootMeta = { ...rest, mtime: new Date(mtimeSec * 1000 + mtimeNsec / 1e6).toISOString() };
+    await writeFile(journalFile, JSON.stringify(journal));
+    assert.match((await recoverInterruptedRestores(vol, silent))[0]!, /the swap had completed/);
+    await assertRootMeta(vol);
   });
 
   it('never deletes an original it cannot put back, and finishes on a later run', async () => {

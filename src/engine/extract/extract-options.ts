@@ -6,10 +6,12 @@ export interface RootMeta {
   mode: number;
   uid: number;
   gid: number;
-  /** To the millisecond (rounded down); `mtimeNsec`, when given, has the sub-second part exactly. */
-  mtime: Date;
-  /** 0 … 999,999,999: the nanoseconds of the mtime's second (a pax `mtime` has them). */
-  mtimeNsec?: number;
+  /**
+   * The mtime as the archive has it: whole seconds (any safe integer: before 1970, and beyond what
+   * a Date holds, which GNU tar restores too) and the nanoseconds of that second.
+   */
+  mtimeSec: number;
+  mtimeNsec: number;
 }
 
 export interface ExtractProgress {

@@ -137,7 +137,7 @@ export class TarConsumer {
     const rel = this.rules.relativePath(raw);
     if (rel === '') {
       if (entry.type !== 'dir') throw new HostileArchiveError(raw, `names the archive root but is a ${entry.type}, not a directory`);
-      this.rootMeta = { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: new Date(entry.mtimeSec * 1000 + Math.floor(entry.mtimeNsec / 1e6)), mtimeNsec: entry.mtimeNsec };
+      this.rootMeta = { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtimeSec: entry.mtimeSec, mtimeNsec: entry.mtimeNsec };
       return;
     }
     const disk = this.select && !this.select(rel) ? undefined : this.disk;

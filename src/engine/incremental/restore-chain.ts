@@ -71,8 +71,9 @@ export async function restoreChain(o: RestoreChainOptions): Promise<RestoreChain
     // GNU tar gave the staging root the newest archive's "./" metadata; the swap puts it on the volume root.
     const st = await lstat(o.stagingDir, { bigint: true });
     const ns = st.mtimeNs % 1_000_000_000n;
-    const nsec = Number(ns < 0n ? ns + 1_000_000_000n : ns);
-    result.rootMeta = { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), mtime: st.mtime, mtimeNsec: nsec };
+    const nsec = ns < 0n ? ns + 1_000_000_000n : ns;
+    const sec = (st.mtimeNs - nsec) / 1_000_000_000n;
+    result.rootMeta = { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), mtimeSec: Number(sec), mtimeNsec: Number(nsec) };
   }
   return result;
 }

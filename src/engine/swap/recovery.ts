@@ -6,9 +6,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { removeTreeAsync } from '../fs/remove-tree.js';
-import { asBin, createdRootTimes, exists, ID_RE, isOurs, JOURNAL, namesIn, readJournal, SWAPPED_MARKER, WORK_PREFIX, workDirName } from './work-dir.js';
+import { asBin, createdRootTimes, exists, ID_RE, isOurs, JOURNAL, namesIn, readJournal, SWAPPED_MARKER, WORK_PREFIX, workDirName, type Journal } from './work-dir.js';
 import { finishCommitted, rollBack } from './swap-volume.js';
 import { PATHS_JOURNAL, rollBackPaths } from './place-paths.js';
+import type { RootMeta } from '../extract/extract-options.js';
 
 /**
  * Called before a restore or an archive touches a volume and at worker start. For every work
@@ -52,7 +53,7 @@ async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<s
   const work = path.join(volumeDir, workDirName(id));
   const journal = await readJournal(path.join(work, JOURNAL));
   if (await exists(path.join(work, SWAPPED_MARKER))) {
-    const rootMeta = journal?.rootMeta ? { ...journal.rootMeta, mtime: new Date(journal.rootMeta.mtime) } : undefined;
+    const rootMeta = journalRootMeta(journal);
     const leftover = await finishCommitted(volumeDir, id, rootMeta, log);
     if (leftover) return `restore ${id}: the swap had completed; ${leftover}`;
     return `restore ${id}: the swap had completed; removed the previous data and the staging directory`;
@@ -73,3 +74,13 @@ async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<s
   return `restore ${id}: rolled back an interrupted swap (${putBack} original entries put back, ${unstaged} restored entries removed)`;
 }
 
+/** The root's metadata from a journal, also from one of an earlier version (`mtime` as an ISO date). */
+function journalRootMeta(journal: Journal | undefined): RootMeta | undefined {
+  const m = journal?.rootMeta;
+  if (!m) return undefined;
+  if (typeof m.mtimeSec === 'number') return { mode: m.mode, uid: m.uid, gid: m.gid, mtimeSec: m.mtimeSec, mtimeNsec: m.mtimeNsec ?? 0 };
+  const ms = new Date(m.mtime ?? NaN).getTime();
+  if (Number.isNaN(ms)) return undefined;
+  const sec = Math.floor(ms / 1000);
+  return { mode: m.mode, uid: m.uid, gid: m.gid, mtimeSec: sec, mtimeNsec: (ms - sec * 1000) * 1e6 };
+}

@@ -113,7 +113,7 @@ export async function commitSwap(volumeDir: string, o: SwapOptions): Promise<{ m
     await fsyncDir(volumeDir);
     await fsyncDir(old);
     const journal: Journal = { id, staged: staged.map((n) => n.toString('hex')) };
-    if (o.rootMeta) journal.rootMeta = { ...o.rootMeta, mtime: o.rootMeta.mtime.toISOString() };
+    if (o.rootMeta) journal.rootMeta = { ...o.rootMeta };
     await writeFileAtomic(path.join(work, JOURNAL), `${JSON.stringify(journal)}\n`, 0o600);
 
     // Phase 2: the restored content in.
@@ -251,11 +251,9 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
 
 /** The root's mtime to the nanosecond (file-times.ts); the atime is left, as GNU tar leaves it. */
 async function setRootMtime(volumeDir: string, m: RootMeta): Promise<void> {
-  const ms = m.mtime.getTime();
-  const sec = Math.floor(ms / 1000);
   const fh = await fs.open(volumeDir, fsc.O_RDONLY | fsc.O_DIRECTORY);
   try {
-    setMtime(fh.fd, sec, m.mtimeNsec ?? (ms - sec * 1000) * 1e6);
+    setMtime(fh.fd, m.mtimeSec, m.mtimeNsec);
   } finally {
     await fh.close();
   }

@@ -81,7 +81,8 @@ export interface Journal {
   id: string;
   /** Names moved (or to be moved) from tree/ into the root, as hex bytes. */
   staged: string[];
-  rootMeta?: { mode: number; uid: number; gid: number; mtime: string; mtimeNsec?: number };
+  /** RootMeta; journals of earlier versions hold `mtime` as an ISO date instead of mtimeSec/mtimeNsec. */
+  rootMeta?: { mode: number; uid: number; gid: number; mtimeSec?: number; mtimeNsec?: number; mtime?: string };
 }
 
 export async function readJournal(file: string): Promise<Journal | undefined> {
