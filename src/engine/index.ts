@@ -15,7 +15,8 @@
 export { archiveVolume } from './archive/archive-volume.js';
 export { extractArchive, verifyArchive } from './extract/extract-archive.js';
 export { verifyVolumeArchive } from './verify/archive-verification.js';
-export { commitSwap, finishCommitted, flushFileSystems, swapIn } from './swap/swap-volume.js';
+export { commitSwap, finishCommitted, swapIn } from './swap/swap-volume.js';
+export { flushFileSystems } from './swap/flush-volumes.js';
 export { recoverInterruptedRestores } from './swap/recovery.js';
 export { createWorkDir, removeWorkDir } from './swap/work-dir.js';
 export { walkTree } from './fs/tree-walk.js';

@@ -33,7 +33,8 @@ import { claimSafetyStamp } from './safety-stamp.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { fetchFromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
-import { commitSwap, finishCommitted, flushFileSystems } from '../engine/swap/swap-volume.js';
+import { commitSwap, finishCommitted } from '../engine/swap/swap-volume.js';
+import { flushFileSystems } from '../engine/swap/flush-volumes.js';
 import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 
 export interface SetRestoreSummary {

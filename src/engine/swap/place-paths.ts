@@ -10,17 +10,22 @@
  *           its place; then the commit marker. Any failure, or a crash (recovery.ts at the next
  *           start), before the marker rolls every path back; after it, old/ is removed. Live
  *           parent directories must be real directories: a symlink among them could lead the
- *           rename out of the volume, so it is refused before anything moves.
+ *           rename out of the volume, so it is refused before anything moves — and as a share
+ *           user can swap a directory for a symlink at any time, every rename in the volume goes
+ *           through its parent opened component by component with O_NOFOLLOW (liveParent), never
+ *           through the path again.
+ * The work directory is used through its descriptor (openWorkDir): a user who renames it away and
+ * puts their own in its place reaches nothing.
  * Paths are binary strings (one char per byte), used as Buffers at every syscall. The caller flushes
  * the volume's file system first (restore-files.ts, flushFileSystems): the staged data must be on
  * disk before it replaces anything or appears as a folder.
  */
+import { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { quoteName } from '../../core/show-name.js';
 import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
-import { removeTreeAsync } from '../fs/remove-tree.js';
-import { asBin, exists, isOurs, SWAPPED_MARKER, workDirName } from './work-dir.js';
+import { exists, openWorkDir, removeOpenedWorkDir, SWAPPED_MARKER } from './work-dir.js';
 
 export const PATHS_JOURNAL = 'paths.json';
 
@@ -35,10 +40,54 @@ function parents(rel: string): string[] {
   return out;
 }
 
-async function workOf(volumeDir: string, id: string): Promise<{ work: string; tree: string; old: string }> {
-  const work = path.join(volumeDir, workDirName(id));
-  if (!(await isOurs(work, id))) throw new Error(`${work} is not the work directory of restore ${id}`);
-  return { work, tree: path.join(work, 'tree'), old: path.join(work, 'old') };
+/** The work directory through its descriptor (work-dir.ts openWorkDir), and `fn` with its tree/ and old/. */
+async function withWork<T>(volumeDir: string, id: string, fn: (w: { work: string; tree: string; old: string; remove: () => Promise<void> }) => Promise<T>): Promise<T> {
+  const w = await openWorkDir(volumeDir, id);
+  try {
+    return await fn({ work: w.path, tree: path.join(w.path, 'tree'), old: path.join(w.path, 'old'), remove: () => removeOpenedWorkDir(volumeDir, id, w) });
+  } finally {
+    await w.close();
+  }
+}
+
+/**
+ * The live parent directory of `rel`, reached from the volume root one component at a time with
+ * O_NOFOLLOW: a component that is (or was just swapped for) a symlink or a file fails (ELOOP,
+ * ENOTDIR) instead of being followed out of the volume. `path` reaches the parent through its
+ * descriptor; `missing` when a component does not exist.
+ */
+async function liveParent(volumeDir: string, rel: string): Promise<{ path: string; base: string; close: () => Promise<void> } | 'missing'> {
+  const parts = rel.split('/');
+  const base = parts.pop()!;
+  let fh = await fs.open(volumeDir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+  try {
+    for (const part of parts) {
+      const next = await fs.open(at(`/proc/${process.pid}/fd/${fh.fd}`, part), fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        if (err.code === 'ELOOP' || err.code === 'ENOTDIR') throw new Error(`${quoteName(part)} on the way to ${quoteName(rel)} in the volume is not a directory (a symlink or a file): ${quoteName(rel)} is not restored in place`);
+        throw err;
+      });
+      await fh.close();
+      if (!next) return 'missing';
+      fh = next;
+    }
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  const held = fh;
+  return { path: `/proc/${process.pid}/fd/${held.fd}`, base, close: () => held.close() };
+}
+
+/** `fn` with the live entry at `rel` as a path through its parent's descriptor (liveParent). */
+async function atLive<T>(volumeDir: string, rel: string, fn: (live: Buffer) => Promise<T>): Promise<T> {
+  const parent = await liveParent(volumeDir, rel);
+  if (parent === 'missing') throw new Error(`a directory on the way to ${quoteName(rel)} in the volume is gone`);
+  try {
+    return await fn(at(parent.path, parent.base));
+  } finally {
+    await parent.close();
+  }
 }
 
 /**
@@ -46,32 +95,33 @@ async function workOf(volumeDir: string, id: string): Promise<{ work: string; tr
  * leave empty, then rename the staged tree to the first free `<folder>[-n]`; returns that name.
  */
 export async function placeBeside(volumeDir: string, id: string, o: { folder: string; extras: Iterable<string>; keepDirs: ReadonlySet<string>; mode: number }): Promise<string> {
-  const { work, tree } = await workOf(volumeDir, id);
-  for (const extra of o.extras) {
-    await fs.rm(at(tree, extra), { force: true });
-    for (const dir of parents(extra).reverse()) {
-      if (o.keepDirs.has(dir)) break;
-      await fs.rmdir(at(tree, dir)).catch(() => undefined); // only when empty
+  return withWork(volumeDir, id, async ({ tree, remove }) => {
+    for (const extra of o.extras) {
+      await fs.rm(at(tree, extra), { force: true });
+      for (const dir of parents(extra).reverse()) {
+        if (o.keepDirs.has(dir)) break;
+        await fs.rmdir(at(tree, dir)).catch(() => undefined); // only when empty
+      }
     }
-  }
-  await fs.chmod(tree, o.mode & 0o7777);
-  for (let n = 1; ; n++) {
-    const name = n === 1 ? o.folder : `${o.folder}-${n}`;
-    const target = path.join(volumeDir, name);
-    if (await exists(target)) continue;
-    try {
-      // A name taken meanwhile by an empty directory would be replaced by rename(): mkdir claims it.
-      await fs.mkdir(target);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
-      throw err;
+    await fs.chmod(tree, o.mode & 0o7777);
+    for (let n = 1; ; n++) {
+      const name = n === 1 ? o.folder : `${o.folder}-${n}`;
+      const target = path.join(volumeDir, name);
+      if (await exists(target)) continue;
+      try {
+        // A name taken meanwhile by an empty directory would be replaced by rename(): mkdir claims it.
+        await fs.mkdir(target);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
+        throw err;
+      }
+      await fs.rename(tree, target);
+      await fsyncDir(volumeDir);
+      await remove();
+      await fsyncDir(volumeDir);
+      return name;
     }
-    await fs.rename(tree, target);
-    await fsyncDir(volumeDir);
-    await removeTreeAsync(asBin(work));
-    await fsyncDir(volumeDir);
-    return name;
-  }
+  });
 }
 
 interface PathsJournal {
@@ -99,54 +149,68 @@ async function checkParents(volumeDir: string, rel: string): Promise<string[]> {
 }
 
 /** In place: swap each chosen path (see the module comment). Leaves the committed work directory for finishCommitted. */
-export async function swapPaths(volumeDir: string, id: string, paths: readonly string[], o: { failAfter?: number } = {}): Promise<{ replaced: number; added: number }> {
-  const { work, tree, old } = await workOf(volumeDir, id);
-  if (await exists(old)) throw new Error(`${old} already exists (an interrupted restore with this id); it is recovered when the worker restarts`);
-  const made = new Set<string>();
-  for (const p of paths) {
-    if (!(await exists(at(tree, p)))) throw new Error(`${quoteName(p)} was not extracted from the archive`);
-    for (const dir of await checkParents(volumeDir, p)) made.add(dir);
-  }
-  const journal: PathsJournal = { id, paths: paths.map(hex), made: [...made].sort((a, b) => a.length - b.length).map(hex) };
-  await writeFileAtomic(path.join(work, PATHS_JOURNAL), `${JSON.stringify(journal)}\n`, 0o600);
-  await fs.mkdir(old, { mode: 0o700 });
-  let replaced = 0;
-  let added = 0;
-  try {
-    for (const dir of [...made].sort((a, b) => a.length - b.length)) {
-      // With the archive's mode and owner (the staged copy has them).
-      const staged = await fs.lstat(at(tree, dir));
-      await fs.mkdir(at(volumeDir, dir), { mode: staged.mode & 0o7777 });
-      await fs.chmod(at(volumeDir, dir), staged.mode & 0o7777);
-      if (process.geteuid?.() === 0) await fs.chown(at(volumeDir, dir), staged.uid, staged.gid);
-    }
-    let done = 0;
+/** `o.failAfter`, `o.beforePath`: test hooks (fail after N paths; act, as a racing user would, before a path is swapped). */
+export async function swapPaths(
+  volumeDir: string, id: string, paths: readonly string[], o: { failAfter?: number; beforePath?: (p: string) => Promise<void> } = {},
+): Promise<{ replaced: number; added: number }> {
+  return withWork(volumeDir, id, async ({ work, tree, old }) => {
+    if (await exists(old)) throw new Error(`${old} already exists (an interrupted restore with this id); it is recovered when the worker restarts`);
+    const made = new Set<string>();
     for (const p of paths) {
-      if (o.failAfter === done) throw new Error(`test hook: swap failed after ${done} paths`);
-      if (await exists(at(volumeDir, p))) {
-        const parent = parents(p).at(-1);
-        if (parent !== undefined) await fs.mkdir(at(old, parent), { recursive: true, mode: 0o700 });
-        await fs.rename(at(volumeDir, p), at(old, p));
-        replaced++;
-      } else added++;
-      await fs.rename(at(tree, p), at(volumeDir, p));
-      done++;
+      if (!(await exists(at(tree, p)))) throw new Error(`${quoteName(p)} was not extracted from the archive`);
+      for (const dir of await checkParents(volumeDir, p)) made.add(dir);
     }
-    await fsyncDir(volumeDir);
-    await writeFileAtomic(path.join(work, SWAPPED_MARKER), `${new Date().toISOString()}\n`, 0o600);
-  } catch (err) {
+    const journal: PathsJournal = { id, paths: paths.map(hex), made: [...made].sort((a, b) => a.length - b.length).map(hex) };
+    await writeFileAtomic(path.join(work, PATHS_JOURNAL), `${JSON.stringify(journal)}\n`, 0o600);
+    await fs.mkdir(old, { mode: 0o700 });
+    let replaced = 0;
+    let added = 0;
     try {
-      await rollBackPaths(volumeDir, id);
-    } catch (rbErr) {
-      throw new Error(
-        `restoring the paths in place failed (${(err as Error).message}) and the rollback is incomplete (${(rbErr as Error).message}); ` +
-          `what is not back in the volume is kept in ${old} and put back when the worker restarts`,
-        { cause: rbErr },
-      );
+      for (const dir of [...made].sort((a, b) => a.length - b.length)) {
+        // With the archive's mode and owner (the staged copy has them), set on what mkdir made.
+        const staged = await fs.lstat(at(tree, dir));
+        await atLive(volumeDir, dir, async (live) => {
+          await fs.mkdir(live, { mode: 0o700 });
+          const fh = await fs.open(live, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW);
+          try {
+            if (process.geteuid?.() === 0) await fh.chown(staged.uid, staged.gid);
+            await fh.chmod(staged.mode & 0o7777);
+          } finally {
+            await fh.close();
+          }
+        });
+      }
+      let done = 0;
+      for (const p of paths) {
+        if (o.failAfter === done) throw new Error(`test hook: swap failed after ${done} paths`);
+        await o.beforePath?.(p);
+        await atLive(volumeDir, p, async (live) => {
+          if (await exists(live)) {
+            const parent = parents(p).at(-1);
+            if (parent !== undefined) await fs.mkdir(at(old, parent), { recursive: true, mode: 0o700 });
+            await fs.rename(live, at(old, p));
+            replaced++;
+          } else added++;
+          await fs.rename(at(tree, p), live);
+        });
+        done++;
+      }
+      await fsyncDir(volumeDir);
+      await writeFileAtomic(path.join(work, SWAPPED_MARKER), `${new Date().toISOString()}\n`, 0o600);
+    } catch (err) {
+      try {
+        await rollBackPaths(volumeDir, id);
+      } catch (rbErr) {
+        throw new Error(
+          `restoring the paths in place failed (${(err as Error).message}) and the rollback is incomplete (${(rbErr as Error).message}); ` +
+            `what is not back in the volume is kept in the work directory's old/ and put back when the worker restarts`,
+          { cause: rbErr },
+        );
+      }
+      throw new Error(`restoring the paths in place failed, every path was put back as it was (${(err as Error).message})`, { cause: err });
     }
-    throw new Error(`restoring the paths in place failed, every path was put back as it was (${(err as Error).message})`, { cause: err });
-  }
-  return { replaced, added };
+    return { replaced, added };
+  });
 }
 
 /**
@@ -155,37 +219,52 @@ export async function swapPaths(volumeDir: string, id: string, paths: readonly s
  * directory goes, unless an original could not be put back (it stays in old/).
  */
 export async function rollBackPaths(volumeDir: string, id: string): Promise<{ putBack: number }> {
-  const { work, tree, old } = await workOf(volumeDir, id);
-  if (await exists(path.join(work, SWAPPED_MARKER))) await fs.rm(path.join(work, SWAPPED_MARKER));
-  const journal = JSON.parse(await fs.readFile(path.join(work, PATHS_JOURNAL), 'utf8')) as PathsJournal;
-  const paths = journal.paths.map(unhex);
-  const problems: string[] = [];
-  let putBack = 0;
-  for (const p of [...paths].reverse()) {
-    try {
-      if (!(await exists(at(tree, p))) && (await exists(at(volumeDir, p)))) {
-        const parent = parents(p).at(-1);
-        if (parent !== undefined) await fs.mkdir(at(tree, parent), { recursive: true });
-        await fs.rename(at(volumeDir, p), at(tree, p));
+  return withWork(volumeDir, id, async ({ work, tree, old, remove }) => {
+    if (await exists(path.join(work, SWAPPED_MARKER))) await fs.rm(path.join(work, SWAPPED_MARKER));
+    const journal = readPathsJournal(await fs.readFile(path.join(work, PATHS_JOURNAL), 'utf8'));
+    const paths = journal.paths.map(unhex);
+    const problems: string[] = [];
+    let putBack = 0;
+    for (const p of [...paths].reverse()) {
+      try {
+        await atLive(volumeDir, p, async (live) => {
+          if (!(await exists(at(tree, p))) && (await exists(live))) {
+            const parent = parents(p).at(-1);
+            if (parent !== undefined) await fs.mkdir(at(tree, parent), { recursive: true });
+            await fs.rename(live, at(tree, p));
+          }
+          if (await exists(at(old, p))) {
+            if (await exists(live)) problems.push(`${quoteName(p)}: the name is taken in the volume`);
+            else {
+              await fs.rename(at(old, p), live);
+              putBack++;
+            }
+          }
+        });
+      } catch (err) {
+        problems.push(`${quoteName(p)}: ${(err as Error).message}`);
       }
-      if (await exists(at(old, p))) {
-        if (await exists(at(volumeDir, p))) problems.push(`${quoteName(p)}: the name is taken in the volume`);
-        else {
-          await fs.rename(at(old, p), at(volumeDir, p));
-          putBack++;
-        }
-      }
-    } catch (err) {
-      problems.push(`${quoteName(p)}: ${(err as Error).message}`);
     }
-  }
-  for (const dir of journal.made.map(unhex).reverse()) await fs.rmdir(at(volumeDir, dir)).catch(() => undefined);
-  await fsyncDir(volumeDir);
-  if (problems.length) throw new Error(problems.join('; '));
-  if ((await exists(old)) && (await holdsFiles(old))) throw new Error(`${old} still holds original data`);
-  await removeTreeAsync(asBin(work));
-  await fsyncDir(volumeDir);
-  return { putBack };
+    for (const dir of journal.made.map(unhex).reverse()) await atLive(volumeDir, dir, (live) => fs.rmdir(live)).catch(() => undefined);
+    await fsyncDir(volumeDir);
+    if (problems.length) throw new Error(problems.join('; '));
+    if ((await exists(old)) && (await holdsFiles(old))) throw new Error(`the work directory's old/ still holds original data`);
+    await remove();
+    await fsyncDir(volumeDir);
+    return { putBack };
+  });
+}
+
+/** paths.json, checked: relative paths of real components only (nothing that leads out of the volume). */
+function readPathsJournal(text: string): PathsJournal {
+  const j = JSON.parse(text) as Partial<PathsJournal>;
+  const ok = (h: unknown) => {
+    if (typeof h !== 'string' || !/^([0-9a-f]{2})+$/.test(h)) return false;
+    const parts = unhex(h).split('/');
+    return parts.every((c) => c !== '' && c !== '.' && c !== '..' && !c.includes('\0'));
+  };
+  if (!Array.isArray(j.paths) || !Array.isArray(j.made) || !j.paths.every(ok) || !j.made.every(ok)) throw new Error(`${PATHS_JOURNAL} is not valid`);
+  return j as PathsJournal;
 }
 
 async function holdsFiles(dir: string | Buffer): Promise<boolean> {

@@ -24,10 +24,10 @@ import type { Logger } from 'pino';
 import { quoteName } from '../../core/show-name.js';
 import { removeTreeAsync } from '../fs/remove-tree.js';
 import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
-import { syncFileSystemOf } from '../fs/writeback.js';
+import { syncFilesystem } from './flush-volumes.js';
 import { setMtime } from '../fs/file-times.js';
 import type { RootMeta } from '../extract/extract-options.js';
-import { asBin, child, exists, isOurs, JOURNAL, namesIn, OWNER_FILE, SWAPPED_MARKER, workDirName, type Journal } from './work-dir.js';
+import { asBin, child, exists, JOURNAL, namesIn, openWorkDir, OWNER_FILE, removeOpenedWorkDir, SWAPPED_MARKER, workDirName, type Journal, type OpenedWorkDir } from './work-dir.js';
 
 
 export interface SwapOptions {
@@ -77,13 +77,22 @@ export async function swapIn(volumeDir: string, o: SwapOptions): Promise<{ moved
  * the volumes change within a few renames of each other rather than one removal apart.
  */
 export async function commitSwap(volumeDir: string, o: SwapOptions): Promise<{ moved: number; previousEntries: number }> {
+  // Through its descriptor (openWorkDir): a share user can rename entries of the volume root.
+  const w = await openWorkDir(volumeDir, o.id).catch((err: Error) => {
+    throw new Error(`nothing to swap in: ${err.message}`);
+  });
+  try {
+    return await commitOpened(volumeDir, o, w.path);
+  } finally {
+    await w.close();
+  }
+}
+
+async function commitOpened(volumeDir: string, o: SwapOptions, work: string): Promise<{ moved: number; previousEntries: number }> {
   const { id, logger: log } = o;
   const workName = workDirName(id);
-  const work = path.join(volumeDir, workName);
   const tree = path.join(work, 'tree');
   const old = path.join(work, 'old');
-
-  if (!(await isOurs(work, id))) throw new Error(`nothing to swap in: ${work} is not the work directory of restore ${id}`);
   const st = await fs.lstat(tree).catch(() => undefined);
   if (!st?.isDirectory()) throw new Error(`nothing to swap in: staging directory ${tree} does not exist`);
   if (await exists(old)) {
@@ -161,7 +170,16 @@ export async function rollBack(
   fromStaging: readonly Buffer[],
   rootTimes?: { atime: Date; mtime: Date },
 ): Promise<{ unstaged: number; putBack: number }> {
-  const work = path.join(volumeDir, workDirName(id));
+  const w = await openWorkDir(volumeDir, id);
+  try {
+    return await rollBackOpened(volumeDir, id, w, fromStaging, rootTimes);
+  } finally {
+    await w.close();
+  }
+}
+
+async function rollBackOpened(volumeDir: string, id: string, w: OpenedWorkDir, fromStaging: readonly Buffer[], rootTimes?: { atime: Date; mtime: Date }) {
+  const work = w.path;
   const tree = path.join(work, 'tree');
   const old = path.join(work, 'old');
   const problems: string[] = [];
@@ -206,7 +224,7 @@ export async function rollBack(
   if (problems.length > 0) throw new Error(problems.join('; '));
 
   if (await exists(old)) await fs.rmdir(old); // fails rather than delete anything if old is not empty
-  await removeTreeAsync(asBin(work)); // the marker files and the restored (not swapped in) data
+  await removeOpenedWorkDir(volumeDir, id, w); // the marker files and the restored (not swapped in) data
   await fsyncDir(volumeDir);
   if (rootTimes) await fs.utimes(volumeDir, rootTimes.atime, rootTimes.mtime).catch(() => undefined);
   return { unstaged, putBack };
@@ -223,14 +241,20 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
   const work = path.join(volumeDir, workDirName(id));
   let leftover: string | undefined;
   try {
-    // Everything but the marker first: a crash in the middle must leave the work directory
-    // recognisably committed, or the next start would put the rest of the previous data back. The
-    // journal stays too: it holds the root's metadata, which the next start applies after a crash.
-    for (const n of await namesIn(work)) {
-      const s = n.toString('latin1');
-      if (s !== SWAPPED_MARKER && s !== OWNER_FILE && s !== JOURNAL) await removeTreeAsync(asBin(child(work, n)));
+    // Not ours (any more): nothing of ours to remove. Else through its descriptor (openWorkDir).
+    const w = await openWorkDir(volumeDir, id).catch(() => undefined);
+    try {
+      // Everything but the marker first: a crash in the middle must leave the work directory
+      // recognisably committed, or the next start would put the rest of the previous data back. The
+      // journal stays too: it holds the root's metadata, which the next start applies after a crash.
+      for (const n of w ? await namesIn(w.path) : []) {
+        const s = n.toString('latin1');
+        if (s !== SWAPPED_MARKER && s !== OWNER_FILE && s !== JOURNAL) await removeTreeAsync(asBin(child(w!.path, n)));
+      }
+      if (w) await removeOpenedWorkDir(volumeDir, id, w);
+    } finally {
+      await w?.close();
     }
-    await removeTreeAsync(asBin(work));
   } catch (err) {
     const why = (err as Error).message;
     leftover = `the previous data could not be removed completely (${why}); what is left is in ${work}: remove it by hand`;
@@ -256,33 +280,5 @@ async function setRootMtime(volumeDir: string, m: RootMeta): Promise<void> {
     setMtime(fh.fd, m.mtimeSec, m.mtimeNsec);
   } finally {
     await fh.close();
-  }
-}
-
-/**
- * Flushes the file systems of these volumes, each once and side by side: volumes usually share one
- * file system (Docker's volumes directory), and every flush costs a journal commit and a flush of
- * the disk's cache even when little is left to write. Then `commitSwap(…, { flushed: true })`.
- * Rejects when a flush fails: the restored data may not be on disk (a failing `sync -f` reports the
- * disk's I/O error), so the caller must not swap it in and delete what the volume holds. (A plain
- * `sync` is no fallback: it cannot report an error.)
- */
-export async function flushFileSystems(volumeDirs: readonly string[]): Promise<void> {
-  const byDevice = new Map<number, string>();
-  for (const dir of volumeDirs) {
-    const { dev } = await fs.stat(dir);
-    if (!byDevice.has(dev)) byDevice.set(dev, dir);
-  }
-  await Promise.all([...byDevice.values()].map((dir) => syncFilesystem(dir)));
-}
-
-/** Make everything written to the volume's file system so far durable (syncfs through coreutils' `sync -f`). */
-async function syncFilesystem(dir: string): Promise<void> {
-  try {
-    await syncFileSystemOf(dir);
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    const why = e.code === 'ENOENT' ? 'the `sync` command was not found' : (e.stderr?.trim() || e.message);
-    throw new Error(`flushing the file system of ${dir} failed (sync -f): ${why}`, { cause: err });
   }
 }

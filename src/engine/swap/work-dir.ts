@@ -10,6 +10,7 @@
  *
  * Names are bytes: directories are read as Buffers.
  */
+import { constants as fsc } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -103,16 +104,76 @@ export async function readJournal(file: string): Promise<Journal | undefined> {
   return j as Journal;
 }
 
-export /** Whether `work` is the work directory of restore <id>: a directory holding our restore.json for that id. */
-async function isOurs(work: string, id: string): Promise<boolean> {
+/**
+ * Whether `work` is the work directory of restore <id>: a directory of this process's user with mode
+ * 0700 (as createWorkDir makes it), holding our restore.json for that id, a regular file of ours.
+ * Anyone who can write the volume can make a `.oob-restore-<id>` with a restore.json in it; only
+ * this service can make one that is its user's and closed to everyone else. Anything else of that
+ * name is data, never acted on: the recovery would otherwise move, put back or delete whatever a
+ * forged journal names (a share user's forgery moved another volume's database file away).
+ */
+export async function isOurs(work: string, id: string): Promise<boolean> {
   const st = await fs.lstat(work).catch(() => undefined);
-  if (!st?.isDirectory()) return false;
+  return st !== undefined && isOurDir(st) && (await ownerFileNames(path.join(work, OWNER_FILE), id));
+}
+
+/** A directory of this process's user that no one else can enter. */
+export function isOurDir(st: { uid: number; mode: number; isDirectory(): boolean }): boolean {
+  return st.isDirectory() && st.uid === (process.geteuid?.() ?? st.uid) && (st.mode & 0o777) === 0o700;
+}
+
+async function ownerFileNames(file: string, id: string): Promise<boolean> {
   try {
-    const owner = JSON.parse(await fs.readFile(path.join(work, OWNER_FILE), 'utf8')) as { id?: unknown };
+    const st = await fs.lstat(file);
+    if (!st.isFile() || st.uid !== (process.geteuid?.() ?? st.uid)) return false;
+    const owner = JSON.parse(await fs.readFile(file, 'utf8')) as { id?: unknown };
     return owner.id === id;
   } catch {
     return false;
   }
+}
+
+/**
+ * The work directory of restore <id>, opened (O_NOFOLLOW) and checked as isOurs checks it: its
+ * `path` is `/proc/self/fd/<fd>`, which reaches this very directory whatever is renamed or put in
+ * place of its name in the volume meanwhile (a share user can rename entries of the volume root,
+ * ours too, though not enter it). `/proc/<pid>`, not `/proc/self`: the removal hands such paths to
+ * `rm -rf` processes, for which `self` would be themselves. Close it when done.
+ */
+export interface OpenedWorkDir {
+  path: string;
+  close: () => Promise<void>;
+  sameAs: (p: string) => Promise<boolean>;
+}
+
+export async function openWorkDir(volumeDir: string, id: string): Promise<OpenedWorkDir> {
+  const work = path.join(volumeDir, workDirName(id));
+  const fh = await fs.open(work, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(() => undefined);
+  const st = await fh?.stat();
+  const pinned = `/proc/${process.pid}/fd/${fh?.fd}`;
+  if (!fh || !st || !isOurDir(st) || !(await ownerFileNames(path.join(pinned, OWNER_FILE), id))) {
+    await fh?.close();
+    throw new Error(`${work} is not the work directory of restore ${id}`);
+  }
+  return {
+    path: pinned,
+    close: () => fh.close(),
+    // Whether `p` (a name in the volume) is still this directory.
+    sameAs: async (p) => {
+      const now = await fs.lstat(p).catch(() => undefined);
+      return now !== undefined && now.dev === st.dev && now.ino === st.ino;
+    },
+  };
+}
+
+/**
+ * Removes the opened work directory of restore <id>: everything in it through its descriptor,
+ * then its now empty self by name, if that name still is it (rmdir removes nothing else).
+ */
+export async function removeOpenedWorkDir(volumeDir: string, id: string, w: { path: string; sameAs: (p: string) => Promise<boolean> }): Promise<void> {
+  for (const n of await namesIn(w.path)) await removeTreeAsync(asBin(child(w.path, n)));
+  const name = path.join(volumeDir, workDirName(id));
+  if (await w.sameAs(name)) await fs.rmdir(name);
 }
 
 /** Names in a directory as bytes. */
