@@ -115,7 +115,11 @@ export async function placeBeside(volumeDir: string, id: string, o: { folder: st
         if ((err as NodeJS.ErrnoException).code === 'EEXIST') continue;
         throw err;
       }
-      await fs.rename(tree, target);
+      // The claimed name goes again when the rename fails: the failure says nothing was changed.
+      await fs.rename(tree, target).catch(async (err: Error) => {
+        await fs.rmdir(target).catch(() => undefined);
+        throw err;
+      });
       await fsyncDir(volumeDir);
       await remove();
       await fsyncDir(volumeDir);
