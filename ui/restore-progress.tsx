@@ -10,7 +10,7 @@ import { currentLang, t, type TextKey } from './i18n';
 import type { RestoreRequestAnswer, RestoreView } from './types';
 
 const SET_PHASES = ['check', 'extract', 'safety-backup', 'swap', 'done'];
-const SQL_PHASES = ['safety-dump', 'load'];
+const SQL_PHASES = ['check-sql', 'safety-dump', 'load'];
 /** Single files beside the live data: no safety backup (nothing is overwritten). */
 const BESIDE_PHASES = ['check', 'extract', 'swap', 'done'];
 

@@ -203,6 +203,7 @@ export const DE = {
   'mode.full': 'vollständig',
   'mode.incremental': 'inkrementell',
   'phase.safety-dump': 'Abzug der aktuellen Datenbank',
+  'phase.check-sql': 'SQL-Datei auf Vollständigkeit prüfen',
   'phase.load': 'SQL-Datei einlesen',
 };
 

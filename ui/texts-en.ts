@@ -205,5 +205,6 @@ export const EN: Texts = {
   'mode.full': 'full',
   'mode.incremental': 'incremental',
   'phase.safety-dump': 'Dump of the current database',
+  'phase.check-sql': 'Checking that the SQL file is complete',
   'phase.load': 'Loading the SQL file',
 };

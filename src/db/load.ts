@@ -16,13 +16,19 @@
  * --sandbox`, see ./client.ts), so client commands in the file (`\! …`, `\. file`, `system`,
  * `source`, `tee`) are refused and the load fails at that line, like at a SQL error. The prep run
  * has them too: a client without `--sandbox` then fails before the database is dropped.
+ *
+ * checkSqlFile reads the file once before any of that (core/sql-dump-end.ts): a file that starts
+ * like a mysqldump/mariadb-dump file but lacks its `-- Dump completed` line at the end, or a gzip
+ * that does not decompress to its end, is refused there, while the database is still untouched.
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
+import { DumpEndCheck, type DumpEndVerdict } from '../core/sql-dump-end.js';
 import { progressReporter } from '../engine/progress.js';
 import { abortError, assertDbName, CLIENT_BIN, commandError, DbCommandError, MAX_ALLOWED_PACKET, runClient, SAFE_CLIENT_ARGS, type ClientExit } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
@@ -77,6 +83,31 @@ export async function isGzipFile(file: string): Promise<boolean> {
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * One streaming pass over the file (gunzipped when it is gzip): is it whole? See DumpEndCheck. Rejects
+ * only when the file cannot be read (or on `signal`); a file found incomplete resolves `ok: false`.
+ */
+export async function checkSqlFile(file: string, o: LoadOptions): Promise<DumpEndVerdict & { bytes: number; durationMs: number }> {
+  const started = Date.now();
+  const log = o.logger.child({ module: 'mariadb' });
+  const st = await stat(file);
+  if (!st.isFile()) throw new Error(`${file} is not a regular file`);
+  const report = progressReporter(o.onProgress, o.progressIntervalMs, log);
+  const progress = { bytesDone: 0, bytesTotal: st.size };
+  const counter = new Counter((n) => {
+    progress.bytesDone += n;
+    report(progress);
+  });
+  const check = new DumpEndCheck();
+  const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
+  await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), counter, check, sink, { signal: o.signal });
+  report(progress, true);
+  const verdict = check.verdict();
+  const durationMs = Date.now() - started;
+  log.info({ file, bytes: st.size, gzip: verdict.gzip, ok: verdict.ok, dump: verdict.ok && verdict.dump, durationMs }, 'SQL file checked before the load');
+  return { ...verdict, bytes: st.size, durationMs };
 }
 
 export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions): Promise<{ bytes: number; durationMs: number }> {

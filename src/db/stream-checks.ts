@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 
-/** The line mariadb-dump writes at the end of a complete dump. */
-export const COMPLETION_MARK = '-- Dump completed';
+/** The line mariadb-dump writes at the end of a complete dump (core/sql-dump-end.ts checks uploads for it too). */
+export { COMPLETION_MARK } from '../core/sql-dump-end.js';
 
 /** Pass-through that counts bytes. */
 export class Counter extends Transform {

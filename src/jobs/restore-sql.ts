@@ -1,17 +1,18 @@
 /**
- * Restore the Elexis database from a SQL file: first a safety dump of the current database (unless
- * skipped), then drop + create the database and stream the file into the `mariadb` client. When the
- * client fails, the reason says which safety dump holds the state from before.
+ * Restore the Elexis database from a SQL file: first one pass over the file (a dump cut short or a
+ * broken gzip is refused here, nothing changed: db/load.ts checkSqlFile), then a safety dump of the
+ * current database (unless skipped), then drop + create the database and stream the file into the
+ * `mariadb` client. When the client fails, the reason says which safety dump holds the state from before.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Job } from 'bullmq';
+import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { dumpFileName } from '../core/names.js';
 import { requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import { dumpDatabase } from '../db/dump.js';
-import { loadSqlFile } from '../db/load.js';
+import { checkSqlFile, loadSqlFile } from '../db/load.js';
 import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
@@ -57,6 +58,15 @@ export async function restoreSql(
   const size = (await fs.stat(file).catch(() => undefined))?.size;
   if (size === undefined) throw new Error(`the SQL file ${file} is gone; upload it again`);
   const progress = (phase: string, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);
+
+  // Before the safety dump, so a refused file costs neither the dump nor its space.
+  progress('check-sql', { bytesDone: 0, bytesTotal: size });
+  const checked = await checkSqlFile(file, { signal, logger: log, onProgress: (p) => progress('check-sql', p) }).catch((err: Error) => {
+    throw new Error(`checking the SQL file failed, nothing was changed: ${(signal?.reason as Error | undefined)?.message ?? err.message}`, { cause: err });
+  });
+  // A retry reads the same bytes: unrecoverable.
+  if (!checked.ok) throw new UnrecoverableError(`${checked.reason}; nothing was changed`);
+  if (!checked.dump) log.info({ file }, 'the SQL file has no mysqldump/mariadb-dump header: whether it is complete cannot be checked');
 
   let safetyDump: string | null = null;
   if (!request.skipSafetyBackup) {

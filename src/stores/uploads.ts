@@ -8,6 +8,10 @@
  *   but steady upload of any length goes through: there is no total time limit (a 20 GiB dump on a
  *   10 MB/s link takes 35 minutes);
  * - a disk that fills up anyway (ENOSPC) ends it with 507.
+ * When it has ended: a file that starts like a mysqldump/mariadb-dump file must end with its
+ * `-- Dump completed` line, and a gzip must decompress to its end (core/sql-dump-end.ts, fed as
+ * the bytes pass: a gzip is inflated alongside, one pass, no second read), else 422 and nothing is
+ * kept. The restore job checks the file again before it touches the database.
  * The file is named by what its first bytes say (gzip magic 1f 8b), not by what the client claims,
  * and anything that fails is removed.
  */
@@ -18,10 +22,11 @@ import { pipeline } from 'node:stream/promises';
 import { formatBytes, freeBytes } from '../engine/fs/free-space.js';
 import { createNewFileStream, fsyncFile } from '../engine/fs/atomic.js';
 import { SNIFF_BYTES, sniffSql } from '../core/sql-sniff.js';
+import { DumpEndCheck } from '../core/sql-dump-end.js';
 
 export class UploadError extends Error {
   constructor(
-    readonly status: 400 | 408 | 413 | 415 | 507,
+    readonly status: 400 | 408 | 413 | 415 | 422 | 507,
     readonly code: string,
     message: string,
   ) {
@@ -72,6 +77,7 @@ export async function receiveUpload(body: Readable, dir: string, id: string, lim
     },
   });
   const sniffer = sniffGate((g) => (gzip = g));
+  const endCheck = new DumpEndCheck();
   // The request is piped in, not made part of the pipeline: a pipeline destroys its source on an
   // error, and destroying an unfinished request destroys its socket, so the client would get a
   // reset instead of our 4xx. The caller discards the rest of the body (discardRest).
@@ -81,12 +87,14 @@ export async function receiveUpload(body: Readable, dir: string, id: string, lim
   let stopWatching = () => {};
   try {
     // The file exists before a byte flows, so the removal below cannot run ahead of its creation.
-    const written = pipeline(counter, sniffer, await createNewFileStream(partial, 0o600));
+    const written = pipeline(counter, sniffer, endCheck, await createNewFileStream(partial, 0o600));
     body.pipe(counter);
     stopWatching = watchProgress(body, counter, () => bytes, limits.idleTimeoutMs);
     await written;
     stopWatching();
     if (bytes === 0) throw new UploadError(400, 'empty_upload', 'the upload is empty; send the .sql or .sql.gz file as the request body');
+    const whole = endCheck.verdict();
+    if (!whole.ok) throw new UploadError(422, 'sql_incomplete', `${whole.reason}; nothing was kept`);
     await fsyncFile(partial);
     const final = path.join(dir, `${id}${gzip ? '.sql.gz' : '.sql'}`);
     await fs.rename(partial, final);

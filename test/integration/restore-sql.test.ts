@@ -1,7 +1,8 @@
 /**
  * Restoring the Elexis database from an uploaded SQL file (plain and gzip) against the real MariaDB
  * (test/helpers/service.ts, MARIADB): upload, confirm, the job; a broken file fails with the client's message and
- * the safety dump brings the previous state back.
+ * the safety dump brings the previous state back; a dump cut short (or a gzip that does not decompress to its end)
+ * is refused at the upload and again by the job, with the database untouched.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -128,6 +129,93 @@ describe('restore the database from a SQL file', () => {
     const back = await confirmAndWait(svc, (await upload(svc, await fs.readFile(path.join(fx.backupDir, m[1]!)), '?skipSafetyBackup=true')).body);
     assert.equal(back.state, 'completed', back.failedReason);
     assert.equal(await sql('CHECKSUM TABLE patient'), stateBefore);
+  });
+
+  describe('a file that is not whole is refused before the database is touched', () => {
+    let two: Buffer;
+    let cut: Buffer;
+    let stateBefore: string;
+    const tables = () => sql(`SELECT GROUP_CONCAT(TABLE_NAME ORDER BY TABLE_NAME) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB}'`);
+    const state = async () => `${await tables()} ${await sql('CHECKSUM TABLE patient, zz_konsultation')}`;
+    const safetyDumps = async () => (await fs.readdir(fx.backupDir)).filter((f) => f.startsWith('elexisdb-sql_')).sort();
+    // Failed restores above left their uploads (the sweep takes them later).
+    const uploads = async () => (await fs.readdir(path.join(fx.backupDir, 'uploads'))).sort();
+
+    before(async () => {
+      // A second table after patient (mariadb-dump writes tables by name): the cut leaves it out.
+      await sql(`CREATE TABLE IF NOT EXISTS zz_konsultation (id INT PRIMARY KEY, txt TEXT);
+        REPLACE INTO zz_konsultation VALUES (1, 'Befund'), (2, 'Rezept');`);
+      two = (await exec('mariadb-dump', [...MARIADB_ARGS, '--single-transaction', '--hex-blob', DB], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' } as any)).stdout as unknown as Buffer;
+      assert.match(two.subarray(-100).toString(), /-- Dump completed on .*\n$/);
+      // Cut between the two tables, as repro6-truncated-sql.sh does (a dump whose connection was lost).
+      const at = two.indexOf('\n--\n-- Table structure for table `zz_konsultation`');
+      assert.ok(at > 0);
+      cut = two.subarray(0, at + 1);
+      await sql(`UPDATE patient SET name = 'state before the cut dumps' WHERE id = 3; UPDATE zz_konsultation SET txt = 'changed' WHERE id = 2`);
+      stateBefore = await state();
+    });
+
+    it('at the upload: a dump cut between two tables (plain, gzip) and a gzip cut mid-stream get 422, nothing is kept', async () => {
+      const gz = gzipSync(two);
+      const kept = await uploads();
+      for (const [what, body, reason] of [
+        ['plain', cut, /^the SQL file looks like a mariadb-dump file cut short: it does not end with "-- Dump completed" \(the dump was interrupted, or the file was copied or uploaded incompletely\); it ends with ".*"; nothing was kept$/],
+        ['gzip', gzipSync(cut), /looks like a mariadb-dump file cut short: it does not end with "-- Dump completed".*; nothing was kept$/],
+        ['gzip cut mid-stream', gz.subarray(0, gz.length >> 1), /^the SQL file is gzip and is cut short: it does not decompress to its end \(unexpected end of file, after \d+ bytes\);.*; nothing was kept$/],
+      ] as const) {
+        const up = await upload(svc, body);
+        assert.equal(up.status, 422, `${what}: ${JSON.stringify(up.body)}`);
+        assert.equal(up.body.error.code, 'sql_incomplete');
+        assert.match(up.body.error.message, reason, what);
+        assert.deepEqual(await uploads(), kept, `${what}: nothing kept`);
+      }
+      assert.equal(await state(), stateBefore);
+    });
+
+    it('in the job: a file cut after the upload fails unchanged, before the safety dump (plain, gzip, gzip cut mid-stream)', async () => {
+      await fx.clock.advance(60_000);
+      const dumpsBefore = await safetyDumps();
+      const gz = gzipSync(two);
+      for (const [what, good, bad, reason] of [
+        ['plain', two, cut, /^the SQL file looks like a mariadb-dump file cut short: it does not end with "-- Dump completed" .*; nothing was changed$/],
+        ['gzip', gz, gzipSync(cut), /looks like a mariadb-dump file cut short.*; nothing was changed$/],
+        ['gzip cut mid-stream', gz, gz.subarray(0, gz.length >> 1), /^the SQL file is gzip and is cut short: .*unexpected end of file.*; nothing was changed$/],
+      ] as const) {
+        // The upload is whole; the file the job reads is not (a disk, a hand, a file from before this check).
+        const kept = await uploads();
+        const up = await upload(svc, good);
+        assert.equal(up.status, 201, JSON.stringify(up.body));
+        const [name] = (await uploads()).filter((f) => !kept.includes(f));
+        await fs.writeFile(path.join(fx.backupDir, 'uploads', name!), bad);
+        const result = await confirmAndWait(svc, up.body);
+        assert.equal(result.state, 'failed', what);
+        assert.match(result.failedReason, reason, what);
+        assert.equal(await state(), stateBefore, `${what}: the database is unchanged`);
+        await fs.rm(path.join(fx.backupDir, 'uploads', name!));
+      }
+      assert.deepEqual(await safetyDumps(), dumpsBefore, 'no safety dump was made for a refused file');
+    });
+
+    it('a complete dump of both tables, a --skip-comments dump and headerless SQL still load', async () => {
+      const whole = await confirmAndWait(svc, (await upload(svc, gzipSync(two), '?skipSafetyBackup=true')).body);
+      assert.equal(whole.state, 'completed', whole.failedReason);
+      assert.equal(await tables(), 'patient,zz_konsultation');
+
+      // No header and no completion line: cannot be checked, loads as hand-written SQL.
+      const bare = (await exec('mariadb-dump', [...MARIADB_ARGS, '--single-transaction', '--hex-blob', '--skip-comments', DB], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' } as any)).stdout as unknown as Buffer;
+      assert.doesNotMatch(bare.toString(), /-- (MariaDB dump|Dump completed)/);
+      await sql('DROP TABLE zz_konsultation');
+      const skip = await confirmAndWait(svc, (await upload(svc, bare, '?skipSafetyBackup=true')).body);
+      assert.equal(skip.state, 'completed', skip.failedReason);
+      assert.equal(await tables(), 'patient,zz_konsultation');
+
+      const hand = Buffer.from('-- fix-up by hand, no dump header and no completion line\nCREATE TABLE handwritten (id INT);\nINSERT INTO handwritten VALUES (1);\n');
+      const up = await upload(svc, hand, '?skipSafetyBackup=true');
+      assert.equal(up.status, 201, JSON.stringify(up.body));
+      const r = await confirmAndWait(svc, up.body);
+      assert.equal(r.state, 'completed', r.failedReason);
+      assert.equal(await tables(), 'handwritten');
+    });
   });
 
   it('refuses an empty upload with 400', async () => {

@@ -66,7 +66,7 @@ function paced(base: string, o: { chunks: Buffer[]; everyMs: number; length?: nu
 /** SQL text of about `bytes`, in `chunkBytes` pieces. */
 function sqlChunks(bytes: number, chunkBytes: number): Buffer[] {
   const line = "INSERT INTO patient VALUES (1, 'Anna Zürcher', 'some note text to make the line longer');\n";
-  const all = Buffer.from(`-- MariaDB dump\nCREATE TABLE patient (id INT, name TEXT, note TEXT);\n${line.repeat(Math.ceil(bytes / line.length))}`);
+  const all = Buffer.from(`-- MariaDB dump\nCREATE TABLE patient (id INT, name TEXT, note TEXT);\n${line.repeat(Math.ceil(bytes / line.length))}-- Dump completed\n`);
   const chunks: Buffer[] = [];
   for (let i = 0; i < all.length; i += chunkBytes) chunks.push(all.subarray(i, i + chunkBytes));
   return chunks;
@@ -196,13 +196,13 @@ describe('SQL uploads and slow clients', () => {
     }
     assert.deepEqual((await uploads()).filter((n) => !before.includes(n)), [], 'nothing kept');
     // SQL as mysqldump and mariadb-dump write it, plain and gzip, is taken.
-    for (const body of ['/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump 10.19\n', '-- MySQL dump 10.13\n', gzipSync('\ufeffSET NAMES utf8mb4;\n'), '\n\n# a comment\nCREATE TABLE t (i INT);']) {
+    for (const body of ['/*M!999999\\- enable the sandbox mode */\n-- MariaDB dump 10.19\n-- Dump completed\n', '-- MySQL dump 10.13\n-- Dump completed on 2026-01-01 12:00:00\n', gzipSync('\ufeffSET NAMES utf8mb4;\n'), '\n\n# a comment\nCREATE TABLE t (i INT);']) {
       assert.equal((await post(body)).status, 201);
     }
   });
 
   it('unconfirmed uploads are removed when their request expires; a confirmed one waiting for its job stays', async (t) => {
-    const body = '-- MariaDB dump\nCREATE TABLE t (id INT);\n';
+    const body = '-- MariaDB dump\nCREATE TABLE t (id INT);\n-- Dump completed\n';
     const redis = new Redis(REDIS_URL);
     t.after(() => redis.disconnect());
     const forgotten = await post(body);
