@@ -48,7 +48,11 @@ export async function fetchFromTarget(
       if (archive.encrypted) key ??= await identity();
       const volume = archive.volume;
       log.info({ volume, file: archive.object, from, size: archive.size }, 'fetching archive from the off-site target');
-      const r = await fetchArchive({ rclone, target: from, archive, backupDir: ctx.config.backupDir, identity: key, signal: o.signal, onProgress: (n) => o.onProgress?.(volume, n) });
+      // What this server recorded when it made the copy, if Redis still has it (not on a new server).
+      const recorded = (await ctx.copies.get(file, from))?.sha256;
+      const r = await fetchArchive({
+        rclone, target: from, archive, backupDir: ctx.config.backupDir, identity: key, signal: o.signal, onProgress: (n) => o.onProgress?.(volume, n), recordedSha256: recorded,
+      });
       log.info({ volume, file: r.file, size: r.size, sha256: r.sha256 }, 'archive fetched; its checksums match the copy\'s sidecars');
       fetched.push(r.file);
     }

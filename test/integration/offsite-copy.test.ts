@@ -10,6 +10,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { decryptStream, encryptedSize } from '../../src/engine/offsite/age.js';
 import { copyArchive } from '../../src/engine/offsite/copy-archive.js';
+import { fetchArchive } from '../../src/engine/offsite/fetch-archive.js';
+import { listRemoteArchives } from '../../src/engine/offsite/remote-listing.js';
 import { applyRemoteRetention } from '../../src/engine/offsite/remote-retention.js';
 import { configSecrets, lsjson, type RcloneOptions } from '../../src/engine/offsite/rclone.js';
 import { sendObject, verifyObject } from '../../src/engine/offsite/send.js';
@@ -65,6 +67,33 @@ describe('copy of an archive to a target', () => {
     // Decrypted, it is the local archive byte for byte: its plaintext sidecar says so.
     execSync(`age -d -i ${path.join(work, 'key.txt')} -o ${path.join(work, FILE)} ${FILE}.age`, { cwd: landed });
     assert.equal(execSync(`sha256sum < ${path.join(work, FILE)}`, { encoding: 'utf8' }).slice(0, 64), (await fs.readFile(path.join(landed, `${FILE}.sha256`), 'utf8')).slice(0, 64));
+  });
+
+  it('a copy replaced on the target with matching sidecars is refused when this server recorded the original', async () => {
+    const remote = `${sftp.name}:${path.join(sftp.dir, 'offsite/forged')}`;
+    const backupDir = path.join(work, 'backup');
+    const original = await copyArchive({ rclone, target: remote, backupDir, file: FILE, recipients: [recipient] });
+    // Whoever can write to the target: another archive, encrypted to the (public) recipient, with sidecars to match.
+    const landed = path.join(sftp.dir, 'offsite/forged');
+    const forgedPlain = path.join(work, 'forged.tar.gz');
+    execFileSync('tar', ['-czf', forgedPlain, '-C', path.join(work, 'vol'), './docs']);
+    execFileSync('age', ['-r', recipient, '-o', path.join(landed, `${FILE}.age`), forgedPlain]);
+    const sha = (f: string) => execFileSync('sha256sum', [f], { encoding: 'utf8' }).slice(0, 64);
+    await fs.writeFile(path.join(landed, `${FILE}.age.sha256`), `${sha(path.join(landed, `${FILE}.age`))}  ${FILE}.age\n`);
+    await fs.writeFile(path.join(landed, `${FILE}.sha256`), `${sha(forgedPlain)}  ${FILE}\n`);
+    const archive = (await listRemoteArchives(rclone, remote)).find((a) => a.file === FILE)!;
+    const into = async (name: string) => {
+      const dir = path.join(work, name);
+      await fs.mkdir(dir);
+      return dir;
+    };
+    await assert.rejects(
+      fetchArchive({ rclone, target: remote, archive, backupDir: await into('fetch-recorded'), identity, recordedSha256: original.sha256 }),
+      /is not the copy this server uploaded/,
+    );
+    // Without the record (a new server), the target's own sidecars are all there is: README says so.
+    const r = await fetchArchive({ rclone, target: remote, archive, backupDir: await into('fetch-new-server'), identity });
+    assert.equal(r.sha256, sha(forgedPlain));
   });
 
   it('the README\'s emergency procedure by hand restores the volume from that copy', async () => {

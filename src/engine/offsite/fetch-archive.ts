@@ -25,6 +25,11 @@ export interface FetchOptions {
   identity?: string;
   signal?: AbortSignal;
   onProgress?: (received: number) => void;
+  /**
+   * The sha256 this server recorded for the object when it uploaded it, if it still knows it: the
+   * target's own sidecars can be rewritten by whoever can write there, this record cannot.
+   */
+  recordedSha256?: string;
 }
 
 export async function fetchArchive(o: FetchOptions): Promise<{ file: string; size: number; sha256: string }> {
@@ -33,6 +38,9 @@ export async function fetchArchive(o: FetchOptions): Promise<{ file: string; siz
     throw new Error(`${archive.object} on ${o.target} is encrypted: give the age identity with the confirmation (ageIdentity) or set OFFSITE_AGE_IDENTITY_FILE`);
   }
   const objectSha = sha256Of(await readText(o, completionMarker(archive.file, archive.encrypted)), completionMarker(archive.file, archive.encrypted));
+  if (o.recordedSha256 !== undefined && o.recordedSha256 !== objectSha) {
+    throw new Error(`${archive.object} on ${o.target} is not the copy this server uploaded: its sha256 differs from the one recorded when it was copied (replaced on the target?)`);
+  }
   const plainSidecar = await readText(o, `${archive.file}.sha256`);
   const plainSha = sha256Of(plainSidecar, `${archive.file}.sha256`);
   const manifest = await readObject(o, remoteManifestName(archive.file, archive.encrypted)).catch(() => undefined);
