@@ -28,7 +28,7 @@ import { archiveIncremental, SNAPSHOT_SUFFIX } from '../engine/incremental/incre
 import { planArchive } from './archive-level.js';
 import { ensureRoomForArchive } from './space-guard.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
-import { ourWorkDirs } from '../engine/swap/work-dir.js';
+import { leftoverWorkDirs } from '../engine/swap/work-dir.js';
 import { checkRunJobData } from './job-data.js';
 
 const LOCK_RETRY_MS = 5000;
@@ -77,12 +77,8 @@ export function makeArchiveProcessor(ctx: AppContext) {
       // holds the volume's data and not the restore's leftovers.
       const recovered = await recoverInterruptedRestores(dir, log);
       if (recovered.length) log.warn({ actions: recovered }, 'recovered an interrupted restore before archiving');
-      // What is left is a finished restore's previous data that could not be removed (an immutable
-      // file, say): the admin replaced it, so it is no part of the volume's data; every archive
-      // leaves it out and says so until someone removes it.
-      const leaveOut = (await ourWorkDirs(dir))
-        .filter((w) => w.committed)
-        .map((w) => ({ name: w.name, why: `left out: the previous data that restore ${w.id} replaced and could not remove; remove ${path.join(dir, w.name)} by hand` }));
+      // What is left is a finished restore's previous data that could not be removed: left out, with a warning.
+      const leaveOut = await leftoverWorkDirs(dir);
       const plan = await planArchive(ctx, volume, stamp, await ctx.volumeModes.get(volume));
       const room = await ensureRoomForArchive(ctx, volume, dir, plan.mode === 'full' || plan.level === 0);
       fileName = plan.fileName;

@@ -39,7 +39,7 @@ import { placeBeside, swapPaths } from '../engine/swap/place-paths.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { finishCommitted } from '../engine/swap/swap-volume.js';
 import { flushFileSystems } from '../engine/swap/flush-volumes.js';
-import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
+import { createWorkDir, leftoverWorkDirs, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
 import { isWriteFailure, writeFailureHint } from '../engine/extract/write-failure.js';
 import { chainSpace, safetyBackupNeed, stagingNeed } from './restore-space.js';
@@ -150,7 +150,7 @@ export async function restoreFiles(
         safetyBackupStamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
         const r = await archiveVolume({
           volume, volumeDir: dir, backupDir: ctx.config.backupDir, fileName: archiveFileName(volume, safetyBackupStamp),
-          gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], signal,
+          gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], leaveOut: await leftoverWorkDirs(dir), signal,
           onProgress: (p) => progress('safety-backup', { ...p }),
         });
         log.info({ volume, file: r.file, size: r.size }, 'safety backup written');

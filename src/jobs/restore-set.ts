@@ -35,7 +35,7 @@ import { fetchFromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { commitSwap, finishCommitted } from '../engine/swap/swap-volume.js';
 import { flushFileSystems } from '../engine/swap/flush-volumes.js';
-import { createWorkDir, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
+import { createWorkDir, leftoverWorkDirs, removeWorkDir, workDirName } from '../engine/swap/work-dir.js';
 
 export interface SetRestoreSummary {
   kind: 'set';
@@ -166,7 +166,7 @@ export async function restoreSet(
         if (times) await fs.utimes(t.dir, times.atime, times.mtime);
         const r = await archiveVolume({
           volume: t.volume, volumeDir: t.dir, backupDir: ctx.config.backupDir, fileName,
-          gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], signal,
+          gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], leaveOut: await leftoverWorkDirs(t.dir), signal,
           onProgress: (p) => progress('safety-backup', { volume: t.volume, ...p }),
         });
         log.info({ volume: t.volume, file: r.file, size: r.size }, 'safety backup written');

@@ -205,6 +205,17 @@ export async function ourWorkDirs(volumeDir: string): Promise<{ name: string; id
   return ours;
 }
 
+/**
+ * What archives of the volume leave out, with a warning each: the work directories of finished
+ * restores that could not remove the previous data (an immutable file, say). The admin replaced
+ * that data, so it is no part of the volume; every archive says so until someone removes it.
+ */
+export async function leftoverWorkDirs(volumeDir: string): Promise<{ name: string; why: string }[]> {
+  return (await ourWorkDirs(volumeDir))
+    .filter((w) => w.committed)
+    .map((w) => ({ name: w.name, why: `left out: the previous data that restore ${w.id} replaced and could not remove; remove ${path.join(volumeDir, w.name)} by hand` }));
+}
+
 /** Whether the volume holds a work directory of ours (a restore that is running or was interrupted). */
 export async function hasWorkDirs(volumeDir: string): Promise<boolean> {
   return (await ourWorkDirs(volumeDir)).length > 0;
