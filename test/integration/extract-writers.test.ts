@@ -143,6 +143,31 @@ describe('extractArchive: writer threads', () => {
     }
   });
 
+  it('replaces an empty directory by a later entry of its name, as GNU tar does (an archive appended to with tar -r)', async () => {
+    const d = await caseDir();
+    const src = path.join(d, 'src');
+    await mkdir(path.join(src, 'a'), { recursive: true });
+    await mkdir(path.join(src, 'l'));
+    await mkdir(path.join(src, 'f'));
+    const tar = path.join(d, 'appended.tar');
+    await exec('tar', ['-C', src, '-cf', tar, './a', './l', './f']);
+    await rm(path.join(src, 'a'), { recursive: true });
+    await rm(path.join(src, 'l'), { recursive: true });
+    await writeFile(path.join(src, 'a'), 'a file now\n');
+    await exec('ln', ['-s', 'a', path.join(src, 'l')]);
+    await exec('tar', ['-C', src, '-rf', tar, './a', './l']);
+    await exec('gzip', [tar]);
+    const gnu = path.join(d, 'gnu');
+    await mkdir(gnu);
+    await exec('tar', ['-C', gnu, '-xpzf', `${tar}.gz`]);
+    for (const writers of [{ threads: 0 }, THREADS] as const) {
+      const staging = path.join(d, `staging-${writers.threads}`);
+      await extractArchive(`${tar}.gz`, staging, { logger: silent, writers });
+      assertSameTree(await snapshotTree(gnu), await snapshotTree(staging), { ignore: ignoreRoot });
+      assert.equal(await readFile(path.join(staging, 'a'), 'utf8'), 'a file now\n');
+    }
+  });
+
   it('rejects the restore when a thread cannot create a file, naming it, and writes nothing afterwards', async () => {
     const d = await caseDir();
     const entries: TestEntry[] = [{ path: './docs/', type: 'Directory', mode: 0o755 }];

@@ -2,8 +2,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { describe, it } from 'node:test';
 import { ArchiveError, HostileArchiveError } from '../../src/engine/archive-errors.js';
-import { WriterThreadError } from '../../src/engine/extract/disk-writer.js';
-import { isWriteFailure, writeFailureHint } from '../../src/engine/extract/write-failure.js';
+import { isWriteFailure, writeFailureHint, WriterThreadError } from '../../src/engine/extract/write-failure.js';
 
 const errnoError = (): Error => {
   try {

@@ -30,6 +30,11 @@ export class DirMetaList {
     return this.dirs.has(rel);
   }
 
+  /** A directory replaced by a later entry of the same name: nothing to apply. */
+  delete(rel: string): void {
+    this.dirs.delete(rel);
+  }
+
   /** Apply every directory's metadata, deepest first; `at` gives a kernel-usable path. */
   applyAll(at: (rel: string) => Buffer): void {
     const list = [...this.dirs].sort((a, b) => depth(b[0]) - depth(a[0]));
@@ -39,8 +44,8 @@ export class DirMetaList {
       try {
         const abs = at(rel);
         if (m.modeSet && !chown) {
-          // It is the directory we made: a directory is never replaced (create() refuses that)
-          // and nothing lies below a symlink, so the path leads there; this follows nothing.
+          // It is the directory we made: a replaced one left this list (create()), and nothing
+          // lies below a symlink, so the path leads there; this follows nothing.
           setMtimeNoFollow(abs, m.mtimeSec, m.mtimeNsec);
           continue;
         }

@@ -21,14 +21,12 @@ import { DirMetaList } from './dir-meta.js';
 import type { TargetKind } from './entry-rules.js';
 import { applyFileMeta, CREATE_FLAGS, writeAll, type OpenFile } from './extract-file.js';
 import type { WriterSettings } from './extract-options.js';
-import { DEFAULT_STALL_MS, ExtractWriters, MAX_POOLED_FILE, type WriterFailure } from './extract-writers.js';
+import { DEFAULT_STALL_MS, ExtractWriters, MAX_POOLED_FILE } from './extract-writers.js';
+import { writerError } from './write-failure.js';
 import { writeSkippingZeros } from './hole-writer.js';
 import { IS_ROOT, needsChown } from './owner.js';
 import { parentOf } from './path-safety.js';
 import { SlowOpenDetector } from './slow-open.js';
-
-/** A writer thread's failure to create, fill or finish a file (worded by writerError). */
-export class WriterThreadError extends Error {}
 
 export class DiskWriter {
   threadedFiles = 0;
@@ -234,7 +232,7 @@ export class DiskWriter {
   }
 
   private startWriters(): void {
-    this.writers = new ExtractWriters(this.settings.threads, this.base, this.settings.stallMs ?? DEFAULT_STALL_MS, (e) => this.writerError(e));
+    this.writers = new ExtractWriters(this.settings.threads, this.base, this.settings.stallMs ?? DEFAULT_STALL_MS, writerError);
     if (this.settings.waitUntilReady) this.writers.waitUntilReady();
   }
 
@@ -248,23 +246,25 @@ export class DiskWriter {
     if (this.settings.threads <= 0 || size > MAX_POOLED_FILE) return false;
     if (!this.writers && this.settings.slowOpenMicros === 0) this.startWriters();
     if (!this.writers || !this.writers.fits(rel, f.raw, size)) return false;
-    if (!this.writers.ready || this.isSymlink(rel) || this.dirs.has(rel)) return false;
+    if (!this.writers.ready || this.isSymlink(rel) || this.dirs.has(rel) || this.madeDirs.has(rel)) return false;
     const dir = parentOf(rel);
     return dir === '' || this.dirs.has(dir) || this.madeDirs.has(dir);
   }
 
-  /** A writer thread's failure, worded as if the main thread had written the file. */
-  private writerError(f: WriterFailure): Error {
-    if (f.replacesDir) return new HostileArchiveError(f.rel, 'would replace a directory of the same name extracted before');
-    const what = { create: 'cannot extract', write: 'cannot write', meta: 'cannot set owner, mode or time of' }[f.stage];
-    return new WriterThreadError(`${what} ${quoteName(f.raw)}: ${f.message}`);
+  /** An empty directory replaced by a later entry (GNU tar removes it); a full one is refused. */
+  private rmdirReplaced(rel: string, abs: Buffer): void {
+    if (fs.readdirSync(abs).length > 0) throw new HostileArchiveError(rel, 'would replace a directory of the same name extracted before, which is not empty');
+    fs.rmdirSync(abs);
+    this.dirs.delete(rel);
+    this.madeDirs.delete(rel);
   }
 
   /**
    * Run `op` (which creates `rel`); create missing parent directories (archives need not list
-   * them), and replace an entry of the same name from earlier in the archive the way tar does:
-   * a non-directory is unlinked (never followed); a directory is kept for a directory entry and
-   * refused for anything else.
+   * them), and replace an entry of the same name from earlier in the archive the way GNU tar does:
+   * a non-directory is unlinked (never followed); a directory is kept for a directory entry, removed
+   * for anything else when it is empty (an archive appended to with `tar -r`), and refused when it
+   * is not (GNU tar fails that entry too).
    */
   private create<T>(rel: string, op: () => T): T {
     let madeParents = false;
@@ -285,9 +285,9 @@ export class DiskWriter {
           replaced = true;
           const abs = this.at(rel);
           if (fs.lstatSync(abs).isDirectory()) {
-            throw new HostileArchiveError(rel, 'would replace a directory of the same name extracted before');
-          }
-          fs.unlinkSync(abs);
+            this.writers?.drain(); // files for it may still be with a writer thread
+            this.rmdirReplaced(rel, abs);
+          } else fs.unlinkSync(abs);
           this.onReplaced(rel);
           continue;
         }

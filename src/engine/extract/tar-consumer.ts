@@ -13,7 +13,8 @@ import { quoteName } from '../../core/show-name.js';
 import { ArchiveError, HostileArchiveError } from '../archive-errors.js';
 import { EntryDigest, type EntryFields } from '../entry-digest.js';
 import { TarReader, type TarEntry } from '../tar/reader.js';
-import { DiskWriter, WriterThreadError } from './disk-writer.js';
+import { DiskWriter } from './disk-writer.js';
+import { WriterThreadError } from './write-failure.js';
 import { EntryRules } from './entry-rules.js';
 import type { RootMeta, WriterSettings } from './extract-options.js';
 

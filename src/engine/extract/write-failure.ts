@@ -4,8 +4,19 @@
  * A restore reports the two differently: "the archive failed verification" would send the admin
  * after a good backup while the volume's disk is the problem.
  */
+import { quoteName } from '../../core/show-name.js';
 import { ArchiveError, HostileArchiveError } from '../archive-errors.js';
-import { WriterThreadError } from './disk-writer.js';
+import type { WriterFailure } from './extract-writers.js';
+
+/** A writer thread's failure to create, fill or finish a file (worded by writerError). */
+export class WriterThreadError extends Error {}
+
+/** A writer thread's failure, worded as if the main thread had written the file. */
+export function writerError(f: WriterFailure): Error {
+  if (f.replacesDir) return new HostileArchiveError(f.rel, 'would replace a directory of the same name extracted before');
+  const what = { create: 'cannot extract', write: 'cannot write', meta: 'cannot set owner, mode or time of' }[f.stage];
+  return new WriterThreadError(`${what} ${quoteName(f.raw)}: ${f.message}`);
+}
 
 export function isWriteFailure(err: unknown): boolean {
   for (let e = err, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
