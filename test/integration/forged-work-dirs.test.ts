@@ -12,7 +12,7 @@ import { after, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { placeBeside, swapPaths } from '../../src/engine/swap/place-paths.js';
 import { recoverInterruptedRestores } from '../../src/engine/swap/recovery.js';
-import { createWorkDir, OWNER_FILE, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
+import { createWorkDir, OWNER_FILE, removeWorkDir, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
 import { snapshotTree } from '../helpers/tree.js';
 
 const silent = pino({ level: 'silent' });
@@ -69,6 +69,10 @@ describe('work directories a share user could forge or swap', { skip: process.ge
     await fs.chown(ours, NOBODY, NOBODY);
     await assert.rejects(placeBeside(docs, 'r1', { folder: 'Wiederhergestellt', extras: [], keepDirs: new Set(), mode: 0o755 }), /is not the work directory of restore r1/);
     assert.equal((await fs.stat(path.join(outside, 'keep.txt'))).mode & 0o777, 0o600, 'no chmod through the symlink');
+    // The failed restore drops its staging: ours is found under the name it was renamed to, the user's is left alone.
+    assert.equal(await removeWorkDir(docs, 'r1', silent), true);
+    assert.deepEqual((await fs.readdir(docs)).sort(), [workDirName('r1')]);
+    assert.equal((await fs.lstat(path.join(ours, 'tree'))).isSymbolicLink(), true);
   });
 
   it('in place: a live folder swapped for a symlink to another volume after the checks is not followed; the swap is rolled back', async () => {
@@ -84,7 +88,8 @@ describe('work directories a share user could forge or swap', { skip: process.ge
       await fs.rename(path.join(docs, 'b'), path.join(docs, 'b-real'));
       await fs.symlink('../elexisdb', path.join(docs, 'b'));
     };
-    await assert.rejects(swapPaths(docs, 'r2', ['b/ibdata1'], { beforePath: racing }), /not a directory \(a symlink or a file\)/);
+    // Nothing had moved: the swap says every path is as it was (not that a rollback is incomplete).
+    await assert.rejects(swapPaths(docs, 'r2', ['b/ibdata1'], { beforePath: racing }), /^Error: restoring the paths in place failed, every path was put back as it was \(.*not a directory \(a symlink or a file\)/);
     assert.deepEqual(await snapshotTree(db), dbBefore, 'the other volume is untouched');
     assert.equal(await fs.readFile(path.join(docs, 'b-real', 'ibdata1'), 'utf8'), 'live document\n');
   });

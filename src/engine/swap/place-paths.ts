@@ -230,6 +230,9 @@ export async function rollBackPaths(volumeDir: string, id: string): Promise<{ pu
     const problems: string[] = [];
     let putBack = 0;
     for (const p of [...paths].reverse()) {
+      // Nothing of this path moved yet (still staged, no original set aside): nothing to undo, and
+      // no need to reach the live path (its parent may be a symlink now: that is why the swap stopped).
+      if ((await exists(at(tree, p))) && !(await exists(at(old, p)))) continue;
       try {
         await atLive(volumeDir, p, async (live) => {
           if (!(await exists(at(tree, p))) && (await exists(live))) {

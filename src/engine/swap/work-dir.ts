@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { removeTreeAsync } from '../fs/remove-tree.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { showName } from '../../core/show-name.js';
 
 /** The work directory of restore <id> is `<WORK_PREFIX><id>`. */
 export const WORK_PREFIX = '.oob-restore-';
@@ -67,11 +68,18 @@ export async function createWorkDir(volumeDir: string, id: string): Promise<stri
  * puts them back, so they are never deleted here, and the error is logged. False when it was kept.
  */
 export async function removeWorkDir(volumeDir: string, id: string, log: Logger): Promise<boolean> {
-  const work = path.join(volumeDir, workDirName(id));
-  if (!(await isOurs(work, id))) return true;
-  const originals = await fs.readdir(path.join(work, 'old')).catch(() => []);
+  let work: Buffer = Buffer.from(path.join(volumeDir, workDirName(id)));
+  if (!(await isOurs(work.toString(), id))) {
+    // A share user can rename entries of the volume root, ours too (not enter them): found under
+    // another name, it is removed all the same, or it would stay there, closed to everyone.
+    const renamed = await findRenamed(volumeDir, id);
+    if (!renamed) return true;
+    log.warn({ volumeDir, renamedTo: showName(asBin(renamed)) }, 'the restore\'s work directory was renamed in the volume; it is removed under that name');
+    work = renamed;
+  }
+  const originals = await fs.readdir(Buffer.concat([work, Buffer.from('/old')])).catch(() => []);
   if (originals.length > 0) {
-    log.error({ volumeDir, work, originals: originals.length }, 'originals that a failed swap could not put back stay in the work directory; the recovery puts them back');
+    log.error({ volumeDir, work: showName(asBin(work)), originals: originals.length }, 'originals that a failed swap could not put back stay in the work directory; the recovery puts them back');
     return false;
   }
   await removeTreeAsync(asBin(work));
@@ -117,12 +125,22 @@ export async function isOurs(work: string, id: string): Promise<boolean> {
   return st !== undefined && isOurDir(st) && (await ownerFileNames(path.join(work, OWNER_FILE), id));
 }
 
+/** Our work directory of restore <id> under another name in the volume root, if someone renamed it. */
+async function findRenamed(volumeDir: string, id: string): Promise<Buffer | undefined> {
+  for (const raw of await namesIn(volumeDir).catch(() => [] as Buffer[])) {
+    const p = child(volumeDir, raw);
+    const st = await fs.lstat(p).catch(() => undefined);
+    if (st && isOurDir(st) && (await ownerFileNames(Buffer.concat([p, Buffer.from(`/${OWNER_FILE}`)]), id))) return p;
+  }
+  return undefined;
+}
+
 /** A directory of this process's user that no one else can enter. */
 export function isOurDir(st: { uid: number; mode: number; isDirectory(): boolean }): boolean {
   return st.isDirectory() && st.uid === (process.geteuid?.() ?? st.uid) && (st.mode & 0o777) === 0o700;
 }
 
-async function ownerFileNames(file: string, id: string): Promise<boolean> {
+async function ownerFileNames(file: string | Buffer, id: string): Promise<boolean> {
   try {
     const st = await fs.lstat(file);
     if (!st.isFile() || st.uid !== (process.geteuid?.() ?? st.uid)) return false;
