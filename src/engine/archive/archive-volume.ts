@@ -96,6 +96,11 @@ export interface ArchiveResult {
   warnings: string[];
 }
 
+/** An archive's warning as the manifest and the listing show it; `entry` a binary string. */
+export function warningText(entry: string, code: string, message: string): string {
+  return `${quoteName(entry)}: ${message} (${code})`;
+}
+
 export function partialPath(backupDir: string, fileName: string): string {
   return `${path.join(backupDir, fileName)}.partial`;
 }
@@ -127,7 +132,7 @@ export async function archiveVolume(o: ArchiveVolumeOptions): Promise<ArchiveRes
   const warnings: string[] = [];
   /** `entry` is a binary string: shown escaped, never altered. */
   const warn = (entry: string, code: string, message: string) => {
-    warnings.push(`${quoteName(entry)}: ${message} (${code})`);
+    warnings.push(warningText(entry, code, message));
     logger.warn({ volume, path: showName(entry), code }, `archive: ${quoteName(entry)}: ${message}`);
   };
   const digest = new EntryDigest();

@@ -32,8 +32,7 @@ import { GzipChunkWriter, writevAll } from '../gzip/parallel-gzip.js';
 import { TarConsumer } from '../extract/tar-consumer.js';
 import { progressReporter } from '../progress.js';
 import type { ArchiveProgress } from '../archive/volume-tar.js';
-import type { ArchiveResult, LeaveOut } from '../archive/archive-volume.js';
-import { quoteName } from '../../core/show-name.js';
+import { warningText, type ArchiveResult, type LeaveOut } from '../archive/archive-volume.js';
 import { copySnapshotChecked, readSnapshot, type ArchiveRef, type ChainLink } from './chain.js';
 
 const fsync = promisify(fs.fsync);
@@ -90,8 +89,7 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
 
   const warnings: string[] = [];
   for (const l of o.leaveOut ?? []) {
-    // Worded as the full archive words it (archive-volume.ts).
-    warnings.push(`${quoteName(Buffer.from(l.name).toString('latin1'))}: ${l.why} (ELEFTOUT)`);
+    warnings.push(warningText(Buffer.from(l.name).toString('latin1'), 'ELEFTOUT', l.why));
     logger.warn({ volume, path: l.name, code: 'ELEFTOUT' }, `archive: ${l.name}: ${l.why}`);
   }
   const progress: ArchiveProgress = { bytesDone: 0, bytesTotal: 0, entries: 0 };

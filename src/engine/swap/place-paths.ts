@@ -25,7 +25,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { quoteName } from '../../core/show-name.js';
 import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
-import { exists, openWorkDir, removeOpenedWorkDir, SWAPPED_MARKER } from './work-dir.js';
+import { exists, openWorkDir, removeOpenedWorkDir, SWAPPED_MARKER, workDirName } from './work-dir.js';
 
 export const PATHS_JOURNAL = 'paths.json';
 
@@ -158,7 +158,7 @@ export async function swapPaths(
   volumeDir: string, id: string, paths: readonly string[], o: { failAfter?: number; beforePath?: (p: string) => Promise<void> } = {},
 ): Promise<{ replaced: number; added: number }> {
   return withWork(volumeDir, id, async ({ work, tree, old }) => {
-    if (await exists(old)) throw new Error(`${old} already exists (an interrupted restore with this id); it is recovered when the worker restarts`);
+    if (await exists(old)) throw new Error(`${path.join(volumeDir, workDirName(id), 'old')} already exists (an interrupted restore with this id); it is recovered when the worker restarts`);
     const made = new Set<string>();
     for (const p of paths) {
       if (!(await exists(at(tree, p)))) throw new Error(`${quoteName(p)} was not extracted from the archive`);

@@ -93,10 +93,12 @@ async function commitOpened(volumeDir: string, o: SwapOptions, work: string): Pr
   const workName = workDirName(id);
   const tree = path.join(work, 'tree');
   const old = path.join(work, 'old');
+  // For messages: where the admin finds them (`work` is the descriptor's /proc path).
+  const shown = (sub: string) => path.join(volumeDir, workName, sub);
   const st = await fs.lstat(tree).catch(() => undefined);
-  if (!st?.isDirectory()) throw new Error(`nothing to swap in: staging directory ${tree} does not exist`);
+  if (!st?.isDirectory()) throw new Error(`nothing to swap in: staging directory ${shown('tree')} does not exist`);
   if (await exists(old)) {
-    throw new Error(`${old} already exists (an interrupted restore with this id); it is recovered when the worker restarts`);
+    throw new Error(`${shown('old')} already exists (an interrupted restore with this id); it is recovered when the worker restarts`);
   }
   const staged = await namesIn(tree);
   const rootBefore = o.rootTimes ?? (await fs.stat(volumeDir));
@@ -144,7 +146,7 @@ async function commitOpened(volumeDir: string, o: SwapOptions, work: string): Pr
     } catch (rbErr) {
       throw new Error(
         `swapping in the restored data failed (${(err as Error).message}) and the rollback is incomplete ` +
-          `(${(rbErr as Error).message}); the original entries that are not back in ${volumeDir} are kept in ${old} ` +
+          `(${(rbErr as Error).message}); the original entries that are not back in ${volumeDir} are kept in ${shown('old')} ` +
           'and are put back when the worker restarts',
         { cause: rbErr },
       );
@@ -241,20 +243,7 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
   const work = path.join(volumeDir, workDirName(id));
   let leftover: string | undefined;
   try {
-    // Not ours (any more): nothing of ours to remove. Else through its descriptor (openWorkDir).
-    const w = await openWorkDir(volumeDir, id).catch(() => undefined);
-    try {
-      // Everything but the marker first: a crash in the middle must leave the work directory
-      // recognisably committed, or the next start would put the rest of the previous data back. The
-      // journal stays too: it holds the root's metadata, which the next start applies after a crash.
-      for (const n of w ? await namesIn(w.path) : []) {
-        const s = n.toString('latin1');
-        if (s !== SWAPPED_MARKER && s !== OWNER_FILE && s !== JOURNAL) await removeTreeAsync(asBin(child(w!.path, n)));
-      }
-      if (w) await removeOpenedWorkDir(volumeDir, id, w);
-    } finally {
-      await w?.close();
-    }
+    await removePreviousData(volumeDir, id);
   } catch (err) {
     const why = (err as Error).message;
     leftover = `the previous data could not be removed completely (${why}); what is left is in ${work}: remove it by hand`;
@@ -271,6 +260,27 @@ export async function finishCommitted(volumeDir: string, id: string, rootMeta: R
   }
   await fsyncDir(volumeDir).catch(() => undefined);
   return leftover;
+}
+
+/** The committed work directory, through its descriptor (openWorkDir); not ours (any more): nothing to remove. */
+async function removePreviousData(volumeDir: string, id: string): Promise<void> {
+  const w = await openWorkDir(volumeDir, id).catch(() => undefined);
+  if (!w) return;
+  try {
+    // Everything but the marker first: a crash in the middle must leave the work directory
+    // recognisably committed, or the next start would put the rest of the previous data back. The
+    // journal stays too: it holds the root's metadata, which the next start applies after a crash.
+    for (const n of await namesIn(w.path)) {
+      const s = n.toString('latin1');
+      if (s !== SWAPPED_MARKER && s !== OWNER_FILE && s !== JOURNAL) await removeTreeAsync(asBin(child(w.path, n)));
+    }
+    await removeOpenedWorkDir(volumeDir, id, w);
+  } catch (err) {
+    // Name what is left where the admin finds it, not by the descriptor's /proc path.
+    throw new Error((err as Error).message.replaceAll(w.path, path.join(volumeDir, workDirName(id))), { cause: err });
+  } finally {
+    await w.close();
+  }
 }
 
 /** The root's mtime to the nanosecond (file-times.ts); the atime is left, as GNU tar leaves it. */
