@@ -89,7 +89,11 @@ async function startProcess(role: 'api' | 'worker', args: string[], env: Record<
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
     await exited;
     // BENCH_LOG_DIR=<dir>: the process's whole log (pino JSON lines) kept for a closer look.
-    if (process.env.BENCH_LOG_DIR) fs.writeFileSync(path.join(process.env.BENCH_LOG_DIR, `e2e-${role}-${proc.pid}.log`), out);
+    const logDir = process.env.BENCH_LOG_DIR;
+    if (logDir) {
+      fs.mkdirSync(logDir, { recursive: true });
+      fs.writeFileSync(path.join(logDir, `e2e-${role}-${proc.pid}.log`), out);
+    }
   };
   try {
     const m = await waitFor(

@@ -9,6 +9,12 @@
  *
  *   npm run bench:offsite              300 MiB, 3 repetitions
  *   npm run bench:offsite -- 1000 --reps=2
+ *   npm run bench:offsite -- 300 --target-dir=/dev/shm    the SFTP server's files on tmpfs
+ *
+ * --target-dir: where the SFTP server keeps what it receives (default: beside the source, in the
+ * temp directory). A real target writes on its own disk with its own CPU; on this machine its
+ * writeback runs on the same two cores and made single runs swing by ±50 %, so a tmpfs target
+ * measures the copy with less of that noise.
  *
  * Goals: ≥ 0.9× the throughput of `rclone copy` plain, ≥ 0.8× with encryption. Also timed: an
  * encrypted copy by hand, `age | rclone rcat`, which checks nothing on the target.
@@ -66,8 +72,10 @@ async function main(): Promise<void> {
   if (process.argv[2] === '--child') return child();
   const sizeMiB = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 300);
   const reps = Number(/^--reps=(\d+)$/.exec(process.argv.slice(2).find((a) => a.startsWith('--reps=')) ?? '')?.[1] ?? 3);
+  const targetBase = /^--target-dir=(.+)$/.exec(process.argv.slice(2).find((a) => a.startsWith('--target-dir=')) ?? '')?.[1];
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'oob-bench-offsite-'));
-  const sftp = await startSftpServer(work);
+  const targetWork = targetBase ? fs.mkdtempSync(path.join(targetBase, 'oob-bench-offsite-target-')) : work;
+  const sftp = await startSftpServer(targetWork);
   try {
     const config = await rcloneConfig(path.join(work, 'rclone.conf'), [sftp]);
     const src = path.join(work, 'src');
@@ -90,7 +98,7 @@ async function main(): Promise<void> {
       fs.mkdirSync(sftp.dir);
     }
     const base = median(runs['rclone copy']!.map((r) => r.s));
-    console.log(`\nOff-site copy to a local SFTP target, ${sizeMiB} MiB, ${reps} repetition(s), medians; ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}, ${new Date().toISOString()}`);
+    console.log(`\nOff-site copy to a local SFTP target (its files in ${targetBase ?? os.tmpdir()}), ${sizeMiB} MiB, ${reps} repetition(s), medians; ${os.availableParallelism()} cores, load ${os.loadavg()[0]!.toFixed(2)}, ${new Date().toISOString()}`);
     // CPU s: the whole machine's (both cores, the SFTP server's included), median per run.
     console.log('| tool | s | MiB/s | × rclone copy | CPU s (machine) | runs s | peak RSS MiB |');
     console.log('|---|---|---|---|---|---|---|');
@@ -102,6 +110,7 @@ async function main(): Promise<void> {
   } finally {
     await sftp.stop();
     fs.rmSync(work, { recursive: true, force: true });
+    fs.rmSync(targetWork, { recursive: true, force: true });
   }
 }
 

@@ -8,7 +8,8 @@ import { execFileSync, execSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { decryptStream, encryptedSize } from '../../src/engine/offsite/age.js';
+import { decryptStream } from '../../src/engine/offsite/age.js';
+import { encryptedSize } from '../../src/engine/offsite/age-encrypt.js';
 import { copyArchive } from '../../src/engine/offsite/copy-archive.js';
 import { fetchArchive } from '../../src/engine/offsite/fetch-archive.js';
 import { listRemoteArchives } from '../../src/engine/offsite/remote-listing.js';
@@ -167,13 +168,14 @@ describe('a target that is down', () => {
     for (const s of down.secrets) assert.ok(!err.message.includes(s), 'a config value in the message');
   });
 
-  it('a failure of age is told by age, not by the rclone it stopped', async () => {
+  it('a malformed recipient is refused before anything is uploaded', async () => {
     const bad = `age1${'q'.repeat(58)}`; // the form of a recipient, with a wrong checksum
     const err = await sendObject({ rclone, object: `${sftp.name}:${path.join(sftp.dir, 'bad-age')}/x.age`, source: path.join(work, 'backup', FILE), recipients: [bad] }).then(
       () => assert.fail('an upload with a malformed recipient succeeded'),
       (e: Error) => e,
     );
-    assert.match(err.message, /^age encryption: age exited with 1: .*malformed recipient/);
+    assert.match(err.message, /^age recipient age1q{58} has a wrong checksum/);
+    assert.equal(await fs.stat(path.join(sftp.dir, 'bad-age')).catch(() => undefined), undefined, 'rclone was started');
   });
 });
 

@@ -1,8 +1,8 @@
 /**
- * The age format (age-encryption.org/v1) through the `age` CLI (Debian package `age`): encryption
- * to the practice's public keys on the way out, decryption with an identity on the way back. The
- * CLI is the reference implementation in Go, streams in 64 KiB chunks with constant memory, and
- * runs on its own core beside the upload (see BENCHMARKS.md, "Off-site copies").
+ * The age format (age-encryption.org/v1) through the `age` CLI (Debian package `age`, the reference
+ * implementation in Go, streaming in 64 KiB chunks with constant memory): decryption with an
+ * identity on the way back, and short texts. Archives on their way out are encrypted in this
+ * process (age-encrypt.ts), whose output the CLI decrypts.
  *
  * An identity never touches the disk or the command line: it is written into a named pipe (FIFO,
  * in a private 0700 directory) that `age` reads as its identity file, so its bytes pass only
@@ -19,37 +19,6 @@ import { startChild, type Child } from './child.js';
 
 /** An age X25519 recipient (public key): bech32 `age1` + 58 characters. */
 export const AGE_RECIPIENT = /^age1[ac-hj-np-z02-9]{58}$/;
-
-/** Plaintext per age payload chunk; each chunk carries a 16-byte Poly1305 tag. */
-const CHUNK = 64 * 1024;
-/** `age-encryption.org/v1\n`, `--- <mac>\n`, and one `-> X25519 <share>\n<body>\n` stanza per recipient. */
-const HEADER_FIXED = 22 + 48;
-const X25519_STANZA = 98;
-const NONCE = 16;
-const TAG = 16;
-
-/**
- * The exact size of `age -r …` output for a plaintext of `plainSize` bytes (age 1.x writes no extra
- * stanzas for X25519 recipients). rclone needs it to upload a stream to backends that cannot take
- * one of unknown length; a wrong figure fails the upload and the verification, never silently.
- */
-export function encryptedSize(plainSize: number, recipients: number): number {
-  const chunks = Math.max(1, Math.ceil(plainSize / CHUNK));
-  return HEADER_FIXED + X25519_STANZA * recipients + NONCE + plainSize + TAG * chunks;
-}
-
-export function encryptStream(recipients: readonly string[], signal?: AbortSignal): Child & { stdin: Writable; stdout: Readable } {
-  const args = recipients.flatMap((r) => ['-r', r]);
-  const child = startChild('age', ['--encrypt', ...args], { stdio: ['pipe', 'pipe', 'pipe'], signal, what: 'age encryption' });
-  return { ...child, stdin: child.proc.stdin!, stdout: child.proc.stdout! };
-}
-
-/** Encrypts a file, which age reads itself (one copy fewer than through its stdin), to stdout. */
-export function encryptFile(recipients: readonly string[], file: string, signal?: AbortSignal): Child & { stdout: Readable } {
-  const args = recipients.flatMap((r) => ['-r', r]);
-  const child = startChild('age', ['--encrypt', ...args, '--', file], { stdio: ['ignore', 'pipe', 'pipe'], signal, what: 'age encryption' });
-  return { ...child, stdout: child.proc.stdout! };
-}
 
 /** Decrypts stdin to stdout with `identity` (the text of an age identity file), handed over through a FIFO. */
 export async function decryptStream(identity: string, signal?: AbortSignal): Promise<Child & { stdin: Writable; stdout: Readable }> {
