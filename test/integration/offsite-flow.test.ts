@@ -16,6 +16,7 @@ import { TEST_START } from '../helpers/clock.js';
 import { rcloneConfig, startSftpServer, startWebdavServer, type TestRemote } from '../helpers/offsite-servers.js';
 import { startReceiver, type Receiver } from '../helpers/receiver.js';
 import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { assertSameTree, snapshotTree } from '../helpers/tree.js';
 import { gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 
 const OLD = 'lucindadata_2030-06-01-0315.tar.gz';
@@ -128,6 +129,38 @@ describe('off-site copies in the backup flow', () => {
     const sftpCopy = after.find((c) => c.target.startsWith(sftp.name))!;
     assert.notEqual(sftpCopy.sha256, before.find((c) => c.target.startsWith(sftp.name))!.sha256, 'a new encryption');
     execFileSync('sha256sum', ['-c', `${file}.age.sha256`], { cwd: sftpDir, stdio: 'ignore' });
+  });
+
+  it('a restore from a target where the copy was replaced (sidecars to match) is refused by the sha256 recorded here; nothing changes', async () => {
+    const file = `lucindadata_${first}.tar.gz`;
+    const volume = path.join(fx.volumesDir, 'lucindadata');
+    const tree = await snapshotTree(volume);
+    // Whoever can write to the target: another archive, encrypted to the (public) recipient, with
+    // the marker and the plaintext checksum rewritten to match it.
+    const forgedTree = path.join(fx.root, 'forged-tree');
+    await fs.mkdir(forgedTree);
+    await fs.writeFile(path.join(forgedTree, 'not-yours.txt'), 'forged\n');
+    const forgedPlain = path.join(fx.root, 'forged.tar.gz');
+    await gnuTarArchive(forgedTree, forgedPlain);
+    execFileSync('age', ['-r', /public key: (age1\S+)/.exec(identity)![1]!, '-o', path.join(sftpDir, `${file}.age`), forgedPlain]);
+    const sha = (f: string) => execFileSync('sha256sum', [f], { encoding: 'utf8' }).slice(0, 64);
+    await fs.writeFile(path.join(sftpDir, `${file}.age.sha256`), `${sha(path.join(sftpDir, `${file}.age`))}  ${file}.age\n`);
+    await fs.writeFile(path.join(sftpDir, `${file}.sha256`), `${sha(forgedPlain)}  ${file}\n`);
+    // The local archive is gone (a dead disk), Redis still knows the copy: the restore must fetch.
+    for (const f of await fs.readdir(fx.backupDir)) if (f.startsWith(file)) await fs.rm(path.join(fx.backupDir, f));
+    const req = await http(svc.url, 'POST', '/api/restores', { stamp: first, volumes: ['lucindadata'], from: `${sftp.name}:${sftpDir}`, skipSafetyBackup: true });
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    answers.push(JSON.stringify(req.body));
+    const conf = await http(svc.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token, ageIdentity: identity });
+    assert.equal(conf.status, 202, JSON.stringify(conf.body));
+    const done = await waitFor(async () => {
+      const r = (await get(`/api/restores/${req.body.id}`)).body;
+      return r.state === 'completed' || r.state === 'failed' ? r : undefined;
+    }, 30_000, 'the restore to end');
+    assert.equal(done.state, 'failed', JSON.stringify(done));
+    assert.match(JSON.stringify(done), /is not the copy this server uploaded: its sha256 differs from the one recorded/);
+    assert.deepEqual(await fs.readdir(fx.backupDir).then((l) => l.filter((f) => f.startsWith(file))), [], 'nothing fetched stays');
+    assertSameTree(await snapshotTree(volume), tree);
   });
 
   it('a target that is down: the copy retries and alerts, the backup succeeds, prune keeps what the target lacks', async () => {
