@@ -17,9 +17,6 @@ import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { startChild, type Child } from './child.js';
 
-/** An age X25519 recipient (public key): bech32 `age1` + 58 characters. */
-export const AGE_RECIPIENT = /^age1[ac-hj-np-z02-9]{58}$/;
-
 /** Decrypts stdin to stdout with `identity` (the text of an age identity file), handed over through a FIFO. */
 export async function decryptStream(identity: string, signal?: AbortSignal): Promise<Child & { stdin: Writable; stdout: Readable }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-age-'));
