@@ -9,6 +9,10 @@
  * Incremental archives (issue 16): a volume's archive of the set may be `<volume>_<stamp>.inc.tar.gz`
  * instead of the full's name; once it is fetched, its manifest names the full and the incrementals
  * before it (`basedOn`), and those are fetched too, so that the restore finds the whole chain.
+ *
+ * What a restore fetched is removed again when it fails (removeFetched): an archive that failed its
+ * verification must not stay in BACKUP_DIR as a set of its own, nor be used by a retry instead of
+ * the copy on the target (which the admin may have repaired meanwhile).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -20,21 +24,28 @@ import type { AppContext } from '../runtime/context.js';
 import type { Logger } from '../runtime/logger.js';
 import { rcloneOptions } from '../runtime/offsite-rclone.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
+import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
+
+/** What a restore from a target needs from its job: the age identity, and a list of what it fetched. */
+export interface FromTarget {
+  identity: () => Promise<string | undefined>;
+  /** Filled as archives are published into BACKUP_DIR, so that a failure can remove them. */
+  fetched: string[];
+}
 
 export async function fetchFromTarget(
   ctx: AppContext,
   request: RestoreRequest,
   files: string[],
-  identity: () => Promise<string | undefined>,
+  { identity, fetched }: FromTarget,
   log: Logger,
   o: { signal?: AbortSignal; onProgress?: (volume: string, received: number) => void } = {},
-): Promise<string[]> {
+): Promise<void> {
   const from = request.from!;
   const offsite = ctx.config.offsite;
   if (!offsite?.targets.includes(from)) throw new Error(`${from} is not one of OFFSITE_TARGETS any more; nothing was changed`);
   const rclone = await rcloneOptions(offsite);
   const listed = await listRemoteArchives(rclone, from, o.signal);
-  const fetched: string[] = [];
   let key: string | undefined;
   const queue = files.map((file) => incrementalIfOnlyThat(file, listed));
   for (let i = 0; i < queue.length; i++) {
@@ -53,13 +64,12 @@ export async function fetchFromTarget(
       const r = await fetchArchive({
         rclone, target: from, archive, backupDir: ctx.config.backupDir, identity: key, signal: o.signal, onProgress: (n) => o.onProgress?.(volume, n), recordedSha256: recorded,
       });
-      log.info({ volume, file: r.file, size: r.size, sha256: r.sha256 }, 'archive fetched; its checksums match the copy\'s sidecars');
       fetched.push(r.file);
+      log.info({ volume, file: r.file, size: r.size, sha256: r.sha256 }, 'archive fetched; its checksums match the copy\'s sidecars');
     }
     // An incremental needs its chain: the full and the incrementals before it, as its manifest names them.
     for (const base of (await readChainManifest(local))?.basedOn ?? []) if (!queue.includes(base.file)) queue.push(base.file);
   }
-  return fetched;
 }
 
 /** The set's archive of a volume is named like a full; in incremental mode it may be the `.inc.tar.gz`. */
@@ -68,4 +78,14 @@ function incrementalIfOnlyThat(file: string, listed: { file: string }[]): string
   if (!name || name.kind !== 'volume' || listed.some((a) => a.file === file)) return file;
   const incremental = archiveFileName(name.volume, name.stamp, true);
   return listed.some((a) => a.file === incremental) ? incremental : file;
+}
+
+/** Removes what a failed restore fetched, with the sidecars the fetch published beside it. */
+export async function removeFetched(backupDir: string, files: readonly string[], log: Logger): Promise<void> {
+  for (const file of files) {
+    const names = [file, ...SIDECAR_SUFFIXES.map((s) => `${file}${s}`)];
+    await Promise.all(names.map((n) => fs.rm(path.join(backupDir, n), { force: true })))
+      .then(() => log.info({ file }, 'archive fetched for the failed restore removed from BACKUP_DIR'))
+      .catch((err: Error) => log.error({ file, err: err.message }, 'could not remove an archive fetched for the failed restore'));
+  }
 }

@@ -26,6 +26,7 @@ import { RESTORE_HOLD, type RestoreJobData } from '../stores/queues.js';
 import { RestoreRequests, type RunRefusal } from '../stores/restore-requests.js';
 import type { HeldLock } from '../stores/volume-lock.js';
 import { enqueueSetVerification } from '../stores/verify-runs.js';
+import { removeFetched, type FromTarget } from './restore-fetch.js';
 import { restoreFiles, type FilesRestoreSummary } from './restore-files.js';
 import { restoreSet, type SetRestoreSummary } from './restore-set.js';
 import { restoreSql, type SqlRestoreSummary } from './restore-sql.js';
@@ -80,18 +81,19 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
       throw await refusal(ctx, id, jobId, claim, log);
     }
     let summary: SetRestoreSummary | SqlRestoreSummary | FilesRestoreSummary;
+    const fromTarget: FromTarget = { identity: () => ageIdentity(ctx, id, workerKey), fetched: [] };
     try {
       rlog.warn({ volumes: request.volumes }, 'restore started');
       // Stop before touching live data if a lock was lost: someone else may hold it now.
       const lost = AbortSignal.any(held.map((l) => l.signal));
-      const identity = () => ageIdentity(ctx, id, workerKey);
       summary =
         request.kind === 'set'
-          ? await restoreSet(ctx, job, request, rlog, lost, identity)
+          ? await restoreSet(ctx, job, request, rlog, lost, fromTarget)
           : request.kind === 'files'
             ? await restoreFiles(ctx, job, request, rlog, lost)
-            : await restoreSql(ctx, job, request, rlog, lost, identity);
+            : await restoreSql(ctx, job, request, rlog, lost, fromTarget);
     } catch (err) {
+      await removeFetched(ctx.config.backupDir, fromTarget.fetched, rlog);
       const reason = (err as Error).message;
       await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
         rlog.error({ err: e.message }, 'could not record the failed restore beside its request'),
@@ -99,6 +101,8 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
       rlog.error({ err: reason }, 'restore failed');
       throw err;
     } finally {
+      // The identity given with the confirmation is for this job only, also when no archive needed it.
+      await ctx.identities.takeSealed(id).catch(() => undefined);
       await releaseAll();
     }
     // The restore is done whether or not Redis takes the note; the job's return value has it too.

@@ -31,7 +31,7 @@ import { isWriteFailure, writeFailureHint } from '../engine/extract/write-failur
 import { chainSpace, safetyBackupNeed, stagingNeed, type ChainSpace } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
-import { fetchFromTarget } from './restore-fetch.js';
+import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { commitSwap, finishCommitted } from '../engine/swap/swap-volume.js';
 import { flushFileSystems } from '../engine/swap/flush-volumes.js';
@@ -64,14 +64,14 @@ type Phase = 'fetch' | 'check' | 'extract' | 'safety-backup' | 'swap' | 'done';
 
 class VerificationFailed extends Error {}
 
-/** `identity`: the age identity that opens an encrypted off-site copy (a restore `from` a target). */
+/** `fromTarget`: the age identity that opens an encrypted off-site copy (a restore `from` a target), and what was fetched. */
 export async function restoreSet(
   ctx: AppContext,
   job: Job,
   request: RestoreRequest,
   log: Logger,
   signal?: AbortSignal,
-  identity: () => Promise<string | undefined> = async () => undefined,
+  fromTarget: FromTarget = { identity: async () => undefined, fetched: [] },
 ): Promise<SetRestoreSummary> {
   const started = Date.now();
   const stamp = request.stamp!;
@@ -80,7 +80,7 @@ export async function restoreSet(
   if (request.from) {
     progress('fetch', { from: request.from });
     const files = request.volumes.map((v) => archiveFileName(v, stamp));
-    await fetchFromTarget(ctx, request, files, identity, log, { signal, onProgress: (volume, bytesDone) => progress('fetch', { volume, bytesDone }) }).catch((err: Error) => {
+    await fetchFromTarget(ctx, request, files, fromTarget, log, { signal, onProgress: (volume, bytesDone) => progress('fetch', { volume, bytesDone }) }).catch((err: Error) => {
       throw new Error(`fetching the backup from ${request.from} failed, nothing was changed: ${err.message}`, { cause: err });
     });
   }

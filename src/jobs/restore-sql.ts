@@ -17,7 +17,7 @@ import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
 import { claimSafetyStamp } from './safety-stamp.js';
-import { fetchFromTarget } from './restore-fetch.js';
+import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
 
 export interface SqlRestoreSummary {
   kind: 'sql';
@@ -42,7 +42,7 @@ export async function restoreSql(
   request: RestoreRequest,
   log: Logger,
   signal?: AbortSignal,
-  identity: () => Promise<string | undefined> = async () => undefined,
+  fromTarget: FromTarget = { identity: async () => undefined, fetched: [] },
 ): Promise<SqlRestoreSummary> {
   const started = Date.now();
   const db = dbSettings(ctx);
@@ -51,7 +51,7 @@ export async function restoreSql(
   if (request.from) {
     // A set's dump from an off-site target: fetched into BACKUP_DIR (checked against its sidecars) first.
     void job.updateProgress({ phase: 'fetch', from: request.from }).catch(() => undefined);
-    await fetchFromTarget(ctx, request, [path.basename(file)], identity, log, { signal }).catch((err: Error) => {
+    await fetchFromTarget(ctx, request, [path.basename(file)], fromTarget, log, { signal }).catch((err: Error) => {
       throw new Error(`fetching the dump from ${request.from} failed, nothing was changed: ${err.message}`, { cause: err });
     });
   }

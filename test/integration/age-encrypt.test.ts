@@ -71,10 +71,14 @@ describe('age encryption in this process', () => {
     assert.throws(() => ageDecrypt(cipher.subarray(0, cipher.length - AGE_CHUNK - 16), keys[0]!.identityFile));
   });
 
-  it('a recipient with a wrong checksum is refused at once, naming it', () => {
+  it('a recipient with a wrong checksum or a low-order key is refused at once, naming it', () => {
     const key = keys[0]!.recipient;
     const typo = key.slice(0, 10) + (key[10] === 'q' ? 'p' : 'q') + key.slice(11);
     assert.throws(() => new AgeEncrypt([typo]), new RegExp(`age recipient ${typo} has a wrong checksum`));
     assert.throws(() => new AgeEncrypt([]), /at least one recipient/);
+    // The all-zero key: its bech32 is valid, but it is a low-order point, which age refuses too.
+    const zero = `age1${'q'.repeat(52)}5cu47z`;
+    assert.throws(() => execFileSync('age', ['-r', zero], { input: 'x', stdio: ['pipe', 'pipe', 'pipe'] }), /low order/);
+    assert.throws(() => new AgeEncrypt([zero]), /is a low-order point, not a usable key/);
   });
 });

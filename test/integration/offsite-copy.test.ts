@@ -46,7 +46,8 @@ before(async () => {
   await fs.mkdir(backup);
   execFileSync('tar', ['-C', vol, '-czf', path.join(backup, FILE), '.']);
   execSync(`sha256sum ${FILE} > ${FILE}.sha256`, { cwd: backup });
-  await fs.writeFile(path.join(backup, `${FILE}.manifest.json`), JSON.stringify({ tool: 'oob-backup', entries: 4 }));
+  const sha256 = execFileSync('sha256sum', [path.join(backup, FILE)], { encoding: 'utf8' }).slice(0, 64);
+  await fs.writeFile(path.join(backup, `${FILE}.manifest.json`), JSON.stringify({ tool: 'oob-backup', file: FILE, sha256, entries: 4, entryDigest: 'of the four entries' }));
 });
 
 after(async () => {
@@ -92,9 +93,67 @@ describe('copy of an archive to a target', () => {
       fetchArchive({ rclone, target: remote, archive, backupDir: await into('fetch-recorded'), identity, recordedSha256: original.sha256 }),
       /is not the copy this server uploaded/,
     );
-    // Without the record (a new server), the target's own sidecars are all there is: README says so.
-    const r = await fetchArchive({ rclone, target: remote, archive, backupDir: await into('fetch-new-server'), identity });
-    assert.equal(r.sha256, sha(forgedPlain));
+    // Without the record (a new server): the encrypted manifest, which the forger could not read,
+    // still gives the original's sha256 (a forger must write a manifest of their own: README).
+    await assert.rejects(
+      fetchArchive({ rclone, target: remote, archive, backupDir: await into('fetch-new-server'), identity }),
+      /manifest\.json\.age on .* gives the archive the sha256 [0-9a-f]{64}, its \.sha256 says/,
+    );
+  });
+
+  it('an older copy put under a newer set\'s names, sidecars and all, is refused by the names inside them', async () => {
+    const remote = `${sftp.name}:${path.join(sftp.dir, 'offsite/rollback')}`;
+    const landed = path.join(sftp.dir, 'offsite/rollback');
+    const backupDir = path.join(work, 'backup');
+    await copyArchive({ rclone, target: remote, backupDir, file: FILE, recipients: [recipient] });
+    const NEWER = FILE.replace('2026-11-21', '2026-11-22');
+    const rename = async (rewrite: (text: string) => string) => {
+      for (const suffix of ['.age', '.age.sha256', '.sha256', '.manifest.json.age']) {
+        const text = await fs.readFile(path.join(landed, `${FILE}${suffix}`));
+        await fs.writeFile(path.join(landed, `${NEWER}${suffix}`), suffix.endsWith('.sha256') ? rewrite(text.toString()) : text);
+      }
+      return (await listRemoteArchives(rclone, remote)).find((a) => a.file === NEWER)!;
+    };
+    const fetchDir = path.join(work, 'fetch-rollback');
+    await fs.mkdir(fetchDir);
+    // Copied over unchanged: the marker names the older object.
+    await assert.rejects(
+      fetchArchive({ rclone, target: remote, archive: await rename((t) => t), backupDir: fetchDir, identity }),
+      new RegExp(`${NEWER}\\.age\\.sha256 on .* is the checksum of "${FILE}\\.age", not of ${NEWER}\\.age`),
+    );
+    // The plaintext checksum lines rewritten too: the encrypted manifest, which needs the key to change, names the older archive.
+    await assert.rejects(
+      fetchArchive({ rclone, target: remote, archive: await rename((t) => t.split(FILE).join(NEWER)), backupDir: fetchDir, identity }),
+      new RegExp(`${NEWER}\\.manifest\\.json\\.age on .* belongs to "${FILE}", not to ${NEWER}`),
+    );
+    assert.deepEqual(await fs.readdir(fetchDir), [], 'nothing published');
+  });
+
+  it('a copy without its manifest is refused, saying that every copy has one', async () => {
+    const remote = `${sftp.name}:${path.join(sftp.dir, 'offsite/no-manifest')}`;
+    await copyArchive({ rclone, target: remote, backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] });
+    await fs.rm(path.join(sftp.dir, 'offsite/no-manifest', `${FILE}.manifest.json.age`));
+    const archive = (await listRemoteArchives(rclone, remote)).find((a) => a.file === FILE)!;
+    const fetchDir = path.join(work, 'fetch-no-manifest');
+    await fs.mkdir(fetchDir);
+    await assert.rejects(
+      fetchArchive({ rclone, target: remote, archive, backupDir: fetchDir, identity }),
+      /has no readable .*\.manifest\.json\.age \(every copy this service makes has one; restore this archive by hand/,
+    );
+  });
+
+  it('a wrong identity is told as such (age\'s reason), never as the broken pipe it leaves', async () => {
+    const remote = `${sftp.name}:${path.join(sftp.dir, 'offsite/wrong-key')}`;
+    await copyArchive({ rclone, target: remote, backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] });
+    const archive = (await listRemoteArchives(rclone, remote)).find((a) => a.file === FILE)!;
+    const other = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const fetchDir = path.join(work, 'fetch-wrong-key');
+    await fs.mkdir(fetchDir);
+    for (let i = 0; i < 5; i++) {
+      const err = await fetchArchive({ rclone, target: remote, archive, backupDir: fetchDir, identity: other }).then(() => assert.fail('fetched with a wrong key'), (e: Error) => e);
+      assert.match(err.message, /cannot be decrypted \(a wrong identity, or the copy is damaged or cut short\): age decryption: age exited with 1: .*no identity matched/);
+      assert.doesNotMatch(err.message, /EPIPE|filippo\.io/);
+    }
   });
 
   it('the README\'s emergency procedure by hand restores the volume from that copy', async () => {

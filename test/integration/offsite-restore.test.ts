@@ -130,6 +130,36 @@ describe('restore from an off-site target onto an empty server', () => {
     }
   });
 
+  it('a forged copy (sidecars and an encrypted manifest to match) fails verification after the fetch; what was fetched is removed, so a later restore fetches again', async () => {
+    const dir = path.join(sftp.dir, 'oob');
+    const file = `lucindadata_${stamp}.tar.gz`;
+    const names = [`${file}.age`, `${file}.age.sha256`, `${file}.sha256`, `${file}.manifest.json.age`];
+    const saved = await Promise.all(names.map((n) => fs.readFile(path.join(dir, n))));
+    const recipient = /public key: (age1\S+)/.exec(identity)![1]!;
+    // Whoever can write to the target: another archive, encrypted to the public key, and a
+    // manifest of their own that names this archive (they cannot read the real one).
+    const tree = path.join(fx.root, 'forged-tree');
+    await fs.mkdir(tree, { recursive: true });
+    await fs.writeFile(path.join(tree, 'not-yours.txt'), 'forged\n');
+    const plain = path.join(fx.root, 'forged.tar.gz');
+    await exec('tar', ['-C', tree, '-czf', plain, '.']);
+    const sha = (f: string) => execFileSync('sha256sum', [f], { encoding: 'utf8' }).slice(0, 64);
+    execFileSync('age', ['-r', recipient, '-o', path.join(dir, `${file}.age`), plain]);
+    const manifest = JSON.stringify({ tool: 'oob-backup', file, sha256: sha(plain), entries: 2, entryDigest: 'made up' });
+    execFileSync('age', ['-r', recipient, '-o', path.join(dir, `${file}.manifest.json.age`)], { input: manifest });
+    await fs.writeFile(path.join(dir, `${file}.age.sha256`), `${sha(path.join(dir, `${file}.age`))}  ${file}.age\n`);
+    await fs.writeFile(path.join(dir, `${file}.sha256`), `${sha(plain)}  ${file}\n`);
+    try {
+      const r = await restore({ stamp, from: target });
+      assert.equal(r.state, 'failed');
+      assert.match(r.failedReason, /failed verification, nothing was changed: the archive does not match its manifest/);
+      assert.deepEqual(await fs.readdir(volume()), [], 'the volume is as it was (empty)');
+      assert.deepEqual((await fs.readdir(fx.backupDir)).filter((n) => n.startsWith('lucindadata')), [], 'the fetched archive and its sidecars are gone');
+    } finally {
+      await Promise.all(names.map((n, i) => fs.writeFile(path.join(dir, n), saved[i]!)));
+    }
+  });
+
   it('without the identity, fails saying how to give it, and changes nothing', async () => {
     const r = await restore({ stamp, from: target }, false);
     assert.equal(r.state, 'failed');
@@ -151,6 +181,13 @@ describe('restore from an off-site target onto an empty server', () => {
     assert.equal(r.state, 'completed', r.failedReason);
     assert.equal(r.kind, 'sql');
     assert.equal(await sql('SELECT GROUP_CONCAT(name ORDER BY id) FROM patient'), 'Müller,Rossi');
+  });
+
+  it('a second restore from the target uses the archive now in BACKUP_DIR; the identity given is dropped all the same', async () => {
+    const r = await restore({ stamp, from: target, skipSafetyBackup: true });
+    assert.equal(r.state, 'completed', r.failedReason);
+    assert.match(svc!.logs(), /archive is in BACKUP_DIR already: not fetched again/);
+    // The next test finds no sealed identity left in Redis.
   });
 
   it('keeps the identity out of logs and Redis (only sealed for the workers, and taken once)', async () => {

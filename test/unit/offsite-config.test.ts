@@ -35,7 +35,9 @@ describe('off-site configuration', () => {
     [{ OFFSITE_TARGETS: 'a:x,a:x' }, 'OFFSITE_TARGETS', /listed twice/],
     [{ OFFSITE_TARGETS: 'a:x', RCLONE_CONFIG: '' }, 'RCLONE_CONFIG', /OFFSITE_TARGETS/],
     [{ OFFSITE_AGE_RECIPIENTS: `${KEY},age1short` }, 'OFFSITE_AGE_RECIPIENTS', /entry 2/],
-    [{ OFFSITE_AGE_RECIPIENTS: `${KEY} ${KEY.slice(0, -1)}q` }, 'OFFSITE_AGE_RECIPIENTS', /entry 2 .* has a wrong checksum/],
+    [{ OFFSITE_AGE_RECIPIENTS: `${KEY} ${KEY.slice(0, -1)}q` }, 'OFFSITE_AGE_RECIPIENTS', /entry 2: age recipient .* has a wrong checksum/],
+    // The all-zero key: a valid bech32 string, but a low-order point (age refuses it too).
+    [{ OFFSITE_AGE_RECIPIENTS: `age1${'q'.repeat(52)}5cu47z` }, 'OFFSITE_AGE_RECIPIENTS', /entry 1: .* is a low-order point/],
     [{ OFFSITE_BWLIMIT: 'fast' }, 'OFFSITE_BWLIMIT', /bandwidth limit/],
     [{ OFFSITE_RETENTION: 'keep:0' }, 'OFFSITE_RETENTION', /keep:N/],
     [{ OFFSITE_TARGETS: 'a:x', OFFSITE_RETENTION: 'b:y=never' }, 'OFFSITE_RETENTION', /not one of OFFSITE_TARGETS/],

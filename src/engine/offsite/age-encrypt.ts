@@ -51,7 +51,11 @@ function seal(key: Buffer, nonce: Buffer, plaintext: Buffer): Buffer[] {
   return [body, c.getAuthTag()];
 }
 
-/** The X25519 public key of an `age1…` recipient; throws naming the recipient when it is not one. */
+/**
+ * The X25519 public key of an `age1…` recipient; throws naming the recipient when it is not one, or
+ * when it is a low-order point (the all-zero key, say): every secret shared with it is zero, which
+ * age refuses and OpenSSL refuses to derive, so no copy could ever be encrypted to it.
+ */
 export function recipientKey(recipient: string): KeyObject {
   let raw: Buffer;
   try {
@@ -60,19 +64,31 @@ export function recipientKey(recipient: string): KeyObject {
     throw new Error(`age recipient ${recipient} ${(err as Error).message}`, { cause: err });
   }
   if (raw.length !== 32) throw new Error(`age recipient ${recipient} holds ${raw.length} bytes, an X25519 key has 32`);
-  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: raw.toString('base64url') }, format: 'jwk' });
+  const key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: raw.toString('base64url') }, format: 'jwk' });
+  sharedSecret(generateKeyPairSync('x25519').privateKey, key, recipient);
+  return key;
 }
 
 const rawPublic = (k: KeyObject) => Buffer.from(k.export({ format: 'jwk' }).x!, 'base64url');
 
+function sharedSecret(privateKey: KeyObject, publicKey: KeyObject, recipient: string): Buffer {
+  let shared: Buffer;
+  try {
+    shared = diffieHellman({ privateKey, publicKey });
+  } catch (err) {
+    throw new Error(`age recipient ${recipient} is a low-order point, not a usable key (${(err as Error).message})`, { cause: err });
+  }
+  if (shared.every((b) => b === 0)) throw new Error(`age recipient ${recipient} is a low-order point, not a usable key`);
+  return shared;
+}
+
 /** One `-> X25519` stanza: the file key wrapped for one recipient by a fresh ephemeral key. */
-function x25519Stanza(recipient: KeyObject, fileKey: Buffer): string {
+function x25519Stanza(recipient: string, fileKey: Buffer): string {
+  const key = recipientKey(recipient);
   const eph = generateKeyPairSync('x25519');
-  const shared = diffieHellman({ privateKey: eph.privateKey, publicKey: recipient });
-  // A low-order recipient key gives an all-zero secret (age refuses it too).
-  if (shared.every((b) => b === 0)) throw new Error('age recipient is a low-order point, not a usable key');
+  const shared = sharedSecret(eph.privateKey, key, recipient);
   const ephPub = rawPublic(eph.publicKey);
-  const wrapKey = hkdf(shared, Buffer.concat([ephPub, rawPublic(recipient)]), 'age-encryption.org/v1/X25519');
+  const wrapKey = hkdf(shared, Buffer.concat([ephPub, rawPublic(key)]), 'age-encryption.org/v1/X25519');
   const body = Buffer.concat(seal(wrapKey, Buffer.alloc(12), fileKey));
   return `-> X25519 ${b64(ephPub)}\n${b64(body)}\n`;
 }
@@ -80,9 +96,8 @@ function x25519Stanza(recipient: KeyObject, fileKey: Buffer): string {
 /** The header and payload nonce for `recipients`, and the key that seals the payload's chunks. */
 function begin(recipients: readonly string[]): { prefix: Buffer; payloadKey: Buffer } {
   if (recipients.length === 0) throw new Error('age encryption needs at least one recipient');
-  const keys = recipients.map(recipientKey);
   const fileKey = randomBytes(16);
-  const head = `age-encryption.org/v1\n${keys.map((k) => x25519Stanza(k, fileKey)).join('')}---`;
+  const head = `age-encryption.org/v1\n${recipients.map((r) => x25519Stanza(r, fileKey)).join('')}---`;
   const mac = createHmac('sha256', hkdf(fileKey, Buffer.alloc(0), 'header')).update(head).digest();
   const nonce = randomBytes(16);
   return { prefix: Buffer.concat([Buffer.from(`${head} ${b64(mac)}\n`), nonce]), payloadKey: hkdf(fileKey, nonce, 'payload') };

@@ -32,6 +32,8 @@ export async function decryptStream(identity: string, signal?: AbortSignal): Pro
     signal,
     secrets: identity.split('\n').filter((l) => l.startsWith('AGE-SECRET-KEY-')),
     what: 'age decryption',
+    // age's own request to report unhelpful errors to its author says nothing to the admin.
+    stderrLine: (line) => (line.includes('filippo.io/age/report') ? undefined : line),
   });
   // Opening the FIFO for writing waits until age opens it for reading. If age ends without opening
   // it, that open would hold a thread of libuv's pool forever: we then open the reading end

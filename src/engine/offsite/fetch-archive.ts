@@ -13,7 +13,9 @@ import { completionMarker, remoteManifestName, type RemoteArchive } from '../../
 import { createNewFileStream } from '../fs/atomic.js';
 import { publish, type Sidecar } from '../fs/publish.js';
 import { decryptStream } from './age.js';
+import type { Child } from './child.js';
 import { DigestTap } from './digest-tap.js';
+import { checkCopyManifest, checksumFor } from './copy-sidecars.js';
 import { cat, remotePath, type RcloneOptions } from './rclone.js';
 
 export interface FetchOptions {
@@ -37,13 +39,17 @@ export async function fetchArchive(o: FetchOptions): Promise<{ file: string; siz
   if (archive.encrypted && !o.identity) {
     throw new Error(`${archive.object} on ${o.target} is encrypted: give the age identity with the confirmation (ageIdentity) or set OFFSITE_AGE_IDENTITY_FILE`);
   }
-  const objectSha = sha256Of(await readText(o, completionMarker(archive.file, archive.encrypted)), completionMarker(archive.file, archive.encrypted));
+  const where = o.target;
+  const marker = completionMarker(archive.file, archive.encrypted);
+  const objectSha = checksumFor(await readSidecar(o, marker), marker, archive.object, where);
   if (o.recordedSha256 !== undefined && o.recordedSha256 !== objectSha) {
     throw new Error(`${archive.object} on ${o.target} is not the copy this server uploaded: its sha256 differs from the one recorded when it was copied (replaced on the target?)`);
   }
-  const plainSidecar = await readText(o, `${archive.file}.sha256`);
-  const plainSha = sha256Of(plainSidecar, `${archive.file}.sha256`);
-  const manifest = await readObject(o, remoteManifestName(archive.file, archive.encrypted)).catch(() => undefined);
+  const plainSidecar = await readSidecar(o, `${archive.file}.sha256`);
+  const plainSha = checksumFor(plainSidecar, `${archive.file}.sha256`, archive.file, where);
+  const manifestName = remoteManifestName(archive.file, archive.encrypted);
+  const manifest = await readSidecar(o, manifestName, 'every copy this service makes has one; restore this archive by hand (README, "Emergency procedure") only if you trust it');
+  checkCopyManifest(manifest, manifestName, archive.file, plainSha, archive.kind, where);
 
   const finalPath = path.join(o.backupDir, archive.file);
   const partial = `${finalPath}.partial`;
@@ -56,7 +62,7 @@ export async function fetchArchive(o: FetchOptions): Promise<{ file: string; siz
     if (archive.encrypted) {
       const age = await decryptStream(o.identity!, o.signal);
       try {
-        await Promise.all([pipeline(download.stdout, received, age.stdin), pipeline(age.stdout, written, out), age.done, download.done]);
+        await settleDecryption(download, age, [pipeline(download.stdout, received, age.stdin), pipeline(age.stdout, written, out)], archive.object, where, o.signal);
       } finally {
         age.kill();
       }
@@ -68,7 +74,7 @@ export async function fetchArchive(o: FetchOptions): Promise<{ file: string; siz
     const fh = await fs.promises.open(partial, 'r+');
     await fh.sync().finally(() => fh.close());
     const sidecars: Sidecar[] = [{ suffix: '.sha256', content: plainSidecar }];
-    if (manifest !== undefined) sidecars.push({ suffix: '.manifest.json', content: manifest });
+    sidecars.push({ suffix: '.manifest.json', content: manifest });
     await publish({ partial, finalPath, sidecars });
     return { file: archive.file, size: written.digests().size, sha256: plainSha };
   } catch (err) {
@@ -79,14 +85,43 @@ export async function fetchArchive(o: FetchOptions): Promise<{ file: string; siz
   }
 }
 
-function sha256Of(sidecar: string, name: string): string {
-  const m = /^([0-9a-f]{64})\s/.exec(sidecar);
-  if (!m) throw new Error(`${name} on the target is not a sha256sum line`);
-  return m[1]!;
+/**
+ * A sidecar of the copy, decrypted when its name ends in .age; a missing or unreadable one is said
+ * in words (`why`: what its absence means), not only by rclone's exit code.
+ */
+async function readSidecar(o: FetchOptions, name: string, why = 'nothing was fetched'): Promise<string> {
+  try {
+    return await readObject(o, name);
+  } catch (err) {
+    if (err instanceof DecryptionFailed) throw err;
+    throw new Error(`the copy of ${o.archive.file} on ${o.target} has no readable ${name} (${why}): ${(err as Error).message}`, { cause: err });
+  }
 }
 
-async function readText(o: FetchOptions, name: string): Promise<string> {
-  return readObject({ ...o, identity: undefined }, name);
+class DecryptionFailed extends Error {}
+
+/**
+ * Waits for a download through age and the pipes around it, and when something failed, throws the
+ * failure that explains it rather than one it caused: a download that failed on its own (a missing
+ * object, the network) starves age, which then fails too; a pipe that failed on its own (a full
+ * disk) stops age; age failing (a wrong identity, a damaged or cut copy) breaks the pipe into it
+ * and the download behind it, and that EPIPE often settles first.
+ */
+async function settleDecryption(download: Child, age: Child, pipes: Promise<unknown>[], object: string, where: string, signal?: AbortSignal): Promise<void> {
+  // Once age has failed, nothing more needs downloading (a stalled download would not notice soon).
+  age.done.catch(() => download.kill());
+  const [d, a, ...p] = await Promise.allSettled([download.done, age.done, ...pipes]);
+  if (d!.status === 'fulfilled' && a!.status === 'fulfilled' && p.every((r) => r.status === 'fulfilled')) return;
+  signal?.throwIfAborted(); // stopped on purpose: that, not what the stop broke, is the reason
+  if (d!.status === 'rejected' && !['SIGPIPE', 'SIGTERM'].includes(download.proc.signalCode ?? '')) throw d.reason;
+  const brokenByAge = (e: NodeJS.ErrnoException) => e.code === 'EPIPE' || e.code === 'ERR_STREAM_PREMATURE_CLOSE';
+  const own = p.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !brokenByAge(r.reason as NodeJS.ErrnoException));
+  if (own) throw own.reason;
+  if (a!.status === 'rejected') {
+    throw new DecryptionFailed(`${object} from ${where} cannot be decrypted (a wrong identity, or the copy is damaged or cut short): ${(a.reason as Error).message}`, { cause: a.reason });
+  }
+  const other = [d, ...p].find((r): r is PromiseRejectedResult => r!.status === 'rejected');
+  if (other) throw other.reason;
 }
 
 /** A small object (a sidecar), decrypted when its name ends in .age. */
@@ -97,7 +132,7 @@ async function readObject(o: FetchOptions, name: string): Promise<string> {
     if (!o.identity) throw new Error(`${name} is encrypted and no identity was given`);
     const age = await decryptStream(o.identity, o.signal);
     age.stdout.on('data', (c: Buffer) => chunks.push(c));
-    await Promise.all([pipeline(download.stdout, age.stdin), age.done, download.done]);
+    await settleDecryption(download, age, [pipeline(download.stdout, age.stdin)], name, o.target, o.signal);
   } else {
     download.stdout.on('data', (c: Buffer) => chunks.push(c));
     await download.done;

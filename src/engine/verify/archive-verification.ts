@@ -23,6 +23,8 @@ import { feedGnuTarListing, listWithGnuTar } from '../gnu-tar/list-archive.js';
 import { extractArchive, verifyArchive, type ExtractProgress, type ExtractResult, type WriterSettings } from '../extract/extract-archive.js';
 
 export interface ArchiveManifest {
+  /** The archive's own name when it was written. */
+  file?: string;
   sha256?: string;
   entries?: number;
   entryDigest?: string;
@@ -83,6 +85,11 @@ export async function verifyVolumeArchive(archivePath: string, o: VerifyArchiveO
   const [manifest, sidecar] = await Promise.all([readManifest(archivePath), readSidecarSha256(archivePath)]);
   if (manifest && sidecar === null) {
     throw new ArchiveError('checksum', `the archive has our manifest but its .sha256 sidecar is missing or unreadable, so its checksum cannot be checked`);
+  }
+  // An archive renamed (or copied over another's name) together with its sidecars keeps the
+  // manifest of its own name: a set must not be restored from another set's archive.
+  if (manifest?.file !== undefined && manifest.file !== path.basename(archivePath)) {
+    throw new ArchiveError('mismatch', `the archive's manifest belongs to ${JSON.stringify(manifest.file)}: this is another archive under this name (renamed or copied over it?)`);
   }
   if (manifest?.sha256 && sidecar !== null && manifest.sha256 !== sidecar) {
     throw new ArchiveError('checksum', `the .sha256 sidecar (${sidecar}) and the manifest (${manifest.sha256}) disagree`);

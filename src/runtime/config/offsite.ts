@@ -3,7 +3,7 @@
  * kept. RCLONE_CONFIG and OFFSITE_AGE_IDENTITY_FILE are paths of mounted secrets: the service hands
  * them to rclone and age, and never writes their content anywhere.
  */
-import { bech32Decode } from '../../core/bech32.js';
+import { recipientKey } from '../../engine/offsite/age-encrypt.js';
 import { parseRetentionPolicy, type RetentionPolicy } from '../../core/retention-policy.js';
 import { integer, seconds, text, variable, type Parsed } from './variables.js';
 
@@ -44,12 +44,13 @@ function parseRecipients(raw: string): Parsed<string[]> {
   if (keys.some((k) => k.toUpperCase().startsWith('AGE-SECRET-KEY'))) return { problem: 'holds a private key (AGE-SECRET-KEY-…): give the public key (age1…) here, never the private one' };
   const bad = keys.findIndex((k) => !AGE_RECIPIENT.test(k));
   if (bad >= 0) return { problem: `entry ${bad + 1} is not an age public key (age1 followed by 58 characters), got "${keys[bad]}"` };
-  // The checksum too: copies are encrypted to these keys, a mistyped one would fail every copy.
+  // The checksum and the key itself too: copies are encrypted to these keys, a mistyped one (or a
+  // low-order point, to which nothing can be encrypted) would fail every copy.
   for (const [i, k] of keys.entries()) {
     try {
-      bech32Decode(k, 'age');
+      recipientKey(k);
     } catch (err) {
-      return { problem: `entry ${i + 1} ("${k}") ${(err as Error).message}` };
+      return { problem: `entry ${i + 1}: ${(err as Error).message}` };
     }
   }
   return { value: keys };
