@@ -29,7 +29,7 @@ export interface CopyOutcome {
 }
 
 /**
- * At a worker's start, asks each target which hashes it computes (a copy needs to know before its
+ * At a worker's start, warns when copies are plain, and asks each target which hashes it computes (a copy needs to know before its
  * first byte, and asks only once per process): the first copy does not wait for it, and a target
  * that does not answer is in the log from the start, not only at the first night's copy.
  */
@@ -37,6 +37,10 @@ export function probeTargets(ctx: AppContext): void {
   const offsite = ctx.config.offsite;
   if (!offsite) return;
   const log = ctx.logger.child({ module: 'copy' });
+  // Unset and empty alike mean plain copies: said once at every start, not only in README.
+  if (offsite.recipients.length === 0) {
+    log.warn({ targets: offsite.targets }, 'off-site copies are NOT encrypted (OFFSITE_AGE_RECIPIENTS is unset or empty): whoever can read a target can read the patient data');
+  }
   for (const target of offsite.targets) {
     void rcloneOptions(offsite)
       .then((rclone) => backendHashes(rclone, target))
