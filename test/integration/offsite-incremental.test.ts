@@ -68,7 +68,7 @@ describe('off-site copies of an incremental chain, restored on an empty server',
     assert.ok(names.includes(`pacsdata_${stamps[0]}.tar.gz`), names.join(' '));
     assert.ok(names.includes(`pacsdata_${stamps[1]}.inc.tar.gz`), names.join(' '));
     // No OFFSITE_AGE_RECIPIENTS here: the copies are plain, and the worker says so at its start.
-    assert.match(svc.logs(), /off-site copies are NOT encrypted \(OFFSITE_AGE_RECIPIENTS is unset or empty\)/);
+    assert.match(svc!.logs(), /off-site copies are NOT encrypted \(OFFSITE_AGE_RECIPIENTS is unset or empty\)/);
   });
 
   it('restores the incremental set from the target: fetches the chain, the volume is the second run exactly', async () => {
