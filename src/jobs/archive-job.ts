@@ -30,6 +30,7 @@ import { ensureRoomForArchive } from './space-guard.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { leftoverWorkDirs } from '../engine/swap/work-dir.js';
 import { checkRunJobData } from './job-data.js';
+import { checkRunClaim } from './run-claim-check.js';
 
 const LOCK_RETRY_MS = 5000;
 
@@ -39,6 +40,7 @@ export function makeArchiveProcessor(ctx: AppContext) {
   return async (job: Job<ArchiveJobData>, token?: string, signal?: AbortSignal): Promise<ArchiveResult | FinishedEarlier> => {
     checkRunJobData(job.data); // names files: not trusted (job-data.ts)
     const { volume, stamp } = job.data;
+    await checkRunClaim(ctx, stamp); // only for a started run, around its minute (run-claim-check.ts)
     const log = ctx.logger.child({ module: 'archive', volume, stamp, jobId: job.id });
     const dir = await volumeDir(ctx.config.volumes, volume);
     if (dir === undefined) throw new Error(`volume "${volume}" is not configured any more`);

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { dumpFileName } from '../core/names.js';
 import { dumpDatabase, type DumpResult } from '../db/dump.js';
@@ -13,6 +13,7 @@ import { noteCatchUp } from '../engine/manifest-notes.js';
 import type { DumpJobData } from '../stores/queues.js';
 import { dbSettings } from './restore-sql.js';
 import { checkRunJobData } from './job-data.js';
+import { checkRunClaim } from './run-claim-check.js';
 
 const LOCK_RETRY_MS = 5000;
 
@@ -20,8 +21,13 @@ export function makeDumpProcessor(ctx: AppContext) {
   return async (job: Job<DumpJobData>, token?: string): Promise<DumpResult | { file: string; completedEarlier: true }> => {
     checkRunJobData(job.data); // names files: not trusted (job-data.ts)
     const { volume, stamp } = job.data;
-    const log = ctx.logger.child({ module: 'dump', volume, stamp, jobId: job.id });
     const db = dbSettings(ctx);
+    // A dump under a volume's name would make that set's volume restore load the database instead.
+    if (volume !== ctx.config.db?.dumpName) {
+      throw new UnrecoverableError(`job data refused, nothing was done: ${JSON.stringify(volume)} is not the dump's name (DB_DUMP_NAME is ${JSON.stringify(ctx.config.db?.dumpName)})`);
+    }
+    await checkRunClaim(ctx, stamp); // only for a started run, around its minute (run-claim-check.ts)
+    const log = ctx.logger.child({ module: 'dump', volume, stamp, jobId: job.id });
     // The db lock keeps a dump off a database that a SQL restore is replacing right now.
     // One owner per attempt, as for archives: a retry never writes beside a cut-off earlier attempt.
     const lock = await ctx.dbLocks.acquire(db.database, `${job.id}@${token ?? 'no-token'}`);

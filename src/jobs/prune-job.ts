@@ -17,7 +17,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
-import { archiveFileName, dumpFileName } from '../core/names.js';
+import { archiveFileName, dumpFileName, stampToDate } from '../core/names.js';
 import { chainNeeds, notAGeneration, selectPrunable, withoutNeeded } from '../core/retention.js';
 import { selectByPolicy } from '../core/gfs.js';
 import { describePolicy } from '../core/retention-policy.js';
@@ -29,6 +29,8 @@ import { missingTargets } from '../stores/offsite-copies.js';
 import { runArchiveFile } from './verify-job.js';
 import { checkRunJobData } from './job-data.js';
 
+/** Clocks of the processes may differ a little; a stamp further ahead is in the future. */
+const FUTURE_SKEW_MS = 2 * 60_000;
 const LOCK_RETRY_MS = 5000;
 
 /** A sidecar's temp file older than this is a dead writer's (writing one takes milliseconds). */
@@ -60,7 +62,13 @@ export function makePruneProcessor(ctx: AppContext) {
       if (!(await fs.stat(path.join(dir, own)).catch(() => undefined))?.isFile()) {
         throw new Error(`not pruning ${volume}: this run's archive ${own} is missing`);
       }
-      const archives = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
+      // An archive stamped in the future (written for a forged job, or under a wrong clock) is no
+      // generation: counted, it would push every real one out. It is left alone and said.
+      const latest = ctx.clock.now().getTime() + FUTURE_SKEW_MS;
+      const all = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
+      const future = all.filter((a) => stampToDate(a.stamp, ctx.config.timezone).getTime() > latest);
+      if (future.length) log.warn({ files: future.map((a) => a.file) }, 'archives stamped in the future: not counted as generations and not pruned; look at them');
+      const archives = all.filter((a) => !future.includes(a));
       const { keep } = await ctx.schedules.get();
       // The flow starts this job only after the run's verification passed; but a prune retried
       // from the dashboard, or added there, must not prune after a failed one either: the rule
@@ -80,7 +88,8 @@ export function makePruneProcessor(ctx: AppContext) {
       const local = ctx.config.localRetention;
       const byPolicy = local ? selectByPolicy(archives.filter((a) => !notAGeneration(a)), local) : selectPrunable(archives, volume, keep, notAGeneration, needs);
       // An archive kept for its copies (or by the policy) keeps the chain it needs, whichever rule kept it.
-      const doomed = withoutNeeded(archives, await withoutUnreplicated(ctx, byPolicy, log), needs);
+      // Never the archive this run has just verified, whatever else the listing holds.
+      const doomed = withoutNeeded(archives, await withoutUnreplicated(ctx, byPolicy, log), needs).filter((a) => a.file !== own);
       for (const a of doomed) {
         await removeIfPresent(path.join(dir, a.file));
         for (const suffix of SIDECAR_SUFFIXES) await removeIfPresent(path.join(dir, a.file + suffix));

@@ -52,6 +52,11 @@ export async function claimStamp(redis: Redis, prefix: string, stamp: string, ow
   return claim(redis, `${prefix}:oob-run:${stamp}`, owner);
 }
 
+/** Whether a run (or a restore's safety backup) claimed `stamp` within the claims' lifetime. */
+export async function isRunClaimed(redis: Redis, prefix: string, stamp: string): Promise<boolean> {
+  return (await redis.exists(`${prefix}:oob-run:${stamp}`)) === 1;
+}
+
 /**
  * Claims a scheduler tick: one run per tick. The run stamp claim cannot do that for late runs,
  * whose stamp is the minute they run: the scheduler's overdue job and the catch-up at start-up
