@@ -15,6 +15,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
+import { DatabaseSwitchScan } from './sql-database-switch.js';
 
 /** The line mariadb-dump and mysqldump write at the end of a complete dump. */
 export const COMPLETION_MARK = '-- Dump completed';
@@ -69,6 +70,13 @@ export class DumpEndCheck extends Transform {
   private tail = Buffer.alloc(0);
   private blank = '';
   private result?: DumpEndVerdict;
+  /** With the database the file is loaded into: statements that switch to another (sql-database-switch.ts). */
+  private readonly switches?: DatabaseSwitchScan;
+
+  constructor(o: { database?: string } = {}) {
+    super();
+    if (o.database !== undefined) this.switches = new DatabaseSwitchScan(o.database);
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     if (this.mode === 'undecided') {
@@ -141,6 +149,7 @@ export class DumpEndCheck extends Transform {
   /** Decompressed text: the head until HEAD_BYTES, and always the tail. */
   private seeText(b: Buffer): void {
     if (b.length === 0) return;
+    this.switches?.see(b);
     if (this.headBytes < HEAD_BYTES) {
       const part = Buffer.from(b.subarray(0, HEAD_BYTES - this.headBytes));
       this.head.push(part);
@@ -172,6 +181,18 @@ export class DumpEndCheck extends Transform {
         reason:
           `the SQL file is gzip and ${what}: it does not decompress to its end (${this.gunzipError.message}, after ${this.compressedBytes} bytes); ` +
           'the dump was interrupted or the file was copied or uploaded incompletely',
+      };
+    }
+    this.switches?.end();
+    const foreign = this.switches?.foreign;
+    if (foreign) {
+      return {
+        ok: false,
+        gzip,
+        reason:
+          `the SQL file works on database ${JSON.stringify(foreign.database)}, not on the one it is restored into (${JSON.stringify(foreign.line)}: ` +
+          'a dump made with --databases or --all-databases); loaded, it would leave that database empty and write into others; ' +
+          'make the dump without --databases (mariadb-dump <database>), or load it by hand',
       };
     }
     const tool = dumpHeaderTool(Buffer.concat(this.head).toString('utf8'));

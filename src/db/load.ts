@@ -89,7 +89,8 @@ export async function isGzipFile(file: string): Promise<boolean> {
  * One streaming pass over the file (gunzipped when it is gzip): is it whole? See DumpEndCheck. Rejects
  * only when the file cannot be read (or on `signal`); a file found incomplete resolves `ok: false`.
  */
-export async function checkSqlFile(file: string, o: LoadOptions): Promise<DumpEndVerdict & { bytes: number; durationMs: number }> {
+/** `database`: the one the file will be loaded into; a file that switches to another is refused (sql-database-switch.ts). */
+export async function checkSqlFile(file: string, database: string, o: LoadOptions): Promise<DumpEndVerdict & { bytes: number; durationMs: number }> {
   const started = Date.now();
   const log = o.logger.child({ module: 'mariadb' });
   const st = await stat(file);
@@ -100,7 +101,7 @@ export async function checkSqlFile(file: string, o: LoadOptions): Promise<DumpEn
     progress.bytesDone += n;
     report(progress);
   });
-  const check = new DumpEndCheck();
+  const check = new DumpEndCheck({ database });
   const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
   await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), counter, check, sink, { signal: o.signal });
   report(progress, true);

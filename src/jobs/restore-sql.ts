@@ -61,7 +61,7 @@ export async function restoreSql(
 
   // Before the safety dump, so a refused file costs neither the dump nor its space.
   progress('check-sql', { bytesDone: 0, bytesTotal: size });
-  const checked = await checkSqlFile(file, { signal, logger: log, onProgress: (p) => progress('check-sql', p) }).catch((err: Error) => {
+  const checked = await checkSqlFile(file, db.database, { signal, logger: log, onProgress: (p) => progress('check-sql', p) }).catch((err: Error) => {
     throw new Error(`checking the SQL file failed, nothing was changed: ${(signal?.reason as Error | undefined)?.message ?? err.message}`, { cause: err });
   });
   // A retry reads the same bytes: unrecoverable.

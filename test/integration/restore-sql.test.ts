@@ -79,6 +79,29 @@ describe('restore the database from a SQL file', () => {
     });
   }
 
+  it('a dump of another database made with --databases is refused before anything changes; such a dump of this database loads', async () => {
+    await fx.clock.advance(60_000);
+    const other = `${DB}_other`;
+    const dumpOf = async (db: string) => (await exec('mariadb-dump', [...MARIADB_ARGS, '--hex-blob', '--databases', db], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' } as any)).stdout as unknown as Buffer;
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${other}`]);
+    try {
+      await sql('CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (7)', other);
+      const before = await sql('CHECKSUM TABLE patient');
+      const up = await upload(svc, gzipSync(await dumpOf(other)));
+      assert.equal(up.status, 201, JSON.stringify(up.body));
+      const refused = await confirmAndWait(svc, up.body);
+      assert.equal(refused.state, 'failed');
+      assert.match(refused.failedReason, new RegExp(`^the SQL file works on database "${other}", not on the one it is restored into \\("CREATE DATABASE .*a dump made with --databases or --all-databases\\).*; nothing was changed$`));
+      assert.equal(await sql('CHECKSUM TABLE patient'), before, 'the database is unchanged');
+      // Made with --databases, but of this very database: its CREATE DATABASE and USE name it.
+      const own = await confirmAndWait(svc, (await upload(svc, await dumpOf(DB), '?skipSafetyBackup=true')).body);
+      assert.equal(own.state, 'completed', own.failedReason);
+      assert.equal(await sql('CHECKSUM TABLE patient'), before);
+    } finally {
+      await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE IF EXISTS ${other}`]);
+    }
+  });
+
   it('a SQL file with a syntax error fails with the client message; the safety dump restores the state before', async () => {
     await fx.clock.advance(60_000); // the gzip test's safety dump holds the current minute
     await sql(`UPDATE patient SET name = 'state before the broken restore' WHERE id = 3`);
