@@ -135,10 +135,30 @@ export function validateField(field: FieldName, raw: unknown): FieldResult {
     // e.g. "1-5 *": the admin typed the next field into this one.
     return fieldError(field, `${JSON.stringify(text)} contains a space; each field takes one expression`);
   }
+  // Which item selected each value: cron-parser (and so BullMQ) refuses a list that selects one twice.
+  const seen = new Map<number, string>();
   for (const item of text.split(',')) {
     if (item === '') return fieldError(field, `${JSON.stringify(text)} has an empty list item`);
     const problem = checkItem(field, item);
     if (problem !== undefined) return fieldError(field, problem);
+    for (const v of new Set(itemValues(field, item))) {
+      const earlier = seen.get(v);
+      if (earlier !== undefined) {
+        return fieldError(field, `${JSON.stringify(text)} selects ${v === 0 && field === 'weekday' ? 'Sunday (0 or 7)' : v} twice (in ${JSON.stringify(earlier)} and ${JSON.stringify(item)}); list each value once`);
+      }
+      seen.set(v, item);
+    }
   }
   return { ok: true, value: text };
+}
+
+/** The values a checked item selects (weekday 7 counted as 0, Sunday). */
+function itemValues(field: FieldName, item: string): number[] {
+  const [base = '', stepText] = item.split('/');
+  const { min, max } = FIELD_RANGES[field];
+  const [start, end] = base === '*' ? [min, max] : ((b) => [Number(b[0]), Number(b[1] ?? b[0])])(base.split('-'));
+  const step = stepText === undefined ? 1 : Number(stepText);
+  const values: number[] = [];
+  for (let v = start; v <= end; v += step) values.push(field === 'weekday' && v === 7 ? 0 : v);
+  return values;
 }

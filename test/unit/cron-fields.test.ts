@@ -127,3 +127,27 @@ describe('validateField: rejected values name the field and its range', () => {
   });
 });
 
+
+describe('validateField: a list that selects a value twice', () => {
+  // cron-parser (and BullMQ with it) refuses such a list ("duplicate values found"): it is refused
+  // here, naming the field and the value, not later as "never fires" on another field.
+  for (const [field, value, message] of [
+    ['minute', '5,5', /"5,5" selects 5 twice/],
+    ['minute', '1-5,3', /"1-5,3" selects 3 twice \(in "1-5" and "3"\)/],
+    ['minute', '*/15,0', /selects 0 twice/],
+    ['weekday', '1-7,0', /selects Sunday \(0 or 7\) twice/],
+  ] as const) {
+    test(`${field} ${value}`, () => {
+      const r = validateField(field, value);
+      assert.equal(r.ok, false);
+      if (!r.ok) {
+        assert.equal(r.error.field, field);
+        assert.match(r.error.message, message);
+      }
+      assert.throws(() => nextRuns(patternWith(field, value), ZURICH, new Date('2030-01-01T00:00:00Z'), 1));
+    });
+  }
+  test('one item over all values (weekday * and 0-7 hold Sunday twice) is no duplicate', () => {
+    for (const v of ['*', '0-7', '*/1']) assert.equal(validateField('weekday', v).ok, true, v);
+  });
+});
