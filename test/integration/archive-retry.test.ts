@@ -15,6 +15,7 @@ import { loadConfig } from '../../src/runtime/config.js';
 import { createContext, type AppContext } from '../../src/runtime/context.js';
 import { createLogger } from '../../src/runtime/logger.js';
 import { VolumeLocks } from '../../src/stores/volume-lock.js';
+import { claimStamp } from '../../src/stores/backup-runs.js';
 import { makeArchiveProcessor } from '../../src/jobs/archive-job.js';
 import { makeFixture, REDIS_URL, waitFor, type Fixture } from '../helpers/service.js';
 import { exec, makeVolume } from '../helpers/volumes.js';
@@ -55,9 +56,12 @@ describe('archive job retries', () => {
   const final = () => path.join(fx.backupDir, FILE);
 
   before(async () => {
-    fx = await makeFixture({ VOLUME_LOCK_TTL: '2' });
+    // The service's clock at the run's minute, and the run's stamp claimed, as startRun does: an
+    // archive job writes only for a started run (src/jobs/run-claim-check.ts).
+    fx = await makeFixture({ VOLUME_LOCK_TTL: '2' }, { clock: '2026-11-20T03:15:20+01:00' });
     await makeVolume(path.join(fx.volumesDir, VOLUME), VOLUME);
     ctx = await createContext(loadConfig(fx.env), createLogger('silent'), REDIS_URL);
+    assert.equal(await claimStamp(ctx.redis, ctx.config.queuePrefix, STAMP, 'archive-retry-test'), 'new');
     run = makeArchiveProcessor(ctx);
   });
   after(async () => {
