@@ -42,7 +42,11 @@ export function makeAlertProcessor(o: AlertDeliveryOptions): Processor<AlertJobD
   const timeoutMs = o.timeoutMs ?? 10_000;
   const log = o.logger;
   return async (job: Job<AlertJobData>) => {
-    const { alert, target } = job.data;
+    // Job data is not trusted (a job added in the dashboard): a clear refusal, not a TypeError.
+    const { alert, target } = (job.data ?? {}) as Partial<AlertJobData>;
+    if (typeof alert?.event !== 'string' || typeof target?.origin !== 'string' || !Number.isInteger(target.index)) {
+      throw new UnrecoverableError('job data refused, nothing was done: an alert job needs {alert: {event, …}, target: {index, origin}}');
+    }
     const url = resolveTarget(o.urls, target);
     const attempt = job.attemptsMade + 1;
     const attemptsMax = job.opts.attempts ?? 1;

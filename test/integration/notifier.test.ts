@@ -184,6 +184,18 @@ describe('alerts through the durable alerts queue', () => {
     return { notifier, logger, queue, prefix, settled, startWorker, workers };
   };
 
+  test('an alert job with data that is not an alert (added by hand) is refused in words, nothing is sent', async () => {
+    const url = rx.url('odd-data');
+    const { queue, settled } = setup({ urls: [url] });
+    await queue.add('alert', { alert: {}, target: {} } as unknown as AlertJobData, { attempts: 3 });
+    const counts = await settled(1);
+    assert.equal(counts.failed, 1);
+    const [job] = await queue.getJobs(['failed']);
+    assert.match(job?.failedReason ?? '', /^job data refused, nothing was done: an alert job needs/);
+    assert.equal(job?.attemptsMade, 1, 'not retried');
+    assert.deepEqual(rx.at(url), []);
+  });
+
   test('delivers a failure alert as JSON with our headers; the job holds the origin, not the URL', async () => {
     const url = rx.url('deliver');
     const { notifier, logger, queue, settled } = setup({ urls: [url] });
