@@ -88,8 +88,9 @@ export async function isGzipFile(file: string): Promise<boolean> {
 /**
  * One streaming pass over the file (gunzipped when it is gzip): is it whole? See DumpEndCheck. Rejects
  * only when the file cannot be read (or on `signal`); a file found incomplete resolves `ok: false`.
+ * `database`: the one the file will be loaded into; a file that switches to another is refused
+ * too (sql-database-switch.ts).
  */
-/** `database`: the one the file will be loaded into; a file that switches to another is refused (sql-database-switch.ts). */
 export async function checkSqlFile(file: string, database: string, o: LoadOptions): Promise<DumpEndVerdict & { bytes: number; durationMs: number }> {
   const started = Date.now();
   const log = o.logger.child({ module: 'mariadb' });

@@ -29,9 +29,10 @@ export interface CopyOutcome {
 }
 
 /**
- * At a worker's start, warns when copies are plain, and asks each target which hashes it computes (a copy needs to know before its
- * first byte, and asks only once per process): the first copy does not wait for it, and a target
- * that does not answer is in the log from the start, not only at the first night's copy.
+ * At a worker's start, warns when copies are plain, and asks each target which hashes it computes
+ * (a copy needs to know before its first byte, and asks only once per process): the first copy
+ * does not wait for it, and a target that does not answer is in the log from the start, not only
+ * at the first night's copy.
  */
 export function probeTargets(ctx: AppContext): void {
   const offsite = ctx.config.offsite;

@@ -17,7 +17,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
-import { archiveFileName, dumpFileName, stampToDate } from '../core/names.js';
+import { archiveFileName, dumpFileName } from '../core/names.js';
 import { chainNeeds, notAGeneration, selectPrunable, withoutNeeded } from '../core/retention.js';
 import { selectByPolicy } from '../core/gfs.js';
 import { describePolicy } from '../core/retention-policy.js';
@@ -28,9 +28,8 @@ import { makeAlert } from '../stores/notifier.js';
 import { missingTargets } from '../stores/offsite-copies.js';
 import { runArchiveFile } from './verify-job.js';
 import { checkRunJobData } from './job-data.js';
+import { stampInFuture } from './run-claim-check.js';
 
-/** Clocks of the processes may differ a little; a stamp further ahead is in the future. */
-const FUTURE_SKEW_MS = 2 * 60_000;
 const LOCK_RETRY_MS = 5000;
 
 /** A sidecar's temp file older than this is a dead writer's (writing one takes milliseconds). */
@@ -64,9 +63,8 @@ export function makePruneProcessor(ctx: AppContext) {
       }
       // An archive stamped in the future (written for a forged job, or under a wrong clock) is no
       // generation: counted, it would push every real one out. It is left alone and said.
-      const latest = ctx.clock.now().getTime() + FUTURE_SKEW_MS;
       const all = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
-      const future = all.filter((a) => stampToDate(a.stamp, ctx.config.timezone).getTime() > latest);
+      const future = all.filter((a) => stampInFuture(ctx, a.stamp));
       if (future.length) log.warn({ files: future.map((a) => a.file) }, 'archives stamped in the future: not counted as generations and not pruned; look at them');
       const archives = all.filter((a) => !future.includes(a));
       const { keep } = await ctx.schedules.get();

@@ -17,11 +17,16 @@ export const RUN_STALE_MS = 24 * 3600_000;
 /** Clocks of API and worker processes may differ a little. */
 const SKEW_MS = 2 * 60_000;
 
+/** Whether `stamp` names a minute after now (beyond the processes' clock skew). Prune uses it too. */
+export function stampInFuture(ctx: AppContext, stamp: string): boolean {
+  return stampToDate(stamp, ctx.config.timezone).getTime() > ctx.clock.now().getTime() + SKEW_MS;
+}
+
 export async function checkRunClaim(ctx: AppContext, stamp: string): Promise<void> {
   const minute = stampToDate(stamp, ctx.config.timezone).getTime();
   const now = ctx.clock.now().getTime();
   const refuse = (why: string) => new UnrecoverableError(`job data refused, nothing was done: ${why}`);
-  if (minute > now + SKEW_MS) throw refuse(`stamp ${stamp} lies in the future`);
+  if (stampInFuture(ctx, stamp)) throw refuse(`stamp ${stamp} lies in the future`);
   if (minute < now - RUN_STALE_MS) throw refuse(`stamp ${stamp} is more than a day past: a run that old is over (the next run makes a new set)`);
   if (!(await isRunClaimed(ctx.redis, ctx.config.queuePrefix, stamp))) throw refuse(`no backup run was started for ${stamp} (added by hand?)`);
 }

@@ -57,6 +57,12 @@ function seal(key: Buffer, nonce: Buffer, plaintext: Buffer): Buffer[] {
  * age refuses and OpenSSL refuses to derive, so no copy could ever be encrypted to it.
  */
 export function recipientKey(recipient: string): KeyObject {
+  const key = decodeRecipient(recipient);
+  sharedSecret(generateKeyPairSync('x25519').privateKey, key, recipient);
+  return key;
+}
+
+function decodeRecipient(recipient: string): KeyObject {
   let raw: Buffer;
   try {
     raw = bech32Decode(recipient, 'age');
@@ -64,9 +70,7 @@ export function recipientKey(recipient: string): KeyObject {
     throw new Error(`age recipient ${recipient} ${(err as Error).message}`, { cause: err });
   }
   if (raw.length !== 32) throw new Error(`age recipient ${recipient} holds ${raw.length} bytes, an X25519 key has 32`);
-  const key = createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: raw.toString('base64url') }, format: 'jwk' });
-  sharedSecret(generateKeyPairSync('x25519').privateKey, key, recipient);
-  return key;
+  return createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: raw.toString('base64url') }, format: 'jwk' });
 }
 
 const rawPublic = (k: KeyObject) => Buffer.from(k.export({ format: 'jwk' }).x!, 'base64url');
@@ -84,7 +88,7 @@ function sharedSecret(privateKey: KeyObject, publicKey: KeyObject, recipient: st
 
 /** One `-> X25519` stanza: the file key wrapped for one recipient by a fresh ephemeral key. */
 function x25519Stanza(recipient: string, fileKey: Buffer): string {
-  const key = recipientKey(recipient);
+  const key = decodeRecipient(recipient); // sharedSecret below refuses a low-order key
   const eph = generateKeyPairSync('x25519');
   const shared = sharedSecret(eph.privateKey, key, recipient);
   const ephPub = rawPublic(eph.publicKey);
