@@ -142,6 +142,9 @@ def raw_disagree(out):
     data = pax([(b'path', b'first'), (b'uid', b'7')]) + pax([(b'path', b'second')]) + header(file)
     # A '0' (not '\0') entry whose name ends in "/": a directory to GNU tar, a file to tarfile.
     data += header(file, name=(0, b'reg-slash/\0'))
+    # A contiguous entry named so: GNU tar lists it as 'C' but extracts it as a directory.
+    data += header(file, type=(156, tarfile.CONTTYPE), name=(0, b'contiguous-dir/\0'))
+    data += header(file, name=(0, b'contiguous-dir/inside\0'), size=(124, b'00000000002\0')) + pad(b'in')
     # mtime -0.25: GNU tar prints it exactly like +0.25.
     data += pax([(b'mtime', b'-0.25')]) + header(file, name=(0, b'minus-quarter\0'))
     open(out, 'wb').write(data + b'\0' * 1024)
@@ -158,6 +161,14 @@ def names_as_stored(out):
             t.addfile(ti)
 
 
+def slash_link(out):
+    """A hard link to a name ending in "/": GNU tar lists it, but cannot extract it."""
+    file = tarfile.TarInfo('x')
+    data = header(file, name=(0, b'target\0'), size=(124, b'00000000001\0')) + pad(b't')
+    data += header(file, type=(156, tarfile.LNKTYPE), name=(0, b'link\0'), linkname=(157, b'target/\0'))
+    open(out, 'wb').write(data + b'\0' * 1024)
+
+
 def unknown_type(out):
     file = tarfile.TarInfo('x')
     open(out, 'wb').write(header(file, name=(0, b'before\0')) + header(file, type=(156, b'Z'), name=(0, b'zed\0'))
@@ -165,7 +176,8 @@ def unknown_type(out):
 
 
 BUILDERS = {'pax-python': pax_python, 'gnu-python': gnu_python, 'raw-agree': raw_agree,
-            'raw-disagree': raw_disagree, 'names-as-stored': names_as_stored, 'unknown-type': unknown_type}
+            'raw-disagree': raw_disagree, 'names-as-stored': names_as_stored, 'slash-link': slash_link,
+            'unknown-type': unknown_type}
 
 
 def dump(index, archive):

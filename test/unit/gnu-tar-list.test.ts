@@ -287,17 +287,21 @@ describe('listWithGnuTar on archives built with Python tarfile', () => {
     assert.deepEqual([global.uid, global.mtimeSec, global.mtimeNsec], [4000000000, -6, 750000000]);
   });
 
-  it('where tarfile reads differently, GNU tar is parsed as it reads: last pax header wins, "0" with a slash is a directory, -0.25 shows as +0.25', async () => {
+  it('where tarfile reads differently, GNU tar is parsed as it reads: last pax header wins, "0" and "7" with a slash are directories, -0.25 shows as +0.25', async () => {
     const gnu = await list(fixture('raw-disagree'));
     assert.deepEqual(gnu.map((e) => view(e)), [
       { type: 'file', name: 'second', link: undefined, size: 0, mode: 0o644, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 0 },
       { type: 'dir', name: 'reg-slash/', link: undefined, size: 0, mode: 0o644, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 0 },
+      { type: 'dir', name: 'contiguous-dir/', link: undefined, size: 0, mode: 0o644, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 0 },
+      { type: 'file', name: 'contiguous-dir/inside', link: undefined, size: 2, mode: 0o644, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 0 },
       { type: 'file', name: 'minus-quarter', link: undefined, size: 0, mode: 0o644, uid: 0, gid: 0, mtimeSec: 0, mtimeNsec: 250000000 },
     ]);
     // The disagreement is real (Python 3.11's tarfile): if this starts to fail, tarfile changed.
     assert.deepEqual(py['raw-disagree']?.map((e) => [e.type, e.name.toString('latin1'), e.uid, e.mtimeSec, e.mtimeNsec]), [
       ['file', 'first', 7, 0, 0],
       ['file', 'reg-slash/', 0, 0, 0],
+      ['file', 'contiguous-dir/', 0, 0, 0],
+      ['file', 'contiguous-dir/inside', 0, 0, 0],
       ['file', 'minus-quarter', 0, -1, 750000000],
     ]);
   });

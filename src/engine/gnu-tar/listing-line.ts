@@ -15,6 +15,8 @@
  *   size instead of the stored data size, prefix + "/" + name for a ustar prefix;
  * - type 'd' for a regular file ('0' or '\0') whose name ends in "/" (GNU tar treats it as a
  *   directory), 'd' also for a GNU dumpdir ('D'), 'C' for contiguous files, 'h' for hard links;
+ *   a contiguous file whose name ends in "/" is listed as 'C' but extracted as a directory, so it
+ *   is read here as the directory GNU tar restores;
  * - a mode only as its 12 permission bits (higher bits of the mode field are not shown);
  * - for a pre-1970 mtime with a fraction: the seconds truncated toward zero and the fraction's
  *   magnitude ("-5.25" → "1969-12-31 23:59:55.25"), so a time between -1 and 0 prints like its
@@ -63,7 +65,7 @@ export function parseListingLine(text: string): EntryRecord | null {
 
   if (typeChar === 'V' && rest === '--Volume Header--') return null;
   if (typeChar === 'M') throw new Error('the archive continues a multi-volume set (a file split from the previous volume)');
-  const type = TYPES[typeChar];
+  const type = typeChar === 'C' && name.bytes.at(-1) === 0x2f ? 'dir' : TYPES[typeChar];
   if (!type) throw new Error(`an entry GNU tar does not know (type '${typeChar}'${rest ? `, "${rest.trim()}"` : ''})`);
 
   let link: Buffer | undefined;

@@ -102,8 +102,9 @@ export function resolveEntry(h: RawHeader, o: Overrides, global: readonly PaxRec
   let content: 'file' | 'skip' | 'none' = 'skip';
   switch (t) {
     case '0': case '\0': case '7':
-      // Before directories had a type, a trailing slash made one (GNU tar still reads it so).
-      type = t !== '7' && path.endsWith('/') ? 'dir' : 'file';
+      // Before directories had a type, a trailing slash made one: GNU tar still extracts a '0', '\0'
+      // or contiguous '7' entry named so as a directory (and then reads no content for it).
+      type = path.endsWith('/') ? 'dir' : 'file';
       content = type === 'file' ? 'file' : 'none';
       break;
     case 'S': type = 'file'; content = 'file'; break;
@@ -120,6 +121,11 @@ export function resolveEntry(h: RawHeader, o: Overrides, global: readonly PaxRec
   }
   if (type !== 'symlink' && type !== 'hardlink') linkpath = undefined;
   else if (!linkpath) throw new EntryProblem('corrupt', `link ${quoteName(path)} without a target`);
+  // A target ending in "/" names a directory, which has no hard links: GNU tar's extraction fails
+  // on it ("Not a directory"); linking the file without the slash would restore what no tar does.
+  if (type === 'hardlink' && linkpath!.endsWith('/')) {
+    throw new EntryProblem('corrupt', `hard link ${quoteName(path)} to ${quoteName(linkpath!)}: a name ending in "/" cannot be hard linked`);
+  }
 
   const entry: TarEntry = {
     path, type, typeflag: t, linkpath,
