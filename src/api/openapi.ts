@@ -122,7 +122,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
         '408': error('the upload stalled'),
         '413': error('larger than MAX_UPLOAD_BYTES'),
         '415': error('not SQL'),
-        '422': error('a mysqldump/mariadb-dump file without its "-- Dump completed" line, or a gzip cut short or damaged (sql_incomplete)'),
+        '422': error('a mysqldump/mariadb-dump file without its "-- Dump completed" line, or a gzip cut short or damaged (sql_incomplete); a file that switches to another database than DB_NAME (sql_other_database)'),
         '507': error('no space for the upload'),
       },
     }),

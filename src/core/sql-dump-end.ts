@@ -28,8 +28,11 @@ const TAIL_BYTES = 4096;
 export type DumpEndVerdict =
   /** `dump`: the file has a dump header and ends with the completion line; false: no header, not judged. */
   | { ok: true; dump: boolean; gzip: boolean }
-  /** `reason`: one sentence without a full stop; the caller adds what happened (nothing was changed/kept). */
-  | { ok: false; reason: string; gzip: boolean };
+  /**
+   * `reason`: one sentence without a full stop; the caller adds what happened (nothing was changed/kept).
+   * `problem`: cut short or damaged, or (with a database given) working on another database.
+   */
+  | { ok: false; reason: string; gzip: boolean; problem: 'incomplete' | 'other-database' };
 
 /** The tool whose header the text starts with (first non-blank line, after a `/*M!…*\/` line), if any. */
 export function dumpHeaderTool(head: string): 'mariadb-dump' | 'mysqldump' | undefined {
@@ -178,6 +181,7 @@ export class DumpEndCheck extends Transform {
       return {
         ok: false,
         gzip,
+        problem: 'incomplete',
         reason:
           `the SQL file is gzip and ${what}: it does not decompress to its end (${this.gunzipError.message}, after ${this.compressedBytes} bytes); ` +
           'the dump was interrupted or the file was copied or uploaded incompletely',
@@ -189,6 +193,7 @@ export class DumpEndCheck extends Transform {
       return {
         ok: false,
         gzip,
+        problem: 'other-database',
         reason:
           `the SQL file works on database ${JSON.stringify(foreign.database)}, not on the one it is restored into (${JSON.stringify(foreign.line)}: ` +
           'a dump made with --databases or --all-databases); loaded, it would leave that database empty and write into others; ' +
@@ -203,6 +208,7 @@ export class DumpEndCheck extends Transform {
     return {
       ok: false,
       gzip,
+      problem: 'incomplete',
       reason:
         `the SQL file looks like a ${tool} file cut short: it does not end with "${COMPLETION_MARK}" ` +
         `(the dump was interrupted, or the file was copied or uploaded incompletely); it ends with ${JSON.stringify(last)}`,

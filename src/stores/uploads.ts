@@ -11,7 +11,8 @@
  * When it has ended: a file that starts like a mysqldump/mariadb-dump file must end with its
  * `-- Dump completed` line, and a gzip must decompress to its end (core/sql-dump-end.ts, fed as
  * the bytes pass: a gzip is inflated alongside, one pass, no second read), else 422 and nothing is
- * kept. The restore job checks the file again before it touches the database.
+ * kept; so must a file that switches to another database than the one it is for (a dump made with
+ * --databases of another database, or --all-databases). The restore job checks the file again before it touches the database.
  * The file is named by what its first bytes say (gzip magic 1f 8b), not by what the client claims,
  * and anything that fails is removed.
  */
@@ -46,6 +47,8 @@ export interface UploadLimits {
   idleTimeoutMs: number;
   /** Free space that must stay in BACKUP_DIR on top of the upload (SPACE_MARGIN_MB). */
   spaceMarginBytes: number;
+  /** The database the file will be loaded into (DB_NAME): one that works on another is refused. */
+  database: string;
 }
 
 /** Less than this within one progress window is a stalled or dripping client (~1 KiB/s at 60 s). */
@@ -77,7 +80,7 @@ export async function receiveUpload(body: Readable, dir: string, id: string, lim
     },
   });
   const sniffer = sniffGate((g) => (gzip = g));
-  const endCheck = new DumpEndCheck();
+  const endCheck = new DumpEndCheck({ database: limits.database });
   // The request is piped in, not made part of the pipeline: a pipeline destroys its source on an
   // error, and destroying an unfinished request destroys its socket, so the client would get a
   // reset instead of our 4xx. The caller discards the rest of the body (discardRest).
@@ -94,7 +97,7 @@ export async function receiveUpload(body: Readable, dir: string, id: string, lim
     stopWatching();
     if (bytes === 0) throw new UploadError(400, 'empty_upload', 'the upload is empty; send the .sql or .sql.gz file as the request body');
     const whole = endCheck.verdict();
-    if (!whole.ok) throw new UploadError(422, 'sql_incomplete', `${whole.reason}; nothing was kept`);
+    if (!whole.ok) throw new UploadError(422, whole.problem === 'other-database' ? 'sql_other_database' : 'sql_incomplete', `${whole.reason}; nothing was kept`);
     await fsyncFile(partial);
     const final = path.join(dir, `${id}${gzip ? '.sql.gz' : '.sql'}`);
     await fs.rename(partial, final);

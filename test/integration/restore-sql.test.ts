@@ -79,16 +79,27 @@ describe('restore the database from a SQL file', () => {
     });
   }
 
-  it('a dump of another database made with --databases is refused before anything changes; such a dump of this database loads', async () => {
+  it('a dump of another database made with --databases is refused at the upload and in the job, before anything changes; such a dump of this database loads', async () => {
     await fx.clock.advance(60_000);
     const other = `${DB}_other`;
     const dumpOf = async (db: string) => (await exec('mariadb-dump', [...MARIADB_ARGS, '--hex-blob', '--databases', db], { maxBuffer: 64 * 1024 * 1024, encoding: 'buffer' } as any)).stdout as unknown as Buffer;
+    const uploaded = () => fs.readdir(path.join(fx.backupDir, 'uploads')).catch(() => [] as string[]);
     await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${other}`]);
     try {
       await sql('CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (7)', other);
       const before = await sql('CHECKSUM TABLE patient');
-      const up = await upload(svc, gzipSync(await dumpOf(other)));
+      const foreign = gzipSync(await dumpOf(other));
+      const kept = await uploaded();
+      const atUpload = await upload(svc, foreign);
+      assert.equal(atUpload.status, 422, JSON.stringify(atUpload.body));
+      assert.equal(atUpload.body.error.code, 'sql_other_database');
+      assert.match(atUpload.body.error.message, new RegExp(`^the SQL file works on database "${other}", not on the one it is restored into \\("CREATE DATABASE .*; nothing was kept$`));
+      assert.deepEqual(await uploaded(), kept, 'nothing kept');
+      // A file swapped in after the upload (by hand, or kept from before this check): the job refuses it.
+      const up = await upload(svc, await dumpOf(DB));
       assert.equal(up.status, 201, JSON.stringify(up.body));
+      const [name] = (await uploaded()).filter((f) => !kept.includes(f));
+      await fs.writeFile(path.join(fx.backupDir, 'uploads', name!), foreign);
       const refused = await confirmAndWait(svc, up.body);
       assert.equal(refused.state, 'failed');
       assert.match(refused.failedReason, new RegExp(`^the SQL file works on database "${other}", not on the one it is restored into \\("CREATE DATABASE .*a dump made with --databases or --all-databases\\).*; nothing was changed$`));

@@ -107,7 +107,12 @@ export const requestSqlRestore: Handler = async (ctx, req) => {
   const declared = Number(req.headers['content-length']);
   const length = req.headers['content-length'] !== undefined && Number.isSafeInteger(declared) ? declared : undefined;
   const uploadId = randomUUID();
-  const limits = { maxBytes: ctx.config.maxUploadBytes, idleTimeoutMs: ctx.config.uploadIdleTimeoutMs, spaceMarginBytes: ctx.config.spaceMarginBytes };
+  const limits = {
+    maxBytes: ctx.config.maxUploadBytes,
+    idleTimeoutMs: ctx.config.uploadIdleTimeoutMs,
+    spaceMarginBytes: ctx.config.spaceMarginBytes,
+    database: db!.database,
+  };
   let upload;
   try {
     upload = await receiveUpload(req.stream, uploadsDir(ctx.config.backupDir), uploadId, limits, length);
