@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, execSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,6 +16,7 @@ import { fetchArchive } from '../../src/engine/offsite/fetch-archive.js';
 import { listRemoteArchives } from '../../src/engine/offsite/remote-listing.js';
 import { applyRemoteRetention } from '../../src/engine/offsite/remote-retention.js';
 import { configSecrets, lsjson, type RcloneOptions } from '../../src/engine/offsite/rclone.js';
+import { RcloneDaemon } from '../../src/engine/offsite/rclone-daemon.js';
 import { sendObject, verifyObject } from '../../src/engine/offsite/send.js';
 import os from 'node:os';
 import { rcloneConfig, startSftpServer, startWebdavServer, type TestRemote } from '../helpers/offsite-servers.js';
@@ -190,23 +192,90 @@ describe('copy of an archive to a target', () => {
 
 describe('verification of a remote object', () => {
   for (const which of ['sftp', 'webdav'] as const) {
-    it(`detects a corrupted object (${which})`, async () => {
+    it(`detects a corrupted object (${which}), through the copy's daemon and through a process of its own`, async () => {
       const remote = which === 'sftp' ? sftp : dav;
       const local = path.join(work, 'backup', FILE);
       const object = `${remote.name}:${which === 'sftp' ? path.join(remote.dir, 'corrupt') : 'corrupt'}/x.age`;
       // SFTP checks with its own md5 (computed on the server), WebDAV by reading the object back.
       const check = which === 'sftp' ? ('md5' as const) : undefined;
-      const sent = await sendObject({ rclone, object, source: local, recipients: [recipient], remoteHashes: check ? [check] : [] });
-      assert.equal((await verifyObject(rclone, object, sent, undefined, check)).method, check ?? 'read-back');
-      const stored = path.join(remote.dir, 'corrupt', 'x.age');
-      const bytes = await fs.readFile(stored);
-      bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x01;
-      await fs.writeFile(stored, bytes);
-      await assert.rejects(verifyObject(rclone, object, sent, undefined, check), which === 'sftp' ? /the target's md5 .* differs/ : /read back/);
-      await fs.truncate(stored, 100);
-      await assert.rejects(verifyObject(rclone, object, sent, undefined, check), /has 100 bytes on the target/);
+      const daemon = await RcloneDaemon.start(rclone);
+      try {
+        const sent = await sendObject({ rclone, object, source: local, recipients: [recipient], remoteHashes: check ? [check] : [], daemon });
+        const stored = path.join(remote.dir, 'corrupt', 'x.age');
+        const good = await fs.readFile(stored);
+        for (const via of [undefined, daemon]) {
+          await fs.writeFile(stored, good);
+          assert.equal((await verifyObject(rclone, object, sent, undefined, check, via)).method, check ?? 'read-back');
+          const bytes = Buffer.from(good);
+          bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0x01;
+          await fs.writeFile(stored, bytes);
+          await assert.rejects(verifyObject(rclone, object, sent, undefined, check, via), which === 'sftp' ? /the target's md5 .* differs/ : /read back/);
+          await fs.truncate(stored, 100);
+          await assert.rejects(verifyObject(rclone, object, sent, undefined, check, via), /has 100 bytes on the target/);
+          await fs.rm(stored);
+          // rclone lsjson of a missing object fails on its own ("directory not found"); rc's stat answers "no item".
+          await assert.rejects(verifyObject(rclone, object, sent, undefined, check, via), via ? /is missing on the target/ : /directory not found/);
+        }
+      } finally {
+        await daemon.close();
+      }
     });
   }
+});
+
+describe("the copy's rclone daemon", () => {
+  /** Our children whose command line holds `rclone rcd`. */
+  async function daemons(): Promise<number[]> {
+    const pids: number[] = [];
+    for (const d of await fs.readdir('/proc')) {
+      if (!/^\d+$/.test(d)) continue;
+      const stat = await fs.readFile(`/proc/${d}/stat`, 'utf8').catch(() => '');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const cmdline = await fs.readFile(`/proc/${d}/cmdline`, 'utf8').catch(() => '');
+      if (ppid === process.pid && cmdline.startsWith('rclone\0rcd\0')) pids.push(Number(d));
+    }
+    return pids;
+  }
+
+  it('listens on 127.0.0.1 only, lets nobody in without its password, which is in no command line, environment or file; gone with its files after close', async () => {
+    const d = await RcloneDaemon.start(rclone);
+    const pid = d.pid!;
+    const argv = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+    const htpasswd = argv[argv.indexOf('--rc-htpasswd') + 1]!;
+    try {
+      assert.match(d.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      for (const authorization of [undefined, `Basic ${Buffer.from('oob-backup:guessed').toString('base64')}`]) {
+        const res = await fetch(`${d.url}config/dump`, { method: 'POST', headers: authorization ? { authorization } : {} });
+        assert.equal(res.status, 401, `config/dump answered ${res.status} to ${authorization ?? 'no password'}`);
+      }
+      const environ = await fs.readFile(`/proc/${pid}/environ`, 'utf8');
+      assert.doesNotMatch(environ, /RCLONE_RC_(USER|PASS)/);
+      assert.ok(!argv.some((a) => /^--rc-(user|pass)/.test(a)), argv.join(' '));
+      // Only the password's SHA-1 is on disk, in a directory of its own that only we can read.
+      assert.match(await fs.readFile(htpasswd, 'utf8'), /^oob-backup:\{SHA\}[A-Za-z0-9+/]{27}=\n$/);
+      assert.equal((await fs.stat(path.dirname(htpasswd))).mode & 0o777, 0o700);
+    } finally {
+      await d.close();
+    }
+    assert.deepEqual(await daemons(), []);
+    await assert.rejects(fs.stat(path.dirname(htpasswd)), { code: 'ENOENT' });
+  });
+
+  it('an aborted copy ends its daemon; a copy that went through leaves none either', async () => {
+    const big = path.join(work, 'abort-src');
+    await fs.mkdir(big, { recursive: true });
+    const file = 'big_2026-11-21-0315.tar.gz';
+    await fs.writeFile(path.join(big, file), randomBytes(3 << 20));
+    const slow = { ...rclone, bwlimit: '512k' };
+    const stop = new AbortController();
+    const target = `${sftp.name}:${path.join(sftp.dir, 'aborted')}`;
+    const copy = copyArchive({ rclone: slow, target, backupDir: big, file, recipients: [], signal: stop.signal, onProgress: (sent) => sent > 0 && stop.abort() });
+    await assert.rejects(copy);
+    assert.equal(stop.signal.aborted, true, 'the copy failed before it was aborted');
+    assert.deepEqual(await daemons(), [], 'a daemon outlived its copy');
+    await copyArchive({ rclone, target, backupDir: big, file, recipients: [] });
+    assert.deepEqual(await daemons(), []);
+  });
 });
 
 describe('a target that is down', () => {
@@ -229,10 +298,13 @@ describe('a target that is down', () => {
 
   it('a malformed recipient is refused before anything is uploaded', async () => {
     const bad = `age1${'q'.repeat(58)}`; // the form of a recipient, with a wrong checksum
-    const err = await sendObject({ rclone, object: `${sftp.name}:${path.join(sftp.dir, 'bad-age')}/x.age`, source: path.join(work, 'backup', FILE), recipients: [bad] }).then(
-      () => assert.fail('an upload with a malformed recipient succeeded'),
-      (e: Error) => e,
-    );
+    const daemon = await RcloneDaemon.start(rclone);
+    const err = await sendObject({ rclone, object: `${sftp.name}:${path.join(sftp.dir, 'bad-age')}/x.age`, source: path.join(work, 'backup', FILE), recipients: [bad], daemon })
+      .then(
+        () => assert.fail('an upload with a malformed recipient succeeded'),
+        (e: Error) => e,
+      )
+      .finally(() => daemon.close());
     assert.match(err.message, /^age recipient age1q{58} has a wrong checksum/);
     assert.equal(await fs.stat(path.join(sftp.dir, 'bad-age')).catch(() => undefined), undefined, 'rclone was started');
   });

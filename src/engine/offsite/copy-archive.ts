@@ -3,12 +3,16 @@
  * the archive (encrypted when recipients are given), then its manifest and plaintext checksum,
  * and last the checksum of the uploaded object, which marks the copy complete
  * (../../core/offsite-names.ts). An upload is checked on the target before that marker is written,
- * so a target never lists a copy that differs from what was sent.
+ * so a target never lists a copy that differs from what was sent. The steps share one rclone
+ * daemon (rclone-daemon.ts), and so one connection to the target; an encrypted archive streams
+ * into an `rclone rcat` of its own, which is told the size (backends without streaming uploads
+ * would spool an upload of unknown size to a temp file).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { completionMarker, remoteManifestName, remoteObjectName } from '../../core/offsite-names.js';
-import { backendHashes, putText, remotePath, type RcloneOptions } from './rclone.js';
+import { backendHashes, remotePath, type RcloneOptions } from './rclone.js';
+import { RcloneDaemon } from './rclone-daemon.js';
 import { remoteCheck, sendObject, verifyObject, type Verification } from './send.js';
 
 export interface CopyArchiveOptions {
@@ -45,28 +49,41 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
   const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
   const sourceSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
   const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
-  // The sidecars follow the archive, not beside it: rclone processes that start at once race to
-  // create a new target directory, and on SFTP the loser fails (seen under the test suite's load).
-  const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, callerChecks: true, signal: o.signal, onProgress: o.onProgress });
-  // Once the archive is there, so is the directory: the sidecars go up while the target hashes the
-  // archive for its check (0.3-0.5 s less per copy). A failed check is the reason given first.
-  const [checked, sidecars] = await Promise.allSettled([verifyObject(o.rclone, object, sent, o.signal, check?.type), sendSidecars(o, local, encrypted, sidecar, o.signal)]);
-  if (checked.status === 'rejected') throw checked.reason;
-  if (sidecars.status === 'rejected') throw sidecars.reason;
-  const { method } = checked.value;
-  // Last: the marker of a complete copy, in `sha256sum -c` format.
-  await putText(o.rclone, remotePath(o.target, completionMarker(o.file, encrypted)), `${sent.sha256}  ${name}\n`, o.signal);
-  return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1, check: check?.type ?? null };
+  // The daemon starts while an encrypted archive already streams into its own rclone, and connects
+  // to the target meanwhile (a look at the object), so the check after the upload finds it ready.
+  const starting = RcloneDaemon.start(o.rclone, o.signal);
+  starting.then((d) => d.stat(object, undefined, o.signal)).catch(() => undefined);
+  try {
+    // The sidecars follow the archive, not beside it: uploads that start at once race to create a
+    // new target directory, and on SFTP the loser fails (seen under the test suite's load).
+    const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, callerChecks: true, daemon: starting, signal: o.signal, onProgress: o.onProgress });
+    const daemon = await starting;
+    // Once the archive is there, so is the directory: the sidecars go up while the target hashes the
+    // archive for its check (0.3-0.5 s less per copy). A failed check is the reason given first.
+    const [checked, sidecars] = await Promise.allSettled([
+      verifyObject(o.rclone, object, sent, o.signal, check?.type, daemon),
+      sendSidecars(o, daemon, local, encrypted, sidecar),
+    ]);
+    if (checked.status === 'rejected') throw checked.reason;
+    if (sidecars.status === 'rejected') throw sidecars.reason;
+    const { method } = checked.value;
+    // Last: the marker of a complete copy, in `sha256sum -c` format.
+    await daemon.upload(remotePath(o.target, completionMarker(o.file, encrypted)), Buffer.from(`${sent.sha256}  ${name}\n`), o.signal);
+    return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1, check: check?.type ?? null };
+  } finally {
+    await starting.then((d) => d.close(), () => undefined);
+  }
 }
 
-async function sendSidecars(o: CopyArchiveOptions, local: string, encrypted: boolean, sidecar: string | undefined, signal?: AbortSignal): Promise<void> {
+async function sendSidecars(o: CopyArchiveOptions, daemon: RcloneDaemon, local: string, encrypted: boolean, sidecar: string | undefined): Promise<void> {
   const manifest = async () => {
     if (!(await exists(`${local}.manifest.json`))) return;
-    await sendObject({ rclone: o.rclone, object: remotePath(o.target, remoteManifestName(o.file, encrypted)), source: `${local}.manifest.json`, recipients: o.recipients, signal });
+    const object = remotePath(o.target, remoteManifestName(o.file, encrypted));
+    await sendObject({ rclone: o.rclone, object, source: `${local}.manifest.json`, recipients: o.recipients, daemon, signal: o.signal });
   };
   // Encrypted: the plaintext's checksum too, which the emergency procedure checks after `age -d`.
   const checksum = async () => {
-    if (encrypted && sidecar !== undefined) await putText(o.rclone, remotePath(o.target, `${o.file}.sha256`), sidecar, signal);
+    if (encrypted && sidecar !== undefined) await daemon.upload(remotePath(o.target, `${o.file}.sha256`), Buffer.from(sidecar), o.signal);
   };
   await Promise.all([manifest(), checksum()]);
 }

@@ -49,7 +49,7 @@ function common(o: RcloneOptions): string[] {
  * it afterwards (send.ts), so rclone's own check is skipped (`--ignore-checksum`): on backends that
  * hash on their side it would hash every byte once more in rclone (an md5 pass, ~1.5 s of CPU per
  * GiB). On SFTP, rclone 1.60's rcat does not hash (measured: the same time and CPU with and without
- * the flag). Small texts (sidecars) keep rclone's check, their only one.
+ * the flag). Without it (a sidecar too large to be sent whole, send.ts) rclone checks the upload.
  */
 export function rcat(o: RcloneOptions, object: string, size: number, signal?: AbortSignal, opts: { callerChecks?: boolean } = {}): Child & { stdin: Writable } {
   const args = ['rcat', ...common(o), ...(opts.callerChecks ? ['--ignore-checksum'] : []), '--size', String(size), object];
@@ -61,41 +61,6 @@ export function rcat(o: RcloneOptions, object: string, size: number, signal?: Ab
     what: `upload to ${object}`,
   });
   return { ...child, stdin: child.proc.stdin! };
-}
-
-/**
- * `rclone copyto` of a local file to an object: rclone reads the file itself, so no byte passes
- * through this process or a pipe, and a failed transfer can be retried by rclone (a file can be
- * read again, a stream cannot). `--ignore-times`: an object left by an earlier, failed attempt is
- * replaced even when its size and time match. `callerChecks` (`--ignore-checksum`): the caller
- * checks the object with the one hash it computed itself (send.ts), so the target does not hash it
- * twice. `onBytes` gets rclone's own count of bytes sent, from its JSON stats every second.
- */
-export function copyTo(o: RcloneOptions, source: string, object: string, opts: { signal?: AbortSignal; onBytes?: (sent: number) => void; callerChecks?: boolean } = {}): Child {
-  const args = ['copyto', ...common(o), '--ignore-times', ...(opts.callerChecks ? ['--ignore-checksum'] : []), '--use-json-log', '--stats', '1s', '--stats-log-level', 'NOTICE', source, object];
-  return startChild('rclone', args, {
-    env: env(o),
-    stdio: ['ignore', 'ignore', 'pipe'],
-    secrets: o.secrets,
-    signal: opts.signal,
-    what: `upload to ${object}`,
-    stderrLine: (line) => jsonLogLine(line, opts.onBytes),
-  });
-}
-
-/** One line of rclone's --use-json-log: stats go to `onBytes` and are dropped, other lines keep their message. */
-function jsonLogLine(line: string, onBytes?: (sent: number) => void): string | undefined {
-  let entry: { msg?: unknown; stats?: { bytes?: unknown } };
-  try {
-    entry = JSON.parse(line) as typeof entry;
-  } catch {
-    return line || undefined;
-  }
-  if (entry.stats && typeof entry.stats === 'object') {
-    if (typeof entry.stats.bytes === 'number') onBytes?.(entry.stats.bytes);
-    return undefined;
-  }
-  return typeof entry.msg === 'string' ? entry.msg : line;
 }
 
 /** `rclone cat`: the object's bytes on stdout. */
@@ -142,15 +107,6 @@ export function backendHashes(o: RcloneOptions, target: string, signal?: AbortSi
 /** Deletes one object; the remote may refuse (object lock, append-only), which rejects. */
 export async function deleteFile(o: RcloneOptions, object: string, signal?: AbortSignal): Promise<void> {
   await output(o, ['deletefile', ...common(o), object], `delete of ${object}`, signal);
-}
-
-/** Writes a small text (a sidecar) to an object. */
-export async function putText(o: RcloneOptions, object: string, text: string, signal?: AbortSignal): Promise<void> {
-  const body = Buffer.from(text);
-  const child = rcat(o, object, body.length, signal);
-  child.stdin.on('error', () => undefined); // a dead rclone is reported by `done`
-  child.stdin.end(body);
-  await child.done;
 }
 
 async function output(o: RcloneOptions, args: string[], what: string, signal?: AbortSignal): Promise<string> {

@@ -1,7 +1,8 @@
 /**
- * One object to a target, streamed, without a temp file, in bounded memory. Plain: rclone reads
- * the file itself (`copyto`) while this process reads it too and hashes it; the page cache serves
- * the second reader. Encrypted: this process reads the file, encrypts it (age-encrypt.ts) and the
+ * One object to a target, streamed, without a temp file, in bounded memory. Plain: rclone (the
+ * copy's daemon, rclone-daemon.ts) reads the file itself while this process reads it too and
+ * hashes it; the page cache serves the second reader. A sidecar (up to 1 MiB) is read whole and
+ * sent in one request. Encrypted: this process reads the file, encrypts it (age-encrypt.ts) and the
  * ciphertext flows through the digests into `rclone rcat`, waiting whenever rclone (or the uplink
  * behind it, with --bwlimit) is slower.
  * Either way the digests are of the object as it must be on the remote, and the target's own hash
@@ -11,11 +12,12 @@
 import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Writable, type Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { AgeEncrypt, encryptedSize } from './age-encrypt.js';
 import type { Child } from './child.js';
 import { DigestTap, type Digests } from './digest-tap.js';
-import { cat, copyTo, lsjson, rcat, type RcloneOptions } from './rclone.js';
+import { cat, lsjson, rcat, type RcloneOptions } from './rclone.js';
+import type { RcloneDaemon } from './rclone-daemon.js';
 
 export interface SendOptions {
   rclone: RcloneOptions;
@@ -34,9 +36,14 @@ export interface SendOptions {
    * its own check; without it, rclone checks the upload (the only check a small sidecar gets).
    */
   callerChecks?: boolean;
+  /** The copy's rclone daemon (or its start): plain files and small ones go through it (no process, no connection of their own). */
+  daemon: RcloneDaemon | Promise<RcloneDaemon>;
   signal?: AbortSignal;
   onProgress?: (sent: number, total: number) => void;
 }
+
+/** Up to this size a file (a sidecar) goes to the daemon whole, in one request, checked by rclone; larger ones stream. */
+const WHOLE_FILE_MAX = 1024 * 1024;
 
 /** The one hash the target computes itself that a copy is checked with: sha256, else sha1, else md5; none: read back. */
 export function remoteCheck(backendHashes: readonly string[]): { type: 'sha256' | 'sha1' | 'md5'; extra: ('md5' | 'sha1')[] } | undefined {
@@ -54,7 +61,8 @@ export async function sendObject(o: SendOptions): Promise<Digests> {
   // Stops whatever still runs when one part fails (the hashing reader, age, rclone).
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-  const { sent, plainSha256 } = await (encrypted ? sendEncrypted(o, size, signal, onBytes) : sendPlain(o, signal, onBytes)).finally(() => stop.abort());
+  const sending = !o.callerChecks && plainSize <= WHOLE_FILE_MAX ? sendWhole(o, signal) : encrypted ? sendEncrypted(o, size, signal, onBytes) : sendPlain(o, signal, onBytes);
+  const { sent, plainSha256 } = await sending.finally(() => stop.abort());
   if (o.sourceSha256 !== undefined && plainSha256 !== o.sourceSha256) {
     throw new Error(`${o.source} changed since it was verified (sha256 ${plainSha256}, its sidecar says ${o.sourceSha256}): the copy on the target is not valid`);
   }
@@ -62,9 +70,10 @@ export async function sendObject(o: SendOptions): Promise<Digests> {
   return sent;
 }
 
+/** rclone (the daemon) reads the file itself while this process reads it too and hashes it; the page cache serves the second reader. */
 async function sendPlain(o: SendOptions, signal: AbortSignal, onBytes: (n: number) => void): Promise<{ sent: Digests; plainSha256: string }> {
-  const upload = copyTo(o.rclone, o.source, o.object, { signal, onBytes, callerChecks: o.callerChecks });
-  const sent = await settle(hashFile(o.source, o.remoteHashes, signal), upload);
+  const copy = (await o.daemon).copyFile(o.source, o.object, { signal, onBytes, callerChecks: o.callerChecks });
+  const [sent] = await Promise.all([hashFile(o.source, o.remoteHashes, signal), copy]);
   return { sent, plainSha256: sent.sha256 };
 }
 
@@ -75,6 +84,23 @@ async function sendEncrypted(o: SendOptions, size: number, signal: AbortSignal, 
   const plain = new DigestTap();
   const tap = new DigestTap(onBytes, o.remoteHashes);
   await settle(pipeline(fs.createReadStream(o.source, { highWaterMark: 1024 * 1024 }), plain, encrypt, tap, upload.stdin, { signal }), upload);
+  return { sent: tap.digests(), plainSha256: plain.digests().sha256 };
+}
+
+/** A small file read whole, encrypted when recipients are given, and sent in one request; rclone checks it on the target. */
+async function sendWhole(o: SendOptions, signal: AbortSignal): Promise<{ sent: Digests; plainSha256: string }> {
+  const plain = new DigestTap();
+  const tap = new DigestTap(undefined, o.remoteHashes);
+  const body: Buffer[] = [];
+  const collect = new Writable({
+    write: (chunk: Buffer, _enc, done) => {
+      body.push(chunk);
+      done();
+    },
+  });
+  const steps = o.recipients.length > 0 ? [plain, new AgeEncrypt(o.recipients), tap] : [plain, tap];
+  await pipeline([Readable.from([await fs.promises.readFile(o.source, { signal })]), ...steps, collect], { signal });
+  await (await o.daemon).upload(o.object, Buffer.concat(body), signal);
   return { sent: tap.digests(), plainSha256: plain.digests().sha256 };
 }
 
@@ -112,9 +138,17 @@ export interface Verification {
  * when the backend has one in common with us, else the object read back and hashed here. Throws
  * on any difference, naming it.
  */
-export async function verifyObject(rclone: RcloneOptions, object: string, expected: Pick<Digests, 'size' | 'sha256'> & Partial<Digests>, signal?: AbortSignal, check?: 'sha256' | 'sha1' | 'md5'): Promise<Verification> {
+export async function verifyObject(
+  rclone: RcloneOptions,
+  object: string,
+  expected: Pick<Digests, 'size' | 'sha256'> & Partial<Digests>,
+  signal?: AbortSignal,
+  check?: 'sha256' | 'sha1' | 'md5',
+  daemon?: RcloneDaemon,
+): Promise<Verification> {
   // One hash type at most: a backend may compute each one it is asked for by reading the object.
-  const [entry] = await lsjson(rclone, object, { hashTypes: check && expected[check] ? [check] : [], signal });
+  const hashType = check && expected[check] ? check : undefined;
+  const entry = daemon ? await daemon.stat(object, hashType, signal) : (await lsjson(rclone, object, { hashTypes: hashType ? [hashType] : [], signal }))[0];
   if (!entry) throw new Error(`${object} is missing on the target`);
   if (entry.Size !== expected.size) throw new Error(`${object} has ${entry.Size} bytes on the target, ${expected.size} were sent`);
   const theirs = check ? entry.Hashes?.[check] : undefined;
