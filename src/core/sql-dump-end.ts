@@ -15,7 +15,7 @@
  */
 import { Transform, type TransformCallback } from 'node:stream';
 import { createGunzip, type Gunzip } from 'node:zlib';
-import { DatabaseSwitchScan } from './sql-database-switch.js';
+import { SqlStatementScan } from './sql-statement-scan.js';
 
 /** The line mariadb-dump and mysqldump write at the end of a complete dump. */
 export const COMPLETION_MARK = '-- Dump completed';
@@ -26,8 +26,11 @@ const HEAD_BYTES = 4096;
 const TAIL_BYTES = 4096;
 
 export type DumpEndVerdict =
-  /** `dump`: the file has a dump header and ends with the completion line; false: no header, not judged. */
-  | { ok: true; dump: boolean; gzip: boolean }
+  /**
+   * `dump`: the file has a dump header and ends with the completion line; false: no header, not judged.
+   * `longestStatement`: bytes of its longest statement (what the server must accept as one packet).
+   */
+  | { ok: true; dump: boolean; gzip: boolean; longestStatement: number }
   /**
    * `reason`: one sentence without a full stop; the caller adds what happened (nothing was changed/kept).
    * `problem`: cut short or damaged, or (with a database given) working on another database.
@@ -54,8 +57,11 @@ export function lastLine(tail: string, max = 120): string {
 
 /** Whether the last non-blank line of `tail` is the completion line. */
 export function endsWithCompletion(tail: string): boolean {
-  return lastLine(tail, Infinity).startsWith(COMPLETION_MARK);
+  return COMPLETION_LINE.test(lastLine(tail, Infinity));
 }
+
+/** The completion line as the tools write it: with its date, or without (--skip-dump-date). */
+const COMPLETION_LINE = /^-- Dump completed(?: on \d{4}-\d{2}-\d{2} +\d{1,2}:\d{2}:\d{2})?$/;
 
 const isBlank = (b: number) => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d;
 
@@ -73,12 +79,12 @@ export class DumpEndCheck extends Transform {
   private tail = Buffer.alloc(0);
   private blank = '';
   private result?: DumpEndVerdict;
-  /** With the database the file is loaded into: statements that switch to another (sql-database-switch.ts). */
-  private readonly switches?: DatabaseSwitchScan;
+  /** Statements as the client splits them; with a database, those that switch to another (sql-statement-scan.ts). */
+  private readonly statements: SqlStatementScan;
 
   constructor(o: { database?: string } = {}) {
     super();
-    if (o.database !== undefined) this.switches = new DatabaseSwitchScan(o.database);
+    this.statements = new SqlStatementScan(o.database);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -152,7 +158,7 @@ export class DumpEndCheck extends Transform {
   /** Decompressed text: the head until HEAD_BYTES, and always the tail. */
   private seeText(b: Buffer): void {
     if (b.length === 0) return;
-    this.switches?.see(b);
+    this.statements.see(b);
     if (this.headBytes < HEAD_BYTES) {
       const part = Buffer.from(b.subarray(0, HEAD_BYTES - this.headBytes));
       this.head.push(part);
@@ -187,8 +193,8 @@ export class DumpEndCheck extends Transform {
           'the dump was interrupted or the file was copied or uploaded incompletely',
       };
     }
-    this.switches?.end();
-    const foreign = this.switches?.foreign;
+    this.statements.end();
+    const foreign = this.statements.foreign;
     if (foreign) {
       return {
         ok: false,
@@ -196,14 +202,16 @@ export class DumpEndCheck extends Transform {
         problem: 'other-database',
         reason:
           `the SQL file works on database ${JSON.stringify(foreign.database)}, not on the one it is restored into (${JSON.stringify(foreign.line)}: ` +
-          'a dump made with --databases or --all-databases); loaded, it would leave that database empty and write into others; ' +
-          'make the dump without --databases (mariadb-dump <database>), or load it by hand',
+          'a dump made with --databases or --all-databases, or of a database of another name); loaded, it would change or fill that database ' +
+          'instead; make the dump without --databases from a database of this name (mariadb-dump <database>), or load it by hand',
       };
     }
+    const longestStatement = this.statements.longestStatement;
     const tool = dumpHeaderTool(Buffer.concat(this.head).toString('utf8'));
-    if (!tool) return { ok: true, dump: false, gzip };
+    if (!tool) return { ok: true, dump: false, gzip, longestStatement };
     const tail = this.tail.toString('utf8');
-    if (endsWithCompletion(tail)) return { ok: true, dump: true, gzip };
+    // The completion line counts outside any statement only: a routine's body may hold such a line.
+    if (endsWithCompletion(tail) && !this.statements.endsInsideStatement) return { ok: true, dump: true, gzip, longestStatement };
     const last = lastLine(tail);
     return {
       ok: false,

@@ -11,5 +11,5 @@
  * This file names the folder's main entry points; import from the modules themselves.
  */
 export { dumpDatabase } from './dump.js';
-export { checkSqlFile, loadSqlFile } from './load.js';
+export { checkSqlFile, loadSqlFile, serverPacketLimit } from './load.js';
 export type { DbSettings } from './option-file.js';

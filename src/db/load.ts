@@ -1,7 +1,9 @@
 /**
  * Loading a SQL file (plain or gzip) into a database with the `mariadb` client.
  *
- * `DROP DATABASE IF EXISTS` + `CREATE DATABASE … CHARACTER SET utf8mb4`, then the file is fed to
+ * `DROP DATABASE IF EXISTS` + `CREATE DATABASE` with the character set and collation the database
+ * had (utf8mb4 when it did not exist; a plain dump names neither, and tables Elexis creates later
+ * and routines take the database's), then the file is fed to
  * `mariadb <database>` (stdin; gunzipped on the fly when it starts with the gzip magic bytes 1f 8b,
  * whatever its name), streamed with backpressure. The client stops at the first failing statement
  * and the load rejects with its message (`ERROR 1064 (42000) at line 3: …`); the database is then
@@ -37,6 +39,13 @@ import { Counter, DatabaseSniffer } from './stream-checks.js';
 /** Head of the SQL searched for statements that switch to another database. */
 const SNIFF_BYTES = 64 * 1024;
 
+/**
+ * How long the DROP may wait for another client's lock on the database (an open transaction of a
+ * running Elexis or Webelexis) before the restore fails with nothing changed. MariaDB's own default
+ * is a day, during which every query on the database waits behind the DROP.
+ */
+export const LOCK_WAIT_SECONDS = 60;
+
 export interface LoadOptions {
   signal?: AbortSignal;
   logger: Logger;
@@ -44,11 +53,47 @@ export interface LoadOptions {
   onProgress?: (p: { bytesDone: number; bytesTotal: number }) => void;
   /** Default 500 ms; 0 reports every chunk. */
   progressIntervalMs?: number;
+  /** How long the DROP waits for another client's lock (default LOCK_WAIT_SECONDS). */
+  lockWaitSeconds?: number;
 }
 
 /** The client's arguments (after the option file) for loading SQL from stdin into `database`. */
 export function loadArgs(database: string): string[] {
-  return ['--batch', ...SAFE_CLIENT_ARGS, '--default-character-set=utf8mb4', `--max-allowed-packet=${MAX_ALLOWED_PACKET}`, database];
+  // --comments: the client would otherwise strip `-- …` lines from what it sends, and a routine's
+  // body would lose the comments it was created with (the dump holds them).
+  return ['--batch', ...SAFE_CLIENT_ARGS, '--comments', '--default-character-set=utf8mb4', `--max-allowed-packet=${MAX_ALLOWED_PACKET}`, database];
+}
+
+/**
+ * The statements that recreate the database: with the character set and collation it has now
+ * (read before the DROP, utf8mb4 when it does not exist), waiting at most LOCK_WAIT_SECONDS for
+ * another client's lock. No user input reaches the SQL: the name was validated (assertDbName).
+ */
+export function recreateSql(database: string, lockWaitSeconds = LOCK_WAIT_SECONDS): string {
+  const q = `\`${database}\``;
+  return [
+    `SET SESSION lock_wait_timeout = ${Math.max(1, Math.floor(lockWaitSeconds))}`,
+    `SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME INTO @oob_charset, @oob_collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${database}'`,
+    `DROP DATABASE IF EXISTS ${q}`,
+    `SET @oob_create = CONCAT('CREATE DATABASE ${q} CHARACTER SET ', IFNULL(@oob_charset, 'utf8mb4'), IFNULL(CONCAT(' COLLATE ', @oob_collation), ''))`,
+    'PREPARE oob_create FROM @oob_create',
+    'EXECUTE oob_create',
+    'DEALLOCATE PREPARE oob_create',
+  ].join('; ');
+}
+
+/** The server's max_allowed_packet: the longest statement it takes (the load's client asks for more, the server's limit wins). */
+export async function serverPacketLimit(db: DbSettings, signal?: AbortSignal): Promise<number> {
+  return withDefaultsFile(db, async (defaultsFile) => {
+    const run = runClient(CLIENT_BIN, clientArgs(defaultsFile, ['--batch', '--skip-column-names', ...SAFE_CLIENT_ARGS, '-e', 'SELECT @@GLOBAL.max_allowed_packet']), ['ignore', 'pipe', 'pipe'], signal);
+    let out = '';
+    run.child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const exit = await run.done;
+    if (exit.code !== 0) throw commandError(CLIENT_BIN, exit, 'asking the server for its max_allowed_packet failed');
+    const limit = Number(out.trim());
+    if (!Number.isSafeInteger(limit) || limit <= 0) throw new Error(`the server answered ${JSON.stringify(out.trim())} for its max_allowed_packet`);
+    return limit;
+  });
 }
 
 /** The client's arguments for the statements that recreate the database. */
@@ -89,7 +134,7 @@ export async function isGzipFile(file: string): Promise<boolean> {
  * One streaming pass over the file (gunzipped when it is gzip): is it whole? See DumpEndCheck. Rejects
  * only when the file cannot be read (or on `signal`); a file found incomplete resolves `ok: false`.
  * `database`: the one the file will be loaded into; a file that switches to another is refused
- * too (sql-database-switch.ts).
+ * too (core/sql-statement-scan.ts).
  */
 export async function checkSqlFile(file: string, database: string, o: LoadOptions): Promise<DumpEndVerdict & { bytes: number; durationMs: number }> {
   const started = Date.now();
@@ -128,12 +173,19 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
   try {
     await withDefaultsFile(db, async (defaultsFile) => {
       // (1) A clean database. No user input reaches the SQL: the name was validated above.
-      const q = `\`${db.database}\``;
-      const sql = `DROP DATABASE IF EXISTS ${q}; CREATE DATABASE ${q} CHARACTER SET utf8mb4`;
-      const prep = runClient(CLIENT_BIN, clientArgs(defaultsFile, prepArgs(sql)), ['ignore', 'ignore', 'pipe'], signal);
+      const prep = runClient(CLIENT_BIN, clientArgs(defaultsFile, prepArgs(recreateSql(db.database, o.lockWaitSeconds))), ['ignore', 'ignore', 'pipe'], signal);
       const prepExit = await prep.done;
       signal?.throwIfAborted();
-      if (prepExit.code !== 0) throw clientTooOld(prepExit) ?? commandError(CLIENT_BIN, prepExit, `recreating database ${db.database} failed`);
+      if (prepExit.code !== 0) {
+        if (/\bERROR 1205\b/.test(prepExit.stderr)) {
+          throw new DbCommandError(
+            `database ${db.database} was not dropped: another client held it for ${o.lockWaitSeconds ?? LOCK_WAIT_SECONDS} s (an open transaction: is Elexis or Webelexis ` +
+              `still running?); stop every client of the database and restore again; nothing was changed (${prepExit.stderr})`,
+            prepExit.code, prepExit.stderr, CLIENT_BIN,
+          );
+        }
+        throw clientTooOld(prepExit) ?? commandError(CLIENT_BIN, prepExit, `recreating database ${db.database} failed`);
+      }
 
       // (2) The file into `mariadb <database>`.
       const counter = new Counter((n) => {

@@ -9,10 +9,10 @@ import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { dumpFileName } from '../core/names.js';
-import { requireSpace } from '../engine/fs/free-space.js';
+import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import { dumpDatabase } from '../db/dump.js';
-import { checkSqlFile, loadSqlFile } from '../db/load.js';
+import { checkSqlFile, loadSqlFile, serverPacketLimit } from '../db/load.js';
 import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
@@ -36,6 +36,26 @@ export function dbSettings(ctx: AppContext): DbSettings {
 }
 
 /** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
+/**
+ * The server takes each statement as one packet of at most its max_allowed_packet: a file with a
+ * longer one (a row holding a document of 9 MB is an INSERT of 19 MB with --hex-blob, where the
+ * server's default is 16 MB) would stop loading halfway, after the database was dropped, and so
+ * would its safety dump. Refused before anything changes, saying what to raise.
+ */
+async function requirePacketRoom(db: DbSettings, longestStatement: number, signal?: AbortSignal): Promise<void> {
+  const limit = await serverPacketLimit(db, signal).catch((err: Error) => {
+    throw new Error(`asking MariaDB for its limits failed, nothing was changed: ${err.message}`, { cause: err });
+  });
+  if (longestStatement <= limit) return;
+  const enough = `${Math.ceil((longestStatement * 1.25) / 2 ** 20)}M`;
+  throw new UnrecoverableError(
+    `the SQL file holds a statement of ${formatBytes(longestStatement)} (a row with a large document, say), but the MariaDB server takes at most ` +
+      `${formatBytes(limit)} per statement (max_allowed_packet): the load would stop halfway, after the database was dropped; raise it on the server ` +
+      `(SET GLOBAL max_allowed_packet = ${enough.replace('M', '*1024*1024')}; and max_allowed_packet = ${enough} under [mariadbd] in its configuration) ` +
+      'and restore again; nothing was changed',
+  );
+}
+
 export async function restoreSql(
   ctx: AppContext,
   job: Job,
@@ -67,6 +87,7 @@ export async function restoreSql(
   // A retry reads the same bytes: unrecoverable.
   if (!checked.ok) throw new UnrecoverableError(`${checked.reason}; nothing was changed`);
   if (!checked.dump) log.info({ file }, 'the SQL file has no mysqldump/mariadb-dump header: whether it is complete cannot be checked');
+  await requirePacketRoom(db, checked.longestStatement, signal);
 
   let safetyDump: string | null = null;
   if (!request.skipSafetyBackup) {

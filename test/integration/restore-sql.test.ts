@@ -102,7 +102,7 @@ describe('restore the database from a SQL file', () => {
       await fs.writeFile(path.join(fx.backupDir, 'uploads', name!), foreign);
       const refused = await confirmAndWait(svc, up.body);
       assert.equal(refused.state, 'failed');
-      assert.match(refused.failedReason, new RegExp(`^the SQL file works on database "${other}", not on the one it is restored into \\("CREATE DATABASE .*a dump made with --databases or --all-databases\\).*; nothing was changed$`));
+      assert.match(refused.failedReason, new RegExp(`^the SQL file works on database "${other}", not on the one it is restored into \\("CREATE DATABASE .*a dump made with --databases or --all-databases, .*; nothing was changed$`));
       assert.equal(await sql('CHECKSUM TABLE patient'), before, 'the database is unchanged');
       // Made with --databases, but of this very database: its CREATE DATABASE and USE name it.
       const own = await confirmAndWait(svc, (await upload(svc, await dumpOf(DB), '?skipSafetyBackup=true')).body);
@@ -111,6 +111,22 @@ describe('restore the database from a SQL file', () => {
     } finally {
       await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE IF EXISTS ${other}`]);
     }
+  });
+
+  it('a statement longer than the server takes (max_allowed_packet) is refused before the safety dump, nothing changed', async () => {
+    await fx.clock.advance(60_000);
+    const limit = Number(await sql('SELECT @@GLOBAL.max_allowed_packet'));
+    const before = await sql('CHECKSUM TABLE patient');
+    const dumpsBefore = (await fs.readdir(fx.backupDir)).filter((f) => f.startsWith('elexisdb-sql_'));
+    // A row with a document as mariadb-dump --hex-blob writes it: one INSERT longer than the limit.
+    const row = `INSERT INTO \`patient\` VALUES (9,'Dokument',0x${'ab'.repeat((limit >> 1) + 4096)});\n`;
+    const up = await upload(svc, gzipSync(`-- MariaDB dump 10.19  Distrib 10.11.19-MariaDB\n${row}-- Dump completed on 2026-12-03 12:00:00\n`));
+    assert.equal(up.status, 201, JSON.stringify(up.body));
+    const r = await confirmAndWait(svc, up.body);
+    assert.equal(r.state, 'failed');
+    assert.match(r.failedReason, /^the SQL file holds a statement of [\d.]+ MiB .* takes at most [\d.]+ MiB per statement \(max_allowed_packet\).*SET GLOBAL max_allowed_packet = \d+\*1024\*1024;.*nothing was changed$/);
+    assert.equal(await sql('CHECKSUM TABLE patient'), before, 'the database is unchanged');
+    assert.deepEqual((await fs.readdir(fx.backupDir)).filter((f) => f.startsWith('elexisdb-sql_')), dumpsBefore, 'no safety dump for a refused file');
   });
 
   it('a SQL file with a syntax error fails with the client message; the safety dump restores the state before', async () => {

@@ -23,17 +23,20 @@ async function judge(bytes: Buffer | string, chunk = 64 * 1024): Promise<DumpEnd
   return check.verdict();
 }
 
+/** The verdict without the longest statement's size (asserted on its own below). */
+const verdictOf = (v: DumpEndVerdict) => (v.ok ? { ok: v.ok, dump: v.dump, gzip: v.gzip } : v);
+
 describe('DumpEndCheck', () => {
   it('passes a complete dump, plain and gzip, in any chunking, with blanks or CRLF after the last line', async () => {
     for (const text of [whole, whole + '\n\n  \n', whole + '\n'.repeat(10_000), whole.replace(/\n/g, '\r\n'), '\ufeff' + whole, whole.replace(/ on [^\n]*/, '')]) {
       for (const chunk of [1, 7, 4096, 1 << 20]) {
-        assert.deepEqual(await judge(text, chunk), { ok: true, dump: true, gzip: false }, `plain, chunk ${chunk}`);
-        assert.deepEqual(await judge(gzipSync(text), chunk), { ok: true, dump: true, gzip: true }, `gzip, chunk ${chunk}`);
+        assert.deepEqual(verdictOf(await judge(text, chunk)), { ok: true, dump: true, gzip: false }, `plain, chunk ${chunk}`);
+        assert.deepEqual(verdictOf(await judge(gzipSync(text), chunk)), { ok: true, dump: true, gzip: true }, `gzip, chunk ${chunk}`);
       }
     }
     // Concatenated gzip members (gzip a >> f; gzip b >> f) are one file for gunzip and the load.
     const members = Buffer.concat([gzipSync(HEAD + BODY), gzipSync(END)]);
-    assert.deepEqual(await judge(members, 100), { ok: true, dump: true, gzip: true });
+    assert.deepEqual(verdictOf(await judge(members, 100)), { ok: true, dump: true, gzip: true });
   });
 
   it('refuses a dump cut short, and says where it stops', async () => {
@@ -54,11 +57,30 @@ describe('DumpEndCheck', () => {
     assert.match((long as { reason: string }).reason, /ends with "….{120}"$/);
   });
 
+  it('refuses a dump cut inside a routine or trigger body, whose last line looks like the completion line', async () => {
+    const trigger = 'DELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN\n  SET @x = 1;\n  -- Dump completed check: nightly\n';
+    for (const cut of [trigger, trigger.replace('check: nightly', 'on 2026-12-03 7:23:47')]) {
+      const v = await judge(HEAD + BODY + cut, 7);
+      assert.equal(v.ok, false, cut);
+      assert.match((v as { reason: string }).reason, /cut short/);
+    }
+    // Text after the completion words is no completion line.
+    assert.equal((await judge(HEAD + BODY + '-- Dump completed check: nightly\n')).ok, false);
+  });
+
+  it('reports the longest statement, what the server must take as one packet', async () => {
+    const row = `INSERT INTO \`a\` VALUES (0x${'00ff'.repeat(20_000)});\n`;
+    for (const chunk of [1000, 65536]) {
+      const v = await judge(gzipSync(HEAD + BODY + row + END), chunk);
+      assert.equal(v.ok && v.longestStatement, row.length);
+    }
+  });
+
   it('cannot judge SQL without a dump header: passes it', async () => {
     for (const text of [BODY, 'SET NAMES utf8mb4;\n' + HEAD + BODY, '-- my fix-up script\n' + BODY, '']) {
-      assert.deepEqual(await judge(text, 5), { ok: true, dump: false, gzip: false });
+      assert.deepEqual(verdictOf(await judge(text, 5)), { ok: true, dump: false, gzip: false });
     }
-    assert.deepEqual(await judge(gzipSync(BODY)), { ok: true, dump: false, gzip: true });
+    assert.deepEqual(verdictOf(await judge(gzipSync(BODY))), { ok: true, dump: false, gzip: true });
   });
 
   it('refuses a gzip cut mid-stream or damaged, whatever it holds', async () => {

@@ -1,0 +1,76 @@
+/** SQL text read as the mariadb client splits it into statements (src/core/sql-statement-scan.ts). */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { SqlStatementScan } from '../../src/core/sql-statement-scan.js';
+
+const scanned = (text: string, piece = text.length || 1, database: string | undefined = 'elexis') => {
+  const s = new SqlStatementScan(database);
+  for (let o = 0; o < text.length; o += piece) s.see(Buffer.from(text.slice(o, o + piece)));
+  s.end();
+  return s;
+};
+const scan = (text: string, piece?: number) => scanned(text, piece).foreign;
+
+describe('SqlStatementScan: statements on another database', () => {
+  it('finds USE, CREATE/DROP/ALTER DATABASE (or SCHEMA) naming another database, in any chunking', () => {
+    for (const line of [
+      'USE `praxis_alt`;',
+      'use praxis_alt',
+      'CREATE DATABASE /*!32312 IF NOT EXISTS*/ `praxis_alt` /*!40100 DEFAULT CHARACTER SET utf8mb4 */;',
+      'create schema if not exists praxis_alt;',
+      '  DROP DATABASE IF EXISTS `praxis_alt`;',
+      'ALTER DATABASE `praxis_alt` CHARACTER SET latin1 COLLATE latin1_german2_ci ;',
+    ]) {
+      for (const piece of [1, 7, 4096]) {
+        assert.deepEqual(scan(`-- MariaDB dump\nSET NAMES utf8mb4;\n${line}\nINSERT INTO t VALUES (1);\n`, piece)?.database, 'praxis_alt', `${line} in pieces of ${piece}`);
+      }
+    }
+    assert.equal(scan('USE `we``ird`;')?.database, 'we`ird');
+    // `use` is a client command of its own line: the next line starts a statement again.
+    assert.equal(scan('use elexis\nUSE other;\n')?.database, 'other');
+  });
+
+  it('lets statements on the database itself pass, and text inside a statement or a routine body', () => {
+    assert.equal(scan('CREATE DATABASE /*!32312 IF NOT EXISTS*/ `elexis`;\nUSE `elexis`;\nALTER DATABASE `elexis` CHARACTER SET utf8mb4 ;\n'), undefined);
+    assert.equal(scan("INSERT INTO t VALUES ('USE other');\n-- USE other\nSELECT 1; USE other;\nUSER_TABLE\n"), undefined);
+    // A procedure's comment and a string over several lines (mariadb-dump writes bodies as created).
+    const body = [
+      'DELIMITER ;;',
+      'CREATE DEFINER=`root`@`localhost` PROCEDURE `p`()',
+      'BEGIN',
+      '  -- Use this procedure after the nightly import.',
+      "  SELECT 'first line;",
+      'use with care;',
+      "Drop database after reading';",
+      'END ;;',
+      'DELIMITER ;',
+      '',
+    ].join('\n');
+    for (const piece of [1, 5, 4096]) assert.equal(scan(body, piece), undefined, `pieces of ${piece}`);
+    // A statement left open across lines: its continuation is no statement start either.
+    assert.equal(scan('INSERT INTO t VALUES\n(1),\nUSE other\n(2);\n'), undefined);
+  });
+});
+
+describe('SqlStatementScan: statement sizes and the end', () => {
+  it('measures the longest statement over its lines, in any chunking', () => {
+    const big = `INSERT INTO t VALUES (0x${'ab'.repeat(5000)});`;
+    const text = `-- c\nSET NAMES utf8mb4;\nINSERT INTO t VALUES\n(1),\n(2);\n${big}\nDELIMITER ;;\nCREATE PROCEDURE p()\nBEGIN\n  SELECT 1;\nEND ;;\nDELIMITER ;\n`;
+    for (const piece of [1, 3, 100, 65536]) {
+      const s = scanned(text, piece);
+      assert.equal(s.longestStatement, big.length + 1, `pieces of ${piece}`);
+      assert.equal(s.endsInsideStatement, false);
+    }
+    assert.equal(scanned('INSERT INTO t VALUES (1),\n(2),\n(3);\n').longestStatement, 'INSERT INTO t VALUES (1),\n(2),\n(3);\n'.length);
+  });
+
+  it('tells a text that ends inside a statement or a DELIMITER block', () => {
+    assert.equal(scanned('INSERT INTO t VALUES (1),\n(2),\n').endsInsideStatement, true);
+    assert.equal(scanned('DELIMITER ;;\nCREATE TRIGGER x BEFORE INSERT ON t FOR EACH ROW BEGIN\n  -- Dump completed check\n').endsInsideStatement, true);
+    assert.equal(scanned('DELIMITER ;;\nCREATE PROCEDURE p() BEGIN SELECT 1; END ;;\n').endsInsideStatement, true, 'the delimiter was not set back');
+    assert.equal(scanned('SELECT 1;\n-- Dump completed on 2026-12-03 12:00:00\n').endsInsideStatement, false);
+    // A line that is one comment, as MariaDB's sandbox line: no statement.
+    assert.equal(scanned('/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump 10.19\n-- Dump completed\n').endsInsideStatement, false);
+    assert.equal(scanned('/* a */ SELECT 1\n').endsInsideStatement, true);
+  });
+});
