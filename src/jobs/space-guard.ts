@@ -16,7 +16,7 @@ export async function ensureRoomForArchive(ctx: AppContext, volume: string, volu
   const previous = (await ctx.store.listArchives())
     .filter((a) => a.volume === volume && a.kind === 'volume' && (!full || a.level === 0))
     .sort((a, b) => (a.stamp < b.stamp ? 1 : -1))[0];
-  const estimate = previous ? previous.size : await treeBytes(volumeDir);
+  const estimate = previous ? previous.size : await firstArchiveEstimate(volumeDir);
   const free = await freeBytes(ctx.config.backupDir);
   const needed = Math.ceil(estimate * 1.1) + ctx.config.spaceMarginBytes;
   if (free < needed) {
@@ -29,13 +29,24 @@ export async function ensureRoomForArchive(ctx: AppContext, volume: string, volu
   return { estimate, free };
 }
 
-/** Uncompressed size as the worst case for a first archive (compression only makes it smaller). */
-async function treeBytes(dir: string): Promise<number> {
+/**
+ * The worst case for a first archive: the volume's data uncompressed (compression only makes it
+ * smaller). A file's holes count as what they become, runs of zeros that deflate ~1000:1: a 2 GiB
+ * database file with 8 KiB of data estimated as 2 GiB made the first backup of such a volume fail
+ * for want of space its archive (2 MB) never needed. Data blocks count as they are allocated, and
+ * 512 bytes per entry for its header.
+ */
+export async function firstArchiveEstimate(dir: string): Promise<number> {
   let total = 0;
   let n = 0;
   try {
     for (const e of walkTree(dir)) {
-      if (e.stat?.isFile()) total += e.stat.size;
+      total += 512;
+      const st = e.stat;
+      if (st?.isFile()) {
+        const allocated = Math.min(st.size, st.blocks * 512);
+        total += allocated + Math.ceil((st.size - allocated) / 1000);
+      }
       if (++n % 1000 === 0) await nextTurn(); // let the event loop breathe (lock renewals, progress)
     }
   } catch {
