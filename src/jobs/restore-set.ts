@@ -31,6 +31,7 @@ import { isWriteFailure, writeFailureHint } from '../engine/extract/write-failur
 import { chainSpace, safetyBackupNeed, stagingNeed, type ChainSpace } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
+import { archiveWarnings } from './archive-warnings.js';
 import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { commitSwap, finishCommitted } from '../engine/swap/swap-volume.js';
@@ -230,6 +231,10 @@ export async function restoreSet(
   // 'done' is the main screen's last step, "Aufräumen" (cleaning up): the removal of the previous data.
   progress('done');
   await removePrevious();
+  for (const { target } of swapped) {
+    const said = await archiveWarnings(target.volume, target.chain.map((f) => path.join(ctx.config.backupDir, f))).catch(() => undefined);
+    if (said) warnings.push(said);
+  }
 
   return {
     kind: 'set',

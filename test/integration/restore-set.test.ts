@@ -264,6 +264,33 @@ describe('restore a backup set', () => {
   });
 });
 
+describe('a restore of an archive that was written with warnings', () => {
+  let fx: Fixture;
+  let svc: Service;
+  after(async () => {
+    await svc?.stop();
+    await fx?.cleanup();
+  });
+
+  it('says in its summary what the archive left out (a FIFO), which the restored volume no longer has', async () => {
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1' }, { clock: TEST_START });
+    const vol = path.join(fx.volumesDir, 'pipes');
+    await fs.mkdir(vol);
+    await fs.writeFile(path.join(vol, 'data.txt'), 'Befund\n');
+    await exec('mkfifo', [path.join(vol, 'queue')]);
+    svc = await startService('start', fx.env);
+    const run = await http(svc.url, 'POST', '/api/backups', {}, TOKEN);
+    assert.equal(run.status, 202);
+    await waitForJobsSettled(svc.url, TOKEN);
+    const result = await restoreAndWait(svc, { stamp: run.body.stamp, skipSafetyBackup: true });
+    assert.equal(result.state, 'completed', result.failedReason);
+    const [said] = result.summary.warnings as string[];
+    assert.match(said ?? '', /^pipes: its archive \(pipes_[\d-]+\.tar\.gz\) was written with 1 warning\(s\): "\.\/queue": is a FIFO, .*\(EUNSUPPORTED\); what they name is not in the restored volume as it was/);
+    assert.match(result.summary.message, /Warning: pipes: its archive/);
+    assert.deepEqual((await fs.readdir(vol)).sort(), ['data.txt']);
+  });
+});
+
 describe('restore confirmation expiry', () => {
   let fx: Fixture;
   let svc: Service;
