@@ -190,6 +190,12 @@ export function* walkTree(root: string, opts: WalkOptions = {}): Generator<WalkE
         yield { rel: childRel, path: childPath, stat: st };
         if (st.isDirectory()) yield* walkDir(childPath, childRel, st);
       }
+      // As GNU tar's "file changed as we read it" for a directory: a name added, removed or renamed
+      // in it while it was read changes its ctime, and the archive holds the listing of before.
+      const after = fs.fstatSync(fd);
+      if (after.ctimeMs !== dirStat.ctimeMs || after.mtimeMs !== dirStat.mtimeMs) {
+        opts.onChanged?.(rel, 'changed while it was archived (a name added, removed or renamed in it): what came or went meanwhile may be missing or left over in this archive');
+      }
     } finally {
       fs.closeSync(fd);
     }
