@@ -291,6 +291,39 @@ describe('a restore of an archive that was written with warnings', () => {
   });
 });
 
+describe('a restore of a volume with a file system mounted inside it', { skip: process.geteuid?.() !== 0 && 'needs root (mount)' }, () => {
+  let fx: Fixture;
+  let svc: Service;
+  let mounted = '';
+  after(async () => {
+    if (mounted) await exec('umount', [mounted]).catch(() => undefined);
+    await svc?.stop();
+    await fx?.cleanup();
+  });
+
+  it('is refused before any work, nothing changed (a mount point cannot be renamed); the backup holds the mount\'s files', async () => {
+    fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1' }, { clock: TEST_START });
+    const vol = path.join(fx.volumesDir, 'nested');
+    mounted = path.join(vol, 'inner');
+    await fs.mkdir(mounted, { recursive: true });
+    await exec('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mounted]);
+    await fs.writeFile(path.join(mounted, 'on-the-mount.txt'), 'Befund\n');
+    await fs.writeFile(path.join(vol, 'top.txt'), 'oben\n');
+    svc = await startService('start', fx.env);
+    const run = await http(svc.url, 'POST', '/api/backups', {}, TOKEN);
+    assert.equal(run.status, 202);
+    await waitForJobsSettled(svc.url, TOKEN);
+    await fs.writeFile(path.join(vol, 'top.txt'), 'changed\n');
+    const before = await snapshotTree(vol);
+    const result = await restoreAndWait(svc, { stamp: run.body.stamp, skipSafetyBackup: true });
+    assert.equal(result.state, 'failed');
+    assert.match(result.failedReason, /^volume nested has a file system mounted inside it \(.*\/nested\/inner\): .*cannot move a mount point; .*nothing was changed$/);
+    assertSameTree(await snapshotTree(vol), before);
+    const { stdout } = await exec('tar', ['-tzf', path.join(fx.backupDir, `nested_${run.body.stamp}.tar.gz`)]);
+    assert.match(stdout, /\.\/inner\/on-the-mount\.txt/);
+  });
+});
+
 describe('restore confirmation expiry', () => {
   let fx: Fixture;
   let svc: Service;

@@ -1,0 +1,28 @@
+/**
+ * File systems mounted below a directory (from /proc/self/mountinfo). A restore replaces a volume's
+ * tree by renaming its entries, and the kernel refuses to rename a mount point (EBUSY): a volume
+ * with a mount inside it is backed up whole (as GNU tar does, crossing into the mount), but its
+ * restore must be refused before any work, not rolled back after the extraction.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/** mountinfo escapes blanks, tabs, newlines and backslashes in paths as octal (`\040`). */
+function unescape(field: string): string {
+  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** Mount points strictly below `dir` (its real path), in the order the kernel lists them. */
+export async function mountsBelow(dir: string): Promise<string[]> {
+  const real = await fs.realpath(dir);
+  const text = await fs.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const prefix = real.endsWith(path.sep) ? real : `${real}${path.sep}`;
+  const found: string[] = [];
+  for (const line of text.split('\n')) {
+    const field = line.split(' ')[4];
+    if (!field) continue;
+    const point = unescape(field);
+    if (point.startsWith(prefix) && !found.includes(point)) found.push(point);
+  }
+  return found;
+}
