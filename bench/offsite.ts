@@ -1,5 +1,5 @@
 /**
- * Off-site copy throughput (issue 14): our copy (plain: `rclone copyto` reads the file while we
+ * Off-site copy throughput (issue 14): our copy (plain: rclone, as the copy's daemon, reads the file while we
  * hash it; encrypted: age's output through our hashes into `rclone rcat`; verified on the target
  * either way) against plain `rclone copy` of the same file, to an SFTP
  * target on this machine (a real sshd, started here on a free port, as in the tests). The file is
