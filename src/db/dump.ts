@@ -18,7 +18,7 @@ import { createNewFileStream, exists, fsyncDir, fsyncFile, writeFileAtomic } fro
 import { progressReporter } from '../engine/progress.js';
 import { abortError, assertDbName, commandError, DbCommandError, DUMP_BIN, MAX_ALLOWED_PACKET, runClient, type ClientRun } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
-import { COMPLETION_MARK, HashingCounter, TailKeeper } from './stream-checks.js';
+import { COMPLETION_MARK, HashingCounter, StatementMeter, TailKeeper } from './stream-checks.js';
 
 /** Bytes of the dump's end kept to look for the completion line. */
 const TAIL_KEEP = 512;
@@ -30,6 +30,8 @@ export interface DumpResult {
   size: number;
   sha256: string;
   durationMs: number;
+  /** Bytes of the dump's longest statement: a restore needs the server's max_allowed_packet at least this large. */
+  longestStatement: number;
 }
 
 export interface DumpOptions {
@@ -96,6 +98,7 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
       report(progress);
     });
     const hasher = new HashingCounter();
+    const meter = new StatementMeter();
     await withDefaultsFile(db, async (defaultsFile) => {
       // The file first: the client's output must be piped on before the client can exit. Node
       // discards a child's unread stdout when it exits (a short dump then arrived as 0 bytes).
@@ -109,7 +112,7 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
       }
       let streamErr: unknown;
       try {
-        await pipeline(run.child.stdout!, tail, createGzip({ level: gzipLevel }), hasher, out);
+        await pipeline(run.child.stdout!, tail, meter, createGzip({ level: gzipLevel }), hasher, out);
       } catch (err) {
         streamErr = err;
         run.kill(); // e.g. ENOSPC: the client would block forever on a full stdout pipe
@@ -139,13 +142,16 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
     sidecarWritten = true;
     await writeFileAtomic(shaPath, `${sha256}  ${fileName}\n`);
     // Marks the dump as ours: verification then insists on the .sha256 sidecar.
-    const manifest = { file: fileName, kind: 'sql', size: hasher.bytes, sha256, durationMs: Date.now() - started, createdAt: new Date().toISOString(), tool: 'oob-backup' };
+    const manifest = {
+      file: fileName, kind: 'sql', size: hasher.bytes, sha256, longestStatement: meter.longestStatement,
+      durationMs: Date.now() - started, createdAt: new Date().toISOString(), tool: 'oob-backup',
+    };
     await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
     signal?.throwIfAborted();
     await rename(partial, finalPath);
     renamed = true;
     await fsyncDir(dir);
-    const result: DumpResult = { file: fileName, path: finalPath, size: hasher.bytes, sha256, durationMs: Date.now() - started };
+    const result: DumpResult = { file: fileName, path: finalPath, size: hasher.bytes, sha256, durationMs: Date.now() - started, longestStatement: meter.longestStatement };
     log.info({ database: db.database, file: finalPath, size: result.size, durationMs: result.durationMs }, 'database dumped');
     return result;
   } catch (err) {

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import { SqlStatementScan } from '../core/sql-statement-scan.js';
 
 /** The line mariadb-dump writes at the end of a complete dump (core/sql-dump-end.ts checks uploads for it too). */
 export { COMPLETION_MARK } from '../core/sql-dump-end.js';
@@ -113,4 +114,21 @@ export function databaseNamesIn(sql: string): string[] {
     if (name !== undefined) names.add(name.replace(/``/g, '`'));
   }
   return [...names];
+}
+
+/** Pass-through that measures the SQL's longest statement (core/sql-statement-scan.ts), what the server must take as one packet. */
+export class StatementMeter extends Transform {
+  private readonly scan = new SqlStatementScan();
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.scan.see(chunk);
+    cb(null, chunk);
+  }
+  override _flush(cb: TransformCallback): void {
+    this.scan.end();
+    cb();
+  }
+  /** Bytes of the longest statement, once the stream has ended. */
+  get longestStatement(): number {
+    return this.scan.longestStatement;
+  }
 }

@@ -9,7 +9,9 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { dumpFileName } from '../core/names.js';
 import { dumpDatabase, type DumpResult } from '../db/dump.js';
-import { noteCatchUp } from '../engine/manifest-notes.js';
+import { addManifestNotes, noteCatchUp } from '../engine/manifest-notes.js';
+import { serverPacketLimit } from '../db/load.js';
+import { formatBytes } from '../engine/fs/free-space.js';
 import type { DumpJobData } from '../stores/queues.js';
 import { dbSettings } from './restore-sql.js';
 import { checkRunJobData } from './job-data.js';
@@ -52,10 +54,29 @@ export function makeDumpProcessor(ctx: AppContext) {
         onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
       });
       await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
+      await warnIfTooLongForServer(ctx, db, r, log);
       log.info({ file: r.file, size: r.size, durationMs: r.durationMs }, 'dump finished');
       return r;
     } finally {
       await lock.release();
     }
   };
+}
+
+/**
+ * A dump is complete whatever its statements' length; but a restore of one with a statement longer
+ * than the server's max_allowed_packet is refused until that is raised (restore-sql.ts). Said now,
+ * as the dump's warning in the listing and the log, not first on the day of the restore.
+ */
+async function warnIfTooLongForServer(ctx: AppContext, db: ReturnType<typeof dbSettings>, r: DumpResult, log: AppContext['logger']): Promise<void> {
+  const limit = await serverPacketLimit(db).catch((err: Error) => {
+    log.warn({ err: err.message }, 'could not ask MariaDB for its max_allowed_packet');
+    return undefined;
+  });
+  if (limit === undefined || r.longestStatement <= limit) return;
+  const message =
+    `its longest statement is ${formatBytes(r.longestStatement)} (a row with a large document), the MariaDB server takes ${formatBytes(limit)} ` +
+    '(max_allowed_packet): a restore of this dump will ask to raise it first; raise it now on the server (see README, "What the load keeps and refuses")';
+  log.warn({ file: r.file, longestStatement: r.longestStatement, maxAllowedPacket: limit }, message);
+  await addManifestNotes(ctx.config.backupDir, r.file, { warnings: 1, warningMessages: [message] });
 }

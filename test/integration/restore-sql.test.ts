@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { TEST_START } from '../helpers/clock.js';
-import { DB_ENV, http, makeFixture, MARIADB_ARGS, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, http, makeFixture, MARIADB_ARGS, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec } from '../helpers/volumes.js';
 
 const TOKEN = 'sql-restore-token-0123456789';
@@ -272,5 +272,22 @@ describe('restore the database from a SQL file', () => {
     const up = await upload(svc, Buffer.alloc(0));
     assert.equal(up.status, 400);
     assert.equal(up.body.error.code, 'empty_upload');
+  });
+
+  it("a run's dump with a statement longer than the server takes is complete, and says in the listing that a restore needs max_allowed_packet raised", async () => {
+    await fx.clock.advance(60_000);
+    const limit = Number(await sql('SELECT @@GLOBAL.max_allowed_packet'));
+    // A document of (limit/2 + 64 KiB): its --hex-blob INSERT is longer than the limit.
+    await sql(`CREATE TABLE big_doc (id INT PRIMARY KEY, data LONGBLOB); INSERT INTO big_doc VALUES (1, REPEAT(UNHEX('255044462D312E340A00FF'), ${Math.ceil(((limit >> 1) + 65536) / 11)}))`);
+    await fs.mkdir(path.join(fx.volumesDir, 'docs'), { recursive: true }); // a run needs a volume
+    await fs.writeFile(path.join(fx.volumesDir, 'docs', 'a.txt'), 'a\n');
+    const run = await http(svc.url, 'POST', '/api/backups', {}, TOKEN);
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    await waitForJobsSettled(svc.url, TOKEN);
+    const dumpEntry = (await http(svc.url, 'GET', `/api/backups/${run.body.stamp}`, undefined, TOKEN)).body.archives.find((a: any) => a.kind === 'sql');
+    assert.equal(dumpEntry.verified.ok, true, JSON.stringify(dumpEntry));
+    assert.equal(dumpEntry.warnings, 1);
+    assert.match(dumpEntry.warningMessages[0], /^its longest statement is [\d.]+ MiB .*the MariaDB server takes [\d.]+ MiB \(max_allowed_packet\): a restore of this dump will ask to raise it first/);
+    await sql('DROP TABLE big_doc');
   });
 });
