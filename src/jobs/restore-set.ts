@@ -32,7 +32,7 @@ import { chainSpace, safetyBackupNeed, stagingNeed, type ChainSpace } from './re
 import { claimSafetyStamp } from './safety-stamp.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { archiveWarnings } from './archive-warnings.js';
-import { mountsBelow } from '../engine/fs/mounts.js';
+import { refuseMountsBelow } from '../engine/fs/mounts.js';
 import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { commitSwap, finishCommitted } from '../engine/swap/swap-volume.js';
@@ -88,15 +88,7 @@ export async function restoreSet(
   }
   progress('check');
   const targets = await resolveTargets(ctx, stamp, request.volumes);
-  for (const t of targets) {
-    const mounts = await mountsBelow(t.dir);
-    if (mounts.length > 0) {
-      throw new Error(
-        `volume ${t.volume} has a file system mounted inside it (${mounts.join(', ')}): a restore replaces the volume's tree by renames, ` +
-          'which cannot move a mount point; unmount it and restore again (or restore by hand with tar -xzpf); nothing was changed',
-      );
-    }
-  }
+  for (const t of targets) await refuseMountsBelow(t.volume, t.dir);
   // A restore of these volumes that died mid-swap (this job's own earlier attempt included) is
   // rolled back first; we hold their locks, so nothing else is using the staging directories.
   for (const t of targets) {

@@ -26,3 +26,13 @@ export async function mountsBelow(dir: string): Promise<string[]> {
   }
   return found;
 }
+
+/** Throws, saying why and what to do, when a file system is mounted below a volume's directory. */
+export async function refuseMountsBelow(volume: string, dir: string): Promise<void> {
+  const mounts = await mountsBelow(dir);
+  if (mounts.length === 0) return;
+  throw new Error(
+    `volume ${volume} has a file system mounted inside it (${mounts.join(', ')}): a restore replaces the volume's tree by renames, ` +
+      'which cannot move a mount point; unmount it and restore again (or restore by hand with tar -xzpf); nothing was changed',
+  );
+}
