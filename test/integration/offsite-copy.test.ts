@@ -4,7 +4,7 @@
  * `sha256sum -c` checks what arrived: nothing of ours reads our own output.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, execSync } from 'node:child_process';
+import { execFileSync, execSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -20,6 +20,7 @@ import { RcloneDaemon } from '../../src/engine/offsite/rclone-daemon.js';
 import { sendObject, verifyObject } from '../../src/engine/offsite/send.js';
 import os from 'node:os';
 import { rcloneConfig, startSftpServer, startWebdavServer, type TestRemote } from '../helpers/offsite-servers.js';
+import { waitFor } from '../helpers/service.js';
 
 let work = '';
 let sftp: TestRemote;
@@ -258,6 +259,46 @@ describe("the copy's rclone daemon", () => {
       await d.close();
     }
     assert.deepEqual(await daemons(), []);
+    await assert.rejects(fs.stat(path.dirname(htpasswd)), { code: 'ENOENT' });
+  });
+
+  it("ignores the environment's rclone logging and rc settings (its port is read from its log; it keeps its own password)", async () => {
+    const set = { RCLONE_LOG_LEVEL: 'ERROR', RCLONE_QUIET: 'true', RCLONE_LOG_FILE: path.join(work, 'no-such-dir', 'rclone.log'), RCLONE_RC_NO_AUTH: 'true', RCLONE_RC_ADDR: '0.0.0.0:5572' };
+    const saved = Object.fromEntries(Object.keys(set).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, set);
+    let d: RcloneDaemon | undefined;
+    try {
+      d = await RcloneDaemon.start(rclone);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    try {
+      assert.match(d.url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      assert.equal((await fetch(`${d.url}config/dump`, { method: 'POST' })).status, 401);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('a worker that dies (SIGKILL) takes its daemon with it; the next daemon removes the dead one\'s password directory', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, '../helpers/daemon-child.ts'), rclone.configFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+    await new Promise((resolve) => child.once('close', resolve));
+    assert.equal(child.signalCode, 'SIGKILL');
+    const { pid, htpasswd } = JSON.parse(out) as { pid: number; htpasswd: string };
+    // Gone, or a zombie waiting for whoever adopted it.
+    const ended = async () => {
+      const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+      return stat === undefined || stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z') || undefined;
+    };
+    await waitFor(ended, 10_000, 'the orphaned daemon to end');
+    assert.ok(await fs.stat(htpasswd), 'a killed worker cannot remove its directory itself');
+    const next = await RcloneDaemon.start(rclone);
+    await next.close();
     await assert.rejects(fs.stat(path.dirname(htpasswd)), { code: 'ENOENT' });
   });
 

@@ -24,11 +24,60 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { redact, startChild, type Child } from './child.js';
 import type { RcloneOptions, RemoteEntry } from './rclone.js';
 
 /** How long rclone may take to start listening before the copy fails. */
 const START_TIMEOUT_MS = 30_000;
+/** How long a broken connection waits for the daemon's exit, whose reason then says more. */
+const EXIT_GRACE_MS = 500;
+/** The private temp directories of the daemons' htpasswd files: `<prefix><pid of the worker>-<random>`. */
+const AUTH_DIR_PREFIX = 'oob-rclone-rc-';
+/**
+ * rclone settings in the environment the daemon must not take: logging ones would hide or move the
+ * line its port is read from (RCLONE_LOG_LEVEL=ERROR, RCLONE_QUIET, RCLONE_LOG_FILE made every copy
+ * wait 30 s and fail), and the rc ones would change how it listens or authenticates.
+ */
+const IGNORED_ENV = /^RCLONE_(RC_|LOG_|SYSLOG|QUIET$|VERBOSE$)/;
+
+function daemonEnv(configFile: string): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, RCLONE_CONFIG: configFile };
+  for (const key of Object.keys(env)) if (IGNORED_ENV.test(key)) delete env[key];
+  return env;
+}
+
+/** The private directory with the htpasswd file: the password's SHA-1 only. */
+async function writeAuthDir(user: string, password: string): Promise<string> {
+  let dir: string | undefined;
+  try {
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), `${AUTH_DIR_PREFIX}${process.pid}-`));
+    await fs.writeFile(path.join(dir, 'htpasswd'), `${user}:{SHA}${createHash('sha1').update(password).digest('base64')}\n`, { mode: 0o600 });
+    return dir;
+  } catch (err) {
+    if (dir) await fs.rm(dir, { recursive: true, force: true });
+    throw new Error(`rclone remote control: cannot write its password file in ${os.tmpdir()} (the temp directory): ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Directories of daemons whose worker died without removing them (a kill, a crash): removed at the next start. */
+async function sweepStaleAuthDirs(): Promise<void> {
+  const tmp = os.tmpdir();
+  for (const name of await fs.readdir(tmp).catch(() => [] as string[])) {
+    const pid = new RegExp(`^${AUTH_DIR_PREFIX}(\\d+)-`).exec(name)?.[1];
+    if (pid !== undefined && !alive(Number(pid))) await fs.rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => undefined);
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** How often a running upload's byte count is asked for (core/stats), for the job's progress. */
 const PROGRESS_EVERY_MS = 1000;
 
@@ -45,11 +94,11 @@ export class RcloneDaemon {
   ) {}
 
   static async start(o: RcloneOptions, signal?: AbortSignal): Promise<RcloneDaemon> {
+    await sweepStaleAuthDirs();
     const user = 'oob-backup';
     const password = randomBytes(24).toString('hex');
-    const authDir = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-rclone-rc-'));
+    const authDir = await writeAuthDir(user, password);
     const htpasswd = path.join(authDir, 'htpasswd');
-    await fs.writeFile(htpasswd, `${user}:{SHA}${createHash('sha1').update(password).digest('base64')}\n`, { mode: 0o600 });
     let announced: (url: string) => void = () => undefined;
     const listening = new Promise<string>((resolve) => (announced = resolve));
     const args = [
@@ -58,12 +107,16 @@ export class RcloneDaemon {
       '--rc-htpasswd', htpasswd,
       '--rc-server-read-timeout', '0s',
       '--rc-server-write-timeout', '0s',
+      // Its port is read from this level's line, whatever RCLONE_* logging the environment holds.
+      '--log-level', 'NOTICE',
       '--retries', '1',
       '--low-level-retries', '3',
       ...(o.bwlimit ? ['--bwlimit', o.bwlimit] : []),
     ];
-    const child = startChild('rclone', args, {
-      env: { ...process.env, RCLONE_CONFIG: o.configFile },
+    // setpriv (util-linux, in every Debian) execs rclone with a parent-death signal: a worker that
+    // dies (killed, out of memory, process.exit at its deadline) takes its daemon with it.
+    const child = startChild('setpriv', ['--pdeathsig', 'TERM', '--', 'rclone', ...args], {
+      env: daemonEnv(o.configFile),
       stdio: ['ignore', 'ignore', 'pipe'],
       secrets: o.secrets,
       signal,
@@ -189,8 +242,9 @@ export class RcloneDaemon {
       });
       req.on('error', (err) => {
         if (signal?.aborted) return reject(signal.reason);
-        // The daemon's own end (killed, crashed) says more than the broken connection.
-        void Promise.race([this.child.done.then(() => undefined, (e: Error) => e), new Promise<undefined>((r) => setImmediate(r, undefined))]).then((ended) =>
+        // The daemon's own end (killed, crashed) says more than the broken connection; its exit is
+        // reported a moment after the connection breaks.
+        void Promise.race([this.child.done.then(() => undefined, (e: Error) => e), sleep(EXIT_GRACE_MS).then(() => undefined)]).then((ended) =>
           reject(new Error(`${what}: ${ended ? ended.message : `rclone remote control did not answer (${err.message})`}`, { cause: err })),
         );
       });
