@@ -19,6 +19,7 @@ import { progressReporter } from '../engine/progress.js';
 import { abortError, assertDbName, commandError, DbCommandError, DUMP_BIN, MAX_ALLOWED_PACKET, runClient, type ClientRun } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
 import { COMPLETION_MARK, HashingCounter, StatementMeter, TailKeeper } from './stream-checks.js';
+import { databaseDefaults } from './server-facts.js';
 
 /** Bytes of the dump's end kept to look for the completion line. */
 const TAIL_KEEP = 512;
@@ -142,8 +143,10 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
     sidecarWritten = true;
     await writeFileAtomic(shaPath, `${sha256}  ${fileName}\n`);
     // Marks the dump as ours: verification then insists on the .sha256 sidecar.
+    // A plain dump names neither: a restore onto a new server recreates the database with these.
+    const database = await databaseDefaults(db, signal).catch((err: Error) => void log.warn({ err: err.message }, 'could not read the database\'s character set'));
     const manifest = {
-      file: fileName, kind: 'sql', size: hasher.bytes, sha256, longestStatement: meter.longestStatement,
+      file: fileName, kind: 'sql', size: hasher.bytes, sha256, longestStatement: meter.longestStatement, ...(database ? { database } : {}),
       durationMs: Date.now() - started, createdAt: new Date().toISOString(), tool: 'oob-backup',
     };
     await writeFileAtomic(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);

@@ -11,5 +11,6 @@
  * This file names the folder's main entry points; import from the modules themselves.
  */
 export { dumpDatabase } from './dump.js';
-export { checkSqlFile, loadSqlFile, serverPacketLimit } from './load.js';
+export { checkSqlFile, loadSqlFile } from './load.js';
+export { databaseDefaults, serverPacketLimit } from './server-facts.js';
 export type { DbSettings } from './option-file.js';

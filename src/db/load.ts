@@ -34,6 +34,7 @@ import { DumpEndCheck, type DumpEndVerdict } from '../core/sql-dump-end.js';
 import { progressReporter } from '../engine/progress.js';
 import { abortError, assertDbName, CLIENT_BIN, commandError, DbCommandError, MAX_ALLOWED_PACKET, runClient, SAFE_CLIENT_ARGS, type ClientExit } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
+import { CHARSET_NAME, type DatabaseDefaults } from './server-facts.js';
 import { Counter, DatabaseSniffer } from './stream-checks.js';
 
 /** Head of the SQL searched for statements that switch to another database. */
@@ -55,6 +56,8 @@ export interface LoadOptions {
   progressIntervalMs?: number;
   /** How long the DROP waits for another client's lock (default LOCK_WAIT_SECONDS). */
   lockWaitSeconds?: number;
+  /** The character set and collation to recreate the database with (its dump's manifest); default: those it has now. */
+  databaseDefaults?: DatabaseDefaults;
 }
 
 /** The client's arguments (after the option file) for loading SQL from stdin into `database`. */
@@ -65,14 +68,18 @@ export function loadArgs(database: string): string[] {
 }
 
 /**
- * The statements that recreate the database: with the character set and collation it has now
- * (read before the DROP, utf8mb4 when it does not exist), waiting at most LOCK_WAIT_SECONDS for
+ * The statements that recreate the database: with the character set and collation given (its dump's
+ * manifest), else those it has now (read before the DROP, utf8mb4 when it does not exist), waiting at most LOCK_WAIT_SECONDS for
  * another client's lock. No user input reaches the SQL: the name was validated (assertDbName).
  */
-export function recreateSql(database: string, lockWaitSeconds = LOCK_WAIT_SECONDS): string {
+export function recreateSql(database: string, lockWaitSeconds = LOCK_WAIT_SECONDS, defaults?: DatabaseDefaults): string {
   const q = `\`${database}\``;
+  const wait = `SET SESSION lock_wait_timeout = ${Math.max(1, Math.floor(lockWaitSeconds))}`;
+  if (defaults && CHARSET_NAME.test(defaults.charset) && CHARSET_NAME.test(defaults.collation)) {
+    return [wait, `DROP DATABASE IF EXISTS ${q}`, `CREATE DATABASE ${q} CHARACTER SET ${defaults.charset} COLLATE ${defaults.collation}`].join('; ');
+  }
   return [
-    `SET SESSION lock_wait_timeout = ${Math.max(1, Math.floor(lockWaitSeconds))}`,
+    wait,
     `SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME INTO @oob_charset, @oob_collation FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${database}'`,
     `DROP DATABASE IF EXISTS ${q}`,
     `SET @oob_create = CONCAT('CREATE DATABASE ${q} CHARACTER SET ', IFNULL(@oob_charset, 'utf8mb4'), IFNULL(CONCAT(' COLLATE ', @oob_collation), ''))`,
@@ -80,20 +87,6 @@ export function recreateSql(database: string, lockWaitSeconds = LOCK_WAIT_SECOND
     'EXECUTE oob_create',
     'DEALLOCATE PREPARE oob_create',
   ].join('; ');
-}
-
-/** The server's max_allowed_packet: the longest statement it takes (the load's client asks for more, the server's limit wins). */
-export async function serverPacketLimit(db: DbSettings, signal?: AbortSignal): Promise<number> {
-  return withDefaultsFile(db, async (defaultsFile) => {
-    const run = runClient(CLIENT_BIN, clientArgs(defaultsFile, ['--batch', '--skip-column-names', ...SAFE_CLIENT_ARGS, '-e', 'SELECT @@GLOBAL.max_allowed_packet']), ['ignore', 'pipe', 'pipe'], signal);
-    let out = '';
-    run.child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
-    const exit = await run.done;
-    if (exit.code !== 0) throw commandError(CLIENT_BIN, exit, 'asking the server for its max_allowed_packet failed');
-    const limit = Number(out.trim());
-    if (!Number.isSafeInteger(limit) || limit <= 0) throw new Error(`the server answered ${JSON.stringify(out.trim())} for its max_allowed_packet`);
-    return limit;
-  });
 }
 
 /** The client's arguments for the statements that recreate the database. */
@@ -173,7 +166,7 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
   try {
     await withDefaultsFile(db, async (defaultsFile) => {
       // (1) A clean database. No user input reaches the SQL: the name was validated above.
-      const prep = runClient(CLIENT_BIN, clientArgs(defaultsFile, prepArgs(recreateSql(db.database, o.lockWaitSeconds))), ['ignore', 'ignore', 'pipe'], signal);
+      const prep = runClient(CLIENT_BIN, clientArgs(defaultsFile, prepArgs(recreateSql(db.database, o.lockWaitSeconds, o.databaseDefaults))), ['ignore', 'ignore', 'pipe'], signal);
       const prepExit = await prep.done;
       signal?.throwIfAborted();
       if (prepExit.code !== 0) {

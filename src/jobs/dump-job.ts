@@ -10,7 +10,7 @@ import type { AppContext } from '../runtime/context.js';
 import { dumpFileName } from '../core/names.js';
 import { dumpDatabase, type DumpResult } from '../db/dump.js';
 import { addManifestNotes, noteCatchUp } from '../engine/manifest-notes.js';
-import { serverPacketLimit } from '../db/load.js';
+import { serverPacketLimit } from '../db/server-facts.js';
 import { formatBytes } from '../engine/fs/free-space.js';
 import type { DumpJobData } from '../stores/queues.js';
 import { dbSettings } from './restore-sql.js';

@@ -12,7 +12,8 @@ import { dumpFileName } from '../core/names.js';
 import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import { dumpDatabase } from '../db/dump.js';
-import { checkSqlFile, loadSqlFile, serverPacketLimit } from '../db/load.js';
+import { checkSqlFile, loadSqlFile } from '../db/load.js';
+import { CHARSET_NAME, serverPacketLimit, type DatabaseDefaults } from '../db/server-facts.js';
 import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
@@ -36,6 +37,16 @@ export function dbSettings(ctx: AppContext): DbSettings {
 }
 
 /** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
+/** The character set and collation our dump's manifest recorded for the database (none for an upload). */
+async function dumpedDefaults(file: string): Promise<DatabaseDefaults | undefined> {
+  const raw = await fs.readFile(`${file}.manifest.json`, 'utf8').catch(() => undefined);
+  if (!raw) return undefined;
+  const m = JSON.parse(raw) as { tool?: unknown; database?: { charset?: unknown; collation?: unknown } };
+  const { charset, collation } = m.database ?? {};
+  if (m.tool !== 'oob-backup' || typeof charset !== 'string' || typeof collation !== 'string') return undefined;
+  return CHARSET_NAME.test(charset) && CHARSET_NAME.test(collation) ? { charset, collation } : undefined;
+}
+
 /**
  * The server takes each statement as one packet of at most its max_allowed_packet: a file with a
  * longer one (a row holding a document of 9 MB is an INSERT of 19 MB with --hex-blob, where the
@@ -107,7 +118,8 @@ export async function restoreSql(
   progress('load', { bytesDone: 0, bytesTotal: size });
   if (signal?.aborted) throw new Error(`the database was not touched: ${(signal.reason as Error).message}`);
   try {
-    const r = await loadSqlFile(db, file, { logger: log, onProgress: (p) => progress('load', p) });
+    const databaseDefaults = await dumpedDefaults(file);
+    const r = await loadSqlFile(db, file, { logger: log, onProgress: (p) => progress('load', p), databaseDefaults });
     // An upload has served its purpose; a dump from the listing is a backup and stays.
     if (path.dirname(file) === uploadsDir(ctx.config.backupDir)) await fs.rm(file, { force: true });
     log.warn({ database: db.database, bytes: r.bytes }, 'database replaced from SQL file');

@@ -290,4 +290,20 @@ describe('restore the database from a SQL file', () => {
     assert.match(dumpEntry.warningMessages[0], /^its longest statement is [\d.]+ MiB .*the MariaDB server takes [\d.]+ MiB \(max_allowed_packet\): a restore of this dump will ask to raise it first/);
     await sql('DROP TABLE big_doc');
   });
+
+  it("a set's dump restores the database with the character set and collation it had at the dump (its manifest), not the one it has now", async () => {
+    await fx.clock.advance(60_000);
+    const defaults = () => sql(`SELECT CONCAT(DEFAULT_CHARACTER_SET_NAME, ' ', DEFAULT_COLLATION_NAME) FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${DB}'`);
+    const atDump = await defaults();
+    const run = await http(svc.url, 'POST', '/api/backups', {}, TOKEN);
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    await waitForJobsSettled(svc.url, TOKEN);
+    await sql(`ALTER DATABASE \`${DB}\` CHARACTER SET latin1 COLLATE latin1_german1_ci`);
+    assert.notEqual(await defaults(), atDump);
+    const req = await http(svc.url, 'POST', '/api/restores', { stamp: run.body.stamp, volumes: ['elexisdb-sql'], skipSafetyBackup: true }, TOKEN);
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    const r = await confirmAndWait(svc, req.body);
+    assert.equal(r.state, 'completed', r.failedReason);
+    assert.equal(await defaults(), atDump);
+  });
 });

@@ -8,13 +8,14 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
 import { dumpDatabase } from '../../src/db/dump.js';
-import { checkSqlFile, loadSqlFile, serverPacketLimit } from '../../src/db/load.js';
+import { checkSqlFile, loadSqlFile } from '../../src/db/load.js';
+import { serverPacketLimit } from '../../src/db/server-facts.js';
 import type { DbSettings } from '../../src/db/option-file.js';
 
 const silent = pino({ level: 'silent' });
@@ -82,6 +83,19 @@ describe('a dump and its load keep the database as it was', () => {
     assert.equal(checked.ok, true, checked.ok ? '' : checked.reason);
     await sql("UPDATE patient SET name = 'changed'; DROP PROCEDURE nightly");
     await loadSqlFile(db, dump.path, { logger: silent });
+    assert.equal(await state(), before);
+  });
+});
+
+describe('a restore onto a new server', () => {
+  it('recreates the database with the character set and collation its dump recorded, not the new server\'s', async () => {
+    const dump = await dumpDatabase(db, { dir, fileName: 'new-server.sql.gz', logger: silent });
+    const manifest = JSON.parse(await readFile(`${dump.path}.manifest.json`, 'utf8')) as { database?: unknown };
+    assert.deepEqual(manifest.database, { charset: 'latin1', collation: 'latin1_german1_ci' });
+    const before = await state();
+    // The new server's database, made by its installer with that server's defaults.
+    await sql(`DROP DATABASE \`${DB}\`; CREATE DATABASE \`${DB}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci`, 'mysql');
+    await loadSqlFile(db, dump.path, { logger: silent, databaseDefaults: manifest.database as { charset: string; collation: string } });
     assert.equal(await state(), before);
   });
 });

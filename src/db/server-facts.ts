@@ -1,0 +1,45 @@
+/**
+ * What the MariaDB server says about itself and the database, asked with the `mariadb` client:
+ * the longest statement it takes (max_allowed_packet), and the database's default character set
+ * and collation, which a plain dump does not name (a dump's manifest keeps them, so that a restore
+ * onto a new server recreates the database as it was, not with that server's defaults).
+ */
+import { assertDbName, CLIENT_BIN, commandError, runClient, SAFE_CLIENT_ARGS } from './client.js';
+import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
+
+export interface DatabaseDefaults {
+  charset: string;
+  collation: string;
+}
+
+/** A character set's or collation's name as information_schema gives them (`utf8mb4_unicode_520_ci`). */
+export const CHARSET_NAME = /^[a-z0-9_]{1,64}$/;
+
+/** The rows of one query, tab-separated columns, no header. */
+async function query(db: DbSettings, sql: string, what: string, signal?: AbortSignal): Promise<string[][]> {
+  return withDefaultsFile(db, async (defaultsFile) => {
+    const run = runClient(CLIENT_BIN, clientArgs(defaultsFile, ['--batch', '--skip-column-names', ...SAFE_CLIENT_ARGS, '-e', sql]), ['ignore', 'pipe', 'pipe'], signal);
+    let out = '';
+    run.child.stdout!.setEncoding('utf8').on('data', (s: string) => (out += s));
+    const exit = await run.done;
+    if (exit.code !== 0) throw commandError(CLIENT_BIN, exit, `asking the server for ${what} failed`);
+    return out.split('\n').filter(Boolean).map((l) => l.split('\t'));
+  });
+}
+
+/** The server's max_allowed_packet: the longest statement it takes (the load's client asks for more, the server's limit wins). */
+export async function serverPacketLimit(db: DbSettings, signal?: AbortSignal): Promise<number> {
+  const [[value] = []] = await query(db, 'SELECT @@GLOBAL.max_allowed_packet', 'its max_allowed_packet', signal);
+  const limit = Number(value);
+  if (!Number.isSafeInteger(limit) || limit <= 0) throw new Error(`the server answered ${JSON.stringify(value)} for its max_allowed_packet`);
+  return limit;
+}
+
+/** The database's default character set and collation; undefined when it does not exist. */
+export async function databaseDefaults(db: DbSettings, signal?: AbortSignal): Promise<DatabaseDefaults | undefined> {
+  assertDbName(db.database); // validated: it is put into the SQL
+  const rows = await query(db, `SELECT DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${db.database}'`, 'the database\'s character set', signal);
+  const [charset, collation] = rows[0] ?? [];
+  if (!charset || !collation || !CHARSET_NAME.test(charset) || !CHARSET_NAME.test(collation)) return undefined;
+  return { charset, collation };
+}
