@@ -1,18 +1,15 @@
 /**
  * Loading a SQL file (plain or gzip) into a database with the `mariadb` client.
  *
- * `DROP DATABASE IF EXISTS` + `CREATE DATABASE` with the character set and collation the database
- * had (utf8mb4 when it did not exist; a plain dump names neither, and tables Elexis creates later
- * and routines take the database's), then the file is fed to
+ * `DROP DATABASE IF EXISTS` + `CREATE DATABASE` with the character set and collation its dump
+ * recorded, else those the database had (utf8mb4 when it did not exist; a plain dump names neither,
+ * and tables Elexis creates later and routines take the database's), then the file is fed to
  * `mariadb <database>` (stdin; gunzipped on the fly when it starts with the gzip magic bytes 1f 8b,
  * whatever its name), streamed with backpressure. The client stops at the first failing statement
  * and the load rejects with its message (`ERROR 1064 (42000) at line 3: …`); the database is then
- * left partially loaded. Dumps made with `mariadb-dump --databases`/`--all-databases` contain
- * `CREATE DATABASE`/`USE` statements naming their original database: the client obeys them, so the
- * data would go into *that* database, not into `db.database` (which stays empty). We scan the first
- * 64 KiB of the SQL for such statements naming another database and log a warning, but do not fail
- * (restoring into the original name can be intended). Dumps written by `dumpDatabase` name no
- * database and always load into `db.database`.
+ * left partially loaded. Dumps written by `dumpDatabase` name no database and always load into
+ * `db.database`; a file whose statements switch to another database (`--databases` dumps) is
+ * refused by checkSqlFile (core/sql-statement-scan.ts) before the load, not here.
  *
  * The file is SQL for the server only: both client runs get SAFE_CLIENT_ARGS (`--binary-mode
  * --sandbox`, see ./client.ts), so client commands in the file (`\! …`, `\. file`, `system`,
@@ -25,7 +22,6 @@
  */
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
-import path from 'node:path';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
@@ -35,10 +31,7 @@ import { progressReporter } from '../engine/progress.js';
 import { abortError, assertDbName, CLIENT_BIN, commandError, DbCommandError, MAX_ALLOWED_PACKET, runClient, SAFE_CLIENT_ARGS, type ClientExit } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
 import { CHARSET_NAME, type DatabaseDefaults } from './server-facts.js';
-import { Counter, DatabaseSniffer } from './stream-checks.js';
-
-/** Head of the SQL searched for statements that switch to another database. */
-const SNIFF_BYTES = 64 * 1024;
+import { Counter } from './stream-checks.js';
 
 /**
  * How long the DROP may wait for another client's lock on the database (an open transaction of a
@@ -68,9 +61,10 @@ export function loadArgs(database: string): string[] {
 }
 
 /**
- * The statements that recreate the database: with the character set and collation given (its dump's
- * manifest), else those it has now (read before the DROP, utf8mb4 when it does not exist), waiting at most LOCK_WAIT_SECONDS for
- * another client's lock. No user input reaches the SQL: the name was validated (assertDbName).
+ * The statements that recreate the database: with the character set and collation given (its
+ * dump's manifest), else those it has now (read before the DROP, utf8mb4 when it does not exist),
+ * waiting at most LOCK_WAIT_SECONDS for another client's lock. No user input reaches the SQL: the
+ * name was validated (assertDbName), the character set names are checked (CHARSET_NAME).
  */
 export function recreateSql(database: string, lockWaitSeconds = LOCK_WAIT_SECONDS, defaults?: DatabaseDefaults): string {
   const q = `\`${database}\``;
@@ -185,21 +179,12 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
         progress.bytesDone += n;
         report(progress);
       });
-      const sniffer = new DatabaseSniffer(SNIFF_BYTES, (names) => {
-        const others = names.filter((n) => n !== db.database);
-        if (others.length === 0) return;
-        log.warn(
-          { database: db.database, file, names: others },
-          `${path.basename(file)} switches to database(s) ${others.join(', ')} (USE/CREATE DATABASE, e.g. a --databases dump): ` +
-            `its statements after that go into those databases, not into ${db.database}`,
-        );
-      });
       const run = runClient(CLIENT_BIN, clientArgs(defaultsFile, loadArgs(db.database)), ['pipe', 'ignore', 'pipe'], signal);
       let streamErr: unknown;
       try {
         const source = createReadStream(file);
-        if (gzip) await pipeline(source, counter, createGunzip(), sniffer, run.child.stdin!);
-        else await pipeline(source, counter, sniffer, run.child.stdin!);
+        if (gzip) await pipeline(source, counter, createGunzip(), run.child.stdin!);
+        else await pipeline(source, counter, run.child.stdin!);
       } catch (err) {
         streamErr = err;
         // EPIPE when the client stopped at an error (its exit status tells why); otherwise

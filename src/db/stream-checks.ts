@@ -2,7 +2,7 @@
  * Checks on the SQL streams as they pass (each a pass-through Transform in a pipeline): byte
  * counts for progress, the sha256 of a dump on its way to disk, the tail of a dump that must end
  * with mariadb-dump's completion line (a dump cut off by a lost connection can exit 0 without it),
- * and a look at the head of an uploaded SQL file for statements that switch to another database.
+ * and the length of a dump's longest statement.
  */
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -60,60 +60,6 @@ export class HashingCounter extends Transform {
   digest(): string {
     return this.hash.digest('hex');
   }
-}
-
-/**
- * Pass-through that looks at the first `limit` bytes of SQL for `USE <db>` / `CREATE DATABASE <db>`
- * and reports the names found once (at the limit or at the end).
- */
-export class DatabaseSniffer extends Transform {
-  private head: Buffer[] = [];
-  private headLen = 0;
-  private done = false;
-  constructor(
-    private readonly limit: number,
-    private readonly onNames: (names: string[]) => void,
-  ) {
-    super();
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    if (!this.done) {
-      const take = chunk.subarray(0, this.limit - this.headLen);
-      this.head.push(Buffer.from(take));
-      this.headLen += take.length;
-      if (this.headLen >= this.limit) this.inspect();
-    }
-    cb(null, chunk);
-  }
-  override _flush(cb: TransformCallback): void {
-    if (!this.done) this.inspect();
-    cb();
-  }
-  private inspect(): void {
-    this.done = true;
-    const text = Buffer.concat(this.head).toString('utf8');
-    this.head = [];
-    try {
-      this.onNames(databaseNamesIn(text));
-    } catch {
-      // only a warning
-    }
-  }
-}
-
-/** Database names of `USE x` and `CREATE DATABASE [IF NOT EXISTS] x` statements at line starts. */
-export function databaseNamesIn(sql: string): string[] {
-  const names = new Set<string>();
-  const ident = '(?:`((?:[^`]|``)+)`|([A-Za-z0-9_$]+))';
-  const re = new RegExp(
-    `^\\s*(?:USE\\s+${ident}|CREATE\\s+(?:DATABASE|SCHEMA)\\s+(?:/\\*!\\d+\\s*IF\\s+NOT\\s+EXISTS\\s*\\*/\\s*|IF\\s+NOT\\s+EXISTS\\s+)?${ident})`,
-    'gim',
-  );
-  for (const m of sql.matchAll(re)) {
-    const name = m[1] ?? m[2] ?? m[3] ?? m[4];
-    if (name !== undefined) names.add(name.replace(/``/g, '`'));
-  }
-  return [...names];
 }
 
 /** Pass-through that measures the SQL's longest statement (core/sql-statement-scan.ts), what the server must take as one packet. */

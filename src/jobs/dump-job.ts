@@ -11,6 +11,7 @@ import { dumpFileName } from '../core/names.js';
 import { dumpDatabase, type DumpResult } from '../db/dump.js';
 import { addManifestNotes, noteCatchUp } from '../engine/manifest-notes.js';
 import { serverPacketLimit } from '../db/server-facts.js';
+import type { DbSettings } from '../db/option-file.js';
 import { formatBytes } from '../engine/fs/free-space.js';
 import type { DumpJobData } from '../stores/queues.js';
 import { dbSettings } from './restore-sql.js';
@@ -68,7 +69,7 @@ export function makeDumpProcessor(ctx: AppContext) {
  * than the server's max_allowed_packet is refused until that is raised (restore-sql.ts). Said now,
  * as the dump's warning in the listing and the log, not first on the day of the restore.
  */
-async function warnIfTooLongForServer(ctx: AppContext, db: ReturnType<typeof dbSettings>, r: DumpResult, log: AppContext['logger']): Promise<void> {
+async function warnIfTooLongForServer(ctx: AppContext, db: DbSettings, r: DumpResult, log: AppContext['logger']): Promise<void> {
   const limit = await serverPacketLimit(db).catch((err: Error) => {
     log.warn({ err: err.message }, 'could not ask MariaDB for its max_allowed_packet');
     return undefined;

@@ -20,7 +20,6 @@ import { DbCommandError } from '../../src/db/client.js';
 import { dumpArgs, dumpDatabase } from '../../src/db/dump.js';
 import { isGzipFile, loadArgs, loadSqlFile, prepArgs } from '../../src/db/load.js';
 import { clientArgs, optionFileContent, type DbSettings } from '../../src/db/option-file.js';
-import { databaseNamesIn } from '../../src/db/stream-checks.js';
 import { MARIADB } from '../helpers/service.js';
 
 const exec = promisify(execFile);
@@ -31,7 +30,6 @@ const suffix = randomBytes(5).toString('hex');
 const DB = `oob_test_${suffix}`;
 const DB_PW = `oob_test_pw_${suffix}`;
 const DB_OTHER = `oob_test_other_${suffix}`;
-const DB_WARN = `oob_test_warn_${suffix}`;
 const DB_CMD = `oob_test_cmd_${suffix}`;
 const USER = `oob_u_${suffix}`;
 const PASSWORD = 'p#ss \'w"d\\x';
@@ -167,7 +165,6 @@ after(async () => {
     DROP DATABASE IF EXISTS \`${DB}\`;
     DROP DATABASE IF EXISTS \`${DB_PW}\`;
     DROP DATABASE IF EXISTS \`${DB_OTHER}\`;
-    DROP DATABASE IF EXISTS \`${DB_WARN}\`;
     DROP DATABASE IF EXISTS \`${DB_CMD}\`;
     DROP USER IF EXISTS '${USER}'@'%';
     DROP USER IF EXISTS '${USER}'@'localhost';
@@ -311,22 +308,6 @@ describe('dumpDatabase + loadSqlFile', () => {
     const whole = await readFile(dumpPath);
     await writeFile(file, whole.subarray(0, Math.floor(whole.length / 2)));
     await assert.rejects(loadSqlFile(root(DB_OTHER), file, { logger: silent }), /unexpected end of file|failed/i);
-  });
-
-  it('warns when the file switches to another database', async () => {
-    const dir = await newDir();
-    const file = path.join(dir, 'other.sql');
-    await writeFile(file, `-- a --databases style dump\nCREATE DATABASE /*!32312 IF NOT EXISTS*/ \`${DB_OTHER}\`;\nUSE \`${DB_OTHER}\`;\nCREATE TABLE switched (id INT);\n`);
-    const lines: string[] = [];
-    const logger = pino({ level: 'warn' }, { write: (s: string) => void lines.push(s) });
-    await loadSqlFile(root(DB_WARN), file, { logger });
-    const warning = lines.map((l) => JSON.parse(l) as { msg: string; names?: string[] }).find((l) => l.names);
-    assert.ok(warning, lines.join('\n'));
-    assert.deepEqual(warning.names, [DB_OTHER]);
-    // As documented: the statements went into the other database, the target stays empty.
-    assert.equal((await sql(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB_OTHER}' AND TABLE_NAME = 'switched'`)).trim(), '1');
-    assert.equal((await sql(`SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = '${DB_WARN}'`)).trim(), '0');
-    assert.deepEqual(databaseNamesIn('USE `a``b`;\n  create schema if not exists c;\nSELECT 1; -- USE d\n'), ['a`b', 'c']);
   });
 
   it('rejects an invalid database name before running anything', async () => {
