@@ -4,9 +4,8 @@
  * and last the checksum of the uploaded object, which marks the copy complete
  * (../../core/offsite-names.ts). An upload is checked on the target before that marker is written,
  * so a target never lists a copy that differs from what was sent. The steps share one rclone
- * daemon (rclone-daemon.ts), and so one connection to the target; an encrypted archive streams
- * into an `rclone rcat` of its own, which is told the size (backends without streaming uploads
- * would spool an upload of unknown size to a temp file).
+ * daemon (rclone-daemon.ts), and so one connection to the target; an encrypted archive is read by
+ * it as an object of known size that this process serves while encrypting it (http-source.ts).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -46,14 +45,14 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
   const local = path.join(o.backupDir, o.file);
   const name = remoteObjectName(o.file, encrypted);
   const object = remotePath(o.target, name);
-  const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
-  const sourceSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
-  const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
-  // The daemon starts while an encrypted archive already streams into its own rclone, and connects
-  // to the target meanwhile (a look at the object), so the check after the upload finds it ready.
+  // The daemon connects to the target at once (a look at the object), while the archive's sidecar
+  // and the target's hash types are read here.
   const starting = RcloneDaemon.start(o.rclone, o.signal);
   starting.then((d) => d.stat(object, undefined, o.signal)).catch(() => undefined);
   try {
+    const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
+    const sourceSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
+    const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
     // The sidecars follow the archive, not beside it: uploads that start at once race to create a
     // new target directory, and on SFTP the loser fails (seen under the test suite's load).
     const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, callerChecks: true, daemon: starting, signal: o.signal, onProgress: o.onProgress });

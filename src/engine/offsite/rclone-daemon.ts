@@ -78,6 +78,14 @@ function alive(pid: number): boolean {
   }
 }
 
+export interface CopyOptions {
+  signal?: AbortSignal;
+  /** rclone's own count of bytes sent, every second and once at the end. */
+  onBytes?: (sent: number) => void;
+  /** The caller checks the object itself: rclone does not hash it. */
+  callerChecks?: boolean;
+}
+
 /** How often a running upload's byte count is asked for (core/stats), for the job's progress. */
 const PROGRESS_EVERY_MS = 1000;
 
@@ -164,9 +172,19 @@ export class RcloneDaemon {
    * (send.ts), so the target hashes it once; without it rclone checks it (a small sidecar's check).
    * `onBytes`: rclone's own count of bytes sent, every second and once at the end.
    */
-  async copyFile(source: string, object: string, o: { signal?: AbortSignal; onBytes?: (sent: number) => void; callerChecks?: boolean } = {}): Promise<void> {
-    const [dstFs, dstRemote] = splitObject(object);
+  copyFile(source: string, object: string, o: CopyOptions = {}): Promise<void> {
     const slash = source.lastIndexOf('/');
+    return this.copyObject({ fs: source.slice(0, slash) || '/', name: source.slice(slash + 1) }, object, o);
+  }
+
+  /**
+   * An object of any rclone file system to an object (copyFile; an HttpSource's stream).
+   * `singleStream`: rclone reads the source from its start to its end in one request, never in
+   * ranges side by side (its multi-thread copy, for targets that write at offsets).
+   * `secret`: a string of the source's name that error messages must not repeat.
+   */
+  async copyObject(from: { fs: string; name: string }, object: string, o: CopyOptions & { singleStream?: boolean; secret?: string } = {}): Promise<void> {
+    const [dstFs, dstRemote] = splitObject(object);
     const group = `copy-${randomBytes(6).toString('hex')}`;
     let finished = false;
     const report = async () => {
@@ -176,14 +194,14 @@ export class RcloneDaemon {
     const poll = o.onBytes && setInterval(() => void report().catch(() => undefined), PROGRESS_EVERY_MS);
     try {
       const params = {
-        srcFs: source.slice(0, slash) || '/',
-        srcRemote: source.slice(slash + 1),
+        srcFs: from.fs,
+        srcRemote: from.name,
         dstFs,
         dstRemote,
         _group: group,
-        _config: { IgnoreTimes: true, IgnoreChecksum: o.callerChecks === true },
+        _config: { IgnoreTimes: true, IgnoreChecksum: o.callerChecks === true, ...(o.singleStream ? { MultiThreadStreams: 0 } : {}) },
       };
-      await this.call('operations/copyfile', params, `upload to ${object}`, o.signal);
+      await this.call('operations/copyfile', params, `upload to ${object}`, o.signal, o.secret);
     } finally {
       if (poll) clearInterval(poll);
     }
@@ -216,12 +234,13 @@ export class RcloneDaemon {
   }
 
   /** One rc command with JSON parameters. */
-  private call<T>(command: string, params: Record<string, unknown>, what: string, signal?: AbortSignal): Promise<T> {
-    return this.request<T>(command, Buffer.from(JSON.stringify(params)), 'application/json', what, signal);
+  private call<T>(command: string, params: Record<string, unknown>, what: string, signal?: AbortSignal, secret?: string): Promise<T> {
+    return this.request<T>(command, Buffer.from(JSON.stringify(params)), 'application/json', what, signal, secret);
   }
 
   /** One POST; an answer other than 200 rejects with rclone's error, a dead daemon with its own end. */
-  private request<T>(command: string, body: Buffer, contentType: string, what: string, signal?: AbortSignal): Promise<T> {
+  private request<T>(command: string, body: Buffer, contentType: string, what: string, signal?: AbortSignal, secret?: string): Promise<T> {
+    const secrets = secret ? [...this.secrets, secret] : this.secrets;
     return new Promise<T>((resolve, reject) => {
       const headers = { authorization: this.authorization, 'content-type': contentType, 'content-length': body.length };
       const req = http.request(new URL(command, this.url), { method: 'POST', agent: this.agent, headers, signal }, (res) => {
@@ -237,7 +256,7 @@ export class RcloneDaemon {
           } catch {
             // not JSON: the text as it is
           }
-          reject(new Error(`${what}: rclone answered ${res.statusCode}: ${redact(reason.trim(), this.secrets)}`));
+          reject(new Error(`${what}: rclone answered ${res.statusCode}: ${redact(reason.trim(), secrets)}`));
         });
       });
       req.on('error', (err) => {
@@ -245,7 +264,7 @@ export class RcloneDaemon {
         // The daemon's own end (killed, crashed) says more than the broken connection; its exit is
         // reported a moment after the connection breaks.
         void Promise.race([this.child.done.then(() => undefined, (e: Error) => e), sleep(EXIT_GRACE_MS).then(() => undefined)]).then((ended) =>
-          reject(new Error(`${what}: ${ended ? ended.message : `rclone remote control did not answer (${err.message})`}`, { cause: err })),
+          reject(new Error(`${what}: ${ended ? redact(ended.message, secrets) : `rclone remote control did not answer (${err.message})`}`, { cause: err })),
         );
       });
       req.end(body);

@@ -4,7 +4,7 @@
  * solely to know which strings to blank out of its error messages (configSecrets), never to log it.
  */
 import fs from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { startChild, type Child } from './child.js';
 
 export interface RcloneOptions {
@@ -41,26 +41,6 @@ function env(o: RcloneOptions): NodeJS.ProcessEnv {
 
 function common(o: RcloneOptions): string[] {
   return ['--retries', '1', '--low-level-retries', '3', ...(o.bwlimit ? ['--bwlimit', o.bwlimit] : [])];
-}
-
-/**
- * `rclone rcat` writing its stdin to the object; `size` lets backends without streaming upload skip
- * a spool file. `callerChecks`: the caller hashes the stream and holds the target's own hash against
- * it afterwards (send.ts), so rclone's own check is skipped (`--ignore-checksum`): on backends that
- * hash on their side it would hash every byte once more in rclone (an md5 pass, ~1.5 s of CPU per
- * GiB). On SFTP, rclone 1.60's rcat does not hash (measured: the same time and CPU with and without
- * the flag). Without it (a sidecar too large to be sent whole, send.ts) rclone checks the upload.
- */
-export function rcat(o: RcloneOptions, object: string, size: number, signal?: AbortSignal, opts: { callerChecks?: boolean } = {}): Child & { stdin: Writable } {
-  const args = ['rcat', ...common(o), ...(opts.callerChecks ? ['--ignore-checksum'] : []), '--size', String(size), object];
-  const child = startChild('rclone', args, {
-    env: env(o),
-    stdio: ['pipe', 'ignore', 'pipe'],
-    secrets: o.secrets,
-    signal,
-    what: `upload to ${object}`,
-  });
-  return { ...child, stdin: child.proc.stdin! };
 }
 
 /** `rclone cat`: the object's bytes on stdout. */

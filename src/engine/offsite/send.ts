@@ -3,8 +3,8 @@
  * copy's daemon, rclone-daemon.ts) reads the file itself while this process reads it too and
  * hashes it; the page cache serves the second reader. A sidecar (up to 1 MiB) is read whole and
  * sent in one request. Encrypted: this process reads the file, encrypts it (age-encrypt.ts) and the
- * ciphertext flows through the digests into `rclone rcat`, waiting whenever rclone (or the uplink
- * behind it, with --bwlimit) is slower.
+ * ciphertext flows through the digests to the daemon, which reads it as an object of known size
+ * (http-source.ts), waiting whenever rclone (or the uplink behind it, with --bwlimit) is slower.
  * Either way the digests are of the object as it must be on the remote, and the target's own hash
  * of it, compared afterwards (verifyObject), proves that it holds exactly those bytes.
  * (A plain file through this process and two pipes, as before, took ~2 s more per GiB on 2 cores.)
@@ -14,9 +14,9 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import { AgeEncrypt, encryptedSize } from './age-encrypt.js';
-import type { Child } from './child.js';
 import { DigestTap, type Digests } from './digest-tap.js';
-import { cat, lsjson, rcat, type RcloneOptions } from './rclone.js';
+import { HttpSource } from './http-source.js';
+import { cat, lsjson, type RcloneOptions } from './rclone.js';
 import type { RcloneDaemon } from './rclone-daemon.js';
 
 export interface SendOptions {
@@ -77,14 +77,30 @@ async function sendPlain(o: SendOptions, signal: AbortSignal, onBytes: (n: numbe
   return { sent, plainSha256: sent.sha256 };
 }
 
-/** The file is read once: its sha256, then age encryption here (age-encrypt.ts), the ciphertext's digests, rclone. */
+/**
+ * The file is read once: its sha256, then age encryption here (age-encrypt.ts), the ciphertext's
+ * digests, and rclone (the daemon) reading the ciphertext as an object of known size (http-source.ts).
+ */
 async function sendEncrypted(o: SendOptions, size: number, signal: AbortSignal, onBytes: (n: number) => void): Promise<{ sent: Digests; plainSha256: string }> {
-  const encrypt = new AgeEncrypt(o.recipients);
-  const upload = rcat(o.rclone, o.object, size, signal, { callerChecks: o.callerChecks });
-  const plain = new DigestTap();
-  const tap = new DigestTap(onBytes, o.remoteHashes);
-  await settle(pipeline(fs.createReadStream(o.source, { highWaterMark: 1024 * 1024 }), plain, encrypt, tap, upload.stdin, { signal }), upload);
-  return { sent: tap.digests(), plainSha256: plain.digests().sha256 };
+  // Made here first, so that a malformed recipient is refused before rclone is asked for anything;
+  // a serve made again (rclone retrying) encrypts anew, under a new file key.
+  let first: AgeEncrypt | undefined = new AgeEncrypt(o.recipients);
+  const source = await HttpSource.open(size, async (sink, stop) => {
+    const encrypt = first ?? new AgeEncrypt(o.recipients);
+    first = undefined;
+    const plain = new DigestTap();
+    const tap = new DigestTap(undefined, o.remoteHashes);
+    await pipeline(fs.createReadStream(o.source, { highWaterMark: 1024 * 1024 }), plain, encrypt, tap, sink, { signal: AbortSignal.any([signal, stop]) });
+    return { sent: tap.digests(), plainSha256: plain.digests().sha256 };
+  });
+  try {
+    const copy = (await o.daemon).copyObject(source.remote, o.object, { signal, onBytes, callerChecks: o.callerChecks, singleStream: true, secret: source.secret });
+    // When the file failed (unreadable, changed), its reason, not rclone's broken read of it.
+    await copy.catch((err: unknown) => Promise.reject(source.failure ?? err));
+    return await source.result();
+  } finally {
+    await source.close();
+  }
 }
 
 /** A small file read whole, encrypted when recipients are given, and sent in one request; rclone checks it on the target. */
@@ -102,22 +118,6 @@ async function sendWhole(o: SendOptions, signal: AbortSignal): Promise<{ sent: D
   await pipeline([Readable.from([await fs.promises.readFile(o.source, { signal })]), ...steps, collect], { signal });
   await (await o.daemon).upload(o.object, Buffer.concat(body), signal);
   return { sent: tap.digests(), plainSha256: plain.digests().sha256 };
-}
-
-/**
- * Waits for the parts and the upload. On a failure, rclone's own message (exit code, stderr) says
- * more than the broken pipe it left, unless rclone only ended because we stopped it: then the
- * part that failed (age, the file) has the reason.
- */
-async function settle<T>(work: Promise<T>, upload: Child): Promise<T> {
-  try {
-    const [result] = await Promise.all([work, upload.done]);
-    return result;
-  } catch (err) {
-    upload.kill();
-    const reason = await upload.done.then(() => undefined, (e: Error) => e);
-    throw reason && upload.proc.signalCode !== 'SIGTERM' ? reason : err;
-  }
 }
 
 /** Reads a file and hashes it (sha256 plus `also`), discarding the bytes. */
