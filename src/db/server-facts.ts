@@ -43,3 +43,10 @@ export async function databaseDefaults(db: DbSettings, signal?: AbortSignal): Pr
   if (!charset || !collation || !CHARSET_NAME.test(charset) || !CHARSET_NAME.test(collation)) return undefined;
   return { charset, collation };
 }
+
+/** Whether the database exists on the server (a new server's may not, before its first restore). */
+export async function databaseExists(db: DbSettings, signal?: AbortSignal): Promise<boolean> {
+  assertDbName(db.database); // validated: it is put into the SQL
+  const rows = await query(db, `SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${db.database}'`, 'whether the database exists', signal);
+  return rows.length > 0;
+}

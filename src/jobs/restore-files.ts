@@ -34,7 +34,7 @@ import { takeChosenPaths } from '../engine/incremental/take-paths.js';
 import { removeTreeAtAsync } from '../engine/fs/remove-tree.js';
 import { chosenAncestor, selectPaths } from '../engine/entry-index/select-paths.js';
 import { requireSpace, formatBytes } from '../engine/fs/free-space.js';
-import { volumeDir } from '../engine/fs/volumes.js';
+import { existingVolumeDir } from '../engine/fs/volumes.js';
 import { placeBeside, swapPaths } from '../engine/swap/place-paths.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { finishCommitted } from '../engine/swap/swap-volume.js';
@@ -95,8 +95,9 @@ export async function restoreFiles(
   const archive = set?.archives.find((a) => a.kind === 'volume' && a.volume === volume);
   if (!archive) throw new Error(`backup set ${stamp} has no archive of ${volume} any more; nothing was done`);
   const archivePath = path.join(ctx.config.backupDir, archive.file);
-  const dir = await volumeDir(ctx.config.volumes, volume);
-  if (!dir || !(await fs.stat(dir).catch(() => undefined))?.isDirectory()) throw new Error(`volume directory of ${volume} does not exist; nothing was done`);
+  const dir = await existingVolumeDir(ctx.config.volumes, volume).catch((err: Error) => {
+    throw new Error(`${err.message}; nothing was done`, { cause: err });
+  });
   const recovered = await recoverInterruptedRestores(dir, log);
   if (recovered.length) log.warn({ volume, actions: recovered }, 'recovered an interrupted restore');
 

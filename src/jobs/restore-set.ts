@@ -22,7 +22,7 @@ import type { StoredArchive } from '../stores/backup-store.js';
 import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
-import { volumeDir } from '../engine/fs/volumes.js';
+import { existingVolumeDir } from '../engine/fs/volumes.js';
 import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
@@ -80,6 +80,12 @@ export async function restoreSet(
   const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);
 
   if (request.from) {
+    // On a new server the volumes' directories may not be there yet: said now, not after hours of download.
+    for (const volume of request.volumes) {
+      await existingVolumeDir(ctx.config.volumes, volume).catch((err: Error) => {
+        throw new Error(`${err.message}; nothing was fetched or changed`, { cause: err });
+      });
+    }
     progress('fetch', { from: request.from });
     const files = request.volumes.map((v) => archiveFileName(v, stamp));
     await fetchFromTarget(ctx, request, files, fromTarget, log, { signal, onProgress: (volume, bytesDone) => progress('fetch', { volume, bytesDone }) }).catch((err: Error) => {
@@ -259,10 +265,7 @@ async function resolveTargets(ctx: AppContext, stamp: string, volumes: string[])
   for (const volume of volumes) {
     const archive = set.archives.find((a) => a.kind === 'volume' && a.volume === volume);
     if (!archive) throw new Error(`backup set ${stamp} has no archive of ${volume} any more`);
-    const dir = await volumeDir(ctx.config.volumes, volume);
-    if (!dir) throw new Error(`volume ${volume} is not configured on this server`);
-    const st = await fs.stat(dir).catch(() => undefined);
-    if (!st?.isDirectory()) throw new Error(`volume directory ${dir} of ${volume} does not exist; create it (empty) to restore into it`);
+    const dir = await existingVolumeDir(ctx.config.volumes, volume);
     const archivePath = path.join(ctx.config.backupDir, archive.file);
     const chain = await restoreChainOf(ctx.config.backupDir, archive.file);
     targets.push({ volume, dir, archive, archivePath, space: await chainSpace(ctx.config.backupDir, chain), chain });

@@ -13,7 +13,7 @@ import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import { dumpDatabase } from '../db/dump.js';
 import { checkSqlFile, loadSqlFile } from '../db/load.js';
-import { CHARSET_NAME, serverPacketLimit, type DatabaseDefaults } from '../db/server-facts.js';
+import { CHARSET_NAME, databaseExists, serverPacketLimit, type DatabaseDefaults } from '../db/server-facts.js';
 import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
@@ -101,7 +101,11 @@ export async function restoreSql(
   await requirePacketRoom(db, checked.longestStatement, signal);
 
   let safetyDump: string | null = null;
-  if (!request.skipSafetyBackup) {
+  // A new server's database may not exist yet (a restore from a target after a disaster): there is
+  // nothing to keep, and mariadb-dump would fail on it.
+  const existed = await databaseExists(db, signal);
+  if (!existed) log.info({ database: db.database }, 'the database does not exist yet: no safety dump, the restore creates it');
+  if (!request.skipSafetyBackup && existed) {
     progress('safety-dump');
     // A dump is usually smaller than the upload it is replaced by; the upload's size is the estimate.
     await requireSpace(ctx.config.backupDir, size, 'the safety dump of the current database (or request with skipSafetyBackup)');
@@ -130,13 +134,13 @@ export async function restoreSql(
       safetyDump,
       durationMs: Date.now() - started,
       restartRequired: true,
-      message: `Database ${db.database} was loaded from the SQL file. Restart Elexis now.` +
+      message: `Database ${db.database} was ${existed ? 'loaded' : 'created and loaded'} from the SQL file. Restart Elexis now.` +
         (safetyDump ? ` The database before the restore is in ${safetyDump}.` : ''),
     };
   } catch (err) {
     const back = safetyDump
       ? ` The database before the restore is in ${safetyDump}; restore it with POST /api/restores/sql.`
-      : ' No safety dump was made (skipSafetyBackup).';
+      : existed ? ' No safety dump was made (skipSafetyBackup).' : ' The database did not exist before the restore.';
     throw new Error(`loading the SQL file into ${db.database} failed: ${(err as Error).message.replace(/\.+$/, '')}.${back}`, { cause: err });
   }
 }

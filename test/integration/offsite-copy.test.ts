@@ -19,6 +19,7 @@ import { configSecrets, lsjson, type RcloneOptions } from '../../src/engine/offs
 import { RcloneDaemon } from '../../src/engine/offsite/rclone-daemon.js';
 import { sendObject, verifyObject } from '../../src/engine/offsite/send.js';
 import os from 'node:os';
+import { procedureScript } from '../helpers/emergency-procedure.js';
 import { rcloneConfig, startSftpServer, startWebdavServer, type TestRemote } from '../helpers/offsite-servers.js';
 import { waitFor } from '../helpers/service.js';
 
@@ -159,22 +160,13 @@ describe('copy of an archive to a target', () => {
     }
   });
 
-  it('the README\'s emergency procedure by hand restores the volume from that copy', async () => {
+  it("the README's emergency procedure by hand, its very lines, restores the volume from that copy", async () => {
     const dir = path.join(work, 'by-hand');
     const out = path.join(work, 'by-hand-volume');
     await fs.mkdir(dir);
     await fs.mkdir(out);
-    const stamp = '2026-11-21-0315';
-    // The lines of README "Emergency procedure by hand", with this test's remote, key and volume.
-    const script = [
-      'set -e',
-      `rclone copy ${sftp.name}:${path.join(sftp.dir, 'offsite/practice')} . --include '*_${stamp}.*'`,
-      'sha256sum -c *.age.sha256',
-      `for f in *.gz.age; do age -d -i ${path.join(work, 'key.txt')} -o "\${f%.age}" "$f"; done`,
-      'sha256sum -c *.gz.sha256',
-      `tar -C ${out} -xzpf lucindadata_${stamp}.tar.gz`,
-    ].join('\n');
-    execFileSync('bash', ['-c', script], { cwd: dir, env: { ...process.env, RCLONE_CONFIG: rclone.configFile }, stdio: 'ignore' });
+    const settings = { RCLONE_CONFIG: rclone.configFile, T: `${sftp.name}:${path.join(sftp.dir, 'offsite/practice')}`, KEY: path.join(work, 'key.txt'), E: '.age', V: 'lucindadata', DEST: out };
+    execFileSync('bash', ['-c', procedureScript(settings, 'volume')], { cwd: dir, stdio: 'pipe' });
     const diff = execFileSync('diff', ['-r', path.join(work, 'vol'), out], { encoding: 'utf8' });
     assert.equal(diff, '');
   });
@@ -302,21 +294,24 @@ describe("the copy's rclone daemon", () => {
     await assert.rejects(fs.stat(path.dirname(htpasswd)), { code: 'ENOENT' });
   });
 
-  it('an aborted copy ends its daemon; a copy that went through leaves none either', async () => {
-    const big = path.join(work, 'abort-src');
-    await fs.mkdir(big, { recursive: true });
-    const file = 'big_2026-11-21-0315.tar.gz';
-    await fs.writeFile(path.join(big, file), randomBytes(3 << 20));
-    const slow = { ...rclone, bwlimit: '512k' };
-    const stop = new AbortController();
-    const target = `${sftp.name}:${path.join(sftp.dir, 'aborted')}`;
-    const copy = copyArchive({ rclone: slow, target, backupDir: big, file, recipients: [], signal: stop.signal, onProgress: (sent) => sent > 0 && stop.abort() });
-    await assert.rejects(copy);
-    assert.equal(stop.signal.aborted, true, 'the copy failed before it was aborted');
-    assert.deepEqual(await daemons(), [], 'a daemon outlived its copy');
-    await copyArchive({ rclone, target, backupDir: big, file, recipients: [] });
-    assert.deepEqual(await daemons(), []);
-  });
+  for (const encrypted of [false, true]) {
+    it(`an aborted copy ends its daemon; a copy that went through leaves none either (${encrypted ? 'encrypted' : 'plain'})`, async () => {
+      const big = path.join(work, `abort-src-${encrypted}`);
+      await fs.mkdir(big, { recursive: true });
+      const file = 'big_2026-11-21-0315.tar.gz';
+      await fs.writeFile(path.join(big, file), randomBytes(3 << 20));
+      const recipients = encrypted ? [recipient] : [];
+      const slow = { ...rclone, bwlimit: '512k' };
+      const stop = new AbortController();
+      const target = `${sftp.name}:${path.join(sftp.dir, `aborted-${encrypted}`)}`;
+      const copy = copyArchive({ rclone: slow, target, backupDir: big, file, recipients, signal: stop.signal, onProgress: (sent) => sent > 0 && stop.abort() });
+      await assert.rejects(copy);
+      assert.equal(stop.signal.aborted, true, 'the copy failed before it was aborted');
+      assert.deepEqual(await daemons(), [], 'a daemon outlived its copy');
+      await copyArchive({ rclone, target, backupDir: big, file, recipients });
+      assert.deepEqual(await daemons(), []);
+    });
+  }
 });
 
 describe('a target that is down', () => {

@@ -10,10 +10,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
+import { procedureScript } from '../helpers/emergency-procedure.js';
 import { newEmptyServer, rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
 import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
-import { makeVolume } from '../helpers/volumes.js';
+import { exec, makeVolume } from '../helpers/volumes.js';
 
 describe('off-site copies of an incremental chain, restored on an empty server', () => {
   let fx: Fixture;
@@ -69,6 +70,17 @@ describe('off-site copies of an incremental chain, restored on an empty server',
     assert.ok(names.includes(`pacsdata_${stamps[1]}.inc.tar.gz`), names.join(' '));
     // No OFFSITE_AGE_RECIPIENTS here: the copies are plain, and the worker says so at its start.
     assert.match(svc!.logs(), /off-site copies are NOT encrypted \(OFFSITE_AGE_RECIPIENTS is unset or empty\)/);
+  });
+
+  it("the README's emergency procedure by hand, its very lines (plain copies), restores the chain: the volume is the second run exactly", async () => {
+    const dir = path.join(fx.root, 'by-hand');
+    const dest = path.join(fx.root, 'by-hand-volume');
+    await fs.mkdir(dir);
+    await fs.mkdir(dest);
+    const settings = { RCLONE_CONFIG: env.RCLONE_CONFIG!, T: target, KEY: '/nonexistent', E: '', V: 'pacsdata', DEST: dest };
+    await exec('bash', ['-c', procedureScript(settings, 'volume')], { cwd: dir });
+    assert.deepEqual((await fs.readFile(path.join(dir, 'restore', 'pacsdata', 'files'), 'utf8')).trim().split('\n'), [`pacsdata_${stamps[0]}.tar.gz`, `pacsdata_${stamps[1]}.inc.tar.gz`]);
+    assertSameTree(second, await snapshotTree(dest), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
   });
 
   it('restores the incremental set from the target: fetches the chain, the volume is the second run exactly', async () => {

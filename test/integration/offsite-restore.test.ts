@@ -12,6 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { ContractChecker } from '../helpers/openapi-check.js';
+import { procedureScript } from '../helpers/emergency-procedure.js';
 import { newEmptyServer, rcloneConfig, startSftpServer, type TestRemote } from '../helpers/offsite-servers.js';
 import { Redis } from 'ioredis';
 import { DB_ENV, MARIADB_ARGS, REDIS_URL, http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
@@ -51,7 +52,8 @@ describe('restore from an off-site target onto an empty server', () => {
     identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     await fs.writeFile(path.join(fx.root, 'key.txt'), identity, { mode: 0o600 });
     await makeVolume(volume(), 'lucindadata');
-    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${DB}`]);
+    // Not the server's default collation: a restore on a new server must bring this one back.
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${DB} CHARACTER SET utf8mb4 COLLATE utf8mb4_german2_ci`]);
     await sql("CREATE TABLE patient (id INT PRIMARY KEY, name VARCHAR(50)); INSERT INTO patient VALUES (1, 'Müller'), (2, 'Rossi')");
     env = {
       ...fx.env,
@@ -80,7 +82,7 @@ describe('restore from an off-site target onto an empty server', () => {
 
   after(async () => {
     await svc?.stop();
-    await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE IF EXISTS ${DB}`]).catch(() => undefined);
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE IF EXISTS ${DB}; DROP DATABASE IF EXISTS ${DB}_hand`]).catch(() => undefined);
     await sftp?.stop();
     await fx?.cleanup();
   });
@@ -167,6 +169,18 @@ describe('restore from an off-site target onto an empty server', () => {
     assert.deepEqual(await fs.readdir(volume()), []);
   });
 
+  it("a volume's directory missing on the new server is told before anything is fetched", async () => {
+    await fs.rmdir(volume());
+    try {
+      const r = await restore({ stamp, from: target, skipSafetyBackup: true });
+      assert.equal(r.state, 'failed');
+      assert.match(r.failedReason, /volume directory \S+lucindadata of lucindadata does not exist; create it \(empty\) to restore into it; nothing was fetched or changed/);
+      assert.deepEqual((await fs.readdir(fx.backupDir)).filter((n) => n.includes(stamp)), [], 'the archive was fetched');
+    } finally {
+      await fs.mkdir(volume());
+    }
+  });
+
   it('fetches, decrypts (the identity given with the confirmation), verifies and restores the volume exactly', async () => {
     const r = await restore({ stamp, from: target, skipSafetyBackup: true });
     assert.equal(r.state, 'completed', r.failedReason);
@@ -176,10 +190,14 @@ describe('restore from an off-site target onto an empty server', () => {
     execFileSync('sha256sum', ['-c', `lucindadata_${stamp}.tar.gz.sha256`], { cwd: fx.backupDir, stdio: 'ignore' });
   });
 
-  it('restores the set\'s SQL dump from the target the same way', async () => {
-    const r = await restore({ stamp, from: target, volumes: ['elexisdb-sql'], skipSafetyBackup: true });
+  it("restores the set's SQL dump from the target the same way, onto a server without the database (nothing to keep: no safety dump)", async () => {
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE ${DB}`]);
+    const r = await restore({ stamp, from: target, volumes: ['elexisdb-sql'] });
     assert.equal(r.state, 'completed', r.failedReason);
     assert.equal(r.kind, 'sql');
+    assert.equal(r.summary.safetyDump, null);
+    assert.match(r.summary.message, new RegExp(`^Database ${DB} was created and loaded from the SQL file`));
+    assert.equal(await sql(`SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${DB}'`), 'utf8mb4_german2_ci');
     assert.equal(await sql('SELECT GROUP_CONCAT(name ORDER BY id) FROM patient'), 'Müller,Rossi');
   });
 
@@ -188,6 +206,19 @@ describe('restore from an off-site target onto an empty server', () => {
     assert.equal(r.state, 'completed', r.failedReason);
     assert.match(svc!.logs(), /archive is in BACKUP_DIR already: not fetched again/);
     // The next test finds no sealed identity left in Redis.
+  });
+
+  it("the README's emergency procedure by hand, its very lines, restores our archive exactly and loads the dump into a new database with its collation", async () => {
+    const dir = path.join(fx.root, 'by-hand');
+    const dest = path.join(fx.root, 'by-hand-volume');
+    await fs.mkdir(dir);
+    await fs.mkdir(dest);
+    const settings = { RCLONE_CONFIG: env.RCLONE_CONFIG!, T: target, KEY: path.join(fx.root, 'key.txt'), E: '.age', V: 'lucindadata', DEST: dest, DB: `${DB}_hand` };
+    await exec('bash', ['-c', procedureScript(settings, 'volume')], { cwd: dir });
+    assertSameTree(original, await snapshotTree(dest), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+    await exec('bash', ['-c', procedureScript(settings, 'database', `mariadb ${MARIADB_ARGS.join(' ')}`)], { cwd: dir });
+    assert.equal(await sql('SELECT GROUP_CONCAT(name ORDER BY id) FROM patient', `${DB}_hand`), 'Müller,Rossi');
+    assert.equal(await sql(`SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${DB}_hand'`), 'utf8mb4_german2_ci');
   });
 
   it('keeps the identity out of logs and Redis (only sealed for the workers, and taken once)', async () => {

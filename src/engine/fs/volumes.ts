@@ -156,6 +156,15 @@ export async function volumeDir(source: VolumeSource, volume: string): Promise<s
   return Object.hasOwn(volumes, volume) ? volumes[volume] : undefined;
 }
 
+/** The directory of `volume` that a restore writes into: a volume of this server, and there; else why not. */
+export async function existingVolumeDir(source: VolumeSource, volume: string): Promise<string> {
+  const dir = await volumeDir(source, volume);
+  if (!dir) throw new Error(`volume ${volume} is not configured on this server`);
+  const st = await fs.stat(dir).catch(() => undefined);
+  if (!st?.isDirectory()) throw new Error(`volume directory ${dir} of ${volume} does not exist; create it (empty) to restore into it`);
+  return dir;
+}
+
 export class UnknownVolumeError extends Error {
   readonly code = 'unknown_volume';
   constructor(readonly unknown: string[], known: string[]) {
