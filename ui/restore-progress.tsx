@@ -21,10 +21,13 @@ const ENDED = new Set(['completed', 'failed', 'interrupted', 'expired']);
 export function ConfirmRestore(props: { request: RestoreRequestAnswer; onConfirmed: (id: string) => void; disabled?: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  // An encrypted copy from a target: the age identity goes with the confirmation, and nowhere else.
+  const [identity, setIdentity] = useState('');
   const confirm = async () => {
     setBusy(true);
     try {
-      await api('POST', `/api/restores/${props.request.id}/confirm`, { token: props.request.token });
+      await api('POST', `/api/restores/${props.request.id}/confirm`, { token: props.request.token, ...(identity.trim() ? { ageIdentity: identity } : {}) });
+      setIdentity('');
       props.onConfirmed(props.request.id);
     } catch (err) {
       setError(err instanceof ApiError && err.status === 410 ? t('restore.expired') : (err as Error).message);
@@ -38,10 +41,28 @@ export function ConfirmRestore(props: { request: RestoreRequestAnswer; onConfirm
         <strong>{t('restore.warningTitle')}</strong>
         <p>{props.request.warning[currentLang()]}</p>
       </div>
+      {props.request.encrypted ? <IdentityInput value={identity} onChange={setIdentity} /> : null}
       <button type="button" class="danger" onClick={confirm} disabled={busy || props.disabled}>
         {t('restore.confirm')}
       </button>
       {error ? <Notice kind="error">{error}</Notice> : null}
+    </div>
+  );
+}
+
+/** The age identity as text, pasted or read from the chosen key file (in the browser: it is not uploaded on its own). */
+function IdentityInput(props: { value: string; onChange: (text: string) => void }) {
+  return (
+    <div class="identity">
+      <label class="field">
+        {t('restore.identity')}
+        <textarea name="age-identity" rows={3} autocomplete="off" spellcheck={false} value={props.value} onInput={(e) => props.onChange((e.currentTarget as HTMLTextAreaElement).value)} />
+      </label>
+      <label class="field">
+        {t('restore.identityFile')}{' '}
+        <input type="file" name="age-identity-file" onChange={(e) => void (e.currentTarget as HTMLInputElement).files?.[0]?.text().then(props.onChange)} />
+      </label>
+      <p class="hint">{t('restore.identityNote')}</p>
     </div>
   );
 }

@@ -12,7 +12,7 @@ import { t } from './i18n';
 import { usePoll } from './poll';
 import { ConfirmRestore, RestoreProgress } from './restore-progress';
 import { SqlUpload } from './sql-upload';
-import type { BackupSet, RestoreRequestAnswer } from './types';
+import type { Archive, BackupSet, RestoreRequestAnswer } from './types';
 
 export function RestoreScreen() {
   const sets = usePoll(() => api<{ sets: BackupSet[] }>('GET', '/api/backups'), 15_000);
@@ -32,9 +32,11 @@ export function RestoreScreen() {
                 <button type="button" class="set" aria-pressed={s.stamp === chosen} onClick={() => setChosen(s.stamp)} data-stamp={s.stamp}>
                   <span class="set-when">{stampText(s.stamp)}</span>
                   <span class="set-what">
-                    {s.archives.map((a) => `${a.volume} ${bytes(a.size)}${a.verified ? (a.verified.ok ? ' ✓' : ' ✗') : ''}`).join(' · ')}
+                    {s.archives.map((a) => `${a.volume} ${bytes(archiveSize(a))}${a.verified ? (a.verified.ok ? ' ✓' : ' ✗') : ''}`).join(' · ')}
                   </span>
-                  <span class="set-verified">{s.archives.every((a) => a.verified?.ok) ? t('restore.setVerified') : s.archives.some((a) => a.verified && !a.verified.ok) ? t('restore.setBad') : t('restore.setUnverified')}</span>
+                  <span class="set-verified">
+                    {s.remote ? t('restore.remoteSet') : s.archives.every((a) => a.verified?.ok) ? t('restore.setVerified') : s.archives.some((a) => a.verified && !a.verified.ok) ? t('restore.setBad') : t('restore.setUnverified')}
+                  </span>
                 </button>
               </li>
             ))}
@@ -47,8 +49,16 @@ export function RestoreScreen() {
   );
 }
 
+/** A set known only from a target has no local size: its copy's. */
+function archiveSize(a: Archive): number {
+  return a.remote ? (a.copies?.[0]?.size ?? 0) : a.size;
+}
+
 function SetRestore(props: { set: BackupSet; onEnded: () => void }) {
   const { set } = props;
+  // A set found only on the targets (a new server after a disaster) is fetched from one of them.
+  const targets = set.remote ? [...new Set(set.archives.flatMap((a) => (a.copies ?? []).map((c) => c.target)))] : [];
+  const [from, setFrom] = useState<string | undefined>(targets[0]);
   const volumeArchives = set.archives.filter((a) => a.kind === 'volume');
   const [volumes, setVolumes] = useState<string[]>(volumeArchives.length ? volumeArchives.map((a) => a.volume) : set.archives.map((a) => a.volume));
   const [safety, setSafety] = useState(true);
@@ -62,11 +72,11 @@ function SetRestore(props: { set: BackupSet; onEnded: () => void }) {
     if (volumes.length === 0) return setRequest(null);
     const n = ++asked.current;
     setPending(true);
-    api<RestoreRequestAnswer>('POST', '/api/restores', { stamp: set.stamp, volumes, skipSafetyBackup: !safety }).then(
+    api<RestoreRequestAnswer>('POST', '/api/restores', { stamp: set.stamp, volumes, skipSafetyBackup: !safety, ...(from ? { from } : {}) }).then(
       (r) => n === asked.current && (setRequest(r), setError(null)),
       (e: Error) => n === asked.current && (setRequest(null), setError(e.message)),
     ).finally(() => n === asked.current && setPending(false));
-  }, [volumes.join(','), safety]);
+  }, [volumes.join(','), safety, from]);
 
   if (confirmed) return <RestoreProgress id={confirmed} onEnded={props.onEnded} kind={volumes.some((v) => set.archives.find((a) => a.volume === v)?.kind === 'sql') ? 'sql' : 'set'} />;
   // A dump restores on its own (through the SQL path); volumes together.
@@ -87,6 +97,16 @@ function SetRestore(props: { set: BackupSet; onEnded: () => void }) {
           </label>
         ))}
       </fieldset>
+      {targets.length > 0 ? (
+        <label class="field">
+          {t('restore.fromTarget')}{' '}
+          <select name="restore-from" value={from} onChange={(e) => setFrom((e.currentTarget as HTMLSelectElement).value)}>
+            {targets.map((x) => (
+              <option value={x}>{x}</option>
+            ))}
+          </select>
+        </label>
+      ) : null}
       <SafetyBackupChoice on={safety} onChange={setSafety} kind="set" />
       {volumes.length === 0 ? <Notice kind="info">{t('restore.chooseOne')}</Notice> : null}
       {error ? <Notice kind="error">{error}</Notice> : null}

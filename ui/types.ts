@@ -18,6 +18,9 @@ export interface Archive {
   catchUpFor: string | null;
   /** 0 for a full, 1, 2, … for the incrementals of a chain. */
   level?: number;
+  /** Known only from an off-site target (a new server after a disaster): no size of its own, only its copies'. */
+  remote?: boolean;
+  copies?: { target: string; file: string; size: number }[];
 }
 
 export interface BackupSet {
@@ -25,6 +28,8 @@ export interface BackupSet {
   createdAt: string;
   catchUpFor: string | null;
   archives: Archive[];
+  /** Found only on an off-site target: a restore fetches it `from` one. */
+  remote?: boolean;
 }
 
 export type VolumeMode = 'full' | 'incremental';
@@ -91,6 +96,9 @@ export interface RestoreRequestAnswer {
   database?: string;
   warning: { de: string; en: string };
   expiresAt: string;
+  /** A restore from a target: whether its copies are encrypted (the confirmation then takes the age identity). */
+  from?: string | null;
+  encrypted?: boolean;
 }
 
 export interface ArchiveEntry {

@@ -10,6 +10,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { buildUi } from '../../scripts/build-ui.js';
+import { CHROMIUM_SKIP, launchChromium } from '../helpers/chromium.js';
 import { TEST_START } from '../helpers/clock.js';
 import { ContractChecker } from '../helpers/openapi-check.js';
 import { procedureScript } from '../helpers/emergency-procedure.js';
@@ -219,6 +221,38 @@ describe('restore from an off-site target onto an empty server', () => {
     await exec('bash', ['-c', procedureScript(settings, 'database', `mariadb ${MARIADB_ARGS.join(' ')}`)], { cwd: dir });
     assert.equal(await sql('SELECT GROUP_CONCAT(name ORDER BY id) FROM patient', `${DB}_hand`), 'Müller,Rossi');
     assert.equal(await sql(`SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${DB}_hand'`), 'utf8mb4_german2_ci');
+  });
+
+  it('the screen "Wiederherstellen" restores a set known only from the target, fetched from it with the key pasted at the confirmation', { skip: CHROMIUM_SKIP }, async () => {
+    // The new server once more: what the restores above fetched is gone, the volume empty.
+    for (const n of await fs.readdir(fx.backupDir)) if (n.includes(stamp)) await fs.rm(path.join(fx.backupDir, n), { recursive: true, force: true });
+    await fs.rm(volume(), { recursive: true });
+    await fs.mkdir(volume());
+    // The safety backup (on, as the screen offers it) takes the current minute: not the set's own.
+    await fx.clock.advance(60_000);
+    await buildUi();
+    const browser = await launchChromium(path.join(fx.root, 'chromium-profile'), { locale: 'de-CH' });
+    try {
+      const page = browser.pages()[0] ?? (await browser.newPage());
+      await page.goto(`${svc!.url}/`);
+      await page.getByRole('link', { name: 'Daten aus Backup wiederherstellen' }).click();
+      const set = page.locator(`button.set[data-stamp="${stamp}"]`);
+      await set.getByText('nur auf dem Auslagerungsziel').waitFor();
+      await set.click();
+      assert.equal(await page.getByRole('combobox', { name: /Holen vom Auslagerungsziel/ }).inputValue(), target);
+      await page.getByTestId('restore-warning').waitFor();
+      await page.getByLabel(/age-Schlüssel/).fill(identity);
+      await page.getByRole('button', { name: 'Ja, jetzt wiederherstellen' }).click();
+      const progress = page.locator('.restore-progress');
+      await page.locator('.restore-progress[data-state="completed"], .restore-progress[data-state="failed"]').waitFor({ timeout: 60_000 }).catch(async (err: Error) => {
+        throw new Error(`${err.message}\n${await page.locator('body').innerText()}`);
+      });
+      assert.equal(await progress.getAttribute('data-state'), 'completed', await progress.innerText());
+      await progress.getByText('Elexis jetzt neu starten.').waitFor();
+    } finally {
+      await browser.close();
+    }
+    assertSameTree(original, await snapshotTree(volume()), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
   });
 
   it('keeps the identity out of logs and Redis (only sealed for the workers, and taken once)', async () => {
