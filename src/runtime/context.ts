@@ -4,6 +4,7 @@
  * as globals, so tests can build one per queue prefix.
  */
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Redis } from 'ioredis';
 import type { Clock } from '../core/clock.js';
 import { clockFor } from './clock.js';
@@ -19,6 +20,7 @@ import { RestoreRequests } from '../stores/restore-requests.js';
 import { scheduleStore, verifyScheduleStore, type ScheduleStore, type VerifyScheduleStore } from '../stores/schedule-store.js';
 import { VolumeLocks } from '../stores/volume-lock.js';
 import { VolumeModes } from '../stores/volume-modes.js';
+import { SETTINGS_DIR, SettingsMirror } from '../stores/settings-mirror.js';
 
 export interface AppContext {
   config: Config;
@@ -64,6 +66,9 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
     logger: logger.child({ module: 'notifier' }),
   });
   const clock = clockFor(config.testHooks.clock);
+  const mirror = new SettingsMirror(path.join(config.backupDir, SETTINGS_DIR), (setting, file) =>
+    logger.warn({ setting, file }, 'setting missing from Redis (its data was lost): taken back from its copy beside the backups'),
+  );
   return {
     config,
     logger,
@@ -72,9 +77,9 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
     redis,
     queues,
     store: new BackupStore(config.backupDir, config.timezone),
-    schedules: scheduleStore(redis, config.queuePrefix),
-    verifySchedules: verifyScheduleStore(redis, config.queuePrefix),
-    volumeModes: new VolumeModes(redis, config.queuePrefix),
+    schedules: scheduleStore(redis, config.queuePrefix, mirror),
+    verifySchedules: verifyScheduleStore(redis, config.queuePrefix, mirror),
+    volumeModes: new VolumeModes(redis, config.queuePrefix, mirror),
     locks: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs),
     restoreHold: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs, 'restore'),
     dbLocks: new VolumeLocks(redis, config.queuePrefix, config.volumeLockTtlMs, 'db'),

@@ -10,6 +10,7 @@ import { toCronPattern } from '../core/cron.js';
 import type { CronFields } from '../core/cron-fields.js';
 import type { ScheduleInput } from '../core/schedule-input.js';
 import { RUN_SCHEDULER_ID, VERIFY_SCHEDULER_ID, type RunJobData } from './queues.js';
+import type { SettingsMirror } from './settings-mirror.js';
 
 export interface Schedule extends ScheduleInput {
   enabled: boolean;
@@ -32,13 +33,17 @@ export interface VerifySchedule extends CronFields {
 
 export const DEFAULT_VERIFY_SCHEDULE: VerifySchedule = { minute: '0', hour: '5', day: '*', month: '*', weekday: '0', enabled: true };
 
-/** One JSON settings value in Redis, with defaults for what was never saved. */
+/**
+ * One JSON settings value in Redis, with defaults for what was never saved; with a mirror, also
+ * kept beside the backups and taken back from there when Redis lost it (settings-mirror.ts).
+ */
 export class SettingsStore<T extends object> {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
     private readonly name: string,
     private readonly defaults: T,
+    private readonly mirror?: SettingsMirror,
   ) {}
 
   private get key(): string {
@@ -46,22 +51,33 @@ export class SettingsStore<T extends object> {
   }
 
   async get(): Promise<T> {
-    const raw = await this.redis.get(this.key);
+    let raw = await this.redis.get(this.key);
+    if (raw === null && this.mirror) {
+      const kept = await this.mirror.read(this.name);
+      if (kept !== undefined) {
+        // NX: a change saved meanwhile by another process wins over the copy.
+        if ((await this.redis.set(this.key, kept, 'NX')) === 'OK') this.mirror.onRestored(this.name, this.mirror.file(this.name));
+        raw = await this.redis.get(this.key);
+      }
+    }
     if (raw === null) return { ...this.defaults };
     return { ...this.defaults, ...(JSON.parse(raw) as Partial<T>) };
   }
 
   async put(value: T): Promise<void> {
-    await this.redis.set(this.key, JSON.stringify(value));
+    const json = JSON.stringify(value);
+    await this.mirror?.write(this.name, json);
+    await this.redis.set(this.key, json);
   }
 }
 
 export type ScheduleStore = SettingsStore<Schedule>;
 export type VerifyScheduleStore = SettingsStore<VerifySchedule>;
 
-export const scheduleStore = (redis: Redis, prefix: string): ScheduleStore => new SettingsStore(redis, prefix, 'schedule', DEFAULT_SCHEDULE);
-export const verifyScheduleStore = (redis: Redis, prefix: string): VerifyScheduleStore =>
-  new SettingsStore(redis, prefix, 'verify-schedule', DEFAULT_VERIFY_SCHEDULE);
+export const scheduleStore = (redis: Redis, prefix: string, mirror?: SettingsMirror): ScheduleStore =>
+  new SettingsStore(redis, prefix, 'schedule', DEFAULT_SCHEDULE, mirror);
+export const verifyScheduleStore = (redis: Redis, prefix: string, mirror?: SettingsMirror): VerifyScheduleStore =>
+  new SettingsStore(redis, prefix, 'verify-schedule', DEFAULT_VERIFY_SCHEDULE, mirror);
 
 /**
  * Makes the job scheduler match the stored schedule: exactly one scheduler when enabled, none when

@@ -10,6 +10,7 @@
  * reads, which should not happen behind their back when a volume grows past a threshold.
  */
 import type { Redis } from 'ioredis';
+import type { SettingsMirror } from './settings-mirror.js';
 
 export type ArchiveMode = 'full' | 'incremental';
 
@@ -25,10 +26,15 @@ export interface VolumeMode {
 export const DEFAULT_FULL_EVERY = 7;
 export const DEFAULT_VOLUME_MODE: VolumeMode = { mode: 'full', fullEvery: DEFAULT_FULL_EVERY, fullOn: null };
 
+/** The mirror's name of these settings (settings-mirror.ts): one JSON object, volume → mode. */
+const MIRROR_NAME = 'volume-modes';
+
 export class VolumeModes {
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
+    /** Kept beside the backups too, and taken back from there when Redis lost them (a lost incremental mode would quietly make fulls). */
+    private readonly mirror?: SettingsMirror,
   ) {}
 
   private get key(): string {
@@ -36,16 +42,36 @@ export class VolumeModes {
   }
 
   async get(volume: string): Promise<VolumeMode> {
+    await this.restoreIfLost();
     return parse(await this.redis.hget(this.key, volume));
   }
 
   async all(volumes: string[]): Promise<Map<string, VolumeMode>> {
+    await this.restoreIfLost();
     const raw = volumes.length ? await this.redis.hmget(this.key, ...volumes) : [];
     return new Map(volumes.map((v, i) => [v, parse(raw[i] ?? null)]));
   }
 
   async put(volume: string, value: VolumeMode): Promise<void> {
+    if (this.mirror) {
+      await this.restoreIfLost();
+      const all = await this.redis.hgetall(this.key);
+      all[volume] = JSON.stringify(value);
+      await this.mirror.write(MIRROR_NAME, JSON.stringify(all));
+    }
     await this.redis.hset(this.key, volume, JSON.stringify(value));
+  }
+
+  /** No hash in Redis at all, but a copy beside the backups: the copy's modes come back (HSETNX: a newer save wins). */
+  private async restoreIfLost(): Promise<void> {
+    if (!this.mirror || (await this.redis.exists(this.key))) return;
+    const kept = await this.mirror.read(MIRROR_NAME);
+    if (kept === undefined) return;
+    let restored = false;
+    for (const [volume, json] of Object.entries(JSON.parse(kept) as Record<string, string>)) {
+      if (typeof json === 'string' && (await this.redis.hsetnx(this.key, volume, json)) === 1) restored = true;
+    }
+    if (restored) this.mirror.onRestored(MIRROR_NAME, this.mirror.file(MIRROR_NAME));
   }
 }
 
