@@ -108,6 +108,28 @@ export function stampToDate(stamp: string, timeZone: string): Date {
   return new Date(guess);
 }
 
+/**
+ * Every instant whose stamp this is, earliest first: two in the hour that the change back from
+ * summer time repeats (02:45 of the last Sunday in October is 00:45 and 01:45 UTC in Zurich), one
+ * otherwise (a stamp in the hour that the change to summer time skips: stampToDate's reading).
+ * Checks of "in the future" take the earliest, of "too old" the latest: a run at 02:45 in the
+ * repeated hour was refused as an hour ahead (found by a tester).
+ */
+export function stampInstants(stamp: string, timeZone: string): Date[] {
+  const m = STAMP.exec(stamp);
+  if (!m) throw new Error(`not a stamp: ${stamp}`);
+  const [, y, mo, d, h, mi] = m.map(Number) as number[];
+  const asUtc = Date.UTC(y!, mo! - 1, d!, h!, mi!);
+  const found = new Set<number>();
+  // The zone's offsets half a day before and after: every offset that can apply to this minute.
+  for (const probe of [asUtc - 14 * 3600_000, asUtc, asUtc + 14 * 3600_000]) {
+    const t = asUtc - offsetMs(new Date(probe), timeZone);
+    if (formatStamp(new Date(t), timeZone) === stamp) found.add(t);
+  }
+  if (found.size === 0) return [stampToDate(stamp, timeZone)];
+  return [...found].sort((a, b) => a - b).map((t) => new Date(t));
+}
+
 function offsetMs(date: Date, timeZone: string): number {
   const local = formatStamp(date, timeZone);
   const m = STAMP.exec(local)!;

@@ -8,7 +8,7 @@
  * data under an old date. The processor is where the write happens, whatever queued the job.
  */
 import { UnrecoverableError } from 'bullmq';
-import { stampToDate } from '../core/names.js';
+import { stampInstants } from '../core/names.js';
 import type { AppContext } from '../runtime/context.js';
 import { isRunClaimed } from '../stores/backup-runs.js';
 
@@ -19,11 +19,12 @@ const SKEW_MS = 2 * 60_000;
 
 /** Whether `stamp` names a minute after now (beyond the processes' clock skew). Prune uses it too. */
 export function stampInFuture(ctx: AppContext, stamp: string): boolean {
-  return stampToDate(stamp, ctx.config.timezone).getTime() > ctx.clock.now().getTime() + SKEW_MS;
+  // The earliest reading: in the hour that the end of summer time repeats, a stamp names two minutes.
+  return stampInstants(stamp, ctx.config.timezone)[0]!.getTime() > ctx.clock.now().getTime() + SKEW_MS;
 }
 
 export async function checkRunClaim(ctx: AppContext, stamp: string): Promise<void> {
-  const minute = stampToDate(stamp, ctx.config.timezone).getTime();
+  const minute = stampInstants(stamp, ctx.config.timezone).at(-1)!.getTime();
   const now = ctx.clock.now().getTime();
   const refuse = (why: string) => new UnrecoverableError(`job data refused, nothing was done: ${why}`);
   if (stampInFuture(ctx, stamp)) throw refuse(`stamp ${stamp} lies in the future`);

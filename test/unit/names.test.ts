@@ -62,3 +62,17 @@ describe('stamps in a time zone', () => {
     }
   });
 });
+
+describe('stampInstants: every instant a stamp names', () => {
+  it('two in the hour that the end of summer time repeats, earliest first; one otherwise and in the skipped hour', async () => {
+    const { stampInstants } = await import('../../src/core/names.js');
+    const iso = (stamp: string) => stampInstants(stamp, 'Europe/Zurich').map((d) => d.toISOString());
+    assert.deepEqual(iso('2026-10-25-0245'), ['2026-10-25T00:45:00.000Z', '2026-10-25T01:45:00.000Z']);
+    assert.deepEqual(iso('2026-10-25-0159'), ['2026-10-24T23:59:00.000Z']);
+    assert.deepEqual(iso('2026-10-25-0300'), ['2026-10-25T02:00:00.000Z']);
+    assert.deepEqual(iso('2026-12-03-0315'), ['2026-12-03T02:15:00.000Z']);
+    // 02:30 of the last Sunday in March does not exist in Zurich: stampToDate's one reading.
+    assert.deepEqual(iso('2026-03-29-0230'), [stampToDate('2026-03-29-0230', 'Europe/Zurich').toISOString()]);
+    assert.deepEqual(stampInstants('2026-10-25-0245', 'UTC').map((d) => d.toISOString()), ['2026-10-25T02:45:00.000Z']);
+  });
+});
