@@ -18,13 +18,13 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { DelayedError, WaitingError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
-import { runArchiveNames } from '../core/names.js';
+import { archiveFileName, runArchiveNames } from '../core/names.js';
 import { tempFilesOf } from '../engine/fs/atomic.js';
 import { noteCatchUp } from '../engine/manifest-notes.js';
 import type { ArchiveJobData } from '../stores/queues.js';
 import { volumeDir } from '../engine/fs/volumes.js';
 import { archiveVolume, partialPath, type ArchiveProgress, type ArchiveResult } from '../engine/archive/archive-volume.js';
-import { archiveIncremental, SNAPSHOT_SUFFIX } from '../engine/incremental/incremental-archive.js';
+import { archiveIncremental, DirectoriesRenamed, SNAPSHOT_SUFFIX } from '../engine/incremental/incremental-archive.js';
 import { planArchive } from './archive-level.js';
 import { ensureRoomForArchive } from './space-guard.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
@@ -104,7 +104,14 @@ export function makeArchiveProcessor(ctx: AppContext) {
       const result =
         plan.mode === 'full'
           ? await archiveVolume(common)
-          : await archiveIncremental({ ...common, level: plan.level, base: plan.base, basedOn: plan.basedOn });
+          : await archiveIncremental({ ...common, level: plan.level, base: plan.base, basedOn: plan.basedOn }).catch(async (err: unknown) => {
+              if (!(err instanceof DirectoriesRenamed)) throw err;
+              // Not every rename that GNU tar records can be applied by it on restore: a new full instead.
+              fileName = archiveFileName(volume, stamp);
+              log.warn({ file: fileName, renamed: err.lines.slice(0, 20) }, `${err.message}: not every rename can be restored from an incremental, so this run writes a new full`);
+              await ensureRoomForArchive(ctx, volume, dir, true);
+              return archiveIncremental({ ...common, fileName, level: 0, base: undefined, basedOn: [] });
+            });
       await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
       log.info(
         { file: result.file, size: result.size, entries: result.entries, durationMs: result.durationMs, warnings: result.warnings.length },

@@ -73,6 +73,25 @@ export interface IncrementalArchiveResult extends ArchiveResult {
 export const SNAPSHOT_SUFFIX = '.snar';
 const MAX_WARNINGS = 100;
 
+/** GNU tar's `--warning=rename-directory` line: `./d/B: Directory has been renamed from "./d/A"` (or `…: Directory has been renamed`). */
+const RENAMED = /: Directory has been renamed( from |$)/;
+
+/**
+ * An incremental in which GNU tar found renamed directories: thrown instead of publishing it, so
+ * that the caller writes a new full. GNU tar's own extraction cannot apply every rename it
+ * records: a directory renamed onto the name of one removed in the same night ("Cannot rename
+ * './d/A' to './d/B': Directory not empty"), two directories that swapped names (its temporary
+ * directory is made relative to the process's working directory, not -C's). Such an incremental
+ * verifies, yet no point of its chain from it on could be restored, by us or by hand (found by
+ * a tester). A full after a night with renames costs space; a chain that cannot be restored
+ * costs the data.
+ */
+export class DirectoriesRenamed extends Error {
+  constructor(readonly lines: string[]) {
+    super(`GNU tar found ${lines.length} renamed director${lines.length === 1 ? 'y' : 'ies'} (${lines.slice(0, 3).join('; ')}${lines.length > 3 ? '; …' : ''})`);
+  }
+}
+
 export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<IncrementalArchiveResult> {
   const started = Date.now();
   const { volume, volumeDir, backupDir, fileName, logger, signal } = o;
@@ -129,7 +148,10 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
         report(progress);
         await z.ready();
       });
+      const renamed = stderr.filter((l) => RENAMED.test(l));
+      if (o.level > 0 && renamed.length > 0) throw new DirectoriesRenamed(renamed);
       for (const line of stderr) {
+        if (RENAMED.test(line)) continue;
         if (warnings.length < MAX_WARNINGS) warnings.push(line);
         logger.warn({ volume, tar: line }, `archive: GNU tar: ${line}`);
       }
@@ -182,6 +204,7 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
     return result;
   } catch (err) {
     await Promise.all([partial, snarPartial].map((f) => rm(f, { force: true }).catch(() => undefined)));
+    if (err instanceof DirectoriesRenamed) throw err;
     if (err instanceof AlreadyExistsError) throw fail(`archive ${finalPath} already exists`, err);
     if (err instanceof Error && err.message.startsWith(`volume "${volume}": `)) throw err;
     if (signal?.aborted) throw fail(`archiving ${volumeDir} aborted`, err);
@@ -200,6 +223,8 @@ async function runGnuTar(o: IncrementalArchiveOptions, snapshot: string, onData:
   const child = spawn(o.tarCommand ?? 'tar', [
     '--create', '--format=gnu', '--numeric-owner', '--no-check-device', '--quoting-style=c',
     '--no-xattrs', '--no-acls', '--no-selinux', '--force-local',
+    // Said only in verbose mode otherwise: which directories GNU tar takes for renamed (see DirectoriesRenamed).
+    '--warning=rename-directory',
     // Exact names at the top only: anchored, no wildcards (a work directory's name has none anyway).
     ...(o.leaveOut ?? []).flatMap((l) => ['--anchored', '--no-wildcards', `--exclude=./${l.name}`]),
     `--listed-incremental=${snapshot}`, '--file=-', '--directory', o.volumeDir, '.',
