@@ -16,13 +16,13 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { DelayedError, WaitingError, type Job } from 'bullmq';
+import { DelayedError, UnrecoverableError, WaitingError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName, runArchiveNames } from '../core/names.js';
 import { tempFilesOf } from '../engine/fs/atomic.js';
 import { noteCatchUp } from '../engine/manifest-notes.js';
 import type { ArchiveJobData } from '../stores/queues.js';
-import { volumeDir } from '../engine/fs/volumes.js';
+import { unreachableReason, volumeDir } from '../engine/fs/volumes.js';
 import { archiveVolume, partialPath, type ArchiveProgress, type ArchiveResult } from '../engine/archive/archive-volume.js';
 import { archiveIncremental, DirectoriesRenamed, SNAPSHOT_SUFFIX } from '../engine/incremental/incremental-archive.js';
 import { planArchive } from './archive-level.js';
@@ -44,6 +44,9 @@ export function makeArchiveProcessor(ctx: AppContext) {
     const log = ctx.logger.child({ module: 'archive', volume, stamp, jobId: job.id });
     const dir = await volumeDir(ctx.config.volumes, volume);
     if (dir === undefined) throw new Error(`volume "${volume}" is not configured any more`);
+    // A volume whose symlink leads nowhere (a disk not mounted): its failure says so, and alerts.
+    const unreachable = await unreachableReason(dir);
+    if (unreachable) throw new UnrecoverableError(`volume "${volume}" cannot be reached: ${dir} ${unreachable} (a disk that is not mounted?); nothing was archived`);
     const names = runArchiveNames(volume, stamp);
 
     // One owner per attempt (BullMQ's token is new for every fetch of the job): a retry after a

@@ -33,7 +33,7 @@ describe('a volume that is a symlink in VOLUMES_DIR', () => {
     await fs.chmod(target, 0o750);
     await fs.symlink(target, link());
     await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
-    // No volumes: a dangling symlink, a symlink to a file, a file.
+    // Volumes that cannot be reached (a disk not mounted): a dangling symlink, a symlink to a file. No volume: a file.
     await fs.symlink(path.join(fx.root, 'srv', 'gone'), path.join(fx.volumesDir, 'lucindadata'));
     await fs.writeFile(path.join(fx.root, 'srv', 'a-file'), 'x');
     await fs.symlink(path.join(fx.root, 'srv', 'a-file'), path.join(fx.volumesDir, 'to-file'));
@@ -46,26 +46,28 @@ describe('a volume that is a symlink in VOLUMES_DIR', () => {
     await fx?.cleanup();
   });
 
-  it('is listed; what is no volume is named in the log once', async () => {
+  it('is listed, and so are the volumes that cannot be reached; what is no volume is named in the log once', async () => {
     for (let i = 0; i < 3; i++) {
       const r = await api('GET', '/api/volumes');
       assert.equal(r.status, 200);
-      assert.deepEqual(r.body.volumes.map((v: any) => v.name), ['elexisdb', 'pacsdata']);
-      assert.ok(r.body.volumes[1].size >= 200_000, `pacsdata's size is its target's: ${r.body.volumes[1].size}`);
+      assert.deepEqual(r.body.volumes.map((v: any) => v.name), ['elexisdb', 'lucindadata', 'pacsdata', 'to-file']);
+      assert.ok(r.body.volumes[2].size >= 200_000, `pacsdata's size is its target's: ${r.body.volumes[2].size}`);
     }
     const warned = logLines(svc.logs()).filter((l) => typeof l.msg === 'string' && l.msg.includes('in VOLUMES_DIR is not a volume'));
-    assert.deepEqual(warned.map((l) => l.entry).sort(), ['lucindadata', 'notes.txt', 'to-file'], 'one line each, not one per poll');
-    assert.ok(warned.some((l) => l.msg === `"lucindadata" in VOLUMES_DIR is not a volume: it is a symlink to ${path.join(fx.root, 'srv', 'gone')}, which does not exist`));
+    assert.deepEqual(warned.map((l) => l.entry).sort(), ['notes.txt'], 'one line each, not one per poll');
+    const unreachable = logLines(svc.logs()).filter((l) => typeof l.msg === 'string' && l.msg.includes('cannot be reached'));
+    assert.deepEqual(unreachable.map((l) => l.volume).sort(), ['lucindadata', 'to-file'], 'one line each, not one per poll');
+    assert.ok(unreachable.some((l) => String(l.msg).startsWith(`volume lucindadata cannot be reached: it is a symlink to ${path.join(fx.root, 'srv', 'gone')}, which does not exist;`)));
     assert.equal(logLines(svc.logs(), `volume pacsdata is a symlink: its target ${target} is backed up`).length, 1);
   });
 
   it('a name of Object.prototype is an unknown volume (400), and does not take the minute', async () => {
-    for (const name of ['constructor', '__proto__', 'hasOwnProperty', 'tostring', 'lucindadata']) {
+    for (const name of ['constructor', '__proto__', 'hasOwnProperty', 'tostring', 'notes-txt']) {
       const r = await api('POST', '/api/backups', { volumes: [name] });
       assert.equal(r.status, 400, `${name}: ${JSON.stringify(r.body)}`);
       assert.equal(r.body.error.field, 'volumes');
     }
-    assert.match((await api('POST', '/api/backups', { volumes: ['constructor'] })).body.error.message, /^unknown volume\(s\): constructor; known: elexisdb, pacsdata/);
+    assert.match((await api('POST', '/api/backups', { volumes: ['constructor'] })).body.error.message, /^unknown volume\(s\): constructor; known: elexisdb, lucindadata, pacsdata, to-file$/);
   });
 
   it('is archived with its target\'s contents, as GNU tar reads them', async () => {
@@ -73,6 +75,10 @@ describe('a volume that is a symlink in VOLUMES_DIR', () => {
     stamp = await runNowAndSettle(svc.url, TOKEN);
     const set = (await api('GET', `/api/backups/${stamp}`)).body;
     assert.deepEqual(set.archives.map((a: any) => [a.volume, a.verified?.ok]), [['elexisdb', true], ['pacsdata', true]]);
+    // The volumes that cannot be reached fail, saying why (an alert), instead of dropping out of the backups.
+    const failed = ((await api('GET', '/api/jobs?queue=archive&state=failed')).body.jobs as { volume: string; failedReason: string }[]).sort((a, b) => (a.volume < b.volume ? -1 : 1));
+    assert.deepEqual(failed.map((j) => j.volume), ['lucindadata', 'to-file']);
+    assert.match(failed[0]!.failedReason, /^volume "lucindadata" cannot be reached: \S+ is a symlink to \S+gone, which does not exist \(a disk that is not mounted\?\); nothing was archived$/);
     const archive = path.join(fx.backupDir, `pacsdata_${stamp}.tar.gz`);
     const { stdout } = await exec('tar', ['-tvzf', archive]);
     const lines = stdout.trim().split('\n');

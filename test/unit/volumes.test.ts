@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { listVolumes, selectRunVolumes, UnknownVolumeError, volumeDir, type VolumeSource } from '../../src/engine/fs/volumes.js';
+import { listVolumes, selectRunVolumes, unreachableReason, UnknownVolumeError, volumeDir, type VolumeSource } from '../../src/engine/fs/volumes.js';
 
 const INHERITED = ['constructor', '__proto__', 'hasOwnProperty', 'toString', 'valueOf'];
 
@@ -62,7 +62,7 @@ describe('names that Object.prototype has are no volumes', () => {
       await assert.rejects(selectRunVolumes(s, ['elexisdb', 'constructor', '__proto__']), (err: unknown) => {
         assert.ok(err instanceof UnknownVolumeError);
         assert.deepEqual(err.unknown, ['constructor', '__proto__']);
-        assert.match(err.message, /^unknown volume\(s\): constructor, __proto__; known: (big, )?elexisdb, /);
+        assert.match(err.message, /^unknown volume\(s\): constructor, __proto__; known: (big, dangling, )?elexisdb, /);
         return true;
       });
     });
@@ -82,20 +82,29 @@ describe('names that Object.prototype has are no volumes', () => {
 
 describe('VOLUMES_DIR: directories, symlinks to directories, and what is no volume', () => {
   it('lists real directories and symlinked ones (by their target); says why the rest is not a volume', async () => {
-    const { volumes, skipped, notVolumes } = await listVolumes(dirSource);
+    const { volumes, skipped, notVolumes, unreachable } = await listVolumes(dirSource);
     assert.deepEqual(volumes, {
       big: at('srv/big'),
+      // Symlinks that lead nowhere: volumes that cannot be reached, under the symlink's own path.
+      dangling: at('volumes/dangling'),
       elexisdb: at('volumes/elexisdb'),
+      loop: at('volumes/loop'),
       lucindadata: at('srv/lucinda'),
       pacsdata: at('srv/pacs'),
+      'to-file': at('volumes/to-file'),
     });
-    assert.deepEqual(Object.keys(volumes), ['big', 'elexisdb', 'lucindadata', 'pacsdata'], 'sorted by name');
-    assert.deepEqual(skipped.sort(), ['Bad_Name', 'Linked_Bad']);
-    assert.deepEqual(Object.fromEntries(notVolumes.map((n) => [n.name, n.reason])), {
-      'notes.txt': 'is a file, not a directory',
+    assert.deepEqual(Object.keys(volumes), ['big', 'dangling', 'elexisdb', 'loop', 'lucindadata', 'pacsdata', 'to-file'], 'sorted by name');
+    assert.deepEqual(Object.fromEntries(unreachable.map((n) => [n.name, n.reason])), {
       dangling: `is a symlink to ${at('nowhere')}, which does not exist`,
       'to-file': `is a symlink to ${at('srv/a-file')}, which is not a directory`,
       loop: 'is a symlink to loop, which cannot be followed (ELOOP)',
+    });
+    assert.equal(await unreachableReason(at('volumes/dangling')), `is a symlink to ${at('nowhere')}, which does not exist`);
+    assert.equal(await unreachableReason(at('volumes/elexisdb')), undefined);
+    assert.equal(await unreachableReason(at('volumes/pacsdata')), undefined);
+    assert.deepEqual(skipped.sort(), ['Bad_Name', 'Linked_Bad']);
+    assert.deepEqual(Object.fromEntries(notVolumes.map((n) => [n.name, n.reason])), {
+      'notes.txt': 'is a file, not a directory',
       again: `is a symlink to ${at('volumes/elexisdb')}, the directory of volume elexisdb already`,
       'pacsdata-too': `is a symlink to ${at('srv/pacs')}, the directory of volume pacsdata already`,
       'pacs-sub': `is a symlink to ${at('srv/pacs/sub')}, which lies inside volume pacsdata (backed up with it)`,
@@ -108,7 +117,9 @@ describe('VOLUMES_DIR: directories, symlinks to directories, and what is no volu
     assert.equal(await volumeDir(dirSource, 'pacsdata'), at('srv/pacs'));
     assert.equal(await volumeDir(dirSource, 'lucindadata'), at('srv/lucinda'));
     assert.equal(await volumeDir(dirSource, 'elexisdb'), at('volumes/elexisdb'));
-    for (const name of ['dangling', 'to-file', 'loop', 'again', 'pacsdata-too', 'pacs-sub', 'big-inner', 'above']) assert.equal(await volumeDir(dirSource, name), undefined, name);
+    for (const name of ['again', 'pacsdata-too', 'pacs-sub', 'big-inner', 'above']) assert.equal(await volumeDir(dirSource, name), undefined, name);
+    // A symlink that leads nowhere: a volume that cannot be reached, at the symlink's own path.
+    for (const name of ['dangling', 'to-file', 'loop']) assert.equal(await volumeDir(dirSource, name), at(`volumes/${name}`), name);
     // A file is no volume; a valid name with nothing there still gets its path (its archive fails loudly).
     await fs.writeFile(at('volumes/plain-file'), '');
     try {
@@ -126,8 +137,12 @@ describe('VOLUMES_DIR: directories, symlinks to directories, and what is no volu
     await listVolumes(dirSource, logger);
     await listVolumes(dirSource, logger);
     const warned = lines.filter((l) => l.level === 40);
-    assert.deepEqual(warned.map((l) => l.entry).sort(), ['above', 'again', 'big-inner', 'dangling', 'loop', 'notes.txt', 'pacs-sub', 'pacsdata-too', 'to-file']);
-    assert.ok(warned.some((l) => l.msg === `"dangling" in VOLUMES_DIR is not a volume: it is a symlink to ${at('nowhere')}, which does not exist`), JSON.stringify(warned));
+    assert.deepEqual(warned.map((l) => l.entry ?? l.volume).sort(), ['above', 'again', 'big-inner', 'dangling', 'loop', 'notes.txt', 'pacs-sub', 'pacsdata-too', 'to-file']);
+    assert.ok(
+      warned.some((l) => l.msg === `volume dangling cannot be reached: it is a symlink to ${at('nowhere')}, which does not exist; its backups fail until it is back (remove the symlink to retire the volume)`),
+      JSON.stringify(warned),
+    );
+    assert.ok(warned.some((l) => l.msg === `"notes.txt" in VOLUMES_DIR is not a volume: it is a file, not a directory`), JSON.stringify(warned));
     const linked = lines.filter((l) => l.level === 30);
     assert.deepEqual(linked.map((l) => [l.volume, l.target]).sort(), [['big', at('srv/big')], ['lucindadata', at('srv/lucinda')], ['pacsdata', at('srv/pacs')]]);
 
@@ -137,7 +152,7 @@ describe('VOLUMES_DIR: directories, symlinks to directories, and what is no volu
       lines.length = 0;
       await listVolumes(dirSource, logger);
       await listVolumes(dirSource, logger);
-      assert.deepEqual(lines.map((l) => l.entry), ['new-dangling']);
+      assert.deepEqual(lines.map((l) => l.entry ?? l.volume), ['new-dangling']);
     } finally {
       await fs.rm(at('volumes/new-dangling'));
     }

@@ -32,8 +32,16 @@ export interface VolumeListing {
   volumes: Record<string, string>;
   /** Directories (or symlinks to one) skipped because their name is not a valid volume name. */
   skipped: string[];
-  /** Other entries of VOLUMES_DIR, which are no volume: files, dangling symlinks, ... */
+  /** Other entries of VOLUMES_DIR, which are no volume: files, symlinks into another volume, ... */
   notVolumes: NotAVolume[];
+  /**
+   * Symlinks with a volume's name that lead nowhere (their target missing, not a directory, a
+   * loop): volumes that cannot be reached, e.g. a disk that is not mounted. They are in `volumes`
+   * (under the symlink's own path), so that a run's archive of them fails and alerts, and the
+   * overdue check counts them; left out, such a volume dropped out of the backups without a word
+   * (found by a tester). Removing the symlink retires the volume.
+   */
+  unreachable: NotAVolume[];
 }
 
 /**
@@ -41,7 +49,7 @@ export interface VolumeListing {
  * symlinked volumes with their target as info, each once per process (the screen polls this).
  */
 export async function listVolumes(source: VolumeSource, logger?: Logger): Promise<VolumeListing> {
-  if (source.kind === 'list') return { volumes: { ...source.volumes }, skipped: [], notVolumes: [] };
+  if (source.kind === 'list') return { volumes: { ...source.volumes }, skipped: [], notVolumes: [], unreachable: [] };
   let entries: Dirent[];
   try {
     entries = await fs.readdir(source.dir, { withFileTypes: true });
@@ -51,6 +59,7 @@ export async function listVolumes(source: VolumeSource, logger?: Logger): Promis
   const found = new Map<string, string>();
   const skipped: string[] = [];
   const notVolumes: NotAVolume[] = [];
+  const unreachable: NotAVolume[] = [];
   const links: string[] = [];
   for (const e of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (e.isSymbolicLink()) links.push(e.name);
@@ -59,22 +68,32 @@ export async function listVolumes(source: VolumeSource, logger?: Logger): Promis
     else skipped.push(e.name);
   }
   // After the real directories: a symlink never takes the place of one.
-  const linked = links.length > 0 ? await addLinkedVolumes(source.dir, links, found, skipped, notVolumes) : new Map<string, string>();
-  if (logger) report(logger, source.dir, linked, notVolumes);
+  const linked = links.length > 0 ? await addLinkedVolumes(source.dir, links, found, skipped, notVolumes, unreachable) : new Map<string, string>();
+  if (logger) report(logger, source.dir, linked, notVolumes, unreachable);
   const volumes = Object.fromEntries([...found].sort(([a], [b]) => a.localeCompare(b)));
-  return { volumes, skipped, notVolumes };
+  return { volumes, skipped, notVolumes, unreachable };
 }
 
 /**
  * Adds the symlinks to directories among `links` to `found` (name → resolved target); the others go
  * to `skipped` or `notVolumes`. Returns the symlinked volumes it added.
  */
-async function addLinkedVolumes(dir: string, links: string[], found: Map<string, string>, skipped: string[], notVolumes: NotAVolume[]): Promise<Map<string, string>> {
+async function addLinkedVolumes(
+  dir: string,
+  links: string[],
+  found: Map<string, string>,
+  skipped: string[],
+  notVolumes: NotAVolume[],
+  unreachable: NotAVolume[],
+): Promise<Map<string, string>> {
   const root = await fs.realpath(dir);
   const dirs = [...found.keys()].map((name) => ({ name, dir: path.join(root, name), real: true }));
   for (const name of links) {
     const link = await resolveLink(path.join(dir, name));
-    if ('reason' in link) notVolumes.push({ name, reason: link.reason });
+    if ('reason' in link && isValidVolumeName(name)) {
+      unreachable.push({ name, reason: link.reason });
+      found.set(name, path.join(dir, name));
+    } else if ('reason' in link) notVolumes.push({ name, reason: link.reason });
     else if (!isValidVolumeName(name)) skipped.push(name);
     // It would hold every volume (and itself), and its restore would replace them all.
     else if (within(root, link.target)) notVolumes.push({ name, reason: `is a symlink to ${link.target}, which holds VOLUMES_DIR itself` });
@@ -97,6 +116,15 @@ async function addLinkedVolumes(dir: string, links: string[], found: Map<string,
     }
   }
   return linked;
+}
+
+/** Why the directory of a volume cannot be reached (its symlink leads nowhere), or undefined when it can. */
+export async function unreachableReason(dir: string): Promise<string | undefined> {
+  const st = await fs.lstat(dir).catch(() => undefined);
+  if (!st) return 'does not exist';
+  if (!st.isSymbolicLink()) return st.isDirectory() ? undefined : 'is not a directory';
+  const link = await resolveLink(dir);
+  return 'reason' in link ? link.reason : undefined;
 }
 
 /** The directory a symlink leads to (resolved through every link), or why it leads to none. */
@@ -122,7 +150,7 @@ function within(inner: string, outer: string): boolean {
 /** What each process has said already: one line per entry and reason, not one per poll. */
 const reported = new Set<string>();
 
-function report(logger: Logger, volumesDir: string, linked: Map<string, string>, notVolumes: NotAVolume[]): void {
+function report(logger: Logger, volumesDir: string, linked: Map<string, string>, notVolumes: NotAVolume[], unreachable: NotAVolume[]): void {
   const once = (key: string, say: () => void) => {
     if (reported.has(key)) return;
     reported.add(key);
@@ -130,6 +158,11 @@ function report(logger: Logger, volumesDir: string, linked: Map<string, string>,
   };
   for (const [volume, target] of linked) {
     once(`${volumesDir}\0${volume}\0${target}`, () => logger.info({ volume, target }, `volume ${volume} is a symlink: its target ${target} is backed up`));
+  }
+  for (const { name, reason } of unreachable) {
+    once(`${volumesDir}\0${name}\0${reason}`, () =>
+      logger.warn({ volume: name, reason }, `volume ${name} cannot be reached: it ${reason}; its backups fail until it is back (remove the symlink to retire the volume)`),
+    );
   }
   for (const { name, reason } of notVolumes) {
     once(`${volumesDir}\0${name}\0${reason}`, () =>
