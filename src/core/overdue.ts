@@ -4,6 +4,8 @@
  * succeeded although a fire time has passed. The grace covers the time a run needs (queueing,
  * archiving a large volume) so a run in progress is not reported.
  *
+ * "Successful" is the caller's: the newest archive whose verification did not fail.
+ *
  * Only the one latest fire time counts: a volume that missed Tuesday but succeeded on Wednesday
  * is fine again. Weekends and holidays need no special case, because a schedule such as
  * `15 3 * * 1-5` simply has no fire time on Saturday and Sunday.
@@ -21,6 +23,12 @@ export interface OverdueInput {
   /** Every volume to check; undefined = no successful archive ever. */
   lastSuccessByVolume: Record<string, Date | undefined>;
   graceMs: number;
+  /**
+   * When the schedule took effect (saved, turned on, or the service's first start): a fire time
+   * before it was never a tick of this schedule, so nothing was due then (a fresh install was
+   * reported overdue for 03:15 of the day it was installed; found by a tester).
+   */
+  since?: Date;
 }
 
 export interface OverdueVolume {
@@ -36,6 +44,7 @@ export function overdueVolumes(input: OverdueInput): OverdueVolume[] {
   const cutoff = new Date(input.now.getTime() - input.graceMs);
   const expectedBy = previousRun(input.pattern, input.timezone, cutoff);
   if (!expectedBy) return [];
+  if (input.since && expectedBy.getTime() < input.since.getTime()) return [];
   const overdue: OverdueVolume[] = [];
   for (const volume of Object.keys(input.lastSuccessByVolume).sort()) {
     const last = input.lastSuccessByVolume[volume];

@@ -10,6 +10,7 @@ import { toCronPattern } from '../core/cron.js';
 import { stampToDate } from '../core/names.js';
 import { overdueVolumes } from '../core/overdue.js';
 import { makeAlert } from '../stores/notifier.js';
+import { scheduleStart } from '../stores/schedule-store.js';
 import { listVolumes } from '../engine/fs/volumes.js';
 
 const ALERT_MEMORY_S = 30 * 24 * 3600;
@@ -21,6 +22,8 @@ export async function checkOverdue(ctx: AppContext, now = ctx.clock.now()): Prom
   const names = [...Object.keys(volumes), ...(ctx.config.db ? [ctx.config.db.dumpName] : [])];
   const newest = new Map<string, string>();
   for (const a of await ctx.store.listArchives()) {
+    // An archive that failed its verification is no success: the volume is still due.
+    if (a.verified?.ok === false) continue;
     if (!(a.stamp <= (newest.get(a.volume) ?? ''))) newest.set(a.volume, a.stamp);
   }
   const lastSuccessByVolume = Object.fromEntries(
@@ -32,6 +35,7 @@ export async function checkOverdue(ctx: AppContext, now = ctx.clock.now()): Prom
     now,
     lastSuccessByVolume,
     graceMs: ctx.config.overdueGraceMs,
+    since: await scheduleStart(ctx.redis, ctx.config.queuePrefix),
   });
   const alerted: string[] = [];
   for (const o of overdue) {

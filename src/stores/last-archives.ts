@@ -1,6 +1,6 @@
 /**
- * The newest archive of each volume in BACKUP_DIR, for the "last success" metrics: by the stamp in
- * its name, with timestamp, size and duration from its `.manifest.json`; an archive without manifest
+ * The newest archive of each volume in BACKUP_DIR that did not fail its verification, for the
+ * "last success" metrics: by the stamp in its name, with timestamp, size and duration from its `.manifest.json`; an archive without manifest
  * (copied in by hand, earlier OOB versions) gives its file size and mtime and no duration.
  */
 import fs from 'node:fs/promises';
@@ -53,6 +53,8 @@ async function describeArchive(dir: string, a: ArchiveName): Promise<LastArchive
   const file = path.join(dir, a.file);
   const stat = await fs.stat(file).catch(() => undefined);
   if (!stat?.isFile()) return undefined;
+  // An archive that failed its verification is no success: the next older one is the last.
+  if ((await readVerified(`${file}.verify.json`)) === false) return undefined;
   const base = { volume: a.volume, kind: a.kind, file: a.file, stamp: a.stamp };
   const manifest = await readManifest(`${file}.manifest.json`);
   if (manifest) {
@@ -84,4 +86,14 @@ async function readManifest(file: string): Promise<{ size?: number; durationMs?:
     durationMs: nonNegative(m.durationMs),
     createdAt: created && !Number.isNaN(created.getTime()) ? created : undefined,
   };
+}
+
+/** The verification's outcome (verify-backup.ts writes it): false when it failed, undefined when there is none. */
+async function readVerified(file: string): Promise<boolean | undefined> {
+  try {
+    const v = JSON.parse(await fs.readFile(file, 'utf8')) as { ok?: unknown };
+    return typeof v.ok === 'boolean' ? v.ok : undefined;
+  } catch {
+    return undefined;
+  }
 }

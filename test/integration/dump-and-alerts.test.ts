@@ -107,6 +107,8 @@ describe('failures and warnings reach the webhook', () => {
     const redis = new Redis(REDIS_URL);
     // keep=1, and a schedule that last fired on 1 January: overdue for the dump that never worked.
     await redis.set(`${fx.prefix}:oob-settings:schedule`, JSON.stringify({ minute: '0', hour: '0', day: '1', month: '1', weekday: '*', keep: 1, enabled: true }));
+    // In effect since 2020 (a tick from before the schedule existed is due nothing).
+    await redis.set(`${fx.prefix}:oob-settings:schedule-since`, '2020-01-01T00:00:00.000Z');
     redis.disconnect();
     svc = await startService('start', fx.env);
   });

@@ -129,6 +129,20 @@ describe('metrics', () => {
     assert.equal(last.pacsdata?.source, 'file');
   });
 
+  test('lastArchivesByVolume skips an archive that failed its verification: it is no success', async () => {
+    const bad = path.join(fx.backupDir, 'elexisdb_2026-01-12-2200.tar.gz');
+    await fs.writeFile(bad, 'damaged');
+    await fs.writeFile(`${bad}.verify.json`, JSON.stringify({ ok: false, at: '2026-01-12T21:05:00.000Z', error: 'checksum mismatch' }));
+    try {
+      assert.equal((await lastArchivesByVolume(ctx.store)).elexisdb?.file, 'elexisdb_2026-01-12-0315.tar.gz');
+      await fs.writeFile(`${bad}.verify.json`, JSON.stringify({ ok: true, at: '2026-01-12T21:05:00.000Z' }));
+      assert.equal((await lastArchivesByVolume(ctx.store)).elexisdb?.file, 'elexisdb_2026-01-12-2200.tar.gz');
+    } finally {
+      await fs.rm(bad);
+      await fs.rm(`${bad}.verify.json`);
+    }
+  });
+
   test('an empty installation: zero counters, no volumes, every source up', async () => {
     const empty = await makeFixture();
     const c = await createContext(loadConfig(empty.env, empty.root), createLogger('silent'), REDIS_URL);

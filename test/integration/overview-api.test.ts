@@ -9,7 +9,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { ContractChecker } from '../helpers/openapi-check.js';
-import { http, makeFixture, runNowAndSettle, startService, type Fixture, type Service } from '../helpers/service.js';
+import { Redis } from 'ioredis';
+import { http, makeFixture, REDIS_URL, runNowAndSettle, startService, type Fixture, type Service } from '../helpers/service.js';
 import { makeVolume } from '../helpers/volumes.js';
 
 const TOKEN = 'overview-api-token-0123456789';
@@ -34,12 +35,19 @@ describe('GET /api/volumes and POST /api/schedule/preview', { timeout: 120_000 }
     await fx?.cleanup();
   });
 
-  it('lists every volume before its first backup, overdue once the schedule has passed a tick', async () => {
+  it('lists every volume before its first backup, overdue once a tick of the schedule has passed without one', async () => {
     const r = await http(svc.url, 'GET', '/api/volumes', undefined, TOKEN);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     assert.deepEqual(r.body.volumes.map((v: any) => [v.name, v.kind, v.lastArchive]), [['elexisdb', 'volume', null], ['pacsdata', 'volume', null]]);
-    // The default schedule (Monday-Friday 03:15) ticked on Wednesday 12 June 2030, 03:15 Zurich time.
-    for (const v of r.body.volumes) assert.deepEqual(v.overdue, { expectedBy: '2030-06-12T01:15:00.000Z', lastSuccess: null });
+    // The default schedule (Monday-Friday 03:15) ticked on Wednesday 12 June 2030, 03:15 Zurich
+    // time, before this service first started: nothing was due then.
+    for (const v of r.body.volumes) assert.equal(v.overdue, null, JSON.stringify(v));
+    // An installation that has been running since June 1st: that tick was due.
+    const redis = new Redis(REDIS_URL);
+    await redis.set(`${fx.prefix}:oob-settings:schedule-since`, '2030-06-01T00:00:00.000Z');
+    redis.disconnect();
+    const since = await http(svc.url, 'GET', '/api/volumes', undefined, TOKEN);
+    for (const v of since.body.volumes) assert.deepEqual(v.overdue, { expectedBy: '2030-06-12T01:15:00.000Z', lastSuccess: null });
     assert.ok(r.body.backupDir.freeBytes > 0 && r.body.backupDir.totalBytes >= r.body.backupDir.freeBytes, JSON.stringify(r.body.backupDir));
     assert.equal((await http(svc.url, 'GET', '/api/volumes')).status, 401, 'behind the token like every /api call');
   });

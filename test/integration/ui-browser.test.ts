@@ -52,6 +52,10 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
       await sql('CREATE TABLE befund (id INT PRIMARY KEY, text VARCHAR(100)); INSERT INTO befund VALUES (1, "vorher");');
       fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', ...DB_ENV, DB_NAME: DB }, { clock: TEST_START });
       for (const v of VOLUMES) await makeVolume(path.join(fx.volumesDir, v), v);
+      // An installation running since June 1st: this morning's tick of the default schedule was due.
+      const redis = new Redis(REDIS_URL);
+      await redis.set(`${fx.prefix}:oob-settings:schedule-since`, '2030-06-01T00:00:00.000Z');
+      redis.disconnect();
       svc = await startService('start', fx.env);
       browser = await launchChromium(path.join(fx.root, 'chromium-profile'), { locale: 'de-CH', viewport: { width: 1280, height: 800 } });
       browser.setDefaultTimeout(STEP);
@@ -88,7 +92,7 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     assert.ok(!stored.local.includes(TOKEN), 'not remembered unless asked');
     assert.ok(!page.url().includes(TOKEN));
     // Every volume is listed, also before its first backup, and overdue: the default schedule
-    // (Monday to Friday 03:15) ticked this morning without a backup.
+    // (Monday to Friday 03:15, in effect since June 1st) ticked this morning without a backup.
     for (const v of VOLUMES) {
       await page.locator(`tr[data-volume="${v}"]`).getByText('noch nie gesichert').waitFor();
       await page.getByRole('alert').filter({ hasText: `Sicherung von ${v} überfällig.` }).getByText(/Was tun: Prüfen Sie, ob der Sicherungsdienst/).waitFor();

@@ -18,6 +18,8 @@ interface Row {
   last: string | undefined;
   graceMs?: number;
   timezone?: string;
+  /** When the schedule took effect. */
+  since?: string;
   /** expectedBy when overdue, null when not. */
   overdue: string | null;
 }
@@ -40,6 +42,10 @@ const TABLE: Row[] = [
   { name: 'long grace reaches back over the weekend', now: '2026-01-12T12:00:00Z', last: '2026-01-09T02:40:00Z', graceMs: 48 * HOUR, overdue: null },
   { name: 'long grace, Friday missing', now: '2026-01-12T12:00:00Z', last: '2026-01-08T02:40:00Z', graceMs: 48 * HOUR, overdue: FRI_FIRE },
   // The same instants read in UTC: Monday's 03:15Z fire is still inside the grace at 03:30Z.
+  // A fresh install (or a schedule saved) on Friday at 10:00: Friday's 03:15 was never its tick.
+  { name: 'never succeeded, but the schedule began after the last fire time', now: '2026-01-09T10:00:00Z', last: undefined, since: '2026-01-09T09:00:00Z', overdue: null },
+  { name: 'the first fire time after the start counts', now: '2026-01-12T03:30:00Z', last: undefined, since: '2026-01-09T09:00:00Z', overdue: MON_FIRE },
+  { name: 'a fire time exactly at the start counts', now: '2026-01-09T12:00:00Z', last: undefined, since: FRI_FIRE, overdue: FRI_FIRE },
   { name: 'time zone of the schedule counts', now: '2026-01-12T03:30:00Z', last: '2026-01-09T03:40:00Z', timezone: 'UTC', overdue: null },
 ];
 
@@ -52,6 +58,7 @@ describe('overdueVolumes', () => {
         now: d(row.now),
         lastSuccessByVolume: { elexisdb: row.last === undefined ? undefined : d(row.last) },
         graceMs: row.graceMs ?? HOUR,
+        ...(row.since ? { since: d(row.since) } : {}),
       };
       const result = overdueVolumes(input);
       if (row.overdue === null) {

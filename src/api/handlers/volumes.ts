@@ -17,6 +17,7 @@ import { listVolumes as volumeDirs } from '../../engine/fs/volumes.js';
 import { treeSize } from '../../engine/archive/tree-size.js';
 import type { StoredArchive } from '../../stores/backup-store.js';
 import { DEFAULT_FULL_EVERY, type VolumeMode } from '../../stores/volume-modes.js';
+import { scheduleStart } from '../../stores/schedule-store.js';
 import type { Handler } from '../handler.js';
 import { notFound } from '../http-error.js';
 import { volumeModeBody, volumeParams } from '../schemas/index.js';
@@ -57,9 +58,11 @@ function newestByVolume(archives: StoredArchive[]): Map<string, StoredArchive> {
 }
 
 /** The same rule as the workers' overdue alert (jobs/overdue-check.ts), so screen and alert agree. */
-async function overdueOf(ctx: AppContext, items: Listed[], newest: Map<string, StoredArchive>): Promise<OverdueVolume[]> {
+async function overdueOf(ctx: AppContext, items: Listed[], archives: StoredArchive[]): Promise<OverdueVolume[]> {
   const schedule = await ctx.schedules.get();
   if (!schedule.enabled) return [];
+  // An archive that failed its verification is no success.
+  const newest = newestByVolume(archives.filter((a) => a.verified?.ok !== false));
   return overdueVolumes({
     pattern: toCronPattern(schedule),
     timezone: ctx.config.timezone,
@@ -68,6 +71,7 @@ async function overdueOf(ctx: AppContext, items: Listed[], newest: Map<string, S
       items.map(({ name }) => [name, newest.has(name) ? stampToDate(newest.get(name)!.stamp, ctx.config.timezone) : undefined]),
     ),
     graceMs: ctx.config.overdueGraceMs,
+    since: await scheduleStart(ctx.redis, ctx.config.queuePrefix),
   });
 }
 
@@ -78,7 +82,7 @@ async function views(ctx: AppContext, items: Listed[]) {
     Promise.all(items.map((i) => (i.dir === undefined ? Promise.resolve(null) : sizeOf(i.dir)))),
   ]);
   const newest = newestByVolume(archives);
-  const overdue = await overdueOf(ctx, items, newest);
+  const overdue = await overdueOf(ctx, items, archives);
   return items.map(({ name, kind }, i) => {
     const mode = kind === 'volume' ? modes.get(name) : undefined;
     const late = overdue.find((o) => o.volume === name);
