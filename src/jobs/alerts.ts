@@ -9,10 +9,17 @@ import { failureKind } from '../core/job-kinds.js';
 import { makeAlert } from '../stores/notifier.js';
 import type { QueueName } from '../stores/queues.js';
 
+/** BullMQ's reason for a parent failed by its child (failParentOnFailure). */
+const PARENT_FAILED_BY_CHILD = /^child \S+ failed$/;
+
 export function attachAlerts(ctx: AppContext, name: QueueName, worker: Worker): void {
   worker.on('failed', (job, err) => {
     if (!job) return;
     const attemptsMax = job.opts.attempts ?? 1;
+    // A verify or prune that failed only because its archive failed (failParentOnFailure: BullMQ's
+    // "child <key> failed"): the archive's own alert says what happened; two more alerts with that
+    // text, one of them "attempt 1/2", only buried it (found by a tester).
+    if (PARENT_FAILED_BY_CHILD.test(err.message)) return;
     if (job.attemptsMade < attemptsMax && err.name !== 'UnrecoverableError') return; // will be retried
     if (name === 'copy') {
       // A failed copy leaves the local backup intact: its own event, so a receiver can rank it.

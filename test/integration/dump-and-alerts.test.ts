@@ -158,5 +158,9 @@ describe('failures and warnings reach the webhook', () => {
     const again = receiver.alerts.filter((a) => a.event === 'backup.overdue' && a.volume === 'elexisdb-sql');
     assert.equal(again.length, 1);
     assert.match(overdue.find((a) => a.volume === 'elexisdb-sql').reason, /since ever/);
+    // The failed dump was one alert: its verify and prune, failed only because it failed
+    // ("child … failed"), sent none (seconds after the run, with every check above in between).
+    const failures = receiver.alerts.filter((a) => a.event === 'job.failed');
+    assert.deepEqual(failures.map((a) => a.kind), ['dump'], JSON.stringify(failures.map((a) => a.reason)));
   });
 });
