@@ -109,9 +109,9 @@ export function makeArchiveProcessor(ctx: AppContext) {
           ? await archiveVolume(common)
           : await archiveIncremental({ ...common, level: plan.level, base: plan.base, basedOn: plan.basedOn }).catch(async (err: unknown) => {
               if (!(err instanceof DirectoriesRenamed)) throw err;
-              // Not every rename that GNU tar records can be applied by it on restore: a new full instead.
+              // A rename that GNU tar could not replay on restore (rename-conflicts.ts): a new full instead.
               fileName = archiveFileName(volume, stamp);
-              log.warn({ file: fileName, renamed: err.lines.slice(0, 20) }, `${err.message}: not every rename can be restored from an incremental, so this run writes a new full`);
+              log.warn({ file: fileName, renamed: err.lines.slice(0, 20) }, `${err.message}: this run writes a new full instead`);
               await ensureRoomForArchive(ctx, volume, dir, true);
               return archiveIncremental({ ...common, fileName, level: 0, base: undefined, basedOn: [] });
             });

@@ -8,7 +8,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFile, mkdir, mkdtemp, readdir, readFile, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -85,6 +85,11 @@ describe('listed-incremental chain', () => {
 
     await unlink(path.join(vol, 'pacs', '2026', 'img0.dcm'));
     await writeFile(path.join(vol, 'pacs', '2026', 'img1.dcm'), 'replaced');
+    // A sparse file (a VM disk image, a preallocated database file): 64 MiB, one byte of data.
+    const fh = await open(path.join(vol, 'sparse.img'), 'w');
+    await fh.truncate(64 << 20);
+    await fh.write(Buffer.from('x'), 0, 1, 40_000_000);
+    await fh.close();
     const inc2 = await archive('vol_2026-12-03-0300.inc.tar.gz', 2, await baseOf(inc1.file));
     assert.deepEqual(inc2.basedOn, [full.file, inc1.file]);
     trees.push(await snapshotTree(vol));
@@ -101,6 +106,8 @@ describe('listed-incremental chain', () => {
       await gnuTarRestore(files, into);
       assertSameTree(trees[i]!, await snapshotTree(into), { ignore: ignoreRoot });
     }
+    // Holes as holes: the incremental stores the sparse file as GNU tar's sparse entry.
+    assert.ok((await stat(path.join(tmp, 'gnu-2', 'sparse.img'))).blocks * 512 < 1 << 20, 'restored sparse');
   });
 
   it('our restore applies the chain into a staging directory exactly', async () => {
@@ -109,6 +116,9 @@ describe('listed-incremental chain', () => {
     const r = await restoreChain({ files: files.map((f) => path.join(backup, f)), stagingDir: staging, logger: silent, writers: { threads: 0 } });
     assertSameTree(trees[2]!, await snapshotTree(staging), { ignore: ignoreRoot });
     assert.equal(r.rootMeta?.mode, trees[2]!.get('.')!.mode);
+    const sparse = await stat(path.join(staging, 'sparse.img'));
+    assert.equal(sparse.size, 64 << 20);
+    assert.ok(sparse.blocks * 512 < 1 << 20, `restored sparse: ${sparse.blocks * 512} bytes allocated`);
   });
 
   it('restores a chain GNU tar made by itself', async () => {

@@ -176,7 +176,7 @@ export function unquoteC(s: string | Buffer): Buffer {
 }
 
 /** The quoted string starting at `text[start]` (a '"'): its bytes and the index after its closing quote. */
-function readQuoted(text: string, start: number): { bytes: Buffer; end: number } {
+export function readQuoted(text: string, start: number): { bytes: Buffer; end: number } {
   if (text[start] !== '"') throw new Error('a quoted name must start with \'"\'');
   const out = Buffer.allocUnsafe(text.length - start);
   let n = 0;

@@ -34,6 +34,7 @@ import { progressReporter } from '../progress.js';
 import type { ArchiveProgress } from '../archive/volume-tar.js';
 import { warningText, type ArchiveResult, type LeaveOut } from '../archive/archive-volume.js';
 import { copySnapshotChecked, readSnapshot, type ArchiveRef, type ChainLink } from './chain.js';
+import { renameConflicts, RENAMED_LINE } from './rename-conflicts.js';
 
 const fsync = promisify(fs.fsync);
 
@@ -73,22 +74,18 @@ export interface IncrementalArchiveResult extends ArchiveResult {
 export const SNAPSHOT_SUFFIX = '.snar';
 const MAX_WARNINGS = 100;
 
-/** GNU tar's `--warning=rename-directory` line: `./d/B: Directory has been renamed from "./d/A"` (or `…: Directory has been renamed`). */
-const RENAMED = /: Directory has been renamed( from |$)/;
-
 /**
- * An incremental in which GNU tar found renamed directories: thrown instead of publishing it, so
- * that the caller writes a new full. GNU tar's own extraction cannot apply every rename it
- * records: a directory renamed onto the name of one removed in the same night ("Cannot rename
- * './d/A' to './d/B': Directory not empty"), two directories that swapped names (its temporary
- * directory is made relative to the process's working directory, not -C's). Such an incremental
- * verifies, yet no point of its chain from it on could be restored, by us or by hand (found by
- * a tester). A full after a night with renames costs space; a chain that cannot be restored
- * costs the data.
+ * An incremental with a directory renamed onto a name that was there at the previous run: GNU tar
+ * cannot replay such a rename on restore (rename-conflicts.ts), so it is thrown away instead of
+ * published, and the caller writes a new full. A full after such a night costs space; a chain
+ * that cannot be restored costs the data.
  */
 export class DirectoriesRenamed extends Error {
   constructor(readonly lines: string[]) {
-    super(`GNU tar found ${lines.length} renamed director${lines.length === 1 ? 'y' : 'ies'} (${lines.slice(0, 3).join('; ')}${lines.length > 3 ? '; …' : ''})`);
+    super(
+      `${lines.length === 1 ? 'a directory was' : `${lines.length} directories were`} renamed onto a name that was there at the previous run, ` +
+        `which GNU tar cannot replay on restore (${lines.slice(0, 3).join('; ')}${lines.length > 3 ? '; …' : ''})`,
+    );
   }
 }
 
@@ -148,10 +145,14 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
         report(progress);
         await z.ready();
       });
-      const renamed = stderr.filter((l) => RENAMED.test(l));
-      if (o.level > 0 && renamed.length > 0) throw new DirectoriesRenamed(renamed);
+      const renamed = stderr.filter((l) => RENAMED_LINE.test(l));
+      if (o.level > 0 && o.base && renamed.length > 0) {
+        const conflicts = await renameConflicts(path.join(backupDir, o.base.file), o.base.snapshotSha256, renamed, signal);
+        if (conflicts.length > 0) throw new DirectoriesRenamed(conflicts);
+        logger.info({ volume, renamed: renamed.slice(0, 20) }, 'directories renamed since the last run: the incremental records the renames, a restore replays them');
+      }
       for (const line of stderr) {
-        if (RENAMED.test(line)) continue;
+        if (RENAMED_LINE.test(line)) continue;
         if (warnings.length < MAX_WARNINGS) warnings.push(line);
         logger.warn({ volume, tar: line }, `archive: GNU tar: ${line}`);
       }
@@ -225,6 +226,9 @@ async function runGnuTar(o: IncrementalArchiveOptions, snapshot: string, onData:
     '--no-xattrs', '--no-acls', '--no-selinux', '--force-local',
     // Said only in verbose mode otherwise: which directories GNU tar takes for renamed (see DirectoriesRenamed).
     '--warning=rename-directory',
+    // Holes as holes: GNU tar's own extraction of an incremental (restore-chain.ts) writes stored
+    // zeros as data, so a sparse file came back fully allocated (found by a tester).
+    '--sparse',
     // Exact names at the top only: anchored, no wildcards (a work directory's name has none anyway).
     ...(o.leaveOut ?? []).flatMap((l) => ['--anchored', '--no-wildcards', `--exclude=./${l.name}`]),
     `--listed-incremental=${snapshot}`, '--file=-', '--directory', o.volumeDir, '.',
