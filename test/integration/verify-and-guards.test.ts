@@ -148,7 +148,8 @@ describe('free-space guard on a small tmpfs', () => {
     const archive = jobs.find((j) => j.name === 'archive');
     assert.equal(archive.state, 'failed');
     assert.match(archive.failedReason, /not enough free space.*pacsdata/);
-    assert.deepEqual(await fs.readdir(fx.backupDir), ['pacsdata_2024-01-01-0315.tar.gz']);
+    // (and the copy of the saved schedule beside the backups: src/stores/settings-mirror.ts)
+    assert.deepEqual((await fs.readdir(fx.backupDir)).sort(), ['.oob-settings', 'pacsdata_2024-01-01-0315.tar.gz']);
     const ready = (await http(svc.url, 'GET', '/readyz')).body;
     assert.ok(ready.backupDirFreeBytes > 0 && ready.backupDirFreeBytes <= 3 * 1024 * 1024);
   });
@@ -161,6 +162,6 @@ describe('free-space guard on a small tmpfs', () => {
     const jobs = (await http(svc.url, 'GET', '/api/jobs?state=failed&limit=100')).body.jobs as any[];
     const reasons = jobs.filter((j) => j.name === 'archive').map((j) => j.failedReason).join('\n');
     assert.match(reasons, /ENOSPC|no space/i);
-    assert.deepEqual((await fs.readdir(fx.backupDir)).sort(), ['pacsdata_2024-01-01-0315.tar.gz', 'pacsdata_2024-01-02-0315.tar.gz']);
+    assert.deepEqual((await fs.readdir(fx.backupDir)).sort(), ['.oob-settings', 'pacsdata_2024-01-01-0315.tar.gz', 'pacsdata_2024-01-02-0315.tar.gz']);
   });
 });
