@@ -102,7 +102,9 @@ export async function restoreFiles(
   if (recovered.length) log.warn({ volume, actions: recovered }, 'recovered an interrupted restore');
 
   // What a restore of the archive reads: itself, or for an incremental its whole chain.
-  const chain = await restoreChainOf(ctx.config.backupDir, archive.file);
+  const chain = await restoreChainOf(ctx.config.backupDir, archive.file).catch((err: Error) => {
+    throw new Error(`${err.message}; nothing was done`, { cause: err });
+  });
   const space = await chainSpace(ctx.config.backupDir, chain);
   if (into === 'in-place' && !request.skipSafetyBackup) {
     const need = safetyBackupNeed(space.archives);

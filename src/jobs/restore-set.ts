@@ -267,7 +267,9 @@ async function resolveTargets(ctx: AppContext, stamp: string, volumes: string[])
     if (!archive) throw new Error(`backup set ${stamp} has no archive of ${volume} any more`);
     const dir = await existingVolumeDir(ctx.config.volumes, volume);
     const archivePath = path.join(ctx.config.backupDir, archive.file);
-    const chain = await restoreChainOf(ctx.config.backupDir, archive.file);
+    const chain = await restoreChainOf(ctx.config.backupDir, archive.file).catch((err: Error) => {
+      throw new Error(`${err.message}; nothing was changed`, { cause: err });
+    });
     targets.push({ volume, dir, archive, archivePath, space: await chainSpace(ctx.config.backupDir, chain), chain });
   }
   return targets;

@@ -90,3 +90,47 @@ describe('directories renamed between incremental runs', () => {
     }
   });
 });
+
+describe('a chain whose full was moved away (its sidecars left behind)', () => {
+  let fx: Fixture;
+  let svc: Service;
+  let vol = '';
+  const stamps: string[] = [];
+  before(async () => {
+    fx = await makeFixture({}, { clock: TEST_START });
+    vol = path.join(fx.volumesDir, 'pacsdata');
+    await fs.mkdir(path.join(vol, 'd'), { recursive: true });
+    await fs.writeFile(path.join(vol, 'd', 'a.dcm'), 'a study\n');
+    svc = await startService('start', fx.env);
+    assert.equal((await http(svc.url, 'PUT', '/api/volumes/pacsdata', { mode: 'incremental', fullEvery: 7 })).status, 200);
+    for (const change of ['b', 'c']) {
+      await fx.clock.advance(60_000);
+      stamps.push(await runNowAndSettle(svc.url));
+      await fs.writeFile(path.join(vol, 'd', `${change}.dcm`), `${change}\n`);
+    }
+    await fs.rename(path.join(fx.backupDir, `pacsdata_${stamps[0]}.tar.gz`), path.join(fx.root, 'moved-away.tar.gz'));
+  });
+  after(async () => {
+    await svc?.stop();
+    await fx?.cleanup();
+  });
+
+  it('is named as missing: 422 when browsed, a restore that fails saying so and changing nothing', async () => {
+    const missing = new RegExp(`pacsdata_${stamps[0]}\\.tar\\.gz, which this archive needs, is missing from BACKUP_DIR`);
+    const browse = await http(svc.url, 'GET', `/api/backups/${stamps[1]}/archives/pacsdata/entries?dir=d`);
+    assert.equal(browse.status, 422, JSON.stringify(browse.body));
+    assert.match(browse.body.error.message, missing);
+    const before = await snapshotTree(vol);
+    const req = await http(svc.url, 'POST', '/api/restores', { stamp: stamps[1], skipSafetyBackup: true });
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    assert.equal((await http(svc.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token })).status, 202);
+    const r = await waitFor(async () => {
+      const x = (await http(svc.url, 'GET', `/api/restores/${req.body.id}`)).body;
+      return x.state === 'completed' || x.state === 'failed' ? x : undefined;
+    }, 60_000, 'the restore');
+    assert.equal(r.state, 'failed');
+    assert.match(r.failedReason, missing);
+    assert.match(r.failedReason, /; nothing was changed$/);
+    assertSameTree(before, await snapshotTree(vol));
+  });
+});

@@ -94,7 +94,10 @@ async function missingBase(backupDir: string, basedOn: ArchiveRef[]): Promise<st
   for (const b of basedOn) {
     if (b.file !== path.basename(b.file)) return `the manifest names ${JSON.stringify(b.file)} as a base, which is no archive name`;
     const actual = await sidecarSha256(path.join(backupDir, b.file));
-    if (actual === undefined) return `${b.file}, which this archive needs, is missing`;
+    // The archive itself, not only its sidecar: a base moved away without them was found only by
+    // the read that failed, as a raw ENOENT naming nothing (found by a tester).
+    const there = await fs.stat(path.join(backupDir, b.file)).then((st) => st.isFile(), () => false);
+    if (actual === undefined || !there) return `${b.file}, which this archive needs, is missing from BACKUP_DIR`;
     if (actual !== b.sha256) return `${b.file}, which this archive needs, has changed since (sha256 ${actual}, expected ${b.sha256})`;
   }
   return undefined;
