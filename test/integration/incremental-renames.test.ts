@@ -82,6 +82,8 @@ describe('directories renamed between incremental runs', () => {
       }, 60_000, 'the restore');
       assert.equal(r.state, 'completed', r.failedReason);
       assertSameTree(trees[i]!, await snapshotTree(vol), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+      // The summary counts the point's files, not its full's.
+      assert.equal(r.summary.volumes[0].files, [...trees[i]!.values()].filter((e) => e.type !== 'dir').length);
       const byHand = path.join(fx.root, `by-hand-${i}`);
       await fs.mkdir(byHand);
       const chain = i === 2 ? [`pacsdata_${stamps[1]}.tar.gz`, `pacsdata_${stamps[2]}.inc.tar.gz`] : [`pacsdata_${stamps[3]}.tar.gz`, `pacsdata_${stamps[4]}.inc.tar.gz`, `pacsdata_${stamps[5]}.inc.tar.gz`];
