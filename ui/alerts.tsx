@@ -15,9 +15,10 @@ const JOB_KINDS: Record<string, TextKey> = { archive: 'kind.archive', dump: 'kin
 /** Disk space below this share is worth a warning (a set of the practice's size may not fit). */
 const LOW_SPACE_SHARE = 0.1;
 
-export function Alerts(props: { volumes: VolumesAnswer | undefined; jobs: JobView[]; paused: string[]; timezone?: string }) {
+export function Alerts(props: { volumes: VolumesAnswer | undefined; jobs: JobView[]; paused: string[]; workers?: number | null; timezone?: string }) {
   const { volumes, jobs, paused } = props;
   const items: JSX.Element[] = [];
+  if (props.workers === 0) items.push(<Notice kind="error" title={t('alert.noWorkerTitle')}>{t('alert.noWorker')}</Notice>);
   const newestStamp = new Map((volumes?.volumes ?? []).map((v) => [v.name, v.lastArchive?.stamp ?? '']));
   for (const v of volumes?.volumes ?? []) {
     if (v.overdue) {

@@ -53,6 +53,8 @@ export const DE = {
   'alert.sizeDrop': 'Sie ist {pct} % kleiner ({size} statt {previous}).',
   'alert.verifyFailedTitle': 'Die letzte Sicherung von {volume} ist bei der Prüfung durchgefallen.',
   'alert.failedTitle': '{what} {volume} vom {when} ist fehlgeschlagen.',
+  'alert.noWorkerTitle': 'Kein Sicherungsdienst läuft.',
+  'alert.noWorker': 'Es ist kein Worker mit Redis verbunden: geplante Sicherungen, Prüfungen und Wiederherstellungen warten, und eine als «läuft» gezeigte Aufgabe gehört zu einem beendeten Worker. Starten Sie den Dienst neu (docker compose up -d) oder wenden Sie sich an Ihren Support.',
   'alert.pausedTitle': 'Die Warteschlange «{queue}» ist angehalten.',
   'alert.paused': 'Ihre Aufträge warten, bis sie in der Warteschlangen-Übersicht (/admin/queues) wieder fortgesetzt wird.',
   'alert.lowSpaceTitle': 'Das Sicherungslaufwerk ist fast voll.',

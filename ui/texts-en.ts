@@ -55,6 +55,8 @@ export const EN: Texts = {
   'alert.sizeDrop': 'It is {pct} % smaller ({size} instead of {previous}).',
   'alert.verifyFailedTitle': 'The last backup of {volume} failed its verification.',
   'alert.failedTitle': '{what} {volume} of {when} failed.',
+  'alert.noWorkerTitle': 'No backup worker is running.',
+  'alert.noWorker': 'No worker is connected to Redis: scheduled backups, verifications and restores wait, and a job shown as running belongs to a worker that ended. Restart the service (docker compose up -d) or call your support.',
   'alert.pausedTitle': 'The queue “{queue}” is paused.',
   'alert.paused': 'Its jobs wait until it is resumed in the queue dashboard (/admin/queues).',
   'alert.lowSpaceTitle': 'The backup disk is almost full.',

@@ -81,6 +81,8 @@ export interface JobView {
 export interface JobsAnswer {
   jobs: JobView[];
   paused: string[];
+  /** Worker processes connected now; null when Redis does not say. */
+  workers?: number | null;
 }
 
 export interface RunAnswer {

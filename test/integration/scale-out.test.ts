@@ -93,4 +93,12 @@ describe('scale-out: one API, two workers', () => {
     const started = workers.flatMap((w) => logLines(w.logs(), 'archive started'));
     assert.equal(started.length, volumes.length);
   });
+
+  it('the jobs answer counts the workers connected now: 2, then 0 when they are gone (the main screen then says so)', async () => {
+    assert.equal((await http(api.url, 'GET', '/api/jobs?limit=1')).body.workers, 2);
+    await workers[0]!.stop('SIGKILL');
+    await workers[1]!.stop();
+    const answer = (await http(api.url, 'GET', '/api/jobs?limit=1')).body;
+    assert.equal(answer.workers, 0, JSON.stringify(answer));
+  });
 });

@@ -90,7 +90,13 @@ export const listJobs: Handler = async (ctx, req) => {
   const types: JobType[] = state === undefined ? [...JOB_STATES] : [state];
   const names = queue === undefined ? QUEUE_NAMES : [queue];
   // The paused flags are read beside the pages, not after them: one Redis round trip less.
-  const [pages, paused] = await Promise.all([Promise.all(names.map((name) => queuePage(ctx, name, types, offset, limit))), pausedQueues(ctx.queues)]);
+  const [pages, paused, workers] = await Promise.all([
+    Promise.all(names.map((name) => queuePage(ctx, name, types, offset, limit))),
+    pausedQueues(ctx.queues),
+    // Workers connected to Redis now (BullMQ names their connections; a killed one's is gone at once).
+    // null when the server refuses CLIENT LIST (some managed Redis).
+    ctx.queues.archive.getWorkersCount().catch(() => null),
+  ]);
   const views: JobView[] = [];
   const seen = new Set<string>();
   for (const { name, lists } of pages) {
@@ -112,6 +118,8 @@ export const listJobs: Handler = async (ctx, req) => {
       page: { limit, offset, nextOffset: more ? offset + limit : null, queues: Object.fromEntries(pages.map((p) => [p.name, { total: p.total }])) },
       // Jobs of a paused queue wait forever; the main screen says why.
       paused,
+      // With none, jobs wait and an "active" one was left by a worker that died (found by a tester).
+      workers,
     },
   };
 };

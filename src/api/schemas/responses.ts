@@ -188,5 +188,6 @@ export const jobsAnswer = z
     jobs: z.array(job),
     page: z.looseObject({ limit: z.int(), offset: z.int(), nextOffset: z.int().nullable() }),
     paused: z.array(z.string()),
+    workers: z.int().nullable(),
   })
   .meta({ id: 'Jobs' });
