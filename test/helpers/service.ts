@@ -235,6 +235,18 @@ export async function waitForJobsSettled(base: string, token: string | undefined
 }
 
 /** "Run now", then wait for its jobs; the stamp of the set. (A second set needs a new minute: move the fixture's clock.) */
+/** A restore through the API as the screens do it: the request, its confirmation, then its end (completed or failed). */
+export async function restoreAndWait(base: string, body: Record<string, unknown>, o: { token?: string; confirm?: Record<string, unknown> } = {}): Promise<any> {
+  const req = await http(base, 'POST', '/api/restores', body, o.token);
+  if (req.status !== 201) throw new Error(`restore request answered ${req.status}: ${JSON.stringify(req.body)}`);
+  const conf = await http(base, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token, ...o.confirm }, o.token);
+  if (conf.status !== 202) throw new Error(`confirmation answered ${conf.status}: ${JSON.stringify(conf.body)}`);
+  return waitFor(async () => {
+    const x = (await http(base, 'GET', `/api/restores/${req.body.id}`, undefined, o.token)).body;
+    return x.state === 'completed' || x.state === 'failed' ? x : undefined;
+  }, 60_000, 'the restore to end');
+}
+
 export async function runNowAndSettle(base: string, token?: string, body: unknown = {}): Promise<string> {
   const r = await http(base, 'POST', '/api/backups', body, token);
   if (r.status !== 202) throw new Error(`run now answered ${r.status}: ${JSON.stringify(r.body)}`);

@@ -12,7 +12,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
-import { http, makeFixture, runNowAndSettle, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, restoreAndWait, runNowAndSettle, startService, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { exec } from '../helpers/volumes.js';
 
@@ -73,13 +73,7 @@ describe('directories renamed between incremental runs', () => {
 
   it('every point restores exactly, through the API and by hand with GNU tar as README says', async () => {
     for (const i of [2, 5]) {
-      const req = await http(svc.url, 'POST', '/api/restores', { stamp: stamps[i], skipSafetyBackup: true });
-      assert.equal(req.status, 201, JSON.stringify(req.body));
-      assert.equal((await http(svc.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token })).status, 202);
-      const r = await waitFor(async () => {
-        const x = (await http(svc.url, 'GET', `/api/restores/${req.body.id}`)).body;
-        return x.state === 'completed' || x.state === 'failed' ? x : undefined;
-      }, 60_000, 'the restore');
+      const r = await restoreAndWait(svc.url, { stamp: stamps[i], skipSafetyBackup: true });
       assert.equal(r.state, 'completed', r.failedReason);
       assertSameTree(trees[i]!, await snapshotTree(vol), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
       // The summary counts the point's files, not its full's.
@@ -123,13 +117,7 @@ describe('a chain whose full was moved away (its sidecars left behind)', () => {
     assert.equal(browse.status, 422, JSON.stringify(browse.body));
     assert.match(browse.body.error.message, missing);
     const before = await snapshotTree(vol);
-    const req = await http(svc.url, 'POST', '/api/restores', { stamp: stamps[1], skipSafetyBackup: true });
-    assert.equal(req.status, 201, JSON.stringify(req.body));
-    assert.equal((await http(svc.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token })).status, 202);
-    const r = await waitFor(async () => {
-      const x = (await http(svc.url, 'GET', `/api/restores/${req.body.id}`)).body;
-      return x.state === 'completed' || x.state === 'failed' ? x : undefined;
-    }, 60_000, 'the restore');
+    const r = await restoreAndWait(svc.url, { stamp: stamps[1], skipSafetyBackup: true });
     assert.equal(r.state, 'failed');
     assert.match(r.failedReason, missing);
     assert.match(r.failedReason, /; nothing was changed$/);
