@@ -4,7 +4,7 @@
  * validated by the API's schemas (src/api/schemas/schedule.ts), which call these. Pure logic.
  */
 import { nextRuns, toCronPattern } from './cron.js';
-import { describeValue, fieldError, type CronFields, type FieldError } from './cron-fields.js';
+import { describeValue, FIELD_ORDER, fieldError, validateField, type CronFields, type FieldError } from './cron-fields.js';
 
 export interface ScheduleInput extends CronFields {
   /** Generations kept per volume. */
@@ -44,4 +44,28 @@ const NEVER_FIRES_REFERENCE = new Date(Date.UTC(2000, 0, 1));
 export function neverFires(fields: CronFields): FieldError | undefined {
   if (nextRuns(toCronPattern(fields), 'UTC', NEVER_FIRES_REFERENCE, 1).length > 0) return undefined;
   return fieldError('day', `${JSON.stringify(fields.day)} never occurs in month ${JSON.stringify(fields.month)}, so the schedule would never run`).error;
+}
+
+/**
+ * What is wrong with a stored schedule (a settings copy read back: settings-mirror.ts), or
+ * undefined: the five fields valid and firing, `keep` (when `withKeep`) in range, `enabled` a
+ * boolean. A damaged or edited copy must not become the schedule that the next prune obeys.
+ */
+export function storedScheduleProblem(value: unknown, withKeep: boolean): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'not an object';
+  const v = value as Record<string, unknown>;
+  const fields: Partial<CronFields> = {};
+  for (const name of FIELD_ORDER) {
+    const r = validateField(name, v[name]);
+    if (!r.ok) return r.error.message;
+    fields[name] = r.value;
+  }
+  const never = neverFires(fields as CronFields);
+  if (never) return never.message;
+  if (withKeep) {
+    const keep = validateKeep(v.keep);
+    if (!keep.ok) return keep.error.message;
+  }
+  if (typeof v.enabled !== 'boolean') return 'enabled: not true or false';
+  return undefined;
 }

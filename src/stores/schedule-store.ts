@@ -8,7 +8,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { toCronPattern } from '../core/cron.js';
 import type { CronFields } from '../core/cron-fields.js';
-import type { ScheduleInput } from '../core/schedule-input.js';
+import { storedScheduleProblem, type ScheduleInput } from '../core/schedule-input.js';
 import { RUN_SCHEDULER_ID, VERIFY_SCHEDULER_ID, type RunJobData } from './queues.js';
 import type { SettingsMirror } from './settings-mirror.js';
 
@@ -44,6 +44,8 @@ export class SettingsStore<T extends object> {
     private readonly name: string,
     private readonly defaults: T,
     private readonly mirror?: SettingsMirror,
+    /** What is wrong with a value read back from the mirror, or undefined (core/schedule-input.ts). */
+    private readonly problem: (value: unknown) => string | undefined = () => undefined,
   ) {}
 
   private get key(): string {
@@ -54,6 +56,8 @@ export class SettingsStore<T extends object> {
     let raw = await this.redis.get(this.key);
     if (raw === null && this.mirror) {
       const kept = await this.mirror.read(this.name);
+      const wrong = kept === undefined ? undefined : this.problem(JSON.parse(kept));
+      if (wrong !== undefined) throw new Error(`the copy of the ${this.name} setting in ${this.mirror.file(this.name)} is not valid (${wrong}): set it again`);
       if (kept !== undefined) {
         // NX: a change saved meanwhile by another process wins over the copy.
         if ((await this.redis.set(this.key, kept, 'NX')) === 'OK') this.mirror.onRestored(this.name, this.mirror.file(this.name));
@@ -75,9 +79,9 @@ export type ScheduleStore = SettingsStore<Schedule>;
 export type VerifyScheduleStore = SettingsStore<VerifySchedule>;
 
 export const scheduleStore = (redis: Redis, prefix: string, mirror?: SettingsMirror): ScheduleStore =>
-  new SettingsStore(redis, prefix, 'schedule', DEFAULT_SCHEDULE, mirror);
+  new SettingsStore(redis, prefix, 'schedule', DEFAULT_SCHEDULE, mirror, (v) => storedScheduleProblem(v, true));
 export const verifyScheduleStore = (redis: Redis, prefix: string, mirror?: SettingsMirror): VerifyScheduleStore =>
-  new SettingsStore(redis, prefix, 'verify-schedule', DEFAULT_VERIFY_SCHEDULE, mirror);
+  new SettingsStore(redis, prefix, 'verify-schedule', DEFAULT_VERIFY_SCHEDULE, mirror, (v) => storedScheduleProblem(v, false));
 
 /**
  * Makes the job scheduler match the stored schedule: exactly one scheduler when enabled, none when

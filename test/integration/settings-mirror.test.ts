@@ -51,6 +51,19 @@ describe("the admin's settings after Redis lost its data", () => {
     assert.equal(JSON.parse(await fs.readFile(path.join(dir, 'schedule.json'), 'utf8')).keep, 12);
   });
 
+  it('a damaged copy is not taken back (a prune would obey it): the schedule fails, saying so in the log, until it is saved again', async () => {
+    const file = path.join(fx.backupDir, '.oob-settings', 'schedule.json');
+    await fs.writeFile(file, JSON.stringify({ ...schedule, keep: 0, enabled: true }));
+    await deleteRedisPrefix(fx.prefix);
+    const broken = await http(svc.url, 'GET', '/api/schedule');
+    assert.equal(broken.status, 500, JSON.stringify(broken.body));
+    await waitFor(() => /the copy of the schedule setting in \S+schedule\.json is not valid \(keep: 0 is too small.*\): set it again/.test(svc.logs()), 5000, 'the reason in the log');
+    const mended = { ...schedule, keep: 14 };
+    assert.equal((await http(svc.url, 'PUT', '/api/schedule', mended)).status, 200);
+    assert.equal((await http(svc.url, 'GET', '/api/schedule')).body.keep, 14);
+    assert.equal(JSON.parse(await fs.readFile(file, 'utf8')).keep, 14);
+  });
+
   it('are no set and no archive in the listing', async () => {
     const r = await http(svc.url, 'GET', '/api/backups');
     assert.equal(r.status, 200);

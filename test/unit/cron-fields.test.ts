@@ -151,3 +151,17 @@ describe('validateField: a list that selects a value twice', () => {
     for (const v of ['*', '0-7', '*/1']) assert.equal(validateField('weekday', v).ok, true, v);
   });
 });
+
+describe('storedScheduleProblem: a settings copy read back', () => {
+  test('takes a valid schedule and names what is wrong with a damaged one', async () => {
+    const { storedScheduleProblem } = await import('../../src/core/schedule-input.js');
+    const good = { minute: '15', hour: '3', day: '*', month: '*', weekday: '1-5', keep: 12, enabled: true };
+    assert.equal(storedScheduleProblem(good, true), undefined);
+    assert.equal(storedScheduleProblem({ ...good, keep: undefined }, false), undefined, 'the verify schedule has no keep');
+    assert.match(storedScheduleProblem({ ...good, keep: 0 }, true)!, /^keep: 0 is too small/);
+    assert.match(storedScheduleProblem({ ...good, minute: '99' }, true)!, /^minute/);
+    assert.match(storedScheduleProblem({ ...good, day: '31', month: '4', weekday: '*' }, true)!, /never occurs/);
+    assert.match(storedScheduleProblem({ ...good, enabled: 'yes' }, true)!, /^enabled/);
+    assert.equal(storedScheduleProblem(null, true), 'not an object');
+  });
+});
