@@ -127,7 +127,9 @@ function CronForm(props: { kind: 'backup' | 'verify'; path: string }) {
                 aria-describedby={`${id(f)}-hint${bad ? ` ${id(f)}-error` : ''}`}
                 onInput={(e) => setValues({ ...values, [f]: (e.currentTarget as HTMLInputElement).value })}
               />
-              <span class="hint" id={`${id(f)}-hint`}>{t(`range.${f}` as TextKey)}</span>
+              <span class="hint" id={`${id(f)}-hint`}>
+                {f === 'keep' && saved?.localRetention ? t('cfg.keepUnused', { policy: saved.localRetention }) : t(`range.${f}` as TextKey)}
+              </span>
               {bad ? (
                 <span class="field-error" id={`${id(f)}-error`} role="alert">
                   {t('cfg.fieldInvalid')} {fieldError!.message}

@@ -128,6 +128,7 @@ export const DE = {
   'cfg.saved': 'Gespeichert.',
   'cfg.turnOff': 'Ausschalten',
   'cfg.turnedOff': 'Ausgeschaltet.',
+  'cfg.keepUnused': 'Wird nicht verwendet: LOCAL_RETENTION={policy} bestimmt, welche Sicherungen bleiben.',
   'cfg.fieldInvalid': 'Ungültig:',
   'field.minute': 'Minute',
   'field.hour': 'Stunde',

@@ -130,6 +130,7 @@ export const EN: Texts = {
   'cfg.saved': 'Saved.',
   'cfg.turnOff': 'Switch off',
   'cfg.turnedOff': 'Switched off.',
+  'cfg.keepUnused': 'Not used: LOCAL_RETENTION={policy} decides which backups are kept.',
   'cfg.fieldInvalid': 'Invalid:',
   'field.minute': 'Minute',
   'field.hour': 'Hour',

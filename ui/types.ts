@@ -61,6 +61,8 @@ export interface CronView {
   cron: string;
   nextRuns: string[];
   keep?: number;
+  /** LOCAL_RETENTION (e.g. "gfs:7/4/12"): it, not `keep`, decides what the prune keeps. */
+  localRetention?: string | null;
   paused?: string[];
 }
 

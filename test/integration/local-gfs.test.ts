@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
-import { makeFixture, runNowAndSettle, startService, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, runNowAndSettle, startService, type Fixture, type Service } from '../helpers/service.js';
 import { gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 
 describe('local grandfather-father-son retention', () => {
@@ -30,5 +30,24 @@ describe('local grandfather-father-son retention', () => {
     const left = (await fs.readdir(fx.backupDir)).filter((n) => n.endsWith('.tar.gz')).sort();
     // days: 06-12, 06-11; weeks: W24 → 06-12, W23 → 06-09 (a Sunday); months: June → 06-12, May → 05-31.
     assert.deepEqual(left, ['2030-05-31-0315', '2030-06-09-0315', '2030-06-11-0315', stamp].map((s) => `pacsdata_${s}.tar.gz`));
+  });
+});
+
+describe('the schedule with LOCAL_RETENTION set', () => {
+  let fx: Fixture;
+  let svc: Service;
+  before(async () => {
+    fx = await makeFixture({ LOCAL_RETENTION: 'gfs:7/4/12' });
+    svc = await startService('api', fx.env);
+  });
+  after(async () => {
+    await svc?.stop();
+    await fx?.cleanup();
+  });
+
+  it('names the policy that prunes instead of keep (the screen then says keep is not used)', async () => {
+    const s = (await http(svc.url, 'GET', '/api/schedule')).body;
+    assert.equal(s.localRetention, 'gfs:7/4/12');
+    assert.equal(typeof s.keep, 'number');
   });
 });

@@ -3,6 +3,7 @@ import type { AppContext } from '../../runtime/context.js';
 import { nextRuns, toCronPattern } from '../../core/cron.js';
 import type { CronFields } from '../../core/cron-fields.js';
 import { pausedQueues } from '../../stores/paused-queues.js';
+import { describePolicy } from '../../core/retention-policy.js';
 import { markScheduleStart, syncRunScheduler, type Schedule } from '../../stores/schedule-store.js';
 import type { Handler } from '../handler.js';
 import { scheduleBody, verifyScheduleBody } from '../schemas/index.js';
@@ -44,7 +45,9 @@ function upcoming(cron: string, tz: string, now: Date): string[] {
 }
 
 export function scheduleView(ctx: AppContext, s: Schedule) {
-  return { ...cronView(ctx, s), keep: s.keep };
+  // With LOCAL_RETENTION set, `keep` is stored but not what prunes: the screen says so (found by a tester).
+  const local = ctx.config.localRetention;
+  return { ...cronView(ctx, s), keep: s.keep, localRetention: local ? describePolicy(local) : null };
 }
 
 /** The schedule, and which queues are paused by hand: a paused queue holds scheduled runs back too. */

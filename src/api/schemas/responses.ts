@@ -30,7 +30,9 @@ const cronView = {
   nextRuns: z.array(isoTime),
 };
 
-export const scheduleAnswer = z.looseObject({ ...cronView, keep: z.int(), paused: z.array(z.string()).optional() }).meta({ id: 'Schedule' });
+export const scheduleAnswer = z
+  .looseObject({ ...cronView, keep: z.int(), localRetention: z.string().nullable().optional(), paused: z.array(z.string()).optional() })
+  .meta({ id: 'Schedule' });
 export const verifyScheduleAnswer = z.looseObject(cronView).meta({ id: 'VerifySchedule' });
 
 const archive = z
