@@ -104,7 +104,8 @@ export class HttpSource<T> {
     this.current = stop;
     this.lastResult = undefined;
     this.lastError = undefined;
-    req.once('close', () => {
+    // The response closes when it was sent whole or when the reader went away: only the latter stops the serve.
+    res.once('close', () => {
       if (!res.writableFinished) stop.abort(new Error('rclone stopped reading'));
     });
     this.serving = produce(res, stop.signal).then(
