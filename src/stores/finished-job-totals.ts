@@ -10,8 +10,8 @@
  * a watermark (newest finishedOn seen) plus the jobs seen in the last 10 minutes before it, which
  * tolerates the few ms between a worker taking finishedOn and its job landing in the set, and any
  * clock skew between workers up to that window. Atomic in Redis, so replicas scraping at once count
- * each job once; monotonic; catches every way a job fails (processor error, stalled too often, a
- * parent failed by its child), and needs no hook in the workers. On the first scrape of an existing
+ * each job once; monotonic; catches every way a job fails (processor error, stalled too often), and
+ * needs no hook in the workers. A parent failed by its child is not counted again. On the first scrape of an existing
  * installation it starts from the failed jobs still in history.
  * Labels: a job's name (the `schedule` queue's `run` and `verify-newest` ticks), or the kind (set /
  * sql) of a finished restore job, read from its restore request (kept 30 days) when the job is first
@@ -33,8 +33,9 @@ export const COUNT_LOOKBACK_MS = 10 * 60_000;
  * KEYS[1] a BullMQ finished set (zset jobId -> finishedOn), KEYS[2] our state hash.
  * ARGV[1] lookback ms; ARGV[2] how to label each job: '' (not at all), 'name' (its job name) or
  * 'restore' (the kind of its restore request); ARGV[3] the queue's job key prefix; ARGV[4] the
- * restore request key prefix. Counts every (finishedOn, jobId) not counted before into `total` and,
- * when labelling, into `label:<label>`. Returns the state hash as HGETALL does.
+ * restore request key prefix; ARGV[5] the finished state. Counts every (finishedOn, jobId) not counted
+ * before into `total` and, when labelling, into `label:<label>`; a job failed only because its child
+ * failed ("child <key> failed") is not counted: its child's failure is (one failure, one count). Returns the state hash as HGETALL does.
  */
 const COUNT_FINISHED_LUA = `
 local lookback = tonumber(ARGV[1])
@@ -74,10 +75,16 @@ for i = 1, #entries, 2 do
   local id = entries[i]
   local score = entries[i + 1]
   local key = score .. '|' .. id
+  -- A parent failed only by its child (BullMQ's "child <key> failed"): the child's failure is the one counted.
+  local byChild = false
+  if ARGV[5] == 'failed' then
+    local reason = redis.call('HGET', ARGV[3] .. id, 'failedReason')
+    byChild = reason ~= false and reason ~= nil and string.match(reason, '^child %S+ failed$') ~= nil
+  end
   if not recent[key] then
     recent[key] = true
-    added = added + 1
-    if mode ~= '' then
+    if not byChild then added = added + 1 end
+    if mode ~= '' and not byChild then
       local ok, l = pcall(label, id)
       if not ok then l = 'unknown' end
       redis.call('HINCRBY', KEYS[2], 'label:' .. l, 1)
@@ -127,6 +134,7 @@ export async function countFinished(
     labelBy,
     `${queue.qualifiedName}:`,
     restoreRecordPrefix(prefix),
+    state,
   )) as string[] | Record<string, string>;
   // A flat array under RESP2 (what createRedis uses), a map under RESP3.
   const pairs: [string, string][] = [];

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { Worker, type Job, type Queue } from 'bullmq';
+import { FlowProducer, Worker, type Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { loadConfig } from '../../src/runtime/config.js';
 import { createContext, type AppContext } from '../../src/runtime/context.js';
@@ -219,6 +219,29 @@ describe('metrics', () => {
     await ctx.redis.zadd(failedKey, String(newest - COUNT_LOOKBACK_MS - 60_000), 'late-beyond-window');
     assert.equal(value(parse(await metricsText(ctx)), 'oob_backup_job_failures_total{kind="archive"}'), 3);
     await ctx.redis.zrem(failedKey, 'late-within-window', 'late-beyond-window');
+  });
+
+  test('a verify failed only by its archive (failParentOnFailure) is not counted again: one failure, one count', async () => {
+    const before = parse(await metricsText(ctx));
+    const flows = new FlowProducer({ connection: workerRedis, prefix: fx.prefix });
+    try {
+      const tree = await flows.add({
+        name: 'verify', queueName: 'verify', data: { volume: 'elexisdb', stamp: '2026-01-14-0315' }, opts: { attempts: 1 },
+        children: [{ name: 'archive', queueName: 'archive', data: { volume: 'elexisdb', stamp: '2026-01-14-0315', trigger: 'manual' }, opts: { attempts: 1, failParentOnFailure: true } }],
+      });
+      await finish(ctx.queues.archive, async () => [tree.children![0]!.job], () => true);
+      // The parent is failed by BullMQ when a worker takes it: "child <key> failed" (its processor never runs).
+      await finish(ctx.queues.verify, async () => [tree.job], () => false);
+      const parent = await ctx.queues.verify.getJob(tree.job.id!);
+      assert.equal(await parent!.getState(), 'failed');
+      assert.match(parent!.failedReason, /^child \S+ failed$/);
+    } finally {
+      await flows.close();
+    }
+    const after = parse(await metricsText(ctx));
+    const delta = (kind: string) => value(after, `oob_backup_job_failures_total{kind="${kind}"}`) - value(before, `oob_backup_job_failures_total{kind="${kind}"}`);
+    assert.equal(delta('archive'), 1);
+    assert.equal(delta('verify'), 0);
   });
 
   test('schedule queue: run and verify-newest ticks count as run and verify', async () => {
