@@ -11,7 +11,10 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HttpSource } from '../../src/engine/offsite/http-source.js';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { exactLength, HttpSource } from '../../src/engine/offsite/http-source.js';
+import { waitFor } from '../helpers/service.js';
 import { configSecrets, type RcloneOptions } from '../../src/engine/offsite/rclone.js';
 import { RcloneDaemon } from '../../src/engine/offsite/rclone-daemon.js';
 import { sendObject } from '../../src/engine/offsite/send.js';
@@ -58,9 +61,11 @@ describe('the stream as an http object', () => {
     const chunk = Buffer.alloc(64 * 1024, 7);
     const count = 64;
     let serves = 0;
+    // The first serve writes one chunk, then waits until its reader has gone (it is never finished).
     const source = await HttpSource.open(chunk.length * count, async (sink, signal) => {
       const serve = ++serves;
       for (let i = 0; i < count; i++) {
+        if (serve === 1 && i === 1) await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
         if (signal.aborted) throw signal.reason;
         if (!sink.write(chunk)) await new Promise((resolve) => sink.once('drain', resolve));
       }
@@ -73,12 +78,22 @@ describe('the stream as an http object', () => {
       const first = await fetch(url, { signal: stop.signal });
       const reader = first.body!.getReader();
       await reader.read();
+      // While one serve is read, another GET is refused (a stray reader cannot take it over).
+      assert.equal((await fetch(url)).status, 409);
       stop.abort();
       await reader.cancel().catch(() => undefined);
-      const second = Buffer.from(await (await fetch(url)).arrayBuffer());
+      // Once the first reader is gone (its connection closed), a GET serves anew, as rclone's retry does.
+      const second = await waitFor(async () => {
+        const r = await fetch(url);
+        return r.status === 200 ? Buffer.from(await r.arrayBuffer()) : (await r.arrayBuffer(), undefined);
+      }, 5000, 'a new serve after the first reader went away');
       assert.equal(second.length, chunk.length * count);
       assert.equal(await source.result(), 2);
       assert.equal(serves, 2);
+      // The copy is over: no more serves, the result stays the one rclone read.
+      source.freeze();
+      assert.equal((await fetch(url)).status, 410);
+      assert.equal(await source.result(), 2);
     } finally {
       await source.close();
     }
@@ -98,6 +113,19 @@ describe('the stream as an http object', () => {
     } finally {
       await source.close();
     }
+  });
+});
+
+describe('exactLength: the size announced to rclone, exactly', () => {
+  const through = async (size: number, parts: Buffer[]) => {
+    const out: Buffer[] = [];
+    await pipeline(Readable.from(parts), exactLength(size, 'x.tar.gz'), new Writable({ write: (c: Buffer, _e, done) => (out.push(c), done()) }));
+    return Buffer.concat(out).length;
+  };
+  it('passes a stream of that size, fails one that is shorter or longer, naming the file', async () => {
+    assert.equal(await through(10, [Buffer.alloc(4), Buffer.alloc(6)]), 10);
+    await assert.rejects(through(10, [Buffer.alloc(4)]), /^Error: x\.tar\.gz changed while it was copied/);
+    await assert.rejects(through(10, [Buffer.alloc(6), Buffer.alloc(6)]), /^Error: x\.tar\.gz changed while it was copied/);
   });
 });
 

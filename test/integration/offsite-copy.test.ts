@@ -254,6 +254,16 @@ describe("the copy's rclone daemon", () => {
     await assert.rejects(fs.stat(path.dirname(htpasswd)), { code: 'ENOENT' });
   });
 
+  it('is limited on its uploads only: the download half of OFFSITE_BWLIMIT would throttle the encrypted archive it reads from the worker', async () => {
+    const d = await RcloneDaemon.start({ ...rclone, bwlimit: '08:00,20M:64k 19:00,off' });
+    try {
+      const argv = (await fs.readFile(`/proc/${d.pid}/cmdline`, 'utf8')).split('\0');
+      assert.equal(argv[argv.indexOf('--bwlimit') + 1], '08:00,20M 19:00,off');
+    } finally {
+      await d.close();
+    }
+  });
+
   it("ignores the environment's rclone logging and rc settings (its port is read from its log; it keeps its own password)", async () => {
     const set = { RCLONE_LOG_LEVEL: 'ERROR', RCLONE_QUIET: 'true', RCLONE_LOG_FILE: path.join(work, 'no-such-dir', 'rclone.log'), RCLONE_RC_NO_AUTH: 'true', RCLONE_RC_ADDR: '0.0.0.0:5572' };
     const saved = Object.fromEntries(Object.keys(set).map((k) => [k, process.env[k]]));

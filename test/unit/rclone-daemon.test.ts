@@ -18,3 +18,14 @@ describe('splitObject: an object path as the rc API wants it (file system, name)
     }
   });
 });
+
+describe('uploadLimit: the daemon only uploads', () => {
+  it('keeps the upload half of each rate, in a plain value and in every timetable item', async () => {
+    const { uploadLimit } = await import('../../src/engine/offsite/rclone-daemon.js');
+    assert.equal(uploadLimit('2M'), '2M');
+    assert.equal(uploadLimit('10M:1M'), '10M');
+    assert.equal(uploadLimit('off'), 'off');
+    assert.equal(uploadLimit('08:00,512k:1M 12:00,10M Mon-19:00,off'), '08:00,512k 12:00,10M Mon-19:00,off');
+    assert.equal(uploadLimit(' 08:00,1.5M:256k  19:00,off '), '08:00,1.5M 19:00,off');
+  });
+});

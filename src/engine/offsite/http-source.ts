@@ -11,14 +11,16 @@
  * daemon, told the path, asks for it. What it serves is ciphertext, readable by nobody without the
  * key, so the path guards against a stray reader of the stream rather than a secret; it is blanked
  * out of error messages all the same. Each GET makes the stream anew (rclone opens its source
- * again when it retries a failed upload): the result is that of the last serve that was read to
- * its end, and a serve still running when a new one starts is stopped. A Range request is refused:
- * the stream can only be made from its start (the copy turns rclone's multi-thread copy off).
+ * again when it retries a failed upload, after it closed the first): the result is that of the
+ * last serve read to its end. One serve at a time: a GET while another is being read is refused
+ * (409), and none after the copy ended (freeze): a stray reader can neither break rclone's upload
+ * nor replace its result (found by a tester). A Range request is refused: the stream can only be
+ * made from its start (the copy turns rclone's multi-thread copy off).
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Writable } from 'node:stream';
+import { Transform, type Writable } from 'node:stream';
 
 /** Makes the object's bytes into `sink` (ending it), and returns what the caller wants to know of them (their digests). */
 export type Produce<T> = (sink: Writable, signal: AbortSignal) => Promise<T>;
@@ -31,6 +33,9 @@ export class HttpSource<T> {
   private lastResult: { value: T } | undefined;
   private lastError: Error | undefined;
   private serving: Promise<void> = Promise.resolve();
+  /** A serve's response is open (being read). */
+  private reading = false;
+  private frozen = false;
 
   private constructor(
     private readonly server: http.Server,
@@ -79,6 +84,11 @@ export class HttpSource<T> {
     return this.lastError;
   }
 
+  /** The copy is over: no GET is served any more, and result() is that of the serve rclone read. */
+  freeze(): void {
+    this.frozen = true;
+  }
+
   async close(): Promise<void> {
     this.current?.abort();
     this.server.closeAllConnections();
@@ -94,18 +104,23 @@ export class HttpSource<T> {
       res.writeHead(416, { 'content-type': 'text/plain' }).end('the stream is made from its start only: no ranges');
       return;
     }
+    if (this.frozen || (req.method === 'GET' && this.reading)) {
+      res.writeHead(this.frozen ? 410 : 409, { 'content-type': 'text/plain' }).end(this.frozen ? 'the copy is over' : 'the object is being read');
+      return;
+    }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size, 'last-modified': new Date().toUTCString() });
     if (req.method === 'HEAD') {
       res.end();
       return;
     }
-    this.current?.abort();
     const stop = new AbortController();
     this.current = stop;
+    this.reading = true;
     this.lastResult = undefined;
     this.lastError = undefined;
     // The response closes when it was sent whole or when the reader went away: only the latter stops the serve.
     res.once('close', () => {
+      this.reading = false;
       if (!res.writableFinished) stop.abort(new Error('rclone stopped reading'));
     });
     this.serving = produce(res, stop.signal).then(
@@ -118,4 +133,23 @@ export class HttpSource<T> {
       },
     );
   }
+}
+
+/**
+ * Passes exactly `size` bytes (the size announced to rclone) or fails: a file that grew or shrank
+ * while it was copied is told as such, not as rclone's broken read or a short object that rclone
+ * then tried to read again in ranges (found by a tester).
+ */
+export function exactLength(size: number, file: string): Transform {
+  let seen = 0;
+  const changed = () => new Error(`${file} changed while it was copied (its encryption came to ${seen} bytes or more, ${size} were announced): the copy on the target is not valid`);
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      done(seen > size ? changed() : null, chunk);
+    },
+    flush(done) {
+      done(seen === size ? null : changed());
+    },
+  });
 }

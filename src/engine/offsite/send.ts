@@ -15,7 +15,7 @@ import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
 import { AgeEncrypt, encryptedSize } from './age-encrypt.js';
 import { DigestTap, type Digests } from './digest-tap.js';
-import { HttpSource } from './http-source.js';
+import { exactLength, HttpSource } from './http-source.js';
 import { cat, lsjson, type RcloneOptions } from './rclone.js';
 import type { RcloneDaemon } from './rclone-daemon.js';
 
@@ -57,7 +57,8 @@ export async function sendObject(o: SendOptions): Promise<Digests> {
   const plainSize = (await fs.promises.stat(o.source)).size;
   const encrypted = o.recipients.length > 0;
   const size = encrypted ? encryptedSize(plainSize, o.recipients.length) : plainSize;
-  const onBytes = (n: number) => o.onProgress?.(n, size);
+  // rclone counts a retried transfer's bytes again: never more than the whole.
+  const onBytes = (n: number) => o.onProgress?.(Math.min(n, size), size);
   // Stops whatever still runs when one part fails (the hashing reader, age, rclone).
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
@@ -90,13 +91,14 @@ async function sendEncrypted(o: SendOptions, size: number, signal: AbortSignal, 
     first = undefined;
     const plain = new DigestTap();
     const tap = new DigestTap(undefined, o.remoteHashes);
-    await pipeline(fs.createReadStream(o.source, { highWaterMark: 1024 * 1024 }), plain, encrypt, tap, sink, { signal: AbortSignal.any([signal, stop]) });
+    await pipeline(fs.createReadStream(o.source, { highWaterMark: 1024 * 1024 }), plain, encrypt, tap, exactLength(size, o.source), sink, { signal: AbortSignal.any([signal, stop]) });
     return { sent: tap.digests(), plainSha256: plain.digests().sha256 };
   });
   try {
     const copy = (await o.daemon).copyObject(source.remote, o.object, { signal, onBytes, callerChecks: o.callerChecks, singleStream: true, secret: source.secret });
     // When the file failed (unreadable, changed), its reason, not rclone's broken read of it.
     await copy.catch((err: unknown) => Promise.reject(source.failure ?? err));
+    source.freeze();
     return await source.result();
   } finally {
     await source.close();
