@@ -2,6 +2,7 @@
  * What every worker checks every MAINTENANCE_INTERVAL (default a minute), beside its jobs:
  * - the job schedulers match the stored schedule: one lost with an emptied Redis, removed or
  *   changed by hand, comes back by itself (reconcileSchedulers repairs only what differs);
+ * - the settings' copies beside the backups match Redis (stores/settings-mirror.ts);
  * - no volume holds the leftovers of an interrupted restore (./recovery.ts): a restore whose worker
  *   died is rolled back or forward as soon as its locks have expired.
  * Both are idempotent, so any number of workers may run them.
@@ -9,12 +10,14 @@
 import type { AppContext } from '../runtime/context.js';
 import { reconcileSchedulers } from '../stores/schedule-store.js';
 import { recoverInterrupted } from './recovery.js';
+import { syncSettingsCopies } from '../runtime/boot.js';
 
 export async function maintain(ctx: AppContext): Promise<void> {
   const log = ctx.logger.child({ module: 'maintenance' });
   const [run, verify] = await Promise.all([ctx.schedules.get(), ctx.verifySchedules.get()]);
   const repairs = await reconcileSchedulers(ctx.queues.schedule, run, verify, ctx.config.timezone);
   if (Object.keys(repairs).length) log.warn({ repairs }, 'job scheduler did not match the stored schedule; repaired');
+  await syncSettingsCopies(ctx).catch((err: Error) => log.warn({ err: err.message }, 'could not write the settings\' copies beside the backups'));
   const recovery = await recoverInterrupted(ctx);
   if (recovery === 'busy') log.debug('interrupted restore not recovered yet (its locks are held)');
 }

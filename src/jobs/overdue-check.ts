@@ -10,7 +10,7 @@ import { toCronPattern } from '../core/cron.js';
 import { stampToDate } from '../core/names.js';
 import { overdueVolumes } from '../core/overdue.js';
 import { makeAlert } from '../stores/notifier.js';
-import { scheduleStart } from '../stores/schedule-store.js';
+import { scheduleSince } from '../stores/schedule-store.js';
 import { listVolumes } from '../engine/fs/volumes.js';
 
 const ALERT_MEMORY_S = 30 * 24 * 3600;
@@ -35,7 +35,7 @@ export async function checkOverdue(ctx: AppContext, now = ctx.clock.now()): Prom
     now,
     lastSuccessByVolume,
     graceMs: ctx.config.overdueGraceMs,
-    since: await scheduleStart(ctx.redis, ctx.config.queuePrefix),
+    since: await scheduleSince(ctx.redis, ctx.config.queuePrefix, now),
   });
   const alerted: string[] = [];
   for (const o of overdue) {

@@ -67,7 +67,10 @@ export function makePruneProcessor(ctx: AppContext) {
       const future = all.filter((a) => stampInFuture(ctx, a.stamp));
       if (future.length) log.warn({ files: future.map((a) => a.file) }, 'archives stamped in the future: not counted as generations and not pruned; look at them');
       const archives = all.filter((a) => !future.includes(a));
-      const { keep } = await ctx.schedules.get();
+      const { value: { keep }, untrusted } = await ctx.schedules.read();
+      // Redis lost the schedule and its copy could not be taken back: the default keep may be fewer
+      // generations than the admin chose. Nothing is deleted until the schedule is saved again.
+      if (untrusted && !ctx.config.localRetention) throw new UnrecoverableError(`not pruning ${volume}: ${untrusted}; no archive was deleted`);
       // The flow starts this job only after the run's verification passed; but a prune retried
       // from the dashboard, or added there, must not prune after a failed one either: the rule
       // lives here, whatever started the job.

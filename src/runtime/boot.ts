@@ -25,7 +25,14 @@ export async function openContext(config: Config, logger: Logger, redisUrl: stri
   await markScheduleStart(ctx.redis, config.queuePrefix, { ifUnset: true, now: ctx.clock.now() });
   const repairs = await reconcileSchedulers(ctx.queues.schedule, await ctx.schedules.get(), await ctx.verifySchedules.get(), config.timezone);
   if (Object.keys(repairs).length) logger.info({ module: 'schedule', repairs }, 'job schedulers synced with the stored schedule');
+  // Settings saved before their copies existed (an upgrade), or a copy deleted: copied now.
+  await syncSettingsCopies(ctx).catch((err: Error) => logger.warn({ module: 'schedule', err: err.message }, 'could not write the settings\' copies beside the backups'));
   return ctx;
+}
+
+/** The settings' copies in BACKUP_DIR made to match Redis (stores/settings-mirror.ts); at boot and in every worker's maintenance. */
+export async function syncSettingsCopies(ctx: AppContext): Promise<void> {
+  await Promise.all([ctx.schedules.syncMirror(), ctx.verifySchedules.syncMirror(), ctx.volumeModes.syncMirror()]);
 }
 
 export function fail(message: string, code = 1): never {

@@ -66,8 +66,10 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
     logger: logger.child({ module: 'notifier' }),
   });
   const clock = clockFor(config.testHooks.clock);
-  const mirror = new SettingsMirror(path.join(config.backupDir, SETTINGS_DIR), (setting, file) =>
-    logger.warn({ setting, file }, 'setting missing from Redis (its data was lost): taken back from its copy beside the backups'),
+  const mirror = new SettingsMirror(
+    path.join(config.backupDir, SETTINGS_DIR),
+    (setting, file) => logger.warn({ setting, file }, 'setting missing from Redis (its data was lost): taken back from its copy beside the backups'),
+    (setting, why) => logger.error({ setting }, why),
   );
   return {
     config,

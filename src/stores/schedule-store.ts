@@ -53,25 +53,48 @@ export class SettingsStore<T extends object> {
   }
 
   async get(): Promise<T> {
+    return (await this.read()).value;
+  }
+
+  /**
+   * The value, and `untrusted` when Redis had lost it and its copy beside the backups could not be
+   * taken back (damaged, edited to something invalid): then the defaults apply, so that the
+   * service starts and backs up on the default schedule, but a prune must not obey them (its
+   * `keep` may be fewer than the admin chose: prune-job.ts refuses). Saving the setting mends it.
+   */
+  async read(): Promise<{ value: T; untrusted?: string }> {
     let raw = await this.redis.get(this.key);
     if (raw === null && this.mirror) {
-      const kept = await this.mirror.read(this.name);
-      const wrong = kept === undefined ? undefined : this.problem(JSON.parse(kept));
-      if (wrong !== undefined) throw new Error(`the copy of the ${this.name} setting in ${this.mirror.file(this.name)} is not valid (${wrong}): set it again`);
-      if (kept !== undefined) {
+      const kept = await this.mirror.read(this.name).then(
+        (text) => ({ text, wrong: text === undefined ? undefined : this.problem(JSON.parse(text)) }),
+        (err: Error) => ({ text: undefined, wrong: err.message }),
+      );
+      if (kept.wrong !== undefined) {
+        const untrusted = `the copy of the ${this.name} setting in ${this.mirror.file(this.name)} is not valid (${kept.wrong}): save the setting again`;
+        this.mirror.onInvalid(this.name, untrusted);
+        return { value: { ...this.defaults }, untrusted };
+      }
+      if (kept.text !== undefined) {
         // NX: a change saved meanwhile by another process wins over the copy.
-        if ((await this.redis.set(this.key, kept, 'NX')) === 'OK') this.mirror.onRestored(this.name, this.mirror.file(this.name));
+        if ((await this.redis.set(this.key, kept.text, 'NX')) === 'OK') this.mirror.onRestored(this.name, this.mirror.file(this.name));
         raw = await this.redis.get(this.key);
       }
     }
-    if (raw === null) return { ...this.defaults };
-    return { ...this.defaults, ...(JSON.parse(raw) as Partial<T>) };
+    if (raw === null) return { value: { ...this.defaults } };
+    return { value: { ...this.defaults, ...(JSON.parse(raw) as Partial<T>) } };
   }
 
   async put(value: T): Promise<void> {
     const json = JSON.stringify(value);
     await this.mirror?.write(this.name, json);
     await this.redis.set(this.key, json);
+  }
+
+  /** The copy beside the backups made to match Redis (missing after an upgrade, deleted, or behind a concurrent save). */
+  async syncMirror(): Promise<void> {
+    if (!this.mirror) return;
+    const raw = await this.redis.get(this.key);
+    if (raw !== null && (await this.mirror.read(this.name).catch(() => undefined)) !== raw) await this.mirror.write(this.name, raw);
   }
 }
 
@@ -169,6 +192,18 @@ export async function scheduleStart(redis: Redis, prefix: string): Promise<Date 
   const raw = await redis.get(scheduleStartKey(prefix));
   const t = raw === null ? NaN : Date.parse(raw);
   return Number.isNaN(t) ? undefined : new Date(t);
+}
+
+/**
+ * When the schedule took effect, for the overdue rule; recorded as `now` when Redis lost it
+ * (emptied while the service ran): a tick from before cannot be told from one before the schedule
+ * existed, so none is due (found by a tester).
+ */
+export async function scheduleSince(redis: Redis, prefix: string, now: Date): Promise<Date> {
+  const since = await scheduleStart(redis, prefix);
+  if (since) return since;
+  await markScheduleStart(redis, prefix, { ifUnset: true, now });
+  return (await scheduleStart(redis, prefix)) ?? now;
 }
 
 /** Exposed so tests can fire the real run job template on a seconds-level pattern or `every`. */

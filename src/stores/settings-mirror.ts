@@ -21,6 +21,8 @@ export class SettingsMirror {
   constructor(
     private readonly dir: string,
     readonly onRestored: OnRestored = () => undefined,
+    /** Told when a copy could not be taken back (damaged, invalid); the defaults then apply, untrusted. */
+    readonly onInvalid: (setting: string, why: string) => void = () => undefined,
   ) {}
 
   file(name: string): string {
@@ -34,8 +36,12 @@ export class SettingsMirror {
       throw err;
     });
     if (text === undefined) return undefined;
-    JSON.parse(text); // a damaged copy fails loudly rather than being restored
-    return text;
+    try {
+      JSON.parse(text); // a damaged copy fails loudly rather than being restored
+    } catch (err) {
+      throw new Error(`${this.file(name)} is no JSON (${(err as Error).message})`, { cause: err });
+    }
+    return text.trimEnd();
   }
 
   /** Written first, so that a change that cannot be kept beside the backups is refused before it is made. */

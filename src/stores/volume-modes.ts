@@ -62,16 +62,44 @@ export class VolumeModes {
     await this.redis.hset(this.key, volume, JSON.stringify(value));
   }
 
-  /** No hash in Redis at all, but a copy beside the backups: the copy's modes come back (HSETNX: a newer save wins). */
+  /** No hash in Redis at all, but a copy beside the backups: the copy's valid modes come back (HSETNX: a newer save wins). */
   private async restoreIfLost(): Promise<void> {
     if (!this.mirror || (await this.redis.exists(this.key))) return;
-    const kept = await this.mirror.read(MIRROR_NAME);
+    const mirror = this.mirror;
+    const kept = await mirror.read(MIRROR_NAME).catch((err: Error) => void mirror.onInvalid(MIRROR_NAME, `${err.message}; the volumes stay in full mode until their mode is saved again`));
     if (kept === undefined) return;
     let restored = false;
-    for (const [volume, json] of Object.entries(JSON.parse(kept) as Record<string, string>)) {
-      if (typeof json === 'string' && (await this.redis.hsetnx(this.key, volume, json)) === 1) restored = true;
+    const entries = Object.entries(JSON.parse(kept) as Record<string, unknown>);
+    for (const [volume, json] of entries) {
+      // A damaged or edited entry stays out (that volume is archived in full mode, which is safe).
+      if (typeof json !== 'string' || !isStoredMode(json)) {
+        mirror.onInvalid(MIRROR_NAME, `the mode of ${volume} in ${mirror.file(MIRROR_NAME)} is not valid; ${volume} stays in full mode until its mode is saved again`);
+        continue;
+      }
+      if ((await this.redis.hsetnx(this.key, volume, json)) === 1) restored = true;
     }
-    if (restored) this.mirror.onRestored(MIRROR_NAME, this.mirror.file(MIRROR_NAME));
+    if (restored) mirror.onRestored(MIRROR_NAME, mirror.file(MIRROR_NAME));
+  }
+
+  /** The copy beside the backups made to match Redis (missing after an upgrade, deleted, or behind a concurrent save). */
+  async syncMirror(): Promise<void> {
+    if (!this.mirror || !(await this.redis.exists(this.key))) return;
+    const json = JSON.stringify(await this.redis.hgetall(this.key));
+    if ((await this.mirror.read(MIRROR_NAME).catch(() => undefined)) !== json) await this.mirror.write(MIRROR_NAME, json);
+  }
+}
+
+/** A mode as put() stores it: what the API accepts (the same bounds as its request schema). */
+function isStoredMode(json: string): boolean {
+  try {
+    const v = JSON.parse(json) as Partial<VolumeMode>;
+    return (
+      (v.mode === 'full' || v.mode === 'incremental') &&
+      Number.isInteger(v.fullEvery) && v.fullEvery! >= 1 && v.fullEvery! <= 366 &&
+      (v.fullOn === null || (Number.isInteger(v.fullOn) && v.fullOn! >= 0 && v.fullOn! <= 6))
+    );
+  } catch {
+    return false;
   }
 }
 

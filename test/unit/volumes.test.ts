@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
-import { listVolumes, selectRunVolumes, unreachableReason, UnknownVolumeError, volumeDir, type VolumeSource } from '../../src/engine/fs/volumes.js';
+import { existingVolumeDir, listVolumes, selectRunVolumes, unreachableReason, UnknownVolumeError, volumeDir, type VolumeSource } from '../../src/engine/fs/volumes.js';
 
 const INHERITED = ['constructor', '__proto__', 'hasOwnProperty', 'toString', 'valueOf'];
 
@@ -102,6 +102,9 @@ describe('VOLUMES_DIR: directories, symlinks to directories, and what is no volu
     assert.equal(await unreachableReason(at('volumes/dangling')), `is a symlink to ${at('nowhere')}, which does not exist`);
     assert.equal(await unreachableReason(at('volumes/elexisdb')), undefined);
     assert.equal(await unreachableReason(at('volumes/pacsdata')), undefined);
+    // A restore into it names the missing target, not "does not exist" for a symlink that is there.
+    await assert.rejects(existingVolumeDir(dirSource, 'dangling'), { message: `volume directory ${at('volumes/dangling')} of dangling is a symlink to ${at('nowhere')}, which does not exist; mount or create it to restore into it` });
+    await assert.rejects(existingVolumeDir(dirSource, 'not-there'), { message: `volume directory ${at('volumes/not-there')} of not-there does not exist; create it (empty) to restore into it` });
     assert.deepEqual(skipped.sort(), ['Bad_Name', 'Linked_Bad']);
     assert.deepEqual(Object.fromEntries(notVolumes.map((n) => [n.name, n.reason])), {
       'notes.txt': 'is a file, not a directory',

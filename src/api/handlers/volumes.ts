@@ -17,7 +17,7 @@ import { listVolumes as volumeDirs } from '../../engine/fs/volumes.js';
 import { treeSize } from '../../engine/archive/tree-size.js';
 import type { StoredArchive } from '../../stores/backup-store.js';
 import { DEFAULT_FULL_EVERY, type VolumeMode } from '../../stores/volume-modes.js';
-import { scheduleStart } from '../../stores/schedule-store.js';
+import { scheduleSince } from '../../stores/schedule-store.js';
 import type { Handler } from '../handler.js';
 import { notFound } from '../http-error.js';
 import { volumeModeBody, volumeParams } from '../schemas/index.js';
@@ -71,7 +71,7 @@ async function overdueOf(ctx: AppContext, items: Listed[], archives: StoredArchi
       items.map(({ name }) => [name, newest.has(name) ? stampToDate(newest.get(name)!.stamp, ctx.config.timezone) : undefined]),
     ),
     graceMs: ctx.config.overdueGraceMs,
-    since: await scheduleStart(ctx.redis, ctx.config.queuePrefix),
+    since: await scheduleSince(ctx.redis, ctx.config.queuePrefix, ctx.clock.now()),
   });
 }
 

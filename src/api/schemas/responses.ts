@@ -31,7 +31,7 @@ const cronView = {
 };
 
 export const scheduleAnswer = z
-  .looseObject({ ...cronView, keep: z.int(), localRetention: z.string().nullable().optional(), paused: z.array(z.string()).optional() })
+  .looseObject({ ...cronView, keep: z.int(), localRetention: z.string().nullable().optional(), problem: z.string().nullable().optional(), paused: z.array(z.string()).optional() })
   .meta({ id: 'Schedule' });
 export const verifyScheduleAnswer = z.looseObject(cronView).meta({ id: 'VerifySchedule' });
 

@@ -194,8 +194,11 @@ export async function existingVolumeDir(source: VolumeSource, volume: string): P
   const dir = await volumeDir(source, volume);
   if (!dir) throw new Error(`volume ${volume} is not configured on this server`);
   const st = await fs.stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new Error(`volume directory ${dir} of ${volume} does not exist; create it (empty) to restore into it`);
-  return dir;
+  if (st?.isDirectory()) return dir;
+  // A symlink that leads nowhere is there, its target is not: say which (found by a tester).
+  const link = (await fs.lstat(dir).catch(() => undefined))?.isSymbolicLink() ? await unreachableReason(dir) : undefined;
+  if (link) throw new Error(`volume directory ${dir} of ${volume} ${link}; mount or create it to restore into it`);
+  throw new Error(`volume directory ${dir} of ${volume} does not exist; create it (empty) to restore into it`);
 }
 
 export class UnknownVolumeError extends Error {
