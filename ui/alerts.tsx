@@ -21,6 +21,13 @@ export function Alerts(props: { volumes: VolumesAnswer | undefined; jobs: JobVie
   if (props.workers === 0) items.push(<Notice kind="error" title={t('alert.noWorkerTitle')}>{t('alert.noWorker')}</Notice>);
   const newestStamp = new Map((volumes?.volumes ?? []).map((v) => [v.name, v.lastArchive?.stamp ?? '']));
   for (const v of volumes?.volumes ?? []) {
+    if (v.unreachable) {
+      items.push(
+        <Notice kind="error" title={t('alert.unreachableTitle', { volume: v.name })}>
+          {t('alert.unreachable')} <span class="reason">({v.unreachable})</span>
+        </Notice>,
+      );
+    }
     if (v.overdue) {
       items.push(
         <Notice kind="error" title={t('alert.overdueTitle', { volume: v.name })}>

@@ -55,6 +55,8 @@ export const DE = {
   'alert.failedTitle': '{what} {volume} vom {when} ist fehlgeschlagen.',
   'alert.noWorkerTitle': 'Kein Sicherungsdienst läuft.',
   'alert.noWorker': 'Es ist kein Worker mit Redis verbunden: geplante Sicherungen, Prüfungen und Wiederherstellungen warten, und eine als «läuft» gezeigte Aufgabe gehört zu einem beendeten Worker. Starten Sie den Dienst neu (docker compose up -d) oder wenden Sie sich an Ihren Support.',
+  'alert.unreachableTitle': '{volume} ist nicht erreichbar.',
+  'alert.unreachable': 'Sein Verzeichnis fehlt (ist die Festplatte eingehängt?): seine Sicherungen schlagen fehl, bis es wieder da ist. Wird der Datenbestand nicht mehr gebraucht, den Verweis in VOLUMES_DIR entfernen.',
   'alert.pausedTitle': 'Die Warteschlange «{queue}» ist angehalten.',
   'alert.paused': 'Ihre Aufträge warten, bis sie in der Warteschlangen-Übersicht (/admin/queues) wieder fortgesetzt wird.',
   'alert.lowSpaceTitle': 'Das Sicherungslaufwerk ist fast voll.',

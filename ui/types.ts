@@ -43,6 +43,8 @@ export interface VolumeState {
   fullOn: number | null;
   lastArchive: Archive | null;
   overdue: { expectedBy: string; lastSuccess: string | null } | null;
+  /** Why it cannot be reached (its symlink leads nowhere), or null. */
+  unreachable?: string | null;
 }
 
 export interface VolumesAnswer {

@@ -52,6 +52,13 @@ describe('a volume that is a symlink in VOLUMES_DIR', () => {
       assert.equal(r.status, 200);
       assert.deepEqual(r.body.volumes.map((v: any) => v.name), ['elexisdb', 'lucindadata', 'pacsdata', 'to-file']);
       assert.ok(r.body.volumes[2].size >= 200_000, `pacsdata's size is its target's: ${r.body.volumes[2].size}`);
+      // Those that cannot be reached say why, and have no size (a symlink to a file showed the file's).
+      assert.deepEqual(r.body.volumes.map((v: any) => [v.name, v.unreachable === null ? null : v.unreachable.replace(/ to \S+,/, ' to …,'), v.unreachable ? v.size : 'n/a']), [
+        ['elexisdb', null, 'n/a'],
+        ['lucindadata', 'is a symlink to …, which does not exist', null],
+        ['pacsdata', null, 'n/a'],
+        ['to-file', 'is a symlink to …, which is not a directory', null],
+      ]);
     }
     const warned = logLines(svc.logs()).filter((l) => typeof l.msg === 'string' && l.msg.includes('in VOLUMES_DIR is not a volume'));
     assert.deepEqual(warned.map((l) => l.entry).sort(), ['notes.txt'], 'one line each, not one per poll');

@@ -38,14 +38,17 @@ interface Listed {
   name: string;
   kind: 'volume' | 'sql';
   dir?: string;
+  /** Why its directory cannot be reached (a symlink that leads nowhere: a disk not mounted). */
+  unreachable?: string;
 }
 
 /** Every volume, then the database dump (DB_HOST set). */
 async function listed(ctx: AppContext): Promise<Listed[]> {
   // The logger: an entry of VOLUMES_DIR that is no volume is named in the log (once per process).
-  const { volumes } = await volumeDirs(ctx.config.volumes, ctx.logger);
+  const { volumes, unreachable } = await volumeDirs(ctx.config.volumes, ctx.logger);
+  const why = new Map(unreachable.map((u) => [u.name, u.reason]));
   return [
-    ...Object.entries(volumes).map(([name, dir]) => ({ name, kind: 'volume' as const, dir })),
+    ...Object.entries(volumes).map(([name, dir]) => ({ name, kind: 'volume' as const, dir, unreachable: why.get(name) })),
     ...(ctx.config.db ? [{ name: ctx.config.db.dumpName, kind: 'sql' as const }] : []),
   ];
 }
@@ -79,11 +82,11 @@ async function views(ctx: AppContext, items: Listed[]) {
   const [archives, modes, bytes] = await Promise.all([
     ctx.store.listArchives({ shared: true }),
     ctx.volumeModes.all(items.filter((i) => i.kind === 'volume').map((i) => i.name)),
-    Promise.all(items.map((i) => (i.dir === undefined ? Promise.resolve(null) : sizeOf(i.dir)))),
+    Promise.all(items.map((i) => (i.dir === undefined || i.unreachable ? Promise.resolve(null) : sizeOf(i.dir)))),
   ]);
   const newest = newestByVolume(archives);
   const overdue = await overdueOf(ctx, items, archives);
-  return items.map(({ name, kind }, i) => {
+  return items.map(({ name, kind, unreachable }, i) => {
     const mode = kind === 'volume' ? modes.get(name) : undefined;
     const late = overdue.find((o) => o.volume === name);
     return {
@@ -95,6 +98,7 @@ async function views(ctx: AppContext, items: Listed[]) {
       fullOn: mode?.fullOn ?? null,
       lastArchive: newest.get(name) ?? null,
       overdue: late ? { expectedBy: late.expectedBy.toISOString(), lastSuccess: late.lastSuccess?.toISOString() ?? null } : null,
+      unreachable: unreachable ?? null,
     };
   });
 }

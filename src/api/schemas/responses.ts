@@ -106,6 +106,7 @@ export const volumeAnswer = z
       .strictObject({ expectedBy: isoTime, lastSuccess: isoTime.nullable() })
       .nullable()
       .meta({ description: "the schedule's last tick (older than OVERDUE_GRACE) has no archive of this volume" }),
+    unreachable: z.string().nullable().meta({ description: 'why the volume cannot be reached (its symlink leads nowhere: a disk not mounted?); its archives fail until it is back' }),
   })
   .meta({ id: 'Volume' });
 export const volumesAnswer = z
