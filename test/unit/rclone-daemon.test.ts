@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { splitObject } from '../../src/engine/offsite/rclone-daemon.js';
-import { remotePath } from '../../src/engine/offsite/rclone.js';
+import { remotePath, uploadLimit } from '../../src/engine/offsite/rclone.js';
 
 describe('splitObject: an object path as the rc API wants it (file system, name)', () => {
   it('undoes remotePath for every form of target', () => {
@@ -20,8 +20,7 @@ describe('splitObject: an object path as the rc API wants it (file system, name)
 });
 
 describe('uploadLimit: the daemon only uploads', () => {
-  it('keeps the upload half of each rate, in a plain value and in every timetable item', async () => {
-    const { uploadLimit } = await import('../../src/engine/offsite/rclone-daemon.js');
+  it('keeps the upload half of each rate, in a plain value and in every timetable item', () => {
     assert.equal(uploadLimit('2M'), '2M');
     assert.equal(uploadLimit('10M:1M'), '10M');
     assert.equal(uploadLimit('off'), 'off');

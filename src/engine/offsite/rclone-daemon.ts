@@ -26,7 +26,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redact, startChild, type Child } from './child.js';
-import type { RcloneOptions, RemoteEntry } from './rclone.js';
+import { uploadLimit, type RcloneOptions, type RemoteEntry } from './rclone.js';
 
 /** How long rclone may take to start listening before the copy fails. */
 const START_TIMEOUT_MS = 30_000;
@@ -270,24 +270,6 @@ export class RcloneDaemon {
       req.end(body);
     });
   }
-}
-
-/**
- * The upload half of an rclone `--bwlimit` (`10M:1M` → `10M`, also in each item of a timetable
- * `08:00,512k:1M 19:00,off`). The daemon only uploads, but an encrypted archive reaches it as a
- * download from the worker (http-source.ts): with the whole `UP:DOWN` value, rclone held that
- * transfer to DOWN too, and a `10M:1M` limit sent encrypted copies at 1 MB/s (found by a tester).
- */
-export function uploadLimit(bwlimit: string): string {
-  return bwlimit
-    .trim()
-    .split(/\s+/)
-    .map((item) => {
-      const comma = item.lastIndexOf(',');
-      const rate = item.slice(comma + 1);
-      return `${item.slice(0, comma + 1)}${rate.split(':')[0]}`;
-    })
-    .join(' ');
 }
 
 /**

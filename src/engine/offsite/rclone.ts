@@ -43,6 +43,24 @@ function common(o: RcloneOptions): string[] {
   return ['--retries', '1', '--low-level-retries', '3', ...(o.bwlimit ? ['--bwlimit', o.bwlimit] : [])];
 }
 
+/**
+ * The upload half of an rclone `--bwlimit` (`10M:1M` → `10M`, also in each item of a timetable
+ * `08:00,512k:1M 19:00,off`). The daemon only uploads, but an encrypted archive reaches it as a
+ * download from the worker (http-source.ts): with the whole `UP:DOWN` value, rclone held that
+ * transfer to DOWN too, and a `10M:1M` limit sent encrypted copies at 1 MB/s (found by a tester).
+ */
+export function uploadLimit(bwlimit: string): string {
+  return bwlimit
+    .trim()
+    .split(/\s+/)
+    .map((item) => {
+      const comma = item.lastIndexOf(',');
+      const rate = item.slice(comma + 1);
+      return `${item.slice(0, comma + 1)}${rate.split(':')[0]}`;
+    })
+    .join(' ');
+}
+
 /** `rclone cat`: the object's bytes on stdout. */
 export function cat(o: RcloneOptions, object: string, signal?: AbortSignal): Child & { stdout: Readable } {
   const child = startChild('rclone', ['cat', ...common(o), object], { env: env(o), stdio: ['ignore', 'pipe', 'pipe'], secrets: o.secrets, signal, what: `download of ${object}` });
