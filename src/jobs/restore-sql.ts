@@ -36,12 +36,15 @@ export function dbSettings(ctx: AppContext): DbSettings {
   return { host: db.host, port: db.port, user: db.user, password: db.password, database: db.database, ssl: db.ssl };
 }
 
-/** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
-/** The character set and collation our dump's manifest recorded for the database (none for an upload). */
+/** The character set and collation our dump's manifest recorded for the database (none for an upload or an unreadable manifest). */
 async function dumpedDefaults(file: string): Promise<DatabaseDefaults | undefined> {
   const raw = await fs.readFile(`${file}.manifest.json`, 'utf8').catch(() => undefined);
-  if (!raw) return undefined;
-  const m = JSON.parse(raw) as { tool?: unknown; database?: { charset?: unknown; collation?: unknown } };
+  let m: { tool?: unknown; database?: { charset?: unknown; collation?: unknown } };
+  try {
+    m = raw ? (JSON.parse(raw) as typeof m) : {};
+  } catch {
+    return undefined;
+  }
   const { charset, collation } = m.database ?? {};
   if (m.tool !== 'oob-backup' || typeof charset !== 'string' || typeof collation !== 'string') return undefined;
   return CHARSET_NAME.test(charset) && CHARSET_NAME.test(collation) ? { charset, collation } : undefined;
@@ -67,6 +70,7 @@ async function requirePacketRoom(db: DbSettings, longestStatement: number, signa
   );
 }
 
+/** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
 export async function restoreSql(
   ctx: AppContext,
   job: Job,

@@ -66,10 +66,12 @@ export async function createContext(config: Config, logger: Logger, redisUrl: st
     logger: logger.child({ module: 'notifier' }),
   });
   const clock = clockFor(config.testHooks.clock);
+  // A damaged copy is read at every poll of the screens and every maintenance check: said once per process.
+  const saidInvalid = new Set<string>();
   const mirror = new SettingsMirror(
     path.join(config.backupDir, SETTINGS_DIR),
     (setting, file) => logger.warn({ setting, file }, 'setting missing from Redis (its data was lost): taken back from its copy beside the backups'),
-    (setting, why) => logger.error({ setting }, why),
+    (setting, why) => void (!saidInvalid.has(why) && saidInvalid.add(why) && logger.error({ setting }, why)),
   );
   return {
     config,

@@ -63,13 +63,11 @@ export const getSchedule: Handler = async (ctx) => {
 
 export const putSchedule: Handler = async (ctx, req) => {
   const schedule: Schedule = { ...parseRequest(scheduleBody, req.body, 'body'), enabled: true };
-  // A stored schedule that cannot be read (its copy beside the backups damaged, Redis emptied) is
-  // replaced all the same: saving is how the admin mends it.
-  const before = await ctx.schedules.get().catch(() => undefined);
+  const before = await ctx.schedules.get();
   await ctx.schedules.put(schedule);
   await syncRunScheduler(ctx.queues.schedule, schedule, ctx.config.timezone);
   // A new pattern (or turning it back on) starts a new schedule: no catch-up for its earlier ticks.
-  if (!before?.enabled || toCronPattern(before) !== toCronPattern(schedule)) await markScheduleStart(ctx.redis, ctx.config.queuePrefix, { now: ctx.clock.now() });
+  if (!before.enabled || toCronPattern(before) !== toCronPattern(schedule)) await markScheduleStart(ctx.redis, ctx.config.queuePrefix, { now: ctx.clock.now() });
   ctx.logger.info({ module: 'api', cron: toCronPattern(schedule), keep: schedule.keep }, 'schedule saved');
   return { status: 200, body: await scheduleAnswer(ctx, schedule) };
 };

@@ -118,10 +118,12 @@ async function addLinkedVolumes(
   return linked;
 }
 
+const MISSING = 'does not exist';
+
 /** Why the directory of a volume cannot be reached (its symlink leads nowhere), or undefined when it can. */
 export async function unreachableReason(dir: string): Promise<string | undefined> {
   const st = await fs.lstat(dir).catch(() => undefined);
-  if (!st) return 'does not exist';
+  if (!st) return MISSING;
   if (!st.isSymbolicLink()) return st.isDirectory() ? undefined : 'is not a directory';
   const link = await resolveLink(dir);
   return 'reason' in link ? link.reason : undefined;
@@ -193,12 +195,11 @@ export async function volumeDir(source: VolumeSource, volume: string): Promise<s
 export async function existingVolumeDir(source: VolumeSource, volume: string): Promise<string> {
   const dir = await volumeDir(source, volume);
   if (!dir) throw new Error(`volume ${volume} is not configured on this server`);
-  const st = await fs.stat(dir).catch(() => undefined);
-  if (st?.isDirectory()) return dir;
+  const why = await unreachableReason(dir);
+  if (why === undefined) return dir;
+  if (why === MISSING) throw new Error(`volume directory ${dir} of ${volume} does not exist; create it (empty) to restore into it`);
   // A symlink that leads nowhere is there, its target is not: say which (found by a tester).
-  const link = (await fs.lstat(dir).catch(() => undefined))?.isSymbolicLink() ? await unreachableReason(dir) : undefined;
-  if (link) throw new Error(`volume directory ${dir} of ${volume} ${link}; mount or create it to restore into it`);
-  throw new Error(`volume directory ${dir} of ${volume} does not exist; create it (empty) to restore into it`);
+  throw new Error(`volume directory ${dir} of ${volume} ${why}; mount or create it to restore into it`);
 }
 
 export class UnknownVolumeError extends Error {
