@@ -10,9 +10,12 @@
  * instead of the full's name; once it is fetched, its manifest names the full and the incrementals
  * before it (`basedOn`), and those are fetched too, so that the restore finds the whole chain.
  *
- * What a restore fetched is removed again when it fails (removeFetched): an archive that failed its
- * verification must not stay in BACKUP_DIR as a set of its own, nor be used by a retry instead of
- * the copy on the target (which the admin may have repaired meanwhile).
+ * What a restore fetched and did not verify is removed again when it fails (settleFetched): an
+ * archive that failed its verification must not stay in BACKUP_DIR as a set of its own, nor be used
+ * by a retry instead of the copy on the target (which the admin may have repaired meanwhile). What
+ * the restore verified completely stays, also when a later step failed (a download of hours is not
+ * thrown away, and a volume already swapped in keeps its archive beside it), with that verification
+ * recorded in its `.verify.json`, so the listing shows it verified and not `null`.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -25,12 +28,18 @@ import type { Logger } from '../runtime/logger.js';
 import { rcloneOptions } from '../runtime/offsite-rclone.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
+import { enqueueSetVerification } from '../stores/verify-runs.js';
+import { writeFileAtomic } from '../engine/fs/atomic.js';
+import { VERIFY_SUFFIX, type VerifyOutcome } from './verify-backup.js';
+import type { VerifiedArchive } from '../engine/verify/archive-verification.js';
 
 /** What a restore from a target needs from its job: the age identity, and a list of what it fetched. */
 export interface FromTarget {
   identity: () => Promise<string | undefined>;
   /** Filled as archives are published into BACKUP_DIR, so that a failure can remove them. */
   fetched: string[];
+  /** Archives (file names) this restore verified completely, with the outcome for their `.verify.json`. */
+  verified?: Map<string, VerifyOutcome>;
 }
 
 export async function fetchFromTarget(
@@ -80,8 +89,44 @@ function incrementalIfOnlyThat(file: string, listed: { file: string }[]): string
   return listed.some((a) => a.file === incremental) ? incremental : file;
 }
 
+/**
+ * After the restore: each archive it fetched and verified gets that verification recorded; one it
+ * fetched and did not verify is removed when the restore failed, and otherwise (a SQL dump, which
+ * its load checks but no verify job has read) queued for verification.
+ */
+export async function settleFetched(ctx: AppContext, from: FromTarget, failed: boolean, log: Logger): Promise<void> {
+  const unverified: string[] = [];
+  for (const file of from.fetched) {
+    const outcome = from.verified?.get(file);
+    if (!outcome) {
+      unverified.push(file);
+      continue;
+    }
+    await writeFileAtomic(path.join(ctx.config.backupDir, `${file}${VERIFY_SUFFIX}`), `${JSON.stringify(outcome, null, 2)}\n`)
+      .then(() => log.info({ file }, failed ? 'archive fetched and verified by the failed restore kept in BACKUP_DIR' : 'archive fetched and verified by the restore'))
+      .catch((err: Error) => log.warn({ file, err: err.message }, 'could not record the restore\'s verification of a fetched archive'));
+  }
+  if (failed) return removeFetched(ctx.config.backupDir, unverified, log);
+  const stamps = new Set(unverified.map((f) => parseArchiveName(f)?.stamp).filter((x): x is string => x !== undefined));
+  for (const stamp of stamps) {
+    const set = await ctx.store.getSet(stamp);
+    const archives = set?.archives.filter((a) => unverified.includes(a.file)) ?? [];
+    if (!set || archives.length === 0) continue;
+    await enqueueSetVerification(ctx.queues, { ...set, archives })
+      .catch((err: Error) => log.warn({ stamp, err: err.message }, 'could not queue the verification of what the restore fetched'));
+  }
+}
+
+/** A `.verify.json` for an archive the restore read completely (settleFetched records it). */
+export function restoreVerification(v: VerifiedArchive, durationMs: number): VerifyOutcome {
+  return {
+    ok: true, at: new Date().toISOString(), entries: v.entries, bytes: v.bytes, origin: v.origin, gnuTar: true,
+    extracted: v.extracted !== undefined, durationMs,
+  };
+}
+
 /** Removes what a failed restore fetched, with the sidecars the fetch published beside it. */
-export async function removeFetched(backupDir: string, files: readonly string[], log: Logger): Promise<void> {
+async function removeFetched(backupDir: string, files: readonly string[], log: Logger): Promise<void> {
   for (const file of files) {
     const names = [file, ...SIDECAR_SUFFIXES.map((s) => `${file}${s}`)];
     await Promise.all(names.map((n) => fs.rm(path.join(backupDir, n), { force: true })))

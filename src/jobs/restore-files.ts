@@ -16,9 +16,9 @@
  *      (unless skipped), then swap only the chosen paths (place-paths.ts), rolled back on failure.
  * Live data is touched only in step 3. The caller holds the volume's lock and the restore hold.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Job } from 'bullmq';
+import { dirTimesOf, putDirTimes } from '../engine/fs/file-times.js';
 import type { AppContext } from '../runtime/context.js';
 import type { Logger } from '../runtime/logger.js';
 import { archiveFileName } from '../core/names.js';
@@ -110,10 +110,10 @@ export async function restoreFiles(
     const need = safetyBackupNeed(space.archives);
     await requireSpace(ctx.config.backupDir, need, `the safety backup before the restore (about ${formatBytes(need)}; or request it with skipSafetyBackup)`);
   }
-  const rootBefore = await fs.stat(dir);
+  const rootBefore = await dirTimesOf(dir);
   const dropStaging = async () => {
     await removeWorkDir(dir, request.id, log);
-    await fs.utimes(dir, rootBefore.atime, rootBefore.mtime).catch(() => undefined);
+    await putDirTimes(dir, rootBefore).catch(() => undefined);
   };
   progress('extract');
   const staged = archive.incremental

@@ -26,7 +26,7 @@ import { RESTORE_HOLD, type RestoreJobData } from '../stores/queues.js';
 import { RestoreRequests, type RunRefusal } from '../stores/restore-requests.js';
 import type { HeldLock } from '../stores/volume-lock.js';
 import { enqueueSetVerification } from '../stores/verify-runs.js';
-import { removeFetched, type FromTarget } from './restore-fetch.js';
+import { settleFetched, type FromTarget } from './restore-fetch.js';
 import { restoreFiles, type FilesRestoreSummary } from './restore-files.js';
 import { restoreSet, type SetRestoreSummary } from './restore-set.js';
 import { restoreSql, type SqlRestoreSummary } from './restore-sql.js';
@@ -81,7 +81,7 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
       throw await refusal(ctx, id, jobId, claim, log);
     }
     let summary: SetRestoreSummary | SqlRestoreSummary | FilesRestoreSummary;
-    const fromTarget: FromTarget = { identity: () => ageIdentity(ctx, id, workerKey), fetched: [] };
+    const fromTarget: FromTarget = { identity: () => ageIdentity(ctx, id, workerKey), fetched: [], verified: new Map() };
     try {
       rlog.warn({ volumes: request.volumes }, 'restore started');
       // Stop before touching live data if a lock was lost: someone else may hold it now.
@@ -93,7 +93,7 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
             ? await restoreFiles(ctx, job, request, rlog, lost)
             : await restoreSql(ctx, job, request, rlog, lost, fromTarget);
     } catch (err) {
-      await removeFetched(ctx.config.backupDir, fromTarget.fetched, rlog);
+      await settleFetched(ctx, fromTarget, true, rlog);
       const reason = (err as Error).message;
       await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
         rlog.error({ err: e.message }, 'could not record the failed restore beside its request'),
@@ -105,6 +105,7 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
       await ctx.identities.takeSealed(id).catch(() => undefined);
       await releaseAll();
     }
+    await settleFetched(ctx, fromTarget, false, rlog);
     // The restore is done whether or not Redis takes the note; the job's return value has it too.
     await ctx.restores.recordOutcome(id, { state: 'completed', summary, failedReason: null }).catch((e: Error) =>
       rlog.error({ err: e.message }, 'could not record the completed restore beside its request'),

@@ -13,7 +13,6 @@
  * locks of all volumes and the restore hold; `signal` aborts when one of them is lost (Redis away
  * for a lock's TTL: someone else may hold it now), and then nothing more is written or swapped.
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
@@ -31,9 +30,10 @@ import { isWriteFailure, writeFailureHint } from '../engine/extract/write-failur
 import { chainSpace, safetyBackupNeed, stagingNeed, type ChainSpace } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
+import { dirTimesOf, putDirTimes, type DirTimes } from '../engine/fs/file-times.js';
 import { archiveWarnings } from './archive-warnings.js';
 import { refuseMountsBelow } from '../engine/fs/mounts.js';
-import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
+import { fetchFromTarget, restoreVerification, type FromTarget } from './restore-fetch.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { commitSwap, finishCommitted } from '../engine/swap/swap-volume.js';
 import { flushFileSystems } from '../engine/swap/flush-volumes.js';
@@ -107,17 +107,14 @@ export async function restoreSet(
   const staged: { target: Target; rootMeta: RootMeta | undefined }[] = [];
   // The work directory lives inside the volume, so creating it changes the root's mtime: remember
   // the times the admin's data had, so that a restore that fails leaves the volume exactly as it was.
-  const rootTimes = new Map<string, { atime: Date; mtime: Date }>();
-  for (const t of targets) {
-    const st = await fs.stat(t.dir);
-    rootTimes.set(t.volume, { atime: st.atime, mtime: st.mtime });
-  }
+  const rootTimes = new Map<string, DirTimes>();
+  for (const t of targets) rootTimes.set(t.volume, await dirTimesOf(t.dir));
   const dropStaging = (list: Target[]) =>
     Promise.all(
       list.map(async (t) => {
         await removeWorkDir(t.dir, request.id, log);
         const times = rootTimes.get(t.volume);
-        if (times) await fs.utimes(t.dir, times.atime, times.mtime).catch(() => undefined);
+        if (times) await putDirTimes(t.dir, times).catch(() => undefined);
       }),
     );
 
@@ -140,6 +137,7 @@ export async function restoreSet(
         writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
         writebackEveryBytes: ctx.config.restoreWritebackBytes,
         onProgress: (p) => progress('extract', { volume: t.volume, ...p }),
+        onVerified: (file, v, durationMs) => fromTarget.verified?.set(path.basename(file), restoreVerification(v, durationMs)),
       }).catch((err: Error) => {
         if (isWriteFailure(err)) {
           throw new Error(`writing the restored data into ${t.volume} failed, not the archive${writeFailureHint(err)}: ${err.message}`, { cause: err });
@@ -172,7 +170,7 @@ export async function restoreSet(
         // admin's data as it was, so the root gets its own times back first (the work directory,
         // which it leaves out, stays; the swap or the drop sets the root's times again).
         const times = rootTimes.get(t.volume);
-        if (times) await fs.utimes(t.dir, times.atime, times.mtime);
+        if (times) await putDirTimes(t.dir, times);
         const r = await archiveVolume({
           volume: t.volume, volumeDir: t.dir, backupDir: ctx.config.backupDir, fileName,
           gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], leaveOut: await leftoverWorkDirs(t.dir), signal,

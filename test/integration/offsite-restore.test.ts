@@ -190,6 +190,9 @@ describe('restore from an off-site target onto an empty server', () => {
     assertSameTree(original, await snapshotTree(volume()), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
     // The fetched archive is a local backup again, with its sidecars: sha256sum -c passes.
     execFileSync('sha256sum', ['-c', `lucindadata_${stamp}.tar.gz.sha256`], { cwd: fx.backupDir, stdio: 'ignore' });
+    // The restore verified it completely on the way: listed so, not as never verified.
+    const archives = (await http(svc!.url, 'GET', `/api/backups/${stamp}`)).body.archives as { volume: string; verified: { ok: boolean } | null }[];
+    assert.equal(archives.find((x) => x.volume === 'lucindadata')?.verified?.ok, true);
   });
 
   it("restores the set's SQL dump from the target the same way, onto a server without the database (nothing to keep: no safety dump)", async () => {
@@ -201,6 +204,11 @@ describe('restore from an off-site target onto an empty server', () => {
     assert.match(r.summary.message, new RegExp(`^Database ${DB} was created and loaded from the SQL file`));
     assert.equal(await sql(`SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${DB}'`), 'utf8mb4_german2_ci');
     assert.equal(await sql('SELECT GROUP_CONCAT(name ORDER BY id) FROM patient'), 'Müller,Rossi');
+    // The fetched dump is queued for verification (its load checked it, no verify job had read it).
+    await waitFor(async () => {
+      const archives = (await http(svc!.url, 'GET', `/api/backups/${stamp}`)).body.archives as { kind: string; verified: { ok: boolean } | null }[];
+      return archives.find((x) => x.kind === 'sql')?.verified?.ok === true;
+    }, 20_000, 'the fetched dump to be verified');
   });
 
   it('a second restore from the target uses the archive now in BACKUP_DIR; the identity given is dropped all the same', async () => {
@@ -208,6 +216,33 @@ describe('restore from an off-site target onto an empty server', () => {
     assert.equal(r.state, 'completed', r.failedReason);
     assert.match(svc!.logs(), /archive is in BACKUP_DIR already: not fetched again/);
     // The next test finds no sealed identity left in Redis.
+  });
+
+  it('a restore that fails after it verified what it fetched (here: the swap) keeps that archive, listed as verified; the volume stays as it was', async () => {
+    // What the restores above fetched goes: this one fetches again.
+    for (const n of await fs.readdir(fx.backupDir)) if (n.startsWith(`lucindadata_${stamp}`)) await fs.rm(path.join(fx.backupDir, n), { force: true });
+    await fs.writeFile(path.join(volume(), 'changed-since.txt'), 'the practice went on working\n');
+    const before = await snapshotTree(volume());
+    const rootNs = (await fs.stat(volume(), { bigint: true })).mtimeNs;
+    await svc!.stop();
+    svc = await startService('start', { ...env, NODE_ENV: 'test', OOB_TEST_FAIL_SWAP: 'lucindadata:1' });
+    try {
+      const r = await restore({ stamp, from: target, skipSafetyBackup: true });
+      assert.equal(r.state, 'failed');
+      assert.match(r.failedReason, /replacing lucindadata failed and was rolled back/);
+      assertSameTree(before, await snapshotTree(volume()));
+      assert.equal((await fs.stat(volume(), { bigint: true })).mtimeNs, rootNs, "the root's mtime, to the nanosecond");
+      assert.match(svc.logs(), /archive fetched and verified by the failed restore kept in BACKUP_DIR/);
+      // Kept with its sidecars (a download of hours is not thrown away) and recorded as verified.
+      execFileSync('sha256sum', ['-c', `lucindadata_${stamp}.tar.gz.sha256`], { cwd: fx.backupDir, stdio: 'ignore' });
+      const set = (await http(svc.url, 'GET', `/api/backups/${stamp}`)).body;
+      const archive = (set.archives as { volume: string; verified: { ok: boolean } | null }[]).find((a) => a.volume === 'lucindadata');
+      assert.equal(archive?.verified?.ok, true, JSON.stringify(archive));
+    } finally {
+      await svc.stop();
+      svc = await startService('start', env);
+      await fs.rm(path.join(volume(), 'changed-since.txt'));
+    }
   });
 
   it("the README's emergency procedure by hand, its very lines, restores our archive exactly and loads the dump into a new database with its collation", async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -7,12 +7,14 @@ import { pino } from 'pino';
 import { recoverInterruptedRestores } from '../../src/engine/swap/recovery.js';
 import { commitSwap, finishCommitted, SimulatedCrash, swapIn } from '../../src/engine/swap/swap-volume.js';
 import { createWorkDir, JOURNAL, removeWorkDir, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
+import { dirTimesOf, fileTimesEngine, putDirTimes } from '../../src/engine/fs/file-times.js';
 import { assertSameTree, ignoreRoot, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
 
 const silent = pino({ level: 'silent' });
 const isRoot = process.getuid?.() === 0;
 const ID = '0b7c2a52-5d3e-4d7e-9a31-2f0d9c1e8b11';
+const ROOT_TIMES = { atimeNs: 1_420_070_400_987_654_321n, mtimeNs: 1_420_070_400_123_456_789n };
 
 let tmpRoot = '';
 let caseNo = 0;
@@ -42,7 +44,8 @@ async function setup() {
   await writeFile(path.join(vol, '.oob-restore-mine/journal.json'), 'user data\n');
   // Names are bytes: a Latin-1 name moves out and back like any other.
   await writeFile(Buffer.from(`${vol}/Bericht_M\xfcller.txt`, 'latin1'), 'A latin1\n');
-  await utimes(vol, new Date('2015-01-01T00:00:00Z'), new Date('2015-01-01T00:00:00Z'));
+  // Below the millisecond, which a Date cannot hold: a rollback puts the root's times back exactly.
+  await putDirTimes(vol, ROOT_TIMES);
 
   const staging = await createWorkDir(vol, ID);
   await mkdir(staging, { mode: 0o700 });
@@ -124,13 +127,16 @@ describe('swapIn', () => {
   for (const failAfterRenames of [0, 2]) {
     it(`rolls back when phase 2 fails after ${failAfterRenames} renames`, async () => {
       const { vol, staging, a } = await setup();
+      const timesBefore = await dirTimesOf(vol);
       await assert.rejects(swapIn(vol, { id: ID, rootMeta, logger: silent, failAfterRenames }), (err: Error) => {
         assert.match(err.message, /the volume was rolled back to its previous content/);
         assert.match(err.message, new RegExp(`test hook: swap failed after ${failAfterRenames} renames`));
         return true;
       });
-      // Byte-identical, root mtime included; staging is removed after the rollback.
+      // Byte-identical, root mtime included (to the nanosecond); staging is removed after the rollback.
       assertSameTree(a, await snapshotTree(vol));
+      // (The atime is not compared: reading the tree moves it, relatime.)
+      if (fileTimesEngine().exact) assert.equal((await dirTimesOf(vol)).mtimeNs, timesBefore.mtimeNs);
       assert.deepEqual(await reservedNames(vol), []);
       await assert.rejects(lstat(staging), /ENOENT/);
     });
@@ -180,6 +186,8 @@ describe('recoverInterruptedRestores', () => {
       assert.equal(actions.length, 1);
       assert.match(actions[0]!, /rolled back an interrupted swap/);
       assertSameTree(a, await snapshotTree(vol), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+      // The times from before the work directory was made, to the nanosecond (restore.json keeps them).
+      if (fileTimesEngine().exact) assert.equal((await dirTimesOf(vol)).mtimeNs, ROOT_TIMES.mtimeNs);
       assert.deepEqual(await reservedNames(vol), []);
       assert.equal(await readFile(path.join(vol, '.oob-swapped'), 'utf8'), 'user data\n');
     });

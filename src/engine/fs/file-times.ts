@@ -13,6 +13,7 @@
  * land a few microseconds lower), and the atime set to that same value.
  */
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import { loadBinding } from '../native-binding.js';
 
 interface Binding {
@@ -63,4 +64,38 @@ export function setMtimeNoFollow(path: Buffer, sec: number, nsec: number): void 
  */
 function asDate(sec: number, nsec: number): Date {
   return new Date(sec * 1000 + Math.floor(nsec / 1e6));
+}
+
+/**
+ * A directory's atime and mtime to the nanosecond: a volume root's times before a restore made its
+ * work directory in it, put back when the restore is rolled back or discarded (a Date would lose
+ * everything below the millisecond).
+ */
+export interface DirTimes {
+  atimeNs: bigint;
+  mtimeNs: bigint;
+}
+
+export async function dirTimesOf(dir: string): Promise<DirTimes> {
+  const st = await fsp.stat(dir, { bigint: true });
+  return { atimeNs: st.atimeNs, mtimeNs: st.mtimeNs };
+}
+
+/** Both times of a directory (through its descriptor, so a volume that is a symlink to its directory gets them, not the link). */
+export async function putDirTimes(dir: string, t: DirTimes): Promise<void> {
+  const fh = await fsp.open(dir, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    const [as, an] = splitNs(t.atimeNs);
+    const [ms, mn] = splitNs(t.mtimeNs);
+    if (binding) binding.futimens(fh.fd, as, an, ms, mn);
+    else fs.futimesSync(fh.fd, asDate(as, an), asDate(ms, mn));
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Whole seconds (rounded down, also before 1970) and the nanoseconds of that second. */
+function splitNs(ns: bigint): [number, number] {
+  const nsec = ((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n;
+  return [Number((ns - nsec) / 1_000_000_000n), Number(nsec)];
 }

@@ -22,7 +22,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Logger } from 'pino';
 import { ArchiveError } from '../archive-errors.js';
 import type { ExtractProgress, RootMeta, WriterSettings } from '../extract/extract-options.js';
-import { readSidecarSha256, verifyVolumeArchive } from '../verify/archive-verification.js';
+import { readSidecarSha256, verifyVolumeArchive, type VerifiedArchive } from '../verify/archive-verification.js';
 import { readChainManifest } from './chain.js';
 import { scanSnapshot } from './snapshot-scan.js';
 
@@ -37,6 +37,8 @@ export interface RestoreChainOptions {
   /** The full's extraction: bytes between two early flushes (ExtractOptions.writebackEveryBytes). */
   writebackEveryBytes?: number;
   onProgress?: (p: ExtractProgress & { file: string }) => void;
+  /** Each archive of the chain once it passed the whole verification (the full with its extraction, an incremental before GNU tar applies it). */
+  onVerified?: (file: string, v: VerifiedArchive, durationMs: number) => void;
   tarCommand?: string;
 }
 
@@ -54,17 +56,21 @@ export interface RestoreChainResult {
 export async function restoreChain(o: RestoreChainOptions): Promise<RestoreChainResult> {
   const [full, ...incrementals] = o.files;
   if (full === undefined) throw new Error('a restore needs at least one archive');
+  let started = Date.now();
   const first = await verifyVolumeArchive(full, {
     logger: o.logger, signal: o.signal, extractTo: o.stagingDir, writers: o.writers, writebackEveryBytes: o.writebackEveryBytes,
     onProgress: (p) => o.onProgress?.({ ...p, file: path.basename(full) }),
   });
+  o.onVerified?.(full, first, Date.now() - started);
   const x = first.extracted!;
   const result: RestoreChainResult = { entries: x.entries, files: x.files, bytes: x.bytes, rootMeta: x.rootMeta };
   for (const file of incrementals) {
     const name = path.basename(file);
+    started = Date.now();
     const v = await verifyVolumeArchive(file, {
       logger: o.logger, signal: o.signal, onProgress: (p) => o.onProgress?.({ ...p, file: name }),
     });
+    o.onVerified?.(file, v, Date.now() - started);
     await applyWithGnuTar(file, o.stagingDir, v.sha256, o);
     result.entries += v.entries;
     result.bytes += v.bytes;

@@ -2,10 +2,10 @@
  * Finishing or rolling back a restore that was interrupted (its worker was killed, or lost its
  * locks) from what it left in its work directory (work-dir.ts).
  */
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { removeTreeAsync } from '../fs/remove-tree.js';
+import { putDirTimes } from '../fs/file-times.js';
 import { asBin, createdRootTimes, exists, ID_RE, isOurs, JOURNAL, namesIn, readJournal, SWAPPED_MARKER, WORK_PREFIX, workDirName, type Journal } from './work-dir.js';
 import { finishCommitted, rollBack } from './swap-volume.js';
 import { PATHS_JOURNAL, rollBackPaths } from './place-paths.js';
@@ -66,7 +66,7 @@ async function recoverOne(volumeDir: string, id: string, log: Logger): Promise<s
   const rootTimes = await createdRootTimes(work);
   if (!(await exists(path.join(work, 'old')))) {
     await removeTreeAsync(asBin(work));
-    if (rootTimes) await fs.utimes(volumeDir, rootTimes.atime, rootTimes.mtime).catch(() => undefined);
+    if (rootTimes) await putDirTimes(volumeDir, rootTimes).catch(() => undefined);
     return `restore ${id}: removed the staging directory of an extraction that never reached the swap`;
   }
   const staged = (journal?.staged ?? []).map((h) => Buffer.from(h, 'hex'));

@@ -25,7 +25,7 @@ import { quoteName } from '../../core/show-name.js';
 import { removeTreeAsync } from '../fs/remove-tree.js';
 import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
 import { syncFilesystem } from './flush-volumes.js';
-import { setMtime } from '../fs/file-times.js';
+import { dirTimesOf, putDirTimes, setMtime, type DirTimes } from '../fs/file-times.js';
 import type { RootMeta } from '../extract/extract-options.js';
 import { asBin, child, exists, JOURNAL, namesIn, openWorkDir, OWNER_FILE, removeOpenedWorkDir, SWAPPED_MARKER, workDirName, type Journal, type OpenedWorkDir } from './work-dir.js';
 
@@ -39,7 +39,7 @@ export interface SwapOptions {
    * The volume root's times before the restore touched it (creating the work directory already
    * changed its mtime); a rollback puts them back. Defaults to the times at swap start.
    */
-  rootTimes?: { atime: Date; mtime: Date };
+  rootTimes?: DirTimes;
   /**
    * The caller has flushed the volume's file system since the extraction into the work directory
    * ended (flushFileSystems: a restore of several volumes flushes each file system once, not once
@@ -101,7 +101,7 @@ async function commitOpened(volumeDir: string, o: SwapOptions, work: string): Pr
     throw new Error(`${shown('old')} already exists (an interrupted restore with this id); it is recovered when the worker restarts`);
   }
   const staged = await namesIn(tree);
-  const rootBefore = o.rootTimes ?? (await fs.stat(volumeDir));
+  const rootBefore = o.rootTimes ?? (await dirTimesOf(volumeDir));
 
   if (!o.flushed) await syncFilesystem(volumeDir);
 
@@ -170,7 +170,7 @@ export async function rollBack(
   volumeDir: string,
   id: string,
   fromStaging: readonly Buffer[],
-  rootTimes?: { atime: Date; mtime: Date },
+  rootTimes?: DirTimes,
 ): Promise<{ unstaged: number; putBack: number }> {
   const w = await openWorkDir(volumeDir, id);
   try {
@@ -180,7 +180,7 @@ export async function rollBack(
   }
 }
 
-async function rollBackOpened(volumeDir: string, id: string, w: OpenedWorkDir, fromStaging: readonly Buffer[], rootTimes?: { atime: Date; mtime: Date }) {
+async function rollBackOpened(volumeDir: string, id: string, w: OpenedWorkDir, fromStaging: readonly Buffer[], rootTimes?: DirTimes) {
   const work = w.path;
   const tree = path.join(work, 'tree');
   const old = path.join(work, 'old');
@@ -228,7 +228,7 @@ async function rollBackOpened(volumeDir: string, id: string, w: OpenedWorkDir, f
   if (await exists(old)) await fs.rmdir(old); // fails rather than delete anything if old is not empty
   await removeOpenedWorkDir(volumeDir, id, w); // the marker files and the restored (not swapped in) data
   await fsyncDir(volumeDir);
-  if (rootTimes) await fs.utimes(volumeDir, rootTimes.atime, rootTimes.mtime).catch(() => undefined);
+  if (rootTimes) await putDirTimes(volumeDir, rootTimes).catch(() => undefined);
   return { unstaged, putBack };
 }
 

@@ -16,6 +16,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { removeTreeAsync } from '../fs/remove-tree.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import type { DirTimes } from '../fs/file-times.js';
 import { showName } from '../../core/show-name.js';
 
 /** The work directory of restore <id> is `<WORK_PREFIX><id>`. */
@@ -48,7 +49,7 @@ export function stagingDir(volumeDir: string, id: string): string {
 export async function createWorkDir(volumeDir: string, id: string): Promise<string> {
   const work = path.join(volumeDir, workDirName(id));
   // The volume root's times before the work directory changes them: a recovery after a crash puts them back.
-  const root = await fs.stat(volumeDir);
+  const root = await fs.stat(volumeDir, { bigint: true });
   try {
     await fs.mkdir(work, { mode: 0o700 });
   } catch (err) {
@@ -56,7 +57,9 @@ export async function createWorkDir(volumeDir: string, id: string): Promise<stri
     throw err;
   }
   await fs.chmod(work, 0o700); // mkdir's mode is subject to the umask
-  const owner = { id, createdAt: new Date().toISOString(), rootTimes: { atimeMs: root.atimeMs, mtimeMs: root.mtimeMs } };
+  // To the nanosecond as strings; the milliseconds too, for a worker of an earlier version that recovers it.
+  const rootTimes = { atimeMs: Number(root.atimeMs), mtimeMs: Number(root.mtimeMs), atimeNs: String(root.atimeNs), mtimeNs: String(root.mtimeNs) };
+  const owner = { id, createdAt: new Date().toISOString(), rootTimes };
   await writeFileAtomic(path.join(work, OWNER_FILE), `${JSON.stringify(owner)}\n`, 0o600);
   return path.join(work, 'tree');
 }
@@ -251,11 +254,15 @@ export async function exists(p: string | Buffer): Promise<boolean> {
 }
 
 /** The volume root's times from before the work directory was made (restore.json), if it recorded them. */
-export async function createdRootTimes(work: string): Promise<{ atime: Date; mtime: Date } | undefined> {
+export async function createdRootTimes(work: string): Promise<DirTimes | undefined> {
   try {
-    const { rootTimes: t } = JSON.parse(await fs.readFile(path.join(work, OWNER_FILE), 'utf8')) as { rootTimes?: { atimeMs?: unknown; mtimeMs?: unknown } };
+    const { rootTimes: t } = JSON.parse(await fs.readFile(path.join(work, OWNER_FILE), 'utf8')) as {
+      rootTimes?: { atimeMs?: unknown; mtimeMs?: unknown; atimeNs?: unknown; mtimeNs?: unknown };
+    };
+    if (typeof t?.atimeNs === 'string' && typeof t.mtimeNs === 'string') return { atimeNs: BigInt(t.atimeNs), mtimeNs: BigInt(t.mtimeNs) };
+    // Written by an earlier version: milliseconds only.
     if (typeof t?.atimeMs !== 'number' || typeof t.mtimeMs !== 'number') return undefined;
-    return { atime: new Date(t.atimeMs), mtime: new Date(t.mtimeMs) };
+    return { atimeNs: BigInt(Math.floor(t.atimeMs)) * 1_000_000n, mtimeNs: BigInt(Math.floor(t.mtimeMs)) * 1_000_000n };
   } catch {
     return undefined;
   }
