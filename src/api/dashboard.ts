@@ -18,6 +18,7 @@ import type express from 'express';
 import type { AppContext } from '../runtime/context.js';
 import { QUEUE_NAMES, type QueueName } from '../stores/queues.js';
 import { requireToken } from './auth.js';
+import { dashboardInput } from './dashboard-input.js';
 
 export const DASHBOARD_PATH = '/admin/queues';
 
@@ -38,5 +39,6 @@ export function mountDashboard(app: express.Express, ctx: AppContext): void {
   });
   const board = serverAdapter.getRouter() as express.Express;
   board.disable('x-powered-by'); // bull-board's own Express app would announce itself in every answer
-  app.use(DASHBOARD_PATH, requireToken(ctx.config.apiToken, { basicRealm: 'oob-backup' }), board);
+  // Bodies bull-board would pass on to BullMQ unchecked are refused first (dashboard-input.ts).
+  app.use(DASHBOARD_PATH, requireToken(ctx.config.apiToken, { basicRealm: 'oob-backup' }), dashboardInput(ctx), board);
 }

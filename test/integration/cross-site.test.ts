@@ -194,9 +194,9 @@ describe('cross-site requests to the dashboard (API_TOKEN, Basic auth)', () => {
   });
 
   it("accepts the dashboard's own page and clients that are not browsers", async () => {
-    const own = await add('verify', { origin: svc.url, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', 'content-type': 'application/json' }, '{"name":"from-the-board","data":{}}');
+    const own = await add('verify', { origin: svc.url, 'sec-fetch-site': 'same-origin', 'sec-fetch-mode': 'cors', 'content-type': 'application/json' }, '{"name":"from-the-board","data":{"volume":"elexisdb","stamp":"2024-01-01-0315"}}');
     assert.equal(own.status, 200, own.text);
-    const curl = await add('verify', { 'content-type': 'application/json' }, '{"name":"from-curl","data":{}}');
+    const curl = await add('verify', { 'content-type': 'application/json' }, '{"name":"from-curl","data":{"volume":"elexisdb","stamp":"2024-01-01-0315"}}');
     assert.equal(curl.status, 200, curl.text);
     assert.deepEqual((await jobsOf('verify')).map((j) => j.name).sort(), ['from-curl', 'from-the-board']);
   });
