@@ -7,6 +7,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { Redis } from 'ioredis';
 import { rateLimitedWarn, type Logger } from '../runtime/logger.js';
+import { SETTING_LABELS, SettingsCopyError } from '../stores/settings-mirror.js';
 import { HttpError } from './http-error.js';
 import { redisUnavailable, REDIS_RETRY_AFTER_S } from './redis-gate.js';
 
@@ -61,6 +62,17 @@ function render(err: unknown, redis: Redis): { status: number; body: ErrorBody; 
       status: 503,
       body: errorBody('redis_unavailable', 'Redis (the job queue) is not reachable; nothing was done. Try again in a moment.'),
       headers: { 'Retry-After': String(REDIS_RETRY_AFTER_S) },
+    };
+  }
+  if (err instanceof SettingsCopyError) {
+    // Not the client's mistake (4xx) nor a bug (500): the server cannot keep the setting where it
+    // must (beside the backups, so that it survives Redis losing its data) until a person frees
+    // space (507 Insufficient Storage, as for an upload) or makes the directory writable (503).
+    const fix = err.fix;
+    return {
+      status: err.diskFull ? 507 : 503,
+      body: errorBody('settings_not_saved', `the ${SETTING_LABELS[err.setting] ?? err.setting} setting was not saved, nothing was changed: its copy beside the backups, ${err.file}, cannot be written (${err.reason}). ${fix[0]!.toUpperCase()}${fix.slice(1)}, then save again.`),
+      headers: {},
     };
   }
   const e = (err ?? {}) as { type?: string; status?: number; statusCode?: number; message?: string; expose?: boolean };

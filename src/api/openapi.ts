@@ -46,13 +46,19 @@ function change(summary: string, o: Omit<Operation, 'summary'>): Operation {
   return op(summary, { ...o, responses: { '403': crossSite, ...o.responses } });
 }
 
+/** A setting's copy in BACKUP_DIR/.oob-settings cannot be written (src/stores/settings-mirror.ts): nothing saved. */
+const NOT_SAVED = {
+  '503': error('settings_not_saved: its copy in BACKUP_DIR/.oob-settings cannot be written (read-only, permissions, something in the way); nothing changed'),
+  '507': error('settings_not_saved: no space for its copy in BACKUP_DIR/.oob-settings; nothing changed'),
+};
+
 const scheduleOps = (what: string, body: z.ZodType, answer: z.ZodType) => ({
   get: op(`the ${what}`, { responses: { '200': json(answer, `the ${what}`) } }),
   put: change(`save the ${what}`, {
     requestBody: { content: { 'application/json': { schema: body } } },
-    responses: { '200': json(answer, `the saved ${what}`), '400': error('a field is invalid; field names it') },
+    responses: { '200': json(answer, `the saved ${what}`), '400': error('a field is invalid; field names it'), ...NOT_SAVED },
   }),
-  delete: change(`turn the ${what} off`, { responses: { '200': json(answer, `the ${what}, enabled: false`) } }),
+  delete: change(`turn the ${what} off`, { responses: { '200': json(answer, `the ${what}, enabled: false`), ...NOT_SAVED } }),
 });
 
 export const API_PATHS: ZodOpenApiPathsObject = {
@@ -97,7 +103,7 @@ export const API_PATHS: ZodOpenApiPathsObject = {
     put: change("set a volume's archive mode: full, or incremental with a new full every fullEvery runs / on the fullOn weekday", {
       requestParams: { path: volumeParams },
       requestBody: { content: { 'application/json': { schema: volumeModeBody } } },
-      responses: { '200': json(out.volumeAnswer, 'the volume'), '400': error('a field is invalid; field names it'), '404': error('no such volume') },
+      responses: { '200': json(out.volumeAnswer, 'the volume'), '400': error('a field is invalid; field names it'), '404': error('no such volume'), ...NOT_SAVED },
     }),
   },
   '/api/jobs': { get: op('jobs of every queue, newest first, paged', { requestParams: { query: jobsQuery }, responses: { '200': json(out.jobsAnswer, 'jobs') } }) },

@@ -86,8 +86,8 @@ export class SettingsStore<T extends object> {
 
   async put(value: T): Promise<void> {
     const json = JSON.stringify(value);
-    await this.mirror?.write(this.name, json);
-    await this.redis.set(this.key, json);
+    if (this.mirror) await this.mirror.change(this.name, json, () => this.redis.set(this.key, json));
+    else await this.redis.set(this.key, json);
   }
 
   /** The copy beside the backups made to match Redis (missing after an upgrade, deleted, or behind a concurrent save). */

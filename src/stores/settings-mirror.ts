@@ -44,9 +44,79 @@ export class SettingsMirror {
     return text.trimEnd();
   }
 
-  /** Written first, so that a change that cannot be kept beside the backups is refused before it is made. */
+  /**
+   * Written first, so that a change that cannot be kept beside the backups is refused before it is
+   * made: a SettingsCopyError says which file and why.
+   */
   async write(name: string, json: string): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true });
-    await writeFileAtomic(this.file(name), `${json}\n`, 0o600);
+    try {
+      await fs.mkdir(this.dir, { recursive: true });
+      await writeFileAtomic(this.file(name), `${json}\n`, 0o600);
+    } catch (err) {
+      throw new SettingsCopyError(name, this.file(name), err as NodeJS.ErrnoException);
+    }
+  }
+
+  /**
+   * A change of a setting: its copy first (refused as a whole when the copy cannot be written), then
+   * `commit` (Redis). Should `commit` fail after the copy was written, the copy is put back as it
+   * was, so that the copy never holds a value Redis was never given.
+   */
+  async change(name: string, json: string, commit: () => Promise<unknown>): Promise<void> {
+    const previous = await this.read(name).catch(() => undefined);
+    await this.write(name, json);
+    try {
+      await commit();
+    } catch (err) {
+      await (previous === undefined ? fs.rm(this.file(name), { force: true }) : this.write(name, previous)).catch(() => undefined);
+      throw err;
+    }
+  }
+}
+
+/** Why a copy could not be written and what fixes it, in words for the person saving the setting (by errno). */
+export function copyFailureReason(err: NodeJS.ErrnoException, file: string): { reason: string; fix: string; diskFull: boolean } {
+  const dir = path.dirname(file);
+  switch (err.code) {
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return { reason: `the disk of ${dir} is full${err.code === 'EDQUOT' ? ' (quota)' : ''}`, fix: 'free space there', diskFull: true };
+    case 'EROFS':
+      return { reason: `${dir} is on a read-only file system`, fix: `make ${dir} writable for the service`, diskFull: false };
+    case 'EACCES':
+    case 'EPERM':
+      return { reason: `the service may not write in ${dir} (permissions)`, fix: `give the service's user write access to ${dir}`, diskFull: false };
+    case 'EISDIR':
+      return { reason: `${file} is a directory, where the copy should be a file`, fix: `remove or rename that directory`, diskFull: false };
+    case 'EEXIST':
+    case 'ENOTDIR':
+      return { reason: `${dir} (or a folder above it) is a file, where a directory should be`, fix: 'remove or rename that file', diskFull: false };
+    default:
+      return { reason: `${err.code ?? 'error'}: ${err.message}`, fix: `make ${dir} a directory the service can write`, diskFull: false };
+  }
+}
+
+/** The settings' names as a person knows them. */
+export const SETTING_LABELS: Record<string, string> = { schedule: 'backup schedule', 'verify-schedule': 'verify schedule', 'volume-modes': 'volume archive mode' };
+
+/** A setting's copy beside the backups could not be written; the setting was not changed. */
+export class SettingsCopyError extends Error {
+  readonly reason: string;
+  /** What a person can do about it. */
+  readonly fix: string;
+  /** No space (ENOSPC, EDQUOT) rather than a directory the service cannot write. */
+  readonly diskFull: boolean;
+
+  constructor(
+    readonly setting: string,
+    readonly file: string,
+    cause: NodeJS.ErrnoException,
+  ) {
+    const { reason, fix, diskFull } = copyFailureReason(cause, file);
+    super(`the copy of the ${SETTING_LABELS[setting] ?? setting} setting, ${file}, cannot be written: ${reason}`, { cause });
+    this.name = 'SettingsCopyError';
+    this.reason = reason;
+    this.fix = fix;
+    this.diskFull = diskFull;
   }
 }

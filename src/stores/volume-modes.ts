@@ -53,13 +53,15 @@ export class VolumeModes {
   }
 
   async put(volume: string, value: VolumeMode): Promise<void> {
-    if (this.mirror) {
-      await this.restoreIfLost();
-      const all = await this.redis.hgetall(this.key);
-      all[volume] = JSON.stringify(value);
-      await this.mirror.write(MIRROR_NAME, JSON.stringify(all));
+    const json = JSON.stringify(value);
+    if (!this.mirror) {
+      await this.redis.hset(this.key, volume, json);
+      return;
     }
-    await this.redis.hset(this.key, volume, JSON.stringify(value));
+    await this.restoreIfLost();
+    const all = await this.redis.hgetall(this.key);
+    all[volume] = json;
+    await this.mirror.change(MIRROR_NAME, JSON.stringify(all), () => this.redis.hset(this.key, volume, json));
   }
 
   /** No hash in Redis at all, but a copy beside the backups: the copy's valid modes come back (HSETNX: a newer save wins). */
