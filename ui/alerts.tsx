@@ -15,8 +15,14 @@ const JOB_KINDS: Record<string, TextKey> = { archive: 'kind.archive', dump: 'kin
 /** Disk space below this share is worth a warning (a set of the practice's size may not fit). */
 const LOW_SPACE_SHARE = 0.1;
 
-export function Alerts(props: { volumes: VolumesAnswer | undefined; jobs: JobView[]; paused: string[]; workers?: number | null; timezone?: string }) {
+/**
+ * `loaded`: both the volumes and the jobs (with the worker count) have been read once. Until then
+ * nothing is said: "all good" before the answers were in claimed a worker and reachable volumes
+ * nobody had checked (and stood beside the error when /api/jobs failed).
+ */
+export function Alerts(props: { loaded: boolean; volumes: VolumesAnswer | undefined; jobs: JobView[]; paused: string[]; workers?: number | null; timezone?: string }) {
   const { volumes, jobs, paused } = props;
+  if (!props.loaded) return null;
   const items: JSX.Element[] = [];
   if (props.workers === 0) items.push(<Notice kind="error" title={t('alert.noWorkerTitle')}>{t('alert.noWorker')}</Notice>);
   const newestStamp = new Map((volumes?.volumes ?? []).map((v) => [v.name, v.lastArchive?.stamp ?? '']));

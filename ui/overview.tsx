@@ -35,7 +35,7 @@ export function Overview() {
     <div class="screen">
       <h2>{t('nav.overview')}</h2>
       {error ? <p class="notice notice-error" role="alert">{t('app.apiError', { message: error.message })}</p> : null}
-      <Alerts volumes={volumes.data} jobs={list} paused={jobs.data?.paused ?? []} workers={jobs.data?.workers} timezone={tz} />
+      <Alerts loaded={volumes.data !== undefined && jobs.data !== undefined} volumes={volumes.data} jobs={list} paused={jobs.data?.paused ?? []} workers={jobs.data?.workers} timezone={tz} />
       <div class="columns">
         <section class="card wide" aria-labelledby="volumes-h">
           <h3 id="volumes-h">{t('overview.volumes')}</h3>
