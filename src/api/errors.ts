@@ -45,11 +45,11 @@ export function errorMiddleware(logger: Logger, redis: Redis) {
       return;
     }
     const { status, body, headers } = render(err, redis);
-    if (status >= 500) {
+    if (body.error.code === 'redis_unavailable') {
+      warnUnavailable(err as Error, { method: req.method, url: req.originalUrl });
+    } else if (status >= 500) {
       const e = err as Error;
       log.error({ err: e?.message, stack: e?.stack, method: req.method, url: req.originalUrl }, 'request failed');
-    } else if (status === 503) {
-      warnUnavailable(err as Error, { method: req.method, url: req.originalUrl });
     }
     res.set(headers).status(status).json(body);
   };

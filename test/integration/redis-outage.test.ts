@@ -120,6 +120,10 @@ describe('the API while Redis is down or frozen', () => {
       assert.ok(r.ms < LIMIT_MS, `${r.probe.method} ${r.probe.path} took ${r.ms} ms`);
     }
     t.diagnostic(`slowest 503 with Redis stopped: ${Math.max(...results.map((r) => r.ms)).toFixed(0)} ms`);
+    // Said as one warning per 10 s, not as an error line per request ("request failed" is for bugs).
+    const lines = svc.logs().split('\n');
+    assert.ok(lines.some((l) => l.includes('answered 503: Redis unavailable')), 'the outage is said in the log');
+    assert.deepEqual(lines.filter((l) => l.includes('"request failed"')), [], 'a Redis outage logged as failed requests');
 
     // What needs no Redis still works: the listing (from BACKUP_DIR), liveness, the dashboard page.
     assert.equal((await http(svc.url, 'GET', '/api/backups')).status, 200);
