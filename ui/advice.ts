@@ -16,3 +16,13 @@ const RULES: [RegExp, AdviceKey][] = [
 export function adviceFor(reason: string): AdviceKey {
   return RULES.find(([pattern]) => pattern.test(reason))?.[1] ?? 'advice.generic';
 }
+
+/**
+ * Whether a failed restore's reason says the live data was left as it was. A restore of several
+ * volumes whose swap failed for one rolls that one back but keeps the others restored ("… failed
+ * and was rolled back: …. Already restored: elexisdb."): that is no "nothing was changed".
+ */
+export function restoreLeftDataUntouched(reason: string | null | undefined): boolean {
+  if (!reason || /Already restored:/.test(reason)) return false;
+  return /nothing was changed|not touched|rolled back/i.test(reason);
+}

@@ -4,6 +4,7 @@
  */
 import { useEffect, useState } from 'preact/hooks';
 import { api, ApiError } from './api';
+import { restoreLeftDataUntouched } from './advice';
 import { Notice, ProgressBar } from './components';
 import { stampText } from './format';
 import { currentLang, t, type TextKey } from './i18n';
@@ -110,7 +111,7 @@ export function RestoreProgress(props: { id: string; kind: RestoreKind; onEnded?
           {files ? (
             <p class="restart">{view.summary?.target ? t('files.doneBeside', { folder: view.summary.target }) : t('files.doneInPlace')}</p>
           ) : (
-            <p class="restart">{t('restore.restartNow')}</p>
+            <p class="restart">{t(props.kind === 'sql' ? 'restore.restartNow' : 'restore.restartOob')}</p>
           )}
           {files && view.summary?.files !== undefined ? <p>{t('files.doneCount', { files: view.summary.files })}</p> : null}
           {view.summary?.volumes?.map((v) => <p>{t('restore.doneVolume', { volume: v.volume, files: v.files })}</p>)}
@@ -121,7 +122,7 @@ export function RestoreProgress(props: { id: string; kind: RestoreKind; onEnded?
       {view && (view.state === 'failed' || view.state === 'interrupted' || view.state === 'expired') ? (
         <Notice kind="error" title={t('restore.failedTitle')}>
           <p>{view.failedReason}</p>
-          <p><em>{/nothing was changed|not touched|rolled back/i.test(view.failedReason ?? '') ? t('restore.failedUntouched') : t('restore.failedCheck')}</em></p>
+          <p><em>{restoreLeftDataUntouched(view.failedReason) ? t('restore.failedUntouched') : t('restore.failedCheck')}</em></p>
         </Notice>
       ) : null}
     </section>

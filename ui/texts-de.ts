@@ -165,6 +165,7 @@ export const DE = {
   'restore.state': 'Stand: {state}',
   'restore.doneTitle': 'Wiederherstellung abgeschlossen.',
   'restore.restartNow': 'Elexis jetzt neu starten.',
+  'restore.restartOob': 'Elexis-OOB (mit seiner Datenbank) und Elexis jetzt neu starten.',
   'restore.doneVolume': '{volume}: {files} Dateien zurückgeschrieben.',
   'restore.safetyWas': 'Die Daten von vorher sind in der Sicherung vom {stamp}.',
   'restore.safetyDumpWas': 'Die Datenbank von vorher ist in {file}.',

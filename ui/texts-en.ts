@@ -167,6 +167,7 @@ export const EN: Texts = {
   'restore.state': 'State: {state}',
   'restore.doneTitle': 'Restore finished.',
   'restore.restartNow': 'Restart Elexis now.',
+  'restore.restartOob': 'Restart Elexis-OOB (with its database) and Elexis now.',
   'restore.doneVolume': '{volume}: {files} files written back.',
   'restore.safetyWas': 'The data from before is in the backup of {stamp}.',
   'restore.safetyDumpWas': 'The database from before is in {file}.',

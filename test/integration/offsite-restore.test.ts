@@ -283,7 +283,7 @@ describe('restore from an off-site target onto an empty server', () => {
         throw new Error(`${err.message}\n${await page.locator('body').innerText()}`);
       });
       assert.equal(await progress.getAttribute('data-state'), 'completed', await progress.innerText());
-      await progress.getByText('Elexis jetzt neu starten.').waitFor();
+      await progress.getByText('Elexis-OOB (mit seiner Datenbank) und Elexis jetzt neu starten.').waitFor();
     } finally {
       await browser.close();
     }

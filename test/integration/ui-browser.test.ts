@@ -217,7 +217,7 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
 
     await page.getByRole('button', { name: 'Ja, jetzt wiederherstellen' }).click();
     const progress = page.locator('.restore-progress');
-    await progress.getByText('Elexis jetzt neu starten.').waitFor({ timeout: 60_000 });
+    await progress.getByText('Elexis-OOB (mit seiner Datenbank) und Elexis jetzt neu starten.').waitFor({ timeout: 60_000 });
     await progress.getByText(/Die Daten von vorher sind in der Sicherung vom/).waitFor();
     // The safety backup is a set of its own, listed first (newest) as soon as the restore ended.
     await page.locator('button.set').nth(1).waitFor();

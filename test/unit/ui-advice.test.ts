@@ -1,7 +1,7 @@
 /** The overview's advice for a failed job, from reasons the jobs really give. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { adviceFor } from '../../ui/advice.js';
+import { adviceFor, restoreLeftDataUntouched } from '../../ui/advice.js';
 
 describe('advice for a failed job', () => {
   const table: [string, string][] = [
@@ -14,4 +14,16 @@ describe('advice for a failed job', () => {
     ['the volume lock of pacsdata was lost', 'advice.generic'],
   ];
   for (const [reason, advice] of table) it(reason, () => assert.equal(adviceFor(reason), advice));
+});
+
+describe('whether a failed restore left the live data untouched', () => {
+  const table: [string, boolean][] = [
+    ['extracting the backup failed, nothing was changed: writing the restored data into pacsdata failed', true],
+    ['swapping in the restored data failed, the volume was rolled back to its previous content (EIO)', true],
+    // One volume rolled back, another already restored: the data did change.
+    ['replacing pacsdata failed and was rolled back: EIO. Already restored: elexisdb.', false],
+    ['the restore was interrupted (its worker stopped or lost Redis); pacsdata: restore x: completed a committed swap', false],
+  ];
+  for (const [reason, untouched] of table) it(reason, () => assert.equal(restoreLeftDataUntouched(reason), untouched));
+  it('no reason: not known to be untouched', () => assert.equal(restoreLeftDataUntouched(null), false));
 });
