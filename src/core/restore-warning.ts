@@ -28,14 +28,25 @@ export function setRestoreWarning(stamp: string, volumes: string[], safetyBackup
   };
 }
 
-export function sqlRestoreWarning(database: string, safetyDump: boolean): RestoreWarning {
+/**
+ * `dump`: the set's own dump (its stamp, and the target it is fetched from) instead of an upload;
+ * the warning names where the SQL comes from, so an admin restoring the nightly dump is not told
+ * about a file they never uploaded.
+ */
+export function sqlRestoreWarning(database: string, safetyDump: boolean, dump?: { stamp: string; from?: string | null }): RestoreWarning {
+  const deSource = dump
+    ? `aus dem Datenbank-Abzug der Sicherung vom ${dump.stamp}${dump.from ? ` (geholt vom Auslagerungsziel ${dump.from})` : ''}`
+    : 'aus der hochgeladenen SQL-Datei';
+  const enSource = dump
+    ? `from the database dump of the backup of ${dump.stamp}${dump.from ? ` (fetched from the target ${dump.from})` : ''}`
+    : 'from the uploaded SQL file';
   return {
     de:
-      `Achtung: Die Datenbank "${database}" wird gelöscht und aus der hochgeladenen SQL-Datei neu erstellt. ` +
+      `Achtung: Die Datenbank "${database}" wird gelöscht und ${deSource} neu erstellt. ` +
       `${safetyDump ? 'Vorher wird automatisch ein Abzug (Dump) der aktuellen Datenbank erstellt.' : 'Es wird KEIN Abzug der aktuellen Datenbank erstellt.'} ` +
       'Stoppen Sie vorher sämtliche Elexis- und Webelexis-Clients im Netzwerk und starten Sie Elexis danach neu.',
     en:
-      `Warning: the database "${database}" will be dropped and recreated from the uploaded SQL file. ` +
+      `Warning: the database "${database}" will be dropped and recreated ${enSource}. ` +
       `${safetyDump ? 'A dump of the current database is made automatically first.' : 'NO dump of the current database will be made.'} ` +
       'Stop all Elexis and Webelexis clients in the network first, and restart Elexis afterwards.',
   };

@@ -174,7 +174,7 @@ async function sqlRestoreRequest(
       database: db.database,
       ...extra,
       skipSafetyBackup,
-      warning: sqlRestoreWarning(db.database, !skipSafetyBackup),
+      warning: sqlRestoreWarning(db.database, !skipSafetyBackup, extra.stamp ? { stamp: extra.stamp, from: extra.from } : undefined),
       expiresAt: request.expiresAt,
     },
   };
