@@ -159,6 +159,8 @@ export async function restoreSet(
   let safetyBackupStamp: string | null = null;
   if (!request.skipSafetyBackup) {
     try {
+      // Before the claim, which waits up to a minute when this one has a set: the screen said "extract, 100 %".
+      progress('safety-backup', { volume: targets[0]?.volume });
       safetyBackupStamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
       for (const t of targets) {
         // The buffers of the extraction and of the volume before go back to the system first: one

@@ -117,7 +117,11 @@ describe('restore a backup set', () => {
     await fs.rm(syncLog, { force: true });
     const id = await confirm(svc, { stamp, volumes: ['elexisdb', 'lucindadata'] });
     await waitFor(() => logLines(svc.logs(), 'safety backup waits for the next minute: this one has a set').find((l) => l.stamp === taken), 30_000, 'the safety backup to wait');
-    assert.equal((await http(svc.url, 'GET', `/api/restores/${id}`, undefined, TOKEN)).body.state, 'active', 'nothing restored while it waits');
+    const waiting = (await http(svc.url, 'GET', `/api/restores/${id}`, undefined, TOKEN)).body;
+    assert.equal(waiting.state, 'active', 'nothing restored while it waits');
+    // The screen shows the safety backup's step while it waits, not the extraction at 100 % for up
+    // to a minute (found by a tester).
+    assert.equal(waiting.progress?.phase, 'safety-backup', JSON.stringify(waiting.progress));
     // The archives are extracted and verified already (into the restore's own work directory);
     // the volume's data itself is untouched.
     const work = `.oob-restore-${id}`;
