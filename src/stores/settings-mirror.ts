@@ -52,8 +52,25 @@ export class SettingsMirror {
     try {
       await fs.mkdir(this.dir, { recursive: true });
       await writeFileAtomic(this.file(name), `${json}\n`, 0o600);
+      await this.giveToBackupDirOwner(this.file(name));
     } catch (err) {
       throw new SettingsCopyError(name, this.file(name), err as NodeJS.ErrnoException);
+    }
+  }
+
+  /**
+   * A worker runs as root (docker-compose.yaml), the API as the owner of BACKUP_DIR (`node`): a
+   * directory or copy the worker made would be root's, and the API could neither read the copy
+   * nor save a setting (500 at every save; found by a tester). As root, the directory and the copy
+   * go to BACKUP_DIR's owner; mode 0600 keeps them from anyone else.
+   */
+  private async giveToBackupDirOwner(file: string): Promise<void> {
+    if (process.getuid?.() !== 0) return;
+    const owner = await fs.stat(path.dirname(this.dir));
+    if (owner.uid === 0 && owner.gid === 0) return;
+    for (const p of [this.dir, file]) {
+      const st = await fs.lstat(p);
+      if (st.uid !== owner.uid || st.gid !== owner.gid) await fs.lchown(p, owner.uid, owner.gid);
     }
   }
 

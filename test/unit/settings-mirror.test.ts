@@ -1,13 +1,17 @@
 /**
  * A setting's change writes its copy first, then Redis; should Redis refuse after the copy was
  * written, the copy is put back as it was, so that it never holds a value Redis never got.
+ *
+ * The copies belong to BACKUP_DIR's owner, also when a worker running as root writes them: in
+ * docker-compose.yaml the worker is root and the API `node`, which owns /backup. A copy or
+ * directory left to root made every later save through the API fail (500).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SettingsCopyError, SettingsMirror } from '../../src/stores/settings-mirror.js';
+import { SETTINGS_DIR, SettingsCopyError, SettingsMirror } from '../../src/stores/settings-mirror.js';
 
 describe('SettingsMirror.change', () => {
   let root = '';
@@ -32,5 +36,49 @@ describe('SettingsMirror.change', () => {
     assert.equal(err.file, path.join(dir, 'schedule.json'));
     assert.match(err.message, /^the copy of the backup schedule setting, \S+schedule\.json, cannot be written: \S+ \(or a folder above it\) is a file, where a directory should be$/);
     assert.equal(committed, false);
+  });
+});
+
+const ROOT = process.getuid?.() === 0;
+
+describe('settings mirror ownership', { skip: ROOT ? false : 'needs root (chown)' }, () => {
+  let base: string;
+  before(async () => {
+    base = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-mirror-'));
+  });
+  after(async () => {
+    await fs.rm(base, { recursive: true, force: true });
+  });
+
+  it("written as root into a BACKUP_DIR of uid 1000: the directory and the copy are 1000's, mode 0600", async () => {
+    const backupDir = path.join(base, 'node-owned');
+    await fs.mkdir(backupDir);
+    await fs.chown(backupDir, 1000, 1000);
+    const mirror = new SettingsMirror(path.join(backupDir, SETTINGS_DIR));
+    await mirror.write('schedule', '{"keep":12}');
+    for (const p of [path.join(backupDir, SETTINGS_DIR), mirror.file('schedule')]) {
+      const st = await fs.stat(p);
+      assert.deepEqual([st.uid, st.gid], [1000, 1000], p);
+    }
+    assert.equal((await fs.stat(mirror.file('schedule'))).mode & 0o777, 0o600);
+    assert.equal(await mirror.read('schedule'), '{"keep":12}');
+  });
+
+  it('a directory and copy root made earlier are handed over at the next write', async () => {
+    const backupDir = path.join(base, 'repaired');
+    await fs.mkdir(path.join(backupDir, SETTINGS_DIR), { recursive: true });
+    await fs.writeFile(path.join(backupDir, SETTINGS_DIR, 'schedule.json'), '{}\n', { mode: 0o600 });
+    await fs.chown(backupDir, 1000, 1000);
+    await new SettingsMirror(path.join(backupDir, SETTINGS_DIR)).write('schedule', '{"keep":3}');
+    assert.equal((await fs.stat(path.join(backupDir, SETTINGS_DIR))).uid, 1000);
+    assert.equal((await fs.stat(path.join(backupDir, SETTINGS_DIR, 'schedule.json'))).uid, 1000);
+  });
+
+  it("a BACKUP_DIR of root's stays root's", async () => {
+    const backupDir = path.join(base, 'root-owned');
+    await fs.mkdir(backupDir);
+    const mirror = new SettingsMirror(path.join(backupDir, SETTINGS_DIR));
+    await mirror.write('schedule', '{}');
+    assert.equal((await fs.stat(mirror.file('schedule'))).uid, 0);
   });
 });
