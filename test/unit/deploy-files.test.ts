@@ -185,8 +185,8 @@ describe('docker-compose.yaml', () => {
     assert.equal(environment(service('worker')).BACKUP_DIR, '/backup');
   });
 
-  it('runs the worker as root and without the API health check', () => {
-    assert.equal(service('worker').user, 'root');
+  it("runs the worker as root, in the API user's group (it reads what the worker writes), and without the API health check", () => {
+    assert.equal(service('worker').user, '0:1000');
     assert.equal(service('api').user, undefined, 'the API keeps the image default user');
     assert.equal(service('worker').healthcheck?.disable, true);
   });

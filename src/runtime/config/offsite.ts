@@ -25,8 +25,8 @@ export const offsite = {
     OFFSITE_BWLIMIT: variable({ envExample: true, doc: 'rclone `--bwlimit` of each transfer, e.g. `2M` (bytes/s), `10M:1M`, or a timetable `08:00,512k 19:00,off`; unset = unlimited' }, (raw): Parsed<string> =>
       BWLIMIT.test(raw) ? { value: raw } : { problem: `must be an rclone bandwidth limit like 2M, 10M:1M or "08:00,512k 19:00,off", got "${raw}"` }),
     OFFSITE_RETENTION: variable({ default: 'keep:30', envExample: true, doc: 'retention on the targets: `keep:N`, `gfs:DAYS/WEEKS/MONTHS` or `never` (object lock), for all targets, then `remote:path=policy` items for single ones, blank-separated' }, parseTargetRetention),
-    OFFSITE_COPY_ATTEMPTS: integer({ min: 1, max: 50, default: 12, doc: 'attempts per copy job (exponential backoff from `OFFSITE_RETRY_DELAY`; 12 attempts ≈ 2.8 days at the default)' }),
-    OFFSITE_RETRY_DELAY: seconds({ min: 0.01, max: 86_400, fractions: true, default: 60, doc: 'seconds before a failed copy is tried again, doubling with each attempt' }),
+    OFFSITE_COPY_ATTEMPTS: integer({ min: 1, max: 50, default: 12, envExample: true, doc: 'attempts per copy job (exponential backoff from `OFFSITE_RETRY_DELAY`; 12 attempts ≈ 2.8 days at the default)' }),
+    OFFSITE_RETRY_DELAY: seconds({ min: 0.01, max: 86_400, fractions: true, default: 60, envExample: true, doc: 'seconds before a failed copy is tried again, doubling with each attempt' }),
   },
 };
 

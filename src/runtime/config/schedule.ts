@@ -12,7 +12,7 @@ export const schedule = {
     ),
     CATCH_UP: flag({ default: true, doc: 'run once for a scheduled tick that was missed (at start, or when the tick\'s job runs late)' }),
     LOCAL_RETENTION: variable(
-      { defaultText: 'the schedule\'s `keep`', doc: 'local retention in `BACKUP_DIR` instead of the schedule\'s `keep`: `gfs:DAYS/WEEKS/MONTHS` (grandfather-father-son, e.g. `gfs:7/4/12`)' },
+      { defaultText: 'the schedule\'s `keep`', envExample: true, doc: 'local retention in `BACKUP_DIR` instead of the schedule\'s `keep`: `gfs:DAYS/WEEKS/MONTHS` (grandfather-father-son, e.g. `gfs:7/4/12`)' },
       (raw): Parsed<RetentionPolicy> => {
         const p = parseRetentionPolicy(raw);
         if ('problem' in p) return p;
