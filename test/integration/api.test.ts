@@ -159,11 +159,13 @@ describe('REST API', () => {
       const del = await call('DELETE', '/api/schedule');
       assert.equal(del.status, 200);
       assert.equal(del.body.enabled, false);
+      assert.equal(del.body.problem, null, 'the shape of GET');
       assert.deepEqual(del.body.nextRuns, []);
       assert.deepEqual((await scheduleQueue.getJobSchedulers()).map((j) => j.key), ['verify-newest']);
       assert.equal((await call('GET', '/api/schedule')).body.enabled, false);
       const put = await call('PUT', '/api/schedule', { minute: 15, hour: 3, day: '*', month: '*', weekday: '1-5', keep: 10 });
       assert.equal(put.body.enabled, true);
+      assert.equal(put.body.problem, null, 'the shape of GET');
       assert.deepEqual((await scheduleQueue.getJobSchedulers()).map((j) => j.key).sort(), ['backup-run', 'verify-newest']);
     });
   });

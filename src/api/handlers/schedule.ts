@@ -69,7 +69,8 @@ export const putSchedule: Handler = async (ctx, req) => {
   // A new pattern (or turning it back on) starts a new schedule: no catch-up for its earlier ticks.
   if (!before.enabled || toCronPattern(before) !== toCronPattern(schedule)) await markScheduleStart(ctx.redis, ctx.config.queuePrefix, { now: ctx.clock.now() });
   ctx.logger.info({ module: 'api', cron: toCronPattern(schedule), keep: schedule.keep }, 'schedule saved');
-  return { status: 200, body: await scheduleAnswer(ctx, schedule) };
+  // The shape of GET (README: "same shape"); saving mends a copy that was not valid.
+  return { status: 200, body: { ...(await scheduleAnswer(ctx, schedule)), problem: null } };
 };
 
 export const deleteSchedule: Handler = async (ctx) => {
@@ -77,7 +78,7 @@ export const deleteSchedule: Handler = async (ctx) => {
   await ctx.schedules.put(schedule);
   await syncRunScheduler(ctx.queues.schedule, schedule, ctx.config.timezone);
   ctx.logger.info({ module: 'api' }, 'scheduled backups disabled');
-  return { status: 200, body: await scheduleAnswer(ctx, schedule) };
+  return { status: 200, body: { ...(await scheduleAnswer(ctx, schedule)), problem: null } };
 };
 
 /**
