@@ -71,25 +71,27 @@ export function filesRestoreWarning(
 ): RestoreWarning {
   const shown = paths.slice(0, 10).map((p) => `"${p}"`).join(', ') + (paths.length > 10 ? ` (+${paths.length - 10})` : '');
   const folder = besideFolderName(stamp);
+  // One path is the usual case (one document): "wird", not "werden" (found by a tester).
+  const one = paths.length === 1;
   if (into === 'beside') {
     return {
       de:
-        `${shown} aus der Sicherung vom ${stamp} werden im Volume ${volume} in den neuen Ordner "${folder}" wiederhergestellt ` +
-        '(mit ihren Unterordnern, am selben relativen Ort). Bestehende Dateien werden nicht verändert oder überschrieben.',
+        `${shown} aus der Sicherung vom ${stamp} ${one ? 'wird' : 'werden'} im Volume ${volume} in den neuen Ordner "${folder}" wiederhergestellt ` +
+        '(ein Ordner mit allem darin, am selben relativen Ort). Bestehende Dateien werden nicht verändert oder überschrieben.',
       en:
         `${shown} from the backup of ${stamp} will be restored into the new folder "${folder}" of the volume ${volume} ` +
-        '(with their subfolders, at the same relative place). No existing file is changed or overwritten.',
+        '(a folder with everything in it, at the same relative place). No existing file is changed or overwritten.',
     };
   }
   const deSafety = safetyBackup ? 'Vorher wird automatisch eine Sicherung der aktuellen Daten des Volumes erstellt.' : 'Es wird KEINE Sicherung der aktuellen Daten erstellt.';
   const enSafety = safetyBackup ? "A backup of the volume's current data is made automatically first." : 'NO backup of the current data will be made.';
   return {
     de:
-      `Achtung: ${shown} im Volume ${volume} werden durch den Stand der Sicherung vom ${stamp} ersetzt; ` +
+      `Achtung: ${shown} im Volume ${volume} ${one ? 'wird' : 'werden'} durch den Stand der Sicherung vom ${stamp} ersetzt; ` +
       `was dort jetzt liegt, wird gelöscht. Alles andere im Volume bleibt unverändert. ${deSafety} ` +
       'Schliessen Sie die betroffenen Dokumente in Elexis vorher.',
     en:
-      `Warning: ${shown} in the volume ${volume} will be replaced by their state in the backup of ${stamp}; ` +
+      `Warning: ${shown} in the volume ${volume} will be replaced by ${one ? 'its' : 'their'} state in the backup of ${stamp}; ` +
       `what is there now is deleted. Nothing else in the volume changes. ${enSafety} Close the affected documents in Elexis first.`,
   };
 }

@@ -260,7 +260,7 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     await page.getByRole('radio', { name: /An Ort und Stelle/ }).check();
     assert.equal(await page.getByRole('checkbox', { name: /Sicherheitskopie der aktuellen Daten/ }).isChecked(), true, 'in place: safety backup on by default');
     await page.getByRole('button', { name: 'Weiter zur Bestätigung' }).click();
-    await page.getByTestId('restore-warning').getByText(/Achtung: "nested\/deeper\/deepest\/data.bin" im Volume lucindadata werden durch den Stand/).waitFor();
+    await page.getByTestId('restore-warning').getByText(/Achtung: "nested\/deeper\/deepest\/data.bin" im Volume lucindadata wird durch den Stand/).waitFor();
     await page.getByRole('button', { name: 'Ja, jetzt wiederherstellen' }).click();
     await page.getByText('Die Dateien sind ersetzt. Nichts anderes wurde verändert.').waitFor({ timeout: 60_000 });
     assert.deepEqual(await fs.readFile(path.join(live, 'nested/deeper/deepest/data.bin')), data);
