@@ -32,6 +32,8 @@ describe('off-site configuration', () => {
   for (const [env, variable, message] of [
     [{ OFFSITE_TARGETS: 'no-colon' }, 'OFFSITE_TARGETS', /remote:path/],
     [{ OFFSITE_TARGETS: '--config:/etc' }, 'OFFSITE_TARGETS', /remote:path/],
+    [{ OFFSITE_TARGETS: ':local:/srv/backup' }, 'OFFSITE_TARGETS', /not an rclone connection string or a plain path: .*type = local/],
+    [{ OFFSITE_TARGETS: '/mnt/nas/oob' }, 'OFFSITE_TARGETS', /use nas:\/srv\/backup/],
     [{ OFFSITE_TARGETS: 'a:x,a:x' }, 'OFFSITE_TARGETS', /listed twice/],
     [{ OFFSITE_TARGETS: 'a:x', RCLONE_CONFIG: '' }, 'RCLONE_CONFIG', /OFFSITE_TARGETS/],
     [{ OFFSITE_AGE_RECIPIENTS: `${KEY},age1short` }, 'OFFSITE_AGE_RECIPIENTS', /entry 2/],

@@ -32,7 +32,14 @@ export const offsite = {
 
 function parseTargets(raw: string): Parsed<string[]> {
   const targets = raw.split(',').map((s) => s.trim()).filter(Boolean);
-  for (const t of targets) if (!TARGET.test(t)) return { problem: `expected rclone remote:path items separated by commas, got "${t}"` };
+  for (const t of targets) {
+    if (TARGET.test(t)) continue;
+    // What an admin tries first for a local disk or NAS mount (found by a tester): say what to do.
+    const hint = t.startsWith(':') || t.startsWith('/')
+      ? ' (a remote defined in RCLONE_CONFIG, not an rclone connection string or a plain path: for a local directory add "[nas]" with "type = local" to rclone.conf and use nas:/srv/backup)'
+      : '';
+    return { problem: `expected rclone remote:path items separated by commas, got "${t}"${hint}` };
+  }
   const dup = targets.find((t, i) => targets.indexOf(t) !== i);
   if (dup) return { problem: `target "${dup}" is listed twice` };
   return { value: targets };
