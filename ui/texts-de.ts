@@ -54,7 +54,7 @@ export const DE = {
   'alert.verifyFailedTitle': 'Die letzte Sicherung von {volume} ist bei der Prüfung durchgefallen.',
   'alert.failedTitle': '{what} {volume} vom {when} ist fehlgeschlagen.',
   'alert.noWorkerTitle': 'Kein Sicherungsdienst läuft.',
-  'alert.noWorker': 'Es ist kein Worker mit Redis verbunden: geplante Sicherungen, Prüfungen und Wiederherstellungen warten, und eine als «läuft» gezeigte Aufgabe gehört zu einem beendeten Worker. Starten Sie den Dienst neu (docker compose up -d) oder wenden Sie sich an Ihren Support.',
+  'alert.noWorker': 'Es ist kein Worker mit Redis verbunden: geplante Sicherungen, Prüfungen und Wiederherstellungen warten, und eine als «läuft» gezeigte Aufgabe gehört zu einem beendeten Worker. Starten Sie den Dienst neu (mit Docker: docker compose up -d; ohne Docker: npm start bzw. npm run start:worker) oder wenden Sie sich an Ihren Support.',
   'alert.unreachableTitle': '{volume} ist nicht erreichbar.',
   'alert.unreachable': 'Sein Verzeichnis fehlt (ist die Festplatte eingehängt?): seine Sicherungen schlagen fehl, bis es wieder da ist. Wird der Datenbestand nicht mehr gebraucht, den Verweis in VOLUMES_DIR entfernen.',
   'alert.pausedTitle': 'Die Warteschlange «{queue}» ist angehalten.',

@@ -56,7 +56,7 @@ export const EN: Texts = {
   'alert.verifyFailedTitle': 'The last backup of {volume} failed its verification.',
   'alert.failedTitle': '{what} {volume} of {when} failed.',
   'alert.noWorkerTitle': 'No backup worker is running.',
-  'alert.noWorker': 'No worker is connected to Redis: scheduled backups, verifications and restores wait, and a job shown as running belongs to a worker that ended. Restart the service (docker compose up -d) or call your support.',
+  'alert.noWorker': 'No worker is connected to Redis: scheduled backups, verifications and restores wait, and a job shown as running belongs to a worker that ended. Restart the service (with Docker: docker compose up -d; without: npm start or npm run start:worker) or call your support.',
   'alert.unreachableTitle': '{volume} cannot be reached.',
   'alert.unreachable': 'Its directory is missing (is the disk mounted?): its backups fail until it is back. If the volume is no longer needed, remove its link in VOLUMES_DIR.',
   'alert.pausedTitle': 'The queue “{queue}” is paused.',
