@@ -26,3 +26,12 @@ export function restoreLeftDataUntouched(reason: string | null | undefined): boo
   if (!reason || /Already restored:/.test(reason)) return false;
   return /nothing was changed|not touched|rolled back/i.test(reason);
 }
+
+/**
+ * BullMQ's reason for a parent that failed with its child (`failParentOnFailure`): "child
+ * <prefix>:archive:archive-pacsdata-… failed". The child's own failure is listed with its reason
+ * and advice; the parent's would only repeat it as an unexplained second failure.
+ */
+export function failedWithItsChild(reason: string | null | undefined): boolean {
+  return /^child \S+ failed$/.test(reason ?? '');
+}

@@ -6,7 +6,7 @@
 import type { JSX } from 'preact';
 import { Notice } from './components';
 import { bytes, dateTime, stampText } from './format';
-import { adviceFor } from './advice';
+import { adviceFor, failedWithItsChild } from './advice';
 import { t, type TextKey } from './i18n';
 import type { JobView, VolumesAnswer } from './types';
 
@@ -63,6 +63,7 @@ export function Alerts(props: { loaded: boolean; volumes: VolumesAnswer | undefi
     if (j.state !== 'failed' || !JOB_KINDS[j.queue]) continue;
     if (j.queue !== 'restore' && j.volume && j.stamp && (newestStamp.get(j.volume) ?? '') > j.stamp) continue;
     if (j.queue === 'prune' && /archive|verif/i.test(j.failedReason ?? '')) continue; // the archive's own failure says it
+    if (failedWithItsChild(j.failedReason)) continue; // a verify whose archive or dump failed: that failure says it
     const reason = j.failedReason ?? '';
     items.push(
       <Notice kind="error" title={t('alert.failedTitle', { what: t(JOB_KINDS[j.queue]!), volume: j.volume ?? '', when: j.stamp ? stampText(j.stamp) : dateTime(j.finishedAt, props.timezone) })}>

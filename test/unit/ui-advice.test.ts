@@ -1,7 +1,7 @@
 /** The overview's advice for a failed job, from reasons the jobs really give. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { adviceFor, restoreLeftDataUntouched } from '../../ui/advice.js';
+import { adviceFor, failedWithItsChild, restoreLeftDataUntouched } from '../../ui/advice.js';
 
 describe('advice for a failed job', () => {
   const table: [string, string][] = [
@@ -26,4 +26,13 @@ describe('whether a failed restore left the live data untouched', () => {
   ];
   for (const [reason, untouched] of table) it(reason, () => assert.equal(restoreLeftDataUntouched(reason), untouched));
   it('no reason: not known to be untouched', () => assert.equal(restoreLeftDataUntouched(null), false));
+});
+
+describe('a failure that only repeats its child', () => {
+  it("BullMQ's reason for a verify failed with its archive is one (found by a tester: shown as a second failure with the generic advice)", () =>
+    assert.equal(failedWithItsChild('child oob:archive:archive-pacsdata-2026-12-03-1754 failed'), true));
+  it('a failure of its own is not', () => {
+    assert.equal(failedWithItsChild('pacsdata_2026-12-03-1754.tar.gz failed verification: archive is corrupt'), false);
+    assert.equal(failedWithItsChild(null), false);
+  });
 });
