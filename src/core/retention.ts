@@ -79,3 +79,34 @@ export function withoutNeeded<A extends { file: string }>(all: readonly A[], doo
   const needed = new Set(all.filter((a) => !gone.has(a.file)).flatMap((a) => needs(a)));
   return doomed.filter((a) => !needed.has(a.file));
 }
+
+/**
+ * The copies on an off-site target that must not count as generations there (remote retention):
+ * each one the local listing flagged for a size drop, each full copy smaller than the volume's
+ * previous counted full on the target by `threshold` (SIZE_DROP_ALERT), and the incrementals that
+ * continue a flagged full. Without this, the nightly copies of a wiped volume (or of a new, still
+ * empty server writing to the same target, which has no earlier archive of its own to compare
+ * with) became the target's newest generations and pushed the good copies out after `keep`
+ * nights. Sizes on the target are the ciphertext's when encrypted: proportional to the archive's.
+ * An incremental's own size says how much changed, not how large the volume is, so only fulls are
+ * compared by size.
+ */
+export function remoteSizeDrops<A extends ArchiveName & { size: number }>(copies: readonly A[], threshold: number, flaggedLocally: ReadonlySet<string>): Set<string> {
+  const flagged = new Set<string>();
+  const byVolume = new Map<string, A[]>();
+  for (const a of copies) byVolume.set(a.volume, [...(byVolume.get(a.volume) ?? []), a]);
+  for (const list of byVolume.values()) {
+    let previousFull: number | undefined;
+    let chainFlagged = false;
+    for (const a of [...list].sort((x, y) => (x.stamp < y.stamp ? -1 : x.stamp > y.stamp ? 1 : 0))) {
+      if (a.incremental) {
+        if (chainFlagged || flaggedLocally.has(a.file)) flagged.add(a.file);
+        continue;
+      }
+      chainFlagged = flaggedLocally.has(a.file) || (previousFull !== undefined && isSizeDrop(previousFull, a.size, threshold));
+      if (chainFlagged) flagged.add(a.file);
+      else previousFull = a.size;
+    }
+  }
+  return flagged;
+}

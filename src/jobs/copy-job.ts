@@ -116,7 +116,11 @@ async function remoteRetention(ctx: AppContext, o: { volume: string; target: str
   const policy = offsite.retention[o.target] ?? { kind: 'never' as const };
   if (policy.kind === 'never') return;
   try {
-    const r = await applyRemoteRetention(await rcloneOptions(offsite), o.target, o.volume, policy, o.signal);
+    const flaggedLocally = new Set((await ctx.store.listArchives()).filter((a) => a.volume === o.volume && a.sizeDrop !== null).map((a) => a.file));
+    const r = await applyRemoteRetention(await rcloneOptions(offsite), o.target, o.volume, policy, { threshold: ctx.config.sizeDropAlert, flaggedLocally }, o.signal);
+    if (r.sizeDrops.length) {
+      log.warn({ policy: describePolicy(policy), sizeDrops: r.sizeDrops }, 'off-site retention does not count copies of a size drop (a wiped volume?) as generations: kept, with the good copies before them, until a person looks');
+    }
     for (const f of r.removed) await ctx.copies.markRemoved(f, o.target, ctx.clock.now().toISOString());
     if (r.removed.length) log.info({ policy: describePolicy(policy), removed: r.removed }, 'off-site retention removed old copies');
     if (r.refused.length) log.warn({ policy: describePolicy(policy), refused: r.refused }, 'the target refused to delete old copies; tried again after the next copy');

@@ -369,13 +369,37 @@ describe('remote retention', () => {
     }
   }
   const stamps = ['2026-11-27-0315', '2026-11-28-0315', '2026-11-29-0315', '2026-11-30-0315'];
+  const NO_FLAGS = { threshold: 0.5, flaggedLocally: new Set<string>() };
 
   it('keep:2 removes the older copies with all their files; never removes none', async () => {
     await copies(`${dav.name}:ret`, stamps);
-    assert.deepEqual(await applyRemoteRetention(rclone, `${dav.name}:ret`, 'ret', { kind: 'never' }), { removed: [], refused: [] });
-    const r = await applyRemoteRetention(rclone, `${dav.name}:ret`, 'ret', { kind: 'keep', keep: 2 });
-    assert.deepEqual(r, { removed: [`ret_${stamps[1]}.tar.gz`, `ret_${stamps[0]}.tar.gz`], refused: [] });
+    assert.deepEqual(await applyRemoteRetention(rclone, `${dav.name}:ret`, 'ret', { kind: 'never' }, NO_FLAGS), { removed: [], refused: [], sizeDrops: [] });
+    const r = await applyRemoteRetention(rclone, `${dav.name}:ret`, 'ret', { kind: 'keep', keep: 2 }, NO_FLAGS);
+    assert.deepEqual(r, { removed: [`ret_${stamps[1]}.tar.gz`, `ret_${stamps[0]}.tar.gz`], refused: [], sizeDrops: [] });
     assert.deepEqual((await fs.readdir(path.join(dav.dir, 'ret'))).sort(), stamps.slice(2).flatMap((s) => [`ret_${s}.tar.gz`, `ret_${s}.tar.gz.sha256`]).sort());
+  });
+
+  it("the copies of a wiped volume (a size drop on the target, or flagged locally) do not push the good copies out", async () => {
+    // Three nights of a full volume, then three of a wiped one (a disk not mounted, or a new, empty
+    // server writing to the same target: it has no earlier archive of its own to compare with).
+    const target = `${dav.name}:wiped`;
+    const dir = path.join(work, 'wiped-src');
+    await fs.mkdir(dir, { recursive: true });
+    const nights = ['2026-11-25-0315', '2026-11-26-0315', '2026-11-27-0315', '2026-11-28-0315', '2026-11-29-0315', '2026-11-30-0315'];
+    for (const [i, s] of nights.entries()) {
+      const f = `wiped_${s}.tar.gz`;
+      await fs.writeFile(path.join(dir, f), i < 3 ? randomBytes(20_000) : 'empty volume\n');
+      execSync(`sha256sum ${f} > ${f}.sha256`, { cwd: dir });
+      await copyArchive({ rclone, target, backupDir: dir, file: f, recipients: [] });
+    }
+    const r = await applyRemoteRetention(rclone, target, 'wiped', { kind: 'keep', keep: 2 }, NO_FLAGS);
+    assert.deepEqual(r.sizeDrops, nights.slice(3).map((s) => `wiped_${s}.tar.gz`));
+    assert.deepEqual(r.removed, [`wiped_${nights[0]}.tar.gz`], 'only the good copies beyond keep');
+    const left = (await fs.readdir(path.join(dav.dir, 'wiped'))).filter((n) => n.endsWith('.tar.gz')).sort();
+    assert.deepEqual(left, nights.slice(1).map((s) => `wiped_${s}.tar.gz`));
+    // Flagged by the local listing (e.g. by entries, in incremental mode): not counted either.
+    const flagged = await applyRemoteRetention(rclone, target, 'wiped', { kind: 'keep', keep: 1 }, { threshold: 0, flaggedLocally: new Set(nights.slice(3).map((s) => `wiped_${s}.tar.gz`)) });
+    assert.deepEqual(flagged.removed, [`wiped_${nights[1]}.tar.gz`]);
   });
 
   it('a server that refuses deletes: reported per copy, nothing thrown, every copy still complete', async () => {
@@ -385,7 +409,7 @@ describe('remote retention', () => {
       const opts = { configFile, secrets: await configSecrets(configFile) };
       const target = `locked:${path.join(locked.dir, 'ret')}`;
       await copies(target, stamps.slice(0, 3), opts);
-      const r = await applyRemoteRetention(opts, target, 'ret', { kind: 'keep', keep: 1 }).catch((e: Error) => assert.fail(e.message));
+      const r = await applyRemoteRetention(opts, target, 'ret', { kind: 'keep', keep: 1 }, NO_FLAGS).catch((e: Error) => assert.fail(e.message));
       assert.deepEqual(r.removed, []);
       assert.equal(r.refused.length, 2);
       assert.match(r.refused[0]!.error, /delete of locked:.*rclone exited/);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArchiveName, type ArchiveName } from '../../src/core/names.js';
-import { chainNeeds, contiguousChainNeeds, isSizeDrop, notAGeneration, selectPrunable, withoutNeeded } from '../../src/core/retention.js';
+import { chainNeeds, contiguousChainNeeds, isSizeDrop, notAGeneration, remoteSizeDrops, selectPrunable, withoutNeeded } from '../../src/core/retention.js';
 
 const a = (file: string) => parseArchiveName(file) as ArchiveName;
 
@@ -145,4 +145,30 @@ describe('selectPrunable with size-drop flags', () => {
   for (const [prev, cur, t, expected] of drops) {
     it(`isSizeDrop(${prev} → ${cur}, ${t}) = ${expected}`, () => assert.equal(isSizeDrop(prev, cur, t), expected));
   }
+});
+
+describe('remoteSizeDrops', () => {
+  const copy = (stamp: string, size: number, incremental = false) => ({
+    volume: 'pacs', stamp, kind: 'volume' as const, incremental, size, file: `pacs_${stamp}.${incremental ? 'inc.' : ''}tar.gz`,
+  });
+  const files = (s: Set<string>) => [...s].sort();
+
+  it('flags fulls smaller than the previous counted full, and the incrementals that continue them', () => {
+    const copies = [
+      copy('2026-11-01-0315', 1000),
+      copy('2026-11-02-0315', 50, true), // small, but an incremental: what changed
+      copy('2026-11-03-0315', 900),
+      copy('2026-11-04-0315', 100), // wiped
+      copy('2026-11-05-0315', 10, true), // continues the wiped full
+      copy('2026-11-06-0315', 400), // still a drop against 900, not against the wiped 100
+      copy('2026-11-07-0315', 800), // back: counted
+    ];
+    assert.deepEqual(files(remoteSizeDrops(copies, 0.5, new Set())), ['pacs_2026-11-04-0315.tar.gz', 'pacs_2026-11-05-0315.inc.tar.gz', 'pacs_2026-11-06-0315.tar.gz']);
+  });
+
+  it('takes what the local listing flagged, also with the size comparison off', () => {
+    const copies = [copy('2026-11-01-0315', 1000), copy('2026-11-02-0315', 999, true), copy('2026-11-03-0315', 5)];
+    assert.deepEqual(files(remoteSizeDrops(copies, 0, new Set(['pacs_2026-11-02-0315.inc.tar.gz']))), ['pacs_2026-11-02-0315.inc.tar.gz']);
+    assert.deepEqual(files(remoteSizeDrops(copies, 0, new Set())), []);
+  });
 });
