@@ -29,8 +29,9 @@ export type DumpEndVerdict =
   /**
    * `dump`: the file has a dump header and ends with the completion line; false: no header, not judged.
    * `longestStatement`: bytes of its longest statement (what the server must accept as one packet).
+   * `definers`: the users (`user@host`) its views, triggers, routines and events are created for.
    */
-  | { ok: true; dump: boolean; gzip: boolean; longestStatement: number }
+  | { ok: true; dump: boolean; gzip: boolean; longestStatement: number; definers: string[] }
   /**
    * `reason`: one sentence without a full stop; the caller adds what happened (nothing was changed/kept).
    * `problem`: cut short or damaged, or (with a database given) working on another database.
@@ -206,12 +207,13 @@ export class DumpEndCheck extends Transform {
           'instead; make the dump without --databases from a database of this name (mariadb-dump <database>), or load it by hand',
       };
     }
-    const longestStatement = this.statements.longestStatement;
+    const { longestStatement } = this.statements;
+    const definers = [...this.statements.definers];
     const tool = dumpHeaderTool(Buffer.concat(this.head).toString('utf8'));
-    if (!tool) return { ok: true, dump: false, gzip, longestStatement };
+    if (!tool) return { ok: true, dump: false, gzip, longestStatement, definers };
     const tail = this.tail.toString('utf8');
     // The completion line counts outside any statement only: a routine's body may hold such a line.
-    if (endsWithCompletion(tail) && !this.statements.endsInsideStatement) return { ok: true, dump: true, gzip, longestStatement };
+    if (endsWithCompletion(tail) && !this.statements.endsInsideStatement) return { ok: true, dump: true, gzip, longestStatement, definers };
     const last = lastLine(tail);
     return {
       ok: false,

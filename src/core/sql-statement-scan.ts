@@ -15,6 +15,10 @@
  *   19 MB with --hex-blob): the load would stop halfway, after the database was dropped.
  * - **Does it end inside a statement?** A file cut off inside a routine's body (between
  *   `DELIMITER ;;` and `DELIMITER ;`) or a statement is not whole, whatever its last line says.
+ * - **Which MariaDB users own its views, triggers, routines and events?** The `DEFINER=` of each
+ *   `CREATE` (in its first lines, as mariadb-dump writes it). Creating an object owned by another
+ *   user takes the SET USER (or SUPER) privilege: without it the load stops there, after the
+ *   database was dropped.
  *
  * As the client does, a line is looked at as a statement's start only when no statement is open
  * (the previous one ended with the delimiter): inside a routine's body, a comment line such as
@@ -26,6 +30,23 @@ const LINE_TAIL = 64;
 const STATEMENT =
   /^\s*(USE|(?:CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA))\s+(?:\/\*[^*]*\*\/\s*)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(`(?:[^`]|``)+`|[\w$]+)/i;
 const DELIMITER = /^\s*DELIMITER\s+(\S+)/i;
+/** A statement that can name a definer: `CREATE …`, also inside a versioned comment (`/*!50001 CREATE`). */
+const CREATE = /^\s*(?:\/\*!\d*\s*)?CREATE\b/i;
+/** A user or host name as written: quoted with backticks, single or double quotes, or bare. */
+const NAME_PART = String.raw`(\`(?:[^\`]|\`\`)*\`|'(?:[^'\\]|''|\\.)*'|"(?:[^"]|"")*"|[\w.$%-]+)`;
+const DEFINER = new RegExp(String.raw`\bDEFINER\s*=\s*${NAME_PART}\s*@\s*${NAME_PART}`, 'i');
+/** Lines of a CREATE statement looked at for its DEFINER (a view's is on its second line). */
+const DEFINER_LINES = 3;
+/** Distinct definers kept (a dump has a handful). */
+const DEFINERS_KEPT = 100;
+
+/** An identifier or string as written, unquoted. */
+function unquote(part: string): string {
+  const q = part[0];
+  if (q === '`' || q === '"') return part.slice(1, -1).replaceAll(q + q, q);
+  if (q === "'") return part.slice(1, -1).replace(/''/g, "'").replace(/\\(.)/g, '$1');
+  return part;
+}
 
 export interface DatabaseStatement {
   /** The line's start as written (at most LINE_HEAD characters). */
@@ -46,6 +67,10 @@ export class SqlStatementScan {
   foreign: DatabaseStatement | undefined;
   /** Bytes of the longest statement (its lines with their line breaks). */
   longestStatement = 0;
+  /** The definers (`user@host`, unquoted) its CREATE statements name, in order of appearance. */
+  readonly definers = new Set<string>();
+  /** Lines still to look at for a DEFINER (from a CREATE on). */
+  private definerLines = 0;
 
   /** `database`: the one the text is for; without it, no statement is looked for. */
   constructor(private readonly database?: string) {}
@@ -89,6 +114,13 @@ export class SqlStatementScan {
     this.headBytes = 0;
     this.tail = Buffer.alloc(0);
     this.lineBytes = 0;
+    // Also on a line of its own that looks like a comment: a view's `/*!50001 CREATE ALGORITHM=… */`
+    // is one, followed by `/*!50013 DEFINER=… */`, and the client runs both as SQL.
+    if (this.statementBytes === 0 && CREATE.test(head)) this.definerLines = DEFINER_LINES;
+    if (this.definerLines > 0) {
+      this.definerLines--;
+      this.lookForDefiners(head);
+    }
     if (this.statementBytes === 0) {
       const text = head.trimStart();
       // Between statements: blank lines and comments belong to none (also a line that is one
@@ -108,7 +140,16 @@ export class SqlStatementScan {
     if (last.endsWith(this.delimiter)) {
       this.longestStatement = Math.max(this.longestStatement, this.statementBytes);
       this.statementBytes = 0;
+      this.definerLines = 0;
     }
+  }
+
+  /** A CREATE names one DEFINER: the first found ends the look (a routine's body may hold the word). */
+  private lookForDefiners(line: string): void {
+    const m = DEFINER.exec(line);
+    if (!m) return;
+    this.definerLines = 0;
+    if (this.definers.size < DEFINERS_KEPT) this.definers.add(`${unquote(m[1]!)}@${unquote(m[2]!)}`);
   }
 
   /** Notes a statement on another database; returns 'use' for a USE line. */

@@ -33,6 +33,8 @@ export interface DumpResult {
   durationMs: number;
   /** Bytes of the dump's longest statement: a restore needs the server's max_allowed_packet at least this large. */
   longestStatement: number;
+  /** The users (`user@host`) its views, triggers, routines and events are created for: a restore by another user needs SET USER. */
+  definers: string[];
 }
 
 export interface DumpOptions {
@@ -154,7 +156,7 @@ export async function dumpDatabase(db: DbSettings, o: DumpOptions): Promise<Dump
     await rename(partial, finalPath);
     renamed = true;
     await fsyncDir(dir);
-    const result: DumpResult = { file: fileName, path: finalPath, size: hasher.bytes, sha256, durationMs: Date.now() - started, longestStatement: meter.longestStatement };
+    const result: DumpResult = { file: fileName, path: finalPath, size: hasher.bytes, sha256, durationMs: Date.now() - started, longestStatement: meter.longestStatement, definers: meter.definers };
     log.info({ database: db.database, file: finalPath, size: result.size, durationMs: result.durationMs }, 'database dumped');
     return result;
   } catch (err) {

@@ -50,3 +50,35 @@ export async function databaseExists(db: DbSettings, signal?: AbortSignal): Prom
   const rows = await query(db, `SELECT 1 FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = '${db.database}'`, 'whether the database exists', signal);
   return rows.length > 0;
 }
+
+/** Who the clients are on the server, and whether they may create objects owned by another user. */
+export interface DefinerRights {
+  /** CURRENT_USER(): `user@host` as the server matched the login. */
+  user: string;
+  /** Whether it holds SUPER or SET USER (needed to create a view, trigger, routine or event with another DEFINER). */
+  mayDefineForOthers: boolean;
+  /** Roles are enabled: their privileges are not listed here, so whether it may cannot be told. */
+  roles: boolean;
+}
+
+/** The grantee of CURRENT_USER() as information_schema writes it: 'user'@'host'. */
+const GRANTEE = "CONCAT('''', SUBSTRING(CURRENT_USER(), 1, CHAR_LENGTH(CURRENT_USER()) - CHAR_LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1), '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')";
+
+/** See DefinerRights. information_schema.USER_PRIVILEGES lists a user's own global privileges. */
+export async function definerRights(db: DbSettings, signal?: AbortSignal): Promise<DefinerRights> {
+  const rows = await query(
+    db,
+    `SELECT CURRENT_USER(), (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${GRANTEE} AND PRIVILEGE_TYPE IN ('SUPER', 'SET USER')), ` +
+      '(SELECT COUNT(*) FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)',
+    'its privileges',
+    signal,
+  );
+  const [user = '', privileges = '0', roles = '0'] = rows[0] ?? [];
+  return { user, mayDefineForOthers: Number(privileges) > 0, roles: Number(roles) > 0 };
+}
+
+/** Whether definer `a` and user `b` (both `user@host`) are one account (host names are not case-sensitive). */
+export function sameAccount(a: string, b: string): boolean {
+  const at = (s: string) => s.lastIndexOf('@');
+  return a.slice(0, at(a)) === b.slice(0, at(b)) && a.slice(at(a) + 1).toLowerCase() === b.slice(at(b) + 1).toLowerCase();
+}

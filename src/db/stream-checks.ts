@@ -77,4 +77,8 @@ export class StatementMeter extends Transform {
   get longestStatement(): number {
     return this.scan.longestStatement;
   }
+  /** The users (`user@host`) its views, triggers, routines and events are created for. */
+  get definers(): string[] {
+    return [...this.scan.definers];
+  }
 }

@@ -10,7 +10,7 @@ import type { AppContext } from '../runtime/context.js';
 import { dumpFileName } from '../core/names.js';
 import { dumpDatabase, type DumpResult } from '../db/dump.js';
 import { addManifestNotes, noteCatchUp } from '../engine/manifest-notes.js';
-import { serverPacketLimit } from '../db/server-facts.js';
+import { definerRights, sameAccount, serverPacketLimit } from '../db/server-facts.js';
 import type { DbSettings } from '../db/option-file.js';
 import { formatBytes } from '../engine/fs/free-space.js';
 import type { DumpJobData } from '../stores/queues.js';
@@ -55,7 +55,8 @@ export function makeDumpProcessor(ctx: AppContext) {
         onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
       });
       await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
-      await warnIfTooLongForServer(ctx, db, r, log);
+      const warnings = [await tooLongForServer(db, r, log), await ownedByOthers(db, r, log)].filter((w) => w !== undefined);
+      if (warnings.length > 0) await addManifestNotes(ctx.config.backupDir, r.file, { warnings: warnings.length, warningMessages: warnings });
       log.info({ file: r.file, size: r.size, durationMs: r.durationMs }, 'dump finished');
       return r;
     } finally {
@@ -69,15 +70,34 @@ export function makeDumpProcessor(ctx: AppContext) {
  * than the server's max_allowed_packet is refused until that is raised (restore-sql.ts). Said now,
  * as the dump's warning in the listing and the log, not first on the day of the restore.
  */
-async function warnIfTooLongForServer(ctx: AppContext, db: DbSettings, r: DumpResult, log: AppContext['logger']): Promise<void> {
+async function tooLongForServer(db: DbSettings, r: DumpResult, log: AppContext['logger']): Promise<string | undefined> {
   const limit = await serverPacketLimit(db).catch((err: Error) => {
     log.warn({ err: err.message }, 'could not ask MariaDB for its max_allowed_packet');
     return undefined;
   });
-  if (limit === undefined || r.longestStatement <= limit) return;
+  if (limit === undefined || r.longestStatement <= limit) return undefined;
   const message =
     `its longest statement is ${formatBytes(r.longestStatement)} (a row with a large document), the MariaDB server takes ${formatBytes(limit)} ` +
     '(max_allowed_packet): a restore of this dump will ask to raise it first; raise it now on the server (see README, "What the load keeps and refuses")';
   log.warn({ file: r.file, longestStatement: r.longestStatement, maxAllowedPacket: limit }, message);
-  await addManifestNotes(ctx.config.backupDir, r.file, { warnings: 1, warningMessages: [message] });
+  return message;
+}
+
+/**
+ * A restore of a dump whose views, triggers, routines or events belong to other MariaDB users than
+ * DB_USER needs the SET USER privilege (restore-sql.ts refuses it before anything changes): said
+ * now, as the dump's warning, not first on the day of the restore.
+ */
+async function ownedByOthers(db: DbSettings, r: DumpResult, log: AppContext['logger']): Promise<string | undefined> {
+  if (r.definers.length === 0) return undefined;
+  const rights = await definerRights(db).catch((err: Error) => void log.warn({ err: err.message }, `could not ask MariaDB for the privileges of ${db.user}`));
+  if (!rights || rights.mayDefineForOthers || rights.roles) return undefined;
+  const others = r.definers.filter((d) => !sameAccount(d, rights.user));
+  if (others.length === 0) return undefined;
+  const message =
+    `it holds views, triggers, routines or events owned by other MariaDB users (DEFINER ${others.slice(0, 5).join(', ')}${others.length > 5 ? ' …' : ''}), ` +
+    `and DB_USER ${rights.user} lacks the SET USER privilege to create them: a restore of this dump will be refused until it is granted ` +
+    '(see README, "What the load keeps and refuses")';
+  log.warn({ file: r.file, definers: others, user: rights.user }, message);
+  return message;
 }

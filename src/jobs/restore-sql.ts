@@ -13,7 +13,7 @@ import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import { dumpDatabase } from '../db/dump.js';
 import { checkSqlFile, loadSqlFile } from '../db/load.js';
-import { CHARSET_NAME, databaseExists, serverPacketLimit, type DatabaseDefaults } from '../db/server-facts.js';
+import { CHARSET_NAME, databaseExists, definerRights, sameAccount, serverPacketLimit, type DatabaseDefaults } from '../db/server-facts.js';
 import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
@@ -70,6 +70,31 @@ async function requirePacketRoom(db: DbSettings, longestStatement: number, signa
   );
 }
 
+/**
+ * A view, trigger, routine or event is created for its DEFINER; one owned by another user than
+ * DB_USER takes the SET USER (or SUPER) privilege. Without it the load stops at the first such
+ * object, after the database was dropped, and a safety dump of that database stops there too.
+ * Refused before anything changes, naming the owners and the grant. With roles enabled the
+ * privileges cannot be told from here: the load is left to try.
+ */
+async function requireDefinerRights(db: DbSettings, definers: readonly string[], signal?: AbortSignal): Promise<void> {
+  if (definers.length === 0) return;
+  const rights = await definerRights(db, signal).catch((err: Error) => {
+    throw new Error(`asking MariaDB for the privileges of ${db.user} failed, nothing was changed: ${err.message}`, { cause: err });
+  });
+  if (rights.mayDefineForOthers || rights.roles) return;
+  const others = definers.filter((d) => !sameAccount(d, rights.user));
+  if (others.length === 0) return;
+  const at = rights.user.lastIndexOf('@');
+  const grantee = `'${rights.user.slice(0, at)}'@'${rights.user.slice(at + 1)}'`;
+  const names = others.slice(0, 5).join(', ') + (others.length > 5 ? ` and ${others.length - 5} more` : '');
+  throw new UnrecoverableError(
+    `the SQL file creates views, triggers, routines or events owned by other MariaDB users (DEFINER ${names}), and DB_USER ` +
+      `${rights.user} may not (it lacks the SET USER privilege): the load would stop at the first of them, after the database was dropped; ` +
+      `grant it on the server (GRANT SET USER ON *.* TO ${grantee};) or set DB_USER to a user that has it, and restore again; nothing was changed`,
+  );
+}
+
 /** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
 export async function restoreSql(
   ctx: AppContext,
@@ -103,6 +128,7 @@ export async function restoreSql(
   if (!checked.ok) throw new UnrecoverableError(`${checked.reason}; nothing was changed`);
   if (!checked.dump) log.info({ file }, 'the SQL file has no mysqldump/mariadb-dump header: whether it is complete cannot be checked');
   await requirePacketRoom(db, checked.longestStatement, signal);
+  await requireDefinerRights(db, checked.definers, signal);
 
   let safetyDump: string | null = null;
   // A new server's database may not exist yet (a restore from a target after a disaster): there is

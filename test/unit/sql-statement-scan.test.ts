@@ -74,3 +74,26 @@ describe('SqlStatementScan: statement sizes and the end', () => {
     assert.equal(scanned('/* a */ SELECT 1\n').endsInsideStatement, true);
   });
 });
+
+describe('SqlStatementScan: the definers of views, triggers, routines and events', () => {
+  it("finds each CREATE's DEFINER as mariadb-dump writes it, quoted any way, and no DEFINER text in data", () => {
+    const s = scanned(
+      [
+        '/*!50001 CREATE ALGORITHM=UNDEFINED */',
+        '/*!50013 DEFINER=`admin`@`%` SQL SECURITY DEFINER */',
+        '/*!50001 VIEW `v` AS select 1 AS `x` */;',
+        "/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW SET NEW.x = 1 */;",
+        'DELIMITER ;;',
+        "CREATE DEFINER='o''brien'@'10.0.0.%' PROCEDURE p() SELECT 'DEFINER=`body`@`x`';;",
+        'DELIMITER ;',
+        'CREATE DEFINER=bare@localhost FUNCTION f() RETURNS INT RETURN 1;',
+        'CREATE DEFINER=CURRENT_USER VIEW w AS SELECT 1;',
+        "INSERT INTO notes VALUES ('CREATE DEFINER=`data`@`x` VIEW');",
+        'CREATE TABLE t (a INT);',
+        "INSERT INTO t VALUES ('DEFINER=`data2`@`x`');",
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual([...s.definers], ['admin@%', 'root@localhost', "o'brien@10.0.0.%", 'bare@localhost']);
+  });
+});
