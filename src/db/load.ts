@@ -31,7 +31,7 @@ import { progressReporter } from '../engine/progress.js';
 import { abortError, assertDbName, CLIENT_BIN, commandError, DbCommandError, MAX_ALLOWED_PACKET, runClient, SAFE_CLIENT_ARGS, type ClientExit } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
 import { CHARSET_NAME, type DatabaseDefaults } from './server-facts.js';
-import { Counter } from './stream-checks.js';
+import { Counter, HashingCounter } from './stream-checks.js';
 
 /**
  * How long the DROP may wait for another client's lock on the database (an open transaction of a
@@ -123,7 +123,7 @@ export async function isGzipFile(file: string): Promise<boolean> {
  * `database`: the one the file will be loaded into; a file that switches to another is refused
  * too (core/sql-statement-scan.ts).
  */
-export async function checkSqlFile(file: string, database: string, o: LoadOptions): Promise<DumpEndVerdict & { bytes: number; durationMs: number }> {
+export async function checkSqlFile(file: string, database: string, o: LoadOptions): Promise<DumpEndVerdict & { bytes: number; durationMs: number; sha256: string }> {
   const started = Date.now();
   const log = o.logger.child({ module: 'mariadb' });
   const st = await stat(file);
@@ -135,13 +135,14 @@ export async function checkSqlFile(file: string, database: string, o: LoadOption
     report(progress);
   });
   const check = new DumpEndCheck({ database });
+  const hasher = new HashingCounter(); // of the file as stored, for its .sha256 sidecar
   const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
-  await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), counter, check, sink, { signal: o.signal });
+  await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), counter, hasher, check, sink, { signal: o.signal });
   report(progress, true);
   const verdict = check.verdict();
   const durationMs = Date.now() - started;
   log.info({ file, bytes: st.size, gzip: verdict.gzip, ok: verdict.ok, dump: verdict.ok && verdict.dump, durationMs }, 'SQL file checked before the load');
-  return { ...verdict, bytes: st.size, durationMs };
+  return { ...verdict, bytes: st.size, durationMs, sha256: hasher.digest() };
 }
 
 export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions): Promise<{ bytes: number; durationMs: number }> {

@@ -95,6 +95,24 @@ async function requireDefinerRights(db: DbSettings, definers: readonly string[],
   );
 }
 
+/**
+ * A set's dump is loaded only as it was written: its `.sha256` sidecar (written with it, and what
+ * the listing's verification held it against) must match the bytes just read. A file changed or
+ * replaced since (by hand, a damaged disk that still inflates) would otherwise load while the
+ * listing says "verified". Uploads and dumps copied in without a sidecar have nothing to match.
+ */
+async function requireSidecarMatch(file: string, sha256: string): Promise<void> {
+  const sidecar = await fs.readFile(`${file}.sha256`, 'utf8').catch(() => undefined);
+  const expected = sidecar === undefined ? undefined : /^([0-9a-f]{64})\s/.exec(sidecar)?.[1];
+  if (sidecar === undefined || expected === sha256) return;
+  throw new UnrecoverableError(
+    expected
+      ? `${path.basename(file)} is not the dump that was written: its sha256 is ${sha256}, its .sha256 sidecar says ${expected} ` +
+          '(changed or damaged since); restore another set, or check the file; nothing was changed'
+      : `the .sha256 sidecar of ${path.basename(file)} is unreadable, so the dump cannot be checked; nothing was changed`,
+  );
+}
+
 /** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
 export async function restoreSql(
   ctx: AppContext,
@@ -126,6 +144,7 @@ export async function restoreSql(
   });
   // A retry reads the same bytes: unrecoverable.
   if (!checked.ok) throw new UnrecoverableError(`${checked.reason}; nothing was changed`);
+  await requireSidecarMatch(file, checked.sha256);
   if (!checked.dump) log.info({ file }, 'the SQL file has no mysqldump/mariadb-dump header: whether it is complete cannot be checked');
   await requirePacketRoom(db, checked.longestStatement, signal);
   await requireDefinerRights(db, checked.definers, signal);

@@ -10,7 +10,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { TEST_START } from '../helpers/clock.js';
 import { DB_ENV, http, makeFixture, MARIADB_ARGS, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec } from '../helpers/volumes.js';
@@ -305,5 +305,28 @@ describe('restore the database from a SQL file', () => {
     const r = await confirmAndWait(svc, req.body);
     assert.equal(r.state, 'completed', r.failedReason);
     assert.equal(await defaults(), atDump);
+  });
+  it("a set's dump changed after it was written (its .sha256 sidecar no longer matches) is refused before anything changes", async () => {
+    await fx.clock.advance(60_000);
+    const run = await http(svc.url, 'POST', '/api/backups', {}, TOKEN);
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    await waitForJobsSettled(svc.url, TOKEN);
+    const file = path.join(fx.backupDir, `elexisdb-sql_${run.body.stamp}.sql.gz`);
+    // Still a whole gzip of a whole dump, only another one: gzip's own check cannot tell.
+    const text = gunzipSync(await fs.readFile(file)).toString('latin1');
+    assert.match(text, /\n-- Dump completed/);
+    const other = gzipSync(Buffer.from(text.replace('\n-- Dump completed', "\nDROP TABLE IF EXISTS patient;\n-- Dump completed"), 'latin1'));
+    await fs.writeFile(file, other);
+    const before = await sql('CHECKSUM TABLE patient');
+    const dumps = async () => (await fs.readdir(fx.backupDir)).filter((f) => f.endsWith('.sql.gz')).sort();
+    const dumpsBefore = await dumps();
+    await fx.clock.advance(60_000);
+    const req = await http(svc.url, 'POST', '/api/restores', { stamp: run.body.stamp, volumes: ['elexisdb-sql'] }, TOKEN);
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    const r = await confirmAndWait(svc, req.body);
+    assert.equal(r.state, 'failed');
+    assert.match(r.failedReason, /^elexisdb-sql_[\d-]+\.sql\.gz is not the dump that was written: its sha256 is [0-9a-f]{64}, its \.sha256 sidecar says [0-9a-f]{64} .*nothing was changed$/);
+    assert.equal(await sql('CHECKSUM TABLE patient'), before);
+    assert.deepEqual(await dumps(), dumpsBefore, 'no safety dump was made');
   });
 });
