@@ -57,7 +57,9 @@ export interface LoadOptions {
 export function loadArgs(database: string): string[] {
   // --comments: the client would otherwise strip `-- …` lines from what it sends, and a routine's
   // body would lose the comments it was created with (the dump holds them).
-  return ['--batch', ...SAFE_CLIENT_ARGS, '--comments', '--default-character-set=utf8mb4', `--max-allowed-packet=${MAX_ALLOWED_PACKET}`, database];
+  // --show-warnings: a dump runs in a lenient sql_mode, where a value the server changes (cut,
+  // clamped, replaced) is a warning, not an error: the load must say so (see LoadWarnings).
+  return ['--batch', ...SAFE_CLIENT_ARGS, '--comments', '--show-warnings', '--default-character-set=utf8mb4', `--max-allowed-packet=${MAX_ALLOWED_PACKET}`, database];
 }
 
 /**
@@ -145,7 +147,7 @@ export async function checkSqlFile(file: string, database: string, o: LoadOption
   return { ...verdict, bytes: st.size, durationMs, sha256: hasher.digest() };
 }
 
-export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions): Promise<{ bytes: number; durationMs: number }> {
+export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions): Promise<{ bytes: number; durationMs: number; warnings: { count: number; messages: string[] } }> {
   const started = Date.now();
   const { signal } = o;
   const log = o.logger.child({ module: 'mariadb' });
@@ -157,6 +159,7 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
   const gzip = await isGzipFile(file);
   const report = progressReporter(o.onProgress, o.progressIntervalMs, log);
   const progress = { bytesDone: 0, bytesTotal: st.size };
+  const warnings = new LoadWarnings();
 
   try {
     await withDefaultsFile(db, async (defaultsFile) => {
@@ -180,7 +183,8 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
         progress.bytesDone += n;
         report(progress);
       });
-      const run = runClient(CLIENT_BIN, clientArgs(defaultsFile, loadArgs(db.database)), ['pipe', 'ignore', 'pipe'], signal);
+      const run = runClient(CLIENT_BIN, clientArgs(defaultsFile, loadArgs(db.database)), ['pipe', 'pipe', 'pipe'], signal);
+      run.child.stdout!.setEncoding('utf8').on('data', (t: string) => warnings.see(t));
       let streamErr: unknown;
       try {
         const source = createReadStream(file);
@@ -204,6 +208,36 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
   }
   report(progress, true);
   const durationMs = Date.now() - started;
+  warnings.end();
+  if (warnings.count > 0) log.warn({ database: db.database, count: warnings.count, warnings: warnings.messages }, 'MariaDB changed values while loading');
   log.info({ database: db.database, file, bytes: st.size, gzip, durationMs }, 'SQL file loaded');
-  return { bytes: st.size, durationMs };
+  return { bytes: st.size, durationMs, warnings: { count: warnings.count, messages: warnings.messages } };
+}
+
+/**
+ * The warnings the client prints (`Warning (Code 1265): Data truncated for column 'e' at row 1`)
+ * but those that change nothing: a value given for a generated column (mariadb-dump writes them,
+ * the server computes them again) and the event scheduler being off. The first MESSAGES_KEPT kept.
+ */
+class LoadWarnings {
+  private static readonly HARMLESS = new Set([1906, 1105]);
+  private static readonly MESSAGES_KEPT = 10;
+  private rest = '';
+  count = 0;
+  readonly messages: string[] = [];
+  see(text: string): void {
+    const lines = (this.rest + text).split('\n');
+    this.rest = lines.pop()!.slice(-1000);
+    for (const l of lines) this.line(l);
+  }
+  end(): void {
+    if (this.rest) this.line(this.rest);
+    this.rest = '';
+  }
+  private line(l: string): void {
+    const m = /^Warning \(Code (\d+)\): (.*)$/.exec(l.trim());
+    if (!m || LoadWarnings.HARMLESS.has(Number(m[1]))) return;
+    this.count++;
+    if (this.messages.length < LoadWarnings.MESSAGES_KEPT) this.messages.push(m[2]!.slice(0, 300));
+  }
 }

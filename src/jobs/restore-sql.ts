@@ -27,6 +27,8 @@ export interface SqlRestoreSummary {
   safetyDump: string | null;
   durationMs: number;
   restartRequired: true;
+  /** Values MariaDB changed while loading (cut, clamped, replaced: warnings in the dump's lenient sql_mode); the first few messages. */
+  warnings: { count: number; messages: string[] };
   message: string;
 }
 
@@ -183,7 +185,11 @@ export async function restoreSql(
       safetyDump,
       durationMs: Date.now() - started,
       restartRequired: true,
+      warnings: r.warnings,
       message: `Database ${db.database} was ${existed ? 'loaded' : 'created and loaded'} from the SQL file. Restart Elexis now.` +
+        (r.warnings.count > 0
+          ? ` MariaDB changed ${r.warnings.count} value(s) while loading, so the database differs from the file there (first: ${r.warnings.messages[0]}).`
+          : '') +
         (safetyDump ? ` The database before the restore is in ${safetyDump}.` : ''),
     };
   } catch (err) {

@@ -329,4 +329,14 @@ describe('restore the database from a SQL file', () => {
     assert.equal(await sql('CHECKSUM TABLE patient'), before);
     assert.deepEqual(await dumps(), dumpsBefore, 'no safety dump was made');
   });
+  it('a load in which MariaDB changes values (warnings in a lenient sql_mode) completes but says so, with the first messages', async () => {
+    await fx.clock.advance(60_000);
+    const file = "SET sql_mode = '';\nCREATE TABLE clamped (v TINYINT, s VARCHAR(3));\nINSERT INTO clamped VALUES (300, 'abcdef');\n";
+    const r = await confirmAndWait(svc, (await upload(svc, Buffer.from(file), '?skipSafetyBackup=true')).body);
+    assert.equal(r.state, 'completed', r.failedReason);
+    assert.equal(await sql('SELECT v, s FROM clamped'), '127\tabc');
+    assert.equal(r.summary.warnings.count, 2, JSON.stringify(r.summary));
+    assert.match(r.summary.warnings.messages.join('\n'), /Out of range value for column 'v' at row 1\nData truncated for column 's' at row 1/);
+    assert.match(r.summary.message, /MariaDB changed 2 value\(s\) while loading, so the database differs from the file there \(first: Out of range value/);
+  });
 });
