@@ -19,7 +19,11 @@ try {
 }
 const ctx = await openContext(config, logger, redis.url);
 const worker = startWorkerChild(redis.url, logger);
-const api = await startApi(ctx);
+// A port in use (EADDRINUSE) or a bad certificate: the worker child must not run on without us.
+const api = await startApi(ctx).catch(async (err: Error) => {
+  await worker.stop().catch(() => undefined);
+  fail(`the API could not start, nothing runs: ${err.message}`);
+});
 onShutdown(logger, config.shutdownTimeoutMs, [
   // The listener closes at once; requests in flight may finish while the workers wind down.
   { name: 'api', run: () => api.close(), limitMs: Math.min(5000, config.shutdownTimeoutMs) },
