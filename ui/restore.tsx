@@ -31,6 +31,7 @@ export function RestoreScreen() {
               <li>
                 <button type="button" class="set" aria-pressed={s.stamp === chosen} onClick={() => setChosen(s.stamp)} data-stamp={s.stamp}>
                   <span class="set-when">{stampText(s.stamp)}</span>
+                  {s.archives.some((a) => a.safetyFor) ? <span class="set-safety">{t('restore.safetySet')}</span> : null}
                   <span class="set-what">
                     {s.archives.map((a) => `${a.volume} ${bytes(archiveSize(a))}${a.verified ? (a.verified.ok ? ' ✓' : ' ✗') : ''}`).join(' · ')}
                   </span>

@@ -150,6 +150,7 @@ export const DE = {
   'restore.setUnverified': 'noch nicht geprüft',
   'restore.setBad': 'Prüfung fehlgeschlagen',
   'restore.remoteSet': 'nur auf dem Auslagerungsziel',
+  'restore.safetySet': 'Sicherung vor einer Wiederherstellung',
   'restore.fromTarget': 'Holen vom Auslagerungsziel',
   'restore.identity': 'age-Schlüssel (Inhalt der Schlüsseldatei, beginnt mit AGE-SECRET-KEY-)',
   'restore.identityFile': 'oder Schlüsseldatei wählen',

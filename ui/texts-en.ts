@@ -152,6 +152,7 @@ export const EN: Texts = {
   'restore.setUnverified': 'not verified yet',
   'restore.setBad': 'verification failed',
   'restore.remoteSet': 'only on the off-site target',
+  'restore.safetySet': 'safety backup before a restore',
   'restore.fromTarget': 'Fetch from the off-site target',
   'restore.identity': 'age key (the text of the key file, starting with AGE-SECRET-KEY-)',
   'restore.identityFile': 'or choose the key file',

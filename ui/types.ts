@@ -16,6 +16,8 @@ export interface Archive {
   warnings: number;
   warningMessages: string[];
   catchUpFor: string | null;
+  /** A safety backup: the data right before that restore replaced it. */
+  safetyFor?: string | null;
   /** 0 for a full, 1, 2, … for the incrementals of a chain. */
   level?: number;
   /** Known only from an off-site target (a new server after a disaster): no size of its own, only its copies'. */

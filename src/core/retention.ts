@@ -37,11 +37,22 @@ export function selectPrunable<A extends ArchiveName>(
 
 /**
  * An archive that must not count as one of the `keep` generations (selectPrunable's `isFlagged`):
- * flagged for a size drop (a wiped or encrypted volume), or one whose verification failed (a bad
- * new archive must never push a good old one out). Kept while recent, for a person to look at.
+ * flagged for a size drop (a wiped or encrypted volume), one whose verification failed (a bad
+ * new archive must never push a good old one out), or a safety backup (the data right before a
+ * restore: an admin who tries three sets after ransomware made three, of the encrypted data, and
+ * each pushed a good old set out at the next prune; found by a tester). Kept while recent.
  */
-export function notAGeneration(a: { sizeDrop: unknown; verified: { ok: boolean } | null }): boolean {
-  return a.sizeDrop !== null || a.verified?.ok === false;
+export function notAGeneration(a: { sizeDrop: unknown; verified: { ok: boolean } | null; safetyFor?: string | null }): boolean {
+  return a.sizeDrop !== null || a.verified?.ok === false || (a.safetyFor ?? null) !== null;
+}
+
+/**
+ * With LOCAL_RETENTION=gfs, flagged archives wait for a person, but safety backups are no alarm:
+ * they go once they are older than every generation the policy keeps, as in `keep` mode.
+ */
+export function safetyBackupsPast<A extends { stamp: string; safetyFor: string | null }>(archives: readonly A[], keptGenerations: readonly A[]): A[] {
+  const oldest = keptGenerations.reduce<string | undefined>((min, a) => (min === undefined || a.stamp < min ? a.stamp : min), undefined);
+  return oldest === undefined ? [] : archives.filter((a) => a.safetyFor !== null && a.stamp < oldest);
 }
 
 /** A drop from `previous` to `current` bytes by at least `threshold` (0.5 = half). 0 disables. */

@@ -67,7 +67,8 @@ export interface ClientRun {
  */
 export function runClient(bin: string, args: string[], stdio: ['ignore' | 'pipe', 'ignore' | 'pipe', 'pipe'], signal?: AbortSignal): ClientRun {
   // No credentials through the environment either (MYSQL_PWD would be visible in /proc/<pid>/environ
-  // to the same user, and would override nothing we want anyway).
+  // to the same user, and would override nothing we want anyway); DB_PASSWORD and the other secret
+  // variables are out of the process's environment since start (runtime/config.ts withholdSecrets).
   const env = { ...process.env };
   delete env.MYSQL_PWD;
   const child = spawn(bin, args, { stdio, env });

@@ -21,6 +21,14 @@ export async function addManifestNotes(backupDir: string, file: string, notes: R
   await writeFileAtomic(manifestPath, `${JSON.stringify({ ...manifest, ...notes }, null, 2)}\n`);
 }
 
+/**
+ * A safety backup (the data right before a restore) says so in its manifest, with the restore's
+ * id: it is listed as one (`safetyFor`) and counts as no generation (core/retention.ts).
+ */
+export async function noteSafetyBackup(backupDir: string, file: string, restoreId: string): Promise<void> {
+  await addManifestNotes(backupDir, file, { safetyFor: restoreId });
+}
+
 /** A catch-up run's archive says in its manifest which missed tick it stands in for. */
 export async function noteCatchUp(backupDir: string, file: string, catchUpFor: string | undefined): Promise<void> {
   if (catchUpFor) await addManifestNotes(backupDir, file, { catchUpFor });

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName, dumpFileName } from '../core/names.js';
-import { chainNeeds, notAGeneration, selectPrunable, withoutNeeded } from '../core/retention.js';
+import { chainNeeds, notAGeneration, safetyBackupsPast, selectPrunable, withoutNeeded } from '../core/retention.js';
 import { selectByPolicy } from '../core/gfs.js';
 import { describePolicy } from '../core/retention-policy.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
@@ -87,7 +87,11 @@ export function makePruneProcessor(ctx: AppContext) {
       // LOCAL_RETENTION=gfs:…: grandfather-father-son over the unflagged archives; flagged ones
       // (size drop, failed verification) are then kept until a person looks, as they are no generation.
       const local = ctx.config.localRetention;
-      const byPolicy = local ? selectByPolicy(archives.filter((a) => !notAGeneration(a)), local) : selectPrunable(archives, volume, keep, notAGeneration, needs);
+      const generations = archives.filter((a) => !notAGeneration(a));
+      const gfsDoomed = local ? selectByPolicy(generations, local) : [];
+      const byPolicy = local
+        ? [...gfsDoomed, ...safetyBackupsPast(archives, generations.filter((a) => !gfsDoomed.includes(a)))]
+        : selectPrunable(archives, volume, keep, notAGeneration, needs);
       // An archive kept for its copies (or by the policy) keeps the chain it needs, whichever rule kept it.
       // Never the archive this run has just verified, whatever else the listing holds.
       const doomed = withoutNeeded(archives, await withoutUnreplicated(ctx, byPolicy, log), needs).filter((a) => a.file !== own);

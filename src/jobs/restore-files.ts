@@ -44,6 +44,7 @@ import { verifyVolumeArchive } from '../engine/verify/archive-verification.js';
 import { isWriteFailure, writeFailureHint } from '../engine/extract/write-failure.js';
 import { chainSpace, safetyBackupNeed, stagingNeed } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
+import { noteSafetyBackup } from '../engine/manifest-notes.js';
 
 export interface FilesRestoreSummary {
   kind: 'files';
@@ -156,6 +157,7 @@ export async function restoreFiles(
           gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], leaveOut: await leftoverWorkDirs(dir), signal,
           onProgress: (p) => progress('safety-backup', { ...p }),
         });
+        await noteSafetyBackup(ctx.config.backupDir, r.file, request.id);
         log.info({ volume, file: r.file, size: r.size }, 'safety backup written');
       } catch (err) {
         await dropStaging();

@@ -29,6 +29,7 @@ import type { RootMeta } from '../engine/extract/extract-options.js';
 import { isWriteFailure, writeFailureHint } from '../engine/extract/write-failure.js';
 import { chainSpace, safetyBackupNeed, stagingNeed, type ChainSpace } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
+import { noteSafetyBackup } from '../engine/manifest-notes.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { dirTimesOf, putDirTimes, type DirTimes } from '../engine/fs/file-times.js';
 import { archiveWarnings } from './archive-warnings.js';
@@ -178,6 +179,7 @@ export async function restoreSet(
           gzipLevel: ctx.config.gzipLevel, logger: log, skipTopNames: [workDirName(request.id)], leaveOut: await leftoverWorkDirs(t.dir), signal,
           onProgress: (p) => progress('safety-backup', { volume: t.volume, ...p }),
         });
+        await noteSafetyBackup(ctx.config.backupDir, r.file, request.id);
         log.info({ volume: t.volume, file: r.file, size: r.size }, 'safety backup written');
       }
     } catch (err) {

@@ -18,6 +18,7 @@ import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
 import { claimSafetyStamp } from './safety-stamp.js';
+import { noteSafetyBackup } from '../engine/manifest-notes.js';
 import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
 
 export interface SqlRestoreSummary {
@@ -167,6 +168,7 @@ export async function restoreSql(
       },
     );
     safetyDump = dump.file;
+    await noteSafetyBackup(ctx.config.backupDir, dump.file, request.id);
     log.info({ file: dump.file, size: dump.size }, 'safety dump written');
   }
 

@@ -4,7 +4,7 @@
  * stored schedule, and on SIGTERM/SIGINT close everything in order.
  */
 import fs from 'node:fs/promises';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { ConfigError, loadConfig, withholdSecrets, type Config } from './config.js';
 import { createContext, type AppContext } from './context.js';
 import { createLogger, type Logger } from './logger.js';
 import { markScheduleStart, reconcileSchedulers } from '../stores/schedule-store.js';
@@ -12,6 +12,7 @@ import { markScheduleStart, reconcileSchedulers } from '../stores/schedule-store
 export function bootConfig(role: string): { config: Config; logger: Logger } {
   try {
     const config = loadConfig();
+    withholdSecrets();
     return { config, logger: createLogger(config.logLevel, { role }) };
   } catch (err) {
     if (err instanceof ConfigError) fail(`configuration error: ${err.message}`, 2);

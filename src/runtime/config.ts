@@ -6,7 +6,7 @@
  */
 import type { z } from 'zod';
 import { configFromEnv } from './config/config-from-env.js';
-import { envSchema } from './config/env-schema.js';
+import { envSchema, SECRET_VARIABLE_NAMES } from './config/env-schema.js';
 
 export type { VolumeSource } from '../engine/fs/volumes.js';
 export { DEFAULT_REDIS_URL } from './config/redis.js';
@@ -34,4 +34,27 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) throw ConfigError.fromIssues(parsed.error.issues);
   return configFromEnv(parsed.data, cwd);
+}
+
+let withheld: Record<string, string> = {};
+
+/**
+ * Takes the secret variables (DB_PASSWORD, API_TOKEN, REDIS_URL, NOTIFY_WEBHOOK_URL, …) out of this
+ * process's environment once the config holds them: every tool the service starts (mariadb,
+ * mariadb-dump, tar, rclone, age) inherits the environment, where the same user reads it in
+ * /proc/<pid>/environ. The database password goes to the clients through a 0600 option file only.
+ * `npm start`'s worker child reads its own config and gets them back (withheldSecrets).
+ */
+export function withholdSecrets(env: Record<string, string | undefined> = process.env): void {
+  for (const name of SECRET_VARIABLE_NAMES) {
+    const value = env[name];
+    if (value === undefined) continue;
+    withheld = { ...withheld, [name]: value };
+    delete env[name];
+  }
+}
+
+/** The secret variables withholdSecrets took out, for a child process of ours that reads its config. */
+export function withheldSecrets(): Record<string, string> {
+  return { ...withheld };
 }

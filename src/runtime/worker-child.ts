@@ -19,6 +19,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { WORKER_PROCESS_ENV, workerExecArgv } from './worker-process.js';
+import { withheldSecrets } from './config.js';
 
 /** Marks the worker process as `npm start`'s child (see exitWithParent). */
 export const CHILD_ENV = 'OOB_WORKER_CHILD';
@@ -32,7 +33,7 @@ export function startWorkerChild(redisUrl: string, logger: Logger): WorkerChild 
   const self = fileURLToPath(import.meta.url);
   const entry = path.join(path.dirname(self), '..', 'jobs', `main${path.extname(self)}`);
   const child: ChildProcess = fork(entry, [], {
-    env: { ...WORKER_PROCESS_ENV, ...process.env, REDIS_URL: redisUrl, [CHILD_ENV]: '1' },
+    env: { ...WORKER_PROCESS_ENV, ...process.env, ...withheldSecrets(), REDIS_URL: redisUrl, [CHILD_ENV]: '1' },
     execArgv: workerExecArgv(process.execArgv),
     stdio: 'inherit',
     // Its own process group: a Ctrl-C in the terminal reaches only the parent, which then stops the

@@ -29,6 +29,8 @@ export interface StoredArchive extends ArchiveName {
   warningMessages: string[];
   /** 0 for a full (either mode); 1, 2, … for the incrementals of a chain (issue 16). */
   level: number;
+  /** A safety backup: the data right before restore <id> replaced it; not one of the `keep` generations. */
+  safetyFor: string | null;
   /** The files a restore of this archive reads before it, the full first; [] for a full. */
   basedOn: string[];
 }
@@ -117,7 +119,7 @@ export class BackupStore {
     if (!stat?.isFile()) return undefined; // vanished meanwhile (pruned), or a directory named like one
     const [verify, manifest, sha256] = await Promise.all([
       readJson<{ ok: boolean; at: string; error?: string }>(`${full}.verify.json`),
-      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown; tool?: string; warnings?: unknown; warningMessages?: unknown; level?: unknown; basedOn?: unknown }>(`${full}.manifest.json`),
+      readJson<{ sizeDrop?: StoredArchive['sizeDrop']; catchUpFor?: unknown; safetyFor?: unknown; tool?: string; warnings?: unknown; warningMessages?: unknown; level?: unknown; basedOn?: unknown }>(`${full}.manifest.json`),
       this.readChecksum(a.file),
     ]);
     return {
@@ -128,6 +130,7 @@ export class BackupStore {
       sizeDrop: manifest?.sizeDrop ?? null,
       origin: manifest?.tool === 'oob-backup' ? 'oob-backup' : 'external',
       catchUpFor: typeof manifest?.catchUpFor === 'string' ? manifest.catchUpFor : null,
+      safetyFor: typeof manifest?.safetyFor === 'string' ? manifest.safetyFor : null,
       warnings: typeof manifest?.warnings === 'number' ? manifest.warnings : 0,
       warningMessages: Array.isArray(manifest?.warningMessages) ? manifest.warningMessages.filter((m): m is string => typeof m === 'string') : [],
       level: typeof manifest?.level === 'number' ? manifest.level : 0,

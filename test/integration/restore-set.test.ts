@@ -148,6 +148,10 @@ describe('restore a backup set', () => {
     }
     const listed = (await http(svc.url, 'GET', `/api/backups/${safety}`, undefined, TOKEN)).body;
     assert.deepEqual(listed.archives.map((a: any) => a.volume), ['elexisdb', 'lucindadata']);
+    // Marked as the data from before this restore: listed so, and no generation for keep.
+    assert.deepEqual(listed.archives.map((a: any) => a.safetyFor), [id, id]);
+    const restoredFrom = (await http(svc.url, 'GET', `/api/backups/${stamp}`, undefined, TOKEN)).body.archives as any[];
+    assert.ok(restoredFrom.every((a) => a.safetyFor === null), 'a run\'s own archives are no safety backup');
     // The only copy of the data from before is read back like any run's archive (verify jobs).
     const verified = await waitFor(async () => {
       const archives = (await http(svc.url, 'GET', `/api/backups/${safety}`, undefined, TOKEN)).body.archives as any[];

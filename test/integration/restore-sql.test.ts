@@ -73,7 +73,12 @@ describe('restore the database from a SQL file', () => {
       const result = await confirmAndWait(svc, up.body);
       assert.equal(result.state, 'completed', result.failedReason);
       assert.equal(await sql('CHECKSUM TABLE patient'), checksumBefore);
-      if (form === 'gzip') assert.match(result.summary.safetyDump, /^elexisdb-sql_\d{4}-\d{2}-\d{2}-\d{4}\.sql\.gz$/);
+      if (form === 'gzip') {
+        assert.match(result.summary.safetyDump, /^elexisdb-sql_\d{4}-\d{2}-\d{2}-\d{4}\.sql\.gz$/);
+        const stamp = /_(\d{4}-\d{2}-\d{2}-\d{4})\./.exec(result.summary.safetyDump)![1];
+        const listed = (await http(svc.url, 'GET', `/api/backups/${stamp}`, undefined, TOKEN)).body.archives as { kind: string; safetyFor: string | null }[];
+        assert.equal(listed.find((x) => x.kind === 'sql')?.safetyFor, up.body.id, 'the safety dump is marked as one');
+      }
       else assert.equal(result.summary.safetyDump, null);
       assert.deepEqual(await fs.readdir(path.join(fx.backupDir, 'uploads')), [], 'upload removed after success');
     });

@@ -35,6 +35,14 @@ describe('a dump with a view of another MariaDB user, restored by a DB_USER with
     await root(`CREATE TABLE patient (id INT PRIMARY KEY, name VARCHAR(50)); INSERT INTO patient VALUES (1, 'Anna'), (2, 'Beat');
       CREATE DEFINER = 'root'@'localhost' SQL SECURITY INVOKER VIEW v_patient AS SELECT id, name FROM patient`, DB);
     fx = await makeFixture({ API_TOKEN: TOKEN, HOST: '127.0.0.1', ...DB_ENV, DB_NAME: DB, DB_USER: USER, DB_PASSWORD: PASSWORD }, { clock: TEST_START });
+    // The tools the service starts write down the environment they were given (then run as ever).
+    const bin = path.join(fx.root, 'env-bin');
+    await fs.mkdir(bin);
+    for (const tool of ['mariadb', 'mariadb-dump', 'tar']) {
+      const real = (await exec('sh', ['-c', `command -v ${tool}`])).stdout.trim();
+      await fs.writeFile(path.join(bin, tool), `#!/bin/sh\nenv >> '${path.join(fx.root, 'tool-env.txt')}'\nexec '${real}' "$@"\n`, { mode: 0o755 });
+    }
+    fx.env.PATH = `${bin}:${process.env.PATH ?? ''}`;
     await fs.mkdir(path.join(fx.volumesDir, 'docs'));
     await fs.writeFile(path.join(fx.volumesDir, 'docs', 'a.txt'), 'a\n');
     svc = await startService('start', fx.env);
@@ -69,5 +77,13 @@ describe('a dump with a view of another MariaDB user, restored by a DB_USER with
     assert.equal(loaded.state, 'completed', loaded.failedReason);
     assert.equal(await root('SELECT name FROM v_patient WHERE id = 1', DB), 'Anna');
     assert.equal(await root(`SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '${DB}'`), 'root@localhost');
+  });
+
+  it("the tools the service starts (mariadb-dump, mariadb, GNU tar) get neither DB_PASSWORD nor API_TOKEN in their environment", async () => {
+    const seen = await fs.readFile(path.join(fx.root, 'tool-env.txt'), 'utf8');
+    assert.match(seen, /^DB_USER=oob_def_/m, 'the wrappers ran and wrote the environment down');
+    assert.ok(!seen.includes(PASSWORD), 'the database password in a tool\'s environment');
+    assert.ok(!seen.includes(TOKEN), 'the API token in a tool\'s environment');
+    assert.doesNotMatch(seen, /^(DB_PASSWORD|API_TOKEN)=/m);
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArchiveName, type ArchiveName } from '../../src/core/names.js';
-import { chainNeeds, contiguousChainNeeds, isSizeDrop, notAGeneration, remoteSizeDrops, selectPrunable, withoutNeeded } from '../../src/core/retention.js';
+import { chainNeeds, contiguousChainNeeds, isSizeDrop, notAGeneration, remoteSizeDrops, safetyBackupsPast, selectPrunable, withoutNeeded } from '../../src/core/retention.js';
 
 const a = (file: string) => parseArchiveName(file) as ArchiveName;
 
@@ -170,5 +170,30 @@ describe('remoteSizeDrops', () => {
     const copies = [copy('2026-11-01-0315', 1000), copy('2026-11-02-0315', 999, true), copy('2026-11-03-0315', 5)];
     assert.deepEqual(files(remoteSizeDrops(copies, 0, new Set(['pacs_2026-11-02-0315.inc.tar.gz']))), ['pacs_2026-11-02-0315.inc.tar.gz']);
     assert.deepEqual(files(remoteSizeDrops(copies, 0, new Set())), []);
+  });
+});
+
+describe('safety backups are no generation', () => {
+  const arch = (stamp: string, safetyFor: string | null = null) => ({ ...a(`pacs_${stamp}.tar.gz`), sizeDrop: null, verified: { ok: true }, safetyFor });
+
+  it("three restores tried after ransomware make three safety backups; with keep 3 the next prune keeps the three good sets", () => {
+    const archives = [
+      arch('2026-11-20-0315'), arch('2026-11-21-0315'), arch('2026-11-22-0315'), arch('2026-11-23-0315'),
+      arch('2026-11-23-1001', 'r1'), arch('2026-11-23-1012', 'r2'), arch('2026-11-23-1025', 'r3'),
+      arch('2026-11-24-0315'),
+    ];
+    const doomed = selectPrunable(archives, 'pacs', 3, notAGeneration).map((x) => x.stamp);
+    // The good ones beyond keep go, as ever; the safety backups stay while newer than the oldest kept set.
+    assert.deepEqual(doomed.sort(), ['2026-11-20-0315', '2026-11-21-0315']);
+  });
+
+  it('go once older than every kept generation (keep mode and, through safetyBackupsPast, GFS)', () => {
+    const archives = [arch('2026-11-01-1000', 'r0'), arch('2026-11-02-0315'), arch('2026-11-03-0315'), arch('2026-11-04-0315')];
+    assert.deepEqual(selectPrunable(archives, 'pacs', 2, notAGeneration).map((x) => x.stamp).sort(), ['2026-11-01-1000', '2026-11-02-0315']);
+    const kept = archives.slice(2);
+    assert.deepEqual(safetyBackupsPast(archives, kept).map((x) => x.stamp), ['2026-11-01-1000']);
+    assert.deepEqual(safetyBackupsPast(archives, []), [], 'nothing kept: no reference, nothing goes');
+    assert.equal(notAGeneration({ sizeDrop: null, verified: { ok: true }, safetyFor: 'r0' }), true);
+    assert.equal(notAGeneration({ sizeDrop: null, verified: { ok: true }, safetyFor: null }), false);
   });
 });

@@ -47,6 +47,7 @@ const archive = z
     sizeDrop: z.looseObject({ previousFile: z.string(), previousSize: z.number(), ratio: z.number() }).nullable(),
     origin: z.enum(['oob-backup', 'external']),
     catchUpFor: z.string().nullable(),
+    safetyFor: z.string().nullable().meta({ description: 'a safety backup: the id of the restore that replaced this data right after; not one of the keep generations' }),
     warnings: z.int().meta({ description: 'entries skipped or changed while archived (vanished, shrank, a socket); 0 without a manifest' }),
     warningMessages: z.array(z.string()).meta({ description: 'the first of those warnings, names escaped' }),
     incremental: z.boolean().meta({ description: 'a listed-incremental archive (.inc.tar.gz), restorable with the files of basedOn' }),

@@ -15,6 +15,7 @@ import { restore } from './restore.js';
 import { schedule } from './schedule.js';
 import { storage } from './storage.js';
 import { workers } from './workers.js';
+import { variableDocs } from './variables.js';
 
 export const CONCERNS = [storage, redis, http, schedule, workers, restore, database, offsite, alerts, processVariables];
 
@@ -69,3 +70,6 @@ export type EnvVariables = z.output<typeof envSchema>;
 
 /** Names of all variables the service reads, in documentation order. */
 export const VARIABLE_NAMES = Object.keys(variables) as (keyof typeof variables)[];
+
+/** The variables whose values are secrets (passwords, tokens, URLs that may carry one). */
+export const SECRET_VARIABLE_NAMES: readonly string[] = VARIABLE_NAMES.filter((n) => variableDocs.get(variables[n])?.secret === true);
