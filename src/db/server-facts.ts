@@ -82,3 +82,34 @@ export function sameAccount(a: string, b: string): boolean {
   const at = (s: string) => s.lastIndexOf('@');
   return a.slice(0, at(a)) === b.slice(0, at(b)) && a.slice(at(a) + 1).toLowerCase() === b.slice(at(b) + 1).toLowerCase();
 }
+
+/** A connection to the server, as its process list shows it. */
+export interface Session {
+  id: string;
+  user: string;
+  host: string;
+  command: string;
+  seconds: number;
+}
+
+/**
+ * The other connections using the database (ours excluded): Elexis, Webelexis or a tool still
+ * running. A restore drops and reloads the database under them. Without the PROCESS privilege the
+ * server shows DB_USER's own connections only (README, "What the load keeps and refuses").
+ */
+export async function otherSessions(db: DbSettings, signal?: AbortSignal): Promise<Session[]> {
+  assertDbName(db.database); // validated: it is put into the SQL
+  const rows = await query(
+    db,
+    `SELECT ID, USER, HOST, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE DB = '${db.database}' AND ID <> CONNECTION_ID() ORDER BY ID`,
+    'the connections using the database',
+    signal,
+  );
+  return rows.map(([id = '', user = '', host = '', command = '', time = '0']) => ({ id, user, host, command, seconds: Number(time) }));
+}
+
+/** Connections as a person reads them: `elexis@10.0.0.5:51234 (connection 12, Sleep for 40 s)`. */
+export function describeSessions(sessions: readonly Session[], max = 5): string {
+  const shown = sessions.slice(0, max).map((s) => `${s.user}@${s.host} (connection ${s.id}, ${s.command} for ${s.seconds} s)`);
+  return shown.join(', ') + (sessions.length > max ? `, and ${sessions.length - max} more` : '');
+}

@@ -13,7 +13,7 @@ import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import { dumpDatabase } from '../db/dump.js';
 import { checkSqlFile, loadSqlFile } from '../db/load.js';
-import { CHARSET_NAME, databaseExists, definerRights, sameAccount, serverPacketLimit, type DatabaseDefaults } from '../db/server-facts.js';
+import { CHARSET_NAME, databaseExists, definerRights, describeSessions, otherSessions, sameAccount, serverPacketLimit, type DatabaseDefaults } from '../db/server-facts.js';
 import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
@@ -70,6 +70,23 @@ async function requirePacketRoom(db: DbSettings, longestStatement: number, signa
       `${formatBytes(limit)} per statement (max_allowed_packet): the load would stop halfway, after the database was dropped; raise it on the server ` +
       `(SET GLOBAL max_allowed_packet = ${enough.replace('M', '*1024*1024')}; and max_allowed_packet = ${enough} under [mariadbd] in its configuration) ` +
       'and restore again; nothing was changed',
+  );
+}
+
+/**
+ * A restore drops the database and loads the file under any client still connected: what Elexis
+ * or Webelexis wrote meanwhile ended up in the restored database as if it had been in the backup
+ * (found by a tester: three rows of a client writing during the load stayed). Refused before
+ * anything changes, naming the connections; the admin stops the clients and requests it again.
+ */
+async function requireNoOtherClients(db: DbSettings, signal?: AbortSignal): Promise<void> {
+  const others = await otherSessions(db, signal).catch((err: Error) => {
+    throw new Error(`asking MariaDB which clients use ${db.database} failed, nothing was changed: ${err.message}`, { cause: err });
+  });
+  if (others.length === 0) return;
+  throw new UnrecoverableError(
+    `${others.length} other connection(s) use database ${db.database}: ${describeSessions(others)}; what they write during the restore would be mixed into the restored data. ` +
+      'Stop Elexis, Webelexis and every other client of the database (or end the connections with KILL <connection> as a MariaDB administrator), then request the restore again; nothing was changed',
   );
 }
 
@@ -157,6 +174,7 @@ export async function restoreSql(
   // nothing to keep, and mariadb-dump would fail on it.
   const existed = await databaseExists(db, signal);
   if (!existed) log.info({ database: db.database }, 'the database does not exist yet: no safety dump, the restore creates it');
+  if (existed) await requireNoOtherClients(db, signal);
   if (!request.skipSafetyBackup && existed) {
     progress('safety-dump');
     // A dump is usually smaller than the upload it is replaced by; the upload's size is the estimate.
@@ -177,6 +195,9 @@ export async function restoreSql(
   try {
     const databaseDefaults = await dumpedDefaults(file);
     const r = await loadSqlFile(db, file, { logger: log, onProgress: (p) => progress('load', p), databaseDefaults });
+    // A client that connected during the load may have written into the database it was loading.
+    const during = await otherSessions(db, signal).catch(() => []);
+    if (during.length) log.warn({ database: db.database, connections: describeSessions(during) }, 'clients connected to the database during the load');
     // An upload has served its purpose; a dump from the listing is a backup and stays.
     if (path.dirname(file) === uploadsDir(ctx.config.backupDir)) await fs.rm(file, { force: true });
     log.warn({ database: db.database, bytes: r.bytes }, 'database replaced from SQL file');
@@ -192,6 +213,7 @@ export async function restoreSql(
         (r.warnings.count > 0
           ? ` MariaDB changed ${r.warnings.count} value(s) while loading, so the database differs from the file there (first: ${r.warnings.messages[0]}).`
           : '') +
+        (during.length ? ` Warning: ${during.length} other connection(s) used the database at the end of the load (${describeSessions(during)}): what they wrote may be in it; check it before Elexis works on.` : '') +
         (safetyDump ? ` The database before the restore is in ${safetyDump}.` : ''),
     };
   } catch (err) {

@@ -5,6 +5,7 @@
  * is refused at the upload and again by the job, with the database untouched.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -343,5 +344,29 @@ describe('restore the database from a SQL file', () => {
     assert.equal(r.summary.warnings.count, 2, JSON.stringify(r.summary));
     assert.match(r.summary.warnings.messages.join('\n'), /Out of range value for column 'v' at row 1\nData truncated for column 's' at row 1/);
     assert.match(r.summary.message, /MariaDB changed 2 value\(s\) while loading, so the database differs from the file there \(first: Out of range value/);
+  });
+  it('a client still connected to the database (Elexis left running) refuses the restore before anything changes, naming the connection', async () => {
+    await fx.clock.advance(60_000);
+    // An idle client in the database, as Elexis's connection pool holds one.
+    const client = spawn('mariadb', [...MARIADB_ARGS, '--unbuffered', '-N', '-B', DB], { stdio: ['pipe', 'pipe', 'ignore'] });
+    try {
+      client.stdin.write('SELECT CONNECTION_ID();\n');
+      const id = await new Promise<string>((resolve) => client.stdout.once('data', (d: Buffer) => resolve(d.toString().trim())));
+      const before = await sql('CHECKSUM TABLE patient');
+      const dumps = async () => (await fs.readdir(fx.backupDir)).filter((f) => f.endsWith('.sql.gz')).sort();
+      const dumpsBefore = await dumps();
+      const r = await confirmAndWait(svc, (await upload(svc, dump)).body);
+      assert.equal(r.state, 'failed');
+      assert.match(r.failedReason, new RegExp(`^1 other connection\\(s\\) use database ${DB}: root@[^ ]+ \\(connection ${id}, Sleep for \\d+ s\\); .*Stop Elexis, Webelexis .*nothing was changed$`));
+      assert.equal(await sql('CHECKSUM TABLE patient'), before);
+      assert.deepEqual(await dumps(), dumpsBefore, 'no safety dump was made');
+    } finally {
+      client.stdin.end();
+      await new Promise((resolve) => client.once('exit', resolve));
+    }
+    // The client gone, the same file loads.
+    await fx.clock.advance(60_000);
+    const ok = await confirmAndWait(svc, (await upload(svc, dump, '?skipSafetyBackup=true')).body);
+    assert.equal(ok.state, 'completed', ok.failedReason);
   });
 });
