@@ -11,7 +11,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AppContext } from '../runtime/context.js';
-import { isSizeDrop } from '../core/retention.js';
+import { isSizeDrop, notAGeneration } from '../core/retention.js';
 import type { Logger } from '../runtime/logger.js';
 import { addManifestNotes } from '../engine/manifest-notes.js';
 import { makeAlert } from '../stores/notifier.js';
@@ -21,7 +21,10 @@ export async function checkSizeDrop(ctx: AppContext, a: { volume: string; stamp:
   if (threshold <= 0) return false;
   const archives = (await ctx.store.listArchives()).filter((x) => x.volume === a.volume);
   const current = archives.find((x) => x.file === a.file);
-  const earlier = archives.filter((x) => x.stamp < a.stamp && x.sizeDrop === null).sort((x, y) => (x.stamp < y.stamp ? 1 : -1));
+  // Compared with a generation only: neither a size drop, a failed archive, nor a safety backup (the
+  // data right before a restore, often of the wiped volume itself: as the baseline, the next nights'
+  // archives of the still-wiped volume were no drop and pushed the good generations out).
+  const earlier = archives.filter((x) => x.stamp < a.stamp && !notAGeneration(x)).sort((x, y) => (x.stamp < y.stamp ? 1 : -1));
   if (!current) return false;
   const counted = await volumeEntries(ctx.config.backupDir, a.file, { incrementalOnly: true });
   let sizeDrop: { previousFile: string; previousSize: number; ratio: number; measure?: 'entries' } | undefined;
