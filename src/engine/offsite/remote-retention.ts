@@ -4,12 +4,13 @@
  * that is still listed as complete. A delete the remote refuses (object lock, an append-only
  * server) is reported, not thrown: the next copy to this target tries again, and nothing else waits.
  * What a kept incremental needs (the full and the incrementals before it) is kept with it. Copies
- * of a size drop (core/retention.ts remoteSizeDrops) do not count as generations and are not
- * removed here: as in BACKUP_DIR, they wait for a person, and the good copies stay.
+ * of a size drop (core/retention.ts remoteSizeDrops) do not count as generations: as in BACKUP_DIR,
+ * the good copies stay, and the drops are kept while recent (remoteDoomed).
  */
 import { selectByPolicy } from '../../core/gfs.js';
-import { contiguousChainNeeds, remoteSizeDrops, withoutNeeded } from '../../core/retention.js';
+import { contiguousChainNeeds, remoteSizeDrops, selectPrunable, withoutNeeded } from '../../core/retention.js';
 import { completionMarker, remoteNamesOf } from '../../core/offsite-names.js';
+import type { ArchiveName } from '../../core/names.js';
 import type { RetentionPolicy } from '../../core/retention-policy.js';
 import { deleteFile, remotePath, type RcloneOptions } from './rclone.js';
 import { listRemoteArchives } from './remote-listing.js';
@@ -28,6 +29,17 @@ export interface SizeDropRule {
   flaggedLocally: ReadonlySet<string>;
 }
 
+/**
+ * What the policy removes. With `keep`, as in BACKUP_DIR (selectPrunable): the copies of a size drop
+ * are kept while newer than the oldest counted copy kept, and go once `keep` good generations
+ * followed them (a volume wiped for a night and restored: before, its copies stayed on the target
+ * for good). With GFS, as LOCAL_RETENTION=gfs does, they wait for a person.
+ */
+export function remoteDoomed<A extends ArchiveName>(mine: A[], volume: string, policy: RetentionPolicy, drops: ReadonlySet<string>): A[] {
+  if (policy.kind === 'keep') return selectPrunable(mine, volume, policy.keep, (a) => drops.has(a.file));
+  return selectByPolicy(mine.filter((a) => !drops.has(a.file)), policy);
+}
+
 export async function applyRemoteRetention(
   rclone: RcloneOptions, target: string, volume: string, policy: RetentionPolicy, sizeDrop: SizeDropRule, signal?: AbortSignal,
 ): Promise<RemoteRetentionResult> {
@@ -36,9 +48,8 @@ export async function applyRemoteRetention(
   const mine = (await listRemoteArchives(rclone, target, signal)).filter((a) => a.volume === volume);
   const drops = remoteSizeDrops(mine, sizeDrop.threshold, sizeDrop.flaggedLocally);
   result.sizeDrops = mine.filter((a) => drops.has(a.file)).map((a) => a.file);
-  const counted = mine.filter((a) => !drops.has(a.file));
   // Incremental archives (issue 16): a kept one keeps its chain on the target, or it restores nothing.
-  for (const a of withoutNeeded(mine, selectByPolicy(counted, policy), contiguousChainNeeds(mine))) {
+  for (const a of withoutNeeded(mine, remoteDoomed(mine, volume, policy, drops), contiguousChainNeeds(mine))) {
     try {
       await deleteFile(rclone, remotePath(target, completionMarker(a.file, a.encrypted)), signal);
     } catch (err) {
