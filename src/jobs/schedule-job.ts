@@ -13,7 +13,9 @@ export function makeScheduleProcessor(ctx: AppContext) {
   return async (job: Job, token?: string): Promise<unknown> => {
     if (job.name === 'run') return run(job, token);
     if (job.name === 'verify-newest') {
-      const newest = (await ctx.store.listSets())[0];
+      // A set of safety backups only (a restore's, since the last run) is no backup of the schedule:
+      // verifying it instead left the newest run's set, and its off-site copies, unchecked that week.
+      const newest = (await ctx.store.listSets()).find((s) => !s.archives.every((a) => a.safetyFor !== null));
       if (!newest) return { skipped: true, reason: 'no backup set to verify' };
       const jobs = await enqueueSetVerification(ctx.queues, newest);
       log.info({ stamp: newest.stamp, archives: jobs.length }, 'verification of the newest set queued');
