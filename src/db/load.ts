@@ -215,6 +215,14 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
 }
 
 /**
+ * A warning's text without the value it quotes (`Incorrect integer value: 'Müller' for column …`):
+ * a patient's data has no place in the log or the job's result. Column names stay.
+ */
+export function withoutValues(message: string): string {
+  return message.replace(/(\bvalue:\s*)'(?:[^'\\]|\\.|'')*'/gi, "$1'…'");
+}
+
+/**
  * The warnings the client prints (`Warning (Code 1265): Data truncated for column 'e' at row 1`)
  * but those that change nothing: a value given for a generated column (mariadb-dump writes them,
  * the server computes them again) and the event scheduler being off. The first MESSAGES_KEPT kept.
@@ -241,6 +249,6 @@ class LoadWarnings {
     const m = /^Warning \(Code (\d+)\): (.*)$/.exec(l.trim());
     if (!m || LoadWarnings.harmless(Number(m[1]), m[2]!)) return;
     this.count++;
-    if (this.messages.length < LoadWarnings.MESSAGES_KEPT) this.messages.push(m[2]!.slice(0, 300));
+    if (this.messages.length < LoadWarnings.MESSAGES_KEPT) this.messages.push(withoutValues(m[2]!).slice(0, 300));
   }
 }

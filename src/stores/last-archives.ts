@@ -57,6 +57,8 @@ async function describeArchive(dir: string, a: ArchiveName): Promise<LastArchive
   if ((await readVerified(`${file}.verify.json`)) === false) return undefined;
   const base = { volume: a.volume, kind: a.kind, file: a.file, stamp: a.stamp };
   const manifest = await readManifest(`${file}.manifest.json`);
+  // A restore's safety backup is no backup of the schedule (the overdue check, the metrics): the next older one is the last.
+  if (manifest?.safety) return undefined;
   if (manifest) {
     return {
       ...base,
@@ -70,7 +72,7 @@ async function describeArchive(dir: string, a: ArchiveName): Promise<LastArchive
 }
 
 /** The fields we use, each only when present and sane; undefined when there is no readable manifest. */
-async function readManifest(file: string): Promise<{ size?: number; durationMs?: number; createdAt?: Date } | undefined> {
+async function readManifest(file: string): Promise<{ size?: number; durationMs?: number; createdAt?: Date; safety: boolean } | undefined> {
   let raw: unknown;
   try {
     raw = JSON.parse(await fs.readFile(file, 'utf8'));
@@ -85,6 +87,7 @@ async function readManifest(file: string): Promise<{ size?: number; durationMs?:
     size: nonNegative(m.size),
     durationMs: nonNegative(m.durationMs),
     createdAt: created && !Number.isNaN(created.getTime()) ? created : undefined,
+    safety: typeof m.safetyFor === 'string',
   };
 }
 

@@ -143,6 +143,16 @@ describe('metrics', () => {
     }
   });
 
+  test("lastArchivesByVolume skips a restore's safety backup: it is no backup of the schedule", async () => {
+    const safety = await writeArchive(fx.backupDir, 'elexisdb_2026-01-12-2230.tar.gz', 99, { tool: 'oob-backup', safetyFor: 'a-restore-id' });
+    try {
+      assert.equal((await lastArchivesByVolume(ctx.store)).elexisdb?.file, 'elexisdb_2026-01-12-0315.tar.gz');
+    } finally {
+      await fs.rm(safety);
+      await fs.rm(`${safety}.manifest.json`);
+    }
+  });
+
   test('an empty installation: zero counters, no volumes, every source up', async () => {
     const empty = await makeFixture();
     const c = await createContext(loadConfig(empty.env, empty.root), createLogger('silent'), REDIS_URL);

@@ -334,6 +334,15 @@ describe('restore the database from a SQL file', () => {
     assert.match(r.failedReason, /^elexisdb-sql_[\d-]+\.sql\.gz is not the dump that was written: its sha256 is [0-9a-f]{64}, its \.sha256 sidecar says [0-9a-f]{64} .*nothing was changed$/);
     assert.equal(await sql('CHECKSUM TABLE patient'), before);
     assert.deepEqual(await dumps(), dumpsBefore, 'no safety dump was made');
+    // Without its sidecar (deleted by hand), our dump cannot be checked either: refused the same way.
+    await fs.rm(`${file}.sha256`);
+    await fx.clock.advance(60_000);
+    const again = await http(svc.url, 'POST', '/api/restores', { stamp: run.body.stamp, volumes: ['elexisdb-sql'] }, TOKEN);
+    assert.equal(again.status, 201, JSON.stringify(again.body));
+    const missing = await confirmAndWait(svc, again.body);
+    assert.equal(missing.state, 'failed');
+    assert.match(missing.failedReason, /has our manifest but its \.sha256 sidecar is missing, so the dump cannot be checked; .*nothing was changed$/);
+    assert.equal(await sql('CHECKSUM TABLE patient'), before);
   });
   it('a load in which MariaDB changes values (warnings in a lenient sql_mode) completes but says so, with the first messages', async () => {
     await fx.clock.advance(60_000);

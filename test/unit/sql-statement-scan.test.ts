@@ -1,6 +1,7 @@
 /** SQL text read as the mariadb client splits it into statements (src/core/sql-statement-scan.ts). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { withoutValues } from '../../src/db/load.js';
 import { SqlStatementScan } from '../../src/core/sql-statement-scan.js';
 
 const scanned = (text: string, piece = text.length || 1, database: string | undefined = 'elexis') => {
@@ -95,5 +96,13 @@ describe('SqlStatementScan: the definers of views, triggers, routines and events
       ].join('\n'),
     );
     assert.deepEqual([...s.definers], ['admin@%', 'root@localhost', "o'brien@10.0.0.%", 'bare@localhost']);
+  });
+});
+
+describe('load warnings without the values they quote', () => {
+  it("keeps the column, drops the value (a patient's data has no place in the log)", () => {
+    assert.equal(withoutValues("Incorrect integer value: 'Müller' for column `db`.`t`.`v` at row 1"), "Incorrect integer value: '…' for column `db`.`t`.`v` at row 1");
+    assert.equal(withoutValues("Incorrect date value: 'it''s \\'x' for column 'd' at row 2"), "Incorrect date value: '…' for column 'd' at row 2");
+    assert.equal(withoutValues("Data truncated for column 's' at row 1"), "Data truncated for column 's' at row 1");
   });
 });
