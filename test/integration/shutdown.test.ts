@@ -65,7 +65,8 @@ describe('graceful shutdown of a busy worker', () => {
     afterExit = { state: job.body.state, attemptsMade: job.body.attemptsMade, backupDir: await fs.readdir(fx.backupDir) };
 
     second = await startService('worker', fx.env);
-    await waitForJobsSettled(api.url, undefined, 60_000);
+    // Generous: one sequential gzip stream of 192 MiB, then its verify, on a machine that may be busy.
+    await waitForJobsSettled(api.url, undefined, 150_000);
   });
   after(async () => {
     await Promise.all([api, first, second].map(async (s) => s?.stop('SIGKILL')));
