@@ -4,6 +4,7 @@
  */
 import { DE, type Texts } from './texts-de';
 import { EN } from './texts-en';
+import { fill } from './fill';
 
 export type Lang = 'de' | 'en';
 const KEY = 'oob-backup.lang';
@@ -34,7 +35,7 @@ export function chooseLang(l: Lang): void {
 export type TextKey = keyof Texts;
 
 export function t(key: TextKey, vars: Record<string, string | number> = {}): string {
-  return TEXTS[lang][key].replace(/\{(\w+)\}/g, (m, name: string) => (name in vars ? String(vars[name]) : m));
+  return fill(TEXTS[lang][key], vars);
 }
 
 /** BCP 47 tag for Intl: Swiss German dates and numbers (03:15, 1'234) on the German page. */
