@@ -29,6 +29,7 @@ import { missingTargets } from '../stores/offsite-copies.js';
 import { runArchiveFile } from './verify-job.js';
 import { checkRunJobData } from './job-data.js';
 import { stampInFuture } from './run-claim-check.js';
+import { noteEarlierSafetyBackups } from './earlier-safety-backups.js';
 
 const LOCK_RETRY_MS = 5000;
 
@@ -63,6 +64,7 @@ export function makePruneProcessor(ctx: AppContext) {
       }
       // An archive stamped in the future (written for a forged job, or under a wrong clock) is no
       // generation: counted, it would push every real one out. It is left alone and said.
+      await noteEarlierSafetyBackups(ctx, volume, log);
       const all = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
       const future = all.filter((a) => stampInFuture(ctx, a.stamp));
       if (future.length) log.warn({ files: future.map((a) => a.file) }, 'archives stamped in the future: not counted as generations and not pruned; look at them');

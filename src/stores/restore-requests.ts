@@ -174,6 +174,23 @@ export class RestoreRequests {
     else await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S);
   }
 
+  /** Every completed restore's id and summary still recorded (30 days): jobs/earlier-safety-backups.ts. */
+  async completedSummaries(): Promise<{ id: string; summary: unknown }[]> {
+    const found: { id: string; summary: unknown }[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.outcomeKey('*'), 'COUNT', 1000);
+      cursor = next;
+      const values = keys.length ? await this.redis.mget(...keys) : [];
+      keys.forEach((k, i) => {
+        const id = k.slice(this.key('').length, -':outcome'.length);
+        const o = values[i] ? (JSON.parse(values[i]!) as Partial<RestoreOutcome>) : undefined;
+        if (RestoreRequests.isValidId(id) && o?.state === 'completed' && o.summary) found.push({ id, summary: o.summary });
+      });
+    } while (cursor !== '0');
+    return found;
+  }
+
   /**
    * Checks in the order a person can act on: an unknown id, then a wrong token (so a guesser learns
    * nothing about the request's state), then expiry, then reuse.
