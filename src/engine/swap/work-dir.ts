@@ -260,10 +260,19 @@ export async function createdRootTimes(work: string): Promise<DirTimes | undefin
       rootTimes?: { atimeMs?: unknown; mtimeMs?: unknown; atimeNs?: unknown; mtimeNs?: unknown };
     };
     if (typeof t?.atimeNs === 'string' && typeof t.mtimeNs === 'string') return { atimeNs: BigInt(t.atimeNs), mtimeNs: BigInt(t.mtimeNs) };
-    // Written by an earlier version: milliseconds only.
+    // Written by an earlier version: fs.stat's milliseconds as a double, whose fraction still
+    // carries the microseconds (a double near 2e12 is exact to about 0.25 µs); truncated to the
+    // millisecond, a root's time recovered after an upgrade lost them.
     if (typeof t?.atimeMs !== 'number' || typeof t.mtimeMs !== 'number') return undefined;
-    return { atimeNs: BigInt(Math.floor(t.atimeMs)) * 1_000_000n, mtimeNs: BigInt(Math.floor(t.mtimeMs)) * 1_000_000n };
+    return { atimeNs: msToNs(t.atimeMs), mtimeNs: msToNs(t.mtimeMs) };
   } catch {
     return undefined;
   }
+}
+
+/** A millisecond time (a double, as fs.stat's mtimeMs) in nanoseconds, to the microsecond it holds. */
+function msToNs(ms: number): bigint {
+  const sec = Math.floor(ms / 1000);
+  const us = Math.round((ms - sec * 1000) * 1000);
+  return BigInt(sec) * 1_000_000_000n + BigInt(us) * 1000n;
 }
