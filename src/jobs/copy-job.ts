@@ -119,7 +119,7 @@ async function remoteRetention(ctx: AppContext, o: { volume: string; target: str
     const flaggedLocally = new Set((await ctx.store.listArchives()).filter((a) => a.volume === o.volume && a.sizeDrop !== null).map((a) => a.file));
     const r = await applyRemoteRetention(await rcloneOptions(offsite), o.target, o.volume, policy, { threshold: ctx.config.sizeDropAlert, flaggedLocally }, o.signal);
     if (r.sizeDrops.length) {
-      log.warn({ policy: describePolicy(policy), sizeDrops: r.sizeDrops }, 'off-site retention does not count copies of a size drop (a wiped volume?) as generations: kept, with the good copies before them, until a person looks');
+      log.warn({ policy: describePolicy(policy), sizeDrops: r.sizeDrops }, 'off-site retention does not count copies of a size drop (a wiped volume?) as generations: with keep:N they go once N good copies followed them, with GFS they wait for a person');
     }
     for (const f of r.removed) await ctx.copies.markRemoved(f, o.target, ctx.clock.now().toISOString());
     if (r.removed.length) log.info({ policy: describePolicy(policy), removed: r.removed }, 'off-site retention removed old copies');

@@ -10,7 +10,6 @@ import type { AppContext } from '../runtime/context.js';
 import { noteSafetyBackup } from '../engine/manifest-notes.js';
 
 interface SummaryFields {
-  kind?: unknown;
   safetyBackupStamp?: unknown;
   volumes?: unknown;
   volume?: unknown;

@@ -62,9 +62,9 @@ export function makePruneProcessor(ctx: AppContext) {
       if (!(await fs.stat(path.join(dir, own)).catch(() => undefined))?.isFile()) {
         throw new Error(`not pruning ${volume}: this run's archive ${own} is missing`);
       }
+      await noteEarlierSafetyBackups(ctx, volume, log);
       // An archive stamped in the future (written for a forged job, or under a wrong clock) is no
       // generation: counted, it would push every real one out. It is left alone and said.
-      await noteEarlierSafetyBackups(ctx, volume, log);
       const all = (await ctx.store.listArchives()).filter((a) => a.volume === volume);
       const future = all.filter((a) => stampInFuture(ctx, a.stamp));
       if (future.length) log.warn({ files: future.map((a) => a.file) }, 'archives stamped in the future: not counted as generations and not pruned; look at them');
@@ -86,8 +86,9 @@ export function makePruneProcessor(ctx: AppContext) {
       // Incremental archives: what a kept one needs stays (its manifest's chain, issue 16). An
       // incremental whose manifest cannot tell (unreadable) keeps everything older of its volume.
       const needs = chainNeeds(archives);
-      // LOCAL_RETENTION=gfs:…: grandfather-father-son over the unflagged archives; flagged ones
-      // (size drop, failed verification) are then kept until a person looks, as they are no generation.
+      // LOCAL_RETENTION=gfs:…: grandfather-father-son over the generations; a size drop or a failed
+      // verification is then kept until a person looks, a safety backup until it is older than every
+      // generation kept (core/retention.ts notAGeneration, safetyBackupsPast).
       const local = ctx.config.localRetention;
       const generations = archives.filter((a) => !notAGeneration(a));
       const gfsDoomed = local ? selectByPolicy(generations, local) : [];

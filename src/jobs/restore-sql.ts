@@ -19,7 +19,7 @@ import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { noteSafetyBackup } from '../engine/manifest-notes.js';
-import { readManifest } from '../engine/verify/archive-verification.js';
+import { readManifest, readSidecarSha256 } from '../engine/verify/archive-verification.js';
 import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
 
 export interface SqlRestoreSummary {
@@ -123,18 +123,18 @@ async function requireDefinerRights(db: DbSettings, definers: readonly string[],
  * listing says "verified". Uploads and dumps copied in without a sidecar have nothing to match.
  */
 async function requireSidecarMatch(file: string, sha256: string): Promise<void> {
-  // Missing (ENOENT): an upload, or a dump copied in by hand; null: there but unreadable.
-  const sidecar = await fs.readFile(`${file}.sha256`, 'utf8').catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : null));
-  if (sidecar === undefined && (await readManifest(file).catch(() => undefined))) {
-    throw new UnrecoverableError(`${path.basename(file)} has our manifest but its .sha256 sidecar is missing, so the dump cannot be checked; restore another set, or check the file; nothing was changed`);
+  const expected = await readSidecarSha256(file);
+  if (expected === null) {
+    // As the verify job holds it: one of ours (its manifest) without a readable sidecar cannot be checked.
+    if (await readManifest(file).catch(() => undefined)) {
+      throw new UnrecoverableError(`${path.basename(file)} has our manifest but its .sha256 sidecar is missing or unreadable, so the dump cannot be checked; restore another set, or check the file; nothing was changed`);
+    }
+    return;
   }
-  const expected = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
-  if (sidecar === undefined || expected === sha256) return;
+  if (expected === sha256) return;
   throw new UnrecoverableError(
-    expected
-      ? `${path.basename(file)} is not the dump that was written: its sha256 is ${sha256}, its .sha256 sidecar says ${expected} ` +
-          '(changed or damaged since); restore another set, or check the file; nothing was changed'
-      : `the .sha256 sidecar of ${path.basename(file)} is unreadable, so the dump cannot be checked; nothing was changed`,
+    `${path.basename(file)} is not the dump that was written: its sha256 is ${sha256}, its .sha256 sidecar says ${expected} ` +
+      '(changed or damaged since); restore another set, or check the file; nothing was changed',
   );
 }
 

@@ -18,7 +18,7 @@ import { listRemoteArchives } from './remote-listing.js';
 export interface RemoteRetentionResult {
   removed: string[];
   refused: { file: string; error: string }[];
-  /** Copies not counted as generations (a size drop), so kept. */
+  /** Copies not counted as generations (a size drop): kept while recent (remoteDoomed). */
   sizeDrops: string[];
 }
 
