@@ -1,13 +1,16 @@
 /**
  * `npm run test:integration` (and `node --import tsx test/run.ts <node --test args>` for single
- * files): makes sure a Redis and a MariaDB are there (the machine's own, or throwaway ones, see
+ * files): builds dist/ when src/ or ui/ changed (helpers/fresh-build.ts), makes sure a Redis and a MariaDB are there (the machine's own, or throwaway ones, see
  * helpers/test-services.ts), runs `node --import tsx --test <args>` with their addresses in the
  * environment, stops what it started, and exits with the test run's code.
  */
 import { execFileSync, spawn } from 'node:child_process';
+import { ensureFreshBuild } from './helpers/fresh-build.js';
 import { ensureTestServices, MissingServiceError, type TestServices } from './helpers/test-services.js';
 
 const args = process.argv.slice(2);
+// The service processes the tests start run from dist/ (helpers/service.ts): compiled from today's src/.
+ensureFreshBuild();
 let services: TestServices;
 try {
   services = await ensureTestServices();

@@ -24,7 +24,11 @@ export const DB_ENV = { DB_HOST: MARIADB.host, DB_PORT: String(MARIADB.port), DB
 /** Connection arguments of `mariadb` and `mariadb-dump` for that MariaDB, as root. */
 export const MARIADB_ARGS = ['-h', MARIADB.host, '-P', String(MARIADB.port), '-u', 'root'];
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const ENTRY = { start: 'src/start.ts', api: 'src/api/main.ts', worker: 'src/jobs/main.ts' } as const;
+/**
+ * The compiled entry points, as the Docker image and `npm start` run them (test/run.ts builds dist/
+ * from src/ first, helpers/fresh-build.ts): tsx would cost each process ~1.5 CPU-seconds more.
+ */
+export const ENTRY = { start: 'dist/start.js', api: 'dist/api/main.js', worker: 'dist/jobs/main.js' } as const;
 
 export interface Fixture {
   root: string;
@@ -112,7 +116,7 @@ export async function startService(role: keyof typeof ENTRY, env: Record<string,
   // Started as in production: a worker as compose and `npm run start:worker` start it
   // (src/runtime/worker-process.ts); `start` as `npm start` (its worker child adds the rest).
   const worker = role === 'worker';
-  const proc = spawn(process.execPath, [...(worker ? workerExecArgv(['--import', 'tsx']) : ['--expose-gc', '--import', 'tsx']), ENTRY[role]], {
+  const proc = spawn(process.execPath, [...(worker ? workerExecArgv([]) : ['--expose-gc']), ENTRY[role]], {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(worker ? WORKER_PROCESS_ENV : {}), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

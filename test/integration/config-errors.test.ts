@@ -6,11 +6,12 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { describe, it } from 'node:test';
+import { ENTRY } from '../helpers/service.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
 function run(entry: string, env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const proc = spawn(process.execPath, [entry], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -33,7 +34,7 @@ describe('configuration errors stop the process', () => {
     DB_PASSWORD: 'hunter2',
     NOTIFY_WEBHOOK_URL: 'ftp://user:hunter2@hooks.example/x',
   };
-  for (const entry of ['src/api/main.ts', 'src/jobs/main.ts', 'src/start.ts']) {
+  for (const entry of [ENTRY.api, ENTRY.worker, ENTRY.start]) {
     it(`${entry}: exit 2, every bad variable named, no secret`, async () => {
       const r = await run(entry, env);
       assert.equal(r.code, 2, r.stderr + r.stdout);

@@ -4,7 +4,8 @@
  * times to the millisecond, and still archives and verifies (the verification reads with zlib);
  * with GZIP_INFLATE=libdeflate it refuses to start, saying why. The bindings are found from the
  * project's root (src/engine/native-binding.ts), so the worker runs from a copy of the project
- * without them: package.json, tsconfig.json and src/ copied, node_modules linked.
+ * without them: package.json and the compiled dist/ copied (the tests run the service from dist/,
+ * test/helpers/fresh-build.ts), node_modules linked.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -26,8 +27,8 @@ describe('a worker without the native binding', () => {
     await makeVolume(path.join(fx.volumesDir, 'pacsdata'), 'pacsdata');
     copy = path.join(fx.root, 'project');
     await fs.mkdir(copy);
-    for (const f of ['package.json', 'tsconfig.json']) await fs.copyFile(path.join(ROOT, f), path.join(copy, f));
-    await fs.cp(path.join(ROOT, 'src'), path.join(copy, 'src'), { recursive: true });
+    await fs.copyFile(path.join(ROOT, 'package.json'), path.join(copy, 'package.json'));
+    await fs.cp(path.join(ROOT, 'dist'), path.join(copy, 'dist'), { recursive: true });
     await fs.symlink(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
   });
   after(async () => {

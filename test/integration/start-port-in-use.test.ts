@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import { after, describe, it } from 'node:test';
-import { makeFixture, waitFor, type Fixture } from '../helpers/service.js';
+import { ENTRY, makeFixture, waitFor, type Fixture } from '../helpers/service.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 /** Processes of this fixture (its QUEUE_PREFIX in their environment), from /proc. */
@@ -34,7 +34,7 @@ describe('npm start with its port in use', () => {
     await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
     const port = (blocker.address() as net.AddressInfo).port;
     fx = await makeFixture({ PORT: String(port), HOST: '127.0.0.1' });
-    const proc = spawn(process.execPath, ['--import', 'tsx', 'src/start.ts'], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...fx.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(process.execPath, ['--expose-gc', ENTRY.start], { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...fx.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     proc.stdout.on('data', (b: Buffer) => (out += b.toString()));
     proc.stderr.on('data', (b: Buffer) => (out += b.toString()));
