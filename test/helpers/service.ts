@@ -116,6 +116,10 @@ export async function startService(role: keyof typeof ENTRY, env: Record<string,
   // Started as in production: a worker as compose and `npm run start:worker` start it
   // (src/runtime/worker-process.ts); `start` as `npm start` (its worker child adds the rest).
   const worker = role === 'worker';
+  // Run without test/run.ts (plain `node --test`), nothing may have built dist/: say so, not "exited early".
+  if (!(await fs.stat(path.join(opts.cwd ?? ROOT, ENTRY[role])).catch(() => undefined))) {
+    throw new Error(`${ENTRY[role]} is missing: run the tests through test/run.ts (it builds dist/), or npm run build`);
+  }
   const proc = spawn(process.execPath, [...(worker ? workerExecArgv([]) : ['--expose-gc']), ENTRY[role]], {
     cwd: opts.cwd ?? ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(worker ? WORKER_PROCESS_ENV : {}), ...env },
