@@ -1,6 +1,7 @@
 /**
  * What bull-board's own API would pass on to BullMQ unchecked: the body of "add job" (also its
- * "duplicate"), of "update data", and "promote" of a job that is not delayed. BullMQ threw for some
+ * "duplicate"), of "update data", "promote" of a job that is not delayed, and absurd limits (a
+ * queue's global concurrency and rate limit, a delayed job's new run time). BullMQ threw for some
  * of it (a job id with `:`, a fractional priority, a parent that does not exist: 500 with the
  * reason only in words meant for a programmer), stored the rest as it came (`delay: "x"`,
  * `attempts: -1`, `repeat: {every: 1000}`, data `"x"`) for a processor to run or to choke on. Here
@@ -67,6 +68,14 @@ const REFUSED_OPTIONS: Record<string, string> = {
   removeDependencyOnFailure: FLOW_ONLY,
 };
 
+/** Sane bounds of a queue's limits: 0 concurrency removes it; beyond these a value only hides a typo. */
+const CONCURRENCY = { min: 0, max: 1000 };
+const RATE_MAX = { min: 1, max: 100_000 };
+const RATE_DURATION = { min: 1, max: DAY_MS };
+
+/** A value as a message may show it: a huge string is cut. */
+const shown = (v: unknown) => (JSON.stringify(v) ?? 'nothing').slice(0, 40);
+
 class Refusal {
   constructor(
     readonly status: number,
@@ -98,6 +107,19 @@ function dataProblem(queue: QueueName, data: unknown, field: string): Refusal | 
   }
   const problem = RUN_QUEUES.includes(queue) ? runJobDataProblem(data as unknown as RunJobFields) : undefined;
   return problem ? new Refusal(400, field, 'invalid_job_data', `${field} refused, its job could never run: ${problem}; nothing was changed`) : undefined;
+}
+
+function limitProblem(body: unknown, field: string, range: { min: number; max: number }, code: string, key: string, label = field): Refusal | undefined {
+  const v = isObject(body) ? body[field] : undefined;
+  if (int(range.min, range.max)(v)) return undefined;
+  return new Refusal(400, field, code, `${label} must be a whole number from ${range.min} to ${range.max}, not ${shown(v)}; nothing was changed`, key, {});
+}
+
+function rateLimitProblem(body: unknown): Refusal | undefined {
+  if (isObject(body) && (body.max === null || body.max === undefined)) return undefined; // removes the limit
+  const rate = (field: string, range: { min: number; max: number }, label: string) =>
+    limitProblem(body, field, range, 'invalid_rate_limit', 'ERRORS.INVALID_RATE_LIMIT', label);
+  return rate('max', RATE_MAX, 'max (jobs per duration)') ?? rate('duration', RATE_DURATION, 'duration (milliseconds, at most a day)');
 }
 
 function refuse(res: Response, r: Refusal): void {
@@ -142,6 +164,17 @@ export function dashboardInput(ctx: AppContext): express.Router {
     const state = await job.getState();
     if (state === 'delayed') return undefined;
     return new Refusal(400, 'jobId', 'job_not_delayed', `job ${job.id} is ${state}: only a delayed job can be promoted (run now); nothing was changed`, 'ERRORS.JOB_NOT_DELAYED', { status: state });
+  }));
+
+  // Queue-wide limits: bull-board checks only "a whole number ≥ 0/1", so `duration: 1e12` (one job
+  // in 31 years) stopped the queue's backups without a word. 0 / null remove a limit (its meaning).
+  router.put('/api/queues/:queueName/concurrency', ...guard((req) => limitProblem(req.body, 'concurrency', CONCURRENCY, 'invalid_concurrency', 'ERRORS.INVALID_CONCURRENCY')));
+  router.put('/api/queues/:queueName/rate-limit', ...guard((req) => rateLimitProblem(req.body)));
+  // A delayed job moved past a year would never run; bull-board takes any finite time.
+  router.patch('/api/queues/:queueName/:jobId/delay', ...guard((req) => {
+    const runAt = isObject(req.body) ? req.body.runAt : undefined;
+    if (typeof runAt === 'number' && Number.isFinite(runAt) && runAt - Date.now() <= 365 * DAY_MS) return undefined;
+    return new Refusal(400, 'runAt', 'invalid_run_at', `runAt must be a time (milliseconds since 1970) at most a year from now, not ${shown(runAt)}; nothing was changed`, 'ERRORS.INVALID_RUN_AT', {});
   }));
 
   // Bad JSON or too large a body, answered in bull-board's shape too.

@@ -113,6 +113,57 @@ describe("bull-board's API refuses what BullMQ would choke on or store unchecked
     assert.equal((await board('PUT', '/queues/verify/no-such-job/promote')).status, 404);
   });
 
+  it("a queue's global concurrency, rate limit and a job's new run time: absurd values 400 in bull-board's shape, sane ones set", async () => {
+    const meta = () => queues.archive!.getGlobalConcurrency().then(async (c) => JSON.stringify([c, await queues.archive!.getGlobalRateLimit()]));
+    const unchanged = await meta();
+    for (const concurrency of [-1, 1.5, 1e12, 'x'.repeat(10_000), '5', null, true]) {
+      const r = await board('PUT', '/queues/archive/concurrency', { concurrency });
+      assertRefused(r, 400, 'invalid_concurrency', 'concurrency', `concurrency ${JSON.stringify(concurrency).slice(0, 20)}`);
+      assert.equal(r.body.error.key, 'ERRORS.INVALID_CONCURRENCY');
+    }
+    const limits: [object, string][] = [
+      [{ max: 1, duration: 1e12 }, 'duration'], // one archive in 31 years: the queue would stand still
+      [{ max: 1, duration: 0 }, 'duration'],
+      [{ max: 1, duration: -5 }, 'duration'],
+      [{ max: 1, duration: 'x'.repeat(10_000) }, 'duration'],
+      [{ max: 1 }, 'duration'],
+      [{ max: 0, duration: 1000 }, 'max'],
+      [{ max: -1, duration: 1000 }, 'max'],
+      [{ max: 1e12, duration: 1000 }, 'max'],
+      [{ max: 2.5, duration: 1000 }, 'max'],
+      [{ max: '5', duration: 1000 }, 'max'],
+    ];
+    for (const [body, field] of limits) {
+      const r = await board('PUT', '/queues/archive/rate-limit', body);
+      assertRefused(r, 400, 'invalid_rate_limit', field, `rate limit ${JSON.stringify(body).slice(0, 40)}`);
+      assert.equal(r.body.error.key, 'ERRORS.INVALID_RATE_LIMIT');
+    }
+    const nan = await fetch(`${svc.url}/admin/queues/api/queues/archive/concurrency`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: '{"concurrency": NaN}' });
+    assert.equal(nan.status, 400);
+    assert.equal(((await nan.json()) as any).error.code, 'invalid_json');
+    assert.equal(await meta(), unchanged, 'nothing was set');
+
+    // A delayed job moved to 31 years from now would never run; to an hour from now it is.
+    const added = await board('POST', '/queues/verify/add', { name: 'verify', data: { volume: VOLUME, stamp, file: `${VOLUME}_${stamp}.tar.gz`, kind: 'volume' }, options: { delay: 60_000 } });
+    assert.equal(added.status, 200, JSON.stringify(added.body));
+    const id = String(added.body.job.id);
+    for (const runAt of [Date.now() + 1e12, 'x', null]) {
+      const r = await board('PATCH', `/queues/verify/${id}/delay`, { runAt });
+      assertRefused(r, 400, 'invalid_run_at', 'runAt', `runAt ${runAt}`);
+      assert.equal(r.body.error.key, 'ERRORS.INVALID_RUN_AT');
+    }
+    assert.equal((await board('PATCH', `/queues/verify/${id}/delay`, { runAt: Date.now() + 3_600_000 })).status, 200);
+    await queues.verify!.remove(id);
+
+    // Sane values are set, and 0 / null remove the limits again (bull-board's meaning).
+    assert.equal((await board('PUT', '/queues/archive/concurrency', { concurrency: 2 })).status, 200);
+    assert.equal((await board('PUT', '/queues/archive/rate-limit', { max: 10, duration: 60_000 })).status, 200);
+    assert.deepEqual([await queues.archive!.getGlobalConcurrency(), await queues.archive!.getGlobalRateLimit()], [2, { max: 10, duration: 60_000 }]);
+    assert.equal((await board('PUT', '/queues/archive/concurrency', { concurrency: 0 })).status, 200);
+    assert.equal((await board('PUT', '/queues/archive/rate-limit', { max: null })).status, 200);
+    assert.equal(await meta(), unchanged, 'the limits are gone again');
+  });
+
   it('a restore cannot be added, edited, promoted, re-run or pulled into a flow through any bull-board endpoint', async () => {
     const done = await restoreAndWait(svc.url, { stamp, volumes: [VOLUME], skipSafetyBackup: true });
     assert.equal(done.state, 'completed', JSON.stringify(done));
