@@ -41,8 +41,11 @@ export function attachAlerts(ctx: AppContext, name: QueueName, worker: Worker): 
     );
   });
   if (name === 'prune') {
+    // `kind` names what was backed up (`volume` or `sql`, as the listing does): the receiver wants
+    // the backup, not which job of its flow happened to finish last. Without one (a job of an
+    // earlier version), prune takes it for a volume too.
     worker.on('completed', (job) =>
-      ctx.notifier.notify(makeAlert({ event: 'run.finished', ok: true, kind: 'prune', volume: job.data.volume, stamp: job.data.stamp })),
+      ctx.notifier.notify(makeAlert({ event: 'run.finished', ok: true, kind: job.data.kind ?? 'volume', volume: job.data.volume, stamp: job.data.stamp })),
     );
   }
 }

@@ -76,6 +76,9 @@ describe('logical dump in every run', () => {
 
   it('sends run.finished alerts with NOTIFY_ON=always, and /metrics shows the last archive per volume', async () => {
     await waitFor(() => receiver.alerts.some((a) => a.event === 'run.finished' && a.volume === 'elexisdb-sql'), 10_000, 'run.finished alert');
+    // Each names what was backed up, as the listing's `kind` does (not the prune job that sent it).
+    const finished = receiver.alerts.filter((a) => a.event === 'run.finished');
+    assert.deepEqual(new Set(finished.map((a) => `${a.volume}:${a.kind}`)), new Set(['elexisdb:volume', 'elexisdb-sql:sql']), JSON.stringify(finished));
     const res = await fetch(`${svc.url}/metrics`);
     assert.equal(res.status, 200);
     const text = await res.text();
