@@ -26,6 +26,8 @@ export function Alerts(props: { loaded: boolean; volumes: VolumesAnswer | undefi
   const items: JSX.Element[] = [];
   if (props.workers === 0) items.push(<Notice kind="error" title={t('alert.noWorkerTitle')}>{t('alert.noWorker')}</Notice>);
   const newestStamp = new Map((volumes?.volumes ?? []).map((v) => [v.name, v.lastArchive?.stamp ?? '']));
+  // Archives whose failed verification has its own notice below (what it means, what to do).
+  const failedVerification = new Set((volumes?.volumes ?? []).filter((v) => v.lastArchive?.verified && !v.lastArchive.verified.ok).map((v) => `${v.name}@${v.lastArchive!.stamp}`));
   for (const v of volumes?.volumes ?? []) {
     if (v.unreachable) {
       items.push(
@@ -64,6 +66,8 @@ export function Alerts(props: { loaded: boolean; volumes: VolumesAnswer | undefi
     if (j.queue !== 'restore' && j.volume && j.stamp && (newestStamp.get(j.volume) ?? '') > j.stamp) continue;
     if (j.queue === 'prune' && /archive|verif/i.test(j.failedReason ?? '')) continue; // the archive's own failure says it
     if (failedWithItsChild(j.failedReason)) continue; // a verify whose archive or dump failed: that failure says it
+    // The verify job that found the archive bad: the "failed its verification" notice says it, and two notices for one failure were one too many.
+    if (j.queue === 'verify' && failedVerification.has(`${j.volume}@${j.stamp}`)) continue;
     const reason = j.failedReason ?? '';
     items.push(
       <Notice kind="error" title={t('alert.failedTitle', { what: t(JOB_KINDS[j.queue]!), volume: j.volume ?? '', when: j.stamp ? stampText(j.stamp) : dateTime(j.finishedAt, props.timezone) })}>
