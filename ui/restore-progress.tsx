@@ -11,7 +11,8 @@ import { currentLang, t, type TextKey } from './i18n';
 import type { RestoreRequestAnswer, RestoreView } from './types';
 
 const SET_PHASES = ['check', 'extract', 'safety-backup', 'swap', 'done'];
-const SQL_PHASES = ['check-sql', 'safety-dump', 'load'];
+/** `done`: the upload removed, the clients of the database checked (restore-sql.ts), as a set's last step. */
+const SQL_PHASES = ['check-sql', 'safety-dump', 'load', 'done'];
 /** Single files beside the live data: no safety backup (nothing is overwritten). */
 const BESIDE_PHASES = ['check', 'extract', 'swap', 'done'];
 

@@ -200,6 +200,9 @@ export async function restoreSql(
   try {
     const databaseDefaults = await dumpedDefaults(file);
     const r = await loadSqlFile(db, file, { logger: log, onProgress: (p) => progress('load', p), databaseDefaults });
+    // The same last phase as a volume restore's ("Aufräumen" on the main screen): the job and its
+    // record ended at `load`, which read as if the load had not finished.
+    progress('done');
     // A client that connected during the load may have written into the database it was loading.
     const during = await otherSessions(db, signal).catch(() => []);
     if (during.length) log.warn({ database: db.database, connections: describeSessions(during) }, 'clients connected to the database during the load');

@@ -73,6 +73,8 @@ describe('restore the database from a SQL file', () => {
       assert.equal(uploads.length, 1, 'streamed to BACKUP_DIR/uploads');
       const result = await confirmAndWait(svc, up.body);
       assert.equal(result.state, 'completed', result.failedReason);
+      // The same last phase as a volume restore's (the main screen's "Aufräumen"), not the load's.
+      assert.equal(result.progress?.phase, 'done', JSON.stringify(result.progress));
       assert.equal(await sql('CHECKSUM TABLE patient'), checksumBefore);
       if (form === 'gzip') {
         assert.match(result.summary.safetyDump, /^elexisdb-sql_\d{4}-\d{2}-\d{2}-\d{4}\.sql\.gz$/);

@@ -280,6 +280,8 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     await shot('sql-upload');
     await form.getByRole('button', { name: 'Ja, jetzt wiederherstellen' }).click();
     await page.locator('.restore-progress').getByText('Elexis jetzt neu starten.').waitFor({ timeout: 60_000 });
+    assert.equal(await page.locator('.restore-progress .phase-done').count(), 4, 'every phase done, "Aufräumen" last');
+    await page.locator('.restore-progress .phase-done').last().getByText('Aufräumen').waitFor();
     assert.equal(await sql('SELECT text FROM befund WHERE id = 1'), 'aus der Datei');
   });
 
