@@ -81,12 +81,15 @@ export class SettingsStore<T extends object> {
       }
     }
     if (raw === null) return { value: { ...this.defaults } };
+    // A save whose outcome Redis could not tell: the copy follows what Redis holds now (settings-mirror.ts).
+    const held = raw;
+    await this.mirror?.catchUp(this.name, async () => held).catch(() => undefined);
     return { value: { ...this.defaults, ...(JSON.parse(raw) as Partial<T>) } };
   }
 
   async put(value: T): Promise<void> {
     const json = JSON.stringify(value);
-    if (this.mirror) await this.mirror.change(this.name, json, () => this.redis.set(this.key, json));
+    if (this.mirror) await this.mirror.change(this.name, json, () => this.redis.set(this.key, json), async () => (await this.redis.get(this.key)) ?? undefined);
     else await this.redis.set(this.key, json);
   }
 

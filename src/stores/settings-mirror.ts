@@ -74,20 +74,37 @@ export class SettingsMirror {
     }
   }
 
+  /** Settings whose copy may differ from Redis: a failed commit that Redis may have applied anyway. */
+  private readonly unsure = new Set<string>();
+
   /**
    * A change of a setting: its copy first (refused as a whole when the copy cannot be written), then
-   * `commit` (Redis). Should `commit` fail after the copy was written, the copy is put back as it
-   * was, so that the copy never holds a value Redis was never given.
+   * `commit` (Redis). A failed `commit` may still have reached Redis (its reply lost with the
+   * connection, or later than the API's command timeout), so the copy is then made what `current`
+   * (Redis' value as the copy holds it) says; when Redis cannot tell either, it is put back as it
+   * was and caught up by `catchUp` at the setting's next read (and by every worker's maintenance).
+   * Before, it was always put back, and stayed behind a value Redis held.
    */
-  async change(name: string, json: string, commit: () => Promise<unknown>): Promise<void> {
+  async change(name: string, json: string, commit: () => Promise<unknown>, current?: () => Promise<string | undefined>): Promise<void> {
     const previous = await this.read(name).catch(() => undefined);
     await this.write(name, json);
     try {
       await commit();
     } catch (err) {
-      await (previous === undefined ? fs.rm(this.file(name), { force: true }) : this.write(name, previous)).catch(() => undefined);
+      const now = current ? await current().then((v) => ({ v }), () => undefined) : undefined;
+      if (!now) this.unsure.add(name);
+      const back = now ? now.v : previous;
+      if (back !== json) await (back === undefined ? fs.rm(this.file(name), { force: true }) : this.write(name, back)).catch(() => undefined);
       throw err;
     }
+  }
+
+  /** After a change whose outcome Redis could not tell: the copy made `current` (once; cheap otherwise). */
+  async catchUp(name: string, current: () => Promise<string | undefined>): Promise<void> {
+    if (!this.unsure.has(name)) return;
+    const now = await current();
+    if (now !== undefined && (await this.read(name).catch(() => undefined)) !== now) await this.write(name, now);
+    this.unsure.delete(name);
   }
 }
 

@@ -61,12 +61,23 @@ export class VolumeModes {
     await this.restoreIfLost();
     const all = await this.redis.hgetall(this.key);
     all[volume] = json;
-    await this.mirror.change(MIRROR_NAME, JSON.stringify(all), () => this.redis.hset(this.key, volume, json));
+    await this.mirror.change(MIRROR_NAME, JSON.stringify(all), () => this.redis.hset(this.key, volume, json), () => this.currentJson());
+  }
+
+  /** The modes in Redis as the copy holds them; undefined when Redis has none. */
+  private async currentJson(): Promise<string | undefined> {
+    const all = await this.redis.hgetall(this.key);
+    return Object.keys(all).length ? JSON.stringify(all) : undefined;
   }
 
   /** No hash in Redis at all, but a copy beside the backups: the copy's valid modes come back (HSETNX: a newer save wins). */
   private async restoreIfLost(): Promise<void> {
-    if (!this.mirror || (await this.redis.exists(this.key))) return;
+    if (!this.mirror) return;
+    if (await this.redis.exists(this.key)) {
+      // A save whose outcome Redis could not tell: the copy follows what Redis holds now (settings-mirror.ts).
+      await this.mirror.catchUp(MIRROR_NAME, () => this.currentJson()).catch(() => undefined);
+      return;
+    }
     const mirror = this.mirror;
     const kept = await mirror.read(MIRROR_NAME).catch((err: Error) => void mirror.onInvalid(MIRROR_NAME, `${err.message}; the volumes stay in full mode until their mode is saved again`));
     if (kept === undefined) return;

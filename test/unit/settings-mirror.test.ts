@@ -1,6 +1,7 @@
 /**
  * A setting's change writes its copy first, then Redis; should Redis refuse after the copy was
- * written, the copy is put back as it was, so that it never holds a value Redis never got.
+ * written, the copy is made what Redis holds (the write may have reached it, its reply lost), or,
+ * when Redis cannot tell, put back as it was and caught up at the next read.
  *
  * The copies belong to BACKUP_DIR's owner, also when a worker running as root writes them: in
  * docker-compose.yaml the worker is root and the API `node`, which owns /backup. A copy or
@@ -25,6 +26,23 @@ describe('SettingsMirror.change', () => {
     assert.equal(await mirror.read('schedule'), '{"keep":12}');
     await assert.rejects(mirror.change('volume-modes', '{}', async () => Promise.reject(new Error('Redis went away'))));
     assert.equal(await mirror.read('volume-modes'), undefined);
+  });
+
+  it('a failed commit that Redis applied anyway (its reply lost) keeps the new copy; one Redis could not tell about is caught up at the next read', async () => {
+    const mirror = new SettingsMirror(path.join(root, 'c'));
+    await mirror.change('schedule', '{"keep":12}', async () => undefined);
+    const lost = () => Promise.reject(new Error('Command timed out'));
+    await assert.rejects(mirror.change('schedule', '{"keep":30}', lost, async () => '{"keep":30}'));
+    assert.equal(await mirror.read('schedule'), '{"keep":30}', 'Redis holds it: so does the copy');
+    await assert.rejects(mirror.change('schedule', '{"keep":40}', lost, async () => '{"keep":30}'));
+    assert.equal(await mirror.read('schedule'), '{"keep":30}', 'Redis did not take it: the copy is what Redis holds');
+    await assert.rejects(mirror.change('schedule', '{"keep":50}', lost, () => Promise.reject(new Error('Connection is closed'))));
+    assert.equal(await mirror.read('schedule'), '{"keep":30}', 'unknown: put back');
+    await mirror.catchUp('schedule', async () => '{"keep":50}');
+    assert.equal(await mirror.read('schedule'), '{"keep":50}', 'caught up at the next read');
+    let asked = 0;
+    await mirror.catchUp('schedule', async () => (asked++, '{"keep":60}'));
+    assert.equal(asked, 0, 'once only: a read afterwards costs nothing');
   });
 
   it('a copy that cannot be written is a SettingsCopyError naming the file and why; commit is not called', async () => {
