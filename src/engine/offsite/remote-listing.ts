@@ -14,3 +14,8 @@ export async function listRemoteArchives(rclone: RcloneOptions, target: string, 
   const byName = new Map(entries.map((e) => [e.Name, e]));
   return completeRemoteArchives(byName.keys()).map((a) => ({ ...a, target, size: byName.get(a.object)!.Size, modTime: byName.get(a.object)!.ModTime }));
 }
+
+/** rclone's answer for a target directory that does not exist (yet): exit code 3, "directory not found". */
+export function isDirectoryNotFound(err: unknown): boolean {
+  return /exited with 3\b[\s\S]*directory not found/.test((err as Error)?.message ?? '');
+}

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { planCopyRebuild, type LocalArchiveFacts } from '../../src/core/copy-rebuild.js';
+import { parseArchiveName } from '../../src/core/names.js';
+import { isDirectoryNotFound } from '../../src/engine/offsite/remote-listing.js';
+
+const ok = { ok: true };
+function local(file: string, o: Partial<LocalArchiveFacts> = {}): LocalArchiveFacts {
+  const a = parseArchiveName(file)!;
+  return { file, volume: a.volume, stamp: a.stamp, verified: ok, safetyFor: null, ...o };
+}
+const remote = (...files: string[]) => files.map((f) => parseArchiveName(f)!);
+
+describe('planCopyRebuild (after Redis lost the copy records)', () => {
+  const a1 = 'pacs_2030-06-01-0315.tar.gz';
+  const a2 = 'pacs_2030-06-02-0315.tar.gz';
+  const a3 = 'pacs_2030-06-03-0315.tar.gz';
+  const a4 = 'pacs_2030-06-04-0315.tar.gz';
+
+  it('finds what the target holds, copies what is newer than its newest copy of the volume, leaves older ones', () => {
+    // a1: removed by the target's retention (or never meant for it); a2, a3 there; a4 lost in flight.
+    const plan = planCopyRebuild([a4, a1, a3, a2].map((f) => local(f)), remote(a2, a3), new Set());
+    assert.deepEqual(plan, { find: [a2, a3], copy: [a4] });
+  });
+
+  it('skips archives with a record for the target', () => {
+    assert.deepEqual(planCopyRebuild([local(a2), local(a3)], remote(a2), new Set([a2, a3])), { find: [], copy: [] });
+  });
+
+  it('copies nothing of a volume the target holds no copy of (a target added later: nothing says what was meant for it)', () => {
+    assert.deepEqual(planCopyRebuild([local(a1), local('db_2030-06-04-0315.sql.gz')], remote(a1), new Set()), { find: [a1], copy: [] });
+  });
+
+  it('never copies a safety backup, an unverified archive or one that failed its verification', () => {
+    const plan = planCopyRebuild([local(a1), local(a2, { safetyFor: 'x' }), local(a3, { verified: null }), local(a4, { verified: { ok: false } })], remote(a1), new Set());
+    assert.deepEqual(plan, { find: [a1], copy: [] });
+  });
+
+  it('counts per volume: another volume\'s newer copy does not make an older archive of this one newer', () => {
+    const plan = planCopyRebuild([local(a2), local('lucinda_2030-06-01-0315.tar.gz')], remote(a1, 'lucinda_2030-06-03-0315.tar.gz'), new Set());
+    assert.deepEqual(plan, { find: [], copy: [a2] });
+  });
+});
+
+describe('isDirectoryNotFound', () => {
+  it('is rclone\'s exit code 3 with its message, nothing else', () => {
+    assert.equal(isDirectoryNotFound(new Error('listing of x:oob: rclone exited with 3: Failed to lsjson: error in ListJSON: directory not found')), true);
+    assert.equal(isDirectoryNotFound(new Error('listing of x:oob: rclone exited with 1: couldn\'t connect')), false);
+    assert.equal(isDirectoryNotFound(new Error('listing of x:oob: rclone exited with 30: directory not found')), false);
+  });
+});
