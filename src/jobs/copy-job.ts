@@ -18,6 +18,7 @@ import { applyRemoteRetention } from '../engine/offsite/remote-retention.js';
 import { backendHashes } from '../engine/offsite/rclone.js';
 import { describePolicy } from '../core/retention-policy.js';
 import { checkRunJobData } from './job-data.js';
+import { findCopy, type FoundCopy } from '../engine/offsite/find-copy.js';
 
 /** Progress is written to Redis at most this often. */
 const PROGRESS_EVERY_MS = 2000;
@@ -26,6 +27,8 @@ export interface CopyOutcome {
   record: CopyRecord;
   /** Already on the target (a retry or second run of this job found its record). */
   copiedEarlier?: true;
+  /** Found complete on the target and checked against the archive; nothing was uploaded. */
+  found?: true;
 }
 
 /**
@@ -73,6 +76,18 @@ export function makeCopyProcessor(ctx: AppContext) {
     let lastProgress = 0;
     log.info({ attempt: job.attemptsMade + 1, encrypted: offsite.recipients.length > 0 }, 'off-site copy started');
     try {
+      // A copy that may be on the target already: queued by the rebuild after Redis lost the records
+      // (./copy-rebuild.ts), or a retry whose earlier attempt may have finished the copy but not its
+      // record. The first attempt of a nightly copy does not look (its archive is new).
+      if (job.data.find || job.attemptsMade > 0) {
+        const found = await foundOnTarget(ctx, file, target, log, signal);
+        if (found) {
+          await ctx.copies.record(file, found);
+          log.info({ object: found.file, size: found.size, sha256: found.sha256, copiedAt: found.copiedAt }, 'copy found on the target and verified there; recorded without uploading');
+          await remoteRetention(ctx, { volume, target, signal }, log);
+          return { record: found, found: true };
+        }
+      }
       const r = await copyArchive({
         rclone: await rcloneOptions(offsite),
         target,
@@ -104,6 +119,33 @@ export function makeCopyProcessor(ctx: AppContext) {
       throw err;
     }
   };
+}
+
+/** The archive's complete copy on the target, checked against it (../engine/offsite/find-copy.ts); undefined: upload. */
+async function foundOnTarget(ctx: AppContext, file: string, target: string, log: AppContext['logger'], signal?: AbortSignal): Promise<CopyRecord | undefined> {
+  const offsite = ctx.config.offsite!;
+  let r: FoundCopy;
+  try {
+    r = await findCopy({ rclone: await rcloneOptions(offsite), target, backupDir: ctx.config.backupDir, file, recipients: offsite.recipients, signal });
+  } catch (err) {
+    if (signal?.aborted) throw err;
+    // A target not listable yet (a directory never written) or away: the upload says what is wrong.
+    log.info({ err: (err as Error).message }, 'could not look for a copy on the target; uploading');
+    return undefined;
+  }
+  if ('mismatch' in r) {
+    log.warn({ reason: r.mismatch }, 'the target holds no good copy of this archive under its name; uploading it again');
+    return undefined;
+  }
+  if ('absent' in r) return undefined;
+  const f = r.found;
+  const now = ctx.clock.now().toISOString();
+  return { target, file: f.file, size: f.size, sha256: f.sha256, md5: f.md5, sha1: f.sha1, check: f.check, encrypted: f.encrypted, copiedAt: isoOr(f.modTime, now), verifiedAt: now, foundAt: now };
+}
+
+function isoOr(time: string, fallback: string): string {
+  const t = Date.parse(time);
+  return Number.isNaN(t) ? fallback : new Date(t).toISOString();
 }
 
 /**

@@ -19,7 +19,7 @@ export function copyJobId(volume: string, stamp: string, target: string): string
 }
 
 /** `idSuffix`: for a copy made again (its first job is done, and an id is used once). */
-export async function queueCopies(queues: Queues, archive: { volume: string; stamp: string; file: string; kind: ArchiveKind }, policy: CopyPolicy, idSuffix = ''): Promise<string[]> {
+export async function queueCopies(queues: Queues, archive: { volume: string; stamp: string; file: string; kind: ArchiveKind; find?: boolean }, policy: CopyPolicy, idSuffix = ''): Promise<string[]> {
   const jobs = policy.targets.map((target) => ({
     name: 'copy',
     data: { ...archive, target } satisfies CopyJobData,

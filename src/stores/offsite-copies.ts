@@ -26,6 +26,12 @@ export interface CopyRecord {
   verifiedAt: string;
   /** Set when the target's retention removed the copy. */
   removedAt?: string;
+  /**
+   * Set when the copy was not uploaded by this record's job but found complete on the target and
+   * checked against the local archive (after Redis lost its records, ../jobs/copy-rebuild.ts);
+   * `copiedAt` is then the object's time on the target.
+   */
+  foundAt?: string;
 }
 
 /** What the listing shows of a copy. */
@@ -42,6 +48,23 @@ export class OffsiteCopies {
 
   private key(file: string): string {
     return `${this.prefix}:oob-copies:${file}`;
+  }
+
+  private rebuiltKey(): string {
+    return `${this.prefix}:oob-copies-rebuilt`;
+  }
+
+  /**
+   * The targets whose copies of BACKUP_DIR's archives have been looked up on the target since this
+   * Redis holds data (../jobs/copy-rebuild.ts). The key has no TTL: it is gone only when Redis lost
+   * its data, and with it every record that prune and the listing rely on.
+   */
+  async rebuiltTargets(): Promise<Set<string>> {
+    return new Set(await this.redis.hkeys(this.rebuiltKey()));
+  }
+
+  async markRebuilt(target: string, at: string): Promise<void> {
+    await this.redis.hset(this.rebuiltKey(), target, at);
   }
 
   private expectedKey(file: string): string {

@@ -66,6 +66,11 @@ export interface CopyJobData {
   kind: ArchiveKind;
   /** rclone `remote:path`, one of OFFSITE_TARGETS. */
   target: string;
+  /**
+   * Look on the target first (queued by the rebuild after Redis lost its records, jobs/copy-rebuild.ts):
+   * a complete copy that matches the archive is recorded without uploading. Forged, it costs a look.
+   */
+  find?: boolean;
 }
 
 /** Name of the restore-hold lock a running restore takes. */

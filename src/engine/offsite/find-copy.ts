@@ -1,0 +1,140 @@
+/**
+ * A copy of a local archive that is already complete on a target, found there and checked before
+ * anything is uploaded (the copy job asks, ../../jobs/copy-job.ts): after Redis lost its records, a
+ * copy job queued again must not send hours of data that the target holds. A copy counts only as
+ * far as the copy job's own rules go, against the archive in BACKUP_DIR:
+ * - its completion marker is there and names the object (`<object>.sha256`, written last);
+ * - plain: the object has the archive's size, and the marker the archive's sha256 (its `.sha256`);
+ * - encrypted: the object has exactly the size age gives the archive for today's recipients, the
+ *   plaintext checksum beside it (`<file>.sha256`) names the archive and has its sha256, and its
+ *   encrypted manifest is there;
+ * - the object holds the bytes the marker names: the target's own hash when it computes one this
+ *   process can hold it against (plain: md5/sha1/sha256 of the local file; encrypted: sha256),
+ *   else the object read back (downloaded, not uploaded) and hashed here.
+ * What no check without the private key can tell: that the ciphertext decrypts to this archive
+ * (README "Off-site copies": whoever can write to a target can encrypt to the public key).
+ * Anything that does not match is no copy: the caller uploads over it.
+ */
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { completionMarker, remoteManifestName, remoteObjectName } from '../../core/offsite-names.js';
+import { encryptedSize } from './age-encrypt.js';
+import { checksumFor } from './copy-sidecars.js';
+import { DigestTap, type Digests } from './digest-tap.js';
+import { backendHashes, cat, lsjson, remotePath, type RcloneOptions } from './rclone.js';
+import { remoteCheck, verifyObject } from './send.js';
+import type { CopyResult } from './copy-archive.js';
+
+export interface FindCopyOptions {
+  rclone: RcloneOptions;
+  target: string;
+  backupDir: string;
+  file: string;
+  recipients: readonly string[];
+  signal?: AbortSignal;
+}
+
+export type FoundCopy =
+  | { found: CopyResult & { modTime: string } }
+  | { absent: true }
+  /** Something is there, but it is no copy of this archive: why. */
+  | { mismatch: string };
+
+export async function findCopy(o: FindCopyOptions): Promise<FoundCopy> {
+  const encrypted = o.recipients.length > 0;
+  const name = remoteObjectName(o.file, encrypted);
+  const marker = completionMarker(o.file, encrypted);
+  const local = path.join(o.backupDir, o.file);
+  const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
+  const localSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
+  if (!localSha256) return { absent: true }; // nothing to hold a copy against: the upload checks the file
+  const entries = new Map((await lsjson(o.rclone, o.target, { signal: o.signal })).map((e) => [e.Name, e]));
+  const object = entries.get(name);
+  if (!object || !entries.has(marker)) return { absent: true };
+  const where = o.target;
+  let objectSha256: string;
+  try {
+    objectSha256 = checksumFor(await readSmall(o, marker), marker, name, where);
+  } catch (err) {
+    return { mismatch: (err as Error).message };
+  }
+  const plainSize = (await fs.stat(local)).size;
+  const size = encrypted ? encryptedSize(plainSize, o.recipients.length) : plainSize;
+  if (object.Size !== size) return { mismatch: `${name} on ${where} has ${object.Size} bytes, a copy of ${o.file} has ${size}` };
+  // Every copy this service makes carries the archive's manifest (when the archive has one).
+  const hasManifest = (await fs.stat(`${local}.manifest.json`).catch(() => undefined))?.isFile() ?? false;
+  if (hasManifest && !entries.has(remoteManifestName(o.file, encrypted))) return { mismatch: `${name} on ${where} has no manifest beside it` };
+  if (encrypted) {
+    const plainSidecar = `${o.file}.sha256`;
+    if (!entries.has(plainSidecar)) return { mismatch: `${name} on ${where} has no ${plainSidecar} beside it` };
+    try {
+      const theirs = checksumFor(await readSmall(o, plainSidecar), plainSidecar, o.file, where);
+      if (theirs !== localSha256) return { mismatch: `${plainSidecar} on ${where} gives ${theirs}, the archive here has ${localSha256}` };
+    } catch (err) {
+      return { mismatch: (err as Error).message };
+    }
+  } else if (objectSha256 !== localSha256) {
+    return { mismatch: `${marker} on ${where} gives ${objectSha256}, the archive here has ${localSha256}` };
+  }
+  const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
+  let digests: Digests;
+  let method: CopyResult['verification'];
+  try {
+    if (!encrypted) {
+      // The object is the local file: its hashes are computed here, the target holds its own against them.
+      digests = await hashLocal(local, check?.extra ?? [], o.signal);
+      if (digests.sha256 !== localSha256) return { mismatch: `${o.file} here no longer has the sha256 of its .sha256` };
+      method = (await verifyObject(o.rclone, remotePath(o.target, name), digests, o.signal, check?.type)).method;
+    } else if (check?.type === 'sha256') {
+      digests = { size, sha256: objectSha256, md5: '', sha1: '' };
+      method = (await verifyObject(o.rclone, remotePath(o.target, name), digests, o.signal, 'sha256')).method;
+    } else {
+      // Read back once, with the target's own hash type too, so that later verifications need no download.
+      digests = await hashRemote(o, name, check?.extra ?? []);
+      if (digests.size !== size || digests.sha256 !== objectSha256) {
+        return { mismatch: `${name} on ${where}: read back ${digests.size} bytes with sha256 ${digests.sha256}, its ${marker} says ${objectSha256}` };
+      }
+      method = 'read-back';
+    }
+  } catch (err) {
+    if (o.signal?.aborted) throw err;
+    return { mismatch: (err as Error).message };
+  }
+  return {
+    found: { target: o.target, file: name, size, sha256: digests.sha256, encrypted, verification: method, md5: digests.md5, sha1: digests.sha1, check: check?.type ?? null, modTime: object.ModTime },
+  };
+}
+
+async function readSmall(o: FindCopyOptions, name: string): Promise<string> {
+  const download = cat(o.rclone, remotePath(o.target, name), o.signal);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  download.stdout.on('data', (c: Buffer) => {
+    size += c.length;
+    if (size <= 64 * 1024) chunks.push(c);
+  });
+  await download.done;
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+async function hashLocal(file: string, also: readonly ('md5' | 'sha1')[], signal?: AbortSignal): Promise<Digests> {
+  const tap = new DigestTap(undefined, also);
+  await pipeline((await fs.open(file)).createReadStream({ highWaterMark: 256 * 1024 }), tap, async (chunks: AsyncIterable<Buffer>) => {
+    for await (const _ of chunks) void _;
+  }, { signal });
+  return tap.digests();
+}
+
+async function hashRemote(o: FindCopyOptions, name: string, also: readonly ('md5' | 'sha1')[]): Promise<Digests> {
+  const download = cat(o.rclone, remotePath(o.target, name), o.signal);
+  const tap = new DigestTap(undefined, also);
+  await Promise.all([
+    pipeline(download.stdout as Readable, tap, async (chunks: AsyncIterable<Buffer>) => {
+      for await (const _ of chunks) void _;
+    }, { signal: o.signal }),
+    download.done,
+  ]);
+  return tap.digests();
+}
