@@ -117,21 +117,33 @@ export function makePruneProcessor(ctx: AppContext) {
 
 /**
  * The archives among `doomed` that every target they were queued for holds; the others are kept,
- * logged and alerted as `offsite.overdue` (their copy failed for good, or still retries).
+ * logged and alerted as `offsite.overdue` (their copy failed for good, or still retries). A target
+ * whose copy records have not been rebuilt since Redis lost its data (./copy-rebuild.ts) holds every
+ * archive it has no record of, logged but not alerted: what is on it is not known yet.
  */
 async function withoutUnreplicated<A extends { file: string; volume: string; stamp: string }>(ctx: AppContext, doomed: A[], log: AppContext['logger']): Promise<A[]> {
   const targets = ctx.config.offsite?.targets;
   if (!targets?.length || doomed.length === 0) return doomed;
   const names = doomed.map((a) => a.file);
-  const [records, expected] = await Promise.all([ctx.copies.forFiles(names), ctx.copies.expectedFor(names)]);
+  const [records, expected, rebuilt] = await Promise.all([ctx.copies.forFiles(names), ctx.copies.expectedFor(names), ctx.copies.rebuiltTargets()]);
+  const unknown = targets.filter((t) => !rebuilt.has(t));
   // Only archives whose copies were queued wait for them (not those from before OFFSITE_TARGETS, nor safety backups).
   const held = doomed
-    .map((a) => ({ a, missing: missingTargets((expected.get(a.file) ?? []).filter((t) => targets.includes(t)), records.get(a.file)) }))
-    .filter((h) => h.missing.length > 0);
+    .map((a) => ({
+      a,
+      missing: missingTargets((expected.get(a.file) ?? []).filter((t) => targets.includes(t)), records.get(a.file)),
+      unknown: missingTargets(unknown, records.get(a.file)),
+    }))
+    .filter((h) => h.missing.length > 0 || h.unknown.length > 0);
   if (held.length === 0) return doomed;
-  const files = held.map((h) => ({ file: h.a.file, missingOn: h.missing }));
-  log.warn({ files }, 'kept archives that are not on every off-site target yet');
-  ctx.notifier.notify(makeAlert({ event: 'offsite.overdue', kind: 'prune', volume: held[0]!.a.volume, reason: `${held.length} archive(s) past retention kept: not on every off-site target yet`, details: { files } }));
+  const waiting = held.filter((h) => h.unknown.length > 0).map((h) => ({ file: h.a.file, notRebuiltOn: h.unknown }));
+  if (waiting.length) log.warn({ files: waiting }, 'kept archives past retention: the off-site copy records are being rebuilt from the targets (Redis lost its data?)');
+  const overdue = held.filter((h) => h.missing.length > 0);
+  if (overdue.length) {
+    const files = overdue.map((h) => ({ file: h.a.file, missingOn: h.missing }));
+    log.warn({ files }, 'kept archives that are not on every off-site target yet');
+    ctx.notifier.notify(makeAlert({ event: 'offsite.overdue', kind: 'prune', volume: overdue[0]!.a.volume, reason: `${overdue.length} archive(s) past retention kept: not on every off-site target yet`, details: { files } }));
+  }
   return doomed.filter((a) => !held.some((h) => h.a === a));
 }
 

@@ -28,6 +28,7 @@ import { makeScheduleProcessor } from './schedule-job.js';
 import { makeVerifyProcessor } from './verify-job.js';
 import { makePruneProcessor } from './prune-job.js';
 import { startMaintenance } from './maintenance.js';
+import { rebuildCopyRecords } from './copy-rebuild.js';
 import { recoverAtBoot } from './recovery.js';
 import { makeRestoreProcessor, type WorkerKey } from './restore-job.js';
 import { announceWorkerKey } from './worker-key.js';
@@ -114,6 +115,8 @@ export async function startWorkers(ctx: AppContext): Promise<RunningWorkers> {
   const stopOverdueChecks = startOverdueChecks(ctx);
   const stopMaintenance = startMaintenance(ctx);
   probeTargets(ctx);
+  // Not waiting for the first maintenance (a minute): a worker started on an emptied Redis rebuilds at once.
+  void rebuildCopyRecords(ctx).catch((err: Error) => log.warn({ err: err.message }, 'could not rebuild the off-site copy records'));
   const connections = QUEUE_NAMES.map(() => createRedis(ctx.redisUrl, {}, ctx.config.redisTlsCaFile));
   const workers = QUEUE_NAMES.map((name, i) => {
     const worker = new Worker(name, processors[name], {
