@@ -24,7 +24,7 @@ export const schedule = {
       min: 1,
       max: 3600,
       default: 60,
-      doc: 'seconds between the workers\' checks that re-create a lost or changed job scheduler from the stored schedule and recover interrupted restores',
+      doc: 'seconds between the workers\' checks that re-create a lost or changed job scheduler from the stored schedule, recover interrupted restores and rebuild the off-site copy records after Redis lost its data',
     }),
   },
 };
