@@ -14,8 +14,9 @@
  * (../engine/offsite/find-copy.ts). The copy job, not this step, does the checking: a copy can
  * take a read-back of the whole object, and the copy queue's retries, progress, concurrency and
  * shutdown handling apply to it. The archives queued are noted as expected on the target before
- * the target counts as rebuilt, and until it does, prune keeps every archive the target has no
- * record of (../jobs/prune-job.ts): nothing local is deleted on knowledge not rebuilt yet.
+ * the target counts as rebuilt. Prune first rebuilds (or waits for the worker that does), and
+ * where a target still is not rebuilt (it cannot be listed) it keeps every archive the target has
+ * no record of (./prune-job.ts): nothing local is deleted on knowledge not rebuilt yet.
  */
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../runtime/context.js';
@@ -28,15 +29,24 @@ import { queueCopies } from '../stores/copy-jobs.js';
 /** One worker rebuilds at a time; the claim lapses if that worker dies. */
 const CLAIM_TTL_S = 600;
 
-export async function rebuildCopyRecords(ctx: AppContext): Promise<void> {
+/**
+ * `waitMs`: while another worker rebuilds, wait up to this long for it to end (prune waits, so that
+ * its first run after a loss, or on a new installation, decides on rebuilt records).
+ */
+export async function rebuildCopyRecords(ctx: AppContext, o: { waitMs?: number } = {}): Promise<void> {
+  const deadline = Date.now() + (o.waitMs ?? 0);
+  while ((await rebuildOnce(ctx)) === 'busy' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+}
+
+async function rebuildOnce(ctx: AppContext): Promise<'done' | 'busy'> {
   const offsite = ctx.config.offsite;
-  if (!offsite) return;
+  if (!offsite) return 'done';
   const done = await ctx.copies.rebuiltTargets();
   const pending = offsite.targets.filter((t) => !done.has(t));
-  if (pending.length === 0) return;
+  if (pending.length === 0) return 'done';
   const claim = `${ctx.config.queuePrefix}:oob-copies-rebuild-claim`;
   const token = randomUUID();
-  if ((await ctx.redis.set(claim, token, 'EX', CLAIM_TTL_S, 'NX')) !== 'OK') return;
+  if ((await ctx.redis.set(claim, token, 'EX', CLAIM_TTL_S, 'NX')) !== 'OK') return 'busy';
   const log = ctx.logger.child({ module: 'copy-rebuild' });
   try {
     const rclone = await rcloneOptions(offsite);
@@ -73,4 +83,5 @@ export async function rebuildCopyRecords(ctx: AppContext): Promise<void> {
     // Not another worker's claim, taken after ours lapsed.
     if ((await ctx.redis.get(claim)) === token) await ctx.redis.del(claim);
   }
+  return 'done';
 }

@@ -30,8 +30,11 @@ import { runArchiveFile } from './verify-job.js';
 import { checkRunJobData } from './job-data.js';
 import { stampInFuture } from './run-claim-check.js';
 import { noteEarlierSafetyBackups } from './earlier-safety-backups.js';
+import { rebuildCopyRecords } from './copy-rebuild.js';
 
 const LOCK_RETRY_MS = 5000;
+/** How long prune waits for another worker's rebuild of the copy records (./copy-rebuild.ts). */
+const REBUILD_WAIT_MS = 60_000;
 
 /** A sidecar's temp file older than this is a dead writer's (writing one takes milliseconds). */
 export const SIDECAR_TEMP_MAX_AGE_MS = 60 * 60 * 1000;
@@ -50,6 +53,8 @@ export function makePruneProcessor(ctx: AppContext) {
     checkRunJobData(job.data); // names files: not trusted (job-data.ts)
     const { volume, stamp, kind = 'volume' } = job.data;
     const log = ctx.logger.child({ module: 'prune', volume, stamp, jobId: job.id });
+    // After Redis lost its data (or on a new installation), the copy records first: one read when they are there.
+    await rebuildCopyRecords(ctx, { waitMs: REBUILD_WAIT_MS }).catch((err: Error) => log.warn({ err: err.message }, 'could not rebuild the off-site copy records'));
     const lock = await writersLock(ctx, kind, volume, `${job.id}@${token ?? 'no-token'}`);
     if (!lock) {
       await job.moveToDelayed(Date.now() + LOCK_RETRY_MS, token);
