@@ -1,6 +1,7 @@
 /**
  * db/ — the MariaDB clients: `mariadb-dump` into a verified `.sql.gz` (dump.ts), a `.sql` or
- * `.sql.gz` checked for being whole and loaded into a database (load.ts), the credentials in a
+ * `.sql.gz` checked for being whole and copied privately in the same pass (sql-check.ts) and
+ * loaded into a database (load.ts), the credentials in a
  * 0600 option file, never in argv or the environment (option-file.ts), running the clients
  * (client.ts), and the checks on their streams (stream-checks.ts: the `-- Dump completed` line,
  * the database sniffer).

@@ -16,22 +16,24 @@
  * `source`, `tee`) are refused and the load fails at that line, like at a SQL error. The prep run
  * has them too: a client without `--sandbox` then fails before the database is dropped.
  *
- * checkSqlFile reads the file once before any of that (core/sql-dump-end.ts): a file that starts
- * like a mysqldump/mariadb-dump file but lacks its `-- Dump completed` line at the end, or a gzip
- * that does not decompress to its end, is refused there, while the database is still untouched.
+ * checkSqlFile (./sql-check.ts) reads the file once before any of that (core/sql-dump-end.ts): a
+ * file that starts like a mysqldump/mariadb-dump file but lacks its `-- Dump completed` line at the
+ * end, or a gzip that does not decompress to its end, is refused there, while the database is still
+ * untouched. The restore job loads the private copy that pass wrote, not the file it read (why:
+ * ./sql-check.ts); the load opens it once (no symlink, a regular file) and reads it through that fd.
  */
-import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
-import { Writable } from 'node:stream';
+import { open, type FileHandle } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import type { Logger } from 'pino';
-import { DumpEndCheck, type DumpEndVerdict } from '../core/sql-dump-end.js';
 import { progressReporter } from '../engine/progress.js';
 import { abortError, assertDbName, CLIENT_BIN, commandError, DbCommandError, MAX_ALLOWED_PACKET, runClient, SAFE_CLIENT_ARGS, type ClientExit } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
 import { CHARSET_NAME, type DatabaseDefaults } from './server-facts.js';
-import { Counter, HashingCounter } from './stream-checks.js';
+import { openRegularFile } from './sql-check.js';
+import { Counter } from './stream-checks.js';
+
+export { checkSqlFile } from './sql-check.js';
 
 /**
  * How long the DROP may wait for another client's lock on the database (an open transaction of a
@@ -108,43 +110,15 @@ function clientCommandHint(exit: ClientExit): string {
 }
 
 /** Whether the file starts with the gzip magic bytes 1f 8b (whatever its name). */
-export async function isGzipFile(file: string): Promise<boolean> {
-  const fh = await open(file, 'r');
+export async function isGzipFile(file: string | FileHandle): Promise<boolean> {
+  const fh = typeof file === 'string' ? await open(file, 'r') : file;
   try {
     const buf = Buffer.alloc(2);
     const { bytesRead } = await fh.read(buf, 0, 2, 0);
     return bytesRead === 2 && buf[0] === 0x1f && buf[1] === 0x8b;
   } finally {
-    await fh.close();
+    if (typeof file === 'string') await fh.close();
   }
-}
-
-/**
- * One streaming pass over the file (gunzipped when it is gzip): is it whole? See DumpEndCheck. Rejects
- * only when the file cannot be read (or on `signal`); a file found incomplete resolves `ok: false`.
- * `database`: the one the file will be loaded into; a file that switches to another is refused
- * too (core/sql-statement-scan.ts).
- */
-export async function checkSqlFile(file: string, database: string, o: LoadOptions): Promise<DumpEndVerdict & { bytes: number; durationMs: number; sha256: string }> {
-  const started = Date.now();
-  const log = o.logger.child({ module: 'mariadb' });
-  const st = await stat(file);
-  if (!st.isFile()) throw new Error(`${file} is not a regular file`);
-  const report = progressReporter(o.onProgress, o.progressIntervalMs, log);
-  const progress = { bytesDone: 0, bytesTotal: st.size };
-  const counter = new Counter((n) => {
-    progress.bytesDone += n;
-    report(progress);
-  });
-  const check = new DumpEndCheck({ database });
-  const hasher = new HashingCounter(); // of the file as stored, for its .sha256 sidecar
-  const sink = new Writable({ write: (_chunk, _enc, cb) => cb() });
-  await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), counter, hasher, check, sink, { signal: o.signal });
-  report(progress, true);
-  const verdict = check.verdict();
-  const durationMs = Date.now() - started;
-  log.info({ file, bytes: st.size, gzip: verdict.gzip, ok: verdict.ok, dump: verdict.ok && verdict.dump, durationMs }, 'SQL file checked before the load');
-  return { ...verdict, bytes: st.size, durationMs, sha256: hasher.digest() };
 }
 
 export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions): Promise<{ bytes: number; durationMs: number; warnings: { count: number; messages: string[] } }> {
@@ -154,9 +128,12 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
   assertDbName(db.database);
   signal?.throwIfAborted();
 
-  const st = await stat(file);
-  if (!st.isFile()) throw new Error(`${file} is not a regular file`);
-  const gzip = await isGzipFile(file);
+  // One fd for the gzip sniff and the load: what is read is the file opened here, whatever the name points to later.
+  const { fh, st } = await openRegularFile(file);
+  const gzip = await isGzipFile(fh).catch(async (err: Error) => {
+    await fh.close();
+    throw err;
+  });
   const report = progressReporter(o.onProgress, o.progressIntervalMs, log);
   const progress = { bytesDone: 0, bytesTotal: st.size };
   const warnings = new LoadWarnings();
@@ -187,7 +164,7 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
       run.child.stdout!.setEncoding('utf8').on('data', (t: string) => warnings.see(t));
       let streamErr: unknown;
       try {
-        const source = createReadStream(file);
+        const source = fh.createReadStream({ start: 0, autoClose: false });
         if (gzip) await pipeline(source, counter, createGunzip(), run.child.stdin!);
         else await pipeline(source, counter, run.child.stdin!);
       } catch (err) {
@@ -205,6 +182,8 @@ export async function loadSqlFile(db: DbSettings, file: string, o: LoadOptions):
   } catch (err) {
     if (signal?.aborted) throw abortError(signal, `loading ${file} into database ${db.database} aborted`, err);
     throw err;
+  } finally {
+    await fh.close();
   }
   report(progress, true);
   const durationMs = Date.now() - started;

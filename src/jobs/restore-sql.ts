@@ -1,8 +1,10 @@
 /**
- * Restore the Elexis database from a SQL file: first one pass over the file (a dump cut short or a
- * broken gzip is refused here, nothing changed: db/load.ts checkSqlFile), then a safety dump of the
- * current database (unless skipped), then drop + create the database and stream the file into the
- * `mariadb` client. When the client fails, the reason says which safety dump holds the state from before.
+ * Restore the Elexis database from a SQL file: first one pass over the file that checks it (a dump
+ * cut short or a broken gzip is refused here, nothing changed: db/sql-check.ts checkSqlFile) and
+ * writes what it read into a private copy, then a safety dump of the current database (unless
+ * skipped), then drop + create the database and stream the private copy into the `mariadb` client:
+ * the bytes loaded are the bytes checked. When the client fails, the reason says which safety dump
+ * holds the state from before.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -138,6 +140,26 @@ async function requireSidecarMatch(file: string, sha256: string): Promise<void> 
   );
 }
 
+/** Private work directories of SQL restores in BACKUP_DIR (the listing, prune and uploads never match a dot name). */
+const WORK_PREFIX = '.sql-restore-';
+
+/**
+ * A directory only this worker writes (mkdtemp: new, 0700) in BACKUP_DIR, with room for a copy of
+ * the file. Those of restores that died are removed first: the caller holds the restore hold, so
+ * no other restore is using one.
+ */
+async function privateWorkDir(backupDir: string, size: number): Promise<string> {
+  for (const name of await fs.readdir(backupDir)) {
+    if (name.startsWith(WORK_PREFIX)) await fs.rm(path.join(backupDir, name), { recursive: true, force: true });
+  }
+  await requireSpace(backupDir, size, 'a private copy of the SQL file, which the restore checks and loads so that a file changed meanwhile cannot be loaded unchecked').catch(
+    (err: Error) => {
+      throw new UnrecoverableError(`${err.message}; free some space and restore again; nothing was changed`);
+    },
+  );
+  return fs.mkdtemp(path.join(backupDir, WORK_PREFIX));
+}
+
 /** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
 export async function restoreSql(
   ctx: AppContext,
@@ -158,76 +180,90 @@ export async function restoreSql(
       throw new Error(`fetching the dump from ${request.from} failed, nothing was changed: ${err.message}`, { cause: err });
     });
   }
-  const size = (await fs.stat(file).catch(() => undefined))?.size;
-  if (size === undefined) throw new Error(`the SQL file ${file} is gone; upload it again`);
+  // lstat: a symlink is refused by the check below, not followed here.
+  const found = await fs.lstat(file).catch(() => undefined);
+  if (!found) throw new Error(`the SQL file ${file} is gone; upload it again`);
+  const size = found.size;
   const progress = (phase: string, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, ...extra }).catch(() => undefined);
 
-  // Before the safety dump, so a refused file costs neither the dump nor its space.
-  progress('check-sql', { bytesDone: 0, bytesTotal: size });
-  const checked = await checkSqlFile(file, db.database, { signal, logger: log, onProgress: (p) => progress('check-sql', p) }).catch((err: Error) => {
-    throw new Error(`checking the SQL file failed, nothing was changed: ${(signal?.reason as Error | undefined)?.message ?? err.message}`, { cause: err });
-  });
-  // A retry reads the same bytes: unrecoverable.
-  if (!checked.ok) throw new UnrecoverableError(`${checked.reason}; nothing was changed`);
-  await requireSidecarMatch(file, checked.sha256);
-  if (!checked.dump) log.info({ file }, 'the SQL file has no mysqldump/mariadb-dump header: whether it is complete cannot be checked');
-  await requirePacketRoom(db, checked.longestStatement, signal);
-  await requireDefinerRights(db, checked.definers, signal);
-
-  let safetyDump: string | null = null;
-  // A new server's database may not exist yet (a restore from a target after a disaster): there is
-  // nothing to keep, and mariadb-dump would fail on it.
-  const existed = await databaseExists(db, signal);
-  if (!existed) log.info({ database: db.database }, 'the database does not exist yet: no safety dump, the restore creates it');
-  if (existed) await requireNoOtherClients(db, signal);
-  if (!request.skipSafetyBackup && existed) {
-    progress('safety-dump');
-    // A dump is usually smaller than the upload it is replaced by; the upload's size is the estimate.
-    await requireSpace(ctx.config.backupDir, size, 'the safety dump of the current database (or request with skipSafetyBackup)');
-    const stamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
-    const dump = await dumpDatabase(db, { dir: ctx.config.backupDir, fileName: dumpFileName(dumpName, stamp), logger: log, gzipLevel: ctx.config.gzipLevel }).catch(
-      (err: Error) => {
-        throw new Error(`safety dump of database ${db.database} failed, nothing was changed: ${err.message}`);
-      },
-    );
-    safetyDump = dump.file;
-    await noteSafetyBackup(ctx.config.backupDir, dump.file, request.id);
-    log.info({ file: dump.file, size: dump.size }, 'safety dump written');
+  // The check writes what it reads into a private copy, and the load reads that copy: the bytes
+  // loaded are the bytes checked, whatever happens to `file` meanwhile (why a copy: db/sql-check.ts).
+  const work = await privateWorkDir(ctx.config.backupDir, size);
+  const copy = path.join(work, 'checked.sql');
+  try {
+    return await checkAndLoad(copy);
+  } finally {
+    await fs.rm(work, { recursive: true, force: true }).catch((err: Error) => log.error({ dir: work, err: err.message }, 'could not remove the private copy of the SQL file'));
   }
 
-  progress('load', { bytesDone: 0, bytesTotal: size });
-  if (signal?.aborted) throw new Error(`the database was not touched: ${(signal.reason as Error).message}`);
-  try {
-    const databaseDefaults = await dumpedDefaults(file);
-    const r = await loadSqlFile(db, file, { logger: log, onProgress: (p) => progress('load', p), databaseDefaults });
-    // The same last phase as a volume restore's ("Aufräumen" on the main screen): the job and its
-    // record ended at `load`, which read as if the load had not finished.
-    progress('done');
-    // A client that connected during the load may have written into the database it was loading.
-    const during = await otherSessions(db, signal).catch(() => []);
-    if (during.length) log.warn({ database: db.database, connections: describeSessions(during) }, 'clients connected to the database during the load');
-    // An upload has served its purpose; a dump from the listing is a backup and stays.
-    if (path.dirname(file) === uploadsDir(ctx.config.backupDir)) await fs.rm(file, { force: true });
-    log.warn({ database: db.database, bytes: r.bytes }, 'database replaced from SQL file');
-    return {
-      kind: 'sql',
-      database: db.database,
-      bytes: r.bytes,
-      safetyDump,
-      durationMs: Date.now() - started,
-      restartRequired: true,
-      warnings: r.warnings,
-      message: `Database ${db.database} was ${existed ? 'loaded' : 'created and loaded'} from the SQL file. Restart Elexis now.` +
-        (r.warnings.count > 0
-          ? ` MariaDB changed ${r.warnings.count} value(s) while loading, so the database differs from the file there (first: ${r.warnings.messages[0]}).`
-          : '') +
-        (during.length ? ` Warning: ${during.length} other connection(s) used the database at the end of the load (${describeSessions(during)}): what they wrote may be in it; check it before Elexis works on.` : '') +
-        (safetyDump ? ` The database before the restore is in ${safetyDump}.` : ''),
-    };
-  } catch (err) {
-    const back = safetyDump
-      ? ` The database before the restore is in ${safetyDump}; restore it with POST /api/restores/sql.`
-      : existed ? ' No safety dump was made (skipSafetyBackup).' : ' The database did not exist before the restore.';
-    throw new Error(`loading the SQL file into ${db.database} failed: ${(err as Error).message.replace(/\.+$/, '')}.${back}`, { cause: err });
+  async function checkAndLoad(copy: string): Promise<SqlRestoreSummary> {
+    // Before the safety dump, so a refused file costs neither the dump nor its space.
+    progress('check-sql', { bytesDone: 0, bytesTotal: size });
+    const checked = await checkSqlFile(file, db.database, { signal, logger: log, copyTo: copy, onProgress: (p) => progress('check-sql', p) }).catch((err: Error) => {
+      throw new Error(`checking the SQL file failed, nothing was changed: ${(signal?.reason as Error | undefined)?.message ?? err.message}`, { cause: err });
+    });
+    // A retry reads the same bytes: unrecoverable.
+    if (!checked.ok) throw new UnrecoverableError(`${checked.reason}; nothing was changed`);
+    await requireSidecarMatch(file, checked.sha256);
+    if (!checked.dump) log.info({ file }, 'the SQL file has no mysqldump/mariadb-dump header: whether it is complete cannot be checked');
+    await requirePacketRoom(db, checked.longestStatement, signal);
+    await requireDefinerRights(db, checked.definers, signal);
+
+    let safetyDump: string | null = null;
+    // A new server's database may not exist yet (a restore from a target after a disaster): there is
+    // nothing to keep, and mariadb-dump would fail on it.
+    const existed = await databaseExists(db, signal);
+    if (!existed) log.info({ database: db.database }, 'the database does not exist yet: no safety dump, the restore creates it');
+    if (existed) await requireNoOtherClients(db, signal);
+    if (!request.skipSafetyBackup && existed) {
+      progress('safety-dump');
+      // A dump is usually smaller than the upload it is replaced by; the upload's size is the estimate.
+      await requireSpace(ctx.config.backupDir, size, 'the safety dump of the current database (or request with skipSafetyBackup)');
+      const stamp = await claimSafetyStamp(ctx, `restore-${request.id}`);
+      const dump = await dumpDatabase(db, { dir: ctx.config.backupDir, fileName: dumpFileName(dumpName, stamp), logger: log, gzipLevel: ctx.config.gzipLevel }).catch(
+        (err: Error) => {
+          throw new Error(`safety dump of database ${db.database} failed, nothing was changed: ${err.message}`);
+        },
+      );
+      safetyDump = dump.file;
+      await noteSafetyBackup(ctx.config.backupDir, dump.file, request.id);
+      log.info({ file: dump.file, size: dump.size }, 'safety dump written');
+    }
+
+    progress('load', { bytesDone: 0, bytesTotal: size });
+    if (signal?.aborted) throw new Error(`the database was not touched: ${(signal.reason as Error).message}`);
+    try {
+      const databaseDefaults = await dumpedDefaults(file);
+      const r = await loadSqlFile(db, copy, { logger: log, onProgress: (p) => progress('load', p), databaseDefaults });
+      // The same last phase as a volume restore's ("Aufräumen" on the main screen): the job and its
+      // record ended at `load`, which read as if the load had not finished.
+      progress('done');
+      // A client that connected during the load may have written into the database it was loading.
+      const during = await otherSessions(db, signal).catch(() => []);
+      if (during.length) log.warn({ database: db.database, connections: describeSessions(during) }, 'clients connected to the database during the load');
+      // An upload has served its purpose; a dump from the listing is a backup and stays.
+      if (path.dirname(file) === uploadsDir(ctx.config.backupDir)) await fs.rm(file, { force: true });
+      log.warn({ database: db.database, bytes: r.bytes }, 'database replaced from SQL file');
+      return {
+        kind: 'sql',
+        database: db.database,
+        bytes: r.bytes,
+        safetyDump,
+        durationMs: Date.now() - started,
+        restartRequired: true,
+        warnings: r.warnings,
+        message: `Database ${db.database} was ${existed ? 'loaded' : 'created and loaded'} from the SQL file. Restart Elexis now.` +
+          (r.warnings.count > 0
+            ? ` MariaDB changed ${r.warnings.count} value(s) while loading, so the database differs from the file there (first: ${r.warnings.messages[0]}).`
+            : '') +
+          (during.length ? ` Warning: ${during.length} other connection(s) used the database at the end of the load (${describeSessions(during)}): what they wrote may be in it; check it before Elexis works on.` : '') +
+          (safetyDump ? ` The database before the restore is in ${safetyDump}.` : ''),
+      };
+    } catch (err) {
+      const back = safetyDump
+        ? ` The database before the restore is in ${safetyDump}; restore it with POST /api/restores/sql.`
+        : existed ? ' No safety dump was made (skipSafetyBackup).' : ' The database did not exist before the restore.';
+      throw new Error(`loading the SQL file into ${db.database} failed: ${(err as Error).message.replace(/\.+$/, '')}.${back}`, { cause: err });
+    }
   }
 }
