@@ -1,6 +1,7 @@
 /**
  * Restores interrupted mid-way are rolled back (or finished, if the swap had committed), staging
- * directories of extractions that never reached the swap are removed; at start, SQL uploads nobody
+ * directories of extractions that never reached the swap are removed, and so are the private copies
+ * of SQL files that interrupted SQL restores left in BACKUP_DIR; at start, SQL uploads nobody
  * confirmed within a day are deleted too.
  *
  * A restore that stalls (its worker was killed, or cut off from Redis for a job lock's duration)
@@ -24,6 +25,7 @@ import { uploadsDir } from '../stores/uploads.js';
 import { listVolumes } from '../engine/fs/volumes.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { hasWorkDirs } from '../engine/swap/work-dir.js';
+import { sqlRestoreCopies } from './sql-restore-copies.js';
 
 const UPLOAD_MAX_AGE_MS = 24 * 3600 * 1000;
 
@@ -45,7 +47,9 @@ export async function recoverInterrupted(ctx: AppContext): Promise<'done' | 'bus
   for (const [volume, dir] of Object.entries(volumes)) {
     if (await hasWorkDirs(dir)) suspects.push([volume, dir]);
   }
-  if (suspects.length === 0) return 'done';
+  // A SQL restore whose worker died left its private copy of the dump (./sql-restore-copies.ts).
+  const sqlCopies = await sqlRestoreCopies(ctx.config.backupDir);
+  if (suspects.length === 0 && sqlCopies.length === 0) return 'done';
 
   const owner = `recovery-${randomUUID()}`;
   const hold = await ctx.restoreHold.acquire(RESTORE_HOLD, owner);
@@ -55,6 +59,11 @@ export async function recoverInterrupted(ctx: AppContext): Promise<'done' | 'bus
   }
   let outcome: 'done' | 'busy' = 'done';
   try {
+    // Under the hold no SQL restore runs: every copy left is a dead one's (as large as its dump).
+    for (const dir of sqlCopies) {
+      await fs.rm(dir, { recursive: true, force: true });
+      log.warn({ dir }, 'removed the private copy of a SQL file left by an interrupted SQL restore');
+    }
     for (const [volume, dir] of suspects) {
       const lock = await ctx.locks.acquire(volume, owner);
       if (!lock) {

@@ -23,6 +23,7 @@ import { claimSafetyStamp } from './safety-stamp.js';
 import { noteSafetyBackup } from '../engine/manifest-notes.js';
 import { readManifest, readSidecarSha256 } from '../engine/verify/archive-verification.js';
 import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
+import { SQL_WORK_PREFIX, sqlRestoreCopies } from './sql-restore-copies.js';
 
 export interface SqlRestoreSummary {
   kind: 'sql';
@@ -140,24 +141,19 @@ async function requireSidecarMatch(file: string, sha256: string): Promise<void> 
   );
 }
 
-/** Private work directories of SQL restores in BACKUP_DIR (the listing, prune and uploads never match a dot name). */
-const WORK_PREFIX = '.sql-restore-';
-
 /**
  * A directory only this worker writes (mkdtemp: new, 0700) in BACKUP_DIR, with room for a copy of
- * the file. Those of restores that died are removed first: the caller holds the restore hold, so
- * no other restore is using one.
+ * the file (./sql-restore-copies.ts). Those of restores that died are removed first: the caller
+ * holds the restore hold, so no other restore is using one.
  */
 async function privateWorkDir(backupDir: string, size: number): Promise<string> {
-  for (const name of await fs.readdir(backupDir)) {
-    if (name.startsWith(WORK_PREFIX)) await fs.rm(path.join(backupDir, name), { recursive: true, force: true });
-  }
+  for (const dir of await sqlRestoreCopies(backupDir)) await fs.rm(dir, { recursive: true, force: true });
   await requireSpace(backupDir, size, 'a private copy of the SQL file, which the restore checks and loads so that a file changed meanwhile cannot be loaded unchecked').catch(
     (err: Error) => {
       throw new UnrecoverableError(`${err.message}; free some space and restore again; nothing was changed`);
     },
   );
-  return fs.mkdtemp(path.join(backupDir, WORK_PREFIX));
+  return fs.mkdtemp(path.join(backupDir, SQL_WORK_PREFIX));
 }
 
 /** `signal`: aborts when the database lock or the restore hold is lost; checked before the load. */
