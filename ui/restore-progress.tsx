@@ -118,6 +118,7 @@ export function RestoreProgress(props: { id: string; kind: RestoreKind; onEnded?
           {view.summary?.volumes?.map((v) => <p>{t('restore.doneVolume', { volume: v.volume, files: v.files })}</p>)}
           {view.summary?.safetyBackupStamp ? <p>{t('restore.safetyWas', { stamp: stampText(view.summary.safetyBackupStamp) })}</p> : null}
           {view.summary?.safetyDump ? <p>{t('restore.safetyDumpWas', { file: view.summary.safetyDump })}</p> : null}
+          <SqlCautions summary={view.summary} />
         </Notice>
       ) : null}
       {view && (view.state === 'failed' || view.state === 'interrupted' || view.state === 'expired') ? (
@@ -127,5 +128,18 @@ export function RestoreProgress(props: { id: string; kind: RestoreKind; onEnded?
         </Notice>
       ) : null}
     </section>
+  );
+}
+
+/** What a completed SQL restore could not vouch for (src/jobs/sql-restore-summary.ts), as the API's message says it too. */
+function SqlCautions(props: { summary: RestoreView['summary'] }) {
+  const s = props.summary;
+  if (!s) return null;
+  return (
+    <>
+      {s.warnings && s.warnings.count > 0 ? <p class="caution">{t('restore.loadChanged', { n: s.warnings.count, first: s.warnings.messages[0] ?? '' })}</p> : null}
+      {s.clientsDuringLoad ? <p class="caution">{t('restore.clientsDuring', { clients: s.clientsDuringLoad })}</p> : null}
+      {s.otherUsersUnchecked ? <p class="caution">{t('restore.otherUsersUnchecked')}</p> : null}
+    </>
   );
 }

@@ -142,6 +142,12 @@ export interface RestoreView {
     /** Single files: the folder they were restored into (beside), and how many files. */
     target?: string | null;
     files?: number;
+    /** SQL restores: values MariaDB changed while loading, the first few messages (quoted values redacted). */
+    warnings?: { count: number; messages: string[] };
+    /** SQL restores: other connections using the database when the load ended. */
+    clientsDuringLoad?: string | null;
+    /** SQL restores: DB_USER could not see other MariaDB users' connections (no PROCESS privilege). */
+    otherUsersUnchecked?: boolean;
   } | null;
   failedReason: string | null;
 }

@@ -77,6 +77,24 @@ export async function definerRights(db: DbSettings, signal?: AbortSignal): Promi
   return { user, mayDefineForOthers: Number(privileges) > 0, roles: Number(roles) > 0 };
 }
 
+/**
+ * Whether the process list shows DB_USER other users' connections: only with the PROCESS (or
+ * SUPER) privilege; without it a client of another MariaDB user (Elexis connecting as its own
+ * user) is invisible, and the restore's check for other clients cannot see it. `unknown` with roles
+ * enabled (their privileges are not listed here).
+ */
+export async function sessionVisibility(db: DbSettings, signal?: AbortSignal): Promise<'all' | 'own' | 'unknown'> {
+  const rows = await query(
+    db,
+    `SELECT (SELECT COUNT(*) FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${GRANTEE} AND PRIVILEGE_TYPE IN ('SUPER', 'PROCESS')), ` +
+      '(SELECT COUNT(*) FROM information_schema.ENABLED_ROLES WHERE ROLE_NAME IS NOT NULL)',
+    'its privileges',
+    signal,
+  );
+  const [privileges = '0', roles = '0'] = rows[0] ?? [];
+  return Number(privileges) > 0 ? 'all' : Number(roles) > 0 ? 'unknown' : 'own';
+}
+
 /** Whether definer `a` and user `b` (both `user@host`) are one account (host names are not case-sensitive). */
 export function sameAccount(a: string, b: string): boolean {
   const at = (s: string) => s.lastIndexOf('@');

@@ -15,7 +15,7 @@ import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import { dumpDatabase } from '../db/dump.js';
 import { checkSqlFile, loadSqlFile } from '../db/load.js';
-import { CHARSET_NAME, databaseExists, definerRights, describeSessions, otherSessions, sameAccount, serverPacketLimit, type DatabaseDefaults } from '../db/server-facts.js';
+import { CHARSET_NAME, databaseExists, definerRights, describeSessions, otherSessions, sameAccount, serverPacketLimit, sessionVisibility, type DatabaseDefaults } from '../db/server-facts.js';
 import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
@@ -24,18 +24,9 @@ import { noteSafetyBackup } from '../engine/manifest-notes.js';
 import { readManifest, readSidecarSha256 } from '../engine/verify/archive-verification.js';
 import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
 import { SQL_WORK_PREFIX, sqlRestoreCopies } from './sql-restore-copies.js';
+import { sqlRestoreMessage, type SqlRestoreSummary } from './sql-restore-summary.js';
 
-export interface SqlRestoreSummary {
-  kind: 'sql';
-  database: string;
-  bytes: number;
-  safetyDump: string | null;
-  durationMs: number;
-  restartRequired: true;
-  /** Values MariaDB changed while loading (cut, clamped, replaced: warnings in the dump's lenient sql_mode); the first few messages. */
-  warnings: { count: number; messages: string[] };
-  message: string;
-}
+export type { SqlRestoreSummary };
 
 export function dbSettings(ctx: AppContext): DbSettings {
   const db = ctx.config.db;
@@ -82,6 +73,8 @@ async function requirePacketRoom(db: DbSettings, longestStatement: number, signa
  * or Webelexis wrote meanwhile ended up in the restored database as if it had been in the backup
  * (found by a tester: three rows of a client writing during the load stayed). Refused before
  * anything changes, naming the connections; the admin stops the clients and requests it again.
+ * Without the PROCESS privilege only DB_USER's own connections are seen: the summary says so
+ * (otherUsersUnchecked), since what cannot be seen cannot be refused.
  */
 async function requireNoOtherClients(db: DbSettings, signal?: AbortSignal): Promise<void> {
   const others = await otherSessions(db, signal).catch((err: Error) => {
@@ -211,6 +204,8 @@ export async function restoreSql(
     const existed = await databaseExists(db, signal);
     if (!existed) log.info({ database: db.database }, 'the database does not exist yet: no safety dump, the restore creates it');
     if (existed) await requireNoOtherClients(db, signal);
+    const otherUsersUnchecked = existed && (await sessionVisibility(db, signal).catch(() => 'unknown' as const)) === 'own';
+    if (otherUsersUnchecked) log.warn({ user: db.user }, 'DB_USER lacks the PROCESS privilege: clients of other MariaDB users cannot be seen, nor refused');
     if (!request.skipSafetyBackup && existed) {
       progress('safety-dump');
       // A dump is usually smaller than the upload it is replaced by; the upload's size is the estimate.
@@ -240,21 +235,18 @@ export async function restoreSql(
       // An upload has served its purpose; a dump from the listing is a backup and stays.
       if (path.dirname(file) === uploadsDir(ctx.config.backupDir)) await fs.rm(file, { force: true });
       log.warn({ database: db.database, bytes: r.bytes }, 'database replaced from SQL file');
-      return {
-        kind: 'sql',
+      const summary = {
+        kind: 'sql' as const,
         database: db.database,
         bytes: r.bytes,
         safetyDump,
         durationMs: Date.now() - started,
-        restartRequired: true,
+        restartRequired: true as const,
         warnings: r.warnings,
-        message: `Database ${db.database} was ${existed ? 'loaded' : 'created and loaded'} from the SQL file. Restart Elexis now.` +
-          (r.warnings.count > 0
-            ? ` MariaDB changed ${r.warnings.count} value(s) while loading, so the database differs from the file there (first: ${r.warnings.messages[0]}).`
-            : '') +
-          (during.length ? ` Warning: ${during.length} other connection(s) used the database at the end of the load (${describeSessions(during)}): what they wrote may be in it; check it before Elexis works on.` : '') +
-          (safetyDump ? ` The database before the restore is in ${safetyDump}.` : ''),
+        clientsDuringLoad: during.length ? describeSessions(during) : null,
+        otherUsersUnchecked,
       };
+      return { ...summary, message: sqlRestoreMessage(summary, existed, db.user) };
     } catch (err) {
       const back = safetyDump
         ? ` The database before the restore is in ${safetyDump}; restore it with POST /api/restores/sql.`

@@ -353,6 +353,8 @@ describe('restore the database from a SQL file', () => {
     assert.equal(r.state, 'completed', r.failedReason);
     assert.equal(await sql('SELECT v, s FROM clamped'), '127\tabc');
     assert.equal(r.summary.warnings.count, 2, JSON.stringify(r.summary));
+    assert.equal(r.summary.otherUsersUnchecked, false, 'root has PROCESS: every connection was seen');
+    assert.equal(r.summary.clientsDuringLoad, null);
     assert.match(r.summary.warnings.messages.join('\n'), /Out of range value for column 'v' at row 1\nData truncated for column 's' at row 1/);
     assert.match(r.summary.message, /MariaDB changed 2 value\(s\) while loading, so the database differs from the file there \(first: Out of range value/);
   });

@@ -75,6 +75,9 @@ describe('a dump with a view of another MariaDB user, restored by a DB_USER with
     await fx.clock.advance(60_000);
     const loaded = await restoreAndWait(svc.url, { stamp, volumes: ['elexisdb-sql'], skipSafetyBackup: true }, { token: TOKEN });
     assert.equal(loaded.state, 'completed', loaded.failedReason);
+    // This DB_USER lacks PROCESS: MariaDB showed it only its own connections, and the summary says so.
+    assert.equal(loaded.summary.otherUsersUnchecked, true, JSON.stringify(loaded.summary));
+    assert.match(loaded.summary.message, /DB_USER oob_def_\w+ lacks the PROCESS privilege, so MariaDB showed it only its own connections; clients of other MariaDB users could not be checked/);
     assert.equal(await root('SELECT name FROM v_patient WHERE id = 1', DB), 'Anna');
     assert.equal(await root(`SELECT DEFINER FROM information_schema.VIEWS WHERE TABLE_SCHEMA = '${DB}'`), 'root@localhost');
   });
