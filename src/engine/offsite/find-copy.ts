@@ -23,18 +23,12 @@ import { completionMarker, remoteManifestName, remoteObjectName } from '../../co
 import { encryptedSize } from './age-encrypt.js';
 import { checksumFor } from './copy-sidecars.js';
 import { DigestTap, type Digests } from './digest-tap.js';
-import { backendHashes, cat, lsjson, remotePath, type RcloneOptions } from './rclone.js';
+import { backendHashes, cat, lsjson, remotePath } from './rclone.js';
 import { remoteCheck, verifyObject } from './send.js';
-import type { CopyResult } from './copy-archive.js';
+import type { CopyArchiveOptions, CopyResult } from './copy-archive.js';
 
-export interface FindCopyOptions {
-  rclone: RcloneOptions;
-  target: string;
-  backupDir: string;
-  file: string;
-  recipients: readonly string[];
-  signal?: AbortSignal;
-}
+/** The same archive and target as a copy of it (./copy-archive.ts), without an upload's progress. */
+export type FindCopyOptions = Omit<CopyArchiveOptions, 'onProgress'>;
 
 export type FoundCopy =
   | { found: CopyResult & { modTime: string } }
