@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './logger.js';
 import { markScheduleStart, reconcileSchedulers } from '../stores/schedule-store.js';
 
 export function bootConfig(role: string): { config: Config; logger: Logger } {
+  stopQuietlyOnUncaught();
   try {
     const config = loadConfig();
     withholdSecrets();
@@ -34,6 +35,19 @@ export async function openContext(config: Config, logger: Logger, redisUrl: stri
 /** The settings' copies in BACKUP_DIR made to match Redis (stores/settings-mirror.ts); at boot and in every worker's maintenance. */
 export async function syncSettingsCopies(ctx: AppContext): Promise<void> {
   await Promise.all([ctx.schedules.syncMirror(), ctx.verifySchedules.syncMirror(), ctx.volumeModes.syncMirror()]);
+}
+
+/**
+ * An error nobody caught (a Redis refusing the password at start, a bug) stops the process as
+ * before, but is told by its stack only. Node's own report prints the error object with every
+ * property, and ioredis puts the failed command on its errors: `AUTH <user> <password>` showed the
+ * Redis password on stderr, where the container's log keeps it.
+ */
+function stopQuietlyOnUncaught(): void {
+  process.on('uncaughtException', (err: unknown, origin) => {
+    const told = err instanceof Error ? (err.stack ?? `${err.name}: ${err.message}`) : typeof err === 'string' ? err : 'a value that is not an Error';
+    fail(`stopped by an unexpected error (${origin}): ${told}`);
+  });
 }
 
 export function fail(message: string, code = 1): never {

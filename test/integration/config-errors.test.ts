@@ -1,12 +1,16 @@
 /**
  * A bad configuration stops each real entry point before it connects anywhere: exit code 2 and one
- * line on stderr naming every bad variable, never a secret's value.
+ * line on stderr naming every bad variable, never a secret's value. An error that stops a process
+ * later (a Redis refusing the password) is told without secrets too.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { ENTRY } from '../helpers/service.js';
+import { ENTRY, REDIS_URL } from '../helpers/service.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 
@@ -40,6 +44,33 @@ describe('configuration errors stop the process', () => {
       assert.equal(r.code, 2, r.stderr + r.stdout);
       assert.match(r.stderr, /^oob-backup: configuration error: PORT: must be an integer from 0 to 65535, got "eighty"; API_TOKEN: must not contain spaces or other blanks; NOTIFY_WEBHOOK_URL: not an http\(s\) URL: entry 1 of 1 uses ftp:/);
       assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+    });
+  }
+});
+
+describe('a process that stops on an unexpected error', () => {
+  // ioredis puts the failed command on its error (`command: {name: 'auth', args: [user, password]}`),
+  // and Node printed that whole object for an error nobody caught: the Redis password on stderr.
+  for (const entry of [ENTRY.api, ENTRY.worker, ENTRY.start]) {
+    it(`${entry}: a Redis that refuses the password stops it, and the password is not printed`, async () => {
+      const root = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-wrongpass-'));
+      try {
+        const url = new URL(REDIS_URL);
+        url.username = 'oob-no-such-user';
+        url.password = 'hunter2-redis';
+        const r = await run(entry, {
+          REDIS_URL: url.toString(),
+          QUEUE_PREFIX: `test-${randomUUID().slice(0, 8)}`,
+          DATA_DIR: root,
+          TZ: 'Europe/Zurich',
+          PORT: '0',
+        });
+        assert.notEqual(r.code, 0, r.stderr + r.stdout);
+        assert.match(r.stderr, /WRONGPASS/);
+        assert.doesNotMatch(r.stderr + r.stdout, /hunter2/);
+      } finally {
+        await fs.rm(root, { recursive: true, force: true });
+      }
     });
   }
 });
