@@ -4,7 +4,8 @@
  * import: jobs/ (checked by `npm run lint`, .dependency-cruiser.cjs).
  *
  * The Express app, in the order a request meets it:
- * 1. rules for every request: security headers, the Host check (DNS rebinding), a valid URL, and
+ * 1. rules for every request: the rest of a body not read once the request is answered is dropped
+ *    for a few seconds only (request-rules.ts), security headers, the Host check (DNS rebinding), a valid URL, and
  *    for a request that changes something, that a browser did not send it from another site (CSRF);
  * 2. health probes and metrics (no auth, they reveal nothing);
  * 3. the token-protected API: JSON only, bodies within HTTP_REQUEST_TIMEOUT, Redis checked before
@@ -28,7 +29,7 @@ import { hostCheck } from './host-check.js';
 import { HttpError, notFound } from './http-error.js';
 import { redisGate } from './redis-gate.js';
 import { sameOrigin } from './same-origin.js';
-import { bodyDeadline, requireJsonBody, validUrl } from './request-rules.js';
+import { bodyDeadline, boundedDrain, requireJsonBody, validUrl } from './request-rules.js';
 import { API_ROUTES, UPLOAD_PATH } from './routes.js';
 import { noStore, securityHeaders } from './security.js';
 import { mountUi } from './ui.js';
@@ -38,6 +39,8 @@ export function createApp(ctx: AppContext): express.Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', false);
+  // First, so that every answer before the body was read (401, 403, 404 …) bounds the rest of it.
+  app.use(boundedDrain);
   app.use(securityHeaders(DASHBOARD_PATH));
   app.use(hostCheck(ctx.config.allowedHosts));
   app.use(validUrl);

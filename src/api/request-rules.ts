@@ -3,6 +3,7 @@
  * a JSON route's body must say it is JSON, and a body must arrive within HTTP_REQUEST_TIMEOUT.
  */
 import type { NextFunction, Request, Response } from 'express';
+import { discardRest } from '../stores/uploads.js';
 import { errorBody } from './errors.js';
 import { HttpError, unsupportedMediaType } from './http-error.js';
 
@@ -63,4 +64,21 @@ export function bodyDeadline(timeoutMs: number) {
     res.once('close', () => clearTimeout(timer));
     next();
   };
+}
+
+/** How long the rest of a body is still read (and dropped) after the request was answered. */
+export const REFUSED_BODY_LINGER_MS = 5000;
+
+/**
+ * Once a request is answered before its body was read (a 401 without a token, a 404, a 403, a GET
+ * that came with a body), Node reads and drops the rest for as long as it comes, and Node's own
+ * requestTimeout is off (see bodyDeadline): a host without the token could hold any number of
+ * sockets by dripping a body it announced as 100 MB. The client gets REFUSED_BODY_LINGER_MS to
+ * finish (so it reads the answer instead of running into a reset), then the socket is closed.
+ */
+export function boundedDrain(req: Request, res: Response, next: NextFunction): void {
+  res.once('finish', () => {
+    if (hasBody(req) && !req.complete) discardRest(req, REFUSED_BODY_LINGER_MS);
+  });
+  next();
 }

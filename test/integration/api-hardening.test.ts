@@ -5,6 +5,7 @@
  * so jobs it queues stay where they are.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
@@ -247,6 +248,41 @@ describe('API hardening', () => {
         assertErrorShape(r, 400, 'invalid_request');
         assert.equal(r.json.error.field, field, query);
       }
+    });
+  });
+  describe('a client that keeps sending a body after its answer', () => {
+    /**
+     * Headers in time, then a body of 100 MB announced and dripped a byte a second. The answer comes
+     * at once; how long the server keeps the connection is what is measured (ms, or Infinity).
+     */
+    async function heldFor(head: string, limitMs: number): Promise<{ status: string; heldMs: number }> {
+      const { port } = new URL(svc.url);
+      const socket = net.connect(Number(port), '127.0.0.1');
+      let answer = '';
+      socket.on('data', (b: Buffer) => (answer += b.toString('latin1')));
+      socket.on('error', () => undefined);
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      socket.write(`${head}Host: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100000000\r\n\r\n`);
+      const started = Date.now();
+      const drip = setInterval(() => socket.writable && socket.write('a'), 1000);
+      const limit = new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), limitMs));
+      const outcome = await Promise.race([closed.then(() => 'closed' as const), limit]);
+      clearInterval(drip);
+      socket.destroy();
+      return { status: answer.split('\r\n')[0] ?? '', heldMs: outcome === 'closed' ? Date.now() - started : Infinity };
+    }
+
+    it('is refused (401, 404, an answer to GET) and cut within seconds, not held for as long as it drips', async () => {
+      // Found: the answer went out, and Node read the rest of the body for as long as it came
+      // (requestTimeout is off for uploads): any host on the network could hold sockets forever
+      // without a token. A refused or answered request's body gets REFUSED_BODY_LINGER_MS.
+      const heads = ['POST /api/backups HTTP/1.1\r\n', 'POST /admin/queues/api/queues/archive/add HTTP/1.1\r\n', 'POST /nowhere HTTP/1.1\r\n', 'GET /healthz HTTP/1.1\r\n'];
+      const results = await Promise.all(heads.map((h) => heldFor(h, 20_000)));
+      results.forEach((r, i) => {
+        assert.match(r.status, /^HTTP\/1\.1 (401|404|200) /, heads[i]);
+        assert.ok(r.heldMs < 12_000, `${heads[i]!.trim()}: ${r.status}, connection still open after ${r.heldMs} ms`);
+      });
     });
   });
 });
