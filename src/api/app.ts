@@ -57,7 +57,9 @@ export function createApp(ctx: AppContext): express.Express {
   app.use('/api', apiRouter(ctx));
   // Express would answer OPTIONS on the dashboard's paths with a text list of methods.
   app.use((req, _res, next) => (req.method === 'OPTIONS' ? next(new HttpError(405, 'method_not_allowed', 'OPTIONS is not supported here')) : next()));
-  app.use(`${DASHBOARD_PATH}/api`, redisGate(ctx.redis, { probeReads: true }), dashboardErrorShape);
+  // Its job lists carry what /api's do (job data, failure reasons, restore summaries): not kept in
+  // the browser's cache of a shared practice PC after the session, like every /api answer.
+  app.use(`${DASHBOARD_PATH}/api`, noStore, redisGate(ctx.redis, { probeReads: true }), dashboardErrorShape);
   mountDashboard(app, ctx);
   mountUi(app);
 

@@ -99,6 +99,18 @@ describe('API hardening', () => {
       assert.equal((await call({ path: '/api/jobs' })).headers['cache-control'], 'no-store');
     });
 
+    it("the dashboard's data is never cached either: jobs, failure reasons and restore summaries", async () => {
+      // bull-board answered its job lists (data, failedReason with lines of a refused SQL file,
+      // restore summaries) with an ETag and no Cache-Control: the browser of a shared practice PC
+      // kept them in its disk cache after the Basic-auth session.
+      const basic = { authorization: `Basic ${Buffer.from(`admin:${TOKEN}`).toString('base64')}` };
+      for (const p of ['/admin/queues/api/queues', '/admin/queues/api/queues?activeQueue=restore&status=latest', '/admin/queues/api/redis/stats']) {
+        const r = await call({ path: p, headers: basic });
+        assert.equal(r.status, 200, `${p}: ${r.text}`);
+        assert.equal(r.headers['cache-control'], 'no-store', p);
+      }
+    });
+
     it('Node-level refusals come in the same shape, with the same headers', async () => {
       const r = await sendRaw(svc.url, 'GET /api/schedule HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header Name: x\r\n\r\n');
       assert.equal(r.status, 400);
