@@ -6,16 +6,23 @@
  *   it against the local archive and records it without uploading (engine/offsite/find-copy.ts);
  *   only a copy that does not match is uploaded again.
  * - `copy`: not on the target, and newer than the newest copy of its volume there: its copy job was
- *   queued or retrying when the queue was lost (the verify job of each run queues the copies in
- *   stamp order, so an older archive than one the target holds was not waiting for its copy).
- * - nothing for the rest: an archive older than the target's newest copy of its volume that the
- *   target does not hold was removed there by the target's retention, or made before the target
- *   was configured; uploading it again would cost hours of a practice's uplink and the target's
- *   retention would remove it again. Nor for a volume of which the target holds no copy at all
+ *   queued or retrying when the queue was lost. Also one between the target's oldest and newest
+ *   copy of its volume that the target's retention (OFFSITE_RETENTION) keeps with those copies
+ *   there: the retention did not remove it, so its copy failed or was still retrying when the
+ *   queue was lost (a copy retried with hours of backoff while the next night's copy got through).
+ *   Before, prune held such an archive (`offsite.overdue`); without it, prune deleted it, and it
+ *   existed nowhere off-site.
+ * - nothing for the rest: an archive older than the target's oldest copy of its volume was made
+ *   before the target was configured or removed there by its retention, and so was one between
+ *   that the target's retention does not keep; uploading it again would cost hours of a practice's
+ *   uplink and the target's retention would remove it again. Nor for a volume of which the target holds no copy at all
  *   (a target added later, or one that never received anything: nothing tells which archives were
  *   meant for it), for safety backups (never copied), or for archives whose verification failed.
  */
-import type { ArchiveName } from './names.js';
+import { parseArchiveName, type ArchiveName } from './names.js';
+import { selectByPolicy } from './gfs.js';
+import { contiguousChainNeeds, selectPrunable, withoutNeeded } from './retention.js';
+import type { RetentionPolicy } from './retention-policy.js';
 
 export interface LocalArchiveFacts extends Pick<ArchiveName, 'file' | 'volume' | 'stamp'> {
   verified: { ok: boolean } | null;
@@ -30,15 +37,21 @@ export interface RebuildPlan {
 }
 
 /**
- * `remote`: the archive file names the target holds complete copies of; `recorded`: archives with a
- * record for this target already (made, found, or removed by the target's retention).
+ * `remote`: the archives the target holds complete copies of; `recorded`: archives with a record for
+ * this target already (made, found, or removed by the target's retention); `retention`: the
+ * target's OFFSITE_RETENTION (none: `never`).
  */
-export function planCopyRebuild(local: readonly LocalArchiveFacts[], remote: Iterable<Pick<ArchiveName, 'file' | 'volume' | 'stamp'>>, recorded: ReadonlySet<string>): RebuildPlan {
+export function planCopyRebuild(
+  local: readonly LocalArchiveFacts[],
+  remote: Iterable<ArchiveName>,
+  recorded: ReadonlySet<string>,
+  retention: RetentionPolicy = { kind: 'never' },
+): RebuildPlan {
   const onTarget = new Set<string>();
-  const newestThere = new Map<string, string>();
+  const there = new Map<string, ArchiveName[]>();
   for (const r of remote) {
     onTarget.add(r.file);
-    if (r.stamp > (newestThere.get(r.volume) ?? '')) newestThere.set(r.volume, r.stamp);
+    there.set(r.volume, [...(there.get(r.volume) ?? []), r]);
   }
   const plan: RebuildPlan = { find: [], copy: [] };
   for (const a of [...local].sort((x, y) => (x.file < y.file ? -1 : x.file > y.file ? 1 : 0))) {
@@ -47,10 +60,25 @@ export function planCopyRebuild(local: readonly LocalArchiveFacts[], remote: Ite
       plan.find.push(a.file);
       continue;
     }
-    const newest = newestThere.get(a.volume);
-    if (newest === undefined || a.stamp <= newest) continue;
-    if (a.safetyFor !== null || a.verified?.ok !== true) continue;
-    plan.copy.push(a.file);
+    const copies = there.get(a.volume);
+    if (copies === undefined || a.safetyFor !== null || a.verified?.ok !== true) continue;
+    const stamps = copies.map((c) => c.stamp).sort();
+    if (a.stamp > stamps[stamps.length - 1]! || (a.stamp > stamps[0]! && !removedByRetention(copies, a, retention))) plan.copy.push(a.file);
   }
   return plan;
+}
+
+/**
+ * Whether the target's retention, applied as after a copy (../engine/offsite/remote-retention.ts,
+ * size drops aside), would remove `a` from among the target's copies of its volume. With `keep` it
+ * removes only copies older than every one it keeps, so an archive newer than a copy still there
+ * was never removed; with GFS, one that is not its period's newest now was not kept.
+ */
+function removedByRetention(copies: readonly ArchiveName[], a: Pick<ArchiveName, 'file'>, retention: RetentionPolicy): boolean {
+  if (retention.kind === 'never') return false;
+  const candidate = parseArchiveName(a.file);
+  if (!candidate) return true;
+  const all = [...copies, candidate];
+  const doomed = retention.kind === 'keep' ? selectPrunable(all, candidate.volume, retention.keep) : selectByPolicy(all, retention);
+  return withoutNeeded(all, doomed, contiguousChainNeeds(all)).some((d) => d.file === candidate.file);
 }

@@ -64,7 +64,7 @@ async function rebuildOnce(ctx: AppContext): Promise<'done' | 'busy'> {
         continue;
       }
       const recorded = new Set(files.filter((f) => records.get(f)?.some((r) => r.target === target)));
-      const plan = planCopyRebuild(archives, remote, recorded);
+      const plan = planCopyRebuild(archives, remote, recorded, offsite.retention[target]);
       for (const [file, find] of [...plan.find.map((f) => [f, true] as const), ...plan.copy.map((f) => [f, false] as const)]) {
         const a = parseArchiveName(file);
         if (!a) continue;

@@ -40,6 +40,21 @@ describe('planCopyRebuild (after Redis lost the copy records)', () => {
     const plan = planCopyRebuild([local(a2), local('lucinda_2030-06-01-0315.tar.gz')], remote(a1, 'lucinda_2030-06-03-0315.tar.gz'), new Set());
     assert.deepEqual(plan, { find: [], copy: [a2] });
   });
+
+  it('copies an archive between the target\'s copies that its retention keeps: its copy failed, or was still retrying when the queue was lost', () => {
+    // a2's copy waited hours for its retry while a3's got through; a1 on the target proves a2 was not removed there.
+    for (const retention of [undefined, { kind: 'never' as const }, { kind: 'keep' as const, keep: 3 }, { kind: 'gfs' as const, daily: 7, weekly: 0, monthly: 0 }]) {
+      const plan = planCopyRebuild([a1, a2, a3].map((f) => local(f)), remote(a1, a3), new Set(), retention);
+      assert.deepEqual(plan, { find: [a1, a3], copy: [a2] }, JSON.stringify(retention));
+    }
+  });
+
+  it('leaves an archive between the target\'s copies that its retention removes (GFS: not its day\'s newest)', () => {
+    const noon = 'pacs_2030-06-02-1200.tar.gz';
+    const late = 'pacs_2030-06-02-2315.tar.gz';
+    const plan = planCopyRebuild([a1, noon, late].map((f) => local(f)), remote(a1, late), new Set(), { kind: 'gfs', daily: 7, weekly: 0, monthly: 0 });
+    assert.deepEqual(plan, { find: [a1, late], copy: [] });
+  });
 });
 
 describe('isDirectoryNotFound', () => {
