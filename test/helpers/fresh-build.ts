@@ -4,14 +4,17 @@
  * starts 150-200 of them (BENCHMARKS.md, twelfth session). So that a test never runs code older
  * than src/, test/run.ts calls this first: when a file under src/ is newer than the last build
  * (or there is none), `tsc -p tsconfig.build.json` compiles again (incremental); the screens
- * (ui/ → dist/ui) are bundled the same way.
+ * (ui/ → dist/ui) are bundled the same way. helpers/service.ts refuses to start the service from a
+ * dist/ older than src/ (a test file run with plain `node --test` after a change, or a change made
+ * while the suite runs): it would test the code from before the change.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const STAMP = path.join(ROOT, 'dist/.test-build-stamp');
+const STAMP_NAME = 'dist/.test-build-stamp';
+const STAMP = path.join(ROOT, STAMP_NAME);
 
 /** Newest modification time under `dir` (ms), directories included (a deleted file changes its directory). */
 function newest(dir: string): number {
@@ -23,20 +26,34 @@ function newest(dir: string): number {
   return t;
 }
 
-function stampTime(): number {
+function stampTime(root: string): number {
   try {
-    return fs.statSync(STAMP).mtimeMs;
+    return fs.statSync(path.join(root, STAMP_NAME)).mtimeMs;
   } catch {
     return -1;
   }
 }
 
+/**
+ * Whether a file under `root`'s src/ or ui/, or the build's configuration, is newer than the last
+ * build test/run.ts made there (or none was made). Missing inputs count as old.
+ */
+export function buildIsStale(root = ROOT): boolean {
+  const built = stampTime(root);
+  const at = (p: string) => {
+    try {
+      return fs.statSync(p).isDirectory() ? newest(p) : fs.statSync(p).mtimeMs;
+    } catch {
+      return -1;
+    }
+  };
+  const inputs = ['src', 'ui', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'scripts/build-ui.ts'].map((f) => at(path.join(root, f)));
+  return built < Math.max(...inputs);
+}
+
 /** Builds dist/ when src/, ui/ or the build's configuration changed since the last build; says so on stderr. */
 export function ensureFreshBuild(): void {
-  const built = stampTime();
-  const inputs = [path.join(ROOT, 'src'), path.join(ROOT, 'ui')].map(newest);
-  const configs = ['tsconfig.json', 'tsconfig.build.json', 'package-lock.json', 'scripts/build-ui.ts'].map((f) => fs.statSync(path.join(ROOT, f)).mtimeMs);
-  if (built >= Math.max(...inputs, ...configs)) return;
+  if (!buildIsStale()) return;
   const started = Date.now();
   // Stamped with the time before compiling: a file saved during the build makes the next run build again.
   const before = new Date();

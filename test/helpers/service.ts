@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { TestClock } from './clock.js';
+import { buildIsStale } from './fresh-build.js';
 import { WORKER_PROCESS_ENV, workerExecArgv } from '../../src/runtime/worker-process.js';
 
 /**
@@ -119,6 +120,11 @@ export async function startService(role: keyof typeof ENTRY, env: Record<string,
   // Run without test/run.ts (plain `node --test`), nothing may have built dist/: say so, not "exited early".
   if (!(await fs.stat(path.join(opts.cwd ?? ROOT, ENTRY[role])).catch(() => undefined))) {
     throw new Error(`${ENTRY[role]} is missing: run the tests through test/run.ts (it builds dist/), or npm run build`);
+  }
+  // A dist/ older than src/ runs the code from before a change: a test could pass against it.
+  const cwd = opts.cwd ?? ROOT;
+  if ((await fs.stat(path.join(cwd, 'src')).catch(() => undefined)) && buildIsStale(cwd)) {
+    throw new Error(`${path.join(cwd, 'dist')} is older than src/, ui/ or the build's configuration: run the tests through test/run.ts (it builds dist/ first)`);
   }
   const proc = spawn(process.execPath, [...(worker ? workerExecArgv([]) : ['--expose-gc']), ENTRY[role]], {
     cwd: opts.cwd ?? ROOT,
