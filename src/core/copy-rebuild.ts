@@ -21,7 +21,7 @@
  */
 import { parseArchiveName, type ArchiveName } from './names.js';
 import { selectByPolicy } from './gfs.js';
-import { contiguousChainNeeds, selectPrunable, withoutNeeded } from './retention.js';
+import { contiguousChainNeeds, withoutNeeded } from './retention.js';
 import type { RetentionPolicy } from './retention-policy.js';
 
 export interface LocalArchiveFacts extends Pick<ArchiveName, 'file' | 'volume' | 'stamp'> {
@@ -69,16 +69,17 @@ export function planCopyRebuild(
 }
 
 /**
- * Whether the target's retention, applied as after a copy (../engine/offsite/remote-retention.ts,
- * size drops aside), would remove `a` from among the target's copies of its volume. With `keep` it
- * removes only copies older than every one it keeps, so an archive newer than a copy still there
- * was never removed; with GFS, one that is not its period's newest now was not kept.
+ * Whether the target's retention (../engine/offsite/remote-retention.ts) may have removed `a`, an
+ * archive newer than a copy of its volume still there. `keep` removes a prefix: the oldest copies
+ * (and size drops older than the oldest counted copy kept), never one newer than a copy it leaves
+ * (a chain needed by a kept incremental is kept from its full on) — also where the target refused
+ * to delete, so that it holds more than `keep`. GFS leaves gaps: `a` was removed if GFS, applied
+ * to the copies there with `a` among them (size drops aside), does not keep it.
  */
 function removedByRetention(copies: readonly ArchiveName[], a: Pick<ArchiveName, 'file'>, retention: RetentionPolicy): boolean {
-  if (retention.kind === 'never') return false;
+  if (retention.kind !== 'gfs') return false;
   const candidate = parseArchiveName(a.file);
   if (!candidate) return true;
   const all = [...copies, candidate];
-  const doomed = retention.kind === 'keep' ? selectPrunable(all, candidate.volume, retention.keep) : selectByPolicy(all, retention);
-  return withoutNeeded(all, doomed, contiguousChainNeeds(all)).some((d) => d.file === candidate.file);
+  return withoutNeeded(all, selectByPolicy(all, retention), contiguousChainNeeds(all)).some((d) => d.file === candidate.file);
 }

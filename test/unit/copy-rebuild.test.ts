@@ -49,6 +49,11 @@ describe('planCopyRebuild (after Redis lost the copy records)', () => {
     }
   });
 
+  it('with keep:N, copies one newer than a copy still there even where the target holds more than N (its deletes refused): keep removes the oldest first', () => {
+    const plan = planCopyRebuild([a1, a2, a3, a4].map((f) => local(f)), remote(a1, a3, a4), new Set(), { kind: 'keep', keep: 2 });
+    assert.deepEqual(plan, { find: [a1, a3, a4], copy: [a2] });
+  });
+
   it('leaves an archive between the target\'s copies that its retention removes (GFS: not its day\'s newest)', () => {
     const noon = 'pacs_2030-06-02-1200.tar.gz';
     const late = 'pacs_2030-06-02-2315.tar.gz';
