@@ -15,6 +15,7 @@
  * (README "Off-site copies": whoever can write to a target can encrypt to the public key).
  * Anything that does not match is no copy: the caller uploads over it.
  */
+import { createReadStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -25,6 +26,7 @@ import { checksumFor } from './copy-sidecars.js';
 import { DigestTap, type Digests } from './digest-tap.js';
 import { backendHashes, cat, lsjson, remotePath } from './rclone.js';
 import { remoteCheck, verifyObject } from './send.js';
+import { readSidecarSha256 } from '../verify/archive-verification.js';
 import type { CopyArchiveOptions, CopyResult } from './copy-archive.js';
 
 /** The same archive and target as a copy of it (./copy-archive.ts), without an upload's progress. */
@@ -41,8 +43,7 @@ export async function findCopy(o: FindCopyOptions): Promise<FoundCopy> {
   const name = remoteObjectName(o.file, encrypted);
   const marker = completionMarker(o.file, encrypted);
   const local = path.join(o.backupDir, o.file);
-  const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
-  const localSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
+  const localSha256 = await readSidecarSha256(local);
   if (!localSha256) return { absent: true }; // nothing to hold a copy against: the upload checks the file
   const entries = new Map((await lsjson(o.rclone, o.target, { signal: o.signal })).map((e) => [e.Name, e]));
   const object = entries.get(name);
@@ -113,11 +114,14 @@ async function readSmall(o: FindCopyOptions, name: string): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+/** The end of a hashing pipeline: the bytes are only counted and hashed by the tap before it. */
+async function discard(chunks: AsyncIterable<Buffer>): Promise<void> {
+  for await (const _ of chunks) void _;
+}
+
 async function hashLocal(file: string, also: readonly ('md5' | 'sha1')[], signal?: AbortSignal): Promise<Digests> {
   const tap = new DigestTap(undefined, also);
-  await pipeline((await fs.open(file)).createReadStream({ highWaterMark: 256 * 1024 }), tap, async (chunks: AsyncIterable<Buffer>) => {
-    for await (const _ of chunks) void _;
-  }, { signal });
+  await pipeline(createReadStream(file, { highWaterMark: 256 * 1024 }), tap, discard, { signal });
   return tap.digests();
 }
 
@@ -125,9 +129,7 @@ async function hashRemote(o: FindCopyOptions, name: string, also: readonly ('md5
   const download = cat(o.rclone, remotePath(o.target, name), o.signal);
   const tap = new DigestTap(undefined, also);
   await Promise.all([
-    pipeline(download.stdout as Readable, tap, async (chunks: AsyncIterable<Buffer>) => {
-      for await (const _ of chunks) void _;
-    }, { signal: o.signal }),
+    pipeline(download.stdout as Readable, tap, discard, { signal: o.signal }),
     download.done,
   ]);
   return tap.digests();
