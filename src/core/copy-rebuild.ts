@@ -19,12 +19,12 @@
  *   (a target added later, or one that never received anything: nothing tells which archives were
  *   meant for it), for safety backups (never copied), or for archives whose verification failed.
  */
-import { parseArchiveName, type ArchiveName } from './names.js';
+import type { ArchiveName } from './names.js';
 import { selectByPolicy } from './gfs.js';
 import { contiguousChainNeeds, withoutNeeded } from './retention.js';
 import type { RetentionPolicy } from './retention-policy.js';
 
-export interface LocalArchiveFacts extends Pick<ArchiveName, 'file' | 'volume' | 'stamp'> {
+export interface LocalArchiveFacts extends ArchiveName {
   verified: { ok: boolean } | null;
   safetyFor: string | null;
 }
@@ -76,10 +76,8 @@ export function planCopyRebuild(
  * to delete, so that it holds more than `keep`. GFS leaves gaps: `a` was removed if GFS, applied
  * to the copies there with `a` among them (size drops aside), does not keep it.
  */
-function removedByRetention(copies: readonly ArchiveName[], a: Pick<ArchiveName, 'file'>, retention: RetentionPolicy): boolean {
+function removedByRetention(copies: readonly ArchiveName[], a: ArchiveName, retention: RetentionPolicy): boolean {
   if (retention.kind !== 'gfs') return false;
-  const candidate = parseArchiveName(a.file);
-  if (!candidate) return true;
-  const all = [...copies, candidate];
-  return withoutNeeded(all, selectByPolicy(all, retention), contiguousChainNeeds(all)).some((d) => d.file === candidate.file);
+  const all = [...copies, a];
+  return withoutNeeded(all, selectByPolicy(all, retention), contiguousChainNeeds(all)).some((d) => d.file === a.file);
 }

@@ -6,8 +6,7 @@ import { isDirectoryNotFound } from '../../src/engine/offsite/remote-listing.js'
 
 const ok = { ok: true };
 function local(file: string, o: Partial<LocalArchiveFacts> = {}): LocalArchiveFacts {
-  const a = parseArchiveName(file)!;
-  return { file, volume: a.volume, stamp: a.stamp, verified: ok, safetyFor: null, ...o };
+  return { ...parseArchiveName(file)!, verified: ok, safetyFor: null, ...o };
 }
 const remote = (...files: string[]) => files.map((f) => parseArchiveName(f)!);
 
