@@ -19,70 +19,27 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { Redis } from 'ioredis';
-import { TEST_START } from '../helpers/clock.js';
-import { rcloneConfig, startWebdavServer, type TestRemote } from '../helpers/offsite-servers.js';
-import { http, makeFixture, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
-import { ThrowawayRedis } from '../helpers/throwaway-redis.js';
-import { makeVolume } from '../helpers/volumes.js';
-
-const VOLUME = 'lucindadata';
-const fileOf = (stamp: string) => `${VOLUME}_${stamp}.tar.gz`;
+import { fileOf, startRedisLossService, VOLUME, type RedisLossService } from '../helpers/redis-loss.js';
+import { http, waitFor, waitForJobsSettled } from '../helpers/service.js';
 
 describe('off-site copies after Redis lost its data', () => {
-  let fx: Fixture;
-  let redis: ThrowawayRedis;
-  let dav: TestRemote;
-  let api: Service;
-  let worker: Service;
-  let davDir = '';
-  const stamps: string[] = [];
+  let svc: RedisLossService;
   const shaBefore = new Map<string, string>();
   let logOffset = 0;
-  const objectSha = async (name: string) => createHash('sha256').update(await fs.readFile(path.join(davDir, name))).digest('hex');
-  const listing = async () => (await http(api.url, 'GET', '/api/backups')).body.sets as { stamp: string; remote?: boolean; archives: { file: string; copies: { target: string; file: string; sha256: string; copiedAt: string }[] }[] }[];
-  const copiesOf = async (stamp: string) => (await listing()).find((s) => s.stamp === stamp && !s.remote)?.archives[0]?.copies ?? [];
-  const runNow = async () => {
-    await fx.clock.advance(60_000);
-    const r = await http(api.url, 'POST', '/api/backups', {});
-    assert.equal(r.status, 202, JSON.stringify(r.body));
-    stamps.push(r.body.stamp as string);
-    return r.body.stamp as string;
-  };
-  const logsSinceLoss = () => worker.logs().slice(logOffset);
+  const objectSha = async (name: string) => createHash('sha256').update(await fs.readFile(path.join(svc.davDir, name))).digest('hex');
+  const logsSinceLoss = () => svc.worker.logs().slice(logOffset);
 
   before(async () => {
-    fx = await makeFixture({}, { clock: TEST_START });
-    redis = await ThrowawayRedis.start(path.join(fx.root, 'redis'));
-    dav = await startWebdavServer(path.join(fx.root, 'dav'));
-    davDir = path.join(dav.dir, 'oob');
-    const config = await rcloneConfig(path.join(fx.root, 'rclone.conf'), [dav]);
     const identity = execFileSync('age-keygen', { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-    await makeVolume(path.join(fx.volumesDir, VOLUME), VOLUME);
-    const env = {
-      ...fx.env,
-      REDIS_URL: redis.url,
-      OFFSITE_TARGETS: `${dav.name}:oob`,
-      RCLONE_CONFIG: config,
-      OFFSITE_AGE_RECIPIENTS: /public key: (age1\S+)/.exec(identity)![1]!,
-      OFFSITE_RETENTION: 'keep:3',
-      OFFSITE_COPY_ATTEMPTS: '3',
-      // The copy that fails while the target refuses waits for its next attempt when Redis is lost.
-      OFFSITE_RETRY_DELAY: '3600',
-      MAINTENANCE_INTERVAL: '1',
-    };
-    [api, worker] = await startServices(['api', env], ['worker', env]);
-    const put = await http(api.url, 'PUT', '/api/schedule', { minute: '15', hour: '3', day: '*', month: '*', weekday: '*', keep: 3 });
-    assert.equal(put.status, 200, JSON.stringify(put.body));
+    svc = await startRedisLossService(() => ({ OFFSITE_AGE_RECIPIENTS: /public key: (age1\S+)/.exec(identity)![1]! }));
   });
 
   after(async () => {
-    await Promise.all([api?.stop(), worker?.stop()]);
-    await Promise.all([dav?.stop(), redis?.stop()]);
-    await fx?.cleanup();
+    await svc?.stop();
   });
 
   it('before the loss: two sets copied; a third one\'s copy fails while the target refuses, and waits for its retry', async () => {
+    const { api, worker, davDir, stamps, runNow, copiesOf } = svc;
     for (let i = 0; i < 2; i++) {
       await runNow();
       await waitForJobsSettled(api.url, undefined);
@@ -91,13 +48,11 @@ describe('off-site copies after Redis lost its data', () => {
       assert.equal((await copiesOf(s)).length, 1, `set ${s} copied`);
       shaBefore.set(s, await objectSha(`${fileOf(s)}.age`));
     }
-    // The target refuses writes: its directory is a file for a while.
-    await fs.rename(davDir, `${davDir}.away`);
-    await fs.writeFile(davDir, 'not a directory');
+    // The target refuses writes for a while.
+    const allowWrites = await svc.refuseWrites();
     const third = await runNow();
     await waitFor(() => new RegExp(`"file":"${fileOf(third)}"[^\\n]*"msg":"off-site copy failed"`).test(worker.logs()), 60_000, 'the third copy to fail once');
-    await fs.rm(davDir);
-    await fs.rename(`${davDir}.away`, davDir);
+    await allowWrites();
     assert.ok(!(await fs.readdir(davDir)).some((n) => n.startsWith(fileOf(third))), 'the third set is not on the target');
     // The first set's copy is damaged on the target (its marker unchanged): it must not count as a copy.
     const damaged = path.join(davDir, `${fileOf(stamps[0]!)}.age`);
@@ -106,15 +61,11 @@ describe('off-site copies after Redis lost its data', () => {
     await fs.writeFile(damaged, bytes);
     // The loss: everything in Redis, while both processes keep running.
     logOffset = worker.logs().length;
-    const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-    try {
-      await client.flushall();
-    } finally {
-      client.disconnect();
-    }
+    await svc.loseRedisData();
   });
 
   it('the listing shows the copy already on the target again, found there, not uploaded again; the damaged one is copied again', async () => {
+    const { dav, stamps, copiesOf } = svc;
     for (const s of stamps.slice(1, 2)) {
       const copies = await waitFor(async () => ((await copiesOf(s)).length === 1 ? copiesOf(s) : undefined), 30_000, `the copy of ${s} listed again`);
       assert.equal(copies[0]!.target, `${dav.name}:oob`);
@@ -131,12 +82,14 @@ describe('off-site copies after Redis lost its data', () => {
   });
 
   it('the copy that was lost in flight with the queue is made', async () => {
+    const { davDir, stamps, copiesOf } = svc;
     const third = stamps[2]!;
     await waitFor(async () => ((await copiesOf(third)).length === 1 ? true : undefined), 60_000, 'the third set copied');
     execFileSync('sha256sum', ['-c', `${fileOf(third)}.age.sha256`], { cwd: davDir, stdio: 'ignore' });
   });
 
   it('verifying a set checks its copy on the target again; /metrics has the last copy', async () => {
+    const { api, dav, stamps } = svc;
     const r = await http(api.url, 'POST', `/api/backups/${stamps[1]}/verify`);
     assert.equal(r.status, 202, JSON.stringify(r.body));
     await waitFor(() => new RegExp(`"file":"${fileOf(stamps[1]!)}"[^\\n]*"msg":"off-site copy verified"`).test(logsSinceLoss()), 60_000, 'the copy verified');
@@ -145,6 +98,7 @@ describe('off-site copies after Redis lost its data', () => {
   });
 
   it('the next run uploads only its own archive; prune removes what the target holds, without offsite.overdue; the target keeps 3', async () => {
+    const { api, fx, davDir, stamps, runNow } = svc;
     await waitForJobsSettled(api.url, undefined);
     const put = await http(api.url, 'PUT', '/api/schedule', { minute: '15', hour: '3', day: '*', month: '*', weekday: '*', keep: 1 });
     assert.equal(put.status, 200, JSON.stringify(put.body));
