@@ -324,6 +324,37 @@ describe("the copy's rclone daemon", () => {
   }
 });
 
+describe('small files (sidecars, the marker) through the daemon', () => {
+  it('go up without the target hashing them (on SFTP a shell command per file) and are read back byte for byte', async () => {
+    // The same SFTP server, its hash commands leaving a trace: rclone's own check of an upload would run one.
+    const trace = path.join(work, 'hash-asked');
+    const section = sftp.section
+      .replace('[sftptest]', '[sftptraced]')
+      .replace(/^(md5sum|sha1sum)_command = (\w+)$/gm, `$1_command = touch ${trace} && $2`);
+    const configFile = path.join(work, 'rclone-traced.conf');
+    await fs.writeFile(configFile, section, { mode: 0o600 });
+    const d = await RcloneDaemon.start({ configFile, secrets: await configSecrets(configFile) });
+    try {
+      const object = `sftptraced:${path.join(sftp.dir, 'small', 'x.tar.gz.sha256')}`;
+      const body = Buffer.from(`${'ab'.repeat(32)}  x.tar.gz\n`);
+      await d.upload(object, body);
+      assert.ok((await fs.readFile(path.join(sftp.dir, 'small', 'x.tar.gz.sha256'))).equals(body));
+      await assert.rejects(fs.stat(trace), { code: 'ENOENT' }, 'the upload asked the target for a hash');
+      assert.ok((await d.readSmall(object, body.length)).equals(body));
+      await assert.rejects(d.readSmall(object, body.length - 1), /has 75 bytes on the target, 74 were sent/);
+      await assert.rejects(d.readSmall(`sftptraced:${path.join(sftp.dir, 'small', 'none')}`, 10), /is missing on the target/);
+      // The trace works: the archive's own check asks the target for its hash.
+      assert.match((await d.stat(object, 'sha1'))?.Hashes?.sha1 ?? '', /^[0-9a-f]{40}$/);
+      await fs.stat(trace);
+      // Nothing of the read-backs stays in the daemon's private directory.
+      const argv = (await fs.readFile(`/proc/${d.pid}/cmdline`, 'utf8')).split('\0');
+      assert.deepEqual(await fs.readdir(path.dirname(argv[argv.indexOf('--rc-htpasswd') + 1]!)), ['htpasswd']);
+    } finally {
+      await d.close();
+    }
+  });
+});
+
 describe('a target that is down', () => {
   it('fails the copy with rclone\'s reason and no secret of the config in it', async () => {
     const down = await startWebdavServer(path.join(work, 'down'), 'davdown');

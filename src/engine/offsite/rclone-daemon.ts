@@ -169,7 +169,7 @@ export class RcloneDaemon {
    * A local file (an absolute path) to an object, read by rclone itself. It is sent even when an
    * object of the same size and time is there (an earlier, failed attempt). `callerChecks`: rclone
    * does not hash it, as the caller checks the object with the one hash it computed itself
-   * (send.ts), so the target hashes it once; without it rclone checks it (a small sidecar's check).
+   * (send.ts), so the target hashes it once; without it rclone checks it (a manifest too large to be sent whole).
    * `onBytes`: rclone's own count of bytes sent, every second and once at the end.
    */
   copyFile(source: string, object: string, o: CopyOptions = {}): Promise<void> {
@@ -219,7 +219,12 @@ export class RcloneDaemon {
     return r.item ?? undefined;
   }
 
-  /** A small body (a sidecar, a marker) to an object; rclone checks it on the target as it writes it. */
+  /**
+   * A small body (a sidecar, a marker) to an object, then read back and compared byte for byte.
+   * rclone's own check of an upload asks the target for its hash of it; on SFTP that is a command
+   * run by the server's shell (a process per file, 0.4 s each on this machine's test server), where
+   * reading back a few hundred bytes is one request on the open connection, and exact.
+   */
   async upload(object: string, body: Buffer, signal?: AbortSignal): Promise<void> {
     const [fs, name] = splitObject(object);
     if (/["\r\n]/.test(name)) throw new Error(`upload to ${object}: a name with quotes or line breaks cannot be sent as a form field`);
@@ -229,8 +234,29 @@ export class RcloneDaemon {
       body,
       Buffer.from(`\r\n--${boundary}--\r\n`),
     ]);
-    const query = new URLSearchParams({ fs, remote: '' });
+    const query = new URLSearchParams({ fs, remote: '', _config: JSON.stringify({ IgnoreChecksum: true }) });
     await this.request(`operations/uploadfile?${query}`, form, `multipart/form-data; boundary=${boundary}`, `upload to ${object}`, signal);
+    const back = await this.readSmall(object, body.length, signal);
+    if (!back.equals(body)) throw new Error(`upload to ${object}: read back ${back.length} bytes that differ from the ${body.length} sent`);
+  }
+
+  /**
+   * A small object's bytes (at most `max`), copied by the daemon into its private directory and read
+   * from there. Throws when it is missing or larger.
+   */
+  async readSmall(object: string, max: number, signal?: AbortSignal): Promise<Buffer> {
+    const [srcFs, srcRemote] = splitObject(object);
+    const entry = await this.stat(object, undefined, signal);
+    if (!entry) throw new Error(`${object} is missing on the target`);
+    if (entry.Size > max) throw new Error(`${object} has ${entry.Size} bytes on the target, ${max} were sent`);
+    const local = `read-${randomBytes(8).toString('hex')}`;
+    const params = { srcFs, srcRemote, dstFs: this.authDir, dstRemote: local, _config: { IgnoreChecksum: true, IgnoreTimes: true } };
+    try {
+      await this.call('operations/copyfile', params, `read back of ${object}`, signal);
+      return await fs.readFile(path.join(this.authDir, local));
+    } finally {
+      await fs.rm(path.join(this.authDir, local), { force: true });
+    }
   }
 
   /** One rc command with JSON parameters. */
