@@ -108,28 +108,50 @@ function begin(recipients: readonly string[]): { prefix: Buffer; payloadKey: Buf
 }
 
 /**
- * A stream that encrypts what is written into it to `recipients` (its output is an age file).
- * Throws at construction for a recipient that is not a valid `age1…` key. Memory: one chunk is
- * held back, the rest is encrypted as it arrives.
+ * The sealing of one age file, for a caller that reads its plaintext itself (encrypt-file.ts):
+ * `prefix` (the header and the payload nonce) comes first, then every chunk of AGE_CHUNK bytes
+ * sealed in order, the last one (full or shorter; empty only for an empty plaintext) with `last`.
  */
-export class AgeEncrypt extends Transform {
+export class AgeSealer {
+  readonly prefix: Buffer;
   private readonly payloadKey: Buffer;
-  private prefix: Buffer | undefined;
   private counter = 0n;
-  private held: Buffer | undefined;
   private readonly nonce = Buffer.alloc(12);
 
+  /** Throws for a recipient that is not a valid `age1…` key. */
   constructor(recipients: readonly string[]) {
-    super();
     const { prefix, payloadKey } = begin(recipients);
     this.prefix = prefix;
     this.payloadKey = payloadKey;
   }
 
-  private chunk(plaintext: Buffer, last: boolean, out: Buffer[]): void {
+  /** The ciphertext of the next chunk and its tag. */
+  seal(plaintext: Buffer, last: boolean): Buffer[] {
     this.nonce.writeBigUInt64BE(this.counter++, 3); // bytes 0-2 of the 11-byte counter stay 0
     this.nonce[11] = last ? 1 : 0;
-    out.push(...seal(this.payloadKey, this.nonce, plaintext));
+    return seal(this.payloadKey, this.nonce, plaintext);
+  }
+}
+
+/**
+ * A stream that encrypts what is written into it to `recipients` (its output is an age file): for
+ * small files sent whole (send.ts); an archive is encrypted by encrypt-file.ts with an AgeSealer.
+ * Throws at construction for a recipient that is not a valid `age1…` key. Memory: one chunk is
+ * held back, the rest is encrypted as it arrives.
+ */
+export class AgeEncrypt extends Transform {
+  private readonly sealer: AgeSealer;
+  private prefix: Buffer | undefined;
+  private held: Buffer | undefined;
+
+  constructor(recipients: readonly string[]) {
+    super();
+    this.sealer = new AgeSealer(recipients);
+    this.prefix = this.sealer.prefix;
+  }
+
+  private chunk(plaintext: Buffer, last: boolean, out: Buffer[]): void {
+    out.push(...this.sealer.seal(plaintext, last));
   }
 
   private begin(out: Buffer[]): void {

@@ -20,7 +20,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Transform, type Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 
 /** Makes the object's bytes into `sink` (ending it), and returns what the caller wants to know of them (their digests). */
 export type Produce<T> = (sink: Writable, signal: AbortSignal) => Promise<T>;
@@ -133,23 +133,4 @@ export class HttpSource<T> {
       },
     );
   }
-}
-
-/**
- * Passes exactly `size` bytes (the size announced to rclone) or fails: a file that grew or shrank
- * while it was copied is told as such, not as rclone's broken read or a short object that rclone
- * then tried to read again in ranges (found by a tester).
- */
-export function exactLength(size: number, file: string): Transform {
-  let seen = 0;
-  const changed = () => new Error(`${file} changed while it was copied (its encryption came to ${seen} bytes or more, ${size} were announced): the copy on the target is not valid`);
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      seen += chunk.length;
-      done(seen > size ? changed() : null, chunk);
-    },
-    flush(done) {
-      done(seen === size ? null : changed());
-    },
-  });
 }

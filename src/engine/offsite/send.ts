@@ -13,9 +13,10 @@ import fs from 'node:fs';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable, Writable } from 'node:stream';
-import { AgeEncrypt, encryptedSize } from './age-encrypt.js';
+import { AgeEncrypt, AgeSealer, encryptedSize } from './age-encrypt.js';
+import { encryptFileInto } from './encrypt-file.js';
 import { DigestTap, type Digests } from './digest-tap.js';
-import { exactLength, HttpSource } from './http-source.js';
+import { HttpSource } from './http-source.js';
 import { cat, lsjson, type RcloneOptions } from './rclone.js';
 import type { RcloneDaemon } from './rclone-daemon.js';
 
@@ -33,7 +34,8 @@ export interface SendOptions {
   remoteHashes?: readonly ('md5' | 'sha1')[];
   /**
    * The caller holds the object against the returned digests itself (verifyObject), so rclone skips
-   * its own check; without it, rclone checks the upload (the only check a small sidecar gets).
+   * its own check; without it, a small file sent whole is read back and compared byte for byte
+   * (rclone-daemon.ts upload: the only check a sidecar gets), a larger one checked by rclone.
    */
   callerChecks?: boolean;
   /** The copy's rclone daemon (or its start): plain files and small ones go through it (no process, no connection of their own). */
@@ -42,7 +44,7 @@ export interface SendOptions {
   onProgress?: (sent: number, total: number) => void;
 }
 
-/** Up to this size a file (a sidecar) goes to the daemon whole, in one request, checked by rclone; larger ones stream. */
+/** Up to this size a file (a sidecar) goes to the daemon whole, in one request, and is read back; larger ones stream. */
 const WHOLE_FILE_MAX = 1024 * 1024;
 
 /** The one hash the target computes itself that a copy is checked with: sha256, else sha1, else md5; none: read back. */
@@ -62,7 +64,7 @@ export async function sendObject(o: SendOptions): Promise<Digests> {
   // Stops whatever still runs when one part fails (the hashing reader, age, rclone).
   const stop = new AbortController();
   const signal = o.signal ? AbortSignal.any([o.signal, stop.signal]) : stop.signal;
-  const sending = !o.callerChecks && plainSize <= WHOLE_FILE_MAX ? sendWhole(o, signal) : encrypted ? sendEncrypted(o, size, signal, onBytes) : sendPlain(o, signal, onBytes);
+  const sending = !o.callerChecks && plainSize <= WHOLE_FILE_MAX ? sendWhole(o, signal) : encrypted ? sendEncrypted(o, plainSize, size, signal, onBytes) : sendPlain(o, signal, onBytes);
   const { sent, plainSha256 } = await sending.finally(() => stop.abort());
   if (o.sourceSha256 !== undefined && plainSha256 !== o.sourceSha256) {
     throw new Error(`${o.source} changed since it was verified (sha256 ${plainSha256}, its sidecar says ${o.sourceSha256}): the copy on the target is not valid`);
@@ -79,20 +81,18 @@ async function sendPlain(o: SendOptions, signal: AbortSignal, onBytes: (n: numbe
 }
 
 /**
- * The file is read once: its sha256, then age encryption here (age-encrypt.ts), the ciphertext's
- * digests, and rclone (the daemon) reading the ciphertext as an object of known size (http-source.ts).
+ * The file is read once, in one loop (encrypt-file.ts): its sha256, age encryption here, the
+ * ciphertext's digests, and rclone (the daemon) reading the ciphertext as an object of known size
+ * (http-source.ts).
  */
-async function sendEncrypted(o: SendOptions, size: number, signal: AbortSignal, onBytes: (n: number) => void): Promise<{ sent: Digests; plainSha256: string }> {
+async function sendEncrypted(o: SendOptions, plainSize: number, size: number, signal: AbortSignal, onBytes: (n: number) => void): Promise<{ sent: Digests; plainSha256: string }> {
   // Made here first, so that a malformed recipient is refused before rclone is asked for anything;
   // a serve made again (rclone retrying) encrypts anew, under a new file key.
-  let first: AgeEncrypt | undefined = new AgeEncrypt(o.recipients);
+  let first: AgeSealer | undefined = new AgeSealer(o.recipients);
   const source = await HttpSource.open(size, async (sink, stop) => {
-    const encrypt = first ?? new AgeEncrypt(o.recipients);
+    const sealer = first ?? new AgeSealer(o.recipients);
     first = undefined;
-    const plain = new DigestTap();
-    const tap = new DigestTap(undefined, o.remoteHashes);
-    await pipeline(fs.createReadStream(o.source, { highWaterMark: 1024 * 1024 }), plain, encrypt, tap, exactLength(size, o.source), sink, { signal: AbortSignal.any([signal, stop]) });
-    return { sent: tap.digests(), plainSha256: plain.digests().sha256 };
+    return encryptFileInto({ file: o.source, plainSize, sealer, also: o.remoteHashes ?? [], sink, signal: AbortSignal.any([signal, stop]) });
   });
   try {
     const copy = (await o.daemon).copyObject(source.remote, o.object, { signal, onBytes, callerChecks: o.callerChecks, singleStream: true, secret: source.secret });
@@ -105,7 +105,7 @@ async function sendEncrypted(o: SendOptions, size: number, signal: AbortSignal, 
   }
 }
 
-/** A small file read whole, encrypted when recipients are given, and sent in one request; rclone checks it on the target. */
+/** A small file read whole, encrypted when recipients are given, sent in one request and read back from the target. */
 async function sendWhole(o: SendOptions, signal: AbortSignal): Promise<{ sent: Digests; plainSha256: string }> {
   const plain = new DigestTap();
   const tap = new DigestTap(undefined, o.remoteHashes);
