@@ -9,7 +9,8 @@
  * password made for this daemon alone. The password is in no command line (which `ps` shows), no
  * environment and no file: rclone gets only its SHA-1 in an htpasswd file (a private temp
  * directory, removed with the daemon; rclone reads it at every request, so it stays while the
- * daemon runs), and a hash of 192 random bits lets nobody in. The daemon ends with the copy and
+ * daemon runs; rc-auth-dir.ts; small files read back from the target pass through it too), and a
+ * hash of 192 random bits lets nobody in. The daemon ends with the copy and
  * serves no files (no --rc-serve). Its errors are told with every value of the rclone config
  * blanked out, as a process's stderr is.
  *
@@ -19,21 +20,19 @@
  * status instead would notice its end only at the next look (measured: up to a second late, twice
  * per copy).
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { redact, startChild, type Child } from './child.js';
+import { sweepStaleAuthDirs, writeAuthDir } from './rc-auth-dir.js';
 import { uploadLimit, type RcloneOptions, type RemoteEntry } from './rclone.js';
 
 /** How long rclone may take to start listening before the copy fails. */
 const START_TIMEOUT_MS = 30_000;
 /** How long a broken connection waits for the daemon's exit, whose reason then says more. */
 const EXIT_GRACE_MS = 500;
-/** The private temp directories of the daemons' htpasswd files: `<prefix><pid of the worker>-<random>`. */
-const AUTH_DIR_PREFIX = 'oob-rclone-rc-';
 /**
  * rclone settings in the environment the daemon must not take: logging ones would hide or move the
  * line its port is read from (RCLONE_LOG_LEVEL=ERROR, RCLONE_QUIET, RCLONE_LOG_FILE made every copy
@@ -45,37 +44,6 @@ function daemonEnv(configFile: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, RCLONE_CONFIG: configFile };
   for (const key of Object.keys(env)) if (IGNORED_ENV.test(key)) delete env[key];
   return env;
-}
-
-/** The private directory with the htpasswd file: the password's SHA-1 only. */
-async function writeAuthDir(user: string, password: string): Promise<string> {
-  let dir: string | undefined;
-  try {
-    dir = await fs.mkdtemp(path.join(os.tmpdir(), `${AUTH_DIR_PREFIX}${process.pid}-`));
-    await fs.writeFile(path.join(dir, 'htpasswd'), `${user}:{SHA}${createHash('sha1').update(password).digest('base64')}\n`, { mode: 0o600 });
-    return dir;
-  } catch (err) {
-    if (dir) await fs.rm(dir, { recursive: true, force: true });
-    throw new Error(`rclone remote control: cannot write its password file in ${os.tmpdir()} (the temp directory): ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/** Directories of daemons whose worker died without removing them (a kill, a crash): removed at the next start. */
-async function sweepStaleAuthDirs(): Promise<void> {
-  const tmp = os.tmpdir();
-  for (const name of await fs.readdir(tmp).catch(() => [] as string[])) {
-    const pid = new RegExp(`^${AUTH_DIR_PREFIX}(\\d+)-`).exec(name)?.[1];
-    if (pid !== undefined && !alive(Number(pid))) await fs.rm(path.join(tmp, name), { recursive: true, force: true }).catch(() => undefined);
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 export interface CopyOptions {
@@ -253,7 +221,11 @@ export class RcloneDaemon {
     const params = { srcFs, srcRemote, dstFs: this.authDir, dstRemote: local, _config: { IgnoreChecksum: true, IgnoreTimes: true } };
     try {
       await this.call('operations/copyfile', params, `read back of ${object}`, signal);
-      return await fs.readFile(path.join(this.authDir, local));
+      // Read only if it is still that small: the object may have changed since its stat.
+      const copied = path.join(this.authDir, local);
+      const size = (await fs.stat(copied)).size;
+      if (size > max) throw new Error(`${object} has ${size} bytes on the target, ${max} were sent`);
+      return await fs.readFile(copied);
     } finally {
       await fs.rm(path.join(this.authDir, local), { force: true });
     }
