@@ -11,12 +11,11 @@
  * an object of another length. Memory: one 1 MiB read buffer and the ciphertext of one MiB in flight
  * (the response's back-pressure holds the loop).
  */
-import { createHash, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { AGE_CHUNK, AgeSealer } from './age-encrypt.js';
-import type { Digests } from './digest-tap.js';
+import { Digester, type Digests } from './digest-tap.js';
 
 /** Plaintext read and sealed per turn: 16 age chunks. */
 const BLOCK = 16 * AGE_CHUNK;
@@ -33,16 +32,10 @@ export interface EncryptFileOptions {
 }
 
 export async function encryptFileInto(o: EncryptFileOptions): Promise<{ sent: Digests; plainSha256: string }> {
-  const plain = createHash('sha256');
-  const cipher: Partial<Record<'sha256' | 'md5' | 'sha1', Hash>> = { sha256: createHash('sha256') };
-  for (const t of o.also) cipher[t] = createHash(t);
-  const hashes = Object.values(cipher) as Hash[];
-  let size = 0;
+  const plain = new Digester();
+  const cipher = new Digester(o.also);
   const send = async (parts: Buffer[]) => {
-    for (const p of parts) {
-      for (const h of hashes) h.update(p);
-      size += p.length;
-    }
+    for (const p of parts) cipher.update(p);
     await writeAll(o.sink, parts, o.signal);
   };
   const changed = (how: string) => new Error(`${o.file} changed while it was copied (${how}, it had ${o.plainSize} bytes when the copy began): the copy on the target is not valid`);
@@ -74,8 +67,7 @@ export async function encryptFileInto(o: EncryptFileOptions): Promise<{ sent: Di
   }
   o.sink.end();
   if (!o.sink.writableFinished) await once(o.sink, 'finish', { signal: o.signal });
-  const hex = (h: Hash | undefined) => h?.digest('hex') ?? '';
-  return { sent: { size, sha256: hex(cipher.sha256), md5: hex(cipher.md5), sha1: hex(cipher.sha1) }, plainSha256: plain.digest('hex') };
+  return { sent: cipher.digests(), plainSha256: plain.digests().sha256 };
 }
 
 async function readFully(fh: fs.FileHandle, buf: Buffer, want: number, position: number): Promise<number> {
