@@ -23,8 +23,8 @@ export function errorBody(code: string, message: string, field?: string): ErrorB
  * What body-parser (express.json) reports, by its `type`. Anything else it raises with a 4xx status
  * is passed on with that status as `invalid_request`.
  */
-const BODY_ERRORS: Record<string, { status: number; code: string; message?: (e: { message?: string }) => string; field?: string }> = {
-  'entity.parse.failed': { status: 400, code: 'invalid_json', message: (e) => `request body is not valid JSON: ${e.message}`, field: 'body' },
+const BODY_ERRORS: Record<string, { status: number; code: string; message?: (e: { message?: string; body?: unknown }) => string; field?: string }> = {
+  'entity.parse.failed': { status: 400, code: 'invalid_json', message: (e) => notJsonMessage(e), field: 'body' },
   'entity.too.large': { status: 413, code: 'too_large', message: () => 'request body too large (at most 64 KiB of JSON)' },
   'charset.unsupported': { status: 415, code: 'unsupported_charset', message: (e) => `${e.message}; send JSON as UTF-8` },
   'encoding.unsupported': { status: 415, code: 'unsupported_encoding', message: () => 'unsupported Content-Encoding; use gzip, deflate, br or none' },
@@ -32,6 +32,22 @@ const BODY_ERRORS: Record<string, { status: number; code: string; message?: (e: 
   'request.size.invalid': { status: 400, code: 'invalid_length', message: () => 'the body is not as long as its Content-Length says' },
   'parameters.too.many': { status: 413, code: 'too_large', message: () => 'too many parameters' },
 };
+
+/**
+ * express.json accepts only an object or an array at the top (strict) and reports `null`, `123` or
+ * `"text"` as a parse failure with JSON.parse's words, "is not valid JSON": true of none of them.
+ */
+function notJsonMessage(e: { message?: string; body?: unknown }): string {
+  if (typeof e.body === 'string') {
+    try {
+      const value: unknown = JSON.parse(e.body);
+      return `request body must be a JSON object, not ${value === null ? 'null' : typeof value}`;
+    } catch {
+      // not JSON at all: JSON.parse's own words below
+    }
+  }
+  return `request body is not valid JSON: ${e.message}`;
+}
 
 export function errorMiddleware(logger: Logger, redis: Redis) {
   const log = logger.child({ module: 'api' });

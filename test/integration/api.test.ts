@@ -155,6 +155,20 @@ describe('REST API', () => {
       assert.equal(((await res.json()) as any).error.code, 'invalid_json');
     });
 
+    it('400 that names what a JSON body that is not an object is (null, a number, a string)', async () => {
+      for (const [body, what] of [['null', 'null'], ['123', 'number'], ['"text"', 'string']]) {
+        const res = await fetch(`${svc.url}/api/schedule`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+          body,
+        });
+        assert.equal(res.status, 400);
+        const { error } = (await res.json()) as any;
+        assert.equal(error.code, 'invalid_json');
+        assert.equal(error.message, `request body must be a JSON object, not ${what}`);
+      }
+    });
+
     it('DELETE removes the scheduler and GET says disabled; a later PUT enables it again', async () => {
       const del = await call('DELETE', '/api/schedule');
       assert.equal(del.status, 200);

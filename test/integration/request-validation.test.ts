@@ -98,7 +98,7 @@ describe('request validation', () => {
 
   it('POST /api/restores/:id/confirm names the token or an unknown field; an id that is none is 404 first', async () => {
     await refused('POST', `/api/restores/${UUID}/confirm`, {}, 'token', /^token is required: the token of the restore request$/);
-    await refused('POST', `/api/restores/${UUID}/confirm`, { token: 42 }, 'token', /^token is required/);
+    await refused('POST', `/api/restores/${UUID}/confirm`, { token: 42 }, 'token', /^token must be a string: the token of the restore request$/);
     await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', ageIdentity: 'k' }, 'ageIdentity', /^ageIdentity must be the text of an age identity file/);
     await refused('POST', `/api/restores/${UUID}/confirm`, { token: 'x', key: 'k' }, 'key', /^unknown field "key"; accepted: token, ageIdentity$/);
     assert.equal((await call('POST', '/api/restores/not-an-id/confirm', {})).status, 404);

@@ -15,6 +15,7 @@ import {
   sqlRestoreQuery,
   stampParams,
   verifyScheduleBody,
+  volumeModeBody,
 } from '../../src/api/schemas/index.js';
 import { parseRequest, type RequestPart } from '../../src/api/validate.js';
 
@@ -188,11 +189,12 @@ describe('sqlRestoreQuery (POST /api/restores/sql)', () => {
 describe('confirmRestoreBody (POST /api/restores/:id/confirm)', () => {
   it('takes the token, names it when missing or empty, and an unknown field', () => {
     assert.deepEqual(parseRequest(confirmRestoreBody, { token: 'abc' }, 'body'), { token: 'abc' });
-    for (const body of [{}, { token: '' }, { token: 42 }]) {
+    for (const body of [{}, { token: '' }]) {
       const err = refusal(confirmRestoreBody, body);
       assert.equal(err.field, 'token');
       assert.equal(err.message, 'token is required: the token of the restore request');
     }
+    assert.equal(refusal(confirmRestoreBody, { token: 42 }).message, 'token must be a string: the token of the restore request');
     const err = refusal(confirmRestoreBody, { token: 'abc', ageIdentity: 'not a key' });
     assert.equal(err.field, 'ageIdentity');
     assert.equal(err.message, 'ageIdentity must be the text of an age identity file (a line AGE-SECRET-KEY-1…)');
@@ -230,4 +232,15 @@ describe('jobsQuery (GET /api/jobs)', () => {
       assert.equal(err.message, message);
     });
   }
+});
+
+describe('volumeModeBody (PUT /api/volumes/:name)', () => {
+  it('names the weekday rule for every wrong fullOn, a number out of range included', () => {
+    assert.deepEqual(parseRequest(volumeModeBody, { mode: 'incremental', fullOn: 7 }, 'body'), { mode: 'incremental', fullOn: 7 });
+    for (const fullOn of [8, -1, 2.5, 'Sunday']) {
+      const err = refusal(volumeModeBody, { mode: 'incremental', fullOn });
+      assert.equal(err.field, 'fullOn');
+      assert.equal(err.message, 'fullOn must be a weekday 0-7 (0 and 7 are Sunday, 1 is Monday) or null');
+    }
+  });
 });

@@ -68,7 +68,7 @@ export const confirmRestoreBody = z
   .strictObject(
     {
       token: z
-        .string({ error: 'token is required: the token of the restore request' })
+        .string({ error: (i) => (i.input === undefined ? 'token is required: the token of the restore request' : 'token must be a string: the token of the restore request') })
         .min(1, { error: 'token is required: the token of the restore request' })
         .meta({ description: 'the token the restore request answered with' }),
       ageIdentity: z

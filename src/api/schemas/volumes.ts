@@ -7,6 +7,8 @@ export const volumeParams = z.object({
   name: z.string().refine(isValidVolumeName, { error: (i) => `"${String(i.input)}" is not a volume name ([a-z0-9][a-z0-9-]*)` }),
 });
 
+const fullOnError = { error: 'fullOn must be a weekday 0-7 (0 and 7 are Sunday, 1 is Monday) or null' };
+
 /** fullEvery: runs per chain; fullOn: a weekday as in the schedule (0 and 7 Sunday), null for none. */
 export const volumeModeBody = z
   .strictObject(
@@ -19,7 +21,8 @@ export const volumeModeBody = z
         .max(366, { error: 'fullEvery must be a whole number of runs from 1 to 366' })
         .optional(),
       fullOn: z
-        .union([z.number().int().min(0).max(7), z.null()], { error: 'fullOn must be a weekday 0-7 (0 and 7 are Sunday, 1 is Monday) or null' })
+        // The message on the number itself too: a number out of range fails inside the union, where zod would say "Too big".
+        .union([z.number().int(fullOnError).min(0, fullOnError).max(7, fullOnError), z.null()], fullOnError)
         .optional(),
     },
     { error: bodyErrors('body must be a JSON object like {"mode": "incremental", "fullEvery": 7}', (key) => `unknown field "${key}"; only "mode", "fullEvery" and "fullOn" are accepted`) },
