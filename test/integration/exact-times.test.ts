@@ -94,6 +94,9 @@ with tarfile.open(sys.argv[1], 'w:gz', format=tarfile.PAX_FORMAT) as t:
     add(t, 'docs/c.txt', -100.25, data=b'c\\n', pax_headers={'atime': '1600000000.5'})
     add(t, 'docs/link', 1700000001.987654321, tarfile.SYMTYPE, linkname='a.txt', mode=0o777)
     add(t, 'docs/hard', 1700000002.5, tarfile.LNKTYPE, linkname='docs/a.txt')
+    # str(float) near the epoch has an exponent ('-1e-09', '1e-05'): GNU tar reads the number before it.
+    add(t, 'docs/epoch-before.txt', -1e-09, data=b'e\\n')
+    add(t, 'docs/epoch-after.txt', 1e-05, data=b'f\\n')
 `, file]);
 }
 
@@ -191,6 +194,7 @@ with tarfile.open(sys.argv[1], 'w:gz', format=tarfile.GNU_FORMAT) as t:
     await gnuExtract(archive, path.join(d, 'python-gnu'));
     const expected = await times(path.join(d, 'python-gnu'));
     assert.ok(mtimes(expected).includes('./docs/b.txt regular file 1969-12-31 23:59:59.500000000 +0000'), mtimes(expected).join('\n'));
+    assert.ok(mtimes(expected).some((l) => l.startsWith('./docs/epoch-before.txt ')), 'GNU tar extracts the exponent times');
     for (const writers of [undefined, THREADS]) {
       const out = path.join(d, `python-ours-${writers ? 'threads' : 'main'}`);
       const { startSec } = await ourExtract(archive, out, writers);

@@ -47,10 +47,13 @@ export function paxInteger(r: PaxRecord, min = 0): number {
 /**
  * A time value `[-]seconds[.fraction]` as floor seconds and nanoseconds (0 … 999999999), the way
  * GNU tar reads it: digits beyond nanoseconds are dropped, a negative time with a fraction is
- * rounded toward minus infinity ("-5.25" is -6 s + 0.75 s).
+ * rounded toward minus infinity ("-5.25" is -6 s + 0.75 s), and whatever follows the number is
+ * ignored (GNU tar's decode_timespec stops there). Python's tarfile writes a time within 0.1 ms of
+ * the epoch as `-9.999999717180685e-10`: GNU tar extracts that archive, so must we, and read the
+ * time as it does, or the two readers disagree.
  */
 export function paxTime(r: PaxRecord): { sec: number; nsec: number } {
-  const m = /^(-?)([0-9]+)(?:\.([0-9]*))?$/.exec(r.value);
+  const m = /^(-?)([0-9]+)(?:\.([0-9]*))?/.exec(r.value);
   if (!m) throw new PaxError(`extended header ${r.key}=${JSON.stringify(r.value)} is not a time`);
   const negative = m[1] === '-';
   const whole = Number(m[2]);
