@@ -31,13 +31,15 @@ export interface ProcedureSettings {
 }
 
 /**
- * The block as a bash script (`set -e`, so that a failing line fails the test): `part` "volume" is
- * the variables and the volume's lines, "database" the variables and the dump's lines.
+ * The block as a bash script, exactly as the README has it (its own first line, `set -euo
+ * pipefail`, makes a failing line fail the script, and the test): `part` "volume" is the block's
+ * first part, "database" its `set` line, variables and the dump's lines.
  */
 export function procedureScript(settings: ProcedureSettings, part: 'volume' | 'database', mariadb = 'mariadb -u root'): string {
   const [volumePart, databasePart] = procedureBlock('en').split('\n\n');
   if (!volumePart || !databasePart) throw new Error("the procedure's block is not a volume part and a database part");
-  const header = volumePart.split('\n').filter((l) => /^(export )?[A-Z_]+=/.test(l) && !/^(V|DEST)=/.test(l));
+  const header = volumePart.split('\n').filter((l) => /^set /.test(l) || (/^(export )?[A-Z_]+=/.test(l) && !/^(V|DEST)=/.test(l)));
+  if (!/^set -euo pipefail\b/.test(volumePart)) throw new Error("the procedure's block does not start with set -euo pipefail");
   let lines = part === 'volume' ? volumePart.split('\n') : [...header, ...databasePart.split('\n')];
   for (const [name, value] of Object.entries(settings)) {
     const re = new RegExp(`^(export )?${name}=`);
@@ -49,7 +51,7 @@ export function procedureScript(settings: ProcedureSettings, part: 'volume' | 'd
     lines = lines.map((l) => (re.test(l) ? `${l.startsWith('export ') ? 'export ' : ''}${name}='${value}'` : l));
   }
   const body = lines.join('\n').split('mariadb -u root -p').join(mariadb);
-  return `set -e -o pipefail\n${body}\n`;
+  return `${body}\n`;
 }
 
 /** The block's commands without comments and the config path's example value: the same in both languages. */

@@ -4,7 +4,7 @@
  * `sha256sum -c` checks what arrived: nothing of ours reads our own output.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, execSync, spawn } from 'node:child_process';
+import { execFileSync, execSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -169,6 +169,26 @@ describe('copy of an archive to a target', () => {
     execFileSync('bash', ['-c', procedureScript(settings, 'volume')], { cwd: dir, stdio: 'pipe' });
     const diff = execFileSync('diff', ['-r', path.join(work, 'vol'), out], { encoding: 'utf8' });
     assert.equal(diff, '');
+  });
+
+  it("the README's emergency procedure stops at a damaged copy by itself: nothing reaches DEST", async () => {
+    // Its own `set -euo pipefail`, not the test's: the admin runs the block as it is.
+    const damaged = path.join(sftp.dir, 'offsite/damaged-by-hand');
+    await copyArchive({ rclone, target: `${sftp.name}:${damaged}`, backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] });
+    const object = path.join(damaged, `${FILE}.age`);
+    const bytes = await fs.readFile(object);
+    bytes[bytes.length >> 1] ^= 0xff; // in the payload: the checksum fails, and age would fail only at that chunk
+    await fs.writeFile(object, bytes);
+    const dir = path.join(work, 'by-hand-damaged');
+    const out = path.join(work, 'by-hand-damaged-volume');
+    await fs.mkdir(dir);
+    await fs.mkdir(out);
+    const settings = { RCLONE_CONFIG: rclone.configFile, T: `${sftp.name}:${damaged}`, KEY: path.join(work, 'key.txt'), E: '.age', V: 'lucindadata', DEST: out };
+    const run = spawnSync('bash', ['-c', procedureScript(settings, 'volume')], { cwd: dir, encoding: 'utf8' });
+    assert.notEqual(run.status, 0, 'the procedure went on past a failed check');
+    assert.match(run.stdout, /FAILED/);
+    assert.deepEqual(await fs.readdir(out), [], 'nothing of the damaged copy was extracted');
+    assert.ok(!(await fs.readdir(path.join(dir, 'restore/lucindadata'))).includes(FILE), 'not even decrypted');
   });
 
   it('plain to WebDAV: the archive itself, checked by reading it back; progress from rclone\'s own count', async () => {
