@@ -160,6 +160,27 @@ describe('copy of an archive to a target', () => {
     }
   });
 
+  it('a damaged archive whose manifest decrypts is called damaged, not possibly a wrong identity', async () => {
+    const dir = path.join(sftp.dir, 'offsite/damaged-header');
+    const remote = `${sftp.name}:${dir}`;
+    await copyArchive({ rclone, target: remote, backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] });
+    const archive = (await listRemoteArchives(rclone, remote)).find((a) => a.file === FILE)!;
+    const fetchDir = path.join(work, 'fetch-damaged-header');
+    await fs.mkdir(fetchDir);
+    const object = path.join(dir, `${FILE}.age`);
+    const good = await fs.readFile(object);
+    // In age's header (its recipient stanza) and in the payload: age fails before the download's checksum is known.
+    for (const at of [60, good.length >> 1]) {
+      const bytes = Buffer.from(good);
+      bytes[at] ^= 0xff;
+      await fs.writeFile(object, bytes);
+      const err = await fetchArchive({ rclone, target: remote, archive, backupDir: fetchDir, identity }).then(() => assert.fail('fetched a damaged copy'), (e: Error) => e);
+      assert.match(err.message, /cannot be decrypted \(it is damaged, cut short or was replaced on the target \(the same identity decrypted the manifest of this copy\)\)/);
+      assert.doesNotMatch(err.message, /wrong identity/);
+      assert.deepEqual(await fs.readdir(fetchDir), [], 'nothing published');
+    }
+  });
+
   it("the README's emergency procedure by hand, its very lines, restores the volume from that copy", async () => {
     const dir = path.join(work, 'by-hand');
     const out = path.join(work, 'by-hand-volume');

@@ -62,7 +62,8 @@ export async function fetchArchive(o: FetchOptions): Promise<{ file: string; siz
     if (archive.encrypted) {
       const age = await decryptStream(o.identity!, o.signal);
       try {
-        await settleDecryption(download, age, [pipeline(download.stdout, received, age.stdin), pipeline(age.stdout, written, out)], archive.object, where, o.signal);
+        // The manifest of this very copy has just decrypted with this identity: the identity is right.
+        await settleDecryption(download, age, [pipeline(download.stdout, received, age.stdin), pipeline(age.stdout, written, out)], archive.object, where, o.signal, true);
       } finally {
         age.kill();
       }
@@ -107,7 +108,7 @@ class DecryptionFailed extends Error {}
  * disk) stops age; age failing (a wrong identity, a damaged or cut copy) breaks the pipe into it
  * and the download behind it, and that EPIPE often settles first.
  */
-async function settleDecryption(download: Child, age: Child, pipes: Promise<unknown>[], object: string, where: string, signal?: AbortSignal): Promise<void> {
+async function settleDecryption(download: Child, age: Child, pipes: Promise<unknown>[], object: string, where: string, signal?: AbortSignal, identityOpenedCopy = false): Promise<void> {
   // Once age has failed, nothing more needs downloading (a stalled download would not notice soon).
   age.done.catch(() => download.kill());
   const [d, a, ...p] = await Promise.allSettled([download.done, age.done, ...pipes]);
@@ -118,7 +119,12 @@ async function settleDecryption(download: Child, age: Child, pipes: Promise<unkn
   const own = p.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !brokenByAge(r.reason as NodeJS.ErrnoException));
   if (own) throw own.reason;
   if (a!.status === 'rejected') {
-    throw new DecryptionFailed(`${object} from ${where} cannot be decrypted (a wrong identity, or the copy is damaged or cut short): ${(a.reason as Error).message}`, { cause: a.reason });
+    // An admin told "a wrong identity, or …" in a disaster goes looking for another key; when the
+    // same identity opened another object of this copy, the key is not what is wrong.
+    const why = identityOpenedCopy
+      ? 'it is damaged, cut short or was replaced on the target (the same identity decrypted the manifest of this copy)'
+      : 'a wrong identity, or the copy is damaged or cut short';
+    throw new DecryptionFailed(`${object} from ${where} cannot be decrypted (${why}): ${(a.reason as Error).message}`, { cause: a.reason });
   }
   const other = [d, ...p].find((r): r is PromiseRejectedResult => r!.status === 'rejected');
   if (other) throw other.reason;
