@@ -172,7 +172,7 @@ describe('copy of an archive to a target', () => {
     // In age's header (its recipient stanza) and in the payload: age fails before the download's checksum is known.
     for (const at of [60, good.length >> 1]) {
       const bytes = Buffer.from(good);
-      bytes[at] ^= 0xff;
+      bytes[at] = bytes[at]! ^ 0xff;
       await fs.writeFile(object, bytes);
       const err = await fetchArchive({ rclone, target: remote, archive, backupDir: fetchDir, identity }).then(() => assert.fail('fetched a damaged copy'), (e: Error) => e);
       assert.match(err.message, /cannot be decrypted \(it is damaged, cut short or was replaced on the target \(the same identity decrypted the manifest of this copy\)\)/);
@@ -198,7 +198,7 @@ describe('copy of an archive to a target', () => {
     await copyArchive({ rclone, target: `${sftp.name}:${damaged}`, backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] });
     const object = path.join(damaged, `${FILE}.age`);
     const bytes = await fs.readFile(object);
-    bytes[bytes.length >> 1] ^= 0xff; // in the payload: the checksum fails, and age would fail only at that chunk
+    bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 0xff; // in the payload: the checksum fails, and age would fail only at that chunk
     await fs.writeFile(object, bytes);
     const dir = path.join(work, 'by-hand-damaged');
     const out = path.join(work, 'by-hand-damaged-volume');
