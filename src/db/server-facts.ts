@@ -4,6 +4,7 @@
  * and collation, which a plain dump does not name (a dump's manifest keeps them, so that a restore
  * onto a new server recreates the database as it was, not with that server's defaults).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { assertDbName, CLIENT_BIN, commandError, runClient, SAFE_CLIENT_ARGS } from './client.js';
 import { clientArgs, withDefaultsFile, type DbSettings } from './option-file.js';
 
@@ -108,26 +109,47 @@ export interface Session {
   host: string;
   command: string;
   seconds: number;
+  /** Its default database; null: none, so it reaches every database by naming it (`elexis.patient`). */
+  database: string | null;
 }
 
+/** The server's own threads, and a client still logging in: none of them is a client of the database. */
+const NOT_CLIENTS =
+  "USER NOT IN ('system user', 'event_scheduler', 'unauthenticated user') AND COMMAND NOT IN ('Daemon', 'Binlog Dump', 'Binlog Dump GTID', 'Slave_IO', 'Slave_SQL', 'Slave_worker', 'Killed')";
+
+/** How long a connection without a default database must stay to count: a health check or a one-off command comes and goes within it. */
+export const LASTING_MS = 1000;
+
 /**
- * The other connections using the database (ours excluded): Elexis, Webelexis or a tool still
- * running. A restore drops and reloads the database under them. Without the PROCESS privilege the
- * server shows DB_USER's own connections only (README, "What the load keeps and refuses").
+ * The other connections that can write into the database (ours excluded): Elexis, Webelexis or a
+ * tool still running. A restore drops and reloads the database under them. Those whose default
+ * database it is, and those without a default database that are still there LASTING_MS later: such
+ * a client writes into any database by naming it (found by an audit: a client writing
+ * `INSERT INTO elexis.t` every 20 ms left its rows in the restored data unseen), while a health
+ * check (`mariadb-admin ping`) or a one-off command without one is gone by then. A client whose
+ * default database is another one and names ours is not seen (README, "What the load keeps and
+ * refuses"). Without the PROCESS privilege the server shows DB_USER's own connections only.
  */
-export async function otherSessions(db: DbSettings, signal?: AbortSignal): Promise<Session[]> {
+export async function otherSessions(db: DbSettings, signal?: AbortSignal, lastingMs = LASTING_MS): Promise<Session[]> {
   assertDbName(db.database); // validated: it is put into the SQL
-  const rows = await query(
-    db,
-    `SELECT ID, USER, HOST, COMMAND, TIME FROM information_schema.PROCESSLIST WHERE DB = '${db.database}' AND ID <> CONNECTION_ID() ORDER BY ID`,
-    'the connections using the database',
-    signal,
-  );
-  return rows.map(([id = '', user = '', host = '', command = '', time = '0']) => ({ id, user, host, command, seconds: Number(time) }));
+  const list = async () =>
+    (
+      await query(
+        db,
+        `SELECT ID, USER, HOST, COMMAND, TIME, DB FROM information_schema.PROCESSLIST WHERE (DB = '${db.database}' OR DB IS NULL) AND ID <> CONNECTION_ID() AND ${NOT_CLIENTS} ORDER BY ID`,
+        'the connections that can use the database',
+        signal,
+      )
+    ).map(([id = '', user = '', host = '', command = '', time = '0', database = 'NULL']) => ({ id, user, host, command, seconds: Number(time), database: database === 'NULL' ? null : database }));
+  const first = await list();
+  if (!first.some((s) => s.database === null)) return first;
+  await sleep(lastingMs, undefined, { signal });
+  const still = new Set((await list()).map((s) => s.id));
+  return first.filter((s) => s.database !== null || still.has(s.id));
 }
 
 /** Connections as a person reads them: `elexis@10.0.0.5:51234 (connection 12, Sleep for 40 s)`. */
 export function describeSessions(sessions: readonly Session[], max = 5): string {
-  const shown = sessions.slice(0, max).map((s) => `${s.user}@${s.host} (connection ${s.id}, ${s.command} for ${s.seconds} s)`);
+  const shown = sessions.slice(0, max).map((s) => `${s.user}@${s.host} (connection ${s.id}, ${s.command} for ${s.seconds} s${s.database === null ? ', no default database' : ''})`);
   return shown.join(', ') + (sessions.length > max ? `, and ${sessions.length - max} more` : '');
 }

@@ -82,7 +82,7 @@ async function requireNoOtherClients(db: DbSettings, signal?: AbortSignal): Prom
   });
   if (others.length === 0) return;
   throw new UnrecoverableError(
-    `${others.length} other connection(s) use database ${db.database}: ${describeSessions(others)}; what they write during the restore would be mixed into the restored data. ` +
+    `${others.length} other connection(s) use database ${db.database} or, without a default database, can write into it by naming it: ${describeSessions(others)}; what they write during the restore would be mixed into the restored data. ` +
       'Stop Elexis, Webelexis and every other client of the database (or end the connections with KILL <connection> as a MariaDB administrator), then request the restore again; nothing was changed',
   );
 }

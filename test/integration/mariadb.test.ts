@@ -71,7 +71,8 @@ async function checksums(database: string, tables: string[]): Promise<Record<str
 const lockHolders = new Set<ChildProcess>();
 async function holdWriteLock(database: string, table: string): Promise<{ release: () => Promise<void> }> {
   // --unbuffered: otherwise the client holds 'locked' in its stdout buffer until it exits.
-  const child: ChildProcess = spawn('mariadb', ['-h', HOST, '-P', String(PORT), '-uroot', '--batch', '--unbuffered', '--skip-column-names'], {
+  // In its database: a lasting connection without one would make a SQL restore of another test file refuse (it can write anywhere).
+  const child: ChildProcess = spawn('mariadb', ['-h', HOST, '-P', String(PORT), '-uroot', '--batch', '--unbuffered', '--skip-column-names', database], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   lockHolders.add(child);
