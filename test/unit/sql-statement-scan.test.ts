@@ -1,7 +1,7 @@
 /** SQL text read as the mariadb client splits it into statements (src/core/sql-statement-scan.ts). */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { withoutValues } from '../../src/db/load.js';
+import { withoutData, withoutValues } from '../../src/db/load.js';
 import { SqlStatementScan } from '../../src/core/sql-statement-scan.js';
 
 const scanned = (text: string, piece = text.length || 1, database: string | undefined = 'elexis') => {
@@ -104,5 +104,27 @@ describe('load warnings without the values they quote', () => {
     assert.equal(withoutValues("Incorrect integer value: 'Müller' for column `db`.`t`.`v` at row 1"), "Incorrect integer value: '…' for column `db`.`t`.`v` at row 1");
     assert.equal(withoutValues("Incorrect date value: 'it''s \\'x' for column 'd' at row 2"), "Incorrect date value: '…' for column 'd' at row 2");
     assert.equal(withoutValues("Data truncated for column 's' at row 1"), "Data truncated for column 's' at row 1");
+  });
+});
+
+describe("the client's error without the data it echoes and quotes", () => {
+  it('keeps its ERROR lines with their line numbers, drops the echoed statement, masks what it quotes', () => {
+    const echoed = (statement: string, error: string) => `--------------\n${statement}\n--------------\n\n${error}`;
+    assert.equal(
+      withoutData(echoed("INSERT INTO t VALUES (97,'Patientin Anna Zürcher 97')", "ERROR 1062 (23000) at line 3: Duplicate entry '97-Zürcher' for key 'PRIMARY'")),
+      "ERROR 1062 (23000) at line 3: Duplicate entry '…' for key 'PRIMARY'",
+    );
+    assert.equal(
+      withoutData(echoed("INSERT INTO t VALUES (99,'Berta'),(100 'Carla Xy')", "ERROR 1064 (42000) at line 1: You have an error in your SQL syntax; check the manual … to use near ''Carla Xy')' at line 1")),
+      "ERROR 1064 (42000) at line 1: You have an error in your SQL syntax; check the manual … to use near '…' at line 1",
+    );
+    // A fragment over several lines: its first line has no closing quote, the others are no ERROR lines.
+    assert.equal(withoutData("ERROR 1064 (42000) at line 7: … to use near 'Anna\nZürcher')' at line 1"), "ERROR 1064 (42000) at line 7: … to use near '…'");
+    // The tail kept of a long stderr can begin inside the echo.
+    assert.equal(
+      withoutData("…tin Anna')\n--------------\n\nERROR 1366 (22007) at line 2: Incorrect string value: '\\xF0\\x9F D...' for column `db`.`t`.`n` at row 1"),
+      'ERROR 1366 (22007) at line 2: Incorrect string value: \'…\' for column `db`.`t`.`n` at row 1',
+    );
+    assert.equal(withoutData("ERROR at line 3: Unknown command '\\!'."), "ERROR at line 3: Unknown command '\\!'.");
   });
 });
