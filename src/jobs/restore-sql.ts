@@ -15,7 +15,7 @@ import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import { dumpDatabase } from '../db/dump.js';
 import { checkSqlFile, loadSqlFile } from '../db/load.js';
-import { CHARSET_NAME, databaseExists, definerRights, describeSessions, otherSessions, sameAccount, serverPacketLimit, sessionVisibility, type DatabaseDefaults } from '../db/server-facts.js';
+import { CHARSET_NAME, databaseExists, definerRights, describeSessions, foreignReferences, otherSessions, sameAccount, serverPacketLimit, sessionVisibility, type DatabaseDefaults } from '../db/server-facts.js';
 import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { uploadsDir } from '../stores/uploads.js';
@@ -84,6 +84,21 @@ async function requireNoOtherClients(db: DbSettings, signal?: AbortSignal): Prom
   throw new UnrecoverableError(
     `${others.length} other connection(s) use database ${db.database} or, without a default database, can write into it by naming it: ${describeSessions(others)}; what they write during the restore would be mixed into the restored data. ` +
       'Stop Elexis, Webelexis and every other client of the database (or end the connections with KILL <connection> as a MariaDB administrator), then request the restore again; nothing was changed',
+  );
+}
+
+/**
+ * Another database's foreign key into this one makes `DROP DATABASE` fail half-way, with some of
+ * the tables already gone: refused before anything changes, naming the keys.
+ */
+async function requireNoForeignReferences(db: DbSettings, signal?: AbortSignal): Promise<void> {
+  const refs = await foreignReferences(db, signal).catch((err: Error) => {
+    throw new Error(`asking MariaDB for foreign keys into ${db.database} failed, nothing was changed: ${err.message}`, { cause: err });
+  });
+  if (refs.length === 0) return;
+  throw new UnrecoverableError(
+    `${refs.length} foreign key(s) of other databases reference tables of ${db.database}: ${refs.slice(0, 5).join(', ')}${refs.length > 5 ? ', …' : ''}; ` +
+      'MariaDB cannot drop the database under them (it would stop after dropping some of its tables). Drop those foreign keys (ALTER TABLE … DROP FOREIGN KEY …), restore, then add them again; nothing was changed',
   );
 }
 
@@ -204,6 +219,7 @@ export async function restoreSql(
     const existed = await databaseExists(db, signal);
     if (!existed) log.info({ database: db.database }, 'the database does not exist yet: no safety dump, the restore creates it');
     if (existed) await requireNoOtherClients(db, signal);
+    if (existed) await requireNoForeignReferences(db, signal);
     const otherUsersUnchecked = existed && (await sessionVisibility(db, signal).catch(() => 'unknown' as const)) === 'own';
     if (otherUsersUnchecked) log.warn({ user: db.user }, 'DB_USER lacks the PROCESS privilege: clients of other MariaDB users cannot be seen, nor refused');
     if (!request.skipSafetyBackup && existed) {

@@ -384,6 +384,21 @@ describe('restore the database from a SQL file', () => {
     const ok = await confirmAndWait(svc, (await upload(svc, dump, '?skipSafetyBackup=true')).body);
     assert.equal(ok.state, 'completed', ok.failedReason);
   });
+  it("another database's foreign key into it refuses the restore before anything changes (DROP DATABASE would stop half-way)", async () => {
+    await fx.clock.advance(60_000);
+    const other = `${DB}_fk`;
+    await exec('mariadb', [...MARIADB_ARGS, '-e', `CREATE DATABASE ${other}; CREATE TABLE ${other}.child (id INT PRIMARY KEY, patient INT, CONSTRAINT to_patient FOREIGN KEY (patient) REFERENCES ${DB}.patient (id)) ENGINE=InnoDB`]);
+    try {
+      const before = await sql('CHECKSUM TABLE patient');
+      const r = await confirmAndWait(svc, (await upload(svc, dump, '?skipSafetyBackup=true')).body);
+      assert.equal(r.state, 'failed');
+      assert.match(r.failedReason, new RegExp(`^1 foreign key\\(s\\) of other databases reference tables of ${DB}: ${other}\\.child \\(to_patient, to patient\\); .*DROP FOREIGN KEY.*nothing was changed$`));
+      assert.equal(await sql('CHECKSUM TABLE patient'), before);
+    } finally {
+      await exec('mariadb', [...MARIADB_ARGS, '-e', `DROP DATABASE ${other}`]);
+    }
+  });
+
   it('a client without a default database, which can write into it by naming it, refuses the restore too', async () => {
     await fx.clock.advance(60_000);
     // Connected to no database, writing `<db>.patient` (found by an audit: its rows stayed in the restored data unseen).
