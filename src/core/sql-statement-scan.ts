@@ -30,6 +30,8 @@ const LINE_TAIL = 64;
 const STATEMENT =
   /^\s*(USE|(?:CREATE|DROP|ALTER)\s+(?:DATABASE|SCHEMA))\s+(?:\/\*[^*]*\*\/\s*)?(?:IF\s+(?:NOT\s+)?EXISTS\s+)?(`(?:[^`]|``)+`|[\w$]+)/i;
 const DELIMITER = /^\s*DELIMITER\s+(\S+)/i;
+/** The opening of a versioned comment (`/*!40000 …`, MariaDB's `/*M!100101 …`): the server runs its text as SQL. */
+const VERSIONED = /^\s*\/\*M?!\d*\s?/;
 /** A statement that can name a definer: `CREATE …`, also inside a versioned comment (`/*!50001 CREATE`). */
 const CREATE = /^\s*(?:\/\*!\d*\s*)?CREATE\b/i;
 /** A user or host name as written: quoted with backticks, single or double quotes, or bare. */
@@ -127,6 +129,8 @@ export class SqlStatementScan {
       // `/* … */` comment, e.g. MariaDB's first line `/*M!999999\- enable the sandbox mode */`);
       // DELIMITER is the client's.
       const comment = text.startsWith('/*') && last.endsWith('*/') && !text.slice(2, -2).includes('*/');
+      // A versioned one is SQL to the server: `/*!40000 DROP DATABASE x */` drops x (found by an audit).
+      if (comment && VERSIONED.test(text)) this.lookForDatabase(head);
       if (text === '' || text.startsWith('--') || text.startsWith('#') || comment) return;
       const delimiter = DELIMITER.exec(head);
       if (delimiter) {
@@ -154,7 +158,7 @@ export class SqlStatementScan {
 
   /** Notes a statement on another database; returns 'use' for a USE line. */
   private lookForDatabase(line: string): 'use' | undefined {
-    const m = STATEMENT.exec(line);
+    const m = STATEMENT.exec(line.replace(VERSIONED, ''));
     if (!m) return undefined;
     const name = m[2]!.startsWith('`') ? m[2]!.slice(1, -1).replace(/``/g, '`') : m[2]!;
     if (this.database !== undefined && name !== this.database) this.foreign ??= { line: line.trim(), database: name };

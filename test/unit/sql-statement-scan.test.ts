@@ -27,6 +27,11 @@ describe('SqlStatementScan: statements on another database', () => {
       }
     }
     assert.equal(scan('USE `we``ird`;')?.database, 'we`ird');
+    // Inside versioned comments, which the server runs as SQL (an audit's hand-made file dropped a database so).
+    assert.equal(scan('/*!40000 DROP DATABASE victim */\n;\n')?.database, 'victim');
+    assert.equal(scan('/*!40000 USE victim */;\nCREATE TABLE planted (id INT);\n')?.database, 'victim');
+    assert.equal(scan('/*M!100101 CREATE DATABASE `victim` */;\n')?.database, 'victim');
+    assert.equal(scan('/*!40000 ALTER TABLE `t` DISABLE KEYS */;\n/*M!999999\\- enable the sandbox mode */\n/*!40000 USE elexis */;\n'), undefined);
     // `use` is a client command of its own line: the next line starts a statement again.
     assert.equal(scan('use elexis\nUSE other;\n')?.database, 'other');
   });
