@@ -29,6 +29,7 @@ import { rcloneOptions } from '../runtime/offsite-rclone.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
 import { enqueueSetVerification } from '../stores/verify-runs.js';
+import { queueCopies } from '../stores/copy-jobs.js';
 import { writeFileAtomic } from '../engine/fs/atomic.js';
 import { VERIFY_SUFFIX, type VerifyOutcome } from './verify-backup.js';
 import type { VerifiedArchive } from '../engine/verify/archive-verification.js';
@@ -94,7 +95,9 @@ function incrementalIfOnlyThat(file: string, listed: { file: string }[]): string
  * fetched and did not verify is removed when the restore failed, and otherwise (a SQL dump, which
  * its load checks but no verify job has read) queued for verification.
  */
-export async function settleFetched(ctx: AppContext, from: FromTarget, failed: boolean, log: Logger): Promise<void> {
+export async function settleFetched(ctx: AppContext, from: FromTarget, failed: boolean, log: Logger, target?: string, requestId = ''): Promise<void> {
+  const kept = from.fetched.filter((f) => !failed || from.verified?.has(f));
+  if (target) await recordFoundCopies(ctx, target, kept, requestId, log);
   const unverified: string[] = [];
   for (const file of from.fetched) {
     const outcome = from.verified?.get(file);
@@ -114,6 +117,31 @@ export async function settleFetched(ctx: AppContext, from: FromTarget, failed: b
     if (!set || archives.length === 0) continue;
     await enqueueSetVerification(ctx.queues, { ...set, archives })
       .catch((err: Error) => log.warn({ stamp, err: err.message }, 'could not queue the verification of what the restore fetched'));
+  }
+}
+
+/**
+ * What a restore fetched stays in BACKUP_DIR, and its copy stays on the target: that copy is queued
+ * to be found and recorded (the copy job with `find` checks it and records it without uploading,
+ * as after Redis lost its records, ./copy-rebuild.ts). Without it a set brought back from a target
+ * on a new server was listed with `copies: []` although the target held it (found by an audit), and
+ * its copy was neither shown nor verified again; the rebuild at the worker's start had found an
+ * empty BACKUP_DIR.
+ */
+async function recordFoundCopies(ctx: AppContext, target: string, files: readonly string[], requestId: string, log: Logger): Promise<void> {
+  const offsite = ctx.config.offsite;
+  if (!offsite?.targets.includes(target)) return;
+  const expected = await ctx.copies.expectedFor([...files]).catch(() => new Map<string, string[]>());
+  for (const file of files) {
+    const a = parseArchiveName(file);
+    if (!a) continue;
+    try {
+      await ctx.copies.expect(file, [...new Set([...(expected.get(file) ?? []), target])]);
+      const policy = { targets: [target], attempts: offsite.copyAttempts, retryDelayMs: offsite.retryDelayMs };
+      await queueCopies(ctx.queues, { volume: a.volume, stamp: a.stamp, file, kind: a.kind, find: true }, policy, `-fetched-${requestId}`);
+    } catch (err) {
+      log.warn({ file, target, err: (err as Error).message }, 'could not queue the recording of the copy a restore fetched');
+    }
   }
 }
 

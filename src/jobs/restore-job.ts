@@ -93,7 +93,7 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
             ? await restoreFiles(ctx, job, request, rlog, lost)
             : await restoreSql(ctx, job, request, rlog, lost, fromTarget);
     } catch (err) {
-      await settleFetched(ctx, fromTarget, true, rlog);
+      await settleFetched(ctx, fromTarget, true, rlog, request.from ?? undefined, id);
       const reason = (err as Error).message;
       await ctx.restores.recordOutcome(id, { state: 'failed', summary: null, failedReason: reason }).catch((e: Error) =>
         rlog.error({ err: e.message }, 'could not record the failed restore beside its request'),
@@ -105,7 +105,7 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
       await ctx.identities.takeSealed(id).catch(() => undefined);
       await releaseAll();
     }
-    await settleFetched(ctx, fromTarget, false, rlog);
+    await settleFetched(ctx, fromTarget, false, rlog, request.from ?? undefined, id);
     // The restore is done whether or not Redis takes the note; the job's return value has it too.
     await ctx.restores.recordOutcome(id, { state: 'completed', summary, failedReason: null }).catch((e: Error) =>
       rlog.error({ err: e.message }, 'could not record the completed restore beside its request'),

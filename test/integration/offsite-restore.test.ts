@@ -193,6 +193,12 @@ describe('restore from an off-site target onto an empty server', () => {
     // The restore verified it completely on the way: listed so, not as never verified.
     const archives = (await http(svc!.url, 'GET', `/api/backups/${stamp}`)).body.archives as { volume: string; verified: { ok: boolean } | null }[];
     assert.equal(archives.find((x) => x.volume === 'lucindadata')?.verified?.ok, true);
+    // Its copy on the target is still there: found and recorded, listed as a copy (it was `copies: []`).
+    await waitFor(async () => {
+      const listed = (await http(svc!.url, 'GET', `/api/backups/${stamp}`)).body.archives as { volume: string; copies: { target: string; file: string; verifiedAt: string | null }[] }[];
+      const copies = listed.find((x) => x.volume === 'lucindadata')?.copies ?? [];
+      return copies.length === 1 && copies[0]!.target === target && copies[0]!.file === `lucindadata_${stamp}.tar.gz.age` && copies[0]!.verifiedAt !== null;
+    }, 20_000, 'the fetched archive listed with its copy on the target');
   });
 
   it("restores the set's SQL dump from the target the same way, onto a server without the database (nothing to keep: no safety dump)", async () => {
