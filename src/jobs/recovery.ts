@@ -26,6 +26,7 @@ import { listVolumes } from '../engine/fs/volumes.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { hasWorkDirs } from '../engine/swap/work-dir.js';
 import { sqlRestoreCopies } from './sql-restore-copies.js';
+import { enqueueSetVerification } from '../stores/verify-runs.js';
 
 const UPLOAD_MAX_AGE_MS = 24 * 3600 * 1000;
 
@@ -76,7 +77,7 @@ export async function recoverInterrupted(ctx: AppContext): Promise<'done' | 'bus
           return [] as string[];
         });
         if (actions.length) log.warn({ volume, actions }, 'recovered interrupted restore');
-        await recordInterrupted(ctx, volume, actions);
+        await recordInterrupted(ctx, volume, actions, log);
       } finally {
         await lock.release();
       }
@@ -87,16 +88,31 @@ export async function recoverInterrupted(ctx: AppContext): Promise<'done' | 'bus
   return outcome;
 }
 
-/** recoverInterruptedRestores describes each action as `restore <id>: …`; the id is the request's. */
-async function recordInterrupted(ctx: AppContext, volume: string, actions: string[]): Promise<void> {
+/**
+ * recoverInterruptedRestores describes each action as `restore <id>: …`; the id is the request's.
+ * Each volume's action goes into the restore's outcome, and its safety backup, if it got that far,
+ * is queued for verification: the restore that would have queued it did not end (found by an
+ * audit: such safety backups stayed `verified: null`, while one may be the only copy of the data
+ * from before the restore).
+ */
+async function recordInterrupted(ctx: AppContext, volume: string, actions: string[], log: AppContext['logger']): Promise<void> {
   for (const action of actions) {
     const id = /^restore (\S+): /.exec(action)?.[1];
     if (!id || !RestoreRequests.isValidId(id)) continue;
-    await ctx.restores.recordOutcome(
-      id,
-      { state: 'failed', summary: null, failedReason: `the restore was interrupted (its worker stopped or lost Redis); ${volume}: ${action}` },
-      { onlyIfNone: true },
-    );
+    await ctx.restores.noteInterrupted(id, `${volume}: ${action}`);
+    await verifySafetyBackupOf(ctx, id, log).catch((err: Error) => log.error({ restoreId: id, err: err.message }, 'could not queue the verification of an interrupted restore\'s safety backup'));
+  }
+}
+
+/** The safety backup archives of restore `id` (their manifest's `safetyFor`) not verified yet, queued for verification. */
+async function verifySafetyBackupOf(ctx: AppContext, id: string, log: AppContext['logger']): Promise<void> {
+  const archives = (await ctx.store.listArchives()).filter((a) => a.safetyFor === id && a.verified === null);
+  for (const stamp of new Set(archives.map((a) => a.stamp))) {
+    const set = await ctx.store.getSet(stamp);
+    const unverified = set?.archives.filter((a) => archives.some((b) => b.file === a.file)) ?? [];
+    if (!set || unverified.length === 0) continue;
+    const jobs = await enqueueSetVerification(ctx.queues, { ...set, archives: unverified });
+    log.info({ restoreId: id, stamp, verifyJobs: jobs.map((j) => j.jobId) }, 'safety backup of an interrupted restore queued for verification');
   }
 }
 

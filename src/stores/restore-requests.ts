@@ -68,6 +68,27 @@ export type ConfirmOutcome =
 /** Records outlive their confirmation window so GET /api/restores/:id can show the outcome. */
 const RECORD_TTL_S = 30 * 24 * 3600;
 
+/** How the outcome of a restore found interrupted begins (noteInterrupted). */
+export const INTERRUPTED = 'the restore was interrupted (its worker stopped or lost Redis); ';
+
+/**
+ * KEYS[1] the outcome; ARGV: the first outcome, the interrupted prefix, what to add, the TTL.
+ * Absent: the first outcome. An interrupted one not naming it yet: appended. A real one: kept.
+ */
+const NOTE_INTERRUPTED = `
+local raw = redis.call('GET', KEYS[1])
+if not raw then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[4]))
+  return 1
+end
+local outcome = cjson.decode(raw)
+local reason = outcome.failedReason
+if type(reason) ~= 'string' or string.sub(reason, 1, #ARGV[2]) ~= ARGV[2] or string.find(reason, ARGV[3], 1, true) then return 0 end
+outcome.failedReason = reason .. '; ' .. ARGV[3]
+redis.call('SET', KEYS[1], cjson.encode(outcome), 'EX', tonumber(ARGV[4]))
+return 1
+`;
+
 /**
  * Checks (ARGV[3] = 'check') or consumes (ARGV[3] = 'claim') the confirmation for job ARGV[1], in
  * one script so that nothing can happen between the checks and the SET NX that consumes it.
@@ -172,6 +193,18 @@ export class RestoreRequests {
     const value = JSON.stringify({ ...outcome, at: (o.now ?? this.clock.now()).toISOString() });
     if (o.onlyIfNone) await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S, 'NX');
     else await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S);
+  }
+
+  /**
+   * What the recovery did to one volume of a restore found interrupted (jobs/recovery.ts), added to
+   * its outcome: the first volume's recovery records it (unless the job recorded a real one), each
+   * further volume's is appended, so that a restore rolled back on one volume and finished on
+   * another says both (found by an audit: only the first volume was named, "rolled back", while the
+   * other held the restored data). Atomic; the recoveries run one at a time (the restore hold).
+   */
+  async noteInterrupted(id: string, what: string, now = this.clock.now()): Promise<void> {
+    const first = JSON.stringify({ state: 'failed', summary: null, failedReason: `${INTERRUPTED}${what}`, at: now.toISOString() } satisfies RestoreOutcome);
+    await this.redis.eval(NOTE_INTERRUPTED, 1, this.outcomeKey(id), first, INTERRUPTED, what, String(RECORD_TTL_S));
   }
 
   /** Every completed restore's id and summary still recorded (30 days): jobs/earlier-safety-backups.ts. */

@@ -1,0 +1,102 @@
+/**
+ * A restore of several volumes whose worker died between two volumes' commits: the recovery rolls
+ * one volume back and finishes the other. The request must say both (an audit found only the first
+ * volume named, "rolled back", while the other held the restored data), and the safety backup the
+ * dead restore had made, which nothing would verify any more, is queued for verification.
+ * The dead restore's state is made with the swap's own crash points (commitSwap's test hooks), so
+ * the test does not depend on when a kill lands.
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { TEST_START } from '../helpers/clock.js';
+import { http, makeFixture, REDIS_URL, startService, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { noteSafetyBackup } from '../../src/engine/manifest-notes.js';
+import { commitSwap, SimulatedCrash } from '../../src/engine/swap/swap-volume.js';
+import { createWorkDir, workDirName } from '../../src/engine/swap/work-dir.js';
+
+const silent = pino({ level: 'silent' });
+
+describe('an interrupted restore of two volumes: rolled back on one, finished on the other', () => {
+  let fx: Fixture;
+  let svc: Service;
+  let worker: Service | undefined;
+  let id: string;
+  let safetyStamp: string;
+  const vol = (v: string) => path.join(fx.volumesDir, v);
+
+  before(async () => {
+    fx = await makeFixture({}, { clock: TEST_START });
+    for (const v of ['docs', 'elexisdb']) {
+      await fs.mkdir(vol(v));
+      await fs.writeFile(path.join(vol(v), 'current.txt'), `${v} as it is now\n`);
+    }
+    [svc, worker] = await startServices(['api', fx.env], ['worker', fx.env]);
+    const run = await http(svc.url, 'POST', '/api/backups', {});
+    assert.equal(run.status, 202, JSON.stringify(run.body));
+    await waitForJobsSettled(svc.url, undefined);
+    const req = await http(svc.url, 'POST', '/api/restores', { stamp: run.body.stamp });
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    id = req.body.id;
+    // The safety backup the restore made before it died: a run's archives, noted as its, never verified.
+    await fx.clock.advance(60_000);
+    const safety = await http(svc.url, 'POST', '/api/backups', {});
+    await waitForJobsSettled(svc.url, undefined);
+    safetyStamp = safety.body.stamp;
+    for (const v of ['docs', 'elexisdb']) {
+      const file = `${v}_${safetyStamp}.tar.gz`;
+      await noteSafetyBackup(fx.backupDir, file, id);
+      await fs.rm(path.join(fx.backupDir, `${file}.verify.json`));
+    }
+    // Confirmed, its job taken by a worker that then died: here the job is removed before any worker runs it.
+    await worker.stop();
+    const conf = await http(svc.url, 'POST', `/api/restores/${id}/confirm`, { token: req.body.token });
+    assert.equal(conf.status, 202, JSON.stringify(conf.body));
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue('restore', { connection: redis, prefix: fx.prefix });
+    await queue.remove(conf.body.jobId);
+    await queue.close();
+    redis.disconnect();
+    // Its swap: docs died after moving one entry out (uncommitted), elexisdb after its commit marker.
+    for (const [v, crash] of [['docs', 1], ['elexisdb', 'marker']] as const) {
+      const tree = await createWorkDir(vol(v), id);
+      await fs.mkdir(tree);
+      await fs.writeFile(path.join(tree, 'restored.txt'), `${v} from the backup\n`);
+      await assert.rejects(commitSwap(vol(v), { id, logger: silent, crashAfterRenames: crash }), SimulatedCrash);
+    }
+    worker = await startService('worker', fx.env);
+  });
+  after(async () => {
+    await Promise.all([svc?.stop(), worker?.stop()]);
+    await fx?.cleanup();
+  });
+
+  it('recovers each volume as its swap left it: docs as before, elexisdb restored, no work directory left', async () => {
+    await waitFor(async () => {
+      const names = await Promise.all(['docs', 'elexisdb'].map((v) => fs.readdir(vol(v))));
+      return names.every((n) => !n.includes(workDirName(id)));
+    }, 30_000, 'the recovery of both volumes');
+    assert.deepEqual(await fs.readdir(vol('docs')), ['current.txt']);
+    assert.deepEqual(await fs.readdir(vol('elexisdb')), ['restored.txt']);
+  });
+
+  it('the request names what the recovery did to each volume, not only the first', async () => {
+    const r = await waitFor(async () => {
+      const body = (await http(svc.url, 'GET', `/api/restores/${id}`)).body;
+      return /elexisdb/.test(body.failedReason ?? '') ? body : undefined;
+    }, 30_000, 'both volumes in the outcome');
+    assert.equal(r.state, 'failed');
+    assert.match(r.failedReason, new RegExp(`^the restore was interrupted \\(its worker stopped or lost Redis\\); docs: restore ${id}: rolled back an interrupted swap .*; elexisdb: restore ${id}: the swap had completed`));
+  });
+
+  it('its safety backup, which the dead restore never queued, is verified', async () => {
+    await waitFor(async () => {
+      const archives = (await http(svc.url, 'GET', `/api/backups/${safetyStamp}`)).body.archives as { verified: { ok: boolean } | null }[];
+      return archives.length === 2 && archives.every((a) => a.verified?.ok === true);
+    }, 30_000, 'the safety backup verified');
+  });
+});
