@@ -35,6 +35,7 @@ import type { ArchiveProgress } from '../archive/volume-tar.js';
 import { warningText, type ArchiveResult, type LeaveOut } from '../archive/archive-volume.js';
 import { copySnapshotChecked, readSnapshot, type ArchiveRef, type ChainLink } from './chain.js';
 import { renameConflicts, RENAMED_LINE } from './rename-conflicts.js';
+import { RootRenameRecords } from './rename-records.js';
 
 const fsync = promisify(fs.fsync);
 
@@ -75,16 +76,15 @@ export const SNAPSHOT_SUFFIX = '.snar';
 const MAX_WARNINGS = 100;
 
 /**
- * An incremental with a directory renamed onto a name that was there at the previous run: GNU tar
- * cannot replay such a rename on restore (rename-conflicts.ts), so it is thrown away instead of
- * published, and the caller writes a new full. A full after such a night costs space; a chain
- * that cannot be restored costs the data.
+ * An incremental with directory renames GNU tar cannot replay on restore (rename-conflicts.ts: a
+ * rename onto a name that was there at the previous run, or one whose record fails when replayed
+ * in GNU tar's order): it is thrown away instead of published, and the caller writes a new full.
+ * A full after such a night costs space; a chain that cannot be restored costs the data.
  */
 export class DirectoriesRenamed extends Error {
   constructor(readonly lines: string[]) {
     super(
-      `${lines.length === 1 ? 'a directory was' : `${lines.length} directories were`} renamed onto a name that was there at the previous run, ` +
-        `which GNU tar cannot replay on restore (${lines.slice(0, 3).join('; ')}${lines.length > 3 ? '; …' : ''})`,
+      `directories were renamed in a way GNU tar cannot replay on restore (${lines.slice(0, 3).join('; ')}${lines.length > 3 ? '; …' : ''})`,
     );
   }
 }
@@ -134,11 +134,13 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
     });
     // Our reader over the same bytes: the manifest's entry digest, and the restore's rules now.
     const reader = new TarConsumer(null, fileName, undefined, { threads: 0 }, logger);
+    const renameRecords = new RootRenameRecords();
     out = fs.openSync(partial, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o640);
     try {
       const stderr = await runGnuTar(o, snarPartial, async (chunk) => {
         const problem = reader.feed(chunk, () => undefined);
         if (problem) throw problem;
+        renameRecords.feed(chunk);
         z.write(chunk);
         progress.bytesDone += chunk.length;
         progress.entries = reader.digest.entries;
@@ -146,8 +148,9 @@ export async function archiveIncremental(o: IncrementalArchiveOptions): Promise<
         await z.ready();
       });
       const renamed = stderr.filter((l) => RENAMED_LINE.test(l));
-      if (o.level > 0 && o.base && renamed.length > 0) {
-        const conflicts = await renameConflicts(path.join(backupDir, o.base.file), o.base.snapshotSha256, renamed, signal);
+      const records = renameRecords.result();
+      if (o.level > 0 && o.base && (renamed.length > 0 || typeof records === 'string' || records.tempDir || records.renames.length > 0)) {
+        const conflicts = await renameConflicts(path.join(backupDir, o.base.file), o.base.snapshotSha256, renamed, records, signal);
         if (conflicts.length > 0) throw new DirectoriesRenamed(conflicts);
         logger.info({ volume, renamed: renamed.slice(0, 20) }, 'directories renamed since the last run: the incremental records the renames, a restore replays them');
       }
