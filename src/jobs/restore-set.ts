@@ -18,7 +18,6 @@ import type { Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName } from '../core/names.js';
 import type { StoredArchive } from '../stores/backup-store.js';
-import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { existingVolumeDir } from '../engine/fs/volumes.js';
@@ -27,7 +26,7 @@ import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
 import type { RootMeta } from '../engine/extract/extract-options.js';
 import { isWriteFailure, writeFailureHint } from '../engine/extract/write-failure.js';
-import { chainSpace, safetyBackupNeed, stagingNeed, type ChainSpace } from './restore-space.js';
+import { chainSpace, requireSetSpace, type ChainSpace } from './restore-space.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { noteSafetyBackup } from '../engine/manifest-notes.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
@@ -102,7 +101,7 @@ export async function restoreSet(
     const done = await recoverInterruptedRestores(t.dir, log);
     if (done.length) log.warn({ volume: t.volume, actions: done }, 'recovered an interrupted restore');
   }
-  await checkSpace(ctx, targets, !request.skipSafetyBackup);
+  await requireSetSpace(ctx.config.backupDir, ctx.config.restoreSpaceRatio, targets, !request.skipSafetyBackup);
 
   const results: SetRestoreSummary['volumes'] = [];
   const staged: { target: Target; rootMeta: RootMeta | undefined }[] = [];
@@ -143,6 +142,8 @@ export async function restoreSet(
         if (isWriteFailure(err)) {
           throw new Error(`writing the restored data into ${t.volume} failed, not the archive${writeFailureHint(err)}: ${err.message}`, { cause: err });
         }
+        // A lost lock aborts the extraction: the reason, not the archive (an audit read "failed verification … aborted").
+        if (signal?.aborted) throw new VerificationFailed(stoppedBy(signal, `while extracting ${t.archive.file}`), { cause: err });
         throw new VerificationFailed(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`, { cause: err });
       });
       staged.push({ target: t, rootMeta: r.rootMeta });
@@ -213,7 +214,7 @@ export async function restoreSet(
   log.info({ volumes: staged.map((s) => s.target.volume), durationMs: Date.now() - flushStarted }, 'restored data flushed to disk');
   if (signal?.aborted) {
     await dropStaging(targets);
-    signal.throwIfAborted();
+    throw new Error(stoppedBy(signal, 'before the swap'), { cause: signal.reason });
   }
   // The volumes are committed side by side: each commit is a few renames and about eight fsyncs,
   // which a journaled file system then commits together instead of one volume after the other
@@ -277,20 +278,9 @@ async function resolveTargets(ctx: AppContext, stamp: string, volumes: string[])
   return targets;
 }
 
-/**
- * Staging needs the uncompressed size in the volume, the safety backup about the archives' size
- * again in BACKUP_DIR (restore-space.ts).
- * Checked per directory, summed over the volumes that share it (they often share one disk).
- */
-async function checkSpace(ctx: AppContext, targets: Target[], safetyBackup: boolean): Promise<void> {
-  for (const t of targets) {
-    const need = stagingNeed(t.space, ctx.config.restoreSpaceRatio);
-    await requireSpace(t.dir, need, `restoring ${t.volume} (staging copy)`);
-  }
-  if (safetyBackup) {
-    const need = safetyBackupNeed(targets.reduce((n, t) => n + t.space.archives, 0));
-    await requireSpace(ctx.config.backupDir, need, `the safety backup before the restore (about ${formatBytes(need)}; or request it with skipSafetyBackup)`);
-  }
+/** Why a restore whose lock was lost (`signal`'s reason) stopped, and that nothing changed. */
+function stoppedBy(signal: AbortSignal, when: string): string {
+  return `the restore stopped ${when}, nothing was changed: ${(signal.reason as Error | undefined)?.message ?? 'it was aborted'}`;
 }
 
 function failSwapAfter(ctx: AppContext, volume: string): number | undefined {

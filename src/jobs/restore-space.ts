@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 
 export interface ChainSpace {
   /** Content bytes of every archive of the chain (an upper bound of what staging holds); undefined when a manifest does not say. */
@@ -32,6 +33,19 @@ export function stagingNeed(space: ChainSpace, restoreSpaceRatio: number): numbe
 /** Bytes a safety backup of volumes whose chains hold `archives` compressed bytes needs in BACKUP_DIR. */
 export function safetyBackupNeed(archives: number): number {
   return Math.ceil(archives * 1.2);
+}
+
+/**
+ * A set restore's room: staging needs the uncompressed size in each volume, the safety backup about
+ * the archives' size again in BACKUP_DIR. Checked per directory, summed over the volumes that share
+ * it (they often share one disk).
+ */
+export async function requireSetSpace(backupDir: string, restoreSpaceRatio: number, targets: readonly { volume: string; dir: string; space: ChainSpace }[], safetyBackup: boolean): Promise<void> {
+  for (const t of targets) await requireSpace(t.dir, stagingNeed(t.space, restoreSpaceRatio), `restoring ${t.volume} (staging copy)`);
+  if (safetyBackup) {
+    const need = safetyBackupNeed(targets.reduce((n, t) => n + t.space.archives, 0));
+    await requireSpace(backupDir, need, `the safety backup before the restore (about ${formatBytes(need)}; or request it with skipSafetyBackup)`);
+  }
 }
 
 /** Content bytes an archive's manifest records (what extracting it writes), if it says. */
