@@ -25,7 +25,7 @@ import { uploadsDir } from '../stores/uploads.js';
 import { listVolumes } from '../engine/fs/volumes.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { hasWorkDirs } from '../engine/swap/work-dir.js';
-import { sqlRestoreCopies } from './sql-restore-copies.js';
+import { settleDeadSqlRestores, sqlRestoreCopies } from './sql-restore-copies.js';
 import { enqueueSetVerification } from '../stores/verify-runs.js';
 
 const UPLOAD_MAX_AGE_MS = 24 * 3600 * 1000;
@@ -61,10 +61,7 @@ export async function recoverInterrupted(ctx: AppContext): Promise<'done' | 'bus
   let outcome: 'done' | 'busy' = 'done';
   try {
     // Under the hold no SQL restore runs: every copy left is a dead one's (as large as its dump).
-    for (const dir of sqlCopies) {
-      await fs.rm(dir, { recursive: true, force: true });
-      log.warn({ dir }, 'removed the private copy of a SQL file left by an interrupted SQL restore');
-    }
+    if (sqlCopies.length) await settleDeadSqlRestores(ctx, log, (id) => verifySafetyBackupOf(ctx, id, log));
     for (const [volume, dir] of suspects) {
       const lock = await ctx.locks.acquire(volume, owner);
       if (!lock) {

@@ -23,7 +23,7 @@ import { claimSafetyStamp } from './safety-stamp.js';
 import { noteSafetyBackup } from '../engine/manifest-notes.js';
 import { readManifest, readSidecarSha256 } from '../engine/verify/archive-verification.js';
 import { fetchFromTarget, type FromTarget } from './restore-fetch.js';
-import { SQL_WORK_PREFIX, sqlRestoreCopies } from './sql-restore-copies.js';
+import { noteSqlRestoreState, settleDeadSqlRestores, SQL_WORK_PREFIX, type SqlRestoreState } from './sql-restore-copies.js';
 import { sqlRestoreMessage, type SqlRestoreSummary } from './sql-restore-summary.js';
 
 export type { SqlRestoreSummary };
@@ -154,8 +154,9 @@ async function requireSidecarMatch(file: string, sha256: string): Promise<void> 
  * the file (./sql-restore-copies.ts). Those of restores that died are removed first: the caller
  * holds the restore hold, so no other restore is using one.
  */
-async function privateWorkDir(backupDir: string, size: number): Promise<string> {
-  for (const dir of await sqlRestoreCopies(backupDir)) await fs.rm(dir, { recursive: true, force: true });
+async function privateWorkDir(ctx: AppContext, size: number, log: Logger): Promise<string> {
+  const backupDir = ctx.config.backupDir;
+  await settleDeadSqlRestores(ctx, log);
   await requireSpace(backupDir, size, 'a private copy of the SQL file, which the restore checks and loads so that a file changed meanwhile cannot be loaded unchecked').catch(
     (err: Error) => {
       throw new UnrecoverableError(`${err.message}; free some space and restore again; nothing was changed`);
@@ -192,7 +193,9 @@ export async function restoreSql(
 
   // The check writes what it reads into a private copy, and the load reads that copy: the bytes
   // loaded are the bytes checked, whatever happens to `file` meanwhile (why a copy: db/sql-check.ts).
-  const work = await privateWorkDir(ctx.config.backupDir, size);
+  const work = await privateWorkDir(ctx, size, log);
+  const state: SqlRestoreState = { id: request.id, database: db.database, phase: 'check', safetyDump: null };
+  await noteSqlRestoreState(work, state);
   const copy = path.join(work, 'checked.sql');
   try {
     return await checkAndLoad(copy);
@@ -239,6 +242,7 @@ export async function restoreSql(
 
     progress('load', { bytesDone: 0, bytesTotal: size });
     if (signal?.aborted) throw new Error(`the database was not touched: ${(signal.reason as Error).message}`);
+    await noteSqlRestoreState(work, { ...state, phase: 'load', safetyDump });
     try {
       const databaseDefaults = await dumpedDefaults(file);
       const r = await loadSqlFile(db, copy, { logger: log, onProgress: (p) => progress('load', p), databaseDefaults });

@@ -14,10 +14,11 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { TEST_START } from '../helpers/clock.js';
-import { http, makeFixture, REDIS_URL, startService, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { DB_ENV, http, makeFixture, REDIS_URL, startService, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { noteSafetyBackup } from '../../src/engine/manifest-notes.js';
 import { commitSwap, SimulatedCrash } from '../../src/engine/swap/swap-volume.js';
 import { createWorkDir, workDirName } from '../../src/engine/swap/work-dir.js';
+import { SQL_WORK_PREFIX } from '../../src/jobs/sql-restore-copies.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -98,5 +99,57 @@ describe('an interrupted restore of two volumes: rolled back on one, finished on
       const archives = (await http(svc.url, 'GET', `/api/backups/${safetyStamp}`)).body.archives as { verified: { ok: boolean } | null }[];
       return archives.length === 2 && archives.every((a) => a.verified?.ok === true);
     }, 30_000, 'the safety backup verified');
+  });
+});
+
+describe('an interrupted SQL restore: the request says whether the load had begun, and where the database before it is', () => {
+  let fx: Fixture;
+  let api: Service;
+  let worker: Service | undefined;
+  const DB = `oob_interrupted_${Math.random().toString(16).slice(2, 10)}`;
+
+  /** A confirmed SQL restore whose job a worker took and died in (here: removed before any worker runs it). */
+  async function confirmedSqlRestore(): Promise<string> {
+    const res = await fetch(`${api.url}/api/restores/sql?skipSafetyBackup=true`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: 'CREATE TABLE t (id INT);\n' });
+    const req = (await res.json()) as { id: string; token: string };
+    assert.equal(res.status, 201, JSON.stringify(req));
+    const conf = await http(api.url, 'POST', `/api/restores/${req.id}/confirm`, { token: req.token });
+    assert.equal(conf.status, 202, JSON.stringify(conf.body));
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue('restore', { connection: redis, prefix: fx.prefix });
+    await queue.remove(conf.body.jobId);
+    await queue.close();
+    redis.disconnect();
+    return req.id;
+  }
+
+  before(async () => {
+    fx = await makeFixture({ ...DB_ENV, DB_NAME: DB, MAINTENANCE_INTERVAL: '1' });
+    api = await startService('api', fx.env);
+  });
+  after(async () => {
+    await Promise.all([api?.stop(), worker?.stop()]);
+    await fx?.cleanup();
+  });
+
+  it('cut off in the load: the database may hold part of the file, the safety dump is named; before it: nothing was changed', async () => {
+    const loading = await confirmedSqlRestore();
+    const checking = await confirmedSqlRestore();
+    // The private directories the dead restores left, with what each had got to.
+    for (const [id, phase] of [[loading, 'load'], [checking, 'check']] as const) {
+      const dir = await fs.mkdtemp(path.join(fx.backupDir, SQL_WORK_PREFIX));
+      await fs.writeFile(path.join(dir, 'checked.sql'), 'CREATE TABLE t (id INT);\n');
+      await fs.writeFile(path.join(dir, 'restore.json'), JSON.stringify({ id, database: DB, phase, safetyDump: phase === 'load' ? `elexisdb-sql_2030-06-12-1020.sql.gz` : null }));
+    }
+    worker = await startService('worker', fx.env);
+    const outcome = (id: string) => waitFor(async () => {
+      const body = (await http(api.url, 'GET', `/api/restores/${id}`)).body;
+      return body.failedReason ? body : undefined;
+    }, 30_000, 'the recorded outcome');
+    const cut = await outcome(loading);
+    assert.equal(cut.state, 'failed');
+    assert.equal(cut.failedReason, `the restore was interrupted (its worker stopped or lost Redis); database ${DB}: the load of the SQL file was cut off, so the database may hold only part of it; restore again (the database before the restore is in elexisdb-sql_2030-06-12-1020.sql.gz)`);
+    assert.equal((await outcome(checking)).failedReason, `the restore was interrupted (its worker stopped or lost Redis); database ${DB}: before the database was changed`);
+    assert.deepEqual((await fs.readdir(fx.backupDir)).filter((n) => n.startsWith(SQL_WORK_PREFIX)), [], 'the private copies are gone');
   });
 });
