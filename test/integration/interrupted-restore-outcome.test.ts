@@ -22,6 +22,18 @@ import { SQL_WORK_PREFIX } from '../../src/jobs/sql-restore-copies.js';
 
 const silent = pino({ level: 'silent' });
 
+/** A confirmed restore's job, taken out of the queue before any worker runs it: what a worker that took it and died leaves, less the stall. */
+async function removeQueuedRestore(prefix: string, jobId: string): Promise<void> {
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  const queue = new Queue('restore', { connection: redis, prefix });
+  try {
+    await queue.remove(jobId);
+  } finally {
+    await queue.close();
+    redis.disconnect();
+  }
+}
+
 describe('an interrupted restore of two volumes: rolled back on one, finished on the other', () => {
   let fx: Fixture;
   let svc: Service;
@@ -57,11 +69,7 @@ describe('an interrupted restore of two volumes: rolled back on one, finished on
     await worker.stop();
     const conf = await http(svc.url, 'POST', `/api/restores/${id}/confirm`, { token: req.body.token });
     assert.equal(conf.status, 202, JSON.stringify(conf.body));
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = new Queue('restore', { connection: redis, prefix: fx.prefix });
-    await queue.remove(conf.body.jobId);
-    await queue.close();
-    redis.disconnect();
+    await removeQueuedRestore(fx.prefix, conf.body.jobId);
     // Its swap: docs died after moving one entry out (uncommitted), elexisdb after its commit marker.
     for (const [v, crash] of [['docs', 1], ['elexisdb', 'marker']] as const) {
       const tree = await createWorkDir(vol(v), id);
@@ -115,11 +123,7 @@ describe('an interrupted SQL restore: the request says whether the load had begu
     assert.equal(res.status, 201, JSON.stringify(req));
     const conf = await http(api.url, 'POST', `/api/restores/${req.id}/confirm`, { token: req.token });
     assert.equal(conf.status, 202, JSON.stringify(conf.body));
-    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const queue = new Queue('restore', { connection: redis, prefix: fx.prefix });
-    await queue.remove(conf.body.jobId);
-    await queue.close();
-    redis.disconnect();
+    await removeQueuedRestore(fx.prefix, conf.body.jobId);
     return req.id;
   }
 
