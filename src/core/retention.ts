@@ -47,6 +47,20 @@ export function notAGeneration(a: { sizeDrop: unknown; verified: { ok: boolean }
 }
 
 /**
+ * notAGeneration, and also an archive whose chain (`needs`) holds one that failed its verification
+ * or is a size drop: an incremental on a full found bad later cannot be restored (verify fails it
+ * with its base), and one continuing a wiped volume's full continues the wipe. Counted, such
+ * incrementals pushed the older good chain out (found by an audit: keep 3 left one sound point).
+ */
+export function chainAwareNotAGeneration<A extends { file: string; sizeDrop: unknown; verified: { ok: boolean } | null; safetyFor?: string | null }>(
+  all: readonly A[],
+  needs: (a: A) => readonly string[],
+): (a: A) => boolean {
+  const unsound = new Set(all.filter((a) => a.sizeDrop !== null || a.verified?.ok === false).map((a) => a.file));
+  return (a) => notAGeneration(a) || needs(a).some((f) => unsound.has(f));
+}
+
+/**
  * With LOCAL_RETENTION=gfs, flagged archives wait for a person, but safety backups are no alarm:
  * they go once they are older than every generation the policy keeps, as in `keep` mode.
  */
@@ -82,6 +96,17 @@ export function contiguousChainNeeds<A extends ArchiveName>(all: readonly A[]): 
     const start = older.filter((x) => !x.incremental).reduce<string>((newest, x) => (x.stamp > newest ? x.stamp : newest), '');
     return older.filter((x) => x.stamp >= start).map((x) => x.file);
   };
+}
+
+/**
+ * What a prune deletes of the archives its policy chose (`chosen`): never `own`, the run's archive
+ * just verified, and never what an archive that stays needs, among them `own` and the archives
+ * stamped in the future (in `all`, never chosen). `own` is taken out before the chains are kept:
+ * taken out after, it stayed without the full it continues (found by an audit), as did a
+ * future-stamped incremental when `all` left the future out.
+ */
+export function pruneDeletes<A extends { file: string }>(all: readonly A[], chosen: readonly A[], own: string, needs: (a: A) => readonly string[]): A[] {
+  return withoutNeeded(all, chosen.filter((a) => a.file !== own), needs);
 }
 
 /** `doomed` less every archive that one not doomed needs (the full and incrementals before it). */

@@ -18,7 +18,7 @@ import path from 'node:path';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { archiveFileName, dumpFileName } from '../core/names.js';
-import { chainNeeds, notAGeneration, safetyBackupsPast, selectPrunable, withoutNeeded } from '../core/retention.js';
+import { chainAwareNotAGeneration, chainNeeds, pruneDeletes, safetyBackupsPast, selectPrunable } from '../core/retention.js';
 import { selectByPolicy } from '../core/gfs.js';
 import { describePolicy } from '../core/retention-policy.js';
 import { SIDECAR_SUFFIXES } from '../stores/backup-store.js';
@@ -90,19 +90,21 @@ export function makePruneProcessor(ctx: AppContext) {
       }
       // Incremental archives: what a kept one needs stays (its manifest's chain, issue 16). An
       // incremental whose manifest cannot tell (unreadable) keeps everything older of its volume.
-      const needs = chainNeeds(archives);
+      // Over every archive, those stamped in the future too: they are kept, and so is what they need.
+      const needs = chainNeeds(all);
+      const notGeneration = chainAwareNotAGeneration(archives, needs);
       // LOCAL_RETENTION=gfs:…: grandfather-father-son over the generations; a size drop or a failed
       // verification is then kept until a person looks, a safety backup until it is older than every
       // generation kept (core/retention.ts notAGeneration, safetyBackupsPast).
       const local = ctx.config.localRetention;
-      const generations = archives.filter((a) => !notAGeneration(a));
+      const generations = archives.filter((a) => !notGeneration(a));
       const gfsDoomed = local ? selectByPolicy(generations, local) : [];
       const byPolicy = local
         ? [...gfsDoomed, ...safetyBackupsPast(archives, generations.filter((a) => !gfsDoomed.includes(a)))]
-        : selectPrunable(archives, volume, keep, notAGeneration, needs);
-      // An archive kept for its copies (or by the policy) keeps the chain it needs, whichever rule kept it.
-      // Never the archive this run has just verified, whatever else the listing holds.
-      const doomed = withoutNeeded(archives, await withoutUnreplicated(ctx, byPolicy, log), needs).filter((a) => a.file !== own);
+        : selectPrunable(archives, volume, keep, notGeneration, needs);
+      // An archive kept for its copies (or by the policy) keeps the chain it needs, whichever rule
+      // kept it; never the archive this run has just verified, nor what it needs.
+      const doomed = pruneDeletes(all, await withoutUnreplicated(ctx, byPolicy, log), own, needs);
       for (const a of doomed) {
         await removeIfPresent(path.join(dir, a.file));
         for (const suffix of SIDECAR_SUFFIXES) await removeIfPresent(path.join(dir, a.file + suffix));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseArchiveName, type ArchiveName } from '../../src/core/names.js';
-import { chainNeeds, contiguousChainNeeds, isSizeDrop, notAGeneration, remoteSizeDrops, safetyBackupsPast, selectPrunable, withoutNeeded } from '../../src/core/retention.js';
+import { chainAwareNotAGeneration, chainNeeds, contiguousChainNeeds, pruneDeletes, isSizeDrop, notAGeneration, remoteSizeDrops, safetyBackupsPast, selectPrunable, withoutNeeded } from '../../src/core/retention.js';
 
 const a = (file: string) => parseArchiveName(file) as ArchiveName;
 
@@ -68,6 +68,51 @@ describe('selectPrunable with incremental chains (issue 16)', () => {
   it('keeps a whole older chain while one of its points is among the `keep` newest', () => {
     assert.deepEqual(pruned(3), []);
     assert.deepEqual(pruned(5), []);
+  });
+});
+
+describe('an incremental on a full that failed its verification later is no generation (found by an audit)', () => {
+  // Good chain F0 + I0; chain F1 (failed when verified again) + I1..I3 (each ok when made); a good full F2.
+  const files = ['2026-11-01-0315.tar.gz', '2026-11-02-0315.inc.tar.gz', '2026-11-08-0315.tar.gz', '2026-11-09-0315.inc.tar.gz', '2026-11-10-0315.inc.tar.gz', '2026-11-11-0315.inc.tar.gz', '2026-11-15-0315.tar.gz'];
+  const list = files.map((f) => {
+    const name = a(`pacsdata_${f}`);
+    const failed = f.startsWith('2026-11-08');
+    const basedOn = name.incremental ? files.filter((g) => g < f && g >= (f < '2026-11-08' ? '2026-11-01' : '2026-11-08')).map((g) => `pacsdata_${g}`) : [];
+    return { ...name, basedOn, sizeDrop: null, safetyFor: null, verified: { ok: !failed } };
+  });
+  const needs = chainNeeds(list);
+
+  it('keep 2 and 3 keep the older good chain: the incrementals on the bad full do not count', () => {
+    const notGeneration = chainAwareNotAGeneration(list, needs);
+    assert.deepEqual(list.filter(notGeneration).map((x) => x.stamp), ['2026-11-08-0315', '2026-11-09-0315', '2026-11-10-0315', '2026-11-11-0315']);
+    for (const keep of [2, 3]) {
+      const pruned = selectPrunable(list, 'pacsdata', keep, notGeneration, needs).map((x) => x.file);
+      assert.ok(!pruned.includes('pacsdata_2026-11-01-0315.tar.gz') && !pruned.includes('pacsdata_2026-11-02-0315.inc.tar.gz'), `keep ${keep}: ${pruned.join(', ')}`);
+    }
+    // Counted as they were before, the bad chain's incrementals pushed the good chain out.
+    const before = selectPrunable(list, 'pacsdata', 3, notAGeneration, needs).map((x) => x.file);
+    assert.ok(before.includes('pacsdata_2026-11-01-0315.tar.gz'));
+  });
+});
+
+describe("what a prune deletes of the policy's choice (found by an audit)", () => {
+  const F = a('pacsdata_2026-11-01-0315.tar.gz');
+  const I = a('pacsdata_2026-11-02-0315.inc.tar.gz');
+  const newer = a('pacsdata_2026-11-02-1000.tar.gz');
+  const future = a('pacsdata_2027-06-01-0315.inc.tar.gz');
+  const based: Record<string, string[]> = { [I.file]: [F.file], [future.file]: [F.file, I.file] };
+  const needs = (x: ArchiveName) => based[x.file] ?? [];
+
+  it("never the run's own archive, nor the full it continues (keep 1 after a newer full)", () => {
+    const chosen = selectPrunable([F, I, newer], 'pacsdata', 1, () => false, needs);
+    assert.deepEqual(chosen.map((x) => x.file), [I.file, F.file]);
+    assert.deepEqual(pruneDeletes([F, I, newer], chosen, I.file, needs), []);
+    assert.deepEqual(pruneDeletes([F, I, newer], chosen, newer.file, needs).map((x) => x.file), [I.file, F.file]);
+  });
+
+  it('never what an archive stamped in the future needs (it is not pruned, so its chain stays)', () => {
+    const chosen = selectPrunable([F, I, newer], 'pacsdata', 1, () => false, needs);
+    assert.deepEqual(pruneDeletes([F, I, newer, future], chosen, newer.file, needs), []);
   });
 });
 
