@@ -27,6 +27,8 @@ import type { RetentionPolicy } from './retention-policy.js';
 export interface LocalArchiveFacts extends ArchiveName {
   verified: { ok: boolean } | null;
   safetyFor: string | null;
+  /** Flagged for a size drop here: the target's retention does not count its copy either. */
+  sizeDrop?: unknown;
 }
 
 export interface RebuildPlan {
@@ -46,6 +48,7 @@ export function planCopyRebuild(
   remote: Iterable<ArchiveName>,
   recorded: ReadonlySet<string>,
   retention: RetentionPolicy = { kind: 'never' },
+  drops: ReadonlySet<string> = new Set(),
 ): RebuildPlan {
   const onTarget = new Set<string>();
   const there = new Map<string, ArchiveName[]>();
@@ -63,7 +66,8 @@ export function planCopyRebuild(
     const copies = there.get(a.volume);
     if (copies === undefined || a.safetyFor !== null || a.verified?.ok !== true) continue;
     const stamps = copies.map((c) => c.stamp).sort();
-    if (a.stamp > stamps[stamps.length - 1]! || (a.stamp > stamps[0]! && !removedByRetention(copies, a, retention))) plan.copy.push(a.file);
+    const dropped = (a.sizeDrop ?? null) !== null || drops.has(a.file);
+    if (a.stamp > stamps[stamps.length - 1]! || (a.stamp > stamps[0]! && !removedByRetention(copies, a, retention, drops, dropped))) plan.copy.push(a.file);
   }
   return plan;
 }
@@ -74,10 +78,14 @@ export function planCopyRebuild(
  * (and size drops older than the oldest counted copy kept), never one newer than a copy it leaves
  * (a chain needed by a kept incremental is kept from its full on) — also where the target refused
  * to delete, so that it holds more than `keep`. GFS leaves gaps: `a` was removed if GFS, applied
- * to the copies there with `a` among them (size drops aside), does not keep it.
+ * to the copies there with `a` among them, does not keep it. Size drops (`drops`, the target's own
+ * rule: remoteSizeDrops) are left out of the GFS count as the target's retention leaves them out,
+ * and are never removed by it (`dropped`: `a` is one): counted here, a size drop of the same day
+ * took `a`'s place as the day's newest, and `a` was not copied again although the target keeps it
+ * (found by an audit).
  */
-function removedByRetention(copies: readonly ArchiveName[], a: ArchiveName, retention: RetentionPolicy): boolean {
-  if (retention.kind !== 'gfs') return false;
+function removedByRetention(copies: readonly ArchiveName[], a: ArchiveName, retention: RetentionPolicy, drops: ReadonlySet<string>, dropped: boolean): boolean {
+  if (retention.kind !== 'gfs' || dropped) return false;
   const all = [...copies, a];
-  return withoutNeeded(all, selectByPolicy(all, retention), contiguousChainNeeds(all)).some((d) => d.file === a.file);
+  return withoutNeeded(all, selectByPolicy(all.filter((c) => !drops.has(c.file)), retention), contiguousChainNeeds(all)).some((d) => d.file === a.file);
 }

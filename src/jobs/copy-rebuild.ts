@@ -22,6 +22,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../runtime/context.js';
 import { rcloneOptions } from '../runtime/offsite-rclone.js';
 import { planCopyRebuild } from '../core/copy-rebuild.js';
+import { remoteSizeDrops } from '../core/retention.js';
 import { parseArchiveName } from '../core/names.js';
 import { isDirectoryNotFound, listRemoteArchives } from '../engine/offsite/remote-listing.js';
 import { queueCopies } from '../stores/copy-jobs.js';
@@ -64,7 +65,9 @@ async function rebuildOnce(ctx: AppContext): Promise<'done' | 'busy'> {
         continue;
       }
       const recorded = new Set(files.filter((f) => records.get(f)?.some((r) => r.target === target)));
-      const plan = planCopyRebuild(archives, remote, recorded, offsite.retention[target]);
+      // The target's size drops as its retention sees them (applyRemoteRetention), which it never counts nor removes.
+      const drops = remoteSizeDrops(remote, ctx.config.sizeDropAlert, new Set(archives.filter((a) => a.sizeDrop !== null).map((a) => a.file)));
+      const plan = planCopyRebuild(archives, remote, recorded, offsite.retention[target], drops);
       for (const [file, find] of [...plan.find.map((f) => [f, true] as const), ...plan.copy.map((f) => [f, false] as const)]) {
         const a = parseArchiveName(file);
         if (!a) continue;

@@ -59,6 +59,16 @@ describe('planCopyRebuild (after Redis lost the copy records)', () => {
     const plan = planCopyRebuild([a1, noon, late].map((f) => local(f)), remote(a1, late), new Set(), { kind: 'gfs', daily: 7, weekly: 0, monthly: 0 });
     assert.deepEqual(plan, { find: [a1, late], copy: [] });
   });
+
+  it("copies one whose day's later copy there is a size drop: the target's GFS does not count drops, so it keeps this one (found by an audit)", () => {
+    const wiped = 'pacs_2030-06-02-2315.tar.gz';
+    const gfs = { kind: 'gfs', daily: 7, weekly: 0, monthly: 0 } as const;
+    // The size drop as the target's rule flags it (drops), or as flagged here (sizeDrop).
+    assert.deepEqual(planCopyRebuild([a1, a2, wiped].map((f) => local(f)), remote(a1, wiped), new Set(), gfs, new Set([wiped])), { find: [a1, wiped], copy: [a2] });
+    assert.deepEqual(planCopyRebuild([local(a1), local(a2), local(wiped, { sizeDrop: { previous: 9, current: 1 } })], remote(a1, wiped), new Set(), gfs, new Set([wiped])), { find: [a1, wiped], copy: [a2] });
+    // Without the drop, the later copy is the day's newest and the target's GFS removed a2.
+    assert.deepEqual(planCopyRebuild([a1, a2, wiped].map((f) => local(f)), remote(a1, wiped), new Set(), gfs), { find: [a1, wiped], copy: [] });
+  });
 });
 
 describe('isDirectoryNotFound', () => {
