@@ -114,7 +114,10 @@ async function settleDecryption(download: Child, age: Child, pipes: Promise<unkn
   const [d, a, ...p] = await Promise.allSettled([download.done, age.done, ...pipes]);
   if (d!.status === 'fulfilled' && a!.status === 'fulfilled' && p.every((r) => r.status === 'fulfilled')) return;
   signal?.throwIfAborted(); // stopped on purpose: that, not what the stop broke, is the reason
-  if (d!.status === 'rejected' && !['SIGPIPE', 'SIGTERM'].includes(download.proc.signalCode ?? '')) throw d.reason;
+  // rclone's own exit when age stopped reading: its stdout (a socket, as Node makes stdio pipes)
+  // reset under it, "write /dev/stdout: connection reset by peer" (seen when age failed mid-payload).
+  const starvedOf = (e: unknown) => a!.status === 'rejected' && /write \/dev\/stdout: (connection reset by peer|broken pipe)/i.test((e as Error)?.message ?? '');
+  if (d!.status === 'rejected' && !['SIGPIPE', 'SIGTERM'].includes(download.proc.signalCode ?? '') && !starvedOf(d.reason)) throw d.reason;
   const brokenByAge = (e: NodeJS.ErrnoException) => e.code === 'EPIPE' || e.code === 'ERR_STREAM_PREMATURE_CLOSE';
   const own = p.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !brokenByAge(r.reason as NodeJS.ErrnoException));
   if (own) throw own.reason;
