@@ -59,9 +59,12 @@ export async function recoverInterrupted(ctx: AppContext): Promise<'done' | 'bus
     return 'busy';
   }
   let outcome: 'done' | 'busy' = 'done';
+  // The restores found interrupted: each one's safety backup is queued for verification once, after
+  // every volume of it was recovered (a restore of four volumes is found in each of them).
+  const dead = new Set<string>();
   try {
     // Under the hold no SQL restore runs: every copy left is a dead one's (as large as its dump).
-    if (sqlCopies.length) await settleDeadSqlRestores(ctx, log, (id) => verifySafetyBackupOf(ctx, id, log));
+    if (sqlCopies.length) for (const id of await settleDeadSqlRestores(ctx, log)) dead.add(id);
     for (const [volume, dir] of suspects) {
       const lock = await ctx.locks.acquire(volume, owner);
       if (!lock) {
@@ -74,7 +77,7 @@ export async function recoverInterrupted(ctx: AppContext): Promise<'done' | 'bus
           return [] as string[];
         });
         if (actions.length) log.warn({ volume, actions }, 'recovered interrupted restore');
-        await recordInterrupted(ctx, volume, actions, log);
+        for (const id of await recordInterrupted(ctx, volume, actions)) dead.add(id);
       } finally {
         await lock.release();
       }
@@ -82,23 +85,28 @@ export async function recoverInterrupted(ctx: AppContext): Promise<'done' | 'bus
   } finally {
     await hold.release();
   }
+  for (const id of dead) {
+    await verifySafetyBackupOf(ctx, id, log).catch((err: Error) => log.error({ restoreId: id, err: err.message }, 'could not queue the verification of an interrupted restore\'s safety backup'));
+  }
   return outcome;
 }
 
 /**
  * recoverInterruptedRestores describes each action as `restore <id>: …`; the id is the request's.
- * Each volume's action goes into the restore's outcome, and its safety backup, if it got that far,
- * is queued for verification: the restore that would have queued it did not end (found by an
- * audit: such safety backups stayed `verified: null`, while one may be the only copy of the data
- * from before the restore).
+ * Each volume's action goes into the restore's outcome. Returns the restores' ids: the caller
+ * queues their safety backups for verification, which the restore that would have queued them did
+ * not live to do (found by an audit: such safety backups stayed `verified: null`, while one may be
+ * the only copy of the data from before the restore).
  */
-async function recordInterrupted(ctx: AppContext, volume: string, actions: string[], log: AppContext['logger']): Promise<void> {
+async function recordInterrupted(ctx: AppContext, volume: string, actions: string[]): Promise<string[]> {
+  const ids: string[] = [];
   for (const action of actions) {
     const id = /^restore (\S+): /.exec(action)?.[1];
     if (!id || !RestoreRequests.isValidId(id)) continue;
     await ctx.restores.noteInterrupted(id, `${volume}: ${action}`);
-    await verifySafetyBackupOf(ctx, id, log).catch((err: Error) => log.error({ restoreId: id, err: err.message }, 'could not queue the verification of an interrupted restore\'s safety backup'));
+    ids.push(id);
   }
+  return ids;
 }
 
 /** The safety backup archives of restore `id` (their manifest's `safetyFor`) not verified yet, queued for verification. */

@@ -195,9 +195,9 @@ export async function restoreSql(
   // loaded are the bytes checked, whatever happens to `file` meanwhile (why a copy: db/sql-check.ts).
   const work = await privateWorkDir(ctx, size, log);
   const state: SqlRestoreState = { id: request.id, database: db.database, phase: 'check', safetyDump: null };
-  await noteSqlRestoreState(work, state);
   const copy = path.join(work, 'checked.sql');
   try {
+    await noteSqlRestoreState(work, state);
     return await checkAndLoad(copy);
   } finally {
     await fs.rm(work, { recursive: true, force: true }).catch((err: Error) => log.error({ dir: work, err: err.message }, 'could not remove the private copy of the SQL file'));

@@ -39,10 +39,11 @@ export async function noteSqlRestoreState(dir: string, state: SqlRestoreState): 
  * The private directories of SQL restores whose worker died, removed, and each one's outcome
  * recorded beside its request: a load cut off leaves the database with part of the file, which the
  * request must say (found by a kill -9 audit: it said only "job stalled more than allowable
- * limit"), with where the database before it is. The caller holds the restore hold. `onDead`: each
- * dead restore's id (the recovery queues its safety dump for verification).
+ * limit"), with where the database before it is. The caller holds the restore hold. Returns the
+ * dead restores' ids (the recovery queues their safety dumps for verification).
  */
-export async function settleDeadSqlRestores(ctx: AppContext, log: Logger, onDead?: (id: string) => Promise<void>): Promise<void> {
+export async function settleDeadSqlRestores(ctx: AppContext, log: Logger): Promise<string[]> {
+  const ids: string[] = [];
   for (const dir of await sqlRestoreCopies(ctx.config.backupDir)) {
     const state = await fs
       .readFile(path.join(dir, STATE_FILE), 'utf8')
@@ -57,6 +58,7 @@ export async function settleDeadSqlRestores(ctx: AppContext, log: Logger, onDead
           (state.safetyDump ? ` (the database before the restore is in ${state.safetyDump})` : ' (no safety dump was made)')
         : `database ${state.database}: before the database was changed`;
     await ctx.restores.noteInterrupted(state.id, what);
-    await onDead?.(state.id).catch((err: Error) => log.error({ restoreId: state.id, err: err.message }, 'could not queue the verification of an interrupted restore\'s safety dump'));
+    ids.push(state.id);
   }
+  return ids;
 }

@@ -186,13 +186,13 @@ export class RestoreRequests {
 
   /**
    * Stores how the restore ended beside the request, so that GET /api/restores/:id still tells it
-   * after the job was removed from the queue (history limits, a dashboard "clean"). `onlyIfNone`:
-   * for an outcome found afterwards (an interrupted restore), which must not replace a real one.
+   * after the job was removed from the queue (history limits, a dashboard "clean"). An outcome
+   * found afterwards (an interrupted restore) goes through noteInterrupted, which never replaces a
+   * real one.
    */
-  async recordOutcome(id: string, outcome: Omit<RestoreOutcome, 'at'>, o: { onlyIfNone?: boolean; now?: Date } = {}): Promise<void> {
+  async recordOutcome(id: string, outcome: Omit<RestoreOutcome, 'at'>, o: { now?: Date } = {}): Promise<void> {
     const value = JSON.stringify({ ...outcome, at: (o.now ?? this.clock.now()).toISOString() });
-    if (o.onlyIfNone) await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S, 'NX');
-    else await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S);
+    await this.redis.set(this.outcomeKey(id), value, 'EX', RECORD_TTL_S);
   }
 
   /**

@@ -107,6 +107,16 @@ describe('an interrupted restore of two volumes: rolled back on one, finished on
       const archives = (await http(svc.url, 'GET', `/api/backups/${safetyStamp}`)).body.archives as { verified: { ok: boolean } | null }[];
       return archives.length === 2 && archives.every((a) => a.verified?.ok === true);
     }, 30_000, 'the safety backup verified');
+    // Once per archive, not once per volume the dead restore was found in: the run's own two verify jobs and two more.
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const queue = new Queue('verify', { connection: redis, prefix: fx.prefix });
+    try {
+      const jobs = await queue.getJobs(['completed', 'failed', 'active', 'waiting', 'delayed']);
+      assert.equal(jobs.filter((j) => j.data?.stamp === safetyStamp).length, 4);
+    } finally {
+      await queue.close();
+      redis.disconnect();
+    }
   });
 });
 
