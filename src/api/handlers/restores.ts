@@ -8,6 +8,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { AppContext } from '../../runtime/context.js';
 import { setRestoreWarning, sqlRestoreWarning } from '../../core/restore-warning.js';
+import { restoreFailureText } from '../../core/restore-stall.js';
 import { KEEP_HISTORY, type RestoreJobData } from '../../stores/queues.js';
 import { RestoreRequests, type RestoreRequest } from '../../stores/restore-requests.js';
 import { discardRest, receiveUpload, uploadsDir, UploadError } from '../../stores/uploads.js';
@@ -254,7 +255,7 @@ async function restoreView(ctx: AppContext, r: RestoreRequest) {
     finishedAt: r.outcome?.at ?? null,
     progress: job?.progress ?? null,
     summary: r.outcome?.summary ?? job?.returnvalue ?? null,
-    failedReason: r.outcome?.failedReason ?? (job?.failedReason || null),
+    failedReason: r.outcome?.failedReason ?? restoreFailureText(job?.failedReason),
   };
 }
 
