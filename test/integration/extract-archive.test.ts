@@ -140,6 +140,34 @@ describe('extractArchive / verifyArchive: round trips', () => {
       await assertRestored(vol, staging, r);
     });
 
+    it(`sets the archived modes under a default POSIX ACL, as GNU tar -p does (${mode})`, async () => {
+      // A share's directory with a default ACL (acl(5)): the umask no longer applies, the ACL takes
+      // bits away from every mode asked for at creation (an audit found 0755 -> 0750, 0644 -> 0640).
+      const d = await caseDir();
+      const vol = path.join(d, 'vol');
+      await mkdir(path.join(vol, 'patients/2026'), { recursive: true });
+      const modes: [string, number][] = [['patients/brief.txt', 0o644], ['patients/2026/scan.pdf', 0o664], ['patients/open.txt', 0o666], ['patients/own.txt', 0o600], ['patients/2026', 0o775], ['patients', 0o755]];
+      for (const [rel, m] of modes) {
+        if (rel.includes('.')) await writeFile(path.join(vol, rel), `${rel}\n`);
+        await chmod(path.join(vol, rel), m);
+      }
+      const archive = path.join(d, 'gnu.tar.gz');
+      await gnuTarArchive(vol, archive);
+      const share = path.join(d, 'share');
+      await mkdir(share);
+      await exec('setfacl', ['-d', '-m', 'u::rwx,g::r-x,o::---', share]);
+      const staging = path.join(share, 'staging');
+      await extractArchive(archive, staging, { ...writers, logger: silent });
+      const gnu = path.join(share, 'gnu');
+      await mkdir(gnu);
+      await exec('tar', ['-xzpf', archive, '-C', gnu]);
+      for (const [rel, m] of modes) {
+        assert.equal(((await lstat(path.join(gnu, rel))).mode & 0o7777).toString(8), m.toString(8), `GNU tar: ${rel}`);
+        assert.equal(((await lstat(path.join(staging, rel))).mode & 0o7777).toString(8), m.toString(8), rel);
+      }
+      assert.deepEqual((await readdir(staging)).filter((n) => n.startsWith('.oob-')), [], 'no probe left behind');
+    });
+
     it('accepts a tar stream without the end-of-archive blocks, as GNU tar does', async () => {
       const d = await caseDir();
       const archive = path.join(d, 'noeof.tar.gz');

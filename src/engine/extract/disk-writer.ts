@@ -46,7 +46,7 @@ export class DiskWriter {
     /** The staging directory as a binary string (it exists: extractArchive made it). */
     root: string,
     private readonly archiveName: string,
-    /** Known umask: files whose mode it leaves alone are created with that mode (no fchmod). */
+    /** What creating an entry takes from its mode (owner.ts creationMask): entries whose mode it leaves alone are created with that mode (no fchmod). */
     private readonly umask: number | undefined,
     private readonly settings: WriterSettings,
     private readonly logger: Logger,

@@ -47,7 +47,7 @@ import { WRITEBACK_EVERY_BYTES, WritebackStarter } from '../fs/writeback.js';
 import { readGzipFile } from '../gzip/parallel-gunzip.js';
 import { progressReporter } from '../progress.js';
 import type { ExtractOptions, ExtractResult, WriterSettings } from './extract-options.js';
-import { readUmask } from './owner.js';
+import { creationMask } from './owner.js';
 import { TarConsumer } from './tar-consumer.js';
 
 export type { ExtractOptions, ExtractProgress, ExtractResult, RootMeta, WriterSettings } from './extract-options.js';
@@ -106,7 +106,7 @@ async function run(archivePath: string, root: string | null, o: ExtractOptions):
   }
 
   const rootBin = root === null ? null : Buffer.from(root).toString('latin1');
-  const tar = new TarConsumer(rootBin, name, readUmask(), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS), logger, o.onEntry, o.select);
+  const tar = new TarConsumer(rootBin, name, root === null ? undefined : creationMask(root), root === null ? { threads: 0 } : (o.writers ?? DEFAULT_WRITERS), logger, o.onEntry, o.select);
   const progress = { bytesDone: 0 };
   const reportTo = progressReporter(o.onProgress, PROGRESS_INTERVAL_MS, logger.child({ archive: name }));
   const report = (final = false) => reportTo({ bytesDone: progress.bytesDone, bytesTotal: size, entries: tar.digest.entries }, final);
