@@ -32,13 +32,20 @@ describe('SqlStatementScan: statements on another database', () => {
     assert.equal(scan('/*!40000 USE victim */;\nCREATE TABLE planted (id INT);\n')?.database, 'victim');
     assert.equal(scan('/*M!100101 CREATE DATABASE `victim` */;\n')?.database, 'victim');
     assert.equal(scan('/*!40000 ALTER TABLE `t` DISABLE KEYS */;\n/*M!999999\\- enable the sandbox mode */\n/*!40000 USE elexis */;\n'), undefined);
-    // `use` is a client command of its own line: the next line starts a statement again.
-    assert.equal(scan('use elexis\nUSE other;\n')?.database, 'other');
+    // Two statements on one line: the client sends each (found by an audit: only line starts were looked at).
+    assert.equal(scan('SELECT 1; USE other;\n')?.database, 'other');
+    assert.equal(scan("INSERT INTO t VALUES ('a;'); /* x */ USE `other`;\n")?.database, 'other');
+    // A delimiter at a line's end inside a quoted name ends nothing: the next line is no statement's start.
+    assert.equal(scan('CREATE TABLE `c;\nUSE x` (id INT);\nINSERT INTO `c;\nUSE x` VALUES (1);\n'), undefined);
+    assert.equal(scan("INSERT INTO t VALUES ('it\\'s;\nUSE x');\n"), undefined);
+    // In binary mode (as the restore runs the client) `use` is the server's statement, ended by the
+    // delimiter: this is one statement, which the server refuses, not a switch to `other`.
+    assert.equal(scan('use elexis\nUSE other;\n'), undefined);
   });
 
   it('lets statements on the database itself pass, and text inside a statement or a routine body', () => {
     assert.equal(scan('CREATE DATABASE /*!32312 IF NOT EXISTS*/ `elexis`;\nUSE `elexis`;\nALTER DATABASE `elexis` CHARACTER SET utf8mb4 ;\n'), undefined);
-    assert.equal(scan("INSERT INTO t VALUES ('USE other');\n-- USE other\nSELECT 1; USE other;\nUSER_TABLE\n"), undefined);
+    assert.equal(scan("INSERT INTO t VALUES ('USE other');\n-- USE other\n# USE other;\nSELECT 1 -- ; USE other;\n;\nUSER_TABLE\n"), undefined);
     // A procedure's comment and a string over several lines (mariadb-dump writes bodies as created).
     const body = [
       'DELIMITER ;;',
@@ -64,10 +71,11 @@ describe('SqlStatementScan: statement sizes and the end', () => {
     const text = `-- c\nSET NAMES utf8mb4;\nINSERT INTO t VALUES\n(1),\n(2);\n${big}\nDELIMITER ;;\nCREATE PROCEDURE p()\nBEGIN\n  SELECT 1;\nEND ;;\nDELIMITER ;\n`;
     for (const piece of [1, 3, 100, 65536]) {
       const s = scanned(text, piece);
-      assert.equal(s.longestStatement, big.length + 1, `pieces of ${piece}`);
+      assert.equal(s.longestStatement, big.length, `pieces of ${piece}`);
       assert.equal(s.endsInsideStatement, false);
     }
-    assert.equal(scanned('INSERT INTO t VALUES (1),\n(2),\n(3);\n').longestStatement, 'INSERT INTO t VALUES (1),\n(2),\n(3);\n'.length);
+    // From its first byte to its delimiter: the line breaks inside count, the one after it does not.
+    assert.equal(scanned('  INSERT INTO t VALUES (1),\n(2),\n(3);\n').longestStatement, 'INSERT INTO t VALUES (1),\n(2),\n(3);'.length);
   });
 
   it('tells a text that ends inside a statement or a DELIMITER block', () => {
