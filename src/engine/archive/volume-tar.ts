@@ -82,8 +82,21 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
     report();
   };
 
-  // Hard links: dev:ino → name of the first archived link. Only files with nlink > 1 get here.
-  const links = new Map<string, string>();
+  // Hard links: dev:ino → the first archived link's name and ctime. Only files with nlink > 1 get
+  // here. A later name of the same dev:ino is stored as a link to it only while the inode's ctime is
+  // the one seen then: linking, unlinking and writing all change it, and an inode freed and given to
+  // a new file during the archive has another (an audit made one: GNU tar, keyed on dev:ino alone,
+  // stores the new file as a link to the old one's content). Such a name is stored with its content.
+  const links = new Map<string, { name: string; ctimeMs: number }>();
+  const linkTo = (st: Stats, rel: string): string | undefined => {
+    if (st.nlink < 2) return undefined;
+    const key = `${st.dev}:${st.ino}`;
+    const first = links.get(key);
+    if (first?.ctimeMs === st.ctimeMs) return first.name;
+    if (first !== undefined) warn(rel, 'ECHANGED', `hard link of "${first.name}" whose inode changed during the archive: stored with its own content, not as a link`);
+    links.set(key, { name: rel, ctimeMs: st.ctimeMs });
+    return undefined;
+  };
 
   /**
    * A regular file (as far as the walk knows): opened first, then described by fstat. Returns
@@ -110,14 +123,13 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
       const before = fs.fstatSync(fd);
       if (!before.isFile()) return before;
       const meta = metaOf(before, () => fs.fstatSync(fd, { bigint: true }));
-      const first = before.nlink > 1 ? links.get(`${before.dev}:${before.ino}`) : undefined;
+      const first = linkTo(before, rel);
       if (first !== undefined) {
         header({ name: rel, type: '1', linkname: first, size: 0, ...meta });
         return undefined;
       }
       const size = before.size;
       header({ name: rel, type: '0', size, ...meta });
-      if (before.nlink > 1) links.set(`${before.dev}:${before.ino}`, rel);
       let pos = 0;
       while (pos < size) {
         // Straight into the compressor's chunk: no copy, and reads as large as the chunk allows.
@@ -138,7 +150,8 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
       }
       if (pos < size) {
         // The header promised `size` bytes; the tar stream is only valid if we deliver them.
-        warn(rel, 'ESHRUNK', `shrank from ${size} to ${pos} bytes while being read, padded with zeros`);
+        // As GNU tar says it ("File shrank by N bytes; padding with zeros"): the bytes missing.
+        warn(rel, 'ESHRUNK', `shrank by ${size - pos} bytes while being read (${pos} of ${size} read), padded with zeros`);
         z.zeros(size - pos);
       } else {
         const after = fs.fstatSync(fd);
@@ -186,14 +199,12 @@ export async function writeVolumeTar(z: GzipChunkWriter, c: VolumeTarContext): P
     }
     const meta = metaOf(st, () => fs.lstatSync(bin(p), { bigint: true }));
     // A hard link to a symlink (one inode, two names) stays one, as GNU tar keeps it.
-    const key = `${st.dev}:${st.ino}`;
-    const first = st.nlink > 1 ? links.get(key) : undefined;
+    const first = linkTo(st, rel);
     if (first !== undefined) {
       header({ name: rel, type: '1', linkname: first, size: 0, ...meta });
       return undefined;
     }
     header({ name: rel, type: '2', linkname: target, size: 0, ...meta });
-    if (st.nlink > 1) links.set(key, rel);
     return undefined;
   };
 
