@@ -337,7 +337,8 @@ describe('archiveVolume', () => {
       const r = JSON.parse(stdout) as { ok: boolean; error?: string };
       assert.equal(r.ok, false, `archiving with an unreadable ${locked} must fail, not skip it`);
       assert.match(r.error!, /Akten_M\\xfcller/, 'the entry is named, escaped');
-      assert.match(r.error!, /EACCES/);
+      // The reason once, with its code, and not the descriptor path the walk opened it by (an audit found "EACCES EACCES: …, open '/proc/self/fd/22/b'").
+      assert.match(r.error!, /: cannot (open|open directory|read directory) "\.\/Akten_M\\xfcller(\/secret\.txt)?": permission denied \(EACCES\)$/, r.error);
       assert.deepEqual(await readdir(d.backup), [], 'no archive and no leftovers');
     }
   });

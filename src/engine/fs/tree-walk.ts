@@ -88,7 +88,10 @@ export class WalkError extends Error {}
 
 export function walkError(rel: string, what: string, err: unknown): WalkError {
   const e = err as NodeJS.ErrnoException;
-  return new WalkError(`cannot ${what} ${quoteName(rel)}: ${e.code ?? ''} ${e.message}`.replace(/: {2}/, ': '), { cause: err });
+  // Node's "EACCES: permission denied, open '/proc/self/fd/22/b'": the reason, without the code
+  // twice and the descriptor path the walk opened it by (the name is given already).
+  const reason = e.code ? `${e.message.replace(/^[A-Z0-9_]+: /, '').replace(/, \w+ '[\s\S]*'$/, '')} (${e.code})` : e.message;
+  return new WalkError(`cannot ${what} ${quoteName(rel)}: ${reason}`, { cause: err });
 }
 
 /** Yields the root first, then every entry in pre-order (a directory before its contents). */
