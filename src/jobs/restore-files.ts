@@ -35,7 +35,7 @@ import { removeTreeAtAsync } from '../engine/fs/remove-tree.js';
 import { chosenAncestor, selectPaths } from '../engine/entry-index/select-paths.js';
 import { requireSpace, formatBytes } from '../engine/fs/free-space.js';
 import { existingVolumeDir } from '../engine/fs/volumes.js';
-import { placeBeside, swapPaths } from '../engine/swap/place-paths.js';
+import { placeBeside, RefusedBeforeSwap, swapPaths } from '../engine/swap/place-paths.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { finishCommitted } from '../engine/swap/swap-volume.js';
 import { flushFileSystems } from '../engine/swap/flush-volumes.js';
@@ -168,7 +168,13 @@ export async function restoreFiles(
     signal?.throwIfAborted();
     await flushStaged();
     const hook = ctx.config.testHooks.failSwap;
-    await swapPaths(dir, request.id, paths, { failAfter: hook?.volume === volume ? hook.afterRenames : undefined });
+    await swapPaths(dir, request.id, paths, { failAfter: hook?.volume === volume ? hook.afterRenames : undefined }).catch(async (err: Error) => {
+      // Refused before anything moved: the staged copy goes now, and the root gets its times back
+      // (an audit found it left for the next maintenance run, which then called it an interrupted restore).
+      if (!(err instanceof RefusedBeforeSwap)) throw err;
+      await dropStaging();
+      throw new Error(`${err.message}; nothing was changed`, { cause: err });
+    });
     // The previous versions of the chosen paths only (small, unlike a whole volume's): removed
     // before the restore reports itself done. A crash meanwhile is finished by the recovery.
     const leftover = await finishCommitted(dir, request.id, undefined, log);
@@ -229,12 +235,13 @@ async function stageFromArchive(ctx: AppContext, archivePath: string, dir: strin
   const select = (rel: string) => chosenAncestor(chosen, rel) !== undefined || parentsOfChosen.has(rel) || sel.linkTargets.has(rel);
   try {
     s.log.info({ file, paths: paths.map(showName) }, 'extracting chosen paths while verifying the archive');
+    // Through its descriptor: whatever a share user renames meanwhile, we write only there.
     const staging = await createWorkDir(dir, id);
     const v = await verifyVolumeArchive(archivePath, {
-      logger: s.log, signal: s.signal, extractTo: staging, select,
+      logger: s.log, signal: s.signal, extractTo: staging.path, select,
       writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
       onProgress: (p) => s.progress('extract', { ...p }),
-    });
+    }).finally(() => staging.close());
     s.log.info({ files: v.extracted!.files, origin: v.origin }, 'archive verified, chosen paths extracted into staging');
     return { files: v.extracted!.files, bytes: sel.bytes, rootMode: v.extracted!.rootMeta?.mode ?? 0o755, linkTargets: sel.linkTargets };
   } catch (err) {
@@ -253,15 +260,21 @@ async function stageFromChain(ctx: AppContext, chain: string[], need: number, di
   await requireSpace(dir, need + 1024 * 1024, `restoring ${paths.length} path(s) from the incremental ${file}, which restores its whole chain first (staging copy)`);
   try {
     s.log.info({ file, chain, paths: paths.map(showName) }, 'restoring the chain of an incremental archive to take chosen paths from it');
+    // Through its descriptor: GNU tar, which deletes what a snapshot does not list, and our moves
+    // reach this very directory whatever a share user renames meanwhile (an audit had GNU tar
+    // delete a directory outside the volume through a `chain` symlink put in a look-alike).
     const staging = await createWorkDir(dir, id);
-    const chainDir = path.join(path.dirname(staging), 'chain');
-    await restoreChain({
-      files, stagingDir: chainDir, logger: s.log, signal: s.signal,
-      writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
-      onProgress: (p) => s.progress('extract', { ...p }),
-    });
-    const taken = await takeChosenPaths(chainDir, staging, paths);
-    await removeTreeAtAsync(chainDir);
+    const chainDir = path.join(staging.work, 'chain');
+    const taken = await (async () => {
+      await restoreChain({
+        files, stagingDir: chainDir, logger: s.log, signal: s.signal,
+        writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
+        onProgress: (p) => s.progress('extract', { ...p }),
+      });
+      const t = await takeChosenPaths(chainDir, staging.path, paths);
+      await removeTreeAtAsync(chainDir);
+      return t;
+    })().finally(() => staging.close());
     if (taken.missing.length) {
       throw new NotInBackup(`not in the backup of ${file} (its chain ${chain.join(', ')}): ${taken.missing.map(quoteName).join(', ')}; nothing was done`);
     }

@@ -127,11 +127,12 @@ export async function restoreSet(
       await releaseFreedMemory();
       progress('extract', { volume: t.volume });
       log.info({ volume: t.volume, file: t.archive.file }, 'extracting and verifying archive');
+      // Through its descriptor: whatever a share user renames meanwhile, we write only there.
       const staging = await createWorkDir(t.dir, request.id);
       // An incremental archive: its full and the incrementals before it, in order (issue 16).
       const r = await restoreChain({
         files: t.chain.map((f) => path.join(ctx.config.backupDir, f)),
-        stagingDir: staging,
+        stagingDir: staging.path,
         logger: log, signal,
         // The writer threads are waited for synchronously: stay well below the job lock's duration.
         writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
@@ -145,7 +146,7 @@ export async function restoreSet(
         // A lost lock aborts the extraction: the reason, not the archive (an audit read "failed verification … aborted").
         if (signal?.aborted) throw new VerificationFailed(stoppedBy(signal, `while extracting ${t.archive.file}`), { cause: err });
         throw new VerificationFailed(`archive ${t.archive.file} failed verification, nothing was changed: ${err.message}`, { cause: err });
-      });
+      }).finally(() => staging.close());
       staged.push({ target: t, rootMeta: r.rootMeta });
       results.push({ volume: t.volume, entries: r.entries, files: r.files, bytes: r.bytes });
       log.info({ volume: t.volume, entries: r.entries, bytes: r.bytes, chain: t.chain }, 'archive verified and extracted into staging');

@@ -19,7 +19,7 @@ import { listWithGnuTar } from '../../src/engine/gnu-tar/list-archive.js';
 import { verifyVolumeArchive } from '../../src/engine/verify/archive-verification.js';
 import { archiveVolume } from '../../src/engine/archive/archive-volume.js';
 import { extractArchive } from '../../src/engine/extract/extract-archive.js';
-import { createWorkDir } from '../../src/engine/swap/work-dir.js';
+import { createWorkDir, stagingDir } from '../../src/engine/swap/work-dir.js';
 import { caseDirs } from '../helpers/case-dirs.js';
 
 const exec = promisify(execFile);
@@ -88,8 +88,8 @@ function withoutBeyondGnu(tree: Map<string, Snap>): Map<string, Snap> {
 async function ourRestore(archive: string, volume: string): Promise<string> {
   await mkdir(volume, { recursive: true });
   const staging = await createWorkDir(volume, '6f1d2c3b-0a9e-4c8d-9b7a-1e2f3a4b5c6d');
-  await extractArchive(archive, staging, { logger: silent });
-  return staging;
+  await extractArchive(archive, staging.path, { logger: silent }).finally(() => staging.close());
+  return stagingDir(volume, '6f1d2c3b-0a9e-4c8d-9b7a-1e2f3a4b5c6d');
 }
 
 const hex = (s: string) => Buffer.from(s, 'latin1').toString('hex');

@@ -165,7 +165,7 @@ describe('sub-second times of foreign pax archives, restored as GNU tar restores
     const volume = path.join(d, 'root-volume');
     await mkdir(volume);
     const staging = await createWorkDir(volume, 'r1');
-    const r = await extractArchive(archive, staging, { logger: silent, writers: { threads: 0 } });
+    const r = await extractArchive(archive, staging.path, { logger: silent, writers: { threads: 0 } }).finally(() => staging.close());
     assert.equal(r.rootMeta?.mtimeNsec, 333333333);
     await swapIn(volume, { id: 'r1', rootMeta: r.rootMeta, logger: silent });
     const rootTime = async (dir: string) => (await exec('stat', ['--format=%y', dir], UTC)).stdout.trim();
@@ -182,7 +182,7 @@ with tarfile.open(sys.argv[1], 'w:gz', format=tarfile.GNU_FORMAT) as t:
     const farVolume = path.join(d, 'root-far-volume');
     await mkdir(farVolume);
     const farStaging = await createWorkDir(farVolume, 'r2');
-    const rf = await extractArchive(far, farStaging, { logger: silent, writers: { threads: 0 } });
+    const rf = await extractArchive(far, farStaging.path, { logger: silent, writers: { threads: 0 } }).finally(() => farStaging.close());
     assert.equal(rf.rootMeta?.mtimeSec, 10 ** 13);
     await swapIn(farVolume, { id: 'r2', rootMeta: rf.rootMeta, logger: silent });
     assert.equal(await rootTime(farVolume), await rootTime(path.join(d, 'root-far-gnu')));

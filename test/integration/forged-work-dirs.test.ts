@@ -14,6 +14,10 @@ import { placeBeside, swapPaths } from '../../src/engine/swap/place-paths.js';
 import { recoverInterruptedRestores } from '../../src/engine/swap/recovery.js';
 import { createWorkDir, OWNER_FILE, removeWorkDir, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
 import { snapshotTree } from '../helpers/tree.js';
+import { exec } from '../helpers/volumes.js';
+import { extractArchive } from '../../src/engine/extract/extract-archive.js';
+import { restoreChain } from '../../src/engine/incremental/restore-chain.js';
+import { madeWorkDir } from '../helpers/work-dir.js';
 
 const silent = pino({ level: 'silent' });
 const NOBODY = 65534;
@@ -56,9 +60,57 @@ describe('work directories a share user could forge or swap', { skip: process.ge
     assert.ok(before.size < forged.size);
   });
 
+  it('the extraction writes only into the work directory it made, whatever is renamed or put in its place meanwhile (full and incremental chain)', async () => {
+    // An audit did this while restores ran: GNU tar, applying an incremental, deleted the files of a
+    // directory outside the volume through a look-alike's `chain` symlink; a full's extraction
+    // followed the name, made a symlink to outside, and wrote there.
+    const { docs, outside, root } = await layout();
+    const src = path.join(root, 'src');
+    await fs.mkdir(path.join(src, 'sub'), { recursive: true });
+    await fs.writeFile(path.join(src, 'a.txt'), 'a\n');
+    await fs.writeFile(path.join(src, 'sub', 'b.txt'), 'b\n');
+    const [l0, l1, snar] = ['l0.tar.gz', 'l1.tar.gz', 'snar'].map((n) => path.join(root, n)) as [string, string, string];
+    await exec('tar', ['-czf', l0, '-g', snar, '-C', src, '.']);
+    await fs.rm(path.join(src, 'a.txt'));
+    await fs.writeFile(path.join(src, 'c.txt'), 'c\n');
+    await exec('tar', ['-czf', l1, '-g', snar, '-C', src, '.']);
+    const outsideBefore = await snapshotTree(outside);
+
+    const chain = await createWorkDir(docs, 'r4');
+    const full = await createWorkDir(docs, 'r5');
+    try {
+      await fs.rename(path.join(docs, workDirName('r4')), path.join(docs, '.moved-r4'));
+      await fs.mkdir(path.join(docs, workDirName('r4')));
+      await fs.symlink(outside, path.join(docs, workDirName('r4'), 'chain'));
+      await fs.rename(path.join(docs, workDirName('r5')), path.join(docs, '.moved-r5'));
+      await fs.symlink(outside, path.join(docs, workDirName('r5')));
+      await restoreChain({ files: [l0, l1], stagingDir: path.join(chain.work, 'chain'), logger: silent, writers: { threads: 0 } });
+      await extractArchive(l0, full.path, { logger: silent, writers: { threads: 0 } });
+    } finally {
+      await chain.close();
+      await full.close();
+    }
+    assert.deepEqual(await snapshotTree(outside), outsideBefore, 'nothing outside the volume was written or deleted');
+    assert.deepEqual((await fs.readdir(path.join(docs, '.moved-r4', 'chain'))).sort(), ['c.txt', 'sub']);
+    assert.deepEqual((await fs.readdir(path.join(docs, '.moved-r5', 'tree'))).sort(), ['a.txt', 'sub']);
+  });
+
+  it('a work directory replaced between its mkdir and its opening is refused before anything is written', async () => {
+    const { docs, outside } = await layout();
+    const name = path.join(docs, workDirName('r6'));
+    // What a share user could put there: a directory of their own (a symlink fails the O_NOFOLLOW open).
+    await fs.mkdir(name, { mode: 0o700 });
+    await fs.chown(name, NOBODY, NOBODY);
+    await assert.rejects(createWorkDir(docs, 'r6'), /already exists; it is not overwritten/);
+    await fs.rm(name, { recursive: true });
+    await fs.symlink(outside, name);
+    await assert.rejects(createWorkDir(docs, 'r6'), /already exists; it is not overwritten/);
+    assert.deepEqual(await fs.readdir(outside), ['keep.txt']);
+  });
+
   it('beside: our work directory renamed away and a user\'s put in its place is refused, nothing is followed', async () => {
     const { docs, outside } = await layout();
-    const tree = await createWorkDir(docs, 'r1');
+    const tree = await madeWorkDir(docs, 'r1');
     await fs.mkdir(tree);
     await fs.writeFile(path.join(tree, 'letter.txt'), 'restored\n');
     const ours = path.join(docs, workDirName('r1'));
@@ -79,7 +131,7 @@ describe('work directories a share user could forge or swap', { skip: process.ge
     const { docs, db } = await layout();
     await fs.mkdir(path.join(docs, 'b'));
     await fs.writeFile(path.join(docs, 'b', 'ibdata1'), 'live document\n');
-    const tree = await createWorkDir(docs, 'r2');
+    const tree = await madeWorkDir(docs, 'r2');
     await fs.mkdir(path.join(tree, 'b'), { recursive: true });
     await fs.writeFile(path.join(tree, 'b', 'ibdata1'), 'from the backup\n');
     const dbBefore = await snapshotTree(db);

@@ -17,8 +17,9 @@ import { TEST_START } from '../helpers/clock.js';
 import { DB_ENV, http, makeFixture, REDIS_URL, startService, startServices, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { noteSafetyBackup } from '../../src/engine/manifest-notes.js';
 import { commitSwap, SimulatedCrash } from '../../src/engine/swap/swap-volume.js';
-import { createWorkDir, workDirName } from '../../src/engine/swap/work-dir.js';
+import { workDirName } from '../../src/engine/swap/work-dir.js';
 import { SQL_WORK_PREFIX } from '../../src/jobs/sql-restore-copies.js';
+import { madeWorkDir } from '../helpers/work-dir.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -72,7 +73,7 @@ describe('an interrupted restore of two volumes: rolled back on one, finished on
     await removeQueuedRestore(fx.prefix, conf.body.jobId);
     // Its swap: docs died after moving one entry out (uncommitted), elexisdb after its commit marker.
     for (const [v, crash] of [['docs', 1], ['elexisdb', 'marker']] as const) {
-      const tree = await createWorkDir(vol(v), id);
+      const tree = await madeWorkDir(vol(v), id);
       await fs.mkdir(tree);
       await fs.writeFile(path.join(tree, 'restored.txt'), `${v} from the backup\n`);
       await assert.rejects(commitSwap(vol(v), { id, logger: silent, crashAfterRenames: crash }), SimulatedCrash);

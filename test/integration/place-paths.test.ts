@@ -14,11 +14,12 @@ import { withEntryIndex } from '../../src/engine/entry-index/entry-index.js';
 import { listDirectory } from '../../src/engine/entry-index/list-directory.js';
 import { swapPaths } from '../../src/engine/swap/place-paths.js';
 import { recoverInterruptedRestores } from '../../src/engine/swap/recovery.js';
-import { createWorkDir, SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
+import { SWAPPED_MARKER, workDirName } from '../../src/engine/swap/work-dir.js';
 import { parseArchiveName } from '../../src/core/names.js';
 import { verifyBackup } from '../../src/jobs/verify-backup.js';
 import { snapshotTree } from '../helpers/tree.js';
 import { exec } from '../helpers/volumes.js';
+import { madeWorkDir } from '../helpers/work-dir.js';
 
 const silent = pino({ level: 'silent' });
 const ID = '11111111-2222-4333-8444-555555555555';
@@ -38,7 +39,7 @@ async function staged(): Promise<{ vol: string; paths: string[] }> {
   await fs.writeFile(path.join(vol, 'a.txt'), 'live a\n');
   await fs.writeFile(path.join(vol, 'docs/b.txt'), 'live b\n');
   await fs.writeFile(path.join(vol, 'docs/other.txt'), 'not chosen\n');
-  const tree = await createWorkDir(vol, ID);
+  const tree = await madeWorkDir(vol, ID);
   await fs.mkdir(path.join(tree, 'docs/sub'), { recursive: true });
   await fs.writeFile(path.join(tree, 'a.txt'), 'restored a\n');
   await fs.writeFile(path.join(tree, 'docs/b.txt'), 'restored b\n');

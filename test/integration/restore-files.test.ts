@@ -333,6 +333,28 @@ with tarfile.open(${JSON.stringify(evil)}, 'w:gz') as t:
       assert.equal(await fs.readFile(path.join(vol(), 'dokumente/brief.txt'), 'utf8'), 'changed after the backup\n');
     });
 
+    it('an in-place restore refused for a symlink above the path leaves the volume exactly as it was, work directory and root times included', async () => {
+      const outside = path.join(fx.root, 'outside-dokumente');
+      await fs.rm(outside, { recursive: true, force: true });
+      await fs.mkdir(outside);
+      await fs.rename(path.join(vol(), 'dokumente'), path.join(fx.root, 'dokumente-aside'));
+      await fs.symlink(outside, path.join(vol(), 'dokumente'));
+      try {
+        const before = await snapshotTree(vol());
+        const req = await restore({ paths: [key('dokumente/brief.txt')], into: 'in-place', skipSafetyBackup: true });
+        assert.equal(req.status, 201, JSON.stringify(req.body));
+        const done = await confirmAndFinish(req);
+        assert.equal(done.state, 'failed');
+        assert.match(done.failedReason, /"dokumente" in the volume is a symlink, not a directory: .* cannot be restored in place .*; nothing was changed$/);
+        // The root's mtime too: an audit found the work directory left for the next maintenance run.
+        assertSameTree(await snapshotTree(vol()), before);
+        assert.deepEqual(await fs.readdir(outside), []);
+      } finally {
+        await fs.rm(path.join(vol(), 'dokumente'));
+        await fs.rename(path.join(fx.root, 'dokumente-aside'), path.join(vol(), 'dokumente'));
+      }
+    });
+
     it('restores from a GNU-tar-made archive beside', async () => {
       const before = await snapshotTree(vol());
       const req = await call('POST', '/api/restores', { stamp: gnuStamp, volumes: ['lucindadata'], paths: [key('viele/f042.txt')] });

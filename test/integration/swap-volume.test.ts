@@ -10,6 +10,7 @@ import { createWorkDir, JOURNAL, removeWorkDir, SWAPPED_MARKER, workDirName } fr
 import { dirTimesOf, fileTimesEngine, putDirTimes } from '../../src/engine/fs/file-times.js';
 import { assertSameTree, ignoreRoot, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { makeVolume } from '../helpers/volumes.js';
+import { madeWorkDir } from '../helpers/work-dir.js';
 
 const silent = pino({ level: 'silent' });
 const isRoot = process.getuid?.() === 0;
@@ -47,7 +48,7 @@ async function setup() {
   // Below the millisecond, which a Date cannot hold: a rollback puts the root's times back exactly.
   await putDirTimes(vol, ROOT_TIMES);
 
-  const staging = await createWorkDir(vol, ID);
+  const staging = await madeWorkDir(vol, ID);
   await mkdir(staging, { mode: 0o700 });
   await makeVolume(staging, 'B');
   await writeFile(Buffer.from(`${staging}/Bericht_M\xfcller.txt`, 'latin1'), 'B latin1\n');

@@ -152,6 +152,9 @@ async function checkParents(volumeDir: string, rel: string): Promise<string[]> {
   return missing;
 }
 
+/** swapPaths refused before it moved anything (a parent in the volume is a symlink or a file): the work directory is the caller's to drop. */
+export class RefusedBeforeSwap extends Error {}
+
 /** In place: swap each chosen path (see the module comment). Leaves the committed work directory for finishCommitted. */
 /** `o.failAfter`, `o.beforePath`: test hooks (fail after N paths; act, as a racing user would, before a path is swapped). */
 export async function swapPaths(
@@ -160,9 +163,13 @@ export async function swapPaths(
   return withWork(volumeDir, id, async ({ work, tree, old }) => {
     if (await exists(old)) throw new Error(`${path.join(volumeDir, workDirName(id), 'old')} already exists (an interrupted restore with this id); it is recovered when the worker restarts`);
     const made = new Set<string>();
-    for (const p of paths) {
-      if (!(await exists(at(tree, p)))) throw new Error(`${quoteName(p)} was not extracted from the archive`);
-      for (const dir of await checkParents(volumeDir, p)) made.add(dir);
+    try {
+      for (const p of paths) {
+        if (!(await exists(at(tree, p)))) throw new Error(`${quoteName(p)} was not extracted from the archive`);
+        for (const dir of await checkParents(volumeDir, p)) made.add(dir);
+      }
+    } catch (err) {
+      throw new RefusedBeforeSwap((err as Error).message, { cause: err });
     }
     const journal: PathsJournal = { id, paths: paths.map(hex), made: [...made].sort((a, b) => a.length - b.length).map(hex) };
     await writeFileAtomic(path.join(work, PATHS_JOURNAL), `${JSON.stringify(journal)}\n`, 0o600);

@@ -41,12 +41,26 @@ export function stagingDir(volumeDir: string, id: string): string {
   return path.join(volumeDir, workDirName(id), 'tree');
 }
 
+/** A restore's staging directory, reached through its work directory's descriptor (createWorkDir). */
+export interface PinnedStaging {
+  /** `/proc/<pid>/fd/<fd>/tree`: the staging directory (not created yet: the extraction creates it). */
+  path: string;
+  /** The work directory the same way, for more directories beside `tree` (an incremental's `chain`). */
+  work: string;
+  /** Closes the descriptor: the paths above reach nothing after it. */
+  close: () => Promise<void>;
+}
+
 /**
- * Create the work directory of restore <id> in the volume (0700, marked as ours) and return the
- * staging directory to extract into (not created: the extraction creates it). Fails loudly if the
- * name is taken, whatever holds it.
+ * Create the work directory of restore <id> in the volume (0700, marked as ours) and hand back its
+ * staging directory as a path through the directory's descriptor. A share user can rename entries
+ * of the volume root, ours too, and put a symlink or a directory of their own in its place: an
+ * extraction by name would then write, and GNU tar's incremental extraction delete, wherever that
+ * leads, as root (an audit made both happen, outside the volume). Through the descriptor, every
+ * step reaches this very directory, whatever its name is then; a directory found in its place
+ * between the mkdir and the open is refused. Fails loudly if the name is taken, whatever holds it.
  */
-export async function createWorkDir(volumeDir: string, id: string): Promise<string> {
+export async function createWorkDir(volumeDir: string, id: string): Promise<PinnedStaging> {
   const work = path.join(volumeDir, workDirName(id));
   // The volume root's times before the work directory changes them: a recovery after a crash puts them back.
   const root = await fs.stat(volumeDir, { bigint: true });
@@ -56,12 +70,23 @@ export async function createWorkDir(volumeDir: string, id: string): Promise<stri
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new Error(`${work} already exists; it is not overwritten`, { cause: err });
     throw err;
   }
-  await fs.chmod(work, 0o700); // mkdir's mode is subject to the umask
-  // To the nanosecond as strings; the milliseconds too, for a worker of an earlier version that recovers it.
-  const rootTimes = { atimeMs: Number(root.atimeMs), mtimeMs: Number(root.mtimeMs), atimeNs: String(root.atimeNs), mtimeNs: String(root.mtimeNs) };
-  const owner = { id, createdAt: new Date().toISOString(), rootTimes };
-  await writeFileAtomic(path.join(work, OWNER_FILE), `${JSON.stringify(owner)}\n`, 0o600);
-  return path.join(work, 'tree');
+  const fh = await fs.open(work, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch((err: Error) => {
+    throw new Error(`${work} was replaced right after it was made (${err.message}); nothing was changed`, { cause: err });
+  });
+  const pinned = `/proc/${process.pid}/fd/${fh.fd}`;
+  try {
+    await fh.chmod(0o700); // mkdir's mode is subject to the umask
+    // Ours (a share user cannot make a directory of ours) and empty: the one just made.
+    if (!isOurDir(await fh.stat()) || (await fs.readdir(pinned)).length > 0) throw new Error(`${work} was replaced right after it was made; nothing was changed`);
+    // To the nanosecond as strings; the milliseconds too, for a worker of an earlier version that recovers it.
+    const rootTimes = { atimeMs: Number(root.atimeMs), mtimeMs: Number(root.mtimeMs), atimeNs: String(root.atimeNs), mtimeNs: String(root.mtimeNs) };
+    const owner = { id, createdAt: new Date().toISOString(), rootTimes };
+    await writeFileAtomic(path.join(pinned, OWNER_FILE), `${JSON.stringify(owner)}\n`, 0o600);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  return { path: path.join(pinned, 'tree'), work: pinned, close: () => fh.close() };
 }
 
 /**
