@@ -1,11 +1,15 @@
 /**
  * The verification of an archive's off-site copies, done by a verify job that is not part of a run
  * (the verify schedule's newest set, "verify this set now"): each copy still on its target is held
- * against what was sent (size, and the remote's own hash or a read-back, ../engine/offsite/send.ts);
+ * against what was sent (size, and the remote's own hash or a read-back, ../engine/offsite/send.ts),
+ * and its sidecars as a restore from the target needs them (marker, manifest, checksums);
  * a good one gets a new `verifiedAt`; a bad or missing one is forgotten (so local prune keeps the
  * archive), copied again, and fails the verify job naming the target.
  */
-import { remotePath } from '../engine/offsite/rclone.js';
+import path from 'node:path';
+import { checkSidecars } from '../engine/offsite/find-copy.js';
+import { lsjson, remotePath } from '../engine/offsite/rclone.js';
+import { readSidecarSha256 } from '../engine/verify/archive-verification.js';
 import { verifyObject } from '../engine/offsite/send.js';
 import type { AppContext } from '../runtime/context.js';
 import type { Logger } from '../runtime/logger.js';
@@ -20,10 +24,17 @@ export async function checkCopies(ctx: AppContext, file: string, log: Logger, si
   const records = presentCopies((await ctx.copies.forFiles([file])).get(file)).filter((r) => offsite.targets.includes(r.target));
   if (records.length === 0) return [];
   const rclone = await rcloneOptions(offsite);
+  const localSha256 = await readSidecarSha256(path.join(ctx.config.backupDir, file));
   const results = [];
   for (const r of records) {
     try {
       const { method } = await verifyObject(rclone, remotePath(r.target, r.file), r, signal, r.check ?? undefined);
+      // The object alone is no restorable copy: its marker, manifest and checksums too, as a
+      // restore from the target needs them (an audit found copies without them reported good).
+      const entries = new Map((await lsjson(rclone, r.target, { signal })).map((e) => [e.Name, e]));
+      const sidecars = await checkSidecars({ rclone, target: r.target, file, backupDir: ctx.config.backupDir, signal }, r.encrypted, entries, localSha256 ?? r.sha256);
+      if ('problem' in sidecars) throw new Error(sidecars.problem);
+      if (sidecars.objectSha256 !== r.sha256) throw new Error(`the completion marker of ${r.file} on ${r.target} gives ${sidecars.objectSha256}, the copy was made with ${r.sha256}`);
       await ctx.copies.markVerified(file, r.target, ctx.clock.now().toISOString());
       log.info({ target: r.target, object: r.file, method }, 'off-site copy verified');
       results.push({ target: r.target, ok: true });

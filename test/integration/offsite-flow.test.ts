@@ -131,6 +131,28 @@ describe('off-site copies in the backup flow', () => {
     execFileSync('sha256sum', ['-c', `${file}.age.sha256`], { cwd: sftpDir, stdio: 'ignore' });
   });
 
+  it('verifying the set again also checks the sidecars a restore needs: a copy without its manifest is made again', async () => {
+    // An audit found such copies (no manifest, no completion marker, a zeroed .sha256) reported
+    // good with a new verifiedAt, while a restore from the target refused them.
+    const file = `lucindadata_${first}.tar.gz`;
+    const davDir = path.join(dav.dir, 'oob');
+    const localSha = (await fs.readFile(path.join(fx.backupDir, `${file}.sha256`), 'utf8')).slice(0, 64);
+    await fs.rm(path.join(davDir, `${file}.manifest.json.age`));
+    await fs.writeFile(path.join(sftpDir, `${file}.sha256`), `${'0'.repeat(64)}  ${file}\n`);
+    await fx.clock.advance(5_000);
+    const r = await http(svc.url, 'POST', `/api/backups/${first}/verify`);
+    assert.equal(r.status, 202, JSON.stringify(r.body));
+    const failed = await waitFor(async () => {
+      const jobs = (await get('/api/jobs?queue=verify&state=failed')).body.jobs as { failedReason: string }[];
+      return jobs.find((j) => /no manifest beside it/.test(j.failedReason));
+    }, 20_000, 'the verification to fail on the missing manifest');
+    assert.match(failed.failedReason, new RegExp(`${sftp.name}:\\S+ is not good \\(${file}\\.sha256 on \\S+ gives 0{64}, the archive here has ${localSha}\\)`));
+    assert.match(failed.failedReason, new RegExp(`${dav.name}:oob is not good \\(${file}\\.age on ${dav.name}:oob has no manifest beside it\\)`));
+    await waitFor(async () => (await fs.readdir(davDir)).includes(`${file}.manifest.json.age`) && (await fs.readFile(path.join(sftpDir, `${file}.sha256`), 'utf8')).startsWith(localSha), 20_000, 'both copies made again');
+    await waitForJobsSettled(svc.url, undefined);
+    for (const dir of [sftpDir, davDir]) execFileSync('sha256sum', ['-c', `${file}.age.sha256`], { cwd: dir, stdio: 'ignore' });
+  });
+
   it('a restore from a target where the copy was replaced (sidecars to match) is refused by the sha256 recorded here; nothing changes', async () => {
     const file = `lucindadata_${first}.tar.gz`;
     const volume = path.join(fx.volumesDir, 'lucindadata');

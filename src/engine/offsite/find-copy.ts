@@ -48,31 +48,12 @@ export async function findCopy(o: FindCopyOptions): Promise<FoundCopy> {
   const entries = new Map((await lsjson(o.rclone, o.target, { signal: o.signal })).map((e) => [e.Name, e]));
   const object = entries.get(name);
   if (!object || !entries.has(marker)) return { absent: true };
-  const where = o.target;
-  let objectSha256: string;
-  try {
-    objectSha256 = checksumFor(await readSmall(o, marker), marker, name, where);
-  } catch (err) {
-    return { mismatch: (err as Error).message };
-  }
   const plainSize = (await fs.stat(local)).size;
   const size = encrypted ? encryptedSize(plainSize, o.recipients.length) : plainSize;
-  if (object.Size !== size) return { mismatch: `${name} on ${where} has ${object.Size} bytes, a copy of ${o.file} has ${size}` };
-  // Every copy this service makes carries the archive's manifest (when the archive has one).
-  const hasManifest = (await fs.stat(`${local}.manifest.json`).catch(() => undefined))?.isFile() ?? false;
-  if (hasManifest && !entries.has(remoteManifestName(o.file, encrypted))) return { mismatch: `${name} on ${where} has no manifest beside it` };
-  if (encrypted) {
-    const plainSidecar = `${o.file}.sha256`;
-    if (!entries.has(plainSidecar)) return { mismatch: `${name} on ${where} has no ${plainSidecar} beside it` };
-    try {
-      const theirs = checksumFor(await readSmall(o, plainSidecar), plainSidecar, o.file, where);
-      if (theirs !== localSha256) return { mismatch: `${plainSidecar} on ${where} gives ${theirs}, the archive here has ${localSha256}` };
-    } catch (err) {
-      return { mismatch: (err as Error).message };
-    }
-  } else if (objectSha256 !== localSha256) {
-    return { mismatch: `${marker} on ${where} gives ${objectSha256}, the archive here has ${localSha256}` };
-  }
+  if (object.Size !== size) return { mismatch: `${name} on ${o.target} has ${object.Size} bytes, a copy of ${o.file} has ${size}` };
+  const sidecars = await checkSidecars(o, encrypted, entries, localSha256);
+  if ('problem' in sidecars) return { mismatch: sidecars.problem };
+  const { objectSha256 } = sidecars;
   const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
   let digests: Digests;
   let method: CopyResult['verification'];
@@ -89,7 +70,7 @@ export async function findCopy(o: FindCopyOptions): Promise<FoundCopy> {
       // Read back once, with the target's own hash type too, so that later verifications need no download.
       digests = await hashRemote(o, name, check?.extra ?? []);
       if (digests.size !== size || digests.sha256 !== objectSha256) {
-        return { mismatch: `${name} on ${where}: read back ${digests.size} bytes with sha256 ${digests.sha256}, its ${marker} says ${objectSha256}` };
+        return { mismatch: `${name} on ${o.target}: read back ${digests.size} bytes with sha256 ${digests.sha256}, its ${marker} says ${objectSha256}` };
       }
       method = 'read-back';
     }
@@ -102,7 +83,49 @@ export async function findCopy(o: FindCopyOptions): Promise<FoundCopy> {
   };
 }
 
-async function readSmall(o: FindCopyOptions, name: string): Promise<string> {
+/**
+ * The sidecars of a copy as the copy job leaves them and a restore from the target needs them (it
+ * refuses a copy without them): the completion marker naming the object (its sha256 is returned),
+ * the manifest when the local archive has one, and for an encrypted copy the plaintext checksum
+ * naming the archive with `localSha256`; for a plain copy the marker's sha256 is the archive's.
+ * The scheduled check of copies holds them too (../../jobs/copy-check.ts): an audit found a copy
+ * without its manifest or marker reported good, which a restore then refused.
+ */
+export async function checkSidecars(
+  o: Pick<FindCopyOptions, 'rclone' | 'target' | 'file' | 'backupDir' | 'signal'>,
+  encrypted: boolean,
+  entries: ReadonlyMap<string, unknown>,
+  localSha256: string,
+): Promise<{ objectSha256: string } | { problem: string }> {
+  const name = remoteObjectName(o.file, encrypted);
+  const marker = completionMarker(o.file, encrypted);
+  const where = o.target;
+  if (!entries.has(marker)) return { problem: `${name} on ${where} has no completion marker ${marker}` };
+  let objectSha256: string;
+  try {
+    objectSha256 = checksumFor(await readSmall(o, marker), marker, name, where);
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+  // Every copy this service makes carries the archive's manifest (when the archive has one).
+  const hasManifest = (await fs.stat(`${path.join(o.backupDir, o.file)}.manifest.json`).catch(() => undefined))?.isFile() ?? false;
+  if (hasManifest && !entries.has(remoteManifestName(o.file, encrypted))) return { problem: `${name} on ${where} has no manifest beside it` };
+  if (encrypted) {
+    const plainSidecar = `${o.file}.sha256`;
+    if (!entries.has(plainSidecar)) return { problem: `${name} on ${where} has no ${plainSidecar} beside it` };
+    try {
+      const theirs = checksumFor(await readSmall(o, plainSidecar), plainSidecar, o.file, where);
+      if (theirs !== localSha256) return { problem: `${plainSidecar} on ${where} gives ${theirs}, the archive here has ${localSha256}` };
+    } catch (err) {
+      return { problem: (err as Error).message };
+    }
+  } else if (objectSha256 !== localSha256) {
+    return { problem: `${marker} on ${where} gives ${objectSha256}, the archive here has ${localSha256}` };
+  }
+  return { objectSha256 };
+}
+
+async function readSmall(o: Pick<FindCopyOptions, 'rclone' | 'target' | 'signal'>, name: string): Promise<string> {
   const download = cat(o.rclone, remotePath(o.target, name), o.signal);
   const chunks: Buffer[] = [];
   let size = 0;
