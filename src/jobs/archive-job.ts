@@ -22,7 +22,7 @@ import { archiveFileName, runArchiveNames } from '../core/names.js';
 import { tempFilesOf } from '../engine/fs/atomic.js';
 import { noteCatchUp } from '../engine/manifest-notes.js';
 import type { ArchiveJobData } from '../stores/queues.js';
-import { unreachableReason, volumeDir } from '../engine/fs/volumes.js';
+import { overlapWithBackups, unreachableReason, volumeDir } from '../engine/fs/volumes.js';
 import { archiveVolume, partialPath, type ArchiveProgress, type ArchiveResult } from '../engine/archive/archive-volume.js';
 import { archiveIncremental, DirectoriesRenamed, SNAPSHOT_SUFFIX } from '../engine/incremental/incremental-archive.js';
 import { planArchive } from './archive-level.js';
@@ -47,6 +47,8 @@ export function makeArchiveProcessor(ctx: AppContext) {
     // A volume whose symlink leads nowhere (a disk not mounted): its failure says so, and alerts.
     const unreachable = await unreachableReason(dir);
     if (unreachable) throw new UnrecoverableError(`volume "${volume}" cannot be reached: ${dir} ${unreachable} (a disk that is not mounted?); nothing was archived`);
+    const overlap = await overlapWithBackups(dir, ctx.config.backupDir);
+    if (overlap) throw new UnrecoverableError(`volume "${volume}" and BACKUP_DIR overlap (${overlap}): its archive would hold the backups themselves; put BACKUP_DIR outside every volume; nothing was archived`);
     const names = runArchiveNames(volume, stamp);
 
     // One owner per attempt (BullMQ's token is new for every fetch of the job): a retry after a

@@ -34,7 +34,7 @@ import { takeChosenPaths } from '../engine/incremental/take-paths.js';
 import { removeTreeAtAsync } from '../engine/fs/remove-tree.js';
 import { chosenAncestor, selectPaths } from '../engine/entry-index/select-paths.js';
 import { requireSpace, formatBytes } from '../engine/fs/free-space.js';
-import { existingVolumeDir } from '../engine/fs/volumes.js';
+import { existingVolumeDir, overlapWithBackups } from '../engine/fs/volumes.js';
 import { placeBeside, RefusedBeforeSwap, swapPaths } from '../engine/swap/place-paths.js';
 import { recoverInterruptedRestores } from '../engine/swap/recovery.js';
 import { finishCommitted } from '../engine/swap/swap-volume.js';
@@ -99,6 +99,8 @@ export async function restoreFiles(
   const dir = await existingVolumeDir(ctx.config.volumes, volume).catch((err: Error) => {
     throw new Error(`${err.message}; nothing was done`, { cause: err });
   });
+  const overlap = await overlapWithBackups(dir, ctx.config.backupDir);
+  if (overlap) throw new Error(`volume ${volume} and BACKUP_DIR overlap (${overlap}); nothing was done`);
   const recovered = await recoverInterruptedRestores(dir, log);
   if (recovered.length) log.warn({ volume, actions: recovered }, 'recovered an interrupted restore');
 
@@ -169,8 +171,7 @@ export async function restoreFiles(
     await flushStaged();
     const hook = ctx.config.testHooks.failSwap;
     await swapPaths(dir, request.id, paths, { failAfter: hook?.volume === volume ? hook.afterRenames : undefined }).catch(async (err: Error) => {
-      // Refused before anything moved: the staged copy goes now, and the root gets its times back
-      // (an audit found it left for the next maintenance run, which then called it an interrupted restore).
+      // Refused before anything moved: the staged copy goes now (an audit found it left for the recovery).
       if (!(err instanceof RefusedBeforeSwap)) throw err;
       await dropStaging();
       throw new Error(`${err.message}; nothing was changed`, { cause: err });
@@ -260,9 +261,7 @@ async function stageFromChain(ctx: AppContext, chain: string[], need: number, di
   await requireSpace(dir, need + 1024 * 1024, `restoring ${paths.length} path(s) from the incremental ${file}, which restores its whole chain first (staging copy)`);
   try {
     s.log.info({ file, chain, paths: paths.map(showName) }, 'restoring the chain of an incremental archive to take chosen paths from it');
-    // Through its descriptor: GNU tar, which deletes what a snapshot does not list, and our moves
-    // reach this very directory whatever a share user renames meanwhile (an audit had GNU tar
-    // delete a directory outside the volume through a `chain` symlink put in a look-alike).
+    // Through its descriptor, for GNU tar (which deletes what a snapshot does not list) and our moves too.
     const staging = await createWorkDir(dir, id);
     const chainDir = path.join(staging.work, 'chain');
     const taken = await (async () => {

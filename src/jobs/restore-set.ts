@@ -20,7 +20,7 @@ import { archiveFileName } from '../core/names.js';
 import type { StoredArchive } from '../stores/backup-store.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
-import { existingVolumeDir } from '../engine/fs/volumes.js';
+import { existingVolumeDir, overlapWithBackups } from '../engine/fs/volumes.js';
 import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
@@ -270,6 +270,8 @@ async function resolveTargets(ctx: AppContext, stamp: string, volumes: string[])
     const archive = set.archives.find((a) => a.kind === 'volume' && a.volume === volume);
     if (!archive) throw new Error(`backup set ${stamp} has no archive of ${volume} any more`);
     const dir = await existingVolumeDir(ctx.config.volumes, volume);
+    const overlap = await overlapWithBackups(dir, ctx.config.backupDir);
+    if (overlap) throw new Error(`volume ${volume} and BACKUP_DIR overlap (${overlap}): a restore of it would swap the backups away; nothing was changed`);
     const archivePath = path.join(ctx.config.backupDir, archive.file);
     const chain = await restoreChainOf(ctx.config.backupDir, archive.file).catch((err: Error) => {
       throw new Error(`${err.message}; nothing was changed`, { cause: err });

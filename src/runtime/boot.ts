@@ -7,6 +7,7 @@ import fs from 'node:fs/promises';
 import { ConfigError, loadConfig, withholdSecrets, type Config } from './config.js';
 import { createContext, type AppContext } from './context.js';
 import { createLogger, type Logger } from './logger.js';
+import { placeProblems } from './places.js';
 import { markScheduleStart, reconcileSchedulers } from '../stores/schedule-store.js';
 
 export function bootConfig(role: string): { config: Config; logger: Logger } {
@@ -23,6 +24,9 @@ export function bootConfig(role: string): { config: Config; logger: Logger } {
 
 export async function openContext(config: Config, logger: Logger, redisUrl: string): Promise<AppContext> {
   if (config.volumes.kind === 'dir') await fs.mkdir(config.volumes.dir, { recursive: true });
+  await fs.mkdir(config.backupDir, { recursive: true });
+  const misplaced = await placeProblems(config);
+  if (misplaced.length) fail(`configuration error: ${misplaced.join('; ')}`, 2);
   const ctx = await createContext(config, logger, redisUrl);
   await markScheduleStart(ctx.redis, config.queuePrefix, { ifUnset: true, now: ctx.clock.now() });
   const repairs = await reconcileSchedulers(ctx.queues.schedule, await ctx.schedules.get(), await ctx.verifySchedules.get(), config.timezone);

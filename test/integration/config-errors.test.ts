@@ -48,6 +48,31 @@ describe('configuration errors stop the process', () => {
   }
 });
 
+describe('places that overlap, and files that are not there, stop the process at start', () => {
+  // An audit lost every archive so: BACKUP_DIR under VOLUMES_DIR became a volume, each run archived
+  // the backups into themselves, and a restore of that volume swapped them away.
+  const bad = async (entry: string, env: (root: string) => Record<string, string>, expected: RegExp) => {
+    const root = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-places-'));
+    try {
+      const r = await run(entry, { REDIS_URL: 'redis://127.0.0.1:1', TZ: 'Europe/Zurich', PORT: '0', ...env(root) });
+      assert.equal(r.code, 2, r.stderr + r.stdout);
+      assert.match(r.stderr, expected);
+    } finally {
+      await fs.rm(root, { recursive: true, force: true });
+    }
+  };
+  for (const entry of [ENTRY.api, ENTRY.worker, ENTRY.start]) {
+    it(`${entry}: BACKUP_DIR inside VOLUMES_DIR, or inside a volume of VOLUMES`, async () => {
+      await bad(entry, (root) => ({ VOLUMES_DIR: path.join(root, 'mnt'), BACKUP_DIR: path.join(root, 'mnt', 'backup') }), /^oob-backup: configuration error: BACKUP_DIR: .*\/mnt\/backup and VOLUMES_DIR .*\/mnt overlap \(the backups are inside .*\/mnt\): every subdirectory of VOLUMES_DIR is a volume; put BACKUP_DIR outside it\n$/);
+      await bad(entry, (root) => ({ VOLUMES: `elexisdb=${path.join(root, 'elexis')},docs=${path.join(root, 'docs')}`, BACKUP_DIR: path.join(root, 'elexis', 'backups') }), /^oob-backup: configuration error: VOLUMES: elexisdb=.*\/elexis and BACKUP_DIR .*\/elexis\/backups overlap \(the backups are inside .*\/elexis\); put BACKUP_DIR outside every volume\n$/);
+    });
+  }
+  it('the placeholder token of .env.example, and an RCLONE_CONFIG that is not there', async () => {
+    await bad(ENTRY.api, () => ({ API_TOKEN: 'change-me-run-openssl-rand-hex-32', HOST: '0.0.0.0' }), /API_TOKEN: is still a placeholder \(change-me\)/);
+    await bad(ENTRY.worker, (root) => ({ DATA_DIR: root, OFFSITE_TARGETS: 'nas:oob', RCLONE_CONFIG: path.join(root, 'rclone.conf') }), /^oob-backup: configuration error: RCLONE_CONFIG: .*\/rclone\.conf does not exist/);
+  });
+});
+
 describe('a process that stops on an unexpected error', () => {
   // ioredis puts the failed command on its error (`command: {name: 'auth', args: [user, password]}`),
   // and Node printed that whole object for an error nobody caught: the Redis password on stderr.

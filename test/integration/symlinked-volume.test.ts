@@ -11,7 +11,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, runNowAndSettle, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, runNowAndSettle, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree, type TreeEntry } from '../helpers/tree.js';
 import { exec, gnuTarTree, makeVolume } from '../helpers/volumes.js';
 
@@ -136,5 +136,24 @@ describe('a volume that is a symlink in VOLUMES_DIR', () => {
     // The safety backup holds the target as it was before the restore.
     const safety = result.summary.safetyBackupStamp as string;
     assertSameTree(await gnuTarTree(path.join(fx.backupDir, `pacsdata_${safety}.tar.gz`)), changed);
+  });
+
+  it('a symlink that leads to the backups is archived by no run: the job fails, nothing is written', async () => {
+    // At start BACKUP_DIR is checked against VOLUMES_DIR; a symlink made later is checked by each job
+    // (an audit lost every archive to a volume that held BACKUP_DIR).
+    const link = path.join(fx.volumesDir, 'backups');
+    await fs.symlink(fx.backupDir, link);
+    try {
+      await fx.clock.advance(60_000);
+      await waitForJobsSettled(svc.url, TOKEN); // the last test's safety backup is verified after it
+      const before = (await fs.readdir(fx.backupDir)).sort();
+      const stampOf = await runNowAndSettle(svc.url, TOKEN, { volumes: ['backups'] });
+      const failed = (await api('GET', '/api/jobs?queue=archive&state=failed')).body.jobs.find((j: any) => j.stamp === stampOf);
+      assert.match(failed?.failedReason ?? '', /^volume "backups" and BACKUP_DIR overlap \(they are the same directory\): its archive would hold the backups themselves; put BACKUP_DIR outside every volume; nothing was archived$/);
+      assert.deepEqual((await fs.readdir(fx.backupDir)).filter((n) => n.startsWith('backups_')), []);
+      assert.deepEqual((await fs.readdir(fx.backupDir)).filter((n) => !before.includes(n) && !n.startsWith('.')), []);
+    } finally {
+      await fs.rm(link);
+    }
   });
 });

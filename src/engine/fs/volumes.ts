@@ -202,6 +202,22 @@ export async function existingVolumeDir(source: VolumeSource, volume: string): P
   throw new Error(`volume directory ${dir} of ${volume} ${why}; mount or create it to restore into it`);
 }
 
+/**
+ * How a volume's directory and BACKUP_DIR overlap (one is, or is inside, the other, symlinks
+ * resolved), or undefined when they do not. A volume holding BACKUP_DIR would be archived with the
+ * backups in it, and a restore of it would swap them away (found by an audit); checked at start
+ * (../../runtime/places.ts) and again by every archive and restore of a volume, for a symlinked
+ * volume that leads there later.
+ */
+export async function overlapWithBackups(dir: string, backupDir: string): Promise<string | undefined> {
+  const real = (p: string) => fs.realpath(p).catch(() => path.resolve(p));
+  const [v, b] = await Promise.all([real(dir), real(backupDir)]);
+  const within = (child: string, parent: string) => child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+  if (within(b, v)) return v === b ? 'they are the same directory' : `the backups are inside ${v}`;
+  if (within(v, b)) return `${v} is inside the backups' directory`;
+  return undefined;
+}
+
 export class UnknownVolumeError extends Error {
   readonly code = 'unknown_volume';
   constructor(readonly unknown: string[], known: string[]) {

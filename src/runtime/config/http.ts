@@ -13,7 +13,7 @@ export const http = {
       {
         secret: true,
         envExample: true,
-        doc: 'bearer token for `/api` (≥ 16 chars, no blanks); without it the API listens on loopback only',
+        doc: 'bearer token for `/api` (≥ 16 chars, no blanks, not a `change-me` placeholder); without it the API listens on loopback only',
       },
       parseApiToken,
     ),
@@ -51,6 +51,9 @@ function parseApiToken(token: string): Parsed<string> {
   if (token.length < 16) return { problem: 'must be at least 16 characters (e.g. `openssl rand -hex 32`)' };
   // A token is sent as `Authorization: Bearer <token>`, which ends at the first blank.
   if (/\s/.test(token)) return { problem: 'must not contain spaces or other blanks' };
+  // The placeholder that .env.example held is known to everyone who read it: `cp .env.example .env`
+  // and `docker compose up` without editing it put the API behind it (found by an audit).
+  if (/change-?me/i.test(token)) return { problem: 'is still a placeholder (change-me); set a token of your own (e.g. `openssl rand -hex 32`)' };
   return { value: token };
 }
 

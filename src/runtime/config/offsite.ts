@@ -19,7 +19,7 @@ export const offsite = {
   title: 'Off-site copies',
   variables: {
     OFFSITE_TARGETS: variable({ envExample: true, doc: 'rclone targets that get a copy of every verified archive, comma-separated `remote:path` (e.g. `swiss-s3:practice-backup,nas:/backup/oob`; a remote name never starts with `-`); unset = no off-site copies' }, parseTargets),
-    RCLONE_CONFIG: text({ defaultText: 'rclone\'s own default', doc: 'path of rclone\'s config file, which defines the remotes (mount it as a secret; its values never appear in logs, job data or API answers)' }),
+    RCLONE_CONFIG: text({ defaultText: 'rclone\'s own default', doc: 'path of rclone\'s config file, which defines the remotes (mount it as a secret; its values never appear in logs, job data or API answers); with `OFFSITE_TARGETS` the file must exist at start' }),
     OFFSITE_AGE_RECIPIENTS: variable({ envExample: true, doc: 'age public keys (`age1…`, comma-separated): copies are encrypted to them as `<file>.age`; unset = plain copies (see "Off-site copies")' }, parseRecipients),
     OFFSITE_AGE_IDENTITY_FILE: text({ doc: 'age identity file (private key) for restores from encrypted copies; better given with the confirmation and never kept on the server' }),
     OFFSITE_BWLIMIT: variable({ envExample: true, doc: 'rclone `--bwlimit` of each transfer, e.g. `2M` (bytes/s), `10M:1M`, or a timetable `08:00,512k 19:00,off`; unset = unlimited' }, (raw): Parsed<string> =>

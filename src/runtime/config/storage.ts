@@ -6,7 +6,7 @@ export const storage = {
   title: 'Storage',
   variables: {
     DATA_DIR: text({ default: './data', doc: 'base of the two defaults below and of the embedded Redis of `npm start`' }),
-    BACKUP_DIR: text({ defaultText: '`./data/backup`', doc: 'where archives go (`/backup` in Docker)' }),
+    BACKUP_DIR: text({ defaultText: '`./data/backup`', doc: 'where archives go (`/backup` in Docker); must lie outside `VOLUMES_DIR` and every volume, and no volume inside it (checked at start and by every archive and restore)' }),
     VOLUMES_DIR: text({
       defaultText: '`./data/volumes`',
       doc: 'every subdirectory with a valid name (`[a-z0-9][a-z0-9-]*`), or symlink there to a directory, is a volume (`/mnt` in Docker)',
