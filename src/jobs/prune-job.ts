@@ -31,6 +31,7 @@ import { checkRunJobData } from './job-data.js';
 import { stampInFuture } from './run-claim-check.js';
 import { noteEarlierSafetyBackups } from './earlier-safety-backups.js';
 import { rebuildCopyRecords } from './copy-rebuild.js';
+import { requeueFailedCopies } from './copy-requeue.js';
 
 const LOCK_RETRY_MS = 5000;
 /** How long prune waits for another worker's rebuild of the copy records (./copy-rebuild.ts). */
@@ -88,6 +89,8 @@ export function makePruneProcessor(ctx: AppContext) {
           `not pruning ${volume}: this run's archive ${own} ${verified ? `failed its verification (${verified.error ?? 'no reason recorded'})` : 'has not been verified'}; no older archive was deleted`,
         );
       }
+      // Copies that used up their attempts (a target down for days) are made again, not left for good.
+      await requeueFailedCopies(ctx, archives, log).catch((err: Error) => log.warn({ err: err.message }, 'could not queue failed off-site copies again'));
       // Incremental archives: what a kept one needs stays (its manifest's chain, issue 16). An
       // incremental whose manifest cannot tell (unreadable) keeps everything older of its volume.
       // Over every archive, those stamped in the future too: they are kept, and so is what they need.

@@ -22,6 +22,8 @@ export interface TestRemote {
   /** The directory on this machine that holds what the remote stores. */
   dir: string;
   stop(): Promise<void>;
+  /** Starts a stopped server again, on the same port with the same credentials (WebDAV only). */
+  restart?(): Promise<void>;
 }
 
 export async function freePort(): Promise<number> {
@@ -130,13 +132,23 @@ export async function startWebdavServer(work: string, name = 'davtest'): Promise
   // Hex: a base64url password may start with '-', which rclone's command line reads as an option.
   const pass = randomBytes(18).toString('hex');
   const obscured = execFileSync('rclone', ['obscure', '--', pass], { encoding: 'utf8' }).trim();
-  const proc = spawn('rclone', ['serve', 'webdav', dir, '--addr', `127.0.0.1:${port}`, '--user', user, `--pass=${pass}`, '--dir-cache-time', '0s', '--poll-interval', '0'], {
-    stdio: ['ignore', 'ignore', 'ignore'],
-    env: { ...process.env, RCLONE_CONFIG: '/dev/null' },
-  });
-  await listening(port, proc, 'rclone serve webdav');
+  const serve = async () => {
+    const p = spawn('rclone', ['serve', 'webdav', dir, '--addr', `127.0.0.1:${port}`, '--user', user, `--pass=${pass}`, '--dir-cache-time', '0s', '--poll-interval', '0'], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+      env: { ...process.env, RCLONE_CONFIG: '/dev/null' },
+    });
+    await listening(port, p, 'rclone serve webdav');
+    return p;
+  };
+  let proc = await serve();
   const section = [`[${name}]`, 'type = webdav', `url = http://127.0.0.1:${port}/`, 'vendor = other', `user = ${user}`, `pass = ${obscured}`, ''].join('\n');
-  return { name, section, secrets: [pass, obscured], dir, stop: () => stopProcess(proc) };
+  return {
+    name, section, secrets: [pass, obscured], dir,
+    stop: () => stopProcess(proc),
+    restart: async () => {
+      proc = await serve();
+    },
+  };
 }
 
 /** Writes an rclone config file with these remotes (mode 0600, as a mounted secret would be). */
