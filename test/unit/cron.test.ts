@@ -141,6 +141,12 @@ describe('nextRuns across DST in Europe/Zurich', () => {
     assert.deepEqual(iso(runs), ['2026-10-26T01:30:00.000Z']);
   });
 
+  test('spring forward, every 30 minutes of 02:xx: 03:00 CEST only that day, as BullMQ fires it (each next run from the last)', () => {
+    // One iterator stepped on showed 03:30 too, which BullMQ never fires (found by an audit).
+    const runs = nextRuns('*/30 2 * * *', ZURICH, new Date('2027-03-27T12:00:00Z'), 3);
+    assert.deepEqual(iso(runs), ['2027-03-28T01:00:00.000Z', '2027-03-29T00:00:00.000Z', '2027-03-29T00:30:00.000Z']);
+  });
+
   test('fall back: daily 03:15 stays 03:15 local (01:15Z CEST, then 02:15Z CET)', () => {
     const runs = nextRuns('15 3 * * *', ZURICH, new Date('2026-10-23T12:00:00Z'), 3);
     assert.deepEqual(iso(runs), ['2026-10-24T01:15:00.000Z', '2026-10-25T02:15:00.000Z', '2026-10-26T02:15:00.000Z']);
@@ -173,11 +179,18 @@ describe('previousRun', () => {
     assert.equal(previousRun('0 0 30 2 *', ZURICH, new Date('2026-11-21T12:00:00Z')), undefined);
   });
 
-  test('fall back quirk (documented): backwards, cron-parser also reports the CET 02:30', () => {
-    // Forward iteration fires only 00:30Z that night; this pins the observed backward behaviour so
-    // a cron-parser upgrade that changes it is noticed.
-    assert.equal(previousRun('30 2 * * *', ZURICH, new Date('2026-10-25T02:00:00Z'))?.toISOString(), '2026-10-25T01:30:00.000Z');
+  test('fall back: the 02:30 that ran (CEST), not the CET pass at which nothing ran', () => {
+    // cron-parser's backward iteration reports the CET 02:30 (01:30Z) too; previousRun follows the
+    // runs forward as BullMQ fires them.
+    assert.equal(previousRun('30 2 * * *', ZURICH, new Date('2026-10-25T02:00:00Z'))?.toISOString(), '2026-10-25T00:30:00.000Z');
     assert.equal(previousRun('30 2 * * *', ZURICH, new Date('2026-10-25T01:00:00Z'))?.toISOString(), '2026-10-25T00:30:00.000Z');
+  });
+
+  test('spring forward: the 02:30 shifted to 03:30 CEST is the previous run that day (overdue and catch-up count it)', () => {
+    // An audit found cron-parser's backward iteration skipping it: a missed run that night was not overdue.
+    assert.equal(previousRun('30 2 * * *', ZURICH, new Date('2027-03-28T06:00:00Z'))?.toISOString(), '2027-03-28T01:30:00.000Z');
+    assert.equal(previousRun('30 2 * * *', ZURICH, new Date('2027-03-28T01:00:00Z'))?.toISOString(), '2027-03-27T01:30:00.000Z');
+    assert.equal(previousRun('*/30 2 * * *', ZURICH, new Date('2027-03-28T06:00:00Z'))?.toISOString(), '2027-03-28T01:00:00.000Z');
   });
 
   test('throws for an unknown time zone', () => {
