@@ -36,7 +36,7 @@ export function RestoreScreen() {
                     {s.archives.map((a) => `${a.volume} ${bytes(archiveSize(a))}${a.verified ? (a.verified.ok ? ' ✓' : ' ✗') : ''}`).join(' · ')}
                   </span>
                   <span class="set-verified">
-                    {s.remote ? t('restore.remoteSet') : s.archives.every((a) => a.verified?.ok) ? t('restore.setVerified') : s.archives.some((a) => a.verified && !a.verified.ok) ? t('restore.setBad') : t('restore.setUnverified')}
+                    {s.remote ? t('restore.remoteSet') : localOf(s).every((a) => a.verified?.ok) ? t('restore.setVerified') : localOf(s).some((a) => a.verified && !a.verified.ok) ? t('restore.setBad') : t('restore.setUnverified')}
                   </span>
                 </button>
               </li>
@@ -50,15 +50,20 @@ export function RestoreScreen() {
   );
 }
 
-/** A set known only from a target has no local size: its copy's. */
+/** An archive known only from a target has no local size: its copy's. */
 function archiveSize(a: Archive): number {
   return a.remote ? (a.copies?.[0]?.size ?? 0) : a.size;
 }
 
+/** The set's archives in BACKUP_DIR (a set here may also list archives found only on a target). */
+const localOf = (s: BackupSet) => s.archives.filter((a) => !a.remote);
+
 function SetRestore(props: { set: BackupSet; onEnded: () => void }) {
   const { set } = props;
-  // A set found only on the targets (a new server after a disaster) is fetched from one of them.
-  const targets = set.remote ? [...new Set(set.archives.flatMap((a) => (a.copies ?? []).map((c) => c.target)))] : [];
+  // A set found only on the targets (a new server after a disaster), or archives of a set found only
+  // there (another volume of it was restored already), are fetched from one of them.
+  const remoteArchives = set.archives.filter((a) => set.remote || a.remote);
+  const targets = [...new Set(remoteArchives.flatMap((a) => (a.copies ?? []).map((c) => c.target)))];
   const [from, setFrom] = useState<string | undefined>(targets[0]);
   const volumeArchives = set.archives.filter((a) => a.kind === 'volume');
   const [volumes, setVolumes] = useState<string[]>(volumeArchives.length ? volumeArchives.map((a) => a.volume) : set.archives.map((a) => a.volume));
@@ -73,7 +78,8 @@ function SetRestore(props: { set: BackupSet; onEnded: () => void }) {
     if (volumes.length === 0) return setRequest(null);
     const n = ++asked.current;
     setPending(true);
-    api<RestoreRequestAnswer>('POST', '/api/restores', { stamp: set.stamp, volumes, skipSafetyBackup: !safety, ...(from ? { from } : {}) }).then(
+    const fetched = from && volumes.some((v) => remoteArchives.some((a) => a.volume === v));
+    api<RestoreRequestAnswer>('POST', '/api/restores', { stamp: set.stamp, volumes, skipSafetyBackup: !safety, ...(fetched ? { from } : {}) }).then(
       (r) => n === asked.current && (setRequest(r), setError(null)),
       (e: Error) => n === asked.current && (setRequest(null), setError(e.message)),
     ).finally(() => n === asked.current && setPending(false));
@@ -94,7 +100,7 @@ function SetRestore(props: { set: BackupSet; onEnded: () => void }) {
         {set.archives.map((a) => (
           <label class="check">
             <input type="checkbox" name="restore-volume" value={a.volume} checked={volumes.includes(a.volume)} onChange={(e) => toggle(a.volume, a.kind, (e.currentTarget as HTMLInputElement).checked)} />{' '}
-            {a.kind === 'sql' ? t('restore.dumpItem', { volume: a.volume }) : a.volume} ({bytes(a.size)})
+            {a.kind === 'sql' ? t('restore.dumpItem', { volume: a.volume }) : a.volume} ({bytes(archiveSize(a))})
           </label>
         ))}
       </fieldset>

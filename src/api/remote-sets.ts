@@ -46,33 +46,45 @@ export function remoteArchives(ctx: Pick<AppContext, 'config'>, o: { fresh?: boo
   return listing;
 }
 
-/** Sets whose stamp has no archive in BACKUP_DIR, as the listing shows them (`remote: true`). */
-export function remoteOnlySets(archives: ListedRemoteArchive[], localStamps: Set<string>, timezone: string) {
-  const byStamp = new Map<string, ListedRemoteArchive[]>();
+/** An archive known only from the targets, as the listing shows it (`remote: true`, its copies). */
+function remoteArchiveView(stamp: string, file: string, copies: ListedRemoteArchive[]) {
+  return {
+    volume: copies[0]!.volume,
+    kind: copies[0]!.kind,
+    stamp,
+    file,
+    remote: true as const,
+    copies: copies.map((c) => ({ target: c.target, file: c.object, size: c.size, sha256: null, copiedAt: isoTime(c.modTime), verifiedAt: null })),
+  };
+}
+
+/** rclone's ModTime (`…T06:14:15.000000000+01:00`, or `…Z`) as the recorded copies give theirs: ISO in UTC, milliseconds. */
+function isoTime(modTime: string): string {
+  const t = Date.parse(modTime);
+  return Number.isNaN(t) ? modTime : new Date(t).toISOString();
+}
+
+/**
+ * The listing with what the targets hold beyond BACKUP_DIR: an archive found only on a target joins
+ * its set when the set is here (a new server that restored one volume of it: an audit found the
+ * set's other archives gone from the screen, though restorable), and sets found only there are
+ * listed as `remote: true`. Newest first.
+ */
+export function withRemoteArchives<S extends { stamp: string; archives: { file: string }[] }>(localSets: S[], archives: ListedRemoteArchive[], timezone: string) {
+  const localFiles = new Set(localSets.flatMap((s) => s.archives.map((a) => a.file)));
+  const byStamp = new Map<string, Map<string, ListedRemoteArchive[]>>();
   for (const a of archives) {
-    if (localStamps.has(a.stamp)) continue;
-    byStamp.set(a.stamp, [...(byStamp.get(a.stamp) ?? []), a]);
+    if (localFiles.has(a.file)) continue;
+    const files = byStamp.get(a.stamp) ?? new Map<string, ListedRemoteArchive[]>();
+    files.set(a.file, [...(files.get(a.file) ?? []), a]);
+    byStamp.set(a.stamp, files);
   }
-  return [...byStamp.entries()]
-    .sort(([x], [y]) => (x < y ? 1 : x > y ? -1 : 0))
-    .map(([stamp, list]) => {
-      const byFile = new Map<string, ListedRemoteArchive[]>();
-      for (const a of list) byFile.set(a.file, [...(byFile.get(a.file) ?? []), a]);
-      return {
-        stamp,
-        createdAt: stampToDate(stamp, timezone).toISOString(),
-        catchUpFor: null,
-        remote: true,
-        archives: [...byFile.entries()]
-          .sort(([x], [y]) => x.localeCompare(y))
-          .map(([file, copies]) => ({
-            volume: copies[0]!.volume,
-            kind: copies[0]!.kind,
-            stamp,
-            file,
-            remote: true,
-            copies: copies.map((c) => ({ target: c.target, file: c.object, size: c.size, sha256: null, copiedAt: c.modTime, verifiedAt: null })),
-          })),
-      };
-    });
+  const views = (stamp: string) =>
+    [...(byStamp.get(stamp) ?? new Map<string, ListedRemoteArchive[]>()).entries()].sort(([x], [y]) => x.localeCompare(y)).map(([file, copies]) => remoteArchiveView(stamp, file, copies));
+  const local = localSets.map((s) => (byStamp.has(s.stamp) ? { ...s, archives: [...s.archives, ...views(s.stamp)] } : s));
+  const localStamps = new Set(localSets.map((s) => s.stamp));
+  const remote = [...byStamp.keys()]
+    .filter((stamp) => !localStamps.has(stamp))
+    .map((stamp) => ({ stamp, createdAt: stampToDate(stamp, timezone).toISOString(), catchUpFor: null, remote: true as const, archives: views(stamp) }));
+  return [...local, ...remote].sort((a, b) => (a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0));
 }

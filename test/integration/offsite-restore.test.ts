@@ -199,6 +199,15 @@ describe('restore from an off-site target onto an empty server', () => {
       const copies = listed.find((x) => x.volume === 'lucindadata')?.copies ?? [];
       return copies.length === 1 && copies[0]!.target === target && copies[0]!.file === `lucindadata_${stamp}.tar.gz.age` && copies[0]!.verifiedAt !== null;
     }, 20_000, 'the fetched archive listed with its copy on the target');
+    // The set's dump is still only on the target: listed in the set, remote (an audit found the
+    // archives of a set not restored yet gone from the listing once one volume of it was).
+    for (const set of [(await http(svc!.url, 'GET', '/api/backups')).body.sets.find((x: { stamp: string }) => x.stamp === stamp), (await http(svc!.url, 'GET', `/api/backups/${stamp}`)).body]) {
+      const dump = set.archives.find((x: { kind: string }) => x.kind === 'sql');
+      assert.equal(set.remote, undefined, 'the set is here');
+      assert.equal(dump?.remote, true, JSON.stringify(set));
+      assert.equal(dump.copies[0].target, target);
+      assert.match(dump.copies[0].copiedAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, 'ISO in UTC, as recorded copies give it');
+    }
   });
 
   it("restores the set's SQL dump from the target the same way, onto a server without the database (nothing to keep: no safety dump)", async () => {

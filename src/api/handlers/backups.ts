@@ -8,7 +8,7 @@ import { selectRunVolumes, UnknownVolumeError } from '../../engine/fs/volumes.js
 import type { Handler } from '../handler.js';
 import type { BackupSet } from '../../stores/backup-store.js';
 import { listedCopy, presentCopies } from '../../stores/offsite-copies.js';
-import { remoteArchives, remoteOnlySets } from '../remote-sets.js';
+import { remoteArchives, withRemoteArchives } from '../remote-sets.js';
 import { badRequest, conflict, notFound } from '../http-error.js';
 import { runBackupBody, stampParams } from '../schemas/index.js';
 import { parseRequest } from '../validate.js';
@@ -18,20 +18,18 @@ export const listBackups: Handler = async (ctx) => {
   if (!ctx.config.offsite) return { status: 200, body: { sets: local } };
   // Sets found only on the targets (a new server, an empty BACKUP_DIR), marked `remote: true`.
   const remote = await remoteArchives(ctx);
-  const sets = [...local, ...remoteOnlySets(remote.archives, new Set(local.map((s) => s.stamp)), ctx.config.timezone)].sort((a, b) =>
-    a.stamp < b.stamp ? 1 : a.stamp > b.stamp ? -1 : 0,
-  );
+  const sets = withRemoteArchives(local, remote.archives, ctx.config.timezone);
   return { status: 200, body: { sets, ...(remote.errors.length ? { remoteErrors: remote.errors } : {}) } };
 };
 
 export const getBackup: Handler = async (ctx, req) => {
   const { stamp } = parseRequest(stampParams, req.params, 'path');
   const set = await ctx.store.getSet(stamp, { shared: true });
-  if (set) return { status: 200, body: (await withCopies(ctx, [set]))[0] };
-  // Not in BACKUP_DIR: a set known only from the off-site targets (disaster recovery), as the listing shows it.
-  const remote = ctx.config.offsite ? remoteOnlySets((await remoteArchives(ctx)).archives, new Set(), ctx.config.timezone).find((s) => s.stamp === stamp) : undefined;
-  if (!remote) throw notFound(`no backup set ${stamp}`);
-  return { status: 200, body: remote };
+  const local = set ? await withCopies(ctx, [set]) : [];
+  // With the archives found only on the off-site targets (disaster recovery), as the listing shows them.
+  const found = ctx.config.offsite ? withRemoteArchives(local, (await remoteArchives(ctx)).archives.filter((a) => a.stamp === stamp), ctx.config.timezone)[0] : local[0];
+  if (!found) throw notFound(`no backup set ${stamp}`);
+  return { status: 200, body: found };
 };
 
 /** Each archive with `copies`: where its off-site copies are and when each was last verified. */

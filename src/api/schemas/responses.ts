@@ -83,7 +83,11 @@ const localSet = z
     stamp: z.string(),
     createdAt: isoTime,
     catchUpFor: z.string().nullable(),
-    archives: z.array(archive.extend({ copies: z.array(copy).optional().meta({ description: 'off-site copies (with OFFSITE_TARGETS)' }) })),
+    archives: z.array(
+      z.union([archive.extend({ copies: z.array(copy).optional().meta({ description: 'off-site copies (with OFFSITE_TARGETS)' }) }), remoteArchive]).meta({
+        description: 'the archives in BACKUP_DIR, and those of the set found only on an off-site target (remote: true)',
+      }),
+    ),
     restoreNeeds: z.array(z.string()).meta({ description: 'every file a restore of the whole set reads' }),
   })
   .meta({ id: 'BackupSet' });
