@@ -35,6 +35,8 @@ export interface RestoreRequest {
   into?: 'beside' | 'in-place';
   /** Restore from this off-site target (rclone `remote:path`): its archives are fetched first. */
   from?: string | null;
+  /** Encrypted copies are fetched and no OFFSITE_AGE_IDENTITY_FILE is set: the confirmation must bring an identity. */
+  needsIdentity?: boolean;
   createdAt: string;
   expiresAt: string;
   state: 'pending' | 'confirmed';
@@ -122,7 +124,7 @@ export class RestoreRequests {
   }
 
   async create(
-    fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup' | 'paths' | 'into' | 'from'>,
+    fields: Pick<RestoreRequest, 'kind' | 'stamp' | 'volumes' | 'sqlFile' | 'skipSafetyBackup' | 'paths' | 'into' | 'from' | 'needsIdentity'>,
     now = this.clock.now(),
   ): Promise<{ request: RestoreRequest; token: string }> {
     const token = randomBytes(32).toString('base64url');

@@ -69,7 +69,7 @@ async function requestRemoteRestore(ctx: AppContext, o: { stamp: string; request
   if (dump) {
     // The set's dump restores through the SQL path; the job fetches it first.
     if (o.requested!.length > 1) throw badRequest(`restore the database dump ${dump.volume} on its own, without volumes`, 'volumes');
-    return sqlRestoreRequest(ctx, path.join(ctx.config.backupDir, dump.file), o.skipSafetyBackup, { stamp: o.stamp, volumes: [dump.volume], from: o.from, encrypted: dump.encrypted });
+    return sqlRestoreRequest(ctx, path.join(ctx.config.backupDir, dump.file), o.skipSafetyBackup, { stamp: o.stamp, volumes: [dump.volume], from: o.from, encrypted: dump.encrypted }, await identityNeeded(ctx, [dump]));
   }
   const available = inSet.filter((a) => a.kind === 'volume').map((a) => a.volume);
   const volumes = o.requested ?? available;
@@ -79,9 +79,10 @@ async function requestRemoteRestore(ctx: AppContext, o: { stamp: string; request
   for (const v of volumes) {
     if ((await volumeDir(ctx.config.volumes, v)) === undefined) throw badRequest(`volume ${v} of the backup is not configured on this server (VOLUMES)`, 'volumes');
   }
-  const { request, token } = await ctx.restores.create({ kind: 'set', stamp: o.stamp, volumes, sqlFile: null, skipSafetyBackup: o.skipSafetyBackup, from: o.from });
-  ctx.logger.info({ module: 'api', restoreId: request.id, stamp: o.stamp, volumes, from: o.from }, 'restore from an off-site target requested, waiting for confirmation');
   const encrypted = inSet.some((a) => volumes.includes(a.volume) && a.encrypted);
+  const needsIdentity = await identityNeeded(ctx, inSet.filter((a) => volumes.includes(a.volume)));
+  const { request, token } = await ctx.restores.create({ kind: 'set', stamp: o.stamp, volumes, sqlFile: null, skipSafetyBackup: o.skipSafetyBackup, from: o.from, needsIdentity });
+  ctx.logger.info({ module: 'api', restoreId: request.id, stamp: o.stamp, volumes, from: o.from }, 'restore from an off-site target requested, waiting for confirmation');
   return {
     status: 201,
     body: {
@@ -155,6 +156,7 @@ async function sqlRestoreRequest(
   sqlFile: string,
   skipSafetyBackup: boolean,
   extra: { upload?: { bytes: number; gzip: boolean }; stamp?: string; volumes?: string[]; from?: string; encrypted?: boolean },
+  needsIdentity = false,
 ): Promise<ApiResponse> {
   const db = ctx.config.db;
   if (!db) throw new HttpError(409, 'db_not_configured', 'no database is configured (DB_HOST); SQL restores are not available');
@@ -165,6 +167,7 @@ async function sqlRestoreRequest(
     sqlFile,
     skipSafetyBackup,
     from: extra.from ?? null,
+    needsIdentity,
   });
   ctx.logger.info({ module: 'api', restoreId: request.id, file: path.basename(sqlFile) }, 'SQL restore requested, waiting for confirmation');
   return {
@@ -187,7 +190,12 @@ export const confirmRestore: Handler = async (ctx, req) => {
   const jobId = `restore-${id}`;
   // Which workers can take an identity is asked before the confirmation is spent; the identity is
   // sealed for them after it (only the token's holder gets that far) and before the job exists.
-  if (ageIdentity !== undefined && !(await ctx.restores.get(id))) throw CONFIRM_ERRORS.not_found();
+  const pending = await ctx.restores.get(id);
+  if (!pending) throw CONFIRM_ERRORS.not_found();
+  // Without it the job would fail after the confirmation was spent (found by an audit): said now.
+  if (ageIdentity === undefined && pending.needsIdentity && pending.state === 'pending') {
+    throw badRequest(`this restore fetches encrypted copies from ${pending.from}: give ageIdentity (the text of the age identity file), or mount it and set OFFSITE_AGE_IDENTITY_FILE; the confirmation was not used`, 'ageIdentity');
+  }
   const recipients = ageIdentity === undefined ? [] : await workerRecipients(ctx);
   const outcome = await ctx.restores.confirm(id, token, jobId);
   if (!outcome.ok) throw CONFIRM_ERRORS[outcome.reason]();
@@ -198,6 +206,15 @@ export const confirmRestore: Handler = async (ctx, req) => {
   ctx.logger.warn({ module: 'api', restoreId: id, jobId, kind: outcome.request.kind }, 'restore confirmed and queued');
   return { status: 202, body: { jobId } };
 };
+
+/** Whether fetching `archives` needs an identity from the confirmation: encrypted, not here yet, and no identity file. */
+async function identityNeeded(ctx: AppContext, archives: { file: string; encrypted: boolean }[]): Promise<boolean> {
+  if (ctx.config.offsite?.identityFile !== undefined) return false;
+  for (const a of archives) {
+    if (a.encrypted && !(await fs.stat(path.join(ctx.config.backupDir, a.file)).catch(() => undefined))) return true;
+  }
+  return false;
+}
 
 /** How long a sealed identity waits for its restore job (a restore waits for running backups first). */
 const SEALED_IDENTITY_TTL_MS = 6 * 3600 * 1000;
