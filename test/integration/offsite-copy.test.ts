@@ -224,6 +224,22 @@ describe('copy of an archive to a target', () => {
   });
 });
 
+describe('a copy that fails on the target', () => {
+  it('takes away what it left there (a full disk left 0-byte objects that no retention removes)', async () => {
+    const full = path.join(work, 'full-target');
+    await fs.mkdir(full);
+    // rclone's local backend on a directory with room for less than the archive (an audit used a
+    // 2 MiB tmpfs; rclone preallocates, fails, and left the 0-byte object behind).
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]).status !== 0) return;
+    try {
+      await assert.rejects(copyArchive({ rclone, target: full, backupDir: path.join(work, 'backup'), file: FILE, recipients: [recipient] }));
+      await waitFor(async () => (await fs.readdir(full)).length === 0, 10_000, 'the incomplete copy removed');
+    } finally {
+      spawnSync('umount', [full]);
+    }
+  });
+});
+
 describe('verification of a remote object', () => {
   for (const which of ['sftp', 'webdav'] as const) {
     it(`detects a corrupted object (${which}), through the copy's daemon and through a process of its own`, async () => {

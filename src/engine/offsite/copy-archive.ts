@@ -49,12 +49,15 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
   // and the target's hash types are read here.
   const starting = RcloneDaemon.start(o.rclone, o.signal);
   starting.then((d) => d.stat(object, undefined, o.signal)).catch(() => undefined);
+  // From the upload on, what is on the target is this attempt's (or overwritten by it).
+  let uploading = false;
   try {
     const sidecar = await fs.readFile(`${local}.sha256`, 'utf8').catch(() => undefined);
     const sourceSha256 = sidecar ? /^([0-9a-f]{64})\s/.exec(sidecar)?.[1] : undefined;
     const check = remoteCheck(await backendHashes(o.rclone, o.target, o.signal));
     // The sidecars follow the archive, not beside it: uploads that start at once race to create a
     // new target directory, and on SFTP the loser fails (seen under the test suite's load).
+    uploading = true;
     const sent = await sendObject({ rclone: o.rclone, object, source: local, recipients: o.recipients, sourceSha256, remoteHashes: check?.extra, callerChecks: true, daemon: starting, signal: o.signal, onProgress: o.onProgress });
     const daemon = await starting;
     // Once the archive is there, so is the directory: the sidecars go up while the target hashes the
@@ -69,10 +72,30 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
     // Last: the marker of a complete copy, in `sha256sum -c` format.
     await daemon.upload(remotePath(o.target, completionMarker(o.file, encrypted)), Buffer.from(`${sent.sha256}  ${name}\n`), o.signal);
     return { target: o.target, file: name, size: sent.size, sha256: sent.sha256, encrypted, verification: method, md5: sent.md5, sha1: sent.sha1, check: check?.type ?? null };
+  } catch (err) {
+    if (uploading && !o.signal?.aborted) await removeIncomplete(o, starting, encrypted);
+    throw err;
   } finally {
     await starting.then((d) => d.close(), () => undefined);
   }
 }
+
+/**
+ * What a failed copy left on the target (a full disk left 0-byte objects, found by an audit), taken
+ * away as far as the target lets us within CLEANUP_MS: without a completion marker it is no copy,
+ * and the target's retention, which counts marked copies only, would never remove it. The next
+ * attempt uploads over whatever stays.
+ */
+async function removeIncomplete(o: CopyArchiveOptions, starting: Promise<RcloneDaemon>, encrypted: boolean): Promise<void> {
+  const daemon = await starting.catch(() => undefined);
+  if (!daemon) return;
+  const names = [completionMarker(o.file, encrypted), remoteObjectName(o.file, encrypted), remoteManifestName(o.file, encrypted), ...(encrypted ? [`${o.file}.sha256`] : [])];
+  const signal = AbortSignal.timeout(CLEANUP_MS);
+  for (const n of names) await daemon.remove(remotePath(o.target, n), signal).catch(() => undefined);
+}
+
+/** How long a failed copy's cleanup may take (a target that is down would otherwise hold the job). */
+const CLEANUP_MS = 30_000;
 
 async function sendSidecars(o: CopyArchiveOptions, daemon: RcloneDaemon, local: string, encrypted: boolean, sidecar: string | undefined): Promise<void> {
   const manifest = async () => {

@@ -187,6 +187,12 @@ export class RcloneDaemon {
     return r.item ?? undefined;
   }
 
+  /** Deletes one object (the remote may refuse: object lock, append-only). */
+  async remove(object: string, signal?: AbortSignal): Promise<void> {
+    const [fs, remote] = splitObject(object);
+    await this.call('operations/deletefile', { fs, remote }, `delete of ${object}`, signal);
+  }
+
   /**
    * A small body (a sidecar, a marker) to an object, then read back and compared byte for byte.
    * rclone's own check of an upload asks the target for its hash of it; on SFTP that is a command
