@@ -57,7 +57,7 @@ COPY --from=build /app/native/libdeflate/build/Release/oob_file_times.node ./nat
 RUN mkdir -p /backup && chown node:node /backup
 
 # Default user: node (uid 1000), enough for the API, which only lists volumes and archives.
-# The worker must run as root and gets `user: root` in docker-compose.yaml: archiving reads every
+# The worker must run as root and gets `user: "0:1000"` (root, group node) in docker-compose.yaml: archiving reads every
 # file of a MariaDB data directory (owned by mysql, modes 0660/0700), and restoring writes files
 # back with their original owners (chown), which needs root (CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE).
 USER node
