@@ -17,7 +17,7 @@ try {
 } catch (err) {
   fail((err as Error).message);
 }
-const ctx = await openContext(config, logger, redis.url);
+const ctx = await openContext(config, logger, redis.url, { http: true });
 const worker = startWorkerChild(redis.url, logger);
 // A port in use (EADDRINUSE) or a bad certificate: the worker child must not run on without us.
 const api = await startApi(ctx).catch(async (err: Error) => {

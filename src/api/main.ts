@@ -4,7 +4,7 @@ import { DEFAULT_REDIS_URL } from '../runtime/config.js';
 import { startApi } from './server.js';
 
 const { config, logger } = bootConfig('api');
-const ctx = await openContext(config, logger, config.redisUrl ?? DEFAULT_REDIS_URL);
+const ctx = await openContext(config, logger, config.redisUrl ?? DEFAULT_REDIS_URL, { http: true });
 const api = await startApi(ctx);
 onShutdown(logger, config.shutdownTimeoutMs, [
   // Stops accepting at once; requests in flight get until SHUTDOWN_TIMEOUT to finish.

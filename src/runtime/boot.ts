@@ -3,7 +3,6 @@
  * process with one line naming it), open the shared context, re-sync the job schedulers with the
  * stored schedule, and on SIGTERM/SIGINT close everything in order.
  */
-import fs from 'node:fs/promises';
 import { ConfigError, loadConfig, withholdSecrets, type Config } from './config.js';
 import { createContext, type AppContext } from './context.js';
 import { createLogger, type Logger } from './logger.js';
@@ -22,10 +21,9 @@ export function bootConfig(role: string): { config: Config; logger: Logger } {
   }
 }
 
-export async function openContext(config: Config, logger: Logger, redisUrl: string): Promise<AppContext> {
-  if (config.volumes.kind === 'dir') await fs.mkdir(config.volumes.dir, { recursive: true });
-  await fs.mkdir(config.backupDir, { recursive: true });
-  const misplaced = await placeProblems(config);
+/** `o.http`: this process serves the API (its TLS files are checked too). */
+export async function openContext(config: Config, logger: Logger, redisUrl: string, o: { http?: boolean } = {}): Promise<AppContext> {
+  const misplaced = await placeProblems(config, o);
   if (misplaced.length) fail(`configuration error: ${misplaced.join('; ')}`, 2);
   const ctx = await createContext(config, logger, redisUrl);
   await markScheduleStart(ctx.redis, config.queuePrefix, { ifUnset: true, now: ctx.clock.now() });

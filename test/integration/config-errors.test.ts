@@ -53,6 +53,7 @@ describe('places that overlap, and files that are not there, stop the process at
   // the backups into themselves, and a restore of that volume swapped them away.
   const bad = async (entry: string, env: (root: string) => Record<string, string>, expected: RegExp) => {
     const root = await fs.mkdtemp(path.join(os.tmpdir(), 'oob-places-'));
+    await fs.writeFile(path.join(root, 'file'), 'not a directory\n');
     try {
       const r = await run(entry, { REDIS_URL: 'redis://127.0.0.1:1', TZ: 'Europe/Zurich', PORT: '0', ...env(root) });
       assert.equal(r.code, 2, r.stderr + r.stdout);
@@ -67,6 +68,10 @@ describe('places that overlap, and files that are not there, stop the process at
       await bad(entry, (root) => ({ VOLUMES: `elexisdb=${path.join(root, 'elexis')},docs=${path.join(root, 'docs')}`, BACKUP_DIR: path.join(root, 'elexis', 'backups') }), /^oob-backup: configuration error: VOLUMES: elexisdb=.*\/elexis and BACKUP_DIR .*\/elexis\/backups overlap \(the backups are inside .*\/elexis\); put BACKUP_DIR outside every volume\n$/);
     });
   }
+  it('a BACKUP_DIR that is a file and a TLS certificate that is not there are named, not told as a stack trace', async () => {
+    await bad(ENTRY.api, (root) => ({ BACKUP_DIR: path.join(root, 'file'), VOLUMES_DIR: path.join(root, 'v'), TLS_CERT_FILE: path.join(root, 'cert.pem'), TLS_KEY_FILE: path.join(root, 'key.pem') }), /^oob-backup: configuration error: BACKUP_DIR: .*\/file cannot be made or read \(EEXIST\); TLS_CERT_FILE: .*\/cert\.pem cannot be read \(ENOENT\); TLS_KEY_FILE: .*\/key\.pem cannot be read \(ENOENT\)\n$/);
+  });
+
   it('the placeholder token of .env.example, and an RCLONE_CONFIG that is not there', async () => {
     await bad(ENTRY.api, () => ({ API_TOKEN: 'change-me-run-openssl-rand-hex-32', HOST: '0.0.0.0' }), /API_TOKEN: is still a placeholder \(change-me\)/);
     await bad(ENTRY.worker, (root) => ({ DATA_DIR: root, OFFSITE_TARGETS: 'nas:oob', RCLONE_CONFIG: path.join(root, 'rclone.conf') }), /^oob-backup: configuration error: RCLONE_CONFIG: .*\/rclone\.conf does not exist/);
