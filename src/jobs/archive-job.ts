@@ -38,7 +38,7 @@ export function makeArchiveProcessor(ctx: AppContext) {
   // Three parameters: BullMQ passes the abort signal only to processors that declare it. It fires
   // when a shutdown hands the job back (see close() in ./index.ts).
   return async (job: Job<ArchiveJobData>, token?: string, signal?: AbortSignal): Promise<ArchiveResult | FinishedEarlier> => {
-    checkRunJobData(job.data); // names files: not trusted (job-data.ts)
+    checkRunJobData(job.data, job); // names files: not trusted (job-data.ts)
     const { volume, stamp } = job.data;
     await checkRunClaim(ctx, stamp); // only for a started run, around its minute (run-claim-check.ts)
     const log = ctx.logger.child({ module: 'archive', volume, stamp, jobId: job.id });

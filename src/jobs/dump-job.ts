@@ -22,7 +22,7 @@ const LOCK_RETRY_MS = 5000;
 
 export function makeDumpProcessor(ctx: AppContext) {
   return async (job: Job<DumpJobData>, token?: string): Promise<DumpResult | { file: string; completedEarlier: true }> => {
-    checkRunJobData(job.data); // names files: not trusted (job-data.ts)
+    checkRunJobData(job.data, job); // names files: not trusted (job-data.ts)
     const { volume, stamp } = job.data;
     const db = dbSettings(ctx);
     // A dump under a volume's name would make that set's volume restore load the database instead.

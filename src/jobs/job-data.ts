@@ -11,8 +11,19 @@ import { runJobDataProblem, type RunJobFields } from '../core/run-job-data.js';
 
 export { runJobDataProblem, type RunJobFields };
 
-/** Throws an UnrecoverableError (a retry cannot help) that says which field is wrong. */
-export function checkRunJobData(data: RunJobFields): void {
+/**
+ * Throws an UnrecoverableError (a retry cannot help) that says which field is wrong. With `job`: a
+ * job of a run's flow (its id `<kind>-<volume>-<stamp>`, as backup-runs.ts makes them) must name
+ * that run's volume and stamp. bull-board's "update data" could otherwise turn the prune of a run
+ * whose verification failed into a prune for an earlier, good run, which then deleted archives
+ * after a failure (found by an audit). A job added by hand has another id, and the rules of its
+ * own stamp.
+ */
+export function checkRunJobData(data: RunJobFields, job?: { id?: string; name: string }): void {
   const problem = runJobDataProblem(data);
   if (problem) throw new UnrecoverableError(`job data refused, nothing was done: ${problem}`);
+  const prefix = job ? `${job.name}-` : undefined;
+  if (job?.id && prefix && job.id.startsWith(prefix) && /-\d{4}-\d{2}-\d{2}-\d{4}$/.test(job.id) && job.id !== `${prefix}${data.volume}-${data.stamp}`) {
+    throw new UnrecoverableError(`job data refused, nothing was done: job ${job.id} belongs to its own run, but its data names ${data.volume} ${data.stamp} (edited in the dashboard?)`);
+  }
 }

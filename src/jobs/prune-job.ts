@@ -51,7 +51,7 @@ export function makePruneProcessor(ctx: AppContext) {
   return async (job: Job<PruneJobData>, token?: string): Promise<PruneResult> => {
     // `keep` is read from the stored schedule, never from the job's data: a prune edited or added
     // in bull-board must not choose how many generations are deleted (issue: job data is not trusted).
-    checkRunJobData(job.data); // names files: not trusted (job-data.ts)
+    checkRunJobData(job.data, job); // names files: not trusted (job-data.ts)
     const { volume, stamp, kind = 'volume' } = job.data;
     const log = ctx.logger.child({ module: 'prune', volume, stamp, jobId: job.id });
     // After Redis lost its data (or on a new installation), the copy records first: one read when they are there.
@@ -91,6 +91,9 @@ export function makePruneProcessor(ctx: AppContext) {
       }
       // Copies that used up their attempts (a target down for days) are made again, not left for good.
       await requeueFailedCopies(ctx, archives, log).catch((err: Error) => log.warn({ err: err.message }, 'could not queue failed off-site copies again'));
+      // Never after a failure of the run: a child of this flow that failed is one, whatever was edited or retried.
+      const { failed = 0 } = await job.getDependenciesCount({ failed: true });
+      if (failed > 0) throw new UnrecoverableError(`not pruning ${volume}: a job of this run failed; no archive was deleted`);
       // Incremental archives: what a kept one needs stays (its manifest's chain, issue 16). An
       // incremental whose manifest cannot tell (unreadable) keeps everything older of its volume.
       // Over every archive, those stamped in the future too: they are kept, and so is what they need.

@@ -18,7 +18,7 @@ import { checkRunJobData } from './job-data.js';
 
 export function makeVerifyProcessor(ctx: AppContext) {
   return async (job: Job<VerifyJobData>, token?: string): Promise<VerifyOutcome> => {
-    checkRunJobData(job.data); // names files: not trusted (job-data.ts)
+    checkRunJobData(job.data, job); // names files: not trusted (job-data.ts)
     const { volume, stamp, kind } = job.data;
     if (await waitForArchives(ctx, job)) {
       await job.moveToDelayed(Date.now() + ARCHIVES_FIRST_POLL_MS, token);

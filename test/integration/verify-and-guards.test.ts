@@ -62,6 +62,25 @@ describe('verification', () => {
     for (const s of older) assert.ok(names.includes(`pacsdata_${s}.tar.gz`), `older generation ${s} survived the retry`);
   });
 
+  it("a failed run's prune whose data was edited in the dashboard to name a good run prunes nothing either", async () => {
+    // An audit did this: the edited prune ran as a prune of the earlier run and deleted two
+    // verified archives after the newest one had failed; the dashboard then showed BullMQ's reason.
+    const jobs = (await http(svc.url, 'GET', '/api/jobs?limit=1000')).body.jobs as any[];
+    const prune = jobs.find((j) => j.name === 'prune' && j.volume === 'pacsdata');
+    const good = jobs.find((j) => j.name === 'verify' && j.volume === 'elexisdb' && j.state === 'completed');
+    const edited = await http(svc.url, 'PATCH', `/admin/queues/api/queues/prune/${encodeURIComponent(prune.id)}/update-data`, { jobData: { volume: 'elexisdb', stamp: good.stamp, kind: 'volume' } });
+    assert.ok(edited.status >= 200 && edited.status < 300, `${edited.status} ${JSON.stringify(edited.body)}`);
+    const before = (await fs.readdir(fx.backupDir)).sort();
+    const retried = await http(svc.url, 'PUT', `/admin/queues/api/queues/prune/${encodeURIComponent(prune.id)}/retry`);
+    assert.ok(retried.status >= 200 && retried.status < 300, `${retried.status} ${JSON.stringify(retried.body)}`);
+    const again = await waitFor(async () => {
+      const j = ((await http(svc.url, 'GET', '/api/jobs?limit=1000')).body.jobs as any[]).find((x) => x.id === prune.id);
+      return j?.state === 'failed' && /belongs to its own run/.test(j.failedReason ?? '') ? j : undefined;
+    }, 30_000, 'the edited prune refused');
+    assert.match(again.failedReason, new RegExp(`^job data refused, nothing was done: job ${prune.id} belongs to its own run, but its data names elexisdb ${good.stamp}`));
+    assert.deepEqual((await fs.readdir(fx.backupDir)).sort(), before, 'nothing deleted');
+  });
+
   it('jobs added in the dashboard with data that names files outside BACKUP_DIR are refused before anything is touched', async () => {
     // A real archive beside BACKUP_DIR, which a verify job trusting its data would read and write
     // its .verify.json beside; an archive job trusting its stamp would write `../outside-2.tar.gz`.
