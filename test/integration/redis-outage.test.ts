@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import { request } from '../helpers/raw-http.js';
 import { http, makeFixture, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { ThrowawayRedis } from '../helpers/throwaway-redis.js';
-import { makeVolume } from '../helpers/volumes.js';
+import { gnuTarArchive, makeVolume } from '../helpers/volumes.js';
 
 const SCHEDULE = { minute: '0', hour: '4', day: '*', month: '*', weekday: '1-6', keep: 4 };
 const CHANGED = { ...SCHEDULE, minute: '30', keep: 9 };
@@ -93,6 +93,8 @@ describe('the API while Redis is down or frozen', () => {
     redis = await ThrowawayRedis.start(path.join(fx.root, 'own-redis'));
     fx.env.REDIS_URL = redis.url;
     await makeVolume(path.join(fx.volumesDir, 'elexisdb'), 'elexisdb');
+    // A set in BACKUP_DIR: its listing must not need Redis (the copies it would show are in Redis).
+    await gnuTarArchive(path.join(fx.volumesDir, 'elexisdb'), path.join(fx.backupDir, 'elexisdb_2024-01-01-0315.tar.gz'));
     svc = await startService('start', fx.env);
     client = new Redis(redis.url, { maxRetriesPerRequest: null });
     client.on('error', () => undefined);
@@ -126,7 +128,10 @@ describe('the API while Redis is down or frozen', () => {
     assert.deepEqual(lines.filter((l) => l.includes('"request failed"')), [], 'a Redis outage logged as failed requests');
 
     // What needs no Redis still works: the listing (from BACKUP_DIR), liveness, the dashboard page.
-    assert.equal((await http(svc.url, 'GET', '/api/backups')).status, 200);
+    const listing = await http(svc.url, 'GET', '/api/backups');
+    assert.equal(listing.status, 200, JSON.stringify(listing.body));
+    assert.deepEqual(listing.body.sets.map((x: { stamp: string }) => x.stamp), ['2024-01-01-0315']);
+    assert.equal((await http(svc.url, 'GET', '/api/backups/2024-01-01-0315')).status, 200);
     assert.equal((await http(svc.url, 'GET', '/healthz')).status, 200);
     assert.equal((await http(svc.url, 'GET', '/readyz')).status, 503);
     assert.equal((await request(svc.url, { path: '/admin/queues' })).status, 200);

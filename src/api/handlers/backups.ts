@@ -32,9 +32,17 @@ export const getBackup: Handler = async (ctx, req) => {
   return { status: 200, body: found };
 };
 
-/** Each archive with `copies`: where its off-site copies are and when each was last verified. */
+/**
+ * Each archive with `copies`: where its off-site copies are and when each was last verified. They
+ * are in Redis: while Redis is away the listing, read from BACKUP_DIR, is answered without them
+ * (an audit found it answering 503 where the README promises it keeps working).
+ */
 async function withCopies(ctx: Parameters<Handler>[0], sets: BackupSet[]) {
-  const records = await ctx.copies.forFiles(sets.flatMap((s) => s.archives.map((a) => a.file)));
+  const records = await ctx.copies.forFiles(sets.flatMap((s) => s.archives.map((a) => a.file))).catch((err: Error) => {
+    ctx.logger.warn({ module: 'api', err: err.message }, 'off-site copies not listed: Redis is away');
+    return undefined;
+  });
+  if (!records) return sets;
   return sets.map((s) => ({ ...s, archives: s.archives.map((a) => ({ ...a, copies: presentCopies(records.get(a.file)).map(listedCopy) })) }));
 }
 
