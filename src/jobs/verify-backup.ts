@@ -37,6 +37,8 @@ export interface VerifyOutcome {
   /** Incremental archives: the files a restore reads (full first, this one last), all checked present and unchanged. */
   chain?: string[];
   durationMs: number;
+  /** The archive was removed while it was read (a prune of a newer run): no verdict, none written. */
+  gone?: true;
 }
 
 export const VERIFY_SUFFIX = '.verify.json';
@@ -65,6 +67,12 @@ export async function verifyBackup(o: VerifyOptions): Promise<VerifyOutcome> {
     outcome = { ok: true, at: new Date().toISOString(), durationMs: Date.now() - started, ...r };
   } catch (err) {
     outcome = { ok: false, at: new Date().toISOString(), error: (err as Error).message, durationMs: Date.now() - started };
+    // Pruned while it was read (verify takes no lock): nothing was found wrong with it, and a
+    // verdict beside a file that is gone would only be debris (found by an audit).
+    if (!(await fs.stat(file).catch(() => undefined))) {
+      o.logger.info({ file: o.archive.file }, 'the archive was removed while it was verified (pruned?): no verdict');
+      return { ...outcome, gone: true };
+    }
   }
   await writeFileAtomic(`${file}${VERIFY_SUFFIX}`, `${JSON.stringify(outcome, null, 2)}\n`);
   o.logger[outcome.ok ? 'info' : 'error']({ file: o.archive.file, ...outcome }, outcome.ok ? 'backup verified' : 'backup verification FAILED');

@@ -43,6 +43,9 @@ export function makeVerifyProcessor(ctx: AppContext) {
       logger: log,
       onProgress: (p) => void job.updateProgress(p).catch(() => undefined),
     });
+    // Outside a run, an archive pruned by a newer run while it was read is no failure (no alert).
+    if (outcome.gone && !job.parent) return outcome;
+    if (outcome.gone) throw new Error(`${file} was removed while it was verified: ${outcome.error}`);
     if (!outcome.ok) throw new Error(`${file} failed verification: ${outcome.error}`);
     // Outside a run (verify schedule, "verify now"): its copies on the targets are checked too.
     if (!job.parent) await checkCopies(ctx, file, log);

@@ -127,6 +127,17 @@ describe('entry index', () => {
     assert.deepEqual(r.result.entries.map((e) => e.name), ['x.txt']);
   });
 
+  it('the verification of an archive removed meanwhile (a prune of a newer run) gives no verdict and writes none', async () => {
+    // An audit found it reported as "failed verification" (an alert, a failure counted) with an
+    // orphan .verify.json written after the archive was gone.
+    const dir = await tempDir();
+    const file = 'lucindadata_2030-01-02-0305.tar.gz';
+    const outcome = await verifyBackup({ backupDir: dir, archive: parseArchiveName(file)!, sha256: null, testExtract: false, logger: silent });
+    assert.equal(outcome.gone, true);
+    assert.equal(outcome.ok, false);
+    assert.deepEqual(await fs.readdir(dir), [], 'no .verify.json');
+  });
+
   it('is written by the verify job for an archive that has none', async () => {
     const dir = await tempDir();
     await fs.mkdir(path.join(dir, 'v'));
