@@ -23,6 +23,7 @@ import { tempFilesOf } from '../engine/fs/atomic.js';
 import { noteCatchUp } from '../engine/manifest-notes.js';
 import type { ArchiveJobData } from '../stores/queues.js';
 import { overlapWithBackups, unreachableReason, volumeDir } from '../engine/fs/volumes.js';
+import { lastRestored } from '../stores/restored-at.js';
 import { archiveVolume, partialPath, type ArchiveProgress, type ArchiveResult } from '../engine/archive/archive-volume.js';
 import { archiveIncremental, DirectoriesRenamed, SNAPSHOT_SUFFIX } from '../engine/incremental/incremental-archive.js';
 import { planArchive } from './archive-level.js';
@@ -71,6 +72,15 @@ export function makeArchiveProcessor(ctx: AppContext) {
           await noteCatchUp(ctx.config.backupDir, name, job.data.catchUpFor);
           return earlier;
         }
+      }
+      // A restore replaced the volume after this run started (this job waited for its lock): the
+      // archive would hold the restored data under the minute before it. Not archived; the next run does.
+      const restored = await lastRestored(ctx.redis, ctx.config.queuePrefix, volume);
+      if (restored !== undefined && restored > job.timestamp) {
+        throw new UnrecoverableError(
+          `volume "${volume}" was restored at ${new Date(restored).toISOString()}, after this run was started (${new Date(job.timestamp).toISOString()}): ` +
+            `its archive would hold the restored data under ${stamp}; nothing was archived (the next run backs it up; the data from before the restore is in the restore's safety backup)`,
+        );
       }
       if (job.stalledCounter > 0 || job.attemptsMade > 0) {
         // (attemptsStarted also counts the waits for a busy volume, so it says nothing here.)

@@ -21,6 +21,7 @@ import type { StoredArchive } from '../stores/backup-store.js';
 import type { Logger } from '../runtime/logger.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { existingVolumeDir, overlapWithBackups } from '../engine/fs/volumes.js';
+import { noteRestored } from '../stores/restored-at.js';
 import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
@@ -230,6 +231,7 @@ export async function restoreSet(
       });
       swapped.push(s);
       log.warn({ volume: s.target.volume, stamp }, 'volume replaced by the backup');
+      await noteRestored(ctx.redis, ctx.config.queuePrefix, s.target.volume).catch(() => undefined);
     }),
   );
   const failed = staged.flatMap((s, i) => (commits[i]!.status === 'rejected' ? [{ s, err: (commits[i] as PromiseRejectedResult).reason as Error }] : []));

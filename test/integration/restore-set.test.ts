@@ -9,7 +9,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { logLines } from '../helpers/logs.js';
-import { http, makeFixture, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { Redis } from 'ioredis';
+import { http, makeFixture, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, snapshotTree } from '../helpers/tree.js';
 import { syncWrapperPath } from '../helpers/sync-wrapper.js';
 import { exec, gnuTarArchive, gnuTarTree, makeVolume } from '../helpers/volumes.js';
@@ -270,6 +271,31 @@ describe('restore a backup set', () => {
     await assert.rejects(fs.stat(path.join(fx.root, 'escape')));
     assertSameTree(await snapshotTree(vol('elexisdb')), before);
   });
+  it('a run started before a restore replaced a volume archives nothing of it when it reaches the volume after: the restored data is not labelled with the earlier minute', async () => {
+    // An audit confirmed a restore and clicked "run now" at once: the run's archive waited for the
+    // restore's lock and then archived the restored data under the minute before the restore.
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const key = `${fx.prefix}:oob-restored-at:lucindadata`;
+    try {
+      assert.ok(Number(await redis.get(key)) > 0, 'the restores above noted when they replaced lucindadata');
+      // As if the restore had committed after this run was started (the window is milliseconds).
+      await redis.set(key, String(Date.now() + 3_600_000));
+      await fx.clock.advance(60_000);
+      const before = (await fs.readdir(fx.backupDir)).sort();
+      const run = await http(svc.url, 'POST', '/api/backups', { volumes: ['lucindadata'] }, TOKEN);
+      assert.equal(run.status, 202, JSON.stringify(run.body));
+      await waitForJobsSettled(svc.url, TOKEN);
+      const jobs = (await http(svc.url, 'GET', '/api/jobs?limit=1000', undefined, TOKEN)).body.jobs as any[];
+      const archive = jobs.find((j) => j.queue === 'archive' && j.stamp === run.body.stamp);
+      assert.equal(archive?.state, 'failed');
+      assert.match(archive.failedReason, /^volume "lucindadata" was restored at \S+, after this run was started \(\S+\): its archive would hold the restored data under \S+; nothing was archived/);
+      assert.equal(jobs.find((j) => j.queue === 'prune' && j.stamp === run.body.stamp)?.state, 'failed');
+      assert.deepEqual((await fs.readdir(fx.backupDir)).sort().filter((n) => !n.startsWith('.')), before.filter((n) => !n.startsWith('.')), 'nothing written, nothing pruned');
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
+    }
+  });
 });
 
 describe('a restore of an archive that was written with warnings', () => {
@@ -357,4 +383,5 @@ describe('restore confirmation expiry', () => {
     assert.equal(c.body.error.code, 'expired');
     assert.equal((await http(svc.url, 'GET', `/api/restores/${r.body.id}`, undefined, TOKEN)).body.state, 'expired');
   });
+
 });
