@@ -187,6 +187,8 @@ export async function restoreSet(
       }
     } catch (err) {
       await dropStaging(targets);
+      // A lost lock aborts the safety backup: the reason, not the backup disk (found by an audit).
+      if (signal?.aborted) throw new Error(stoppedBy(signal, 'during the safety backup'), { cause: err });
       throw new Error(`safety backup failed, nothing was changed: ${(err as Error).message}`, { cause: err });
     }
   }

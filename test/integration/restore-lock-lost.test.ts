@@ -28,6 +28,11 @@ describe('a restore that loses its volume lock while extracting', () => {
     const fh = await fs.open(path.join(vol(), 'images.bin'), 'w');
     for (let i = 0; i < 12; i++) await fh.write(randomBytes(16 * 1024 * 1024));
     await fh.close();
+    // Text compresses slowly: its safety backup takes long enough to take the lock away meanwhile.
+    await fs.mkdir(path.join(fx.volumesDir, 'docs'));
+    const text = await fs.open(path.join(fx.volumesDir, 'docs', 'letters.txt'), 'w');
+    for (let i = 0; i < 8; i++) await text.write(randomBytes(6 * 1024 * 1024).toString('base64'));
+    await text.close();
     svc = await startService('start', fx.env);
     redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   });
@@ -61,5 +66,28 @@ describe('a restore that loses its volume lock while extracting', () => {
     assert.match(r.failedReason, new RegExp(`^the restore stopped (while extracting ${VOLUME}_[\\d-]+\\.tar\\.gz|before the swap), nothing was changed: lock .*${VOLUME} lost`));
     assert.doesNotMatch(r.failedReason, /failed verification/);
     assertSameTree(before, await snapshotTree(vol()), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
+  });
+
+  it('during the safety backup too: fails naming the lost lock, not the safety backup', async () => {
+    // An audit read "safety backup failed, nothing was changed: … archiving … aborted", which sends
+    // an admin to look at the backup disk.
+    const stamp = (await http(svc.url, 'GET', '/api/backups')).body.sets[0].stamp;
+    const docs = path.join(fx.volumesDir, 'docs');
+    const before = await snapshotTree(docs);
+    const req = await http(svc.url, 'POST', '/api/restores', { stamp, volumes: ['docs'] });
+    assert.equal(req.status, 201, JSON.stringify(req.body));
+    assert.equal((await http(svc.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token })).status, 202);
+    await waitFor(async () => {
+      const r = (await http(svc.url, 'GET', `/api/restores/${req.body.id}`)).body;
+      return r.progress?.phase === 'safety-backup' || r.state === 'failed' || r.state === 'completed';
+    }, 60_000, 'the safety backup to start');
+    await redis.set(`${fx.prefix}:oob-lock:volume:docs`, 'another-worker', 'PX', 10_000);
+    const r = await waitFor(async () => {
+      const body = (await http(svc.url, 'GET', `/api/restores/${req.body.id}`)).body;
+      return body.state === 'failed' || body.state === 'completed' ? body : undefined;
+    }, 60_000, 'the restore to end');
+    assert.equal(r.state, 'failed', JSON.stringify(r));
+    assert.match(r.failedReason, /^the restore stopped (during the safety backup|before the swap), nothing was changed: lock .*docs lost/);
+    assertSameTree(before, await snapshotTree(docs), { ignore: (p) => (p === '.' ? ['mtime'] : []) });
   });
 });
