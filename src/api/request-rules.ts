@@ -14,9 +14,12 @@ import { HttpError, unsupportedMediaType } from './http-error.js';
 export function validUrl(req: Request, _res: Response, next: NextFunction): void {
   const url = req.originalUrl;
   const q = url.indexOf('?');
-  if (!decodes(q < 0 ? url : url.slice(0, q))) return next(new HttpError(400, 'invalid_path', 'the path is not valid percent-encoding (e.g. a lone "%")'));
+  // decodeURIComponent also refuses `%FF`, valid percent-encoding of a byte that is no UTF-8: said
+  // as such, with what to use instead for a name that is not UTF-8 (an audit found it misnamed).
+  const what = 'is not valid percent-encoding of UTF-8 text (a lone "%", or bytes such as %FF that are no UTF-8: a name that is not UTF-8 is given by its key, e.g. dirKey)';
+  if (!decodes(q < 0 ? url : url.slice(0, q))) return next(new HttpError(400, 'invalid_path', `the path ${what}`));
   if (q >= 0 && !decodes(url.slice(q + 1).replace(/\+/g, ' '))) {
-    return next(new HttpError(400, 'invalid_query', 'the query string is not valid percent-encoding (e.g. a lone "%")'));
+    return next(new HttpError(400, 'invalid_query', `the query string ${what}`));
   }
   next();
 }

@@ -50,7 +50,7 @@ export function makeAlertProcessor(o: AlertDeliveryOptions): Processor<AlertJobD
     const url = resolveTarget(o.urls, target);
     const attempt = job.attemptsMade + 1;
     const attemptsMax = job.opts.attempts ?? 1;
-    const fields = { module: 'notifier', event: alert.event, target: target.origin, attempt, jobId: job.id };
+    const fields = { event: alert.event, target: target.origin, attempt, jobId: job.id };
     if (url === undefined) {
       log.error(fields, 'alert dropped: its webhook is no longer in NOTIFY_WEBHOOK_URL');
       return { delivered: false, reason: 'webhook no longer configured' };

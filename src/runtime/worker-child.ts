@@ -44,10 +44,10 @@ export function startWorkerChild(redisUrl: string, logger: Logger): WorkerChild 
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.once('exit', (code, signal) => {
     if (stopping) return;
-    logger.error({ pid: child.pid, code, signal }, 'the worker process ended on its own; stopping the service so that it can be restarted');
+    logger.error({ workerPid: child.pid, code, signal }, 'the worker process ended on its own; stopping the service so that it can be restarted');
     process.exit(1);
   });
-  logger.info({ pid: child.pid }, 'worker process started');
+  logger.info({ workerPid: child.pid }, 'worker process started');
   return {
     async stop() {
       stopping = true;

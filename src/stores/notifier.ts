@@ -107,15 +107,15 @@ export class Notifier {
         const added = this.queue
           .add('alert', data, { ...KEEP_HISTORY, attempts: this.attempts, backoff: { type: ALERT_BACKOFF } })
           .then(
-            (job) => this.log.debug({ module: 'notifier', event: alert.event, target: target.origin, jobId: job.id }, 'alert queued'),
-            (err: Error) => this.log.error({ module: 'notifier', event: alert.event, target: target.origin, err: err.message }, 'alert not queued (Redis?); it is lost'),
+            (job) => this.log.debug({ event: alert.event, target: target.origin, jobId: job.id }, 'alert queued'),
+            (err: Error) => this.log.error({ event: alert.event, target: target.origin, err: err.message }, 'alert not queued (Redis?); it is lost'),
           );
         this.adding.add(added);
         void added.finally(() => this.adding.delete(added));
       }
     } catch (err) {
       try {
-        this.log.error({ module: 'notifier', event: alert?.event, err: (err as Error)?.message }, 'alert not sent');
+        this.log.error({ event: alert?.event, err: (err as Error)?.message }, 'alert not sent');
       } catch {
         /* a logger that throws must not reach the caller either */
       }

@@ -194,6 +194,10 @@ describe('API hardening', () => {
       assertErrorShape(await call({ method: 'POST', path: '/api/restores/%E0%A4%A/confirm', headers: { ...AUTH, 'content-type': 'application/json' }, body: '{"token":"x"}' }), 400, 'invalid_path');
       // bull-board decodes its query itself and answered 500 for this.
       assertErrorShape(await call({ path: '/admin/queues/api/queues?activeQueue=%zz', headers: AUTH }), 400, 'invalid_query');
+      // %FF is percent-encoding, of a byte that is no UTF-8: the message says so, and what to use.
+      const latin1 = await call({ path: '/api/backups/2026-11-21-0315/archives/docs/entries?dir=%FF', headers: AUTH });
+      assertErrorShape(latin1, 400, 'invalid_query');
+      assert.match(latin1.json.error.message, /bytes such as %FF that are no UTF-8: a name that is not UTF-8 is given by its key, e\.g\. dirKey/);
     });
 
     it("the dashboard API's own errors carry our code and message too (and bull-board's key for its UI)", async () => {
