@@ -35,7 +35,7 @@ describe('REST API', () => {
 
   it("runs npm start's worker as a child process with the worker's flags and malloc arenas (worker-process.ts)", () => {
     const line = svc.logs().split('\n').find((l) => l.includes('"msg":"worker process started"')) ?? '';
-    const pid = Number([...line.matchAll(/"pid":(\d+)/g)].at(-1)?.[1]); // the child's: pino's own pid field comes first
+    const pid = Number(/"workerPid":(\d+)/.exec(line)?.[1]); // the child's (pino's own pid field is the parent's)
     assert.ok(pid > 0, 'the parent logs the worker child it started');
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     for (const flag of WORKER_NODE_FLAGS) assert.ok(argv.includes(flag), `child started without ${flag}: ${argv.join(' ')}`);
