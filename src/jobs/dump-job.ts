@@ -14,6 +14,7 @@ import { definerRights, sameAccount, serverPacketLimit } from '../db/server-fact
 import type { DbSettings } from '../db/option-file.js';
 import { formatBytes } from '../engine/fs/free-space.js';
 import type { DumpJobData } from '../stores/queues.js';
+import { lastRestored } from '../stores/restored-at.js';
 import { dbSettings } from './restore-sql.js';
 import { checkRunJobData } from './job-data.js';
 import { checkRunClaim } from './run-claim-check.js';
@@ -45,6 +46,15 @@ export function makeDumpProcessor(ctx: AppContext) {
         log.info({ file: fileName }, 'dump was completed by an earlier attempt');
         await noteCatchUp(ctx.config.backupDir, fileName, job.data.catchUpFor);
         return { file: fileName, completedEarlier: true };
+      }
+      // A SQL restore replaced the database after this run started (this job waited for its lock):
+      // the dump would hold the restored data under the minute before it (stores/restored-at.ts).
+      const restored = await lastRestored(ctx.redis, ctx.config.queuePrefix, `db:${db.database}`);
+      if (restored !== undefined && restored > job.timestamp) {
+        throw new UnrecoverableError(
+          `database ${db.database} was restored at ${new Date(restored).toISOString()}, after this run was started (${new Date(job.timestamp).toISOString()}): ` +
+            `its dump would hold the restored data under ${stamp}; nothing was dumped (the next run dumps it)`,
+        );
       }
       log.info({ database: db.database, file: fileName }, 'dump started');
       const r = await dumpDatabase(db, {

@@ -6,8 +6,8 @@
  *   2. extract exactly those entries into the restore's work directory inside the volume while the
  *      whole archive is verified as for any restore (sha256 against the sidecar, our reader and GNU
  *      tar agreeing on every entry and with the manifest, hostile entries anywhere refusing it);
- *      any failure discards the work directory and leaves the volume untouched.
- *      An incremental archive holds only what changed since the archive before it, so there the
+ *      any failure discards the work directory and leaves the volume untouched. An incremental
+ *      archive holds only what changed since the archive before it, so there the
  *      whole chain is restored (restore-chain.ts, verified the same way, GNU tar replaying its
  *      deletions and renames) into the work directory and the chosen paths are taken from it
  *      (take-paths.ts): exact, at the cost of the volume's size in staging space and time;
@@ -25,6 +25,7 @@ import { archiveFileName } from '../core/names.js';
 import { besideFolderName } from '../core/restore-warning.js';
 import { quoteName, showName } from '../core/show-name.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
+import { noteRestored } from '../stores/restored-at.js';
 import { archiveVolume } from '../engine/archive/archive-volume.js';
 import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { withEntryIndex } from '../engine/entry-index/entry-index.js';
@@ -126,8 +127,7 @@ export async function restoreFiles(
   const chosen = new Set(paths);
   const parentsOfChosen = new Set(paths.flatMap(parentDirs));
 
-  // The staged paths are on disk before they replace anything (in place, the previous versions are
-  // deleted right after) or appear as a folder (whole or not at all, also after a crash).
+  // The staged paths are on disk before they replace anything or appear as a folder (also after a crash).
   const flushStaged = async () => {
     await flushFileSystems([dir]).catch(async (err: Error) => {
       await dropStaging();
@@ -176,8 +176,8 @@ export async function restoreFiles(
       await dropStaging();
       throw new Error(`${err.message}; nothing was changed`, { cause: err });
     });
-    // The previous versions of the chosen paths only (small, unlike a whole volume's): removed
-    // before the restore reports itself done. A crash meanwhile is finished by the recovery.
+    // The previous versions of the chosen paths only: removed before the restore reports itself done.
+    await noteRestored(ctx.redis, ctx.config.queuePrefix, volume).catch(() => undefined);
     const leftover = await finishCommitted(dir, request.id, undefined, log);
     if (leftover) warnings.push(`${volume}: ${leftover}`);
     log.warn({ volume, stamp, paths: shown }, 'paths replaced in place by the backup');

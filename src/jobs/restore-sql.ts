@@ -18,6 +18,7 @@ import { checkSqlFile, loadSqlFile } from '../db/load.js';
 import { CHARSET_NAME, databaseExists, definerRights, describeSessions, foreignReferences, otherSessions, sameAccount, serverPacketLimit, sessionVisibility, type DatabaseDefaults } from '../db/server-facts.js';
 import type { DbSettings } from '../db/option-file.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
+import { noteRestored } from '../stores/restored-at.js';
 import { uploadsDir } from '../stores/uploads.js';
 import { claimSafetyStamp } from './safety-stamp.js';
 import { noteSafetyBackup } from '../engine/manifest-notes.js';
@@ -245,6 +246,8 @@ export async function restoreSql(
     await noteSqlRestoreState(work, { ...state, phase: 'load', safetyDump });
     try {
       const databaseDefaults = await dumpedDefaults(file);
+      // From the drop on, the database is no longer what a run started before holds (stores/restored-at.ts).
+      await noteRestored(ctx.redis, ctx.config.queuePrefix, `db:${db.database}`).catch(() => undefined);
       const r = await loadSqlFile(db, copy, { logger: log, onProgress: (p) => progress('load', p), databaseDefaults });
       // The same last phase as a volume restore's ("Aufräumen" on the main screen): the job and its
       // record ended at `load`, which read as if the load had not finished.

@@ -13,7 +13,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { TEST_START } from '../helpers/clock.js';
-import { DB_ENV, http, makeFixture, MARIADB_ARGS, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
+import { Redis } from 'ioredis';
+import { DB_ENV, http, makeFixture, MARIADB_ARGS, REDIS_URL, startService, waitFor, waitForJobsSettled, type Fixture, type Service } from '../helpers/service.js';
 import { exec } from '../helpers/volumes.js';
 
 const TOKEN = 'sql-restore-token-0123456789';
@@ -299,6 +300,26 @@ describe('restore the database from a SQL file', () => {
     assert.equal(dumpEntry.warnings, 1);
     assert.match(dumpEntry.warningMessages[0], /^its longest statement is [\d.]+ MiB .*the MariaDB server takes [\d.]+ MiB \(max_allowed_packet\): a restore of this dump will ask to raise it first/);
     await sql('DROP TABLE big_doc');
+  });
+
+  it('a run started before a SQL restore replaced the database dumps nothing when it reaches it after (the dump would label the restored data with the earlier minute)', async () => {
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const key = `${fx.prefix}:oob-restored-at:db:${DB}`;
+    try {
+      assert.ok(Number(await redis.get(key)) > 0, 'the SQL restores above noted when they replaced the database');
+      await redis.set(key, String(Date.now() + 3_600_000)); // as if it had been replaced after this run started
+      await fx.clock.advance(60_000);
+      const run = await http(svc.url, 'POST', '/api/backups', {}, TOKEN);
+      assert.equal(run.status, 202, JSON.stringify(run.body));
+      await waitForJobsSettled(svc.url, TOKEN);
+      const jobs = (await http(svc.url, 'GET', '/api/jobs?limit=1000', undefined, TOKEN)).body.jobs as any[];
+      const dump = jobs.find((j) => j.queue === 'dump' && j.stamp === run.body.stamp);
+      assert.equal(dump?.state, 'failed');
+      assert.match(dump.failedReason, new RegExp(`^database ${DB} was restored at \\S+, after this run was started \\(\\S+\\): its dump would hold the restored data under \\S+; nothing was dumped`));
+    } finally {
+      await redis.del(key);
+      redis.disconnect();
+    }
   });
 
   it("a set's dump restores the database with the character set and collation it had at the dump (its manifest), not the one it has now", async () => {
