@@ -11,10 +11,9 @@
  *      whole chain is restored (restore-chain.ts, verified the same way, GNU tar replaying its
  *      deletions and renames) into the work directory and the chosen paths are taken from it
  *      (take-paths.ts): exact, at the cost of the volume's size in staging space and time;
- *   3. beside: rename the staged tree to a new folder `Wiederhergestellt-<stamp>` (one rename,
- *      nothing existing touched, so no safety backup); in place: a safety backup of the volume
- *      (unless skipped), then swap only the chosen paths (place-paths.ts), rolled back on failure.
- * Live data is touched only in step 3. The caller holds the volume's lock and the restore hold.
+ *   3. beside: rename the staged tree to a new folder `Wiederhergestellt-<stamp>` (no safety
+ *      backup); in place: a safety backup (unless skipped), then swap only the chosen paths
+ *      (place-paths.ts), rolled back on failure. Live data is touched only in step 3.
  */
 import path from 'node:path';
 import type { Job } from 'bullmq';
@@ -24,6 +23,7 @@ import type { Logger } from '../runtime/logger.js';
 import { archiveFileName } from '../core/names.js';
 import { besideFolderName } from '../core/restore-warning.js';
 import { quoteName, showName } from '../core/show-name.js';
+import { chosenPathsProblem } from '../core/chosen-paths.js';
 import type { RestoreRequest } from '../stores/restore-requests.js';
 import { noteRestored } from '../stores/restored-at.js';
 import { archiveVolume } from '../engine/archive/archive-volume.js';
@@ -31,7 +31,7 @@ import { releaseFreedMemory } from '../engine/gzip/gc-nudge.js';
 import { withEntryIndex } from '../engine/entry-index/entry-index.js';
 import { restoreChainOf } from '../engine/incremental/chain.js';
 import { restoreChain } from '../engine/incremental/restore-chain.js';
-import { takeChosenPaths } from '../engine/incremental/take-paths.js';
+import { countChosen, takeChosenPaths } from '../engine/incremental/take-paths.js';
 import { removeTreeAtAsync } from '../engine/fs/remove-tree.js';
 import { chosenAncestor, selectPaths } from '../engine/entry-index/select-paths.js';
 import { requireSpace, formatBytes } from '../engine/fs/free-space.js';
@@ -83,14 +83,9 @@ export async function restoreFiles(
   const paths = (request.paths ?? []).map((h) => Buffer.from(h, 'hex').toString('latin1'));
   const shown = paths.map(showName);
   const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, volume, ...extra }).catch(() => undefined);
-  if (paths.length === 0) throw new Error('the request names no paths; nothing was done');
   // Checked by the API already; checked again here, where the paths meet the file system.
-  for (const p of paths) {
-    if (p === '' || p.includes('\0') || p.startsWith('/') || p.split('/').some((c) => c === '' || c === '.' || c === '..')) {
-      throw new Error(`the request names the path ${quoteName(p)}, which is not a normalized path inside the volume; nothing was done`);
-    }
-    if (chosenAncestor(new Set(paths.filter((o) => o !== p)), p) !== undefined) throw new Error(`the request names ${quoteName(p)} and a folder above it; nothing was done`);
-  }
+  const problem = chosenPathsProblem(paths);
+  if (problem) throw new Error(`${problem}; nothing was done`);
 
   progress('check');
   const set = await ctx.store.getSet(stamp);
@@ -236,15 +231,18 @@ async function stageFromArchive(ctx: AppContext, archivePath: string, dir: strin
   const select = (rel: string) => chosenAncestor(chosen, rel) !== undefined || parentsOfChosen.has(rel) || sel.linkTargets.has(rel);
   try {
     s.log.info({ file, paths: paths.map(showName) }, 'extracting chosen paths while verifying the archive');
-    // Through its descriptor: whatever a share user renames meanwhile, we write only there.
-    const staging = await createWorkDir(dir, id);
-    const v = await verifyVolumeArchive(archivePath, {
-      logger: s.log, signal: s.signal, extractTo: staging.path, select,
-      writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
-      onProgress: (p) => s.progress('extract', { ...p }),
-    }).finally(() => staging.close());
-    s.log.info({ files: v.extracted!.files, origin: v.origin }, 'archive verified, chosen paths extracted into staging');
-    return { files: v.extracted!.files, bytes: sel.bytes, rootMode: v.extracted!.rootMeta?.mode ?? 0o755, linkTargets: sel.linkTargets };
+    const staging = await createWorkDir(dir, id); // through its descriptor, whatever a share user renames
+    const { v, staged } = await (async () => {
+      const v = await verifyVolumeArchive(archivePath, {
+        logger: s.log, signal: s.signal, extractTo: staging.path, select,
+        writers: { threads: ctx.config.restoreThreads, stallMs: Math.max(1000, Math.floor(ctx.config.jobLockMs / 4)) },
+        onProgress: (p) => s.progress('extract', { ...p }),
+      });
+      // What is there, not the members read: a name stored twice counted twice (found by an audit).
+      return { v, staged: await countChosen(staging.path, paths) };
+    })().finally(() => staging.close());
+    s.log.info({ files: staged.files, origin: v.origin }, 'archive verified, chosen paths extracted into staging');
+    return { files: staged.files, bytes: staged.bytes, rootMode: v.extracted!.rootMeta?.mode ?? 0o755, linkTargets: sel.linkTargets };
   } catch (err) {
     await s.dropStaging();
     throw new Error(`${failedWhat(`archive ${file}`, err)}, nothing was changed: ${(err as Error).message}`, { cause: err });

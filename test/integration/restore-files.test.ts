@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
 import { ContractChecker } from '../helpers/openapi-check.js';
@@ -274,7 +275,8 @@ with tarfile.open(${JSON.stringify(evil)}, 'w:gz') as t:
       assert.match(req.body.warning.de, /brief\.txt/);
       const done = await confirmAndWait(req);
       assert.equal(done.summary.target, `Wiederhergestellt-${stamp}`);
-      assert.equal(done.summary.files, 4, 'three chosen files and the hard link target original.txt needed');
+      // What the folder holds: the three chosen files (a hard link's target, original.txt, is one of them, extracted once).
+      assert.equal(done.summary.files, 3);
       assert.match(done.summary.message, /Wiederhergestellt/);
 
       const after = await snapshotTree(vol());
@@ -366,6 +368,25 @@ with tarfile.open(${JSON.stringify(evil)}, 'w:gz') as t:
       assert.equal(await fs.readFile(path.join(vol(), folder, 'viele/f042.txt'), 'utf8'), '42\n');
       assert.deepEqual(await fs.readdir(path.join(vol(), folder)), ['viele']);
       assert.deepEqual(await fs.readdir(path.join(vol(), folder, 'viele')), ['f042.txt']);
+    });
+
+    it('a name stored twice (tar -r) restores as GNU tar does, the later member, and the summary counts what was restored', async () => {
+      // An audit read "files: 2, bytes: 37" for the one file of 23 bytes it got.
+      const twice = '2030-01-02-0305';
+      const src = path.join(fx.root, 'twice');
+      await fs.mkdir(src, { recursive: true });
+      const tar = path.join(fx.root, 'twice.tar');
+      await fs.writeFile(path.join(src, 'dup.txt'), 'first version\n');
+      await exec('tar', ['-C', src, '-cf', tar, './dup.txt']);
+      await fs.writeFile(path.join(src, 'dup.txt'), 'second, longer version\n');
+      await exec('tar', ['-C', src, '-rf', tar, './dup.txt']);
+      await fs.writeFile(path.join(fx.backupDir, `lucindadata_${twice}.tar.gz`), gzipSync(await fs.readFile(tar)));
+      const req = await call('POST', '/api/restores', { stamp: twice, volumes: ['lucindadata'], paths: [key('dup.txt')] });
+      assert.equal(req.status, 201, JSON.stringify(req.body));
+      const done = await confirmAndWait(req);
+      assert.equal(await fs.readFile(path.join(vol(), `Wiederhergestellt-${twice}`, 'dup.txt'), 'utf8'), 'second, longer version\n');
+      assert.equal(done.summary.files, 1);
+      assert.equal(done.summary.bytes, 'second, longer version\n'.length);
     });
   });
 });

@@ -76,6 +76,17 @@ async function copyMeta(st: Stats, to: Buffer): Promise<void> {
   await fs.utimes(to, st.atime, st.mtime);
 }
 
+/** Regular files and their bytes at or below each of `paths` in `treeDir` (what a restore of them put there). */
+export async function countChosen(treeDir: string, paths: readonly string[]): Promise<{ files: number; bytes: number }> {
+  const total = { files: 0, bytes: 0 };
+  for (const p of paths) {
+    const c = await countFiles(at(treeDir, p));
+    total.files += c.files;
+    total.bytes += c.bytes;
+  }
+  return total;
+}
+
 /** Regular files and their bytes at or below `p` (not following symlinks). */
 async function countFiles(p: Buffer): Promise<{ files: number; bytes: number }> {
   const st = await fs.lstat(p);
