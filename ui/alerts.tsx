@@ -48,7 +48,7 @@ export function Alerts(props: { loaded: boolean; volumes: VolumesAnswer | undefi
     if (drop) {
       items.push(
         <Notice kind="warn" title={t('alert.sizeDropTitle', { volume: v.name })}>
-          {t('alert.sizeDrop', { pct: Math.round((1 - drop.ratio) * 100), size: bytes(v.lastArchive!.size), previous: bytes(drop.previousSize) })} <em>{t('advice.sizeDrop')}</em>
+          {t('alert.sizeDrop', { pct: Math.min(99, Math.round((1 - drop.ratio) * 100)), size: bytes(v.lastArchive!.size), previous: bytes(drop.previousSize) })} <em>{t('advice.sizeDrop')}</em>
         </Notice>,
       );
     }

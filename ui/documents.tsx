@@ -12,12 +12,14 @@ import { stampText } from './format';
 import { t } from './i18n';
 import { usePoll } from './poll';
 import { ConfirmRestore, RestoreProgress } from './restore-progress';
-import type { BackupSet, RestoreRequestAnswer } from './types';
+import type { BackupSet, CronView, RestoreRequestAnswer } from './types';
 
 type Into = 'beside' | 'in-place';
 
 export function DocumentsScreen() {
   const sets = usePoll(() => api<{ sets: BackupSet[] }>('GET', '/api/backups'), 60_000);
+  // Times in the server's zone (TZ), as everywhere on these screens, not the browser's (an audit found them 12 h off).
+  const schedule = usePoll(() => api<CronView>('GET', '/api/schedule'), 300_000);
   const volumeSets = (sets.data?.sets ?? []).filter((s) => s.archives.some((a) => a.kind === 'volume'));
   const [stamp, setStamp] = useState<string | null>(null);
   const [volume, setVolume] = useState<string | null>(null);
@@ -51,14 +53,14 @@ export function DocumentsScreen() {
               </select>
             </div>
           </div>
-          <FilesRestore key={`${set.stamp}/${vol}`} stamp={set.stamp} volume={vol} />
+          <FilesRestore key={`${set.stamp}/${vol}`} stamp={set.stamp} volume={vol} timezone={schedule.data?.timezone} />
         </>
       ) : null}
     </div>
   );
 }
 
-function FilesRestore(props: { stamp: string; volume: string }) {
+function FilesRestore(props: { stamp: string; volume: string; timezone?: string }) {
   const [chosen, setChosen] = useState(new Map<string, Chosen>());
   const [into, setInto] = useState<Into>('beside');
   const [safety, setSafety] = useState(true);
@@ -89,7 +91,7 @@ function FilesRestore(props: { stamp: string; volume: string }) {
     <div class="columns">
       <section class="card wide" aria-labelledby="browse-h">
         <h3 id="browse-h">{t('files.browseTitle', { volume: props.volume, stamp: stampText(props.stamp) })}</h3>
-        <ArchiveBrowser stamp={props.stamp} volume={props.volume} chosen={chosen} onToggle={toggle} />
+        <ArchiveBrowser stamp={props.stamp} volume={props.volume} chosen={chosen} onToggle={toggle} timezone={props.timezone} />
       </section>
       <section class="card" aria-labelledby="chosen-files-h">
         <h3 id="chosen-files-h">{t('files.chosenTitle', { n: chosen.size })}</h3>

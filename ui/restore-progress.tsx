@@ -93,6 +93,10 @@ export function RestoreProgress(props: { id: string; kind: RestoreKind; onEnded?
   const phase = view?.progress?.phase;
   const at = view?.state === 'completed' ? phases.length : phase ? phases.indexOf(phase) : -1;
   const p = view?.progress;
+  // A safety step passed without a copy (switched off, or a new database with nothing to keep) is
+  // said so, never "done" (an audit read "safety backup – done" where none was made).
+  const noSafety = view?.skipSafetyBackup === true || (view?.state === 'completed' && !view.summary?.safetyBackupStamp && !view.summary?.safetyDump);
+  const passed = (ph: string) => (noSafety && (ph === 'safety-backup' || ph === 'safety-dump') ? t('progress.skipped') : t('progress.done'));
   return (
     <section class="card restore-progress" aria-live="polite" data-state={view?.state ?? 'loading'}>
       <h3>{t('restore.progressTitle')}</h3>
@@ -102,7 +106,7 @@ export function RestoreProgress(props: { id: string; kind: RestoreKind; onEnded?
         {phases.map((ph, i) => (
           <li class={i < at ? 'phase-done' : i === at ? 'phase-now' : 'phase-later'} aria-current={i === at ? 'step' : undefined}>
             {t(`phase.${ph}` as TextKey)}
-            {i < at ? ` – ${t('progress.done')}` : ''}
+            {i < at ? ` – ${passed(ph)}` : ''}
           </li>
         ))}
       </ol>

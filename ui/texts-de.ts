@@ -94,6 +94,7 @@ export const DE = {
   'col.verified': 'Geprüft',
   'col.warnings': 'Warnungen',
   'progress.done': 'fertig',
+  'progress.skipped': 'ausgelassen: keine gemacht',
   'progress.waiting': 'wartet',
   'progress.of': '{done} von {total} ({pct} %)',
   'progress.sofar': '{done} bisher',

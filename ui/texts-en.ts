@@ -96,6 +96,7 @@ export const EN: Texts = {
   'col.verified': 'Verified',
   'col.warnings': 'Warnings',
   'progress.done': 'done',
+  'progress.skipped': 'skipped: none was made',
   'progress.waiting': 'waiting',
   'progress.of': '{done} of {total} ({pct} %)',
   'progress.sofar': '{done} so far',

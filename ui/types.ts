@@ -134,6 +134,8 @@ export interface RestoreView {
   kind: 'set' | 'sql' | 'files';
   state: string;
   progress: { phase?: string; volume?: string; bytesDone?: number; bytesTotal?: number } | null;
+  /** No safety backup (or dump) of the current data was asked for. */
+  skipSafetyBackup?: boolean;
   summary: {
     message?: string;
     safetyBackupStamp?: string | null;

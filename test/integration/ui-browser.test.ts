@@ -227,6 +227,25 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     await assert.rejects(fs.access(path.join(live, 'neu.txt')), 'a file made after the backup is gone');
     assert.deepEqual((await fs.readdir(path.join(fx.volumesDir, 'elexisdb'))).sort(), [...elexisdbBefore, 'bleibt.txt'].sort(), 'the volume not chosen is untouched');
     await shot('restore-done');
+    assert.match(await progress.locator('.phase-done').nth(2).innerText(), /^Sicherheitskopie der aktuellen Daten – fertig$/);
+  });
+
+  it('a restore without the safety backup says so in its phases, not "done"', async () => {
+    // An audit read "Sicherheitskopie der aktuellen Daten – fertig" where none was made.
+    await page.getByRole('link', { name: 'Übersicht' }).click();
+    await page.getByRole('link', { name: 'Daten aus Backup wiederherstellen' }).click();
+    await page.locator(`button.set[data-stamp="${runStamp}"]`).click();
+    await page.getByRole('checkbox', { name: /^elexisdb/ }).uncheck();
+    const warning = page.getByTestId('restore-warning');
+    await warning.getByText(/Achtung: Alle aktuellen Daten von lucindadata werden gelöscht/).waitFor();
+    await page.getByRole('checkbox', { name: /Sicherheitskopie der aktuellen Daten/ }).click();
+    await page.getByRole('button', { name: 'Ja, ohne Sicherheitskopie' }).click();
+    await warning.getByText(/KEINE Sicherung/).waitFor();
+    await page.getByRole('button', { name: 'Ja, jetzt wiederherstellen' }).click();
+    const progress = page.locator('.restore-progress');
+    await progress.getByText('Elexis-OOB (mit seiner Datenbank) und Elexis jetzt neu starten.').waitFor({ timeout: 60_000 });
+    assert.match(await progress.locator('.phase-done').nth(2).innerText(), /^Sicherheitskopie der aktuellen Daten – ausgelassen: keine gemacht$/);
+    assert.equal(await progress.getByText(/Die Daten von vorher sind in der Sicherung vom/).count(), 0);
   });
 
   it('restores one deleted document beside the live data, then one file in place', async () => {
