@@ -128,12 +128,23 @@ export function RestoreProgress(props: { id: string; kind: RestoreKind; onEnded?
       {view && (view.state === 'failed' || view.state === 'interrupted' || view.state === 'expired') ? (
         <Notice kind="error" title={t('restore.failedTitle')}>
           <p>{view.failedReason}</p>
-          <p><em>{restoreLeftDataUntouched(view.failedReason) ? t('restore.failedUntouched') : t('restore.failedCheck')}</em></p>
+          {sqlLoadFailed(view.failedReason) ? (
+            <p class="caution">
+              {t('restore.sqlLoadFailed')} {sqlSafetySet(view.failedReason) ? t('restore.sqlWayBack', { stamp: stampText(sqlSafetySet(view.failedReason)!) }) : null}
+            </p>
+          ) : (
+            <p><em>{restoreLeftDataUntouched(view.failedReason) ? t('restore.failedUntouched') : t('restore.failedCheck')}</em></p>
+          )}
         </Notice>
       ) : null}
     </section>
   );
 }
+
+/** A SQL restore whose load failed after the database was dropped (src/jobs/restore-sql.ts says so). */
+const sqlLoadFailed = (reason: string | null) => /^loading the SQL file into \S+ failed/.test(reason ?? '');
+/** The set that holds the database from before, as that reason names it. */
+const sqlSafetySet = (reason: string | null) => /\(backup set (\d{4}-\d{2}-\d{2}-\d{4})\)/.exec(reason ?? '')?.[1];
 
 /** What a completed SQL restore could not vouch for (src/jobs/sql-restore-summary.ts), as the API's message says it too. */
 function SqlCautions(props: { summary: RestoreView['summary'] }) {

@@ -44,7 +44,7 @@ export function RestoreScreen() {
           </ul>
           {set ? <SetRestore key={set.stamp} set={set} onEnded={sets.reload} /> : null}
         </section>
-        <SqlUpload />
+        <SqlUpload onEnded={sets.reload} />
       </div>
     </div>
   );

@@ -10,7 +10,8 @@ import { t } from './i18n';
 import { ConfirmRestore, RestoreProgress } from './restore-progress';
 import type { RestoreRequestAnswer } from './types';
 
-export function SqlUpload() {
+/** `onEnded`: the restore ended (its safety dump is a new set for the list above). */
+export function SqlUpload(props: { onEnded?: () => void }) {
   const [file, setFile] = useState<File | null>(null);
   const [safety, setSafety] = useState(true);
   const [sent, setSent] = useState<{ done: number; total: number } | null>(null);
@@ -33,7 +34,7 @@ export function SqlUpload() {
       setError((err as Error).message);
     }
   };
-  if (confirmed) return <RestoreProgress id={confirmed} kind="sql" />;
+  if (confirmed) return <RestoreProgress id={confirmed} kind="sql" onEnded={props.onEnded} />;
   return (
     <form class="card" onSubmit={send} aria-labelledby="sql-h">
       <h3 id="sql-h">{t('sql.title')}</h3>

@@ -177,6 +177,8 @@ export const DE = {
   'restore.failedTitle': 'Die Wiederherstellung ist fehlgeschlagen.',
   'restore.failedUntouched': 'Ihre aktuellen Daten wurden nicht verändert.',
   'restore.failedCheck': 'Prüfen Sie Ihre Daten, bevor Sie weiterarbeiten, und wenden Sie sich an Ihren Support.',
+  'restore.sqlLoadFailed': 'Die Datenbank ist jetzt leer oder nur teilweise geladen: Elexis so nicht starten.',
+  'restore.sqlWayBack': 'Die Datenbank von vorher ist in der Sicherung vom {stamp}: diese oben wählen und ihre Datenbank wiederherstellen.',
   'safety.label': 'Vorher eine Sicherheitskopie der aktuellen Daten erstellen (empfohlen)',
   'safety.labelSql': 'Vorher einen Abzug der aktuellen Datenbank erstellen (empfohlen)',
   'safety.really': 'Ohne Sicherheitskopie gibt es keinen Weg zurück zu den aktuellen Daten. Nur abschalten, wenn diese ohnehin unbrauchbar sind.',

@@ -179,6 +179,8 @@ export const EN: Texts = {
   'restore.failedTitle': 'The restore failed.',
   'restore.failedUntouched': 'Your current data was not changed.',
   'restore.failedCheck': 'Check your data before you go on working, and contact your support.',
+  'restore.sqlLoadFailed': 'The database is now empty or only partly loaded: do not start Elexis like this.',
+  'restore.sqlWayBack': 'The database from before is in the backup of {stamp}: choose it above and restore its database.',
   'safety.label': 'Make a safety backup of the current data first (recommended)',
   'safety.labelSql': 'Make a dump of the current database first (recommended)',
   'safety.really': 'Without a safety backup there is no way back to the current data. Switch it off only when that data is unusable anyway.',

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { UnrecoverableError, type Job } from 'bullmq';
 import type { AppContext } from '../runtime/context.js';
 import { dumpFileName } from '../core/names.js';
+import { parseArchiveName } from '../core/names.js';
 import { formatBytes, requireSpace } from '../engine/fs/free-space.js';
 import type { Logger } from '../runtime/logger.js';
 import { dumpDatabase } from '../db/dump.js';
@@ -271,9 +272,12 @@ export async function restoreSql(
       };
       return { ...summary, message: sqlRestoreMessage(summary, existed, db.user) };
     } catch (err) {
+      // Said so that a person knows the state and the way back (an audit found neither on the screen).
+      const set = safetyDump ? parseArchiveName(safetyDump)?.stamp : undefined;
       const back = safetyDump
-        ? ` The database before the restore is in ${safetyDump}; restore it with POST /api/restores/sql.`
-        : existed ? ' No safety dump was made (skipSafetyBackup).' : ' The database did not exist before the restore.';
+        ? ` The database may now be empty or hold only part of the file. The database before the restore is in ${safetyDump}` +
+          (set ? ` (backup set ${set}): restore that set's dump.` : '; restore it.')
+        : existed ? ' The database may now be empty or hold only part of the file; no safety dump was made (skipSafetyBackup).' : ' The database did not exist before the restore.';
       throw new Error(`loading the SQL file into ${db.database} failed: ${(err as Error).message.replace(/\.+$/, '')}.${back}`, { cause: err });
     }
   }

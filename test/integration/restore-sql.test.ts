@@ -151,6 +151,8 @@ describe('restore the database from a SQL file', () => {
     const m = /(elexisdb-sql_\d{4}-\d{2}-\d{2}-\d{4}\.sql\.gz)/.exec(result.failedReason);
     assert.ok(m, `failure names the safety dump: ${result.failedReason}`);
     assert.equal(m[1], `elexisdb-sql_${fx.clock.stamp()}.sql.gz`, 'stamped with the current minute, without waiting');
+    // The state and the way back, in words (the screen names the set from them).
+    assert.match(result.failedReason, new RegExp(`The database may now be empty or hold only part of the file\\. The database before the restore is in ${m[1]} \\(backup set ${fx.clock.stamp()}\\): restore that set's dump\\.$`));
     const safety = await fs.readFile(path.join(fx.backupDir, m[1]!));
     const back = await upload(svc, safety, '?skipSafetyBackup=true');
     const restored = await confirmAndWait(svc, back.body);
@@ -179,7 +181,7 @@ describe('restore the database from a SQL file', () => {
     const m = /(elexisdb-sql_\d{4}-\d{2}-\d{2}-\d{4}\.sql\.gz)/.exec(result.failedReason);
     assert.ok(m, `failure names the safety dump: ${result.failedReason}`);
 
-    for (const [command, error] of [[`\\. ${other}`, /Unknown command '\\\.'/], [`system touch ${marker('system')}`, /ERROR 1064 \(42000\) at line \d+: .*near '…'( at line \d+)?\. No safety dump/]] as const) {
+    for (const [command, error] of [[`\\. ${other}`, /Unknown command '\\\.'/], [`system touch ${marker('system')}`, /ERROR 1064 \(42000\) at line \d+: .*near '…'( at line \d+)?\. The database may now be empty or hold only part of the file; no safety dump/]] as const) {
       const r = await confirmAndWait(svc, (await upload(svc, forged(command), '?skipSafetyBackup=true')).body);
       assert.equal(r.state, 'failed');
       assert.match(r.failedReason, error);

@@ -307,6 +307,24 @@ describe('the backup screens in headless Chromium', { skip: CHROMIUM_SKIP, timeo
     assert.equal(await sql('SELECT text FROM befund WHERE id = 1'), 'aus der Datei');
   });
 
+  it('a SQL load that fails says the database is now empty or partial, and which set holds it from before', async () => {
+    // An audit got the client's English reason ending in "restore it with POST /api/restores/sql".
+    await fx.clock.advance(60_000);
+    const file = path.join(fx.root, 'kein-sql.sql');
+    await fs.writeFile(file, 'hello this is not sql\n');
+    await page.getByRole('link', { name: 'Übersicht' }).click();
+    await page.getByRole('link', { name: 'Daten aus Backup wiederherstellen' }).click();
+    await page.getByLabel('SQL-Datei', { exact: true }).setInputFiles(file);
+    await page.getByRole('button', { name: 'Hochladen und prüfen' }).click();
+    const form = page.locator('form', { has: page.getByRole('heading', { name: 'Datenbank aus SQL-Datei wiederherstellen' }) });
+    await form.getByTestId('restore-warning').waitFor();
+    await form.getByRole('button', { name: 'Ja, jetzt wiederherstellen' }).click();
+    const caution = page.locator('.restore-progress .caution');
+    await caution.getByText(/^Die Datenbank ist jetzt leer oder nur teilweise geladen: Elexis so nicht starten\. Die Datenbank von vorher ist in der Sicherung vom .+: diese oben wählen und ihre Datenbank wiederherstellen\.$/).waitFor({ timeout: 60_000 });
+    // The safety dump's set is listed above at once (the list is reloaded when the restore ends).
+    await page.locator(`button.set[data-stamp="${fx.clock.stamp()}"]`).waitFor({ timeout: 10_000 });
+  });
+
   it('backs up a chosen volume only, and flags an archive that shrank by half', async () => {
     await fx.clock.advance(60_000);
     await fs.rm(path.join(fx.volumesDir, 'elexisdb', 'nested'), { recursive: true });
