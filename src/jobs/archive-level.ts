@@ -5,7 +5,7 @@
  *   - no earlier archive, or the newest was made in full mode (a safety backup before a restore is
  *     one: after a restore every file is new anyway);
  *   - its snapshot is missing or fails its checksum, a base it needs is gone or changed;
- *   - its verification failed (never build on an archive known to be bad);
+ *   - its verification failed, or a base's did (never build on an archive known to be bad);
  *   - the chain has reached `fullEvery` archives, or it is the first run on the `fullOn` weekday
  *     (the chain's full is from an earlier day).
  * The newest archive is the base, always: a chain (each incremental holds the changes since the
@@ -32,6 +32,10 @@ export async function planArchive(ctx: AppContext, volume: string, stamp: string
   if (newest.verified?.ok === false) return full(`the newest archive ${newest.file} failed its verification`);
   const b = await chainLinkOf(ctx.config.backupDir, newest.file);
   if ('reason' in b) return full(b.reason);
+  // Every base of the chain, not only the newest: a base found bad by a later verification (bit
+  // rot) makes every point on top of it unrestorable, this run's too (found by an audit).
+  const bad = b.chain.map((c) => earlier.find((a) => a.file === c.file)).find((a) => a?.verified?.ok === false);
+  if (bad) return full(`${bad.file}, a base of the newest archive, failed its verification`);
   const choice = nextLevel({ level: b.link.level, full: b.chain[0]!.file }, stamp, setting);
   if (choice.why !== undefined) return full(choice.why);
   return {

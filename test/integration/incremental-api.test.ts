@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { TEST_START } from '../helpers/clock.js';
-import { http, makeFixture, runNowAndSettle, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
+import { http, makeFixture, runNowAndSettle, waitForJobsSettled, startService, waitFor, type Fixture, type Service } from '../helpers/service.js';
 import { assertSameTree, ignoreRoot, snapshotTree } from '../helpers/tree.js';
 
 const TOKEN = 'incremental-test-token-0123456789';
@@ -180,5 +180,22 @@ describe('incremental archives through the API', () => {
     assert.equal(wiped.file, `pacsdata_${s5}.inc.tar.gz`);
     assert.equal(wiped.sizeDrop?.measure, 'entries', JSON.stringify(wiped));
     assert.ok(wiped.sizeDrop.ratio < 0.1, JSON.stringify(wiped.sizeDrop));
+
+    // Bit rot in the chain's full, found by a later verification: the next run is a full, not an
+    // incremental on top of it that could never be restored (an audit got such a night).
+    const s4Full = path.join(fx.backupDir, `pacsdata_${s4}.tar.gz`);
+    const fh = await fs.open(s4Full, 'r+');
+    const { size } = await fh.stat();
+    const b = Buffer.alloc(1);
+    await fh.read(b, 0, 1, Math.floor(size / 2));
+    b[0] = b[0]! ^ 0xff;
+    await fh.write(b, 0, 1, Math.floor(size / 2));
+    await fh.close();
+    assert.equal((await api('POST', `/api/backups/${s4}/verify`)).status, 202);
+    await waitForJobsSettled(svc.url, TOKEN);
+    assert.equal((await api('GET', `/api/backups/${s4}`)).body.archives[0].verified?.ok, false);
+    const s6 = await nextRun();
+    const after = (await api('GET', `/api/backups/${s6}`)).body.archives[0];
+    assert.deepEqual([after.file, after.level, after.verified?.ok], [`pacsdata_${s6}.tar.gz`, 0, true], JSON.stringify(after));
   });
 });
