@@ -197,5 +197,15 @@ describe('incremental archives through the API', () => {
     const s6 = await nextRun();
     const after = (await api('GET', `/api/backups/${s6}`)).body.archives[0];
     assert.deepEqual([after.file, after.level, after.verified?.ok], [`pacsdata_${s6}.tar.gz`, 0, true], JSON.stringify(after));
+
+    // Without its snapshot (as fetched from a target, which holds none) the archive is as restorable
+    // as before: verified again, it stays good (an audit saw fetched archives called bad for it).
+    await fs.rm(path.join(fx.backupDir, `pacsdata_${s6}.tar.gz.snar`));
+    await fx.clock.advance(5_000);
+    assert.equal((await api('POST', `/api/backups/${s6}/verify`)).status, 202);
+    await waitForJobsSettled(svc.url, TOKEN);
+    const again = (await api('GET', `/api/backups/${s6}`)).body.archives[0];
+    assert.equal(again.verified?.ok, true, JSON.stringify(again));
+    assert.notEqual(again.verified.at, after.verified.at, 'verified anew');
   });
 });
