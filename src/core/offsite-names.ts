@@ -27,7 +27,19 @@ export function remoteManifestName(file: string, encrypted: boolean): string {
 
 /** Every file name a copy of `file` may have on a target (for removal by retention). */
 export function remoteNamesOf(file: string): string[] {
-  return [`${file}${AGE_SUFFIX}`, file, `${file}.manifest.json${AGE_SUFFIX}`, `${file}.manifest.json`, `${file}.sha256`, `${file}${AGE_SUFFIX}.sha256`];
+  return [`${file}${AGE_SUFFIX}`, file, `${file}.manifest.json${AGE_SUFFIX}`, `${file}.manifest.json`, `${file}.sha256`, `${file}${AGE_SUFFIX}.sha256`, sizeDropMark(file)];
+}
+
+/**
+ * A plaintext mark beside a copy of an archive flagged for a size drop (a wiped or encrypted volume?):
+ * the target's retention must not count it as a generation, and after a disaster, or once local
+ * prune removed the archive, the target's own listing is the only place that still knows it (an
+ * encrypted manifest cannot be read without the key). Without it a new server's retention counted
+ * the wiped nights again and deleted the good chain, the point just restored included (found by an
+ * audit). It holds no patient data: the previous archive's name and the ratio.
+ */
+export function sizeDropMark(file: string): string {
+  return `${file}.sizedrop`;
 }
 
 export interface RemoteArchive extends ArchiveName {

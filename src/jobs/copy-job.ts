@@ -84,7 +84,9 @@ export function makeCopyProcessor(ctx: AppContext) {
         if (found) {
           await ctx.copies.record(file, found);
           log.info({ object: found.file, size: found.size, sha256: found.sha256, copiedAt: found.copiedAt }, 'copy found on the target and verified there; recorded without uploading');
-          await remoteRetention(ctx, { volume, target, signal }, log);
+          // No retention here: nothing new arrived, and a copy found after a disaster or a Redis loss
+          // is recorded by a server that knows least about the target (an audit saw such a job delete
+          // the chain of the point it had just restored). The next new copy runs it.
           return { record: found, found: true };
         }
       }

@@ -66,7 +66,7 @@ async function rebuildOnce(ctx: AppContext): Promise<'done' | 'busy'> {
       }
       const recorded = new Set(files.filter((f) => records.get(f)?.some((r) => r.target === target)));
       // The target's size drops as its retention sees them (applyRemoteRetention), which it never counts nor removes.
-      const drops = remoteSizeDrops(remote, ctx.config.sizeDropAlert, new Set(archives.filter((a) => a.sizeDrop !== null).map((a) => a.file)));
+      const drops = remoteSizeDrops(remote, ctx.config.sizeDropAlert, new Set([...archives.filter((a) => a.sizeDrop !== null).map((a) => a.file), ...remote.filter((a) => a.sizeDropMarked).map((a) => a.file)]));
       const plan = planCopyRebuild(archives, remote, recorded, offsite.retention[target], drops);
       for (const [file, find] of [...plan.find.map((f) => [f, true] as const), ...plan.copy.map((f) => [f, false] as const)]) {
         const a = parseArchiveName(file);

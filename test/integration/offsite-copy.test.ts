@@ -490,6 +490,31 @@ describe('remote retention', () => {
     assert.deepEqual(flagged.removed, [`wiped_${nights[1]}.tar.gz`]);
   });
 
+  it('a copy of an archive flagged for a size drop carries a mark that the target\'s retention reads without the local flag (after a disaster, or once pruned here)', async () => {
+    // Incremental nights of a wiped volume are small either way: only the local manifest knew them.
+    // An audit's new server, restoring one point from a keep:3 target, deleted that point's chain.
+    const target = `${dav.name}:marked`;
+    const dir = path.join(work, 'marked-src');
+    await fs.mkdir(dir, { recursive: true });
+    const nights = ['2026-11-27-0315', '2026-11-28-0315', '2026-11-29-0315', '2026-11-30-0315'];
+    for (const [i, s] of nights.entries()) {
+      const f = `marked_${s}.tar.gz`;
+      await fs.writeFile(path.join(dir, f), `archive ${s}\n`);
+      execSync(`sha256sum ${f} > ${f}.sha256`, { cwd: dir });
+      const sizeDrop = i >= 2 ? { previousFile: `marked_${nights[1]}.tar.gz`, previousSize: 1000, ratio: 0.01, measure: 'entries' } : undefined;
+      await fs.writeFile(path.join(dir, `${f}.manifest.json`), JSON.stringify({ tool: 'oob-backup', file: f, ...(sizeDrop ? { sizeDrop } : {}) }));
+      await copyArchive({ rclone, target, backupDir: dir, file: f, recipients: [recipient] });
+    }
+    const onTarget = await fs.readdir(path.join(dav.dir, 'marked'));
+    assert.deepEqual(onTarget.filter((n) => n.endsWith('.sizedrop')).sort(), nights.slice(2).map((s) => `marked_${s}.tar.gz.sizedrop`));
+    assert.doesNotMatch(await fs.readFile(path.join(dav.dir, 'marked', `marked_${nights[3]}.tar.gz.sizedrop`), 'utf8'), /archive/, 'no content of the archive');
+    // No local flags at all (a new server): the marked copies still do not count as generations.
+    const r = await applyRemoteRetention(rclone, target, 'marked', { kind: 'keep', keep: 1 }, { threshold: 0.5, flaggedLocally: new Set() });
+    assert.deepEqual(r.sizeDrops, nights.slice(2).map((s) => `marked_${s}.tar.gz`));
+    assert.deepEqual(r.removed, [`marked_${nights[0]}.tar.gz`], 'the newest good copy stays');
+    assert.ok(!(await fs.readdir(path.join(dav.dir, 'marked'))).some((n) => n.startsWith(`marked_${nights[0]}`)), 'a removed copy goes with its mark and sidecars');
+  });
+
   it('a server that refuses deletes: reported per copy, nothing thrown, every copy still complete', async () => {
     const locked = await startSftpServer(path.join(work, 'locked'), 'locked', { appendOnly: true });
     try {

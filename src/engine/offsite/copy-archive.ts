@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { completionMarker, remoteManifestName, remoteObjectName } from '../../core/offsite-names.js';
+import { completionMarker, remoteManifestName, remoteObjectName, sizeDropMark } from '../../core/offsite-names.js';
 import { backendHashes, remotePath, type RcloneOptions } from './rclone.js';
 import { RcloneDaemon } from './rclone-daemon.js';
 import { remoteCheck, sendObject, verifyObject, type Verification } from './send.js';
@@ -107,7 +107,14 @@ async function sendSidecars(o: CopyArchiveOptions, daemon: RcloneDaemon, local: 
   const checksum = async () => {
     if (encrypted && sidecar !== undefined) await daemon.upload(remotePath(o.target, `${o.file}.sha256`), Buffer.from(sidecar), o.signal);
   };
-  await Promise.all([manifest(), checksum()]);
+  // A size drop: its mark, which the target's retention reads (core/offsite-names.ts sizeDropMark).
+  const mark = async () => {
+    const notes = JSON.parse(await fs.readFile(`${local}.manifest.json`, 'utf8').catch(() => '{}')) as { sizeDrop?: { previousFile?: unknown; ratio?: unknown } | null };
+    if (!notes.sizeDrop) return;
+    const body = `${JSON.stringify({ sizeDrop: { previousFile: notes.sizeDrop.previousFile, ratio: notes.sizeDrop.ratio } })}\n`;
+    await daemon.upload(remotePath(o.target, sizeDropMark(o.file)), Buffer.from(body), o.signal);
+  };
+  await Promise.all([manifest(), checksum(), mark()]);
 }
 
 async function exists(file: string): Promise<boolean> {

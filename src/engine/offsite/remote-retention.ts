@@ -46,7 +46,8 @@ export async function applyRemoteRetention(
   const result: RemoteRetentionResult = { removed: [], refused: [], sizeDrops: [] };
   if (policy.kind === 'never') return result;
   const mine = (await listRemoteArchives(rclone, target, signal)).filter((a) => a.volume === volume);
-  const drops = remoteSizeDrops(mine, sizeDrop.threshold, sizeDrop.flaggedLocally);
+  const flagged = new Set([...sizeDrop.flaggedLocally, ...mine.filter((a) => a.sizeDropMarked).map((a) => a.file)]);
+  const drops = remoteSizeDrops(mine, sizeDrop.threshold, flagged);
   result.sizeDrops = mine.filter((a) => drops.has(a.file)).map((a) => a.file);
   // Incremental archives (issue 16): a kept one keeps its chain on the target, or it restores nothing.
   for (const a of withoutNeeded(mine, remoteDoomed(mine, volume, policy, drops), contiguousChainNeeds(mine))) {
