@@ -33,10 +33,10 @@ export function RestoreScreen() {
                   <span class="set-when">{stampText(s.stamp)}</span>
                   {s.archives.some((a) => a.safetyFor) ? <span class="set-safety">{t('restore.safetySet')}</span> : null}
                   <span class="set-what">
-                    {s.archives.map((a) => `${a.volume} ${bytes(archiveSize(a))}${a.verified ? (a.verified.ok ? ' ✓' : ' ✗') : ''}`).join(' · ')}
+                    {s.archives.map((a) => `${a.volume} ${bytes(archiveSize(a))}${a.chainProblem ? ' ✗' : a.verified ? (a.verified.ok ? ' ✓' : ' ✗') : ''}`).join(' · ')}
                   </span>
                   <span class="set-verified">
-                    {s.remote ? t('restore.remoteSet') : localOf(s).every((a) => a.verified?.ok) ? t('restore.setVerified') : localOf(s).some((a) => a.verified && !a.verified.ok) ? t('restore.setBad') : t('restore.setUnverified')}
+                    {s.remote ? t('restore.remoteSet') : localOf(s).every((a) => a.verified?.ok && !a.chainProblem) ? t('restore.setVerified') : localOf(s).some((a) => (a.verified && !a.verified.ok) || a.chainProblem) ? t('restore.setBad') : t('restore.setUnverified')}
                   </span>
                 </button>
               </li>

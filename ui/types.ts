@@ -20,6 +20,8 @@ export interface Archive {
   safetyFor?: string | null;
   /** 0 for a full, 1, 2, … for the incrementals of a chain. */
   level?: number;
+  /** An incremental that is no restorable point: a base failed its verification or is gone. */
+  chainProblem?: string;
   /** Known only from an off-site target (a new server after a disaster): no size of its own, only its copies'. */
   remote?: boolean;
   copies?: { target: string; file: string; size: number }[];

@@ -33,6 +33,12 @@ export interface StoredArchive extends ArchiveName {
   safetyFor: string | null;
   /** The files a restore of this archive reads before it, the full first; [] for a full. */
   basedOn: string[];
+  /**
+   * An incremental whose chain cannot be restored: a base that failed its own verification or is
+   * gone. Its own verification may have passed, yet it is no restorable point (found by an audit:
+   * listed as verified). Absent when the chain is whole.
+   */
+  chainProblem?: string;
 }
 
 export interface BackupSet {
@@ -109,8 +115,16 @@ export class BackupStore {
   private async readArchives(): Promise<StoredArchive[]> {
     const names = await this.readDirNames();
     const found = names.map(parseArchiveName).filter((a): a is ArchiveName => a !== undefined);
-    const archives = await Promise.all(found.map((a) => this.readArchive(a)));
-    return archives.filter((a): a is StoredArchive => a !== undefined);
+    const archives = (await Promise.all(found.map((a) => this.readArchive(a)))).filter((a): a is StoredArchive => a !== undefined);
+    const byFile = new Map(archives.map((a) => [a.file, a]));
+    for (const a of archives) {
+      for (const base of a.basedOn) {
+        const b = byFile.get(base);
+        if (!b) a.chainProblem ??= `${base}, which a restore of it needs, is gone`;
+        else if (b.verified?.ok === false) a.chainProblem ??= `${base}, which a restore of it needs, failed its verification`;
+      }
+    }
+    return archives;
   }
 
   private async readArchive(a: ArchiveName): Promise<StoredArchive | undefined> {

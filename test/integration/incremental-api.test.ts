@@ -194,6 +194,10 @@ describe('incremental archives through the API', () => {
     assert.equal((await api('POST', `/api/backups/${s4}/verify`)).status, 202);
     await waitForJobsSettled(svc.url, TOKEN);
     assert.equal((await api('GET', `/api/backups/${s4}`)).body.archives[0].verified?.ok, false);
+    // The incremental on top of it verified fine on its own, but is no restorable point: said so.
+    const onTop = (await api('GET', `/api/backups/${s5}`)).body.archives[0];
+    assert.equal(onTop.verified?.ok, true);
+    assert.equal(onTop.chainProblem, `pacsdata_${s4}.tar.gz, which a restore of it needs, failed its verification`);
     const s6 = await nextRun();
     const after = (await api('GET', `/api/backups/${s6}`)).body.archives[0];
     assert.deepEqual([after.file, after.level, after.verified?.ok], [`pacsdata_${s6}.tar.gz`, 0, true], JSON.stringify(after));

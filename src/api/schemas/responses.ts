@@ -53,6 +53,7 @@ const archive = z
     incremental: z.boolean().meta({ description: 'a listed-incremental archive (.inc.tar.gz), restorable with the files of basedOn' }),
     level: z.int().meta({ description: '0 for a full, 1, 2, … for the incrementals of a chain' }),
     basedOn: z.array(z.string()).meta({ description: 'the files a restore of this archive reads before it, the full first' }),
+    chainProblem: z.string().optional().meta({ description: 'an incremental that is no restorable point: a base of it failed its verification or is gone' }),
   })
   .meta({ id: 'Archive' });
 
