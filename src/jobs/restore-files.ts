@@ -74,6 +74,7 @@ export async function restoreFiles(
   request: RestoreRequest,
   log: Logger,
   signal?: AbortSignal,
+  confirmLocks: () => Promise<void> = async () => undefined, // asks Redis now, before the in-place swap
 ): Promise<FilesRestoreSummary> {
   const started = Date.now();
   const warnings: string[] = [];
@@ -83,8 +84,7 @@ export async function restoreFiles(
   const paths = (request.paths ?? []).map((h) => Buffer.from(h, 'hex').toString('latin1'));
   const shown = paths.map(showName);
   const progress = (phase: Phase, extra: Record<string, unknown> = {}) => void job.updateProgress({ phase, volume, ...extra }).catch(() => undefined);
-  // Checked by the API already; checked again here, where the paths meet the file system.
-  const problem = chosenPathsProblem(paths);
+  const problem = chosenPathsProblem(paths); // the API's check, again where the paths meet the file system
   if (problem) throw new Error(`${problem}; nothing was done`);
 
   progress('check');
@@ -162,6 +162,7 @@ export async function restoreFiles(
       }
     }
     progress('swap');
+    await confirmLocks();
     signal?.throwIfAborted();
     await flushStaged();
     const hook = ctx.config.testHooks.failSwap;

@@ -84,13 +84,15 @@ export function makeRestoreProcessor(ctx: AppContext, workerKey?: WorkerKey) {
     const fromTarget: FromTarget = { identity: () => ageIdentity(ctx, id, workerKey), fetched: [], verified: new Map() };
     try {
       rlog.warn({ volumes: request.volumes }, 'restore started');
-      // Stop before touching live data if a lock was lost: someone else may hold it now.
+      // Stop before touching live data if a lock was lost: someone else may hold it now. The
+      // renewals may not have noticed yet when the work was quick: asked again right before the swap.
       const lost = AbortSignal.any(held.map((l) => l.signal));
+      const confirmLocks = async () => void (await Promise.all(held.map((l) => l.confirm())));
       summary =
         request.kind === 'set'
-          ? await restoreSet(ctx, job, request, rlog, lost, fromTarget)
+          ? await restoreSet(ctx, job, request, rlog, lost, fromTarget, confirmLocks)
           : request.kind === 'files'
-            ? await restoreFiles(ctx, job, request, rlog, lost)
+            ? await restoreFiles(ctx, job, request, rlog, lost, confirmLocks)
             : await restoreSql(ctx, job, request, rlog, lost, fromTarget);
     } catch (err) {
       await settleFetched(ctx, fromTarget, true, rlog, request.from ?? undefined, id);

@@ -75,6 +75,8 @@ export async function restoreSet(
   log: Logger,
   signal?: AbortSignal,
   fromTarget: FromTarget = { identity: async () => undefined, fetched: [] },
+  /** Asks Redis now whether every lock is still ours (aborting `signal` if not): right before the swap. */
+  confirmLocks: () => Promise<void> = async () => undefined,
 ): Promise<SetRestoreSummary> {
   const started = Date.now();
   const stamp = request.stamp!;
@@ -216,6 +218,7 @@ export async function restoreSet(
     throw new Error(`flushing the restored data to disk failed, nothing was changed: ${err.message}`, { cause: err });
   });
   log.info({ volumes: staged.map((s) => s.target.volume), durationMs: Date.now() - flushStarted }, 'restored data flushed to disk');
+  await confirmLocks();
   if (signal?.aborted) {
     await dropStaging(targets);
     throw new Error(stoppedBy(signal, 'before the swap'), { cause: signal.reason });

@@ -48,7 +48,7 @@ describe('a restore that loses its volume lock while extracting', () => {
     await waitForJobsSettled(svc.url, undefined, 120_000);
     await fs.writeFile(path.join(vol(), 'after-backup.dcm'), 'new image\n');
     const before = await snapshotTree(vol());
-    const req = await http(svc.url, 'POST', '/api/restores', { stamp: run.body.stamp, skipSafetyBackup: true });
+    const req = await http(svc.url, 'POST', '/api/restores', { stamp: run.body.stamp, volumes: [VOLUME], skipSafetyBackup: true });
     assert.equal(req.status, 201, JSON.stringify(req.body));
     assert.equal((await http(svc.url, 'POST', `/api/restores/${req.body.id}/confirm`, { token: req.body.token })).status, 202);
     await waitFor(async () => {
