@@ -27,7 +27,8 @@ import { fsyncDir, writeFileAtomic } from '../fs/atomic.js';
 import { syncFilesystem } from './flush-volumes.js';
 import { dirTimesOf, putDirTimes, setMtime, type DirTimes } from '../fs/file-times.js';
 import type { RootMeta } from '../extract/extract-options.js';
-import { asBin, child, exists, JOURNAL, namesIn, openWorkDir, OWNER_FILE, removeOpenedWorkDir, SWAPPED_MARKER, workDirName, type Journal, type OpenedWorkDir } from './work-dir.js';
+import { asBin, child, exists, JOURNAL, namesIn, openWorkDir, OWNER_FILE, removeOpenedWorkDir, SWAPPED_MARKER, workDirName, type OpenedWorkDir } from './work-dir.js';
+import type { Journal } from './swap-journal.js';
 
 
 export interface SwapOptions {

@@ -41,9 +41,16 @@ export function stagingDir(volumeDir: string, id: string): string {
   return path.join(volumeDir, workDirName(id), 'tree');
 }
 
+/**
+ * A directory by its descriptor, as `/proc/<pid>/fd/<fd>`: this very directory, whatever a share
+ * user renames in the volume root meanwhile (ours too, though they cannot enter it). `<pid>`, not
+ * `self`: GNU tar and `rm -rf` children are handed such paths, for which `self` is themselves.
+ */
+const pinnedPath = (fd: number) => `/proc/${process.pid}/fd/${fd}`;
+
 /** A restore's staging directory, reached through its work directory's descriptor (createWorkDir). */
 export interface PinnedStaging {
-  /** `/proc/<pid>/fd/<fd>/tree`: the staging directory (not created yet: the extraction creates it). */
+  /** `<pinnedPath>/tree`: the staging directory (not created yet: the extraction creates it). */
   path: string;
   /** The work directory the same way, for more directories beside `tree` (an incremental's `chain`). */
   work: string;
@@ -53,12 +60,10 @@ export interface PinnedStaging {
 
 /**
  * Create the work directory of restore <id> in the volume (0700, marked as ours) and hand back its
- * staging directory as a path through the directory's descriptor. A share user can rename entries
- * of the volume root, ours too, and put a symlink or a directory of their own in its place: an
- * extraction by name would then write, and GNU tar's incremental extraction delete, wherever that
- * leads, as root (an audit made both happen, outside the volume). Through the descriptor, every
- * step reaches this very directory, whatever its name is then; a directory found in its place
- * between the mkdir and the open is refused. Fails loudly if the name is taken, whatever holds it.
+ * staging directory through the directory's descriptor: a share user can rename it and put a
+ * symlink or a directory of their own in its place, and an extraction by name (GNU tar's deletions
+ * too) then reached outside the volume, as root (found by an audit). A directory found in its place
+ * before the open is refused. Fails loudly if the name is taken, whatever holds it.
  */
 export async function createWorkDir(volumeDir: string, id: string): Promise<PinnedStaging> {
   const work = path.join(volumeDir, workDirName(id));
@@ -73,7 +78,7 @@ export async function createWorkDir(volumeDir: string, id: string): Promise<Pinn
   const fh = await fs.open(work, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch((err: Error) => {
     throw new Error(`${work} was replaced right after it was made (${err.message}); nothing was changed`, { cause: err });
   });
-  const pinned = `/proc/${process.pid}/fd/${fh.fd}`;
+  const pinned = pinnedPath(fh.fd);
   try {
     await fh.chmod(0o700); // mkdir's mode is subject to the umask
     // Ours (a share user cannot make a directory of ours) and empty: the one just made.
@@ -112,32 +117,6 @@ export async function removeWorkDir(volumeDir: string, id: string, log: Logger):
   }
   await removeTreeAsync(asBin(work));
   return true;
-}
-
-export interface Journal {
-  id: string;
-  /** Names moved (or to be moved) from tree/ into the root, as hex bytes. */
-  staged: string[];
-  /** RootMeta; journals of earlier versions hold `mtime` as an ISO date instead of mtimeSec/mtimeNsec. */
-  rootMeta?: { mode: number; uid: number; gid: number; mtimeSec?: number; mtimeNsec?: number; mtime?: string };
-}
-
-export async function readJournal(file: string): Promise<Journal | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const j = JSON.parse(text) as Partial<Journal>;
-  const okName = (h: unknown) => {
-    if (typeof h !== 'string' || !/^([0-9a-f]{2})+$/.test(h)) return false;
-    const n = Buffer.from(h, 'hex').toString('latin1');
-    return n !== '.' && n !== '..' && !n.includes('/') && !n.includes('\0');
-  };
-  if (!Array.isArray(j.staged) || !j.staged.every(okName)) throw new Error(`journal ${file} is not valid`);
-  return j as Journal;
 }
 
 /**
@@ -181,10 +160,8 @@ async function ownerFileNames(file: string | Buffer, id: string): Promise<boolea
 
 /**
  * The work directory of restore <id>, opened (O_NOFOLLOW) and checked as isOurs checks it: its
- * `path` is `/proc/self/fd/<fd>`, which reaches this very directory whatever is renamed or put in
- * place of its name in the volume meanwhile (a share user can rename entries of the volume root,
- * ours too, though not enter it). `/proc/<pid>`, not `/proc/self`: the removal hands such paths to
- * `rm -rf` processes, for which `self` would be themselves. Close it when done.
+ * `path` reaches this very directory (pinnedPath) whatever is renamed or put in place of its name
+ * in the volume meanwhile. Close it when done.
  */
 export interface OpenedWorkDir {
   path: string;
@@ -196,7 +173,7 @@ export async function openWorkDir(volumeDir: string, id: string): Promise<Opened
   const work = path.join(volumeDir, workDirName(id));
   const fh = await fs.open(work, fsc.O_RDONLY | fsc.O_DIRECTORY | fsc.O_NOFOLLOW).catch(() => undefined);
   const st = await fh?.stat();
-  const pinned = `/proc/${process.pid}/fd/${fh?.fd}`;
+  const pinned = pinnedPath(fh?.fd ?? -1);
   if (!fh || !st || !isOurDir(st) || !(await ownerFileNames(path.join(pinned, OWNER_FILE), id))) {
     await fh?.close();
     throw new Error(`${work} is not the work directory of restore ${id}`);
