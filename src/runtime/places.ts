@@ -28,6 +28,7 @@ export async function placeProblems(config: Config, o: { http?: boolean } = {}):
   const files: [string, string | undefined][] = [
     ...(o.http ? ([['TLS_CERT_FILE', config.tls?.certFile], ['TLS_KEY_FILE', config.tls?.keyFile]] as [string, string | undefined][]) : []),
     ['REDIS_TLS_CA_FILE', config.redisTlsCaFile],
+    ['RCLONE_CONFIG', config.offsite?.rcloneConfig],
   ];
   for (const [variable, file] of files) {
     if (file === undefined) continue;
@@ -45,11 +46,6 @@ export async function placeProblems(config: Config, o: { http?: boolean } = {}):
       const why = await overlapWithBackups(dir, config.backupDir);
       if (why) problems.push(`VOLUMES: ${volume}=${dir} and BACKUP_DIR ${config.backupDir} overlap (${why}); put BACKUP_DIR outside every volume`);
     }
-  }
-  const rclone = config.offsite?.rcloneConfig;
-  if (rclone !== undefined) {
-    const st = await fs.stat(rclone).catch(() => undefined);
-    if (!st?.isFile()) problems.push(`RCLONE_CONFIG: ${rclone} ${st ? 'is not a file' : 'does not exist'} (rclone's config file with the targets of OFFSITE_TARGETS, mounted as a secret)`);
   }
   return problems;
 }

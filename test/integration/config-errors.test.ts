@@ -74,7 +74,7 @@ describe('places that overlap, and files that are not there, stop the process at
 
   it('the placeholder token of .env.example, and an RCLONE_CONFIG that is not there', async () => {
     await bad(ENTRY.api, () => ({ API_TOKEN: 'change-me-run-openssl-rand-hex-32', HOST: '0.0.0.0' }), /API_TOKEN: is still a placeholder \(change-me\)/);
-    await bad(ENTRY.worker, (root) => ({ DATA_DIR: root, OFFSITE_TARGETS: 'nas:oob', RCLONE_CONFIG: path.join(root, 'rclone.conf') }), /^oob-backup: configuration error: RCLONE_CONFIG: .*\/rclone\.conf does not exist/);
+    await bad(ENTRY.worker, (root) => ({ DATA_DIR: root, OFFSITE_TARGETS: 'nas:oob', RCLONE_CONFIG: path.join(root, 'rclone.conf') }), /^oob-backup: configuration error: RCLONE_CONFIG: .*\/rclone\.conf cannot be read \(ENOENT\)\n$/);
   });
 });
 

@@ -9,7 +9,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { completionMarker, remoteManifestName, remoteObjectName, sizeDropMark } from '../../core/offsite-names.js';
+import { completionMarker, remoteManifestName, remoteNamesOf, remoteObjectName, sizeDropMark } from '../../core/offsite-names.js';
 import { backendHashes, remotePath, type RcloneOptions } from './rclone.js';
 import { RcloneDaemon } from './rclone-daemon.js';
 import { remoteCheck, sendObject, verifyObject, type Verification } from './send.js';
@@ -89,7 +89,9 @@ export async function copyArchive(o: CopyArchiveOptions): Promise<CopyResult> {
 async function removeIncomplete(o: CopyArchiveOptions, starting: Promise<RcloneDaemon>, encrypted: boolean): Promise<void> {
   const daemon = await starting.catch(() => undefined);
   if (!daemon) return;
-  const names = [completionMarker(o.file, encrypted), remoteObjectName(o.file, encrypted), remoteManifestName(o.file, encrypted), ...(encrypted ? [`${o.file}.sha256`] : [])];
+  // The marker first: with it gone, whatever stays is no listed copy.
+  const marker = completionMarker(o.file, encrypted);
+  const names = [marker, ...remoteNamesOf(o.file).filter((n) => n !== marker)];
   const signal = AbortSignal.timeout(CLEANUP_MS);
   for (const n of names) await daemon.remove(remotePath(o.target, n), signal).catch(() => undefined);
 }
